@@ -1,0 +1,375 @@
+/**
+ * The activities the bake calls: their names and their input and output types, nothing else. Orchestrations
+ * (src/pipeline) import only this module from src/activities, so no I/O can leak into them.
+ *
+ * Conventions every activity follows:
+ * - Idempotent: deterministic resource names come from the plan; "already exists", "already deallocated" and
+ *   "already gone" are success.
+ * - A transient failure (throttling 429, 5xx, a connection reset) is THROWN: the orchestration retries it with
+ *   callActivityWithRetry. A classified permanent failure (bad reference, quota, policy denial, script exit code
+ *   ≠ 0, a failed long-running operation) is RETURNED as `{ state: 'Failed', error }` / `{ ok: false, error }` so
+ *   the bake fails fast with the step, the exit code and the last output lines. `retryable: true` on a returned
+ *   failure means "begin the same operation again" (e.g. an LRO that ended Failed with InternalServerError).
+ * - No waits inside: a long operation is started by a `begin…` activity and polled by `pollOperation` between
+ *   durable timers in the orchestration.
+ * - No secret values in any input or output: customizers name secrets; the activity resolves them from Key Vault,
+ *   passes them as protectedParameters and masks them in output and logs.
+ */
+
+import type { BakeSpec, ReplicaRegion } from '../template/spec.ts';
+import type { RunRecord } from '../runs/record.ts';
+
+/** Every activity's registered name. */
+export const Activity = {
+  // run records (src/runs) — durable copies written by the orchestration
+  loadRunRecord: 'loadRunRecord',
+  saveRunRecord: 'saveRunRecord',
+  saveRunProgress: 'saveRunProgress',
+  // 1 plan
+  planBake: 'planBake',
+  // 3 stage
+  createStagingGroup: 'createStagingGroup',
+  beginStagingNetwork: 'beginStagingNetwork',
+  beginStagingVm: 'beginStagingVm',
+  // 4 customize and 5 validate
+  beginCustomizer: 'beginCustomizer',
+  // 6 generalize
+  beginDeprovision: 'beginDeprovision',
+  beginDeallocate: 'beginDeallocate',
+  generalizeVm: 'generalizeVm',
+  // 7 capture
+  beginCapture: 'beginCapture',
+  // 8 replicate
+  beginReplication: 'beginReplication',
+  readReplication: 'readReplication',
+  // 9 promote
+  beginPromote: 'beginPromote',
+  // 11 rollout
+  readScaleSet: 'readScaleSet',
+  beginScaleSetModel: 'beginScaleSetModel',
+  beginInstanceUpgrade: 'beginInstanceUpgrade',
+  readInstanceHealth: 'readInstanceHealth',
+  // finally
+  beginDeleteStagingGroup: 'beginDeleteStagingGroup',
+  // every begin… above
+  pollOperation: 'pollOperation',
+  // after the final record: webhooks (E's activity; it starts its own orchestration and returns at once)
+  notifyCompletion: 'notifyCompletion',
+} as const;
+
+export type ActivityName = (typeof Activity)[keyof typeof Activity];
+
+// ---- shared shapes --------------------------------------------------------------------------------------------
+
+/** The bake steps, in DESIGN §1 order (the run record's step names). */
+export type StepName =
+  | 'plan'
+  | 'lock'
+  | 'stage'
+  | 'customize'
+  | 'validate'
+  | 'generalize'
+  | 'capture'
+  | 'replicate'
+  | 'promote'
+  | 'approve'
+  | 'rollout'
+  | 'cleanup';
+
+/** A classified failure, safe to show (no secret values; script output already masked). */
+export interface StepFailure {
+  /** Azure error code (`OperationNotAllowed`, `QuotaExceeded`, …) or Kiln's (`ScriptFailed`, `ChecksumMismatch`). */
+  code: string;
+  /** What was expected and what was found, and where (resource id, customizer name). */
+  message: string;
+  /** True: beginning the same operation again may succeed (a failed LRO with a 5xx-class code). */
+  retryable: boolean;
+  /** Script steps: the script's exit code. */
+  exitCode?: number;
+  /** Script steps: the last lines of stdout/stderr (masked), at most 20. */
+  lastLines?: string[];
+  resourceId?: string;
+}
+
+/** Result of a read that can fail permanently (not found, forbidden). */
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: StepFailure };
+
+/**
+ * A started long-running operation, as `pollOperation` needs it again. `kind` and `data` are the activity
+ * side's business (an Azure-AsyncOperation URL, a run command name, a wanted power state…); the orchestration
+ * only carries the object from a begin… to pollOperation.
+ */
+export interface OperationRef {
+  kind: string;
+  /** The ARM resource the operation acts on (for messages). */
+  resourceId: string;
+  data?: Record<string, string | number | boolean | null>;
+}
+
+/** State of a long-running operation, from a begin… activity or from pollOperation. */
+export type OperationStatus =
+  | {
+      state: 'InProgress';
+      operation: OperationRef;
+      /** The operation's own hint (Retry-After) for the next poll; the orchestration clamps it to the plan's bounds. */
+      retryAfterMs?: number;
+      /** 0–100 when Azure reports progress. */
+      percent?: number;
+    }
+  | { state: 'Succeeded' }
+  | { state: 'Failed'; error: StepFailure };
+
+// ---- run records ----------------------------------------------------------------------------------------------
+
+/** loadRunRecord: the record of a run (null when there is none). */
+export interface LoadRunRecordInput {
+  runId: string;
+}
+export type LoadRunRecordOutput = RunRecord | null;
+
+/** saveRunRecord: write the whole record (the orchestration owns it; last write wins). Output: void. */
+export type SaveRunRecordInput = RunRecord;
+
+/**
+ * saveRunProgress: a sub-orchestration's live progress, written beside the record (`{id}/progress/{key}.json`) so
+ * parallel children never race on the record. `key` is e.g. `region-westeurope` or `scaleset-0`. Output: void.
+ */
+export interface SaveRunProgressInput {
+  runId: string;
+  key: string;
+  progress: RegionProgress | ScaleSetProgress;
+}
+
+export interface RegionProgress {
+  kind: 'region';
+  region: string;
+  state: 'Queued' | 'Replicating' | 'Completed' | 'Failed';
+  percent: number;
+  message?: string;
+}
+
+export interface ScaleSetProgress {
+  kind: 'scaleSet';
+  scaleSetId: string;
+  status: 'Pending' | 'Updating' | 'Succeeded' | 'RolledBack' | 'Failed';
+  /** Instances on the new image and healthy. */
+  updated: number;
+  total: number;
+  batch: number;
+  batches: number;
+  message?: string;
+}
+
+// ---- 1 plan ---------------------------------------------------------------------------------------------------
+
+export interface PlanBakeInput {
+  runId: string;
+  spec: BakeSpec;
+  /** The orchestration's current time (ISO): the staging group's expiry tag is computed from it. */
+  now: string;
+  /** Resume: the gallery version an earlier run of this template already captured; plan it again, do not pick the next. */
+  reuseVersion?: string;
+}
+export type PlanBakeOutput = Outcome<BakePlan>;
+
+/** Everything the bake needs to know before it starts, decided once (names, versions, bounds). No secrets. */
+export interface BakePlan {
+  runId: string;
+  location: string;
+  osType: 'Linux' | 'Windows';
+  /** Resolved source (e.g. the marketplace `latest` resolved to a version), for the record. */
+  sourceVersion?: string;
+  staging: {
+    resourceGroupName: string;
+    resourceGroupId: string;
+    /** False when the template named an existing group: Kiln then deletes only what it created in it. */
+    createdByKiln: boolean;
+    /** ISO time after which the janitor may delete the group (tag kiln-expires). */
+    expiresAt: string;
+    /** The given subnet, or the staging network's subnet Kiln creates. */
+    subnetId: string;
+    /** False when the template gave a subnet. */
+    createNetwork: boolean;
+    vmName: string;
+    vmId: string;
+  };
+  distributions: PlannedDistribution[];
+  /** Entity keys for the bake lock: one per gallery image / managed image the bake writes (lower-case ids). */
+  lockKeys: string[];
+  /** Polling bounds from the settings (KILN_POLL_MIN_MS / KILN_POLL_MAX_MS). */
+  poll: { minMs: number; maxMs: number };
+}
+
+export type PlannedDistribution =
+  | {
+      type: 'SharedImage';
+      /** Index in spec.distributions. */
+      index: number;
+      runOutputName: string;
+      galleryImageId: string;
+      version: string;
+      imageVersionId: string;
+      regions: ReplicaRegion[];
+      /** The template's final wish; the version is created with excludeFromLatest=true until promote. */
+      excludeFromLatest: boolean;
+    }
+  | { type: 'ManagedImage'; index: number; runOutputName: string; imageId: string; location: string }
+  | { type: 'VHD'; index: number; runOutputName: string; uri: string };
+
+// ---- 3 stage --------------------------------------------------------------------------------------------------
+
+/** createStagingGroup: create-or-update the tagged, expiring staging group (fast, synchronous in ARM). */
+export interface CreateStagingGroupInput {
+  plan: BakePlan;
+  templateName: string;
+}
+export type CreateStagingGroupOutput = OperationStatus;
+
+/** beginStagingNetwork: VNet + subnet (+ NSG) in the staging group; only called when plan.staging.createNetwork. */
+export interface BeginStagingNetworkInput {
+  plan: BakePlan;
+}
+
+/** beginStagingVm: NIC + VM from spec.source with spec.vmProfile, no public IP. */
+export interface BeginStagingVmInput {
+  plan: BakePlan;
+  spec: BakeSpec;
+}
+
+// ---- 4 customize / 5 validate ---------------------------------------------------------------------------------
+
+/**
+ * beginCustomizer: run one customizer (phase 'customize', spec.customizers[index]) or one in-VM validation
+ * (phase 'validate', spec.validation.inVMValidations[index]) as a managed Run Command named deterministically
+ * from phase and index (WindowsRestart: a restart operation). Its stdout/stderr go to the run's log
+ * `{runId}/logs/{phase}.log` (masked). pollOperation ends Failed with code `ScriptFailed`, exitCode and lastLines
+ * when the script exits non-zero.
+ */
+export interface BeginCustomizerInput {
+  plan: BakePlan;
+  spec: BakeSpec;
+  phase: 'customize' | 'validate';
+  index: number;
+}
+
+// ---- 6 generalize ---------------------------------------------------------------------------------------------
+
+/**
+ * beginDeprovision: start the OS's deprovision DETACHED (waagent -force -deprovision+user plus machine-id and
+ * cloud-init cleanup, then shutdown; Windows: sysprep /generalize /oobe /shutdown) and return at once; the
+ * returned operation polls the VM's power state until it is stopped.
+ */
+export interface BeginDeprovisionInput {
+  plan: BakePlan;
+}
+
+/** beginDeallocate: deallocate the staging VM ("already deallocated" is Succeeded). */
+export interface BeginDeallocateInput {
+  plan: BakePlan;
+}
+
+/** generalizeVm: mark the VM generalized (synchronous in ARM; "already generalized" is Succeeded). */
+export interface GeneralizeVmInput {
+  plan: BakePlan;
+}
+export type GeneralizeVmOutput = OperationStatus;
+
+// ---- 7 capture ------------------------------------------------------------------------------------------------
+
+/**
+ * beginCapture: create plan.distributions[distribution] from the generalized VM. A SharedImage version is created
+ * in the source region only, with excludeFromLatest=true; replicate adds the other regions.
+ */
+export interface BeginCaptureInput {
+  plan: BakePlan;
+  spec: BakeSpec;
+  /** Index into plan.distributions. */
+  distribution: number;
+}
+
+// ---- 8 replicate ----------------------------------------------------------------------------------------------
+
+/** beginReplication: set the version's target regions to the planned ones (one update starts every region). */
+export interface BeginReplicationInput {
+  imageVersionId: string;
+  regions: ReplicaRegion[];
+}
+
+/** readReplication: the version's per-region replication status (GET with $expand=ReplicationStatus). */
+export interface ReadReplicationInput {
+  imageVersionId: string;
+  region: string;
+}
+export type ReadReplicationOutput = Outcome<{
+  state: 'Unknown' | 'Replicating' | 'Completed' | 'Failed';
+  percent: number;
+  details?: string;
+}>;
+
+// ---- 9 promote ------------------------------------------------------------------------------------------------
+
+/** beginPromote: set the version's excludeFromLatest to the template's wish (false unless the template said true). */
+export interface BeginPromoteInput {
+  imageVersionId: string;
+  excludeFromLatest: boolean;
+}
+
+// ---- 11 rollout -----------------------------------------------------------------------------------------------
+
+/** readScaleSet: the scale set's model image and its instances. */
+export interface ReadScaleSetInput {
+  scaleSetId: string;
+}
+export type ReadScaleSetOutput = Outcome<{
+  /** The model's image reference id (a gallery version id) before the rollout: the rollback target. */
+  imageReferenceId: string;
+  instanceIds: string[];
+}>;
+
+/** beginScaleSetModel: point the scale set's model at imageReferenceId (upgrade policy untouched). */
+export interface BeginScaleSetModelInput {
+  scaleSetId: string;
+  imageReferenceId: string;
+}
+
+/** beginInstanceUpgrade: bring these instances to the latest model (manualUpgrade). */
+export interface BeginInstanceUpgradeInput {
+  scaleSetId: string;
+  instanceIds: string[];
+}
+
+/** readInstanceHealth: each instance's application health and whether it runs the latest model. */
+export interface ReadInstanceHealthInput {
+  scaleSetId: string;
+  instanceIds: string[];
+}
+export type InstanceHealth = 'Healthy' | 'Unhealthy' | 'Initializing' | 'Unknown';
+export type ReadInstanceHealthOutput = Outcome<
+  { instanceId: string; health: InstanceHealth; latestModel: boolean; imageReferenceId?: string }[]
+>;
+
+// ---- finally: cleanup -----------------------------------------------------------------------------------------
+
+/**
+ * beginDeleteStagingGroup: delete the staging group (or, when the template gave the group, the resources Kiln made
+ * in it). Succeeded when it is already gone; pollOperation reports Succeeded only once a GET answers 404.
+ */
+export interface BeginDeleteStagingGroupInput {
+  plan: BakePlan;
+}
+
+// ---- polling --------------------------------------------------------------------------------------------------
+
+/** pollOperation: one look at a started operation. */
+export type PollOperationInput = OperationRef;
+export type PollOperationOutput = OperationStatus;
+
+// ---- after the end ----------------------------------------------------------------------------------------------
+
+/** notifyCompletion: hand the final record to the template's webhooks without waiting for them. Output: void. */
+export interface NotifyCompletionInput {
+  record: RunRecord;
+}
+
+/** Every begin… activity answers with an OperationStatus. */
+export type BeginOutput = OperationStatus;

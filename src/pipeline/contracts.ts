@@ -1,0 +1,60 @@
+/** What the ways in (HTTP, blob, timer, CLI) exchange with the bake orchestration: its input, events and progress. */
+
+import type { BakeSpec } from '../template/spec.ts';
+import type { StepName } from '../activities/contracts.ts';
+import type { RunStatus, StepStatus, Trigger } from '../runs/record.ts';
+
+/** Registered orchestration names. */
+export const Orchestration = {
+  bake: 'bake',
+  replicateRegion: 'replicateRegion',
+  rolloutScaleSet: 'rolloutScaleSet',
+} as const;
+
+/** Registered entity names. */
+export const Entity = {
+  /** One bake per gallery image at a time; see src/pipeline/bake-lock.ts. */
+  bakeLock: 'bakeLock',
+} as const;
+
+/** External events the bake listens for. */
+export const BakeEvent = {
+  /** No payload. Ends the bake Canceled after cleanup. */
+  cancel: 'cancel',
+  /** Payload ApproveEvent. Opens the approval gate before rollout. */
+  approve: 'approve',
+} as const;
+
+export interface ApproveEvent {
+  by?: string;
+}
+
+/** Input of orchestration `bake`; the instance id is the run id. No secret values in it, ever. */
+export interface BakeInput {
+  runId: string;
+  templateName: string;
+  trigger: Trigger;
+  spec: BakeSpec;
+  /** A failed run whose completed steps are reused (its captured version, its finished replication). */
+  resumeFrom?: string;
+}
+
+/** Custom status of `bake`: what the API and the CLI show while it runs. */
+export interface BakeProgress {
+  runId: string;
+  status: RunStatus;
+  /** The step running now (the last one when finished). */
+  step: StepName;
+  steps: { name: StepName; status: StepStatus }[];
+  /** Replication per region (state and percent). */
+  regions: Record<string, { state: string; percent: number }>;
+  /** Rollout per scale set. */
+  scaleSets: { id: string; status: string; batch: number; batches: number; updated: number; total: number }[];
+  /** Why the bake is waiting (a lock held by another run, the approval gate), when it is. */
+  waitingFor?: string;
+}
+
+/** Instance ids of a bake's sub-orchestrations: derived from the run id, so a cancel can reach them too. */
+export function childInstanceId(runId: string, kind: 'replicate' | 'rollout', index: number): string {
+  return `${runId}:${kind}:${index}`;
+}

@@ -1,0 +1,64 @@
+/** The run record (DESIGN §6): the durable account of one bake that the API, the CLI and users read. */
+
+import type { BakeSpec } from '../template/spec.ts';
+
+export type RunStatus = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Canceled';
+export type StepStatus = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Skipped' | 'Canceled';
+export type Trigger = 'http' | 'blob' | 'timer' | 'cli' | 'retry';
+
+export interface StepRecord {
+  name: string;
+  status: StepStatus;
+  startedAt?: string;
+  endedAt?: string;
+  /** How many times the step's operations were begun (a re-begun failed LRO counts). */
+  attempts: number;
+  message?: string;
+}
+
+export interface ScaleSetOutcome {
+  id: string;
+  status: 'Pending' | 'Updating' | 'Succeeded' | 'RolledBack' | 'Failed';
+  updated: number;
+  total: number;
+}
+
+export interface RunOutputs {
+  imageVersionId?: string;
+  version?: string;
+  /** The resolved source version (a marketplace `latest` resolved). */
+  sourceVersion?: string;
+  /** Replication state per region name. */
+  regions: Record<string, string>;
+  scaleSets: ScaleSetOutcome[];
+  /** Other artifacts by runOutputName (managed image ids, VHD URIs). */
+  artifacts?: Record<string, string>;
+}
+
+export interface RunError {
+  step: string;
+  code: string;
+  message: string;
+  exitCode?: number;
+  lastLines?: string[];
+}
+
+export interface RunRecord {
+  id: string;
+  templateName: string;
+  trigger: Trigger;
+  status: RunStatus;
+  createdAt: string;
+  endedAt?: string;
+  steps: StepRecord[];
+  outputs: RunOutputs;
+  error?: RunError;
+  /** The run whose completed steps this one reused. */
+  resumeFrom?: string;
+  /** The staging group and what happened to it (kept when errorHandling says abort). */
+  staging?: { resourceGroupId: string; state: 'Present' | 'Deleted' | 'Kept'; reason?: string };
+  /** The spec the run baked (references to secrets only, never values): what a retry bakes again. */
+  spec?: BakeSpec;
+  /** Template errors, for a run a trigger refused before it started. */
+  templateErrors?: { path: string; message: string }[];
+}
