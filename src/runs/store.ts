@@ -1,0 +1,128 @@
+/**
+ * Run records and per-step logs in blob container `runs`: `{id}/record.json`, `{id}/logs/{step}.log`, and the live
+ * progress of a run's sub-orchestrations in `{id}/progress/{key}.json` (each child writes only its own blob).
+ */
+
+import type { BlobServiceClient, ContainerClient, ContainerListBlobHierarchySegmentResponse } from '@azure/storage-blob';
+import type { RegionProgress, ScaleSetProgress } from '../activities/contracts.ts';
+import type { RunRecord, RunStatus } from './record.ts';
+import { mergeProgress } from './status.ts';
+
+export const RUNS_CONTAINER = 'runs';
+
+export interface RunPage {
+  records: RunRecord[];
+  continuationToken?: string;
+}
+
+export interface StepLog {
+  step: string;
+  text: string;
+}
+
+const LOG_NAME = /^[a-z0-9][a-z0-9-]*$/;
+
+/** Append blocks are limited to 4 MiB; a bigger write is split. */
+const MAX_APPEND_BYTES = 4 * 1024 * 1024;
+
+export class RunStore {
+  readonly container: ContainerClient;
+
+  constructor(container: ContainerClient) {
+    this.container = container;
+  }
+
+  /** Writes the whole record (last write wins; the orchestration is its only writer once the run has started). */
+  async put(record: RunRecord): Promise<void> {
+    const body = JSON.stringify(record, null, 2);
+    await this.container.getBlockBlobClient(`${record.id}/record.json`).upload(body, Buffer.byteLength(body), {
+      blobHTTPHeaders: { blobContentType: 'application/json' },
+      metadata: { status: record.status },
+    });
+  }
+
+  /** The record with the live progress of its running sub-orchestrations merged in; undefined when there is none. */
+  async get(id: string): Promise<RunRecord | undefined> {
+    const record = await this.readRecord(id);
+    if (!record || record.endedAt) return record;
+    return mergeProgress(record, await this.readProgress(id));
+  }
+
+  /** One page of records, newest first within the page; `status` filters. */
+  async list(options: { status?: RunStatus; continuationToken?: string; limit?: number } = {}): Promise<RunPage> {
+    const pages = this.container
+      .listBlobsByHierarchy('/')
+      .byPage({ maxPageSize: options.limit ?? 50, ...(options.continuationToken ? { continuationToken: options.continuationToken } : {}) });
+    const page = (await pages.next()).value as ContainerListBlobHierarchySegmentResponse | undefined;
+    if (!page) return { records: [] };
+    const ids = page.segment.blobPrefixes?.map((prefix: { name: string }) => prefix.name.replace(/\/$/, '')) ?? [];
+    const records = (await Promise.all(ids.map((id: string) => this.get(id)))).filter(
+      (record): record is RunRecord => record !== undefined && (!options.status || record.status === options.status),
+    );
+    records.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+    return { records, ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) };
+  }
+
+  /** Appends text to a step's log (an append blob, created on first use). */
+  async appendLog(id: string, step: string, text: string): Promise<void> {
+    if (!LOG_NAME.test(step)) throw new Error(`run log: expected a step name of lower-case letters, digits and dashes, found ${JSON.stringify(step)}`);
+    const blob = this.container.getAppendBlobClient(`${id}/logs/${step}.log`);
+    await blob.createIfNotExists({ blobHTTPHeaders: { blobContentType: 'text/plain; charset=utf-8' } });
+    const bytes = Buffer.from(text, 'utf8');
+    for (let offset = 0; offset < bytes.length; offset += MAX_APPEND_BYTES) {
+      const chunk = bytes.subarray(offset, offset + MAX_APPEND_BYTES);
+      await blob.appendBlock(chunk, chunk.length);
+    }
+  }
+
+  /** Every step's log, in the order the steps wrote them first. */
+  async readLogs(id: string): Promise<StepLog[]> {
+    const logs: (StepLog & { createdOn: number })[] = [];
+    for await (const item of this.container.listBlobsFlat({ prefix: `${id}/logs/` })) {
+      const text = (await this.container.getBlobClient(item.name).downloadToBuffer()).toString('utf8');
+      const step = item.name.slice(`${id}/logs/`.length).replace(/\.log$/, '');
+      logs.push({ step, text, createdOn: item.properties.createdOn?.getTime() ?? 0 });
+    }
+    logs.sort((a, b) => a.createdOn - b.createdOn);
+    return logs.map(({ step, text }) => ({ step, text }));
+  }
+
+  /** Saves one sub-orchestration's progress slice (`region-westeurope`, `scaleset-0`). */
+  async putProgress(id: string, key: string, progress: RegionProgress | ScaleSetProgress): Promise<void> {
+    if (!LOG_NAME.test(key)) throw new Error(`run progress: expected a key of lower-case letters, digits and dashes, found ${JSON.stringify(key)}`);
+    const body = JSON.stringify(progress);
+    await this.container.getBlockBlobClient(`${id}/progress/${key}.json`).upload(body, Buffer.byteLength(body), {
+      blobHTTPHeaders: { blobContentType: 'application/json' },
+    });
+  }
+
+  async readProgress(id: string): Promise<(RegionProgress | ScaleSetProgress)[]> {
+    const slices: (RegionProgress | ScaleSetProgress)[] = [];
+    for await (const item of this.container.listBlobsFlat({ prefix: `${id}/progress/` })) {
+      const buffer = await this.container.getBlobClient(item.name).downloadToBuffer();
+      slices.push(JSON.parse(buffer.toString('utf8')) as RegionProgress | ScaleSetProgress);
+    }
+    return slices;
+  }
+
+  private async readRecord(id: string): Promise<RunRecord | undefined> {
+    try {
+      const buffer = await this.container.getBlobClient(`${id}/record.json`).downloadToBuffer();
+      return JSON.parse(buffer.toString('utf8')) as RunRecord;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+}
+
+/** The run store on a blob service's `runs` container (created if missing). */
+export async function openRunStore(blobs: BlobServiceClient): Promise<RunStore> {
+  const container = blobs.getContainerClient(RUNS_CONTAINER);
+  await container.createIfNotExists();
+  return new RunStore(container);
+}
+
+export function isNotFound(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { statusCode?: number }).statusCode === 404;
+}
