@@ -1,0 +1,76 @@
+/** overlayfs on-disk conventions the disk layers use: whiteouts (char device 0/0) and opaque directories (xattr). */
+import { execFile } from 'node:child_process';
+import type { Stats } from 'node:fs';
+import { lstat } from 'node:fs/promises';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** overlayfs marks a deleted lower entry with a 0/0 character device in the upper layer. */
+export function isWhiteout(stats: Stats): boolean {
+  return stats.isCharacterDevice() && stats.rdev === 0;
+}
+
+// Node has no xattr API; Python's standard library does, and it ships with the base images Kiln targets.
+const LIST_OPAQUE = `
+import os, sys
+root = sys.argv[1]
+for d, dirs, files in os.walk(root):
+    try:
+        if os.getxattr(d, 'trusted.overlay.opaque', follow_symlinks=False) == b'y':
+            print(d)
+    except OSError:
+        pass
+`;
+const MARK_OPAQUE = `
+import os, sys
+for d in sys.argv[1:]:
+    os.setxattr(d, 'trusted.overlay.opaque', b'y', follow_symlinks=False)
+`;
+
+const CHECK_OPAQUE = `
+import os, sys
+for d in sys.argv[1:]:
+    try:
+        print('1' if os.getxattr(d, 'trusted.overlay.opaque', follow_symlinks=False) == b'y' else '0')
+    except OSError:
+        print('0')
+`;
+
+// Setting or clearing an xattr changes ctime, so (inode, ctime) is a safe cache key for a directory's flag.
+const opaqueCache = new Map<string, boolean>();
+
+/** For each directory, whether it is opaque; one Python call for all that are not cached yet. */
+export async function opaqueFlags(dirs: string[]): Promise<boolean[]> {
+  const keys = await Promise.all(
+    dirs.map(async (dir) => {
+      const stats = await lstat(dir);
+      return `${dir}\0${stats.ino}\0${stats.ctimeMs}`;
+    }),
+  );
+  const unknown = dirs.filter((_, index) => !opaqueCache.has(keys[index] ?? ''));
+  if (unknown.length > 0) {
+    const { stdout } = await run('python3', ['-c', CHECK_OPAQUE, ...unknown]);
+    const flags = stdout.split('\n');
+    for (const [index, dir] of unknown.entries()) {
+      opaqueCache.set(keys[dirs.indexOf(dir)] ?? '', flags[index] === '1');
+    }
+  }
+  return keys.map((key) => opaqueCache.get(key) ?? false);
+}
+
+/** Every directory under `root` (included) that overlayfs marked opaque: it hides all lower layers' content. */
+export async function listOpaqueDirs(root: string): Promise<Set<string>> {
+  const { stdout } = await run('python3', ['-c', LIST_OPAQUE, root], { maxBuffer: 64 * 1024 * 1024 });
+  return new Set(stdout.split('\n').filter((line) => line !== ''));
+}
+
+export async function markOpaque(dirs: string[]): Promise<void> {
+  if (dirs.length > 0) await run('python3', ['-c', MARK_OPAQUE, ...dirs]);
+}
+
+/** Copies a file tree with ownership, modes, times and special files; reflinks where the filesystem can. */
+export async function copyTree(source: string, target: string, options: { hardLinks?: boolean } = {}): Promise<void> {
+  const mode = options.hardLinks ? '--link' : '--reflink=auto';
+  await run('cp', ['-a', mode, '--no-target-directory', source, target]);
+}
