@@ -1,0 +1,114 @@
+/** Turns zod issues into TemplateErrors: JSON path in the file as given, what was expected, what was found. */
+
+import type { z } from 'zod';
+import type { TemplateError } from './spec.ts';
+
+/** AIB fields Kiln knows but does not support, with the reason shown to the user. */
+const UNSUPPORTED_AIB_FIELDS: Record<string, string> = {
+  optimize: 'VM boot optimization is an AIB service feature',
+  autoRun: 'Kiln starts bakes by HTTP, blob upload, CLI or schedule',
+  managedResourceTags: 'Kiln tags its staging resources itself',
+  proxyVmSize: 'Kiln reaches build VMs through Run Command, with no proxy VM',
+  containerInstanceSubnetId: 'Kiln uses no container instance for isolated builds',
+  exactVersion: 'it is an output of AIB, not an input',
+};
+
+/** Formats a path such as ['properties', 'customize', 2, 'inline'] as `properties.customize[2].inline`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else if (/^[A-Za-z_$][\w$]*$/.test(String(part))) out += out === '' ? String(part) : `.${String(part)}`;
+    else out += `[${JSON.stringify(String(part))}]`;
+  }
+  return out === '' ? '$' : out;
+}
+
+/** A short description of a value for `found`: strings quoted and cut, containers by kind and size. */
+export function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (value === null) return 'null';
+  if (typeof value === 'string') return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+  if (Array.isArray(value)) return `an array of ${value.length} item${value.length === 1 ? '' : 's'}`;
+  if (typeof value === 'object') return 'an object';
+  return String(value);
+}
+
+function quoteList(values: readonly unknown[]): string {
+  return values.map((v) => JSON.stringify(v)).join(' | ');
+}
+
+function bound(issue: { origin?: string; minimum?: unknown; maximum?: unknown; inclusive?: boolean }, small: boolean) {
+  const limit = Number(small ? issue.minimum : issue.maximum);
+  const op = small ? (issue.inclusive === false ? 'more than' : 'at least') : issue.inclusive === false ? 'less than' : 'at most';
+  if (issue.origin === 'array') return `${op} ${limit} item${limit === 1 ? '' : 's'}`;
+  if (issue.origin === 'string') return `${op} ${limit} character${limit === 1 ? '' : 's'}`;
+  return `a number ${op} ${limit}`;
+}
+
+function fromIssue(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[]): TemplateError[] {
+  const path = [...prefix, ...issue.path];
+  const at = formatPath(path);
+  const found = describe(issue.input);
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return issue.keys.map((key) => {
+        const reason = UNSUPPORTED_AIB_FIELDS[key];
+        const value = (issue.input as Record<string, unknown> | undefined)?.[key];
+        return {
+          path: formatPath([...path, key]),
+          message: reason ? `field "${key}" is not supported by Kiln (${reason})` : `field "${key}" is not supported by Kiln`,
+          expected: 'no such field',
+          found: describe(value),
+        };
+      });
+    case 'invalid_type': {
+      const expected = issue.expected === 'int' ? 'an integer' : issue.expected;
+      if (issue.input === undefined) return [{ path: at, message: 'is required', expected, found }];
+      return [{ path: at, message: `must be ${expected === 'an integer' ? expected : `a${/^[aeiou]/.test(expected) ? 'n' : ''} ${expected}`}`, expected, found }];
+    }
+    case 'invalid_value':
+      return [{ path: at, message: `must be one of ${quoteList(issue.values)}`, expected: quoteList(issue.values), found }];
+    case 'invalid_union': {
+      if ('discriminator' in issue && (issue as { note?: string }).note === 'No matching discriminator') {
+        const options = (issue as { options?: unknown[] }).options ?? [];
+        const value = (issue.input as Record<string, unknown> | undefined)?.[String(issue.discriminator)];
+        return [{
+          path: at,
+          message: value === undefined ? 'is required' : `unknown ${String(issue.discriminator)}`,
+          expected: quoteList(options),
+          found: describe(value),
+        }];
+      }
+      // A plain union (a secret reference): report the branch that got furthest, i.e. with the fewest issues.
+      const branches = [...issue.errors].sort((a, b) => a.length - b.length);
+      const best = branches[0];
+      if (!best || best.length === 0) return [{ path: at, message: 'does not match any accepted form', found }];
+      if (typeof issue.input !== 'object' || issue.input === null) {
+        return [{ path: at, message: 'must be a Key Vault secret URI or an object { vault, name, version? }', expected: 'https://{vault}.vault.azure.net/secrets/{name}[/{version}] or { vault, name, version? }', found }];
+      }
+      return best.flatMap((inner) => fromIssue(inner, path));
+    }
+    case 'too_small':
+      return [{ path: at, message: `must have ${bound(issue, true)}`.replace('have a number', 'be a number'), expected: bound(issue, true), found }];
+    case 'too_big':
+      return [{ path: at, message: `must have ${bound(issue, false)}`.replace('have a number', 'be a number'), expected: bound(issue, false), found }];
+    case 'invalid_key': {
+      const inner = issue.issues[0];
+      const expected = inner && 'params' in inner ? (inner.params as { expected?: string } | undefined)?.expected : undefined;
+      return [{ path: at, message: `key ${inner?.message ?? 'is not valid'}`, ...(expected ? { expected } : {}), found: describe(issue.input) }];
+    }
+    case 'invalid_format':
+    case 'custom': {
+      const expected = (issue as { params?: { expected?: string } }).params?.expected;
+      return [{ path: at, message: issue.message, ...(expected ? { expected } : {}), found }];
+    }
+    default:
+      return [{ path: at, message: issue.message, found }];
+  }
+}
+
+/** Converts every zod issue; `prefix` is the path of the validated value inside the file. */
+export function fromZod(error: z.ZodError, prefix: readonly PropertyKey[] = []): TemplateError[] {
+  return error.issues.flatMap((issue) => fromIssue(issue, prefix));
+}

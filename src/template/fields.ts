@@ -1,0 +1,113 @@
+/** zod schemas for the single-value formats templates use (ARM ids, https URIs, checksums, versions, durations, cron). */
+
+import { CronExpressionParser } from 'cron-parser';
+import { z } from 'zod';
+import { ARM_TYPES, parseArmIdOf, type ArmKind } from './arm-id.ts';
+import { ISO_DURATION_EXPECTED, parseAibDuration, parseIsoDuration } from './duration.ts';
+
+/** A string that must pass `test`; otherwise the error says what was expected. */
+function formatted(test: (value: string) => boolean, message: string, expected: string) {
+  return z.string().refine(test, { message, params: { expected } });
+}
+
+/** A string matching `re`; otherwise the error says what was expected. */
+export function matching(re: RegExp, message: string, expected: string) {
+  return formatted((v) => re.test(v), message, expected);
+}
+
+export const nonEmpty = formatted((v) => v.trim() !== '', 'must not be empty', 'a non-empty string');
+
+export function armIdOf(kind: ArmKind, what: string) {
+  return formatted((v) => parseArmIdOf(kind, v) !== undefined, `must be the ARM id of ${what}`, ARM_TYPES[kind].example);
+}
+
+export const galleryImageOrVersionId = formatted(
+  (v) => parseArmIdOf('galleryImage', v) !== undefined || parseArmIdOf('galleryImageVersion', v) !== undefined,
+  'must be the ARM id of a gallery image definition or image version',
+  `${ARM_TYPES.galleryImage.example}[/versions/{Major.Minor.Patch}]`,
+);
+
+export const httpsUri = formatted(
+  (v) => URL.canParse(v) && new URL(v).protocol === 'https:',
+  'must be an https URI',
+  'https://…',
+);
+
+export const SHA256 = /^[0-9a-fA-F]{64}$/;
+export const sha256 = formatted((v) => SHA256.test(v), 'must be a SHA-256 checksum', '64 hexadecimal characters');
+
+export const VERSION = /^\d+\.\d+\.\d+$/;
+export const version = formatted((v) => VERSION.test(v), 'must be a version Major.Minor.Patch', 'Major.Minor.Patch, e.g. 1.2.0');
+
+export const platformVersion = formatted(
+  (v) => v === 'latest' || VERSION.test(v),
+  "must be 'latest' or a version Major.Minor.Patch",
+  "'latest' or Major.Minor.Patch",
+);
+
+export const isoDuration = formatted((v) => parseIsoDuration(v) !== undefined, 'must be an ISO 8601 duration', ISO_DURATION_EXPECTED);
+
+export const aibDuration = formatted(
+  (v) => parseAibDuration(v) !== undefined,
+  'must be a duration',
+  'an ISO 8601 duration (PT10M) or AIB form (10m, 1h30m)',
+);
+
+/** NCRONTAB as Azure Functions timers use it: exactly six fields, seconds first. */
+export const ncrontab = formatted(
+  (v) => {
+    if (v.trim().split(/\s+/).length !== 6) return false;
+    try {
+      CronExpressionParser.parse(v);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  'must be a 6-field NCRONTAB expression',
+  '"{second} {minute} {hour} {day} {month} {day-of-week}", e.g. "0 0 3 * * 0"',
+);
+
+export const RUN_OUTPUT_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+export const runOutputName = formatted(
+  (v) => RUN_OUTPUT_NAME.test(v),
+  'must be a run output name',
+  '1-64 letters, digits, "-", "_" or "."',
+);
+
+/** Azure region name as ARM writes it; "West Europe" is accepted and normalized later. */
+export const region = formatted(
+  (v) => /^[a-z][a-z0-9]*$/.test(normalizeRegion(v)),
+  'must be an Azure region name',
+  'a region such as eastus or westeurope',
+);
+
+export function normalizeRegion(name: string): string {
+  return name.replace(/\s+/g, '').toLowerCase();
+}
+
+export const TEMPLATE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+export const TEMPLATE_NAME_EXPECTED = '1-64 letters, digits, "-", "_" or ".", starting with a letter or digit';
+
+export const SECRET_VARIABLE = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
+export const SECRET_VARIABLE_EXPECTED = 'an environment variable name, e.g. DB_PASSWORD';
+export const VAULT_NAME = /^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$/;
+export const SECRET_NAME = /^[0-9A-Za-z-]{1,127}$/;
+export const SECRET_VERSION = /^[0-9a-fA-F]{32}$/;
+
+/** `https://{vault}.vault.azure.net/secrets/{name}[/{version}]` (and the sovereign clouds' vault domains). */
+const SECRET_URI =
+  /^https:\/\/([A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9])\.vault\.(?:azure\.net|azure\.cn|usgovcloudapi\.net|microsoftazure\.de)(?::443)?\/secrets\/([0-9A-Za-z-]{1,127})(?:\/([0-9a-fA-F]{32}))?\/?$/;
+
+export function parseSecretUri(uri: string): { vault: string; name: string; version?: string } | undefined {
+  const m = SECRET_URI.exec(uri);
+  if (!m) return undefined;
+  const [, vault = '', name = '', ver] = m;
+  return ver ? { vault, name, version: ver } : { vault, name };
+}
+
+export const secretUri = formatted(
+  (v) => parseSecretUri(v) !== undefined,
+  'must be a Key Vault secret URI',
+  'https://{vault}.vault.azure.net/secrets/{name}[/{version}]',
+);

@@ -1,0 +1,216 @@
+/** The zod schema of a template as written: AIB imageTemplate fields Kiln supports plus the Kiln extensions. */
+
+import { z } from 'zod';
+import {
+  aibDuration,
+  matching,
+  armIdOf,
+  galleryImageOrVersionId,
+  httpsUri,
+  isoDuration,
+  ncrontab,
+  nonEmpty,
+  platformVersion,
+  region,
+  runOutputName,
+  SECRET_NAME,
+  SECRET_VARIABLE,
+  SECRET_VARIABLE_EXPECTED,
+  SECRET_VERSION,
+  secretUri,
+  sha256,
+  VAULT_NAME,
+} from './fields.ts';
+
+/** Stated limits: a template bigger than this, or with more steps, is refused before any deeper work. */
+export const LIMITS = {
+  maxTemplateBytes: 1024 * 1024,
+  maxCustomizers: 200,
+  maxValidations: 50,
+  maxDistributions: 20,
+  maxRegions: 100,
+  maxRolloutTargets: 50,
+  maxSecrets: 100,
+} as const;
+
+const stringMap = z.record(z.string(), z.string());
+const secretVariable = matching(SECRET_VARIABLE, 'must be a secret name', SECRET_VARIABLE_EXPECTED);
+const customizerSecrets = z.array(secretVariable).max(LIMITS.maxSecrets).optional();
+
+// ---- source ----
+
+const platformImage = z.strictObject({
+  type: z.literal('PlatformImage'),
+  publisher: nonEmpty,
+  offer: nonEmpty,
+  sku: nonEmpty,
+  version: platformVersion,
+  planInfo: z.strictObject({ planName: nonEmpty, planProduct: nonEmpty, planPublisher: nonEmpty }).optional(),
+});
+const managedImageSource = z.strictObject({
+  type: z.literal('ManagedImage'),
+  imageId: armIdOf('managedImage', 'a managed image (Microsoft.Compute/images)'),
+});
+const sharedImageVersionSource = z.strictObject({
+  type: z.literal('SharedImageVersion'),
+  imageVersionId: galleryImageOrVersionId,
+});
+export const sourceSchema = z.discriminatedUnion('type', [platformImage, managedImageSource, sharedImageVersionSource]);
+
+// ---- customizers ----
+
+const scriptFields = {
+  name: nonEmpty.optional(),
+  inline: z.array(z.string()).min(1).optional(),
+  scriptUri: httpsUri.optional(),
+  sha256Checksum: sha256.optional(),
+  secrets: customizerSecrets,
+};
+const shell = z.strictObject({ type: z.literal('Shell'), ...scriptFields });
+const powerShell = z.strictObject({
+  type: z.literal('PowerShell'),
+  ...scriptFields,
+  runElevated: z.boolean().optional(),
+  runAsSystem: z.boolean().optional(),
+  validExitCodes: z.array(z.number().int()).min(1).optional(),
+});
+const file = z.strictObject({
+  type: z.literal('File'),
+  name: nonEmpty.optional(),
+  sourceUri: httpsUri,
+  destination: nonEmpty,
+  sha256Checksum: sha256.optional(),
+});
+const windowsRestart = z.strictObject({
+  type: z.literal('WindowsRestart'),
+  name: nonEmpty.optional(),
+  restartCommand: nonEmpty.optional(),
+  restartCheckCommand: nonEmpty.optional(),
+  restartTimeout: aibDuration.optional(),
+});
+const windowsUpdate = z.strictObject({
+  type: z.literal('WindowsUpdate'),
+  name: nonEmpty.optional(),
+  searchCriteria: nonEmpty.optional(),
+  filters: z.array(nonEmpty).optional(),
+  updateLimit: z.number().int().min(1).max(10_000).optional(),
+});
+export const customizerSchema = z.discriminatedUnion('type', [shell, powerShell, file, windowsRestart, windowsUpdate]);
+export const validationStepSchema = z.discriminatedUnion('type', [shell, powerShell]);
+
+const validate = z.strictObject({
+  continueDistributeOnFailure: z.boolean().optional(),
+  sourceValidationOnly: z.boolean().optional(),
+  inVMValidations: z.array(validationStepSchema).max(LIMITS.maxValidations).optional(),
+});
+
+// ---- distribution ----
+
+const storageAccountType = z.enum(['Standard_LRS', 'Standard_ZRS', 'Premium_LRS']);
+const sharedImage = z.strictObject({
+  type: z.literal('SharedImage'),
+  galleryImageId: galleryImageOrVersionId,
+  runOutputName,
+  artifactTags: stringMap.optional(),
+  replicationRegions: z.array(region).min(1).max(LIMITS.maxRegions).optional(),
+  targetRegions: z
+    .array(
+      z.strictObject({
+        name: region,
+        replicaCount: z.number().int().min(1).max(100).optional(),
+        storageAccountType: storageAccountType.optional(),
+      }),
+    )
+    .min(1)
+    .max(LIMITS.maxRegions)
+    .optional(),
+  storageAccountType: storageAccountType.optional(),
+  excludeFromLatest: z.boolean().optional(),
+  versioning: z
+    .discriminatedUnion('scheme', [
+      z.strictObject({ scheme: z.literal('Latest'), major: z.number().int().min(0).optional() }),
+      z.strictObject({ scheme: z.literal('Source') }),
+    ])
+    .optional(),
+});
+const managedImage = z.strictObject({
+  type: z.literal('ManagedImage'),
+  imageId: armIdOf('managedImage', 'a managed image (Microsoft.Compute/images)'),
+  location: region,
+  runOutputName,
+  artifactTags: stringMap.optional(),
+});
+const vhd = z.strictObject({
+  type: z.literal('VHD'),
+  runOutputName,
+  uri: httpsUri.optional(),
+  artifactTags: stringMap.optional(),
+});
+export const distributionSchema = z.discriminatedUnion('type', [sharedImage, managedImage, vhd]);
+
+// ---- build VM, error handling ----
+
+const vmProfile = z.strictObject({
+  vmSize: nonEmpty.optional(),
+  osDiskSizeGB: z.number().int().min(0).max(4095).optional(),
+  vnetConfig: z.strictObject({ subnetId: armIdOf('subnet', 'a subnet') }).optional(),
+  userAssignedIdentities: z.array(armIdOf('userAssignedIdentity', 'a user-assigned managed identity')).optional(),
+});
+const errorAction = z.enum(['cleanup', 'abort']);
+const errorHandling = z.strictObject({ onCustomizerError: errorAction.optional(), onValidationError: errorAction.optional() });
+
+// ---- Kiln extensions ----
+
+const secretRef = z.union([
+  z.strictObject({
+    vault: matching(VAULT_NAME, 'must be a Key Vault name', '3-24 letters, digits or "-"'),
+    name: matching(SECRET_NAME, 'must be a secret name', '1-127 letters, digits or "-"'),
+    version: matching(SECRET_VERSION, 'must be a secret version', '32 hexadecimal characters').optional(),
+  }),
+  secretUri,
+]);
+const rolloutTarget = z.strictObject({
+  scaleSetId: armIdOf('scaleSet', 'a virtual machine scale set'),
+  batchPercent: z.number().int().min(1).max(100).optional(),
+  maxUnhealthyPercent: z.number().int().min(0).max(100).optional(),
+  pauseBetweenBatches: isoDuration.optional(),
+  rollbackOnFailure: z.boolean().optional(),
+});
+const approval = z.strictObject({ required: z.boolean(), timeout: isoDuration.optional() });
+const schedule = z.strictObject({ patch: ncrontab.optional(), onSourceUpdate: z.boolean().optional() });
+
+// ---- the template ----
+
+export const propertiesSchema = z.strictObject({
+  source: sourceSchema,
+  customize: z.array(customizerSchema).max(LIMITS.maxCustomizers).optional(),
+  validate: validate.optional(),
+  distribute: z.array(distributionSchema).min(1).max(LIMITS.maxDistributions),
+  vmProfile: vmProfile.optional(),
+  buildTimeoutInMinutes: z.number().int().min(0).max(960).optional(),
+  stagingResourceGroup: armIdOf('resourceGroup', 'a resource group').optional(),
+  errorHandling: errorHandling.optional(),
+  secrets: z.record(secretVariable, secretRef).optional(),
+  rollout: z.array(rolloutTarget).max(LIMITS.maxRolloutTargets).optional(),
+  approval: approval.optional(),
+  schedule: schedule.optional(),
+});
+
+/** The whole imageTemplate resource. Its `identity` is what AIB itself runs as; Kiln checks it but runs as its own identity. */
+export const resourceSchema = z.strictObject({
+  type: matching(/^Microsoft\.VirtualMachineImages\/imageTemplates$/i, 'must be the imageTemplate resource type', 'Microsoft.VirtualMachineImages/imageTemplates').optional(),
+  apiVersion: nonEmpty.optional(),
+  name: nonEmpty.optional(),
+  location: region.optional(),
+  tags: stringMap.optional(),
+  identity: z
+    .strictObject({
+      type: z.enum(['UserAssigned', 'None']),
+      userAssignedIdentities: z.record(armIdOf('userAssignedIdentity', 'a user-assigned managed identity'), z.object({})).optional(),
+    })
+    .optional(),
+  properties: propertiesSchema,
+});
+
+export type TemplateProperties = z.infer<typeof propertiesSchema>;
+export type TemplateResource = z.infer<typeof resourceSchema>;
