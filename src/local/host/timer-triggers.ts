@@ -1,0 +1,156 @@
+/**
+ * Runs timer triggers on the host's clock from 6-field NCRONTAB (or TimeSpan) schedules, with runOnStartup and
+ * isPastDue; the schedule status is kept in the host store so a restarted host knows what it missed.
+ */
+import { CronExpressionParser } from 'cron-parser';
+import type { Clock, ClockTimer } from './clock.ts';
+import type { RegisteredFunction } from './functions-core.ts';
+import { parseTimeSpan, resolveSettingReferences } from './host-json.ts';
+import type { HostStore, TimerStatus } from './host-store.ts';
+import type { HostInvoker } from './invoker.ts';
+
+/** A timer that fires this much later than its occurrence (a host that was down, a skipped clock) is past due. */
+const PAST_DUE_TOLERANCE_MS = 1_000;
+
+export interface TimerTriggerOptions {
+  functions: Iterable<RegisteredFunction>;
+  settings: Record<string, string | undefined>;
+  store: HostStore;
+  invoker: HostInvoker;
+  clock: Clock;
+  log: (line: string) => void;
+}
+
+/** The input a timer-triggered handler receives (@azure/functions `Timer`). */
+export interface TimerInput {
+  isPastDue: boolean;
+  schedule: { adjustForDST: boolean };
+  scheduleStatus: TimerStatus;
+}
+
+export interface Schedule {
+  /** The first occurrence strictly after `afterMs`. */
+  nextAfter(afterMs: number): number;
+}
+
+/** Parses a Functions timer schedule: NCRONTAB with seconds (`0 *\/5 * * * *`, UTC) or a TimeSpan (`00:05:00`). */
+export function parseSchedule(text: string, field: string): Schedule {
+  const trimmed = text.trim();
+  if (/^(?:\d+\.)?\d{1,2}:\d{1,2}:\d{1,2}$/.test(trimmed)) {
+    const interval = parseTimeSpan(trimmed, field);
+    if (interval <= 0) throw new Error(`${field}: expected a TimeSpan above zero, found '${text}'`);
+    return { nextAfter: (afterMs) => afterMs + interval };
+  }
+  const fields = trimmed.split(/\s+/);
+  if (fields.length !== 6) {
+    throw new Error(
+      `${field}: expected a 6-field NCRONTAB expression ({second} {minute} {hour} {day} {month} {day-of-week}) ` +
+        `or a TimeSpan, found ${fields.length} fields in '${text}'`,
+    );
+  }
+  try {
+    CronExpressionParser.parse(trimmed, { tz: 'UTC' });
+  } catch (error) {
+    throw new Error(`${field}: cannot parse '${text}' as NCRONTAB (${(error as Error).message})`, { cause: error });
+  }
+  return {
+    nextAfter: (afterMs) => CronExpressionParser.parse(trimmed, { tz: 'UTC', currentDate: new Date(afterMs) }).next().getTime(),
+  };
+}
+
+interface ScheduledFunction {
+  fn: RegisteredFunction;
+  schedule: Schedule;
+  runOnStartup: boolean;
+  timer: ClockTimer | undefined;
+  running: Promise<void> | undefined;
+}
+
+export interface TimerTriggers {
+  stop(): Promise<void>;
+}
+
+export function startTimerTriggers(options: TimerTriggerOptions): TimerTriggers {
+  const { clock, store } = options;
+  let stopped = false;
+  const scheduled: ScheduledFunction[] = [...options.functions]
+    .filter((fn) => fn.trigger.type === 'timerTrigger')
+    .map((fn) => {
+      const field = `function '${fn.metadata.name}' timer schedule`;
+      const raw = typeof fn.trigger.schedule === 'string' ? fn.trigger.schedule : '';
+      return {
+        fn,
+        schedule: parseSchedule(resolveSettingReferences(raw, options.settings, field), field),
+        runOnStartup: fn.trigger.runOnStartup === true,
+        timer: undefined,
+        running: undefined,
+      };
+    });
+
+  const iso = (ms: number): string => new Date(ms).toISOString();
+
+  /** Runs the function for the occurrence `dueAt` (undefined: a runOnStartup run), then arms the next occurrence. */
+  const run = async (s: ScheduledFunction, dueAt: number | undefined, pastDue: boolean): Promise<void> => {
+    const name = s.fn.metadata.name;
+    const firedAt = clock.now();
+    const before = store.timerStatus(name) ?? { last: iso(firedAt), next: iso(dueAt ?? firedAt), lastUpdated: iso(firedAt) };
+    const input: TimerInput = {
+      isPastDue: pastDue || (dueAt !== undefined && firedAt - dueAt > PAST_DUE_TOLERANCE_MS),
+      schedule: { adjustForDST: true },
+      scheduleStatus: before,
+    };
+    try {
+      await options.invoker.run(s.fn, input);
+    } catch (error) {
+      // Timer invocations are not retried on Azure either; the next occurrence runs as scheduled.
+      options.log(`[${name}] timer run failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const now = clock.now();
+    // Recorded after the run, so a host killed mid-run finds the occurrence still due and runs it again.
+    store.putTimerStatus(name, {
+      last: dueAt === undefined ? before.last : iso(dueAt),
+      next: iso(s.schedule.nextAfter(now)),
+      lastUpdated: iso(now),
+    });
+  };
+
+  const arm = (s: ScheduledFunction): void => {
+    if (stopped) return;
+    const status = store.timerStatus(s.fn.metadata.name);
+    const next = status ? Date.parse(status.next) : s.schedule.nextAfter(clock.now());
+    s.timer = clock.setTimeout(() => {
+      s.timer = undefined;
+      s.running = run(s, next, false).finally(() => {
+        s.running = undefined;
+        arm(s);
+      });
+    }, next - clock.now());
+  };
+
+  for (const s of scheduled) {
+    const name = s.fn.metadata.name;
+    const now = clock.now();
+    const status = store.timerStatus(name);
+    if (!status) {
+      store.putTimerStatus(name, { last: iso(now), next: iso(s.schedule.nextAfter(now)), lastUpdated: iso(now) });
+    }
+    const missed = status !== undefined && Date.parse(status.next) < now - PAST_DUE_TOLERANCE_MS;
+    if (missed || s.runOnStartup) {
+      // As the Functions host: one catch-up run for a missed occurrence (isPastDue), or the runOnStartup run.
+      s.running = run(s, missed ? Date.parse(status.next) : undefined, missed).finally(() => {
+        s.running = undefined;
+        arm(s);
+      });
+    } else {
+      arm(s);
+    }
+  }
+
+  return {
+    async stop() {
+      stopped = true;
+      for (const s of scheduled) s.timer?.cancel();
+      await Promise.all(scheduled.map((s) => s.running));
+    },
+  };
+}
