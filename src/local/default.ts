@@ -22,7 +22,7 @@ export const RUNS_CONTAINER = 'runs';
 export interface LocalDefaultOptions {
   /** KILN_HOME: every piece keeps its state below it. */
   home: string;
-  /** 0 = any free port (tests). Omitted: the port this home used before, else the fixed default. */
+  /** 0 = any free port (tests, `kiln bake`). Omitted: the port this home used before, else the fixed default. */
   functionsPort?: number;
   armPort?: number;
   keyVaultPort?: number;
@@ -87,6 +87,13 @@ function statePath(home: string): string {
   return join(home, 'local-default.json');
 }
 
+/** The API endpoint and key of the local default last started on `home` (what `kiln status` etc. talk to). */
+export async function localEndpoint(home: string): Promise<{ functionsUrl: string; apiKey: string } | undefined> {
+  const persisted = await readPersisted(resolve(home));
+  if (!persisted) return undefined;
+  return { functionsUrl: `http://127.0.0.1:${persisted.ports.functions}`, apiKey: persisted.keys.function };
+}
+
 async function readPersisted(home: string): Promise<PersistedLocal | undefined> {
   try {
     return JSON.parse(await readFile(statePath(home), 'utf8')) as PersistedLocal;
@@ -98,10 +105,9 @@ async function readPersisted(home: string): Promise<PersistedLocal | undefined> 
   }
 }
 
-/** An explicit non-zero port wins; otherwise what this home used before; otherwise the option (0) or the default. */
+/** A given port wins (0 = any free one); otherwise what this home used before; otherwise the fixed default. */
 function pickPort(option: number | undefined, persisted: number | undefined, fallback: number): number {
-  if (option !== undefined && option !== 0) return option;
-  return persisted ?? option ?? fallback;
+  return option ?? persisted ?? fallback;
 }
 
 function newKey(): string {

@@ -1,0 +1,22 @@
+/** Registers Kiln's HTTP API (DESIGN §6); handlers live in src/api. */
+
+import * as df from 'durable-functions';
+import { ALL_METHODS, byMethod, type RouteHandler } from '../src/api/dispatch.ts';
+import {
+  approveBuild, cancelBuild, getBuild, getBuildLogs, listBuilds, postBuild, retryBuild,
+} from '../src/api/builds.ts';
+import { deleteTemplate, getTemplate, listTemplates, putTemplate } from '../src/api/templates.ts';
+
+// Every route takes every method, so a wrong method is answered 405 by Kiln (Azure's host would say 404).
+function route(name: string, path: string, handler: RouteHandler): void {
+  df.app.client.http(name, { route: path, methods: ALL_METHODS, authLevel: 'function', handler });
+}
+
+route('builds', 'builds', byMethod({ GET: listBuilds, POST: postBuild }));
+route('build', 'builds/{id}', byMethod({ GET: getBuild }));
+route('buildLogs', 'builds/{id}/logs', byMethod({ GET: getBuildLogs }));
+route('cancelBuild', 'builds/{id}/cancel', byMethod({ POST: cancelBuild }));
+route('approveBuild', 'builds/{id}/approve', byMethod({ POST: approveBuild }));
+route('retryBuild', 'builds/{id}/retry', byMethod({ POST: retryBuild }));
+route('templates', 'templates', byMethod({ GET: listTemplates }));
+route('template', 'templates/{name}', byMethod({ GET: getTemplate, PUT: putTemplate, DELETE: deleteTemplate }));

@@ -1,0 +1,178 @@
+/** HTTP handlers for /builds: start a bake, list and read runs, logs, cancel, approve, retry. */
+
+import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import type { DurableClient } from 'durable-functions';
+import { parseTemplate } from '../template/index.ts';
+import { isRunId } from '../runs/ids.ts';
+import type { RunRecord, RunStatus } from '../runs/record.ts';
+import { BakeEvent, childInstanceId } from '../pipeline/contracts.ts';
+import type { TemplateError } from '../template/spec.ts';
+import { startBake, TERMINAL_STATUSES } from './bakes.ts';
+import { json, notFound, problem } from './problem.ts';
+import { readJsonBody, templateErrorsProblem } from './request.ts';
+import { services } from './services.ts';
+
+const RUN_STATUSES: readonly RunStatus[] = ['Pending', 'Running', 'Succeeded', 'Failed', 'Canceled'];
+const MAX_PAGE = 100;
+
+function runUrl(request: HttpRequest, id: string): string {
+  return `${new URL(request.url).origin}/api/builds/${encodeURIComponent(id)}`;
+}
+
+function accepted(request: HttpRequest, id: string, extra: Record<string, unknown> = {}): HttpResponseInit {
+  const location = runUrl(request, id);
+  return json(202, { id, location, ...extra }, { location });
+}
+
+/**
+ * POST /builds. The body is a template (AIB imageTemplate JSON), `{ "templateName": … }` for a stored template, or
+ * `{ "templateName": …, "template": … }` for a template given a name.
+ */
+export async function postBuild(request: HttpRequest, client: DurableClient): Promise<HttpResponseInit> {
+  const body = await readJsonBody(request);
+  if (!body.ok) return body.response;
+  const { runs, templates } = await services();
+  let template: unknown = body.value;
+  let name: string | undefined;
+  if (isObject(body.value) && 'templateName' in body.value) {
+    const { templateName, template: inline, ...rest } = body.value;
+    const errors: TemplateError[] = [];
+    if (typeof templateName !== 'string' || templateName === '') {
+      errors.push({ path: 'templateName', message: 'expected a template name', expected: 'a non-empty string', found: JSON.stringify(templateName) });
+    }
+    for (const key of Object.keys(rest)) {
+      errors.push({ path: key, message: `unexpected member ${key} beside templateName`, expected: 'templateName and template only' });
+    }
+    if (errors.length) return templateErrorsProblem(errors);
+    name = templateName as string;
+    if (inline === undefined) {
+      const stored = await templates.get(name);
+      if (stored === undefined) return notFound('template', name);
+      template = stored;
+    } else {
+      template = inline;
+    }
+  }
+  const parsed = parseTemplate(template, name ? { name } : {});
+  if (!parsed.ok) return templateErrorsProblem(parsed.errors);
+  const id = await startBake(client, runs, { templateName: parsed.spec.name, trigger: 'http', spec: parsed.spec });
+  return accepted(request, id, { status: 'Pending' });
+}
+
+/** GET /builds?status=&limit=&continuationToken= — newest first, one page at a time. */
+export async function listBuilds(request: HttpRequest): Promise<HttpResponseInit> {
+  const status = request.query.get('status') ?? undefined;
+  const limitText = request.query.get('limit');
+  const errors: TemplateError[] = [];
+  if (status !== undefined && !RUN_STATUSES.includes(status as RunStatus)) {
+    errors.push({ path: 'status', message: 'unknown run status', expected: RUN_STATUSES.join(' | '), found: JSON.stringify(status) });
+  }
+  const limit = limitText === null ? 50 : Number(limitText);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
+    errors.push({ path: 'limit', message: 'page size out of range', expected: `an integer 1–${MAX_PAGE}`, found: JSON.stringify(limitText) });
+  }
+  if (errors.length) return problem(400, 'invalid-query', 'the query has errors', { errors });
+  const page = await (await services()).runs.list({
+    status: status as RunStatus | undefined,
+    continuationToken: request.query.get('continuationToken') ?? undefined,
+    limit,
+  });
+  const headers: Record<string, string> = {};
+  if (page.continuationToken) {
+    const next = new URL(request.url);
+    next.searchParams.set('continuationToken', page.continuationToken);
+    headers.link = `<${next}>; rel="next"`;
+  }
+  return json(200, { items: page.records, continuationToken: page.continuationToken }, headers);
+}
+
+/** GET /builds/{id} — the run record; while it runs, `progress` carries the orchestration's live status. */
+export async function getBuild(request: HttpRequest, client: DurableClient): Promise<HttpResponseInit> {
+  const id = request.params.id ?? '';
+  const record = await findRun(id);
+  if (!record) return notFound('run', id);
+  if (TERMINAL_STATUSES.has(record.status)) return json(200, record);
+  const status = await client.getStatus(id).catch(() => undefined);
+  return json(200, { ...record, progress: status?.customStatus ?? null });
+}
+
+/** GET /builds/{id}/logs — every step's log, in step order. */
+export async function getBuildLogs(request: HttpRequest): Promise<HttpResponseInit> {
+  const id = request.params.id ?? '';
+  if (!(await findRun(id))) return notFound('run', id);
+  return json(200, { id, logs: await (await services()).runs.readLogs(id) });
+}
+
+/** The run record; an id that is not shaped like a run id is unknown without a storage read. */
+async function findRun(id: string): Promise<RunRecord | undefined> {
+  return isRunId(id) ? (await services()).runs.get(id) : undefined;
+}
+
+async function runningRecord(id: string): Promise<{ record: RunRecord } | { response: HttpResponseInit }> {
+  const record = await findRun(id);
+  if (!record) return { response: notFound('run', id) };
+  if (TERMINAL_STATUSES.has(record.status)) {
+    return { response: problem(409, 'run-finished', `run ${id} has already ended (${record.status})`, { runStatus: record.status }) };
+  }
+  return { record };
+}
+
+/** POST /builds/{id}/cancel — the bake stops at its next step boundary and cleans up. */
+export async function cancelBuild(request: HttpRequest, client: DurableClient): Promise<HttpResponseInit> {
+  const id = request.params.id ?? '';
+  const found = await runningRecord(id);
+  if ('response' in found) return found.response;
+  await client.raiseEvent(id, BakeEvent.cancel, null);
+  // The bake does not forward the event to its sub-orchestrations; each listens for its own.
+  const spec = found.record.spec;
+  const regions = Math.max(0, ...(spec?.distributions ?? []).map((d) => (d.type === 'SharedImage' ? d.regions.length : 0)));
+  const children = [
+    ...Array.from({ length: regions }, (_, i) => childInstanceId(id, 'replicate', i)),
+    ...Array.from({ length: spec?.rollout.length ?? 0 }, (_, i) => childInstanceId(id, 'rollout', i)),
+  ];
+  // A child that has not started or has finished answers 404/410: nothing to cancel there.
+  await Promise.all(children.map((child) => client.raiseEvent(child, BakeEvent.cancel, null).catch(() => undefined)));
+  return accepted(request, id);
+}
+
+/** POST /builds/{id}/approve — body `{ "by": "…" }` optional; opens the approval gate before rollout. */
+export async function approveBuild(request: HttpRequest, client: DurableClient): Promise<HttpResponseInit> {
+  const id = request.params.id ?? '';
+  const body = await readJsonBody(request, { optional: true });
+  if (!body.ok) return body.response;
+  const by = isObject(body.value) ? body.value.by : undefined;
+  if (by !== undefined && typeof by !== 'string') {
+    return templateErrorsProblem([{ path: 'by', message: 'expected who approves', expected: 'a string', found: JSON.stringify(by) }]);
+  }
+  const found = await runningRecord(id);
+  if ('response' in found) return found.response;
+  await client.raiseEvent(id, BakeEvent.approve, by ? { by } : {});
+  return accepted(request, id);
+}
+
+/** POST /builds/{id}/retry — a new run of the same spec that reuses the failed run's completed steps. */
+export async function retryBuild(request: HttpRequest, client: DurableClient): Promise<HttpResponseInit> {
+  const id = request.params.id ?? '';
+  const { runs } = await services();
+  const record = await findRun(id);
+  if (!record) return notFound('run', id);
+  if (record.status !== 'Failed' && record.status !== 'Canceled') {
+    return problem(409, 'run-not-failed', `run ${id} is ${record.status}; only a Failed or Canceled run can be retried`, {
+      runStatus: record.status,
+    });
+  }
+  if (!record.spec) {
+    return problem(409, 'run-not-retryable', `run ${id} never started a bake (its template was refused); fix the template and start a new bake`);
+  }
+  const newId = await startBake(client, runs, {
+    templateName: record.templateName,
+    trigger: 'retry',
+    spec: record.spec,
+    resumeFrom: id,
+  });
+  return accepted(request, newId, { status: 'Pending', resumeFrom: id });
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

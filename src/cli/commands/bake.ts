@@ -1,0 +1,73 @@
+/** `kiln bake FILE`: bake a template through the API, or on an in-process local default when no endpoint is given. */
+
+import { readFile } from 'node:fs/promises';
+import { Option, type Command } from 'commander';
+import type { KilnClient } from '../../api/client.ts';
+import { startLocalDefault, type LocalDefault } from '../../local/default.ts';
+import { parseTemplateFile } from '../../template/index.ts';
+import type { TemplateError } from '../../template/spec.ts';
+import { watchRun } from '../progress-watch.ts';
+import { summaryLines } from '../progress.ts';
+import { action, addApiOptions, connect, printJson, type ApiOptions } from './api-options.ts';
+
+interface BakeOptions extends ApiOptions {
+  json?: boolean;
+  profile: string;
+}
+
+export function formatTemplateError(error: TemplateError): string {
+  const detail = [error.expected && `expected ${error.expected}`, error.found && `found ${error.found}`].filter(Boolean).join(', ');
+  return `${error.path}: ${error.message}${detail ? ` (${detail})` : ''}`;
+}
+
+/** Starts the local default on free ports (a `kiln up` may hold the fixed ones) for the length of one bake. */
+async function startInProcess(options: BakeOptions): Promise<LocalDefault> {
+  return startLocalDefault({ home: options.home, functionsPort: 0, armPort: 0, keyVaultPort: 0, blobPort: 0, profile: options.profile });
+}
+
+export function registerBake(program: Command): void {
+  addApiOptions(
+    program
+      .command('bake')
+      .description('bake a template; exit 0 only if the bake succeeded')
+      .argument('<file>', 'template file (AIB imageTemplate JSON)')
+      .option('--json', 'print the final run record as JSON')
+      .addOption(new Option('--profile <name>', 'emulator latency profile (no --endpoint)').choices(['zero', 'fast', 'realistic']).default('fast')),
+  ).action(action(async (file: string, options: BakeOptions) => {
+    // Checked here first so every template error shows at once, before anything starts.
+    const parsed = await parseTemplateFile(file);
+    if (!parsed.ok) {
+      process.stderr.write(`${file}: ${parsed.errors.length} error(s)\n`);
+      for (const error of parsed.errors) process.stderr.write(`  ${formatTemplateError(error)}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    const template: unknown = JSON.parse(await readFile(file, 'utf8'));
+    const local = options.endpoint ? undefined : await startInProcess(options);
+    try {
+      const client: KilnClient = await connect(local ? { ...options, endpoint: local.functionsUrl, key: local.apiKey } : options);
+      const started = await client.startBake(template, { templateName: parsed.spec.name });
+      const progressOut = options.json ? process.stderr : process.stdout;
+      if (!options.json) progressOut.write(`bake ${started.id} started (${started.location})\n`);
+      // The first Ctrl-C cancels the bake (it cleans up, then the watch ends); a second one leaves at once.
+      let cancels = 0;
+      const onInterrupt = (): void => {
+        cancels += 1;
+        if (cancels > 1) process.exit(130);
+        progressOut.write(`canceling ${started.id} (Ctrl-C again to leave without waiting)\n`);
+        void client.cancel(started.id).catch((error: Error) => progressOut.write(`cancel failed: ${error.message}\n`));
+      };
+      process.on('SIGINT', onInterrupt);
+      const record = await watchRun(client, started.id, {
+        out: progressOut,
+        live: Boolean(progressOut.isTTY),
+        intervalMs: local ? 250 : 2_000,
+      }).finally(() => process.off('SIGINT', onInterrupt));
+      if (options.json) printJson(record);
+      else process.stdout.write(`${summaryLines(record).join('\n')}\n`);
+      process.exitCode = record.status === 'Succeeded' ? 0 : 1;
+    } finally {
+      await local?.close();
+    }
+  }));
+}

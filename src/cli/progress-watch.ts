@@ -1,0 +1,51 @@
+/** Follows a bake until it ends: polls the API and shows progress live on a terminal, as plain lines elsewhere. */
+
+import type { KilnClient } from '../api/client.ts';
+import type { RunRecord } from '../runs/record.ts';
+import { changeLines, progressBlock, snapshotOf, type ProgressSnapshot, type RunView } from './progress.ts';
+
+const TERMINAL = new Set(['Succeeded', 'Failed', 'Canceled']);
+
+export interface WatchOptions {
+  /** Where progress goes. */
+  out: NodeJS.WriteStream;
+  /** Redraw a live block (a terminal) instead of printing change lines. */
+  live: boolean;
+  intervalMs: number;
+  /** Resolves early (the run as last seen) when aborted; the bake itself carries on. */
+  signal?: AbortSignal;
+}
+
+/** A block redrawn in place: the cursor moves up over the previous block and clears it. */
+class LiveBlock {
+  #height = 0;
+  readonly #out: NodeJS.WriteStream;
+
+  constructor(out: NodeJS.WriteStream) {
+    this.#out = out;
+  }
+
+  draw(lines: string[]): void {
+    const up = this.#height ? `\x1b[${this.#height}F` : '';
+    this.#out.write(`${up}\x1b[0J${lines.join('\n')}\n`);
+    this.#height = lines.length;
+  }
+}
+
+/** Polls GET /builds/{id} until the run ends; resolves with the final record. */
+export async function watchRun(client: KilnClient, id: string, options: WatchOptions): Promise<RunRecord> {
+  const block = options.live ? new LiveBlock(options.out) : undefined;
+  let previous: ProgressSnapshot | undefined;
+  for (;;) {
+    const run = await client.getRun<RunView>(id);
+    const snapshot = snapshotOf(run);
+    if (block) block.draw(progressBlock(snapshot, options.out.columns ?? 80));
+    else for (const line of changeLines(previous, snapshot)) options.out.write(`${line}\n`);
+    previous = snapshot;
+    if (TERMINAL.has(run.status) || options.signal?.aborted) {
+      const { progress: _live, ...record } = run;
+      return record;
+    }
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs));
+  }
+}

@@ -1,0 +1,132 @@
+/** What the CLI shows of a running bake: a snapshot of its progress, plain change lines, and the live block. */
+
+import type { BakeProgress } from '../pipeline/contracts.ts';
+import type { RunRecord } from '../runs/record.ts';
+
+/** A run as GET /builds/{id} answers it: the record, plus the live progress while it runs. */
+export type RunView = RunRecord & { progress?: BakeProgress | null };
+
+export interface ProgressSnapshot {
+  id: string;
+  status: string;
+  step?: string;
+  waitingFor?: string;
+  steps: { name: string; status: string }[];
+  regions: { name: string; state: string; percent: number }[];
+  scaleSets: { name: string; status: string; batch: number; batches: number; updated: number; total: number }[];
+}
+
+const FINISHED_REGION_STATES = new Set(['Completed', 'Succeeded', 'Replicated']);
+
+/** The last segment of an ARM id: `web-vmss` for a scale set id. */
+function shortName(id: string): string {
+  return id.split('/').filter(Boolean).at(-1) ?? id;
+}
+
+/** Live progress when the bake is running, the record's durable copy otherwise. */
+export function snapshotOf(run: RunView): ProgressSnapshot {
+  const live = run.progress ?? undefined;
+  if (live) {
+    return {
+      id: run.id,
+      status: live.status,
+      step: live.step,
+      ...(live.waitingFor ? { waitingFor: live.waitingFor } : {}),
+      steps: live.steps.map(({ name, status }) => ({ name, status })),
+      regions: Object.entries(live.regions).map(([name, { state, percent }]) => ({ name, state, percent })),
+      scaleSets: live.scaleSets.map((s) => ({ name: shortName(s.id), status: s.status, batch: s.batch, batches: s.batches, updated: s.updated, total: s.total })),
+    };
+  }
+  return {
+    id: run.id,
+    status: run.status,
+    steps: run.steps.map(({ name, status }) => ({ name, status })),
+    regions: Object.entries(run.outputs.regions).map(([name, state]) => ({
+      name,
+      state,
+      percent: FINISHED_REGION_STATES.has(state) ? 100 : 0,
+    })),
+    scaleSets: run.outputs.scaleSets.map((s) => ({ name: shortName(s.id), status: s.status, batch: 0, batches: 0, updated: s.updated, total: s.total })),
+  };
+}
+
+/** Replication percent is reported in quarters on plain output, so a log stays short. */
+function quarter(percent: number): number {
+  return Math.floor(percent / 25) * 25;
+}
+
+/** The lines that say what changed between two snapshots (plain output: CI logs, pipes). */
+export function changeLines(before: ProgressSnapshot | undefined, after: ProgressSnapshot): string[] {
+  const lines: string[] = [];
+  if (!before) lines.push(`run ${after.id}: ${after.status}`);
+  else if (before.status !== after.status) lines.push(`run ${after.id}: ${after.status}`);
+  for (const step of after.steps) {
+    const old = before?.steps.find((s) => s.name === step.name);
+    if (old?.status !== step.status && step.status !== 'Pending') lines.push(`step ${step.name}: ${step.status}`);
+  }
+  for (const region of after.regions) {
+    const old = before?.regions.find((r) => r.name === region.name);
+    if (!old || old.state !== region.state || quarter(old.percent) !== quarter(region.percent)) {
+      lines.push(`replicate ${region.name}: ${region.state} ${Math.round(region.percent)}%`);
+    }
+  }
+  for (const set of after.scaleSets) {
+    const old = before?.scaleSets.find((s) => s.name === set.name);
+    if (!old || old.status !== set.status || old.batch !== set.batch || old.updated !== set.updated) {
+      const batch = set.batches ? ` batch ${set.batch}/${set.batches}` : '';
+      lines.push(`rollout ${set.name}: ${set.status}${batch}, ${set.updated}/${set.total} updated`);
+    }
+  }
+  if (after.waitingFor && after.waitingFor !== before?.waitingFor) lines.push(`waiting for ${after.waitingFor}`);
+  return lines;
+}
+
+const stepMarks: Record<string, string> = {
+  Succeeded: '✔',
+  Running: '▸',
+  Failed: '✖',
+  Canceled: '⊘',
+  Skipped: '–',
+  Pending: '·',
+};
+
+function bar(percent: number, width: number): string {
+  const filled = Math.round((Math.min(100, Math.max(0, percent)) / 100) * width);
+  return `${'█'.repeat(filled)}${'░'.repeat(width - filled)}`;
+}
+
+/** The live block a terminal redraws: steps, a bar per replication region, scale-set batches. */
+export function progressBlock(snapshot: ProgressSnapshot, columns = 80): string[] {
+  const lines = [`${snapshot.id}  ${snapshot.status}${snapshot.step ? `  (${snapshot.step})` : ''}`];
+  if (snapshot.steps.length) {
+    lines.push(`  ${snapshot.steps.map((s) => `${stepMarks[s.status] ?? '?'} ${s.name}`).join('  ')}`);
+  }
+  if (snapshot.regions.length) {
+    const nameWidth = Math.max(...snapshot.regions.map((r) => r.name.length));
+    const width = Math.max(10, Math.min(40, columns - nameWidth - 24));
+    for (const region of snapshot.regions) {
+      lines.push(`  ${region.name.padEnd(nameWidth)}  ${bar(region.percent, width)} ${String(Math.round(region.percent)).padStart(3)}%  ${region.state}`);
+    }
+  }
+  for (const set of snapshot.scaleSets) {
+    const batch = set.batches ? `batch ${set.batch}/${set.batches}  ` : '';
+    lines.push(`  ${set.name}  ${batch}${set.updated}/${set.total} updated  ${set.status}`);
+  }
+  if (snapshot.waitingFor) lines.push(`  waiting for ${snapshot.waitingFor}`);
+  // A line wider than the terminal wraps and breaks the redraw's line count.
+  return lines.map((line) => (line.length > columns ? line.slice(0, columns - 1) : line));
+}
+
+/** The result lines a finished bake ends with: outcome, image version, rollout. */
+export function summaryLines(run: RunRecord): string[] {
+  const lines = [`${run.id}: ${run.status}`];
+  if (run.outputs.version) lines.push(`image version ${run.outputs.version}${run.outputs.imageVersionId ? ` (${run.outputs.imageVersionId})` : ''}`);
+  for (const [region, state] of Object.entries(run.outputs.regions)) lines.push(`region ${region}: ${state}`);
+  if (run.outputs.scaleSets.length === 0) lines.push('rollout: none (no scale sets in the template)');
+  for (const set of run.outputs.scaleSets) {
+    lines.push(`rollout ${shortName(set.id)}: ${set.status} (${set.updated}/${set.total} instances updated)`);
+  }
+  if (run.error) lines.push(`error in ${run.error.step}: ${run.error.code}: ${run.error.message}`);
+  for (const error of run.templateErrors ?? []) lines.push(`  ${error.path}: ${error.message}`);
+  return lines;
+}
