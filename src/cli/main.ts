@@ -2,6 +2,14 @@
 
 import { Command, CommanderError } from 'commander';
 import { registerValidate } from './commands/validate.ts';
+import { registerUp } from './commands/up.ts';
+import { registerBake } from './commands/bake.ts';
+import { registerStatus } from './commands/status.ts';
+import { registerLogs } from './commands/logs.ts';
+import { registerCancel } from './commands/cancel.ts';
+import { registerApprove } from './commands/approve.ts';
+import { registerRetry } from './commands/retry.ts';
+import { registerTemplates } from './commands/templates.ts';
 
 const program = new Command('kiln')
   .description('Kiln: bake, capture, replicate and roll out Azure VM images from Image Builder templates')
@@ -10,6 +18,14 @@ const program = new Command('kiln')
   .exitOverride();
 
 registerValidate(program);
+registerUp(program);
+registerBake(program);
+registerStatus(program);
+registerLogs(program);
+registerCancel(program);
+registerApprove(program);
+registerRetry(program);
+registerTemplates(program);
 
 try {
   await program.parseAsync(process.argv);

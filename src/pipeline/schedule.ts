@@ -1,6 +1,7 @@
 /** Planning for scheduled rebuilds: when a patch rebuild or a source-update rebuild is due, and the spec it bakes. */
 
 import { CronExpressionParser } from 'cron-parser';
+import { compareVersions } from '../azure/galleries.ts';
 import type {
   BakeSpec,
   Customizer,
@@ -103,17 +104,6 @@ export function patchSteps(family: PatchFamily): Customizer[] {
         },
       ];
   }
-}
-
-/** Compares dotted numeric versions (`1.0.10` > `1.0.9`; marketplace `22.04.202611010` too). */
-export function compareVersions(a: string, b: string): number {
-  const left = a.split('.').map(Number);
-  const right = b.split('.').map(Number);
-  for (let i = 0; i < Math.max(left.length, right.length); i++) {
-    const difference = (left[i] ?? 0) - (right[i] ?? 0);
-    if (difference !== 0) return Math.sign(difference);
-  }
-  return 0;
 }
 
 /** `1.2.3` → `1.2.4`. */

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import type { BakeSpec } from '../../src/template/spec.ts';
 import {
   bumpPatch,
-  compareVersions,
   cronProblem,
   isScheduleDue,
   patchFamily,
@@ -95,9 +94,7 @@ describe('source updates', () => {
 });
 
 describe('versions and schedules', () => {
-  it('compares numerically and bumps the patch', () => {
-    expect(compareVersions('1.0.10', '1.0.9')).toBe(1);
-    expect(compareVersions('1.0.0', '1.0')).toBe(0);
+  it('bumps the patch', () => {
     expect(bumpPatch('1.9.9')).toBe('1.9.10');
     expect(() => bumpPatch('latest')).toThrow(/Major.Minor.Patch/);
   });

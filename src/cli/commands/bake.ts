@@ -5,19 +5,14 @@ import { Option, type Command } from 'commander';
 import type { KilnClient } from '../../api/client.ts';
 import { startLocalDefault, type LocalDefault } from '../../local/default.ts';
 import { parseTemplateFile } from '../../template/index.ts';
-import type { TemplateError } from '../../template/spec.ts';
 import { watchRun } from '../progress-watch.ts';
 import { summaryLines } from '../progress.ts';
 import { action, addApiOptions, connect, printJson, type ApiOptions } from './api-options.ts';
+import { formatError } from './validate.ts';
 
 interface BakeOptions extends ApiOptions {
   json?: boolean;
   profile: string;
-}
-
-export function formatTemplateError(error: TemplateError): string {
-  const detail = [error.expected && `expected ${error.expected}`, error.found && `found ${error.found}`].filter(Boolean).join(', ');
-  return `${error.path}: ${error.message}${detail ? ` (${detail})` : ''}`;
 }
 
 /** Starts the local default on free ports (a `kiln up` may hold the fixed ones) for the length of one bake. */
@@ -38,7 +33,7 @@ export function registerBake(program: Command): void {
     const parsed = await parseTemplateFile(file);
     if (!parsed.ok) {
       process.stderr.write(`${file}: ${parsed.errors.length} error(s)\n`);
-      for (const error of parsed.errors) process.stderr.write(`  ${formatTemplateError(error)}\n`);
+      for (const error of parsed.errors) process.stderr.write(`  ${formatError(error)}\n`);
       process.exitCode = 1;
       return;
     }

@@ -1,0 +1,9 @@
+/** Registers the timers: patch rebuilds, source-update rebuilds (handlers in src/api/scheduled-rebuilds.ts). */
+
+import * as df from 'durable-functions';
+import { runPatchRebuilds, runSourceUpdateRebuilds } from '../src/api/scheduled-rebuilds.ts';
+
+// Each template's own NCRONTAB (schedule.patch) is evaluated on every tick; 5 minutes is the finest it can fire.
+df.app.client.timer('patchRebuilds', { schedule: '0 */5 * * * *', handler: runPatchRebuilds });
+// Marketplace images publish a few times a month; an hourly look is prompt enough.
+df.app.client.timer('sourceUpdateRebuilds', { schedule: '0 0 * * * *', handler: runSourceUpdateRebuilds });
