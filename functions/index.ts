@@ -1,0 +1,7 @@
+/** The Functions app entry: importing each registration file registers its functions with the host. */
+
+import './activities.ts';
+import './orchestrations.ts';
+import './http.ts';
+import './blob.ts';
+import './timers.ts';
