@@ -122,7 +122,7 @@ export function summaryLines(run: RunRecord): string[] {
   const lines = [`${run.id}: ${run.status}`];
   if (run.outputs.version) lines.push(`image version ${run.outputs.version}${run.outputs.imageVersionId ? ` (${run.outputs.imageVersionId})` : ''}`);
   for (const [region, state] of Object.entries(run.outputs.regions)) lines.push(`region ${region}: ${state}`);
-  if (run.outputs.scaleSets.length === 0) lines.push('rollout: none (no scale sets in the template)');
+  if (run.outputs.scaleSets.length === 0 && run.status === 'Succeeded') lines.push('rollout: none (no scale sets in the template)');
   for (const set of run.outputs.scaleSets) {
     lines.push(`rollout ${shortName(set.id)}: ${set.status} (${set.updated}/${set.total} instances updated)`);
   }

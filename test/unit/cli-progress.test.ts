@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { changeLines, progressBlock, snapshotOf, summaryLines, type RunView } from '../../src/cli/progress.ts';
+import type { RunRecord } from '../../src/runs/record.ts';
+
+const scaleSetId = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/web-prod/providers/Microsoft.Compute/virtualMachineScaleSets/web-vmss';
+
+function running(percent: number, batch: number): RunView {
+  return {
+    id: 'ubuntu-web-20261125T131900Z-3f2a', templateName: 'ubuntu-web', trigger: 'cli', status: 'Running',
+    createdAt: '2026-11-25T13:19:00Z', steps: [], outputs: { regions: {}, scaleSets: [] },
+    progress: {
+      runId: 'ubuntu-web-20261125T131900Z-3f2a', status: 'Running', step: 'replicate',
+      steps: [{ name: 'plan', status: 'Succeeded' }, { name: 'replicate', status: 'Running' }, { name: 'rollout', status: 'Pending' }],
+      regions: { eastus: { state: 'Replicating', percent }, westeurope: { state: 'Replicating', percent: 10 } },
+      scaleSets: [{ id: scaleSetId, status: 'Updating', batch, batches: 3, updated: batch, total: 3 }],
+    },
+  };
+}
+
+const finished: RunRecord = {
+  id: 'ubuntu-web-20261125T131900Z-3f2a', templateName: 'ubuntu-web', trigger: 'cli', status: 'Succeeded',
+  createdAt: '2026-11-25T13:19:00Z', endedAt: '2026-11-25T13:20:00Z', steps: [{ name: 'plan', status: 'Succeeded', attempts: 1 }],
+  outputs: {
+    version: '1.0.1', imageVersionId: '/subscriptions/x/resourceGroups/kiln-images/providers/Microsoft.Compute/galleries/kilnGallery/images/ubuntu-web/versions/1.0.1',
+    regions: { eastus: 'Completed' }, scaleSets: [{ id: scaleSetId, status: 'Succeeded', updated: 3, total: 3 }],
+  },
+};
+
+describe('plain progress lines', () => {
+  it('prints the run, steps, regions and batches the first time, then only what changed', () => {
+    const first = snapshotOf(running(10, 0));
+    expect(changeLines(undefined, first)).toEqual([
+      'run ubuntu-web-20261125T131900Z-3f2a: Running',
+      'step plan: Succeeded',
+      'step replicate: Running',
+      'replicate eastus: Replicating 10%',
+      'replicate westeurope: Replicating 10%',
+      'rollout web-vmss: Updating batch 0/3, 0/3 updated',
+    ]);
+    // 10% → 20% stays in the same quarter: nothing to say.
+    expect(changeLines(first, snapshotOf(running(20, 0)))).toEqual([]);
+    expect(changeLines(first, snapshotOf(running(55, 1)))).toEqual([
+      'replicate eastus: Replicating 55%',
+      'rollout web-vmss: Updating batch 1/3, 1/3 updated',
+    ]);
+  });
+});
+
+describe('live block', () => {
+  it('draws a bar per region and the scale-set batches, within the terminal width', () => {
+    const lines = progressBlock(snapshotOf(running(50, 2)), 60);
+    expect(lines[0]).toContain('Running');
+    const eastus = lines.find((l) => l.includes('eastus'))!;
+    expect(eastus).toMatch(/█+░+\s+50%/);
+    expect(eastus.split('█').length - 1).toBe(eastus.split('░').length - 1);
+    expect(lines.some((l) => l.includes('web-vmss') && l.includes('batch 2/3'))).toBe(true);
+    expect(lines.every((l) => l.length <= 60)).toBe(true);
+  });
+
+  it('falls back to the record when there is no live progress', () => {
+    const snapshot = snapshotOf(finished);
+    expect(snapshot.regions).toEqual([{ name: 'eastus', state: 'Completed', percent: 100 }]);
+  });
+});
+
+describe('summary', () => {
+  it('states the outcome, the image version and the rollout result', () => {
+    expect(summaryLines(finished)).toEqual([
+      'ubuntu-web-20261125T131900Z-3f2a: Succeeded',
+      `image version 1.0.1 (${finished.outputs.imageVersionId})`,
+      'region eastus: Completed',
+      'rollout web-vmss: Succeeded (3/3 instances updated)',
+    ]);
+  });
+
+  it('shows the error and every template error of a refused run', () => {
+    const refused: RunRecord = {
+      ...finished, status: 'Failed', outputs: { regions: {}, scaleSets: [] },
+      error: { step: 'validate-template', code: 'InvalidTemplate', message: 'template x has 2 errors' },
+      templateErrors: [{ path: 'properties.source', message: 'required' }, { path: 'properties.distribute', message: 'required' }],
+    };
+    expect(summaryLines(refused)).toEqual([
+      'ubuntu-web-20261125T131900Z-3f2a: Failed',
+      'error in validate-template: InvalidTemplate: template x has 2 errors',
+      '  properties.source: required',
+      '  properties.distribute: required',
+    ]);
+  });
+});
