@@ -197,7 +197,8 @@ export function startBlobTriggers(options: BlobTriggerOptions): BlobTriggers {
       for await (const item of w.container.listBlobsFlat({ prefix: w.pattern.prefix || undefined })) {
         if (stopped) return;
         const bound = w.pattern.match(item.name);
-        const etag = item.properties.etag;
+        // Listings give the etag bare; HTTP headers (and Functions' poison messages) quote it.
+        const etag = item.properties.etag?.replace(/^"?(.*?)"?$/, '"$1"');
         if (bound && etag) await fire(w, item.name, etag, bound);
       }
       lastErrors.delete(w.fn.metadata.name);

@@ -105,12 +105,12 @@ export function startTimerTriggers(options: TimerTriggerOptions): TimerTriggers 
       // Timer invocations are not retried on Azure either; the next occurrence runs as scheduled.
       options.log(`[${name}] timer run failed: ${error instanceof Error ? error.message : String(error)}`);
     }
-    const now = clock.now();
-    // Recorded after the run, so a host killed mid-run finds the occurrence still due and runs it again.
+    // Recorded after the run, so a host killed mid-run finds the occurrence still due and runs it again. The next
+    // occurrence counts from when this one fired: missed occurrences are skipped, a run longer than the interval is not.
     store.putTimerStatus(name, {
       last: dueAt === undefined ? before.last : iso(dueAt),
-      next: iso(s.schedule.nextAfter(now)),
-      lastUpdated: iso(now),
+      next: iso(s.schedule.nextAfter(firedAt)),
+      lastUpdated: iso(clock.now()),
     });
   };
 
