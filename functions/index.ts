@@ -5,3 +5,4 @@ import './orchestrations.ts';
 import './http.ts';
 import './blob.ts';
 import './timers.ts';
+import './notifications.ts';
