@@ -46,6 +46,11 @@ function bound(issue: { origin?: string; minimum?: unknown; maximum?: unknown; i
   return `a number ${op} ${limit}`;
 }
 
+function boundMessage(issue: { origin?: string }, small: boolean): string {
+  const text = bound(issue, small);
+  return issue.origin === 'array' || issue.origin === 'string' ? `must have ${text}` : `must be ${text.replace(/^a number /, '')}`;
+}
+
 function fromIssue(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[]): TemplateError[] {
   const path = [...prefix, ...issue.path];
   const at = formatPath(path);
@@ -58,7 +63,6 @@ function fromIssue(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[]): Tem
         return {
           path: formatPath([...path, key]),
           message: reason ? `field "${key}" is not supported by Kiln (${reason})` : `field "${key}" is not supported by Kiln`,
-          expected: 'no such field',
           found: describe(value),
         };
       });
@@ -90,9 +94,9 @@ function fromIssue(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[]): Tem
       return best.flatMap((inner) => fromIssue(inner, path));
     }
     case 'too_small':
-      return [{ path: at, message: `must have ${bound(issue, true)}`.replace('have a number', 'be a number'), expected: bound(issue, true), found }];
+      return [{ path: at, message: boundMessage(issue, true), expected: bound(issue, true), found }];
     case 'too_big':
-      return [{ path: at, message: `must have ${bound(issue, false)}`.replace('have a number', 'be a number'), expected: bound(issue, false), found }];
+      return [{ path: at, message: boundMessage(issue, false), expected: bound(issue, false), found }];
     case 'invalid_key': {
       const inner = issue.issues[0];
       const expected = inner && 'params' in inner ? (inner.params as { expected?: string } | undefined)?.expected : undefined;

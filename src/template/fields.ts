@@ -5,6 +5,8 @@ import { z } from 'zod';
 import { ARM_TYPES, parseArmIdOf, type ArmKind } from './arm-id.ts';
 import { ISO_DURATION_EXPECTED, parseAibDuration, parseIsoDuration } from './duration.ts';
 
+export const VERSION = /^\d+\.\d+\.\d+$/;
+
 /** A string that must pass `test`; otherwise the error says what was expected. */
 function formatted(test: (value: string) => boolean, message: string, expected: string) {
   return z.string().refine(test, { message, params: { expected } });
@@ -22,8 +24,8 @@ export function armIdOf(kind: ArmKind, what: string) {
 }
 
 export const galleryImageOrVersionId = formatted(
-  (v) => parseArmIdOf('galleryImage', v) !== undefined || parseArmIdOf('galleryImageVersion', v) !== undefined,
-  'must be the ARM id of a gallery image definition or image version',
+  (v) => parseArmIdOf('galleryImage', v) !== undefined || VERSION.test(parseArmIdOf('galleryImageVersion', v)?.names[2] ?? ''),
+  'must be the ARM id of a gallery image definition, or of an image version Major.Minor.Patch',
   `${ARM_TYPES.galleryImage.example}[/versions/{Major.Minor.Patch}]`,
 );
 
@@ -36,8 +38,6 @@ export const httpsUri = formatted(
 export const SHA256 = /^[0-9a-fA-F]{64}$/;
 export const sha256 = formatted((v) => SHA256.test(v), 'must be a SHA-256 checksum', '64 hexadecimal characters');
 
-export const VERSION = /^\d+\.\d+\.\d+$/;
-export const version = formatted((v) => VERSION.test(v), 'must be a version Major.Minor.Patch', 'Major.Minor.Patch, e.g. 1.2.0');
 
 export const platformVersion = formatted(
   (v) => v === 'latest' || VERSION.test(v),

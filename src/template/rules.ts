@@ -36,13 +36,14 @@ export function crossFieldErrors(props: TemplateProperties, prefix: readonly Pro
     }
   }
 
-  // A bake runs on one OS, so Shell steps and Windows steps cannot share a template.
-  const first = steps[0];
+  // A bake runs on one OS, so Shell steps and Windows steps cannot share a template (File steps suit both).
+  const osSteps = steps.filter(({ step }) => step.type !== 'File');
+  const first = osSteps[0];
   if (first) {
     const windows = WINDOWS_STEPS.has(first.step.type);
-    for (const { step, path } of steps.slice(1)) {
+    for (const { step, path } of osSteps.slice(1)) {
       if (WINDOWS_STEPS.has(step.type) !== windows) {
-        err([...path, 'type'], `cannot mix Linux (Shell) and Windows (PowerShell, WindowsRestart, WindowsUpdate) steps`,
+        err([...path, 'type'], 'cannot mix Linux (Shell) and Windows (PowerShell, WindowsRestart, WindowsUpdate) steps',
           windows ? 'a Windows step, as the first step is' : 'Shell, as the first step is', JSON.stringify(step.type));
       }
     }

@@ -200,6 +200,8 @@ export const propertiesSchema = z.strictObject({
 export const resourceSchema = z.strictObject({
   type: matching(/^Microsoft\.VirtualMachineImages\/imageTemplates$/i, 'must be the imageTemplate resource type', 'Microsoft.VirtualMachineImages/imageTemplates').optional(),
   apiVersion: nonEmpty.optional(),
+  // ARM template bookkeeping around the resource (quickstarts have it); it has no meaning for a bake.
+  dependsOn: z.array(z.string()).optional(),
   name: nonEmpty.optional(),
   location: region.optional(),
   tags: stringMap.optional(),
