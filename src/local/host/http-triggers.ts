@@ -1,12 +1,16 @@
 /** Serves the app's HTTP triggers: route matching, methods, authLevel keys, real HttpRequest/HttpResponse objects. */
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpRequest, HttpResponse, type Cookie, type HttpResponseInit } from '@azure/functions';
+import azureFunctions, { type Cookie, type HttpResponseInit } from '@azure/functions';
 import type { RegisteredFunction } from './functions-core.ts';
 import type { HostInvoker } from './invoker.ts';
 import type { HostKeys } from './keys.ts';
 import { sendProblem } from './problem.ts';
 import { byPrecedence, compileRoute, type CompiledRoute } from './routes.ts';
+
+// The library's webpack bundle hides its classes from Node's named-export detection: take them off the default export.
+const { HttpRequest, HttpResponse } = azureFunctions;
+type HttpResponse = InstanceType<typeof HttpResponse>;
 
 type AuthLevel = 'anonymous' | 'function' | 'admin';
 

@@ -1,9 +1,12 @@
 /** Runs registered functions by name, as the worker would: an InvocationContext, extra inputs, functionTimeout. */
 import { randomUUID } from 'node:crypto';
 import { format } from 'node:util';
-import { InvocationContext, type FunctionInput, type FunctionOutput } from '@azure/functions';
+import azureFunctions, { type FunctionInput, type FunctionOutput } from '@azure/functions';
 import type { FunctionInvoker, InvocationInit } from './engine-contract.ts';
 import type { BindingMetadata, RegisteredFunction } from './functions-core.ts';
+
+// The library's webpack bundle hides its classes from Node's named-export detection: take them off the default export.
+const { InvocationContext } = azureFunctions;
 
 /** An invocation that ran longer than host.json functionTimeout; its result is discarded. */
 export class FunctionTimeoutError extends Error {
