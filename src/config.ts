@@ -26,13 +26,37 @@ export interface KilnConfig {
   pollMaxMs: number;
 }
 
+/** Where a setting is given: on Azure by infra/main.bicep, locally by local.settings.json / `kiln up`, or both. */
+export type SettingScope = 'azure' | 'local' | 'both';
+
+/**
+ * Every setting loadConfig reads. test/unit/settings.test.ts checks this list against infra/ (settings with scope
+ * azure or both) and local.settings.example.json (all of them). Add a setting here first: the readers below accept only these keys.
+ */
+export const SETTINGS = [
+  { key: 'KILN_SUBSCRIPTION_ID', scope: 'both', doc: 'Subscription that holds staging groups, galleries and scale sets.' },
+  { key: 'KILN_ARM_ENDPOINT', scope: 'both', doc: 'ARM endpoint; default https://management.azure.com. The local emulator URL locally.' },
+  { key: 'KILN_KEYVAULT_URL', scope: 'local', doc: 'Resolve every Key Vault reference against this vault URL (the local emulator). Unset on Azure: vault names resolve to https://{vault}.vault.azure.net.' },
+  { key: 'KILN_CA_CERT_PATH', scope: 'local', doc: "PEM file of an extra CA to trust for ARM and Key Vault (the local emulator's CA). Unset on Azure." },
+  { key: 'KILN_STATIC_TOKEN', scope: 'local', doc: 'Static bearer token for the local emulator. Unset on Azure, where the managed identity is used.' },
+  { key: 'AZURE_CLIENT_ID', scope: 'azure', doc: 'Client id of the user-assigned managed identity Kiln acts as.' },
+  { key: 'AzureWebJobsStorage', scope: 'local', doc: 'Storage connection string (Azurite). On Azure the identity-based AzureWebJobsStorage__* settings replace it.' },
+  { key: 'AzureWebJobsStorage__blobServiceUri', scope: 'azure', doc: 'Blob endpoint of the host storage account (identity-based connection); holds the templates and runs containers.' },
+  { key: 'KILN_TASK_HUB', scope: 'both', doc: 'Durable task hub name (host.json reads it too); default kiln.' },
+  { key: 'KILN_STAGING_TTL_HOURS', scope: 'both', doc: 'Hours a staging resource group may live before the janitor deletes it; default 24.' },
+  { key: 'KILN_POLL_MIN_MS', scope: 'both', doc: 'Shortest interval between status checks of long Azure operations, in ms; default 2000.' },
+  { key: 'KILN_POLL_MAX_MS', scope: 'both', doc: 'Longest interval between status checks, in ms; default 30000.' },
+] as const satisfies readonly { key: string; scope: SettingScope; doc: string }[];
+
+export type SettingKey = (typeof SETTINGS)[number]['key'];
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
 type Env = Record<string, string | undefined>;
 
-function positiveNumber(env: Env, key: string, fallback: number): number {
+function positiveNumber(env: Env, key: SettingKey, fallback: number): number {
   const raw = env[key];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
@@ -42,7 +66,7 @@ function positiveNumber(env: Env, key: string, fallback: number): number {
   return value;
 }
 
-function optional(env: Env, key: string): string | undefined {
+function optional(env: Env, key: SettingKey): string | undefined {
   const value = env[key];
   return value === undefined || value === '' ? undefined : value;
 }
@@ -65,7 +89,7 @@ export function loadConfig(env: Env = process.env): KilnConfig {
   }
   return {
     subscriptionId,
-    armEndpoint: optional(env, 'KILN_ARM_ENDPOINT') ?? 'https://management.azure.com',
+    armEndpoint: (optional(env, 'KILN_ARM_ENDPOINT') ?? 'https://management.azure.com').replace(/\/+$/, ''),
     keyVaultUrlOverride: optional(env, 'KILN_KEYVAULT_URL'),
     caCertPath: optional(env, 'KILN_CA_CERT_PATH'),
     staticToken: optional(env, 'KILN_STATIC_TOKEN'),
