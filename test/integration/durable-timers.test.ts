@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDurableHost, type DurableTestHost } from './durable-helpers.ts';
+
+let t: DurableTestHost;
+const counts = (globalThis as { durableTestCounts?: Map<string, number> });
+const flakyRuns = (key: string): number => counts.durableTestCounts?.get(`Flaky:${key}`) ?? 0;
+
+beforeAll(async () => {
+  t = await startDurableHost();
+});
+
+afterAll(async () => {
+  await t?.close();
+});
+
+async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Lets the engine settle: anything that could still happen without a clock skip has happened. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
+
+async function historyTypes(id: string): Promise<string[]> {
+  const status = await t.client.getStatus(id, { showHistory: true });
+  return (status.history as { EventType: string }[]).map((e) => e.EventType);
+}
+
+describe('durable engine: timers and retries on the skippable clock', () => {
+  it('fires a one-hour durable timer when the clock skips an hour, not before', async () => {
+    const id = await t.client.startNew('Timer');
+    await until(async () => (await historyTypes(id)).includes('TimerCreated'), 'the timer');
+    await t.clock.advance(59 * 60 * 1000);
+    await settle();
+    expect((await t.client.getStatus(id)).runtimeStatus).toBe('Running');
+    await t.clock.advance(60 * 1000);
+    const status = await t.waitFor(id);
+    expect(status.output).toEqual({ waitedMs: expect.any(Number), hello: 'Hello after timer!' });
+    expect((status.output as { waitedMs: number }).waitedMs).toBeGreaterThanOrEqual(60 * 60 * 1000);
+  });
+
+  it('retries with backoff: 60 s, then 120 s capped at 100 s, then succeeds', async () => {
+    const id = await t.client.startNew('Retry', { input: { key: 'r1', failures: 2, attempts: 3 } });
+    await until(() => flakyRuns('r1') === 1, 'attempt 1');
+    await settle();
+    await t.clock.advance(59_000);
+    await settle();
+    expect(flakyRuns('r1')).toBe(1);
+    await t.clock.advance(1_000);
+    await until(() => flakyRuns('r1') === 2, 'attempt 2');
+    await settle();
+    await t.clock.advance(99_000);
+    await settle();
+    expect(flakyRuns('r1')).toBe(2);
+    await t.clock.advance(1_000);
+    const status = await t.waitFor(id);
+    expect(status.output).toBe('ok on attempt 3');
+    expect(flakyRuns('r1')).toBe(3);
+  });
+
+  it('gives up after maxNumberOfAttempts and surfaces the last failure', async () => {
+    const id = await t.client.startNew('Retry', { input: { key: 'r2', failures: 10, attempts: 2 } });
+    const status = await t.waitFor(id, (s) => {
+      void t.clock.advance(60_000);
+      return s.runtimeStatus === 'Completed';
+    });
+    expect(status.output).toBe("gave up: Activity function 'Flaky' failed: flaky failure 2 of r2 ");
+    expect(flakyRuns('r2')).toBe(2);
+  });
+
+  it('takes an external event that wins over the timeout timer', async () => {
+    const id = await t.client.startNew('Approval');
+    await until(async () => (await historyTypes(id)).includes('TimerCreated'), 'the wait');
+    await t.client.raiseEvent(id, 'approve', { by: 'ann' });
+    expect((await t.waitFor(id)).output).toEqual({ approved: true, by: 'ann' });
+  });
+
+  it('keeps an event raised before the orchestrator waits for it', async () => {
+    const id = await t.client.startNew('Approval');
+    await t.client.raiseEvent(id, 'approve', { by: 'early' });
+    expect((await t.waitFor(id)).output).toEqual({ approved: true, by: 'early' });
+  });
+
+  it('times out the wait when the clock skips 24 hours', async () => {
+    const id = await t.client.startNew('Approval');
+    await until(async () => (await historyTypes(id)).includes('TimerCreated'), 'the wait');
+    await t.clock.advance(24 * 60 * 60 * 1000);
+    expect((await t.waitFor(id)).output).toEqual({ approved: false });
+  });
+
+  it('holds a suspended instance (its timer fires but nothing runs) until resumed', async () => {
+    const id = await t.client.startNew('Timer');
+    await until(async () => (await historyTypes(id)).includes('TimerCreated'), 'the timer');
+    await t.client.suspend(id, 'maintenance');
+    expect((await t.client.getStatus(id)).runtimeStatus).toBe('Suspended');
+    await t.clock.advance(2 * 60 * 60 * 1000);
+    await settle();
+    expect((await t.client.getStatus(id)).runtimeStatus).toBe('Suspended');
+    await t.client.resume(id, 'done');
+    const status = await t.waitFor(id);
+    expect(status.runtimeStatus).toBe('Completed');
+    expect(await historyTypes(id)).toContain('ExecutionSuspended');
+  });
+});
