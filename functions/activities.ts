@@ -1,0 +1,53 @@
+/** Registers every bake activity under its contract name (src/activities/contracts.ts); the handlers live in src/activities. */
+
+import * as df from 'durable-functions';
+import { KilnStepError } from '../src/azure/errors.ts';
+import { beginCapture } from '../src/activities/capture.ts';
+import { Activity } from '../src/activities/contracts.ts';
+import { beginCustomizer } from '../src/activities/customize.ts';
+import { beginDeallocate, beginDeprovision, generalizeVm } from '../src/activities/generalize.ts';
+import { planBake } from '../src/activities/plan.ts';
+import { pollOperation } from '../src/activities/poll.ts';
+import { beginPromote } from '../src/activities/promote.ts';
+import { beginReplication, readReplication } from '../src/activities/replicate.ts';
+import { beginInstanceUpgrade, beginScaleSetModel, readInstanceHealth, readScaleSet } from '../src/activities/rollout.ts';
+import { loadRunRecord, saveRunProgress, saveRunRecord } from '../src/activities/run-records.ts';
+import { beginDeleteStagingGroup, createStagingGroup } from '../src/activities/stage-group.ts';
+import { beginStagingNetwork } from '../src/activities/stage-network.ts';
+import { beginStagingVm } from '../src/activities/stage-vm.ts';
+
+const handlers = {
+  [Activity.loadRunRecord]: loadRunRecord,
+  [Activity.saveRunRecord]: saveRunRecord,
+  [Activity.saveRunProgress]: saveRunProgress,
+  [Activity.planBake]: planBake,
+  [Activity.createStagingGroup]: createStagingGroup,
+  [Activity.beginStagingNetwork]: beginStagingNetwork,
+  [Activity.beginStagingVm]: beginStagingVm,
+  [Activity.beginCustomizer]: beginCustomizer,
+  [Activity.beginDeprovision]: beginDeprovision,
+  [Activity.beginDeallocate]: beginDeallocate,
+  [Activity.generalizeVm]: generalizeVm,
+  [Activity.beginCapture]: beginCapture,
+  [Activity.beginReplication]: beginReplication,
+  [Activity.readReplication]: readReplication,
+  [Activity.beginPromote]: beginPromote,
+  [Activity.readScaleSet]: readScaleSet,
+  [Activity.beginScaleSetModel]: beginScaleSetModel,
+  [Activity.beginInstanceUpgrade]: beginInstanceUpgrade,
+  [Activity.readInstanceHealth]: readInstanceHealth,
+  [Activity.beginDeleteStagingGroup]: beginDeleteStagingGroup,
+  [Activity.pollOperation]: pollOperation,
+} as const;
+
+for (const [name, handler] of Object.entries(handlers)) {
+  df.app.activity(name, { handler: handler as df.ActivityHandler });
+}
+
+// A thrown activity error tells the orchestration whether Kiln judged it transient, and about which resource.
+df.app.setExceptionPropertiesProvider({
+  getExceptionProperties(error) {
+    if (!(error instanceof KilnStepError)) return undefined;
+    return { retryable: error.retryable, ...(error.code ? { code: error.code } : {}), ...(error.resourceId ? { resourceId: error.resourceId } : {}) };
+  },
+});

@@ -1,0 +1,145 @@
+/**
+ * Steps 4 and 5, customize and validate: each customizer or in-VM validation is one managed Run Command. Secrets
+ * are read from Key Vault here and handed over as protectedParameters; the full output comes back through append
+ * blobs and goes, masked, to the run's log. The Run Command goes with the VM, so its cleanup is the VM's.
+ */
+
+import type { AzureClients } from '../azure/clients.ts';
+import { permanentError } from '../azure/errors.ts';
+import { runCommandId } from '../azure/ids.ts';
+import { resolveSecrets } from '../azure/keyVault.ts';
+import { deleteRunCommandBlobs, prepareRunCommandBlobs, readRunCommandBlobs } from '../azure/runCommandBlobs.ts';
+import { getRunCommand, startRunCommand, type RunCommandView } from '../azure/runCommands.ts';
+import type { Customizer, InVMValidation, SecretRef } from '../template/spec.ts';
+import type { BeginCustomizerInput, OperationRef, OperationStatus } from './contracts.ts';
+import { activityEnvironment, type ActivityEnvironment } from './environment.ts';
+import { lastLines, maskSecrets } from './masking.ts';
+import { runCommandName } from './naming.ts';
+import { operationStatus } from './outcomes.ts';
+import { customizerScript } from './scripts.ts';
+
+export const RUN_COMMAND = 'run-command';
+
+/** How many output lines a failure carries (the contract's limit). */
+const FAILURE_LINES = 20;
+
+function stepOf(input: BeginCustomizerInput): Customizer | InVMValidation {
+  const list = input.phase === 'customize' ? input.spec.customizers : input.spec.validation.inVMValidations;
+  const step = list[input.index];
+  if (!step) {
+    throw permanentError(`${input.phase} step ${input.index}: expected an index below ${list.length}, found ${input.index}`, { code: 'InvalidStep' });
+  }
+  return step;
+}
+
+function secretNames(step: Customizer | InVMValidation): string[] {
+  return 'secrets' in step ? step.secrets : [];
+}
+
+export async function beginCustomizer(input: BeginCustomizerInput): Promise<OperationStatus> {
+  return operationStatus(async () => {
+    const env = activityEnvironment();
+    const { plan, spec, phase, index } = input;
+    const step = stepOf(input);
+    const name = runCommandName(phase, index);
+    const rg = plan.staging.resourceGroupName;
+    const vm = plan.staging.vmName;
+    let script;
+    try {
+      script = customizerScript(step, plan.osType);
+    } catch (err) {
+      throw permanentError(`${phase} step "${step.name}": ${(err as Error).message}`, { code: 'InvalidStep' });
+    }
+    const refs = Object.fromEntries(secretNames(step).map((n) => [n, spec.secrets[n]]).filter(([, r]) => r !== undefined)) as Record<string, SecretRef>;
+    const ref: OperationRef = {
+      kind: RUN_COMMAND,
+      resourceId: runCommandId(env.config.subscriptionId, rg, vm, name),
+      data: {
+        runId: plan.runId,
+        resourceGroup: rg,
+        vm,
+        name,
+        phase,
+        step: step.name,
+        stepType: step.type,
+        validExitCodes: JSON.stringify(script.validExitCodes),
+        secretRefs: JSON.stringify(refs),
+      },
+    };
+    // A Run Command of this name means an earlier attempt started it: never run the script twice.
+    if (await getRunCommand(env.clients, rg, vm, name)) return { state: 'InProgress', operation: ref };
+
+    const secrets = await resolveSecrets(env.clients, spec.secrets, secretNames(step));
+    const blobs = await prepareRunCommandBlobs(env.clients, plan.runId, name, (script.timeoutInSeconds + 3600) * 1000);
+    await startRunCommand(env.clients, {
+      resourceGroup: rg,
+      vmName: vm,
+      name,
+      location: plan.location,
+      script: script.script,
+      protectedParameters: [...secrets].map(([n, value]) => ({ name: n, value })),
+      timeoutInSeconds: script.timeoutInSeconds,
+      ...blobs,
+    });
+    await (await env.runStore()).appendLog(plan.runId, phase, `== ${phase} ${index + 1}: ${step.name} (${step.type}) started\n`);
+    return { state: 'InProgress', operation: ref };
+  });
+}
+
+const RUNNING = new Set(['Unknown', 'Pending', 'Running']);
+
+/** One look at a customizer's Run Command; at its end the masked output goes to the log and the verdict is returned. */
+export async function pollRunCommand(env: ActivityEnvironment, ref: OperationRef): Promise<OperationStatus> {
+  const d = ref.data ?? {};
+  const [runId, rg, vm, name, phase, step] = ['runId', 'resourceGroup', 'vm', 'name', 'phase', 'step'].map((k) => String(d[k]));
+  const view = await getRunCommand(env.clients, rg!, vm!, name!);
+  if (!view) {
+    return { state: 'Failed', error: { code: 'RunCommandMissing', message: `${phase} step "${step}": Run Command ${ref.resourceId} no longer exists`, retryable: true, resourceId: ref.resourceId } };
+  }
+  if (RUNNING.has(view.executionState) && view.provisioningState !== 'Failed') return { state: 'InProgress', operation: ref };
+
+  const refs = JSON.parse(String(d['secretRefs'] ?? '{}')) as Record<string, SecretRef>;
+  const secretValues = Object.keys(refs).length > 0 ? [...(await resolveSecrets(env.clients, refs, Object.keys(refs))).values()] : [];
+  const output = await collectOutput(env.clients, runId!, name!, view);
+  const stdout = maskSecrets(output.stdout, secretValues);
+  const stderr = maskSecrets(output.stderr, secretValues);
+  const validExitCodes = JSON.parse(String(d['validExitCodes'] ?? '[0]')) as number[];
+  const exitCode = view.exitCode ?? (view.executionState === 'Succeeded' ? 0 : undefined);
+  const ok = view.executionState === 'Succeeded' && exitCode !== undefined && validExitCodes.includes(exitCode);
+  const verdict = ok ? 'succeeded' : `failed: ${view.executionState}${exitCode !== undefined ? `, exit code ${exitCode}` : ''}`;
+
+  if (output.fresh) {
+    const store = await env.runStore();
+    await store.appendLog(runId!, phase!, `${section('stdout', stdout)}${section('stderr', stderr)}== ${phase} ${step} ${verdict}\n`);
+    // The blobs held the unmasked text: gone as soon as the masked copy is safe in the log.
+    await deleteRunCommandBlobs(env.clients, runId!, name!);
+  }
+  if (ok) return { state: 'Succeeded' };
+  const timedOut = view.executionState === 'TimedOut';
+  const message = maskSecrets(view.executionMessage ?? '', secretValues);
+  return {
+    state: 'Failed',
+    error: {
+      code: timedOut ? 'ScriptTimedOut' : 'ScriptFailed',
+      message: `${phase} step "${step}" ${verdict}${message ? ` (${message})` : ''}; Run Command ${ref.resourceId}`,
+      retryable: false,
+      ...(exitCode !== undefined ? { exitCode } : {}),
+      lastLines: lastLines(`${stdout}\n${stderr}`, FAILURE_LINES),
+      resourceId: ref.resourceId,
+    },
+  };
+}
+
+function section(title: string, text: string): string {
+  return text.trim() === '' ? '' : `-- ${title}\n${text.endsWith('\n') ? text : `${text}\n`}`;
+}
+
+/**
+ * The full output from the blobs, or the instance view's 4 KB tail when the agent wrote no blob. `fresh` is false
+ * when the blobs were already read and deleted by an earlier look (so the log is not written twice).
+ */
+async function collectOutput(clients: AzureClients, runId: string, name: string, view: RunCommandView): Promise<{ stdout: string; stderr: string; fresh: boolean }> {
+  const blobs = await readRunCommandBlobs(clients, runId, name);
+  if (blobs.output === undefined && blobs.error === undefined) return { stdout: view.outputTail, stderr: view.errorTail, fresh: false };
+  return { stdout: blobs.output || view.outputTail, stderr: blobs.error || view.errorTail, fresh: true };
+}

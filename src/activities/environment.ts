@@ -1,0 +1,39 @@
+/** What every activity works with: the settings, the Azure clients and the run store, made once per process. */
+
+import { createAzureClients, type AzureClients } from '../azure/clients.ts';
+import { loadConfig, type KilnConfig } from '../config.ts';
+import { openRunStore, type RunStore } from '../runs/store.ts';
+
+export interface ActivityEnvironment {
+  config: KilnConfig;
+  clients: AzureClients;
+  runStore(): Promise<RunStore>;
+}
+
+let current: ActivityEnvironment | undefined;
+
+export function createActivityEnvironment(config: KilnConfig, clients: AzureClients = createAzureClients(config)): ActivityEnvironment {
+  let store: Promise<RunStore> | undefined;
+  return {
+    config,
+    clients,
+    runStore() {
+      store ??= openRunStore(clients.blobs).catch((err: unknown) => {
+        store = undefined; // a storage hiccup must not poison every later activity
+        throw err;
+      });
+      return store;
+    },
+  };
+}
+
+/** The process's environment, from the settings (app settings on Azure, the local host's settings locally). */
+export function activityEnvironment(): ActivityEnvironment {
+  current ??= createActivityEnvironment(loadConfig());
+  return current;
+}
+
+/** Tests and tools that run activities in-process point them at their own emulator and storage. */
+export function setActivityEnvironment(env: ActivityEnvironment | undefined): void {
+  current = env;
+}

@@ -1,0 +1,73 @@
+/**
+ * Step 6, generalize: deprovision started detached inside the VM (a foreground waagent/sysprep never reports back),
+ * then wait for the VM to stop, deallocate it, and mark it generalized. The VM goes with the staging group.
+ */
+
+import { getRunCommand, startRunCommand } from '../azure/runCommands.ts';
+import { generalizeVm as markGeneralized, getVmState, startDeallocate } from '../azure/virtualMachines.ts';
+import type { AzureClients } from '../azure/clients.ts';
+import type {
+  BeginDeallocateInput,
+  BeginDeprovisionInput,
+  GeneralizeVmInput,
+  GeneralizeVmOutput,
+  OperationRef,
+  OperationStatus,
+} from './contracts.ts';
+import { activityEnvironment } from './environment.ts';
+import { runCommandName } from './naming.ts';
+import { operationStatus, statusOf } from './outcomes.ts';
+import { deprovisionScript } from './scripts.ts';
+
+export const VM_STOPPED = 'vm-stopped';
+
+const STOPPED = new Set(['stopped', 'deallocated']);
+
+export async function beginDeprovision({ plan }: BeginDeprovisionInput): Promise<OperationStatus> {
+  return operationStatus(async () => {
+    const { clients } = activityEnvironment();
+    const rg = plan.staging.resourceGroupName;
+    const vm = plan.staging.vmName;
+    const state = await getVmState(clients, rg, vm);
+    if (state.generalized || (state.powerState && STOPPED.has(state.powerState))) return { state: 'Succeeded' };
+    const name = runCommandName('deprovision');
+    if (!(await getRunCommand(clients, rg, vm, name))) {
+      const script = deprovisionScript(plan.osType);
+      await startRunCommand(clients, {
+        resourceGroup: rg,
+        vmName: vm,
+        name,
+        location: plan.location,
+        script: script.script,
+        protectedParameters: [],
+        timeoutInSeconds: script.timeoutInSeconds,
+      });
+    }
+    return { state: 'InProgress', operation: { kind: VM_STOPPED, resourceId: plan.staging.vmId, data: { resourceGroup: rg, vm } } };
+  });
+}
+
+/** One look at the VM's power state: Succeeded once the guest has shut itself down. */
+export async function pollVmStopped(clients: AzureClients, ref: OperationRef): Promise<OperationStatus> {
+  const state = await getVmState(clients, String(ref.data?.['resourceGroup']), String(ref.data?.['vm']));
+  if (!state.exists) {
+    return { state: 'Failed', error: { code: 'NotFound', message: `generalize: VM ${ref.resourceId} no longer exists`, retryable: false, resourceId: ref.resourceId } };
+  }
+  if (state.generalized || (state.powerState && STOPPED.has(state.powerState))) return { state: 'Succeeded' };
+  return { state: 'InProgress', operation: ref };
+}
+
+export async function beginDeallocate({ plan }: BeginDeallocateInput): Promise<OperationStatus> {
+  return operationStatus(async () => {
+    const { clients } = activityEnvironment();
+    return statusOf(await startDeallocate(clients, plan.staging.resourceGroupName, plan.staging.vmName));
+  });
+}
+
+export async function generalizeVm({ plan }: GeneralizeVmInput): Promise<GeneralizeVmOutput> {
+  return operationStatus(async () => {
+    const { clients } = activityEnvironment();
+    await markGeneralized(clients, plan.staging.resourceGroupName, plan.staging.vmName);
+    return { state: 'Succeeded' };
+  });
+}

@@ -1,0 +1,61 @@
+/**
+ * How activities answer (contracts.ts): transient failures are thrown for callActivityWithRetry, permanent ones
+ * and failed operations are returned as a StepFailure so the bake fails fast with a clear message.
+ */
+
+import { classifyAzureError, KilnStepError } from '../azure/errors.ts';
+import type { OperationHandle } from '../azure/operations.ts';
+import type { OperationRef, OperationStatus, Outcome, StepFailure } from './contracts.ts';
+
+/** The StepFailure for an error; messages from Kiln's adapters already name the resource. */
+export function stepFailure(err: unknown): StepFailure {
+  if (err instanceof KilnStepError) {
+    return {
+      code: err.code ?? (err.retryable ? 'TransientFailure' : 'Failed'),
+      message: err.message,
+      retryable: err.retryable,
+      ...(err.resourceId ? { resourceId: err.resourceId } : {}),
+    };
+  }
+  const c = classifyAzureError(err);
+  return { code: c.code ?? 'Failed', message: c.detail, retryable: c.retryable };
+}
+
+/** A refused request worth repeating (429, 5xx, a dropped connection): the orchestration's retry policy owns it. */
+function isTransientRequest(err: unknown): boolean {
+  if (err instanceof KilnStepError) return err.retryable && !err.operationFailed;
+  const c = classifyAzureError(err);
+  return c.retryable && !c.operationFailed;
+}
+
+/** Runs a begin…/poll body: transient errors propagate, everything else becomes `{ state: 'Failed' }`. */
+export async function operationStatus(body: () => Promise<OperationStatus>): Promise<OperationStatus> {
+  try {
+    return await body();
+  } catch (err) {
+    if (isTransientRequest(err)) throw err;
+    return { state: 'Failed', error: stepFailure(err) };
+  }
+}
+
+/** Runs a read: transient errors propagate, everything else becomes `{ ok: false }`. */
+export async function outcome<T>(body: () => Promise<T>): Promise<Outcome<T>> {
+  try {
+    return { ok: true, value: await body() };
+  } catch (err) {
+    if (isTransientRequest(err)) throw err;
+    return { ok: false, error: stepFailure(err) };
+  }
+}
+
+/** An adapter's started operation as the orchestration carries it (nothing started means it is done). */
+export function statusOf(handle: OperationHandle | undefined): OperationStatus {
+  return handle ? { state: 'InProgress', operation: handle as unknown as OperationRef } : { state: 'Succeeded' };
+}
+
+/** Several operations started together (NSG and VNet) travel as one. */
+export function statusOfAll(handles: OperationHandle[], resourceId: string): OperationStatus {
+  if (handles.length === 0) return { state: 'Succeeded' };
+  if (handles.length === 1) return statusOf(handles[0]);
+  return { state: 'InProgress', operation: { kind: 'all', resourceId, data: { operations: JSON.stringify(handles) } } };
+}

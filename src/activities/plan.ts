@@ -1,0 +1,174 @@
+/** Step 1, plan: name everything the bake creates, read the gallery, and choose the version it publishes. */
+
+import type { AzureClients } from '../azure/clients.ts';
+import { permanentError } from '../azure/errors.ts';
+import { getImageDefinition, getImageVersion, highestVersion, listVersionNames } from '../azure/galleries.ts';
+import { galleryImageVersionId, resourceGroupId, subnetResourceId, virtualMachineId } from '../azure/ids.ts';
+import { getManagedImage } from '../azure/images.ts';
+import { latestPlatformImageVersion } from '../azure/marketplace.ts';
+import type { OsType } from '../azure/virtualMachines.ts';
+import type { BakeSpec } from '../template/spec.ts';
+import type { BakePlan, PlanBakeInput, PlanBakeOutput, PlannedDistribution } from './contracts.ts';
+import { activityEnvironment } from './environment.ts';
+import { nextVersion, stagingNames } from './naming.ts';
+import { outcome } from './outcomes.ts';
+
+/** What the source and targets say about the build VM. */
+interface ImageFacts {
+  osType?: OsType;
+  sourceIsSpecialized: boolean;
+  trustedLaunch: boolean;
+  hyperVGeneration?: 'V1' | 'V2';
+  sourceVersion?: string;
+}
+
+const WINDOWS_STEPS = new Set(['PowerShell', 'WindowsRestart', 'WindowsUpdate']);
+
+/** Without a gallery or image to ask, the steps and the marketplace publisher tell the OS. */
+function guessOsType(spec: BakeSpec): OsType {
+  if ([...spec.customizers, ...spec.validation.inVMValidations].some((c) => WINDOWS_STEPS.has(c.type))) return 'Windows';
+  if (spec.source.type === 'PlatformImage' && /windows/i.test(`${spec.source.publisher} ${spec.source.offer}`)) return 'Windows';
+  return 'Linux';
+}
+
+function trustedLaunchFeature(features: Array<{ name?: string; value?: string }> | undefined): boolean {
+  return (features ?? []).some((f) => f.name === 'SecurityType' && /TrustedLaunch/i.test(f.value ?? ''));
+}
+
+async function sourceFacts(clients: AzureClients, spec: BakeSpec): Promise<ImageFacts> {
+  const source = spec.source;
+  switch (source.type) {
+    case 'PlatformImage': {
+      const sourceVersion =
+        source.version === 'latest'
+          ? await latestPlatformImageVersion(clients, { location: spec.location, publisher: source.publisher, offer: source.offer, sku: source.sku })
+          : source.version;
+      return { sourceIsSpecialized: false, trustedLaunch: false, ...(sourceVersion ? { sourceVersion } : {}) };
+    }
+    case 'ManagedImage': {
+      const image = await getManagedImage(clients, source.imageId);
+      if (!image) throw permanentError(`source managed image ${source.imageId} does not exist`, { code: 'NotFound', resourceId: source.imageId });
+      const osDisk = image.storageProfile?.osDisk;
+      return {
+        osType: osDisk?.osType === 'Windows' ? 'Windows' : osDisk?.osType === 'Linux' ? 'Linux' : undefined,
+        sourceIsSpecialized: osDisk?.osState === 'Specialized',
+        trustedLaunch: false,
+        hyperVGeneration: image.hyperVGeneration === 'V1' ? 'V1' : 'V2',
+      };
+    }
+    case 'SharedImageVersion': {
+      const definition = await getImageDefinition(clients, source.image.id);
+      if (!definition) throw permanentError(`source gallery image definition ${source.image.id} does not exist`, { code: 'NotFound', resourceId: source.image.id });
+      const sourceVersion = source.version ?? highestVersion(await listVersionNames(clients, source.image.id));
+      if (!sourceVersion) throw permanentError(`source gallery image ${source.image.id} has no versions`, { code: 'NotFound', resourceId: source.image.id });
+      if (source.version && !(await getImageVersion(clients, galleryImageVersionId(source.image.id, source.version)))) {
+        const id = galleryImageVersionId(source.image.id, source.version);
+        throw permanentError(`source gallery image version ${id} does not exist`, { code: 'NotFound', resourceId: id });
+      }
+      return {
+        osType: definition.osType === 'Windows' ? 'Windows' : 'Linux',
+        sourceIsSpecialized: definition.osState === 'Specialized',
+        trustedLaunch: trustedLaunchFeature(definition.features),
+        hyperVGeneration: definition.hyperVGeneration === 'V1' ? 'V1' : 'V2',
+        sourceVersion,
+      };
+    }
+  }
+}
+
+export async function planBake(input: PlanBakeInput): Promise<PlanBakeOutput> {
+  return outcome(() => makePlan(input));
+}
+
+async function makePlan({ runId, spec, now, reuseVersion }: PlanBakeInput): Promise<BakePlan> {
+  const { clients, config } = activityEnvironment();
+  const facts = await sourceFacts(clients, spec);
+  let osType = facts.osType;
+  let trustedLaunch = facts.trustedLaunch;
+  let hyperVGeneration = facts.hyperVGeneration;
+
+  const distributions: PlannedDistribution[] = [];
+  for (const [index, dist] of spec.distributions.entries()) {
+    if (dist.type === 'SharedImage') {
+      const definition = await getImageDefinition(clients, dist.image.id);
+      if (!definition) {
+        throw permanentError(`distribution ${dist.runOutputName}: gallery image definition ${dist.image.id} does not exist`, {
+          code: 'NotFound',
+          resourceId: dist.image.id,
+        });
+      }
+      // The target definition is the authority on OS and generation: the version must match it.
+      osType = definition.osType === 'Windows' ? 'Windows' : 'Linux';
+      trustedLaunch ||= trustedLaunchFeature(definition.features);
+      hyperVGeneration = definition.hyperVGeneration === 'V1' ? 'V1' : 'V2';
+      const existing = await listVersionNames(clients, dist.image.id);
+      let version: string;
+      try {
+        version = reuseVersion ?? nextVersion(dist, existing, facts.sourceVersion);
+      } catch (err) {
+        throw permanentError((err as Error).message, { code: 'InvalidVersion', resourceId: dist.image.id });
+      }
+      if (!reuseVersion && existing.includes(version)) {
+        const id = galleryImageVersionId(dist.image.id, version);
+        throw permanentError(`distribution ${dist.runOutputName}: version ${id} already exists; pin another version or let Kiln choose the next`, {
+          code: 'VersionExists',
+          resourceId: id,
+        });
+      }
+      distributions.push({
+        type: 'SharedImage',
+        index,
+        runOutputName: dist.runOutputName,
+        galleryImageId: dist.image.id,
+        version,
+        imageVersionId: galleryImageVersionId(dist.image.id, version),
+        regions: dist.regions,
+        excludeFromLatest: dist.excludeFromLatest,
+      });
+    } else if (dist.type === 'ManagedImage') {
+      distributions.push({ type: 'ManagedImage', index, runOutputName: dist.runOutputName, imageId: dist.imageId, location: dist.location });
+    } else {
+      const uri = dist.uri ?? `${clients.blobs.url.replace(/\/+$/, '')}/vhds/${runId}.vhd`;
+      distributions.push({ type: 'VHD', index, runOutputName: dist.runOutputName, uri });
+    }
+  }
+
+  const givenGroup = spec.stagingResourceGroup ? parseStagingGroup(spec.stagingResourceGroup) : undefined;
+  const names = stagingNames(runId, givenGroup);
+  const subscriptionId = config.subscriptionId;
+  const createNetwork = spec.vmProfile.subnetId === undefined;
+  // The group outlives the longest legitimate bake by an hour before the janitor may take it.
+  const ttlMs = Math.max(config.stagingTtlHours * 3_600_000, (spec.buildTimeoutInMinutes + 60) * 60_000);
+  return {
+    runId,
+    location: spec.location,
+    osType: osType ?? guessOsType(spec),
+    ...(facts.sourceVersion ? { sourceVersion: facts.sourceVersion } : {}),
+    build: { sourceIsSpecialized: facts.sourceIsSpecialized, trustedLaunch, hyperVGeneration: hyperVGeneration ?? 'V2' },
+    staging: {
+      resourceGroupName: names.resourceGroup,
+      resourceGroupId: resourceGroupId(subscriptionId, names.resourceGroup),
+      createdByKiln: givenGroup === undefined,
+      expiresAt: new Date(Date.parse(now) + ttlMs).toISOString(),
+      subnetId: spec.vmProfile.subnetId ?? subnetResourceId(subscriptionId, names.resourceGroup, names.vnet, names.subnet),
+      createNetwork,
+      vmName: names.vm,
+      vmId: virtualMachineId(subscriptionId, names.resourceGroup, names.vm),
+    },
+    distributions,
+    lockKeys: [
+      ...new Set(
+        distributions.flatMap((d) => (d.type === 'SharedImage' ? [d.galleryImageId.toLowerCase()] : d.type === 'ManagedImage' ? [d.imageId.toLowerCase()] : [])),
+      ),
+    ],
+    poll: { minMs: config.pollMinMs, maxMs: config.pollMaxMs },
+  };
+}
+
+/** stagingResourceGroup is a resource-group id (`/subscriptions/{s}/resourceGroups/{name}`). */
+function parseStagingGroup(id: string): string {
+  const m = /^\/subscriptions\/[^/]+\/resourceGroups\/([^/]+)\/?$/i.exec(id);
+  if (!m?.[1]) throw permanentError(`stagingResourceGroup ${JSON.stringify(id)}: expected /subscriptions/{id}/resourceGroups/{name}`, { code: 'InvalidTemplate' });
+  return m[1];
+}
+

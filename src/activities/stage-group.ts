@@ -1,0 +1,122 @@
+/** Step 3a, the staging resource group (tagged, expiring), and its undo: delete it and make sure it is gone. */
+
+import { permanentError } from '../azure/errors.ts';
+import { getResourceById, NETWORK_API_VERSION } from '../azure/network.ts';
+import { pollOperationHandle, startOperation, type OperationHandle } from '../azure/operations.ts';
+import {
+  ensureResourceGroup,
+  getResourceGroup,
+  resourceGroupExists,
+  startResourceGroupDelete,
+  TAG_EXPIRES_AT,
+  TAG_MANAGED,
+  TAG_RUN_ID,
+} from '../azure/resourceGroups.ts';
+import { deleteRunCommandBlobs } from '../azure/runCommandBlobs.ts';
+import { getVm, startDeleteVm } from '../azure/virtualMachines.ts';
+import { providerId } from '../azure/ids.ts';
+import type { AzureClients } from '../azure/clients.ts';
+import type { BakePlan, BeginDeleteStagingGroupInput, CreateStagingGroupInput, CreateStagingGroupOutput, OperationRef, OperationStatus } from './contracts.ts';
+import { activityEnvironment } from './environment.ts';
+import { stagingNames } from './naming.ts';
+import { operationStatus } from './outcomes.ts';
+
+export const TAG_TEMPLATE = 'kiln-template';
+
+/** The tags on everything Kiln stages: the janitor deletes groups whose kiln-expires-at has passed. */
+export function stagingTags(plan: BakePlan, templateName: string): Record<string, string> {
+  return { [TAG_MANAGED]: 'true', [TAG_RUN_ID]: plan.runId, [TAG_TEMPLATE]: templateName, [TAG_EXPIRES_AT]: plan.staging.expiresAt };
+}
+
+export async function createStagingGroup({ plan, templateName }: CreateStagingGroupInput): Promise<CreateStagingGroupOutput> {
+  return operationStatus(async () => {
+    const { clients } = activityEnvironment();
+    const name = plan.staging.resourceGroupName;
+    if (!plan.staging.createdByKiln) {
+      // A group the template names is the user's: it must exist, and Kiln leaves its tags alone.
+      if (!(await getResourceGroup(clients, name))) {
+        throw permanentError(`stagingResourceGroup ${plan.staging.resourceGroupId} does not exist`, { code: 'ResourceGroupNotFound', resourceId: plan.staging.resourceGroupId });
+      }
+      return { state: 'Succeeded' };
+    }
+    await ensureResourceGroup(clients, name, { location: plan.location, tags: stagingTags(plan, templateName) });
+    return { state: 'Succeeded' };
+  });
+}
+
+// ---- cleanup ---------------------------------------------------------------------------------------------------
+
+/** Poll kinds of the cleanup: the whole group going, or (in a group the template gave) Kiln's own resources. */
+export const GROUP_DELETED = 'staging-group-deleted';
+export const STAGED_RESOURCES_DELETED = 'staged-resources-deleted';
+
+export async function beginDeleteStagingGroup({ plan }: BeginDeleteStagingGroupInput): Promise<OperationStatus> {
+  return operationStatus(async () => {
+    const { clients } = activityEnvironment();
+    // Run Command output may hold unmasked text; it goes with the run's other build leftovers.
+    await deleteRunCommandBlobs(clients, plan.runId);
+    if (!plan.staging.createdByKiln) return deleteStagedResources(clients, stagedResourcesRef(plan));
+    const handle = await startResourceGroupDelete(clients, plan.staging.resourceGroupName);
+    if (!handle && !(await resourceGroupExists(clients, plan.staging.resourceGroupName))) return { state: 'Succeeded' };
+    return {
+      state: 'InProgress',
+      operation: { kind: GROUP_DELETED, resourceId: plan.staging.resourceGroupId, data: { name: plan.staging.resourceGroupName, lro: handle ? JSON.stringify(handle) : null } },
+    };
+  });
+}
+
+/** One look at a group deletion: Succeeded only once the group is really gone (HEAD answers 404). */
+export async function pollGroupDeleted(clients: AzureClients, ref: OperationRef): Promise<OperationStatus> {
+  const name = String(ref.data?.['name']);
+  if (!(await resourceGroupExists(clients, name))) return { state: 'Succeeded' };
+  const lro = ref.data?.['lro'];
+  if (typeof lro === 'string') {
+    const status = await pollOperationHandle(clients, JSON.parse(lro) as OperationHandle);
+    // The delete finished but the group still answers: ARM's read side lags a moment; look again.
+    if (status.done) return { state: 'InProgress', operation: { ...ref, data: { ...ref.data, lro: null } } };
+    return { state: 'InProgress', operation: ref };
+  }
+  const group = await getResourceGroup(clients, name);
+  if (group?.provisioningState === 'Deleting') return { state: 'InProgress', operation: ref };
+  // Still there and nobody deleting it (an earlier delete failed, or ours was lost): start again.
+  const handle = await startResourceGroupDelete(clients, name);
+  return { state: 'InProgress', operation: { ...ref, data: { ...ref.data, lro: handle ? JSON.stringify(handle) : null } } };
+}
+
+function stagedResourcesRef(plan: BakePlan): OperationRef {
+  const names = stagingNames(plan.runId, plan.staging.resourceGroupName);
+  return {
+    kind: STAGED_RESOURCES_DELETED,
+    resourceId: plan.staging.resourceGroupId,
+    data: { resourceGroup: plan.staging.resourceGroupName, vm: plan.staging.vmName, vnet: names.vnet, nsg: names.nsg, network: plan.staging.createNetwork },
+  };
+}
+
+/**
+ * In a group the template gave, Kiln deletes only what it made, in dependency order: the VM (its NIC and disk go
+ * with it), then the VNet, then the NSG. Each look starts the next deletion; Succeeded once all are gone.
+ */
+export async function deleteStagedResources(clients: AzureClients, ref: OperationRef): Promise<OperationStatus> {
+  const d = ref.data ?? {};
+  const rg = String(d['resourceGroup']);
+  const vm = await getVm(clients, rg, String(d['vm']));
+  if (vm) {
+    if (vm.provisioningState !== 'Deleting') await startDeleteVm(clients, rg, String(d['vm']));
+    return { state: 'InProgress', operation: ref };
+  }
+  if (d['network'] === true) {
+    const sub = clients.subscriptionId;
+    for (const id of [
+      providerId(sub, rg, `Microsoft.Network/virtualNetworks/${String(d['vnet'])}`),
+      providerId(sub, rg, `Microsoft.Network/networkSecurityGroups/${String(d['nsg'])}`),
+    ]) {
+      const resource = await getResourceById(clients, id);
+      if (!resource) continue;
+      if (resource.properties?.['provisioningState'] !== 'Deleting') {
+        await startOperation(() => clients.resources.resources.deleteById(id.replace(/^\/+/, ''), NETWORK_API_VERSION), { action: 'delete', resourceId: id, api: 'resources' });
+      }
+      return { state: 'InProgress', operation: ref };
+    }
+  }
+  return { state: 'Succeeded' };
+}

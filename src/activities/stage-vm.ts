@@ -1,0 +1,84 @@
+/** Step 3c, the build VM: from the template's source, on the staging (or given) subnet, with no public IP. */
+
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { TAG_RUN_ID } from '../azure/resourceGroups.ts';
+import { startCreateVm, type BuildVmLogin, type BuildVmOptions, type VmImage } from '../azure/virtualMachines.ts';
+import type { BakeSpec } from '../template/spec.ts';
+import type { BakePlan, BeginStagingVmInput, OperationStatus } from './contracts.ts';
+import { activityEnvironment } from './environment.ts';
+import { stagingNames } from './naming.ts';
+import { operationStatus, statusOf } from './outcomes.ts';
+
+export function vmImage(spec: BakeSpec): VmImage {
+  const s = spec.source;
+  switch (s.type) {
+    case 'PlatformImage':
+      return {
+        kind: 'platform',
+        publisher: s.publisher,
+        offer: s.offer,
+        sku: s.sku,
+        version: s.version,
+        ...(s.planInfo ? { plan: { name: s.planInfo.planName, product: s.planInfo.planProduct, publisher: s.planInfo.planPublisher } } : {}),
+      };
+    case 'ManagedImage':
+      return { kind: 'managedImage', id: s.imageId };
+    case 'SharedImageVersion':
+      // A definition id without a version lets Azure take the definition's latest.
+      return { kind: 'galleryVersion', id: s.version ? `${s.image.id}/versions/${s.version}` : s.image.id };
+  }
+}
+
+export function buildVmOptions(plan: BakePlan, spec: BakeSpec, subscriptionId: string): BuildVmOptions {
+  const names = stagingNames(plan.runId, plan.staging.resourceGroupName);
+  return {
+    subscriptionId,
+    resourceGroup: plan.staging.resourceGroupName,
+    name: plan.staging.vmName,
+    computerName: names.computerName,
+    location: plan.location,
+    vmSize: spec.vmProfile.vmSize,
+    ...(spec.vmProfile.osDiskSizeGB !== undefined ? { osDiskSizeGB: spec.vmProfile.osDiskSizeGB } : {}),
+    subnetId: plan.staging.subnetId,
+    userAssignedIdentities: spec.vmProfile.userAssignedIdentities,
+    tags: { [TAG_RUN_ID]: plan.runId },
+    osType: plan.osType,
+    image: vmImage(spec),
+    sourceIsSpecialized: plan.build.sourceIsSpecialized,
+    trustedLaunch: plan.build.trustedLaunch,
+  };
+}
+
+/**
+ * Nobody logs in to a build VM: Linux gets a fresh SSH key whose private half is never kept, Windows a random
+ * password that never leaves this activity.
+ */
+function throwawayLogin(osType: BakePlan['osType']): BuildVmLogin {
+  if (osType === 'Windows') return { adminPassword: `Kn!${randomBytes(24).toString('base64url')}` };
+  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 3072 });
+  return { sshPublicKey: openSshRsaPublicKey(publicKey.export({ format: 'jwk' })) };
+}
+
+/** An RSA public key in OpenSSH's one-line form (`ssh-rsa AAAA…`), from its JWK modulus and exponent. */
+export function openSshRsaPublicKey(jwk: { n?: string; e?: string }): string {
+  const mpint = (b64url: string) => {
+    let bytes = Buffer.from(b64url, 'base64url');
+    if (bytes[0]! & 0x80) bytes = Buffer.concat([Buffer.from([0]), bytes]); // keep it positive
+    return bytes;
+  };
+  const field = (buf: Buffer) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(buf.length);
+    return Buffer.concat([len, buf]);
+  };
+  const blob = Buffer.concat([field(Buffer.from('ssh-rsa')), field(mpint(jwk.e ?? '')), field(mpint(jwk.n ?? ''))]);
+  return `ssh-rsa ${blob.toString('base64')} kiln-build-vm`;
+}
+
+/** The VM goes with the staging group (stage-group.ts), or on its own in a group the template gave. */
+export async function beginStagingVm({ plan, spec }: BeginStagingVmInput): Promise<OperationStatus> {
+  return operationStatus(async () => {
+    const { clients, config } = activityEnvironment();
+    return statusOf(await startCreateVm(clients, buildVmOptions(plan, spec, config.subscriptionId), () => throwawayLogin(plan.osType)));
+  });
+}

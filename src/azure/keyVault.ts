@@ -1,0 +1,38 @@
+/** Resolves Key Vault secret references to values, for use inside one activity only. */
+
+import type { SecretRef } from '../template/spec.ts';
+import type { AzureClients } from './clients.ts';
+import { KilnStepError, classifyAzureError } from './errors.ts';
+
+/** Reads each named secret; the values must never leave the calling activity. */
+export async function resolveSecrets(
+  clients: AzureClients,
+  refs: Record<string, SecretRef>,
+  names: string[],
+): Promise<Map<string, string>> {
+  const values = new Map<string, string>();
+  for (const name of names) {
+    const ref = refs[name];
+    if (!ref) {
+      throw new KilnStepError(`secret ${name}: expected a reference in properties.secrets, found none`, { retryable: false, code: 'SecretNotDeclared' });
+    }
+    const where = `secret ${name} (vault ${ref.vault}, name ${ref.name}${ref.version ? `, version ${ref.version}` : ''})`;
+    try {
+      const secret = await clients.secrets(ref.vault).getSecret(ref.name, ref.version ? { version: ref.version } : {});
+      if (secret.value === undefined) {
+        throw new KilnStepError(`${where}: expected a value, found none`, { retryable: false, code: 'SecretEmpty' });
+      }
+      values.set(name, secret.value);
+    } catch (err) {
+      if (err instanceof KilnStepError) throw err;
+      const c = classifyAzureError(err);
+      // Key Vault's messages name the secret, never its value; keep only the code and status.
+      throw new KilnStepError(`${where}: could not be read (${[c.statusCode, c.code].filter(Boolean).join(' ')})`, {
+        retryable: c.retryable,
+        code: c.code ?? 'SecretUnreadable',
+        statusCode: c.statusCode,
+      });
+    }
+  }
+  return values;
+}

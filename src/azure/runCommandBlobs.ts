@@ -1,0 +1,78 @@
+/**
+ * The append blobs a Run Command writes its full stdout/stderr to, and the SAS URIs it writes them with.
+ * On Azure the SAS is a user delegation SAS (the Function App's identity, no account key anywhere); with a
+ * connection string (Azurite locally) it is a service SAS signed with the account key in that string. The blobs
+ * may hold unmasked output, so they live in their own container and are deleted once read.
+ */
+
+import type { BlobServiceClient, UserDelegationKey } from '@azure/storage-blob';
+import { BlobSASPermissions, StorageSharedKeyCredential } from '@azure/storage-blob';
+import type { AzureClients } from './clients.ts';
+
+export const RUN_COMMAND_OUTPUT_CONTAINER = 'run-command-output';
+
+export interface RunCommandBlobUris {
+  outputBlobUri: string;
+  errorBlobUri: string;
+}
+
+function blobNames(runId: string, name: string): { output: string; error: string } {
+  return { output: `${runId}/${name}.stdout`, error: `${runId}/${name}.stderr` };
+}
+
+async function sasUrl(blobs: BlobServiceClient, blobName: string, expiresOn: Date, key: () => Promise<UserDelegationKey>): Promise<string> {
+  const blob = blobs.getContainerClient(RUN_COMMAND_OUTPUT_CONTAINER).getBlobClient(blobName);
+  const options = { permissions: BlobSASPermissions.parse('racw'), expiresOn };
+  // A client built from a connection string holds the account key; an identity-based one needs a delegation key.
+  return blobs.credential instanceof StorageSharedKeyCredential
+    ? blob.generateSasUrl(options)
+    : blob.generateUserDelegationSasUrl(options, await key());
+}
+
+/** Creates empty append blobs for one Run Command and returns write SAS URIs valid for `validForMs`. */
+export async function prepareRunCommandBlobs(clients: AzureClients, runId: string, name: string, validForMs: number): Promise<RunCommandBlobUris> {
+  const container = clients.blobs.getContainerClient(RUN_COMMAND_OUTPUT_CONTAINER);
+  await container.createIfNotExists();
+  const names = blobNames(runId, name);
+  await Promise.all([
+    container.getAppendBlobClient(names.output).createIfNotExists(),
+    container.getAppendBlobClient(names.error).createIfNotExists(),
+  ]);
+  const startsOn = new Date(Date.now() - 5 * 60_000); // clock skew between this host and the storage service
+  const expiresOn = new Date(Date.now() + validForMs);
+  let delegationKey: Promise<UserDelegationKey> | undefined;
+  const key = () => (delegationKey ??= clients.blobs.getUserDelegationKey(startsOn, expiresOn));
+  const [outputBlobUri, errorBlobUri] = await Promise.all([
+    sasUrl(clients.blobs, names.output, expiresOn, key),
+    sasUrl(clients.blobs, names.error, expiresOn, key),
+  ]);
+  return { outputBlobUri, errorBlobUri };
+}
+
+async function readText(clients: AzureClients, blobName: string): Promise<string | undefined> {
+  const blob = clients.blobs.getContainerClient(RUN_COMMAND_OUTPUT_CONTAINER).getBlobClient(blobName);
+  try {
+    return (await blob.downloadToBuffer()).toString('utf8');
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+    throw err;
+  }
+}
+
+/** The full stdout and stderr (undefined where no blob was written). */
+export async function readRunCommandBlobs(clients: AzureClients, runId: string, name: string): Promise<{ output?: string; error?: string }> {
+  const names = blobNames(runId, name);
+  const [output, error] = await Promise.all([readText(clients, names.output), readText(clients, names.error)]);
+  return { output, error };
+}
+
+export async function deleteRunCommandBlobs(clients: AzureClients, runId: string, name?: string): Promise<void> {
+  const container = clients.blobs.getContainerClient(RUN_COMMAND_OUTPUT_CONTAINER);
+  if (!(await container.exists())) return;
+  const prefix = name ? `${runId}/${name}.` : `${runId}/`;
+  for await (const item of container.listBlobsFlat({ prefix })) {
+    await container.deleteBlob(item.name, { deleteSnapshots: 'include' }).catch((err: { statusCode?: number }) => {
+      if (err.statusCode !== 404) throw err;
+    });
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * VHD output: the generalized VM's OS disk is exported through a read SAS (disk grantAccess) and copied by the
+ * storage service into the target blob. The SAS is a credential: it is used inside the polling activity and never
+ * returned; what travels between activities is the grant operation's poller state and names.
+ */
+
+import { BlockBlobClient } from '@azure/storage-blob';
+import type { AzureClients } from './clients.ts';
+import { callAzure, KilnStepError, permanentError } from './errors.ts';
+import { parseResourceId } from './ids.ts';
+import { pollOperationHandle, startOperation, type OperationHandle } from './operations.ts';
+
+/** The export's state between looks (JSON-safe, no secrets). */
+export type VhdExportState = {
+  diskResourceGroup: string;
+  disk: string;
+  diskId: string;
+  targetUri: string;
+  phase: 'grant' | 'copy';
+  /** The grantAccess operation while phase is grant (serialized OperationHandle). */
+  grant: string | null;
+};
+
+/** How long the disk's read SAS lives: a 30 GB copy inside one region takes minutes; replication is not involved. */
+const SAS_SECONDS = 4 * 3600;
+
+function targetBlob(clients: AzureClients, uri: string): BlockBlobClient {
+  const base = clients.blobs.url.replace(/\/+$/, '');
+  if (uri.startsWith(`${base}/`)) {
+    const [container, ...rest] = uri.slice(base.length + 1).split('?')[0]!.split('/');
+    return clients.blobs.getContainerClient(container!).getBlockBlobClient(rest.join('/'));
+  }
+  // A URI outside Kiln's account carries its own SAS.
+  return new BlockBlobClient(uri);
+}
+
+/** Starts the export; undefined when the target blob is already a complete copy. */
+export async function startVhdExport(
+  clients: AzureClients,
+  o: { resourceGroup: string; vmName: string; targetUri: string },
+): Promise<VhdExportState | undefined> {
+  const blob = targetBlob(clients, o.targetUri);
+  const existing = await blob.getProperties().catch((err: { statusCode?: number }) => {
+    if (err.statusCode === 404) return undefined;
+    throw err;
+  });
+  if (existing?.copyStatus === 'success') return undefined;
+  const vm = await callAzure('read virtual machine', o.vmName, () => clients.compute.virtualMachines.get(o.resourceGroup, o.vmName));
+  const diskId = vm.storageProfile?.osDisk?.managedDisk?.id;
+  if (!diskId) throw permanentError(`VHD capture: VM ${vm.id ?? o.vmName} has no managed OS disk`, { code: 'NoManagedDisk', resourceId: vm.id });
+  const disk = parseResourceId(diskId);
+  const diskName = disk.segments.at(-1)![1];
+  const grant = await startOperation(
+    () => clients.compute.disks.grantAccess(disk.resourceGroup, diskName, { access: 'Read', durationInSeconds: SAS_SECONDS }),
+    { action: 'grant read access to disk', resourceId: diskId, api: 'compute' },
+  );
+  if (!grant) throw permanentError(`VHD capture: grant access to ${diskId} returned no operation to read the SAS from`, { code: 'NoAccessUri', resourceId: diskId });
+  return { diskResourceGroup: disk.resourceGroup, disk: diskName, diskId, targetUri: o.targetUri, phase: 'grant', grant: JSON.stringify(grant) };
+}
+
+export type VhdExportStatus = { done: false; state: VhdExportState; percent?: number } | { done: true };
+
+/** One look: once access is granted the copy starts; once the copy succeeds the disk's access is revoked. */
+export async function pollVhdExport(clients: AzureClients, state: VhdExportState): Promise<VhdExportStatus> {
+  const blob = targetBlob(clients, state.targetUri);
+  if (state.phase === 'grant') {
+    const status = await pollOperationHandle(clients, JSON.parse(state.grant!) as OperationHandle);
+    if (!status.done) return { done: false, state };
+    const sas = (status.result as { accessSAS?: string } | undefined)?.accessSAS;
+    if (!sas) throw permanentError(`VHD capture: grant access to ${state.diskId} returned no SAS`, { code: 'NoAccessUri', resourceId: state.diskId });
+    // Only the copy's start is awaited; later looks read the blob's copy status.
+    await callAzure('start copy to', state.targetUri.split('?')[0]!, () => blob.beginCopyFromURL(sas));
+    return { done: false, state: { ...state, phase: 'copy', grant: null } };
+  }
+  const props = await callAzure('read copy status of', state.targetUri.split('?')[0]!, () => blob.getProperties());
+  if (props.copyStatus === 'pending') {
+    const [copied, total] = (props.copyProgress ?? '0/1').split('/').map(Number);
+    return { done: false, state, percent: total ? Math.floor((100 * (copied ?? 0)) / total) : 0 };
+  }
+  if (props.copyStatus !== 'success') {
+    throw new KilnStepError(`VHD capture: copy of ${state.diskId} to ${state.targetUri.split('?')[0]} ended ${props.copyStatus}: ${props.copyStatusDescription ?? ''}`, {
+      retryable: true,
+      operationFailed: true,
+      code: 'CopyFailed',
+      resourceId: state.diskId,
+    });
+  }
+  // The disk goes with the staging group; revoking now just shortens the SAS's useful life.
+  await startOperation(() => clients.compute.disks.revokeAccess(state.diskResourceGroup, state.disk), {
+    action: 'revoke access to disk',
+    resourceId: state.diskId,
+    api: 'compute',
+  });
+  return { done: true };
+}
