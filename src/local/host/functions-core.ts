@@ -49,23 +49,10 @@ function triggerOf(metadata: FunctionMetadata): BindingMetadata {
   return triggers[0]!;
 }
 
+/** The members @azure/functions 4.x reads (reference §1.2); the worker-only ones are left out. */
 const coreApi = {
-  version: '3.10.1',
-  hostVersion: '4.1037.0',
-  Disposable: class Disposable {
-    readonly #dispose: () => void;
-    constructor(dispose: () => void) {
-      this.#dispose = dispose;
-    }
-    dispose(): void {
-      this.#dispose();
-    }
-  },
   setProgrammingModel(_programmingModel: unknown): void {
     // The host invokes handlers directly (reference §1.4 path A), so the library's invocation model is not needed.
-  },
-  getProgrammingModel(): undefined {
-    return undefined;
   },
   registerFunction(metadata: FunctionMetadata, handler: FunctionHandler): { dispose(): void } {
     if (!collecting) {

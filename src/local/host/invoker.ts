@@ -1,7 +1,7 @@
 /** Runs registered functions by name, as the worker would: an InvocationContext, extra inputs, functionTimeout. */
 import { randomUUID } from 'node:crypto';
 import { format } from 'node:util';
-import azureFunctions, { type FunctionInput, type FunctionOutput } from '@azure/functions';
+import azureFunctions, { type FunctionInput, type FunctionOutput, type FunctionTrigger } from '@azure/functions';
 import type { FunctionInvoker, InvocationInit } from './engine-contract.ts';
 import type { BindingMetadata, RegisteredFunction } from './functions-core.ts';
 
@@ -30,12 +30,9 @@ export interface HostInvoker extends FunctionInvoker {
 
 const DURABLE_CLIENT_TYPES = new Set(['durableClient', 'orchestrationClient']);
 
-function asInput(binding: BindingMetadata): FunctionInput {
-  return binding as unknown as FunctionInput;
-}
-
-function asOutput(binding: BindingMetadata): FunctionOutput {
-  return binding as unknown as FunctionOutput;
+/** The registered binding JSON is exactly what the library's option types describe. */
+function asOption<T>(binding: BindingMetadata): T {
+  return binding as unknown as T;
 }
 
 /** Races `work` against the timeout; the handler cannot be stopped, but its invocation fails as on Azure. */
@@ -61,10 +58,10 @@ export function createInvoker(options: InvokerOptions): HostInvoker {
       triggerMetadata: init.triggerMetadata,
       logHandler: (level, ...args) => options.log(`[${metadata.name}] ${level}: ${format(...args)}`),
       options: {
-        trigger: asInput(fn.trigger) as never,
-        return: returnBinding ? asOutput(returnBinding) : undefined,
-        extraInputs: extraInputs.map(asInput),
-        extraOutputs: extraOutputs.map(asOutput),
+        trigger: asOption<FunctionTrigger>(fn.trigger),
+        return: returnBinding ? asOption<FunctionOutput>(returnBinding) : undefined,
+        extraInputs: extraInputs.map((b) => asOption<FunctionInput>(b)),
+        extraOutputs: extraOutputs.map((b) => asOption<FunctionOutput>(b)),
       },
     });
     for (const binding of extraInputs) {
