@@ -204,8 +204,6 @@ export async function startLocalDefault(options: LocalDefaultOptions): Promise<L
     closers.push(() => emulator.close());
 
     const settings: Record<string, string> = {
-      FUNCTIONS_WORKER_RUNTIME: 'node',
-      KILN_HOME: home,
       KILN_SUBSCRIPTION_ID: emulator.subscriptionId,
       KILN_ARM_ENDPOINT: emulator.armEndpoint,
       KILN_KEYVAULT_URL: emulator.keyVaultUrl,
@@ -216,6 +214,9 @@ export async function startLocalDefault(options: LocalDefaultOptions): Promise<L
       // Locally the emulator's waits are short; poll them often so a bake's overhead stays small.
       KILN_POLL_MIN_MS: '50',
       KILN_POLL_MAX_MS: '1000',
+      // Blob drops start their bake within a quarter second.
+      KILN_LOCAL_BLOB_POLL_MS: '250',
+      // The durable client (axios) must reach the host directly even where a proxy is configured.
       NO_PROXY: '127.0.0.1,localhost',
       ...options.settings,
     };

@@ -1,0 +1,69 @@
+/** Helpers the trigger e2e tests share: a local default per test file, and waiting for runs to appear and end. */
+
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KilnClient } from '../../src/api/client.ts';
+import { startLocalDefault, type LocalDefault, type LocalDefaultOptions } from '../../src/local/default.ts';
+import type { RunRecord } from '../../src/runs/record.ts';
+
+export const repo = join(import.meta.dirname, '../..');
+
+export interface TestDefault {
+  local: LocalDefault;
+  client: KilnClient;
+  close(): Promise<void>;
+}
+
+/** The local default on free ports in a fresh KILN_HOME, with the emulator's zero-latency profile. */
+export async function startTestDefault(options: Partial<LocalDefaultOptions> = {}): Promise<TestDefault> {
+  const home = await mkdtemp(join(tmpdir(), 'kiln-e2e-'));
+  const local = await startLocalDefault({
+    home, functionsPort: 0, armPort: 0, keyVaultPort: 0, blobPort: 0, profile: 'zero', ...options,
+  });
+  return {
+    local,
+    client: new KilnClient(local.functionsUrl, { key: local.apiKey }),
+    async close() {
+      await local.close();
+      await rm(home, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function exampleTemplate(name: string): Promise<Record<string, unknown>> {
+  return JSON.parse(await readFile(join(repo, 'examples', `${name}.json`), 'utf8')) as Record<string, unknown>;
+}
+
+const TERMINAL = new Set(['Succeeded', 'Failed', 'Canceled']);
+
+async function poll<T>(what: string, timeoutMs: number, look: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await look();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Waits for a run to end and returns its record. */
+export function waitForEnd(client: KilnClient, id: string, timeoutMs = 90_000): Promise<RunRecord> {
+  return poll(`run ${id} to end`, timeoutMs, async () => {
+    const run = await client.getRun<RunRecord>(id);
+    return TERMINAL.has(run.status) ? run : undefined;
+  });
+}
+
+/** Waits for a run matching `match` to appear (newest first) and returns it. */
+export function waitForRun(client: KilnClient, match: (run: RunRecord) => boolean, timeoutMs = 30_000): Promise<RunRecord> {
+  return poll('a matching run', timeoutMs, async () => {
+    const page = await client.listRuns<RunRecord>({ limit: 100 });
+    return page.items.find(match);
+  });
+}
+
+/** A readable failure: the run's error and steps when it did not succeed. */
+export function describeRun(run: RunRecord): string {
+  return JSON.stringify({ id: run.id, status: run.status, error: run.error, steps: run.steps.map((s) => `${s.name}:${s.status}`) });
+}
