@@ -177,6 +177,14 @@ export interface BakePlan {
   runId: string;
   location: string;
   osType: 'Linux' | 'Windows';
+  /** What the source and target images require of the build VM (added by D1; read by beginStagingVm and capture). */
+  build: {
+    /** A specialized source must be deployed without osProfile. */
+    sourceIsSpecialized: boolean;
+    /** The target (or source) image definition asks for Trusted Launch. */
+    trustedLaunch: boolean;
+    hyperVGeneration: 'V1' | 'V2';
+  };
   /** Resolved source (e.g. the marketplace `latest` resolved to a version), for the record. */
   sourceVersion?: string;
   staging: {
@@ -194,7 +202,7 @@ export interface BakePlan {
     vmId: string;
   };
   distributions: PlannedDistribution[];
-  /** Entity keys for the bake lock: one per gallery image / managed image the bake writes (lower-case ids). */
+  /** Ids of every gallery image definition / managed image the bake writes: the bake lock is taken on each. */
   lockKeys: string[];
   /** Polling bounds from the settings (KILN_POLL_MIN_MS / KILN_POLL_MAX_MS). */
   poll: { minMs: number; maxMs: number };

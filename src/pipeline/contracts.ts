@@ -9,6 +9,8 @@ export const Orchestration = {
   bake: 'bake',
   replicateRegion: 'replicateRegion',
   rolloutScaleSet: 'rolloutScaleSet',
+  /** Polls one long-running operation between durable timers until it ends or its deadline passes. */
+  awaitOperation: 'awaitOperation',
 } as const;
 
 /** Registered entity names. */

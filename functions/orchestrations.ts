@@ -1,0 +1,15 @@
+/** Registers the bake orchestration, its sub-orchestrations and the bake lock entity; the code lives in src/pipeline. */
+
+import * as df from 'durable-functions';
+import { bake } from '../src/pipeline/bake.ts';
+import { bakeLockEntity } from '../src/pipeline/bake-lock.ts';
+import { Entity, Orchestration } from '../src/pipeline/contracts.ts';
+import { awaitOperation } from '../src/pipeline/flow.ts';
+import { replicateRegion } from '../src/pipeline/replicate.ts';
+import { rolloutScaleSet } from '../src/pipeline/rollout.ts';
+
+df.app.orchestration(Orchestration.bake, bake);
+df.app.orchestration(Orchestration.awaitOperation, awaitOperation);
+df.app.orchestration(Orchestration.replicateRegion, replicateRegion);
+df.app.orchestration(Orchestration.rolloutScaleSet, rolloutScaleSet);
+df.app.entity(Entity.bakeLock, bakeLockEntity);

@@ -1,0 +1,91 @@
+/**
+ * The bake lock: one bake per gallery image (or managed image) at a time, as a durable entity keyed by the image id.
+ *
+ * Decision: a second bake of the same image WAITS (it does not fail). It asks the entity again between durable
+ * timers and keeps its place in a first-come queue; its custom status says which run holds the lock. A holder
+ * that dies without releasing (terminated, crashed beyond recovery) loses the lock when its lease ends; a waiter
+ * that stops asking drops out of the queue, so neither can block an image for ever.
+ */
+
+import type { EntityContext } from 'durable-functions';
+
+export interface BakeLockState {
+  holder?: { runId: string; leaseUntil: string };
+  queue: { runId: string; seenAt: string }[];
+}
+
+export interface AcquireRequest {
+  runId: string;
+  /** The caller's current time (the orchestration's, so replays agree). */
+  now: string;
+  /** Until when the lock is the caller's if granted, unless released earlier. */
+  leaseUntil: string;
+  /** A queued waiter not seen for this long has given up. */
+  staleAfterMs: number;
+}
+
+export interface AcquireResult {
+  granted: boolean;
+  /** The run holding the lock (the caller itself when granted). */
+  holder: string;
+}
+
+export interface ReleaseRequest {
+  runId: string;
+}
+
+const at = (iso: string) => Date.parse(iso);
+
+/** Grants the lock to the caller if it is free (or its lease ended) and the caller is first in the queue. */
+export function acquire(state: BakeLockState, request: AcquireRequest): { state: BakeLockState; result: AcquireResult } {
+  const now = at(request.now);
+  const holder = state.holder && at(state.holder.leaseUntil) > now ? state.holder : undefined;
+  if (holder?.runId === request.runId) {
+    // Asking again while holding (a replayed or retried call) renews the lease.
+    const renewed = { ...state, holder: { runId: request.runId, leaseUntil: request.leaseUntil } };
+    return { state: renewed, result: { granted: true, holder: request.runId } };
+  }
+  // The caller keeps its place (or joins at the end); waiters that stopped asking drop out.
+  const queue = state.queue.filter((w) => w.runId === request.runId || now - at(w.seenAt) <= request.staleAfterMs);
+  const place = queue.findIndex((w) => w.runId === request.runId);
+  const seen = { runId: request.runId, seenAt: request.now };
+  if (place === -1) queue.push(seen);
+  else queue[place] = seen;
+  if (!holder && queue[0]?.runId === request.runId) {
+    return {
+      state: { holder: { runId: request.runId, leaseUntil: request.leaseUntil }, queue: queue.slice(1) },
+      result: { granted: true, holder: request.runId },
+    };
+  }
+  return { state: { ...(holder ? { holder } : {}), queue }, result: { granted: false, holder: holder?.runId ?? queue[0]!.runId } };
+}
+
+/** Frees the lock if the caller holds it, and takes the caller out of the queue. Releasing twice is harmless. */
+export function release(state: BakeLockState, request: ReleaseRequest): BakeLockState {
+  const queue = state.queue.filter((w) => w.runId !== request.runId);
+  if (state.holder?.runId === request.runId) return { queue };
+  return { ...(state.holder ? { holder: state.holder } : {}), queue };
+}
+
+/** The entity function: operations `acquire` (returns AcquireResult) and `release`. */
+export function bakeLockEntity(context: EntityContext<BakeLockState>): void {
+  const state = context.df.getState(() => ({ queue: [] })) ?? { queue: [] };
+  switch (context.df.operationName) {
+    case 'acquire': {
+      const outcome = acquire(state, context.df.getInput<AcquireRequest>()!);
+      context.df.setState(outcome.state);
+      context.df.return(outcome.result);
+      return;
+    }
+    case 'release':
+      context.df.setState(release(state, context.df.getInput<ReleaseRequest>()!));
+      return;
+    default:
+      throw new Error(`bakeLock: expected operation acquire or release, found ${JSON.stringify(context.df.operationName)}`);
+  }
+}
+
+/** The entity key for an image id: lower-case, and free of the `/` and `@` that entity ids and URLs reserve. */
+export function lockKey(imageId: string): string {
+  return encodeURIComponent(imageId.toLowerCase()).replace(/%2F/gi, '|');
+}

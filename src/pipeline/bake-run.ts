@@ -1,0 +1,166 @@
+/**
+ * One bake's state inside the orchestration: its run record (saved through an activity at every step change and
+ * mirrored in the custom status), the build deadline, which steps are skipped and why, and how the run ends.
+ */
+
+import type { OrchestrationContext } from 'durable-functions';
+import { Activity, type ActivityName, type BakePlan, type StepName } from '../activities/contracts.ts';
+import type { RunError, RunRecord, StepStatus } from '../runs/record.ts';
+import { progressOf } from '../runs/status.ts';
+import type { BakeSpec } from '../template/spec.ts';
+import type { BakeInput } from './contracts.ts';
+import { BakeCanceled, Flow, StepFailed, type Deadline, type Flowing } from './flow.ts';
+import { newRunRecord, settlePendingSteps, stepOf, updateStep } from './journal.ts';
+import type { ResumePlan } from './resume.ts';
+
+/** Until the plan brings the configured bounds (the plan step itself never polls). */
+const PLANLESS_POLL = { minMs: 1_000, maxMs: 30_000 };
+
+/** At most this much of an unexpected error's text goes into the record. */
+const MAX_MESSAGE = 2_000;
+
+export class BakeRun {
+  readonly input: BakeInput;
+  readonly spec: BakeSpec;
+  readonly flow: Flow;
+  /** buildTimeoutInMinutes, counted from the start: caps every wait from plan to promote. */
+  readonly buildDeadline: Deadline;
+  record: RunRecord;
+  plan?: BakePlan;
+  resume?: ResumePlan;
+  /** Entity keys of the bake locks asked for (released at the end whatever happened). */
+  lockKeys: string[] = [];
+  /** Why the staging group is kept (errorHandling abort), when it is. */
+  keepStagingReason?: string;
+  /** A validation failure the template lets distribution continue past (continueDistributeOnFailure). */
+  validationFailure?: StepFailed;
+  private readonly skips = new Map<StepName, string>();
+  private current?: StepName;
+  private settled?: { status: StepStatus; message?: string };
+  private waitingFor?: string;
+
+  constructor(context: OrchestrationContext, input: BakeInput) {
+    this.input = input;
+    this.spec = input.spec;
+    this.flow = new Flow(context, PLANLESS_POLL);
+    const now = this.flow.now();
+    this.record = newRunRecord(input, now.toISOString());
+    this.buildDeadline = {
+      at: new Date(now.getTime() + input.spec.buildTimeoutInMinutes * 60_000),
+      reason: `buildTimeoutInMinutes (${input.spec.buildTimeoutInMinutes})`,
+    };
+  }
+
+  /** These steps will not run; the record says why. The first reason given for a step stands. */
+  skip(steps: StepName[], reason: string): void {
+    for (const step of steps) if (!this.skips.has(step)) this.skips.set(step, reason);
+  }
+
+  /** Runs one step: Running → its body → Succeeded (or what the body settled), saving the record around it. */
+  *step<T>(name: StepName, body: () => Flowing<T>): Flowing<T | undefined> {
+    const reason = this.skips.get(name);
+    if (reason !== undefined) {
+      this.record = updateStep(this.record, name, { status: 'Skipped', message: reason });
+      return undefined;
+    }
+    this.current = name;
+    this.settled = undefined;
+    this.record = updateStep(this.record, name, { status: 'Running', startedAt: this.flow.now().toISOString() });
+    yield* this.save();
+    const value = yield* body();
+    const { status, message }: { status: StepStatus; message?: string } = this.settled ?? { status: 'Succeeded' };
+    this.record = updateStep(this.record, name, {
+      status,
+      endedAt: this.flow.now().toISOString(),
+      ...(message !== undefined ? { message } : {}),
+    });
+    this.current = undefined;
+    this.waitingFor = undefined;
+    yield* this.save();
+    return value;
+  }
+
+  /** How the running step ends when its body returns (a message on success, or Failed-but-continue). */
+  settle(status: StepStatus, message?: string): void {
+    this.settled = { status, ...(message !== undefined ? { message } : {}) };
+  }
+
+  /** A long-running operation of the current step, capped by the build deadline; its attempts are counted. */
+  *operation(label: string, activity: ActivityName, input: unknown, watchdogMs: number, capped = true): Flowing<void> {
+    const step = this.currentStep();
+    const attempts = yield* this.flow.operation(step, label, activity, input, watchdogMs, capped ? this.buildDeadline : undefined);
+    this.record = updateStep(this.record, step, { attempts: stepOf(this.record, step).attempts + attempts });
+  }
+
+  /** Shows why the bake is waiting (custom status) until the step ends. */
+  *waiting(what: string): Flowing<void> {
+    this.waitingFor = what;
+    yield* this.save();
+  }
+
+  /** The plan; every step after `plan` has one. */
+  planned(): BakePlan {
+    if (!this.plan) throw new Error(`run ${this.input.runId}: step ${this.current ?? '?'} needs the plan, and there is none`);
+    return this.plan;
+  }
+
+  currentStep(): StepName {
+    if (!this.current) throw new Error('no step is running');
+    return this.current;
+  }
+
+  /** Records how the bake went wrong: Canceled for a cancel, Failed (naming the step) for anything else. */
+  failed(error: unknown): void {
+    const step = this.current ?? 'plan';
+    const now = this.flow.now().toISOString();
+    if (error instanceof BakeCanceled) {
+      this.record = { ...updateStep(this.record, step, { status: 'Canceled', endedAt: now }), status: 'Canceled' };
+      this.record.error = { step, code: 'Canceled', message: `canceled during step ${step}` };
+    } else {
+      const message = error instanceof StepFailed ? undefined : firstLines(error);
+      this.record = { ...updateStep(this.record, step, { status: 'Failed', endedAt: now }), status: 'Failed' };
+      this.record.error = error instanceof StepFailed ? runError(error) : { step, code: 'Unexpected', message: message! };
+      this.record = updateStep(this.record, step, { message: this.record.error.message });
+    }
+    this.current = undefined;
+    this.waitingFor = undefined;
+  }
+
+  /** Settles the record once cleanup is done: final status, pending steps, end time; saves it. */
+  *finish(): Flowing<RunRecord> {
+    if (this.record.status === 'Running') {
+      if (this.validationFailure) {
+        this.record = { ...this.record, status: 'Failed', error: runError(this.validationFailure) };
+      } else {
+        this.record = { ...this.record, status: 'Succeeded' };
+      }
+    }
+    const pending: StepStatus = this.record.status === 'Canceled' ? 'Canceled' : 'Skipped';
+    this.record = { ...settlePendingSteps(this.record, pending), endedAt: this.flow.now().toISOString() };
+    yield* this.save();
+    return this.record;
+  }
+
+  /** The durable copy (an activity, never interrupted by a cancel) and the custom status. */
+  *save(): Flowing<void> {
+    this.flow.context.df.setCustomStatus(progressOf(this.record, this.waitingFor));
+    yield* this.flow.call(Activity.saveRunRecord, this.record, { cancellable: false });
+  }
+}
+
+function runError(error: StepFailed): RunError {
+  const { code, message, exitCode, lastLines } = error.failure;
+  return {
+    step: error.step,
+    code,
+    message,
+    ...(exitCode !== undefined ? { exitCode } : {}),
+    ...(lastLines ? { lastLines } : {}),
+  };
+}
+
+/** An unexpected error's first lines (an activity's error arrives as "Reason \n Details"; the details are a stack). */
+export function firstLines(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split('\n')[0]!.trim().slice(0, MAX_MESSAGE) || 'unexpected error';
+}

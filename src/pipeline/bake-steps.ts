@@ -1,0 +1,363 @@
+/** The bake's steps (DESIGN §1), one generator each; src/pipeline/bake.ts runs them in order. */
+
+import {
+  Activity,
+  type BakePlan,
+  type LoadRunRecordOutput,
+  type OperationStatus,
+  type PlanBakeOutput,
+  type PlannedDistribution,
+} from '../activities/contracts.ts';
+import type { ApproveEvent } from './contracts.ts';
+import { BakeEvent, childInstanceId, Entity, Orchestration } from './contracts.ts';
+import type { AcquireRequest, AcquireResult, ReleaseRequest } from './bake-lock.ts';
+import { lockKey } from './bake-lock.ts';
+import { firstLines, type BakeRun } from './bake-run.ts';
+import { StepFailed, type Flowing } from './flow.ts';
+import { nextPollDelay } from './polling.ts';
+import type { ReplicateRegionInput, ReplicateRegionOutput } from './replicate.ts';
+import { resumePlan } from './resume.ts';
+import type { RolloutInput, RolloutOutput } from './rollout.ts';
+import { customizerWatchdogMs, describeMs, lockLeaseMs, WATCHDOG_MS } from './watchdogs.ts';
+
+type SharedImage = Extract<PlannedDistribution, { type: 'SharedImage' }>;
+
+const sharedImages = (plan: BakePlan) => plan.distributions.filter((d): d is SharedImage => d.type === 'SharedImage');
+
+// ---- 1 plan ---------------------------------------------------------------------------------------------------
+
+/** Names the run's resources and picks the version; on a resume, reuses what the failed run finished. */
+export function* plan(run: BakeRun): Flowing<void> {
+  const { resumeFrom } = run.input;
+  if (resumeFrom) {
+    const previous = yield* run.flow.call<LoadRunRecordOutput>(Activity.loadRunRecord, { runId: resumeFrom });
+    if (!previous) {
+      throw new StepFailed('plan', { code: 'ResumeSourceNotFound', message: `resumeFrom: no run ${resumeFrom}`, retryable: false });
+    }
+    run.resume = resumePlan(previous);
+    run.skip(run.resume.reused, `reused from run ${resumeFrom}`);
+    run.record = { ...run.record, outputs: { ...run.record.outputs, ...run.resume.outputs } };
+  }
+  const bakePlan = yield* planNamesAndVersion(run);
+  skipWhatTheTemplateLeavesOut(run, bakePlan);
+  const image = sharedImages(bakePlan)[0];
+  run.settle('Succeeded', `${image ? `version ${image.version}, ` : ''}staging group ${bakePlan.staging.resourceGroupName}`);
+}
+
+/** The plan activity: resource names from the run id, the next version (read from the gallery), the poll bounds. */
+function* planNamesAndVersion(run: BakeRun): Flowing<BakePlan> {
+  const planned = yield* run.flow.call<PlanBakeOutput>(Activity.planBake, {
+    runId: run.input.runId,
+    spec: run.spec,
+    now: run.flow.now().toISOString(),
+    ...(run.resume?.reuseVersion ? { reuseVersion: run.resume.reuseVersion } : {}),
+  });
+  if (!planned.ok) throw new StepFailed(run.currentStep(), planned.error);
+  const bakePlan = planned.value;
+  run.plan = bakePlan;
+  run.flow.poll = bakePlan.poll;
+  const image = sharedImages(bakePlan)[0];
+  run.record = {
+    ...run.record,
+    outputs: {
+      ...run.record.outputs,
+      ...(image ? { imageVersionId: image.imageVersionId, version: image.version } : {}),
+      ...(bakePlan.sourceVersion ? { sourceVersion: bakePlan.sourceVersion } : {}),
+    },
+  };
+  return bakePlan;
+}
+
+function skipWhatTheTemplateLeavesOut(run: BakeRun, bakePlan: BakePlan): void {
+  const { spec } = run;
+  if (spec.validation.sourceValidationOnly) {
+    run.skip(['customize'], 'validation.sourceValidationOnly: the source image is validated as it is');
+    run.skip(['generalize', 'capture', 'replicate', 'promote', 'approve', 'rollout'], 'validation.sourceValidationOnly: no image is made');
+  }
+  if (spec.customizers.length === 0) run.skip(['customize'], 'no customizers');
+  if (spec.validation.inVMValidations.length === 0) run.skip(['validate'], 'no inVMValidations');
+  if (sharedImages(bakePlan).length === 0) run.skip(['replicate', 'promote'], 'no SharedImage distribution');
+  if (!spec.approval.required) run.skip(['approve'], 'no approval required');
+  if (spec.rollout.length === 0) run.skip(['rollout'], 'no rollout targets');
+}
+
+// ---- 2 lock ---------------------------------------------------------------------------------------------------
+
+/**
+ * Takes the bake lock on every image the bake writes, in a fixed order (no deadlock between two bakes).
+ * A lock held by another run is WAITED for; after a wait the version is planned again, since the other bake may
+ * have taken it.
+ */
+export function* lock(run: BakeRun): Flowing<void> {
+  const bakePlan = run.planned();
+  run.lockKeys = [...new Set(bakePlan.lockKeys.map(lockKey))].sort();
+  const leaseMs = lockLeaseMs(run.spec, bakePlan.osType);
+  let waited = false;
+  for (const key of run.lockKeys) {
+    for (let ask = 0; ; ask++) {
+      const now = run.flow.now();
+      const request: AcquireRequest = {
+        runId: run.input.runId,
+        now: now.toISOString(),
+        leaseUntil: new Date(now.getTime() + leaseMs).toISOString(),
+        staleAfterMs: 3 * bakePlan.poll.maxMs + 60_000,
+      };
+      const result = yield* run.flow.entity<AcquireResult>(Entity.bakeLock, key, 'acquire', request);
+      if (result.granted) break;
+      if (now >= run.buildDeadline.at) {
+        throw new StepFailed('lock', {
+          code: 'Timeout',
+          message: `the bake lock on ${decodeURIComponent(key)} stayed with run ${result.holder} past ${run.buildDeadline.reason}`,
+          retryable: false,
+        });
+      }
+      if (!waited) yield* run.waiting(`the bake lock on ${decodeURIComponent(key)}, held by run ${result.holder}`);
+      waited = true;
+      yield* run.flow.sleepUntil(new Date(Math.min(now.getTime() + nextPollDelay(ask, bakePlan.poll), run.buildDeadline.at.getTime())));
+    }
+  }
+  if (waited) {
+    const replanned = yield* planNamesAndVersion(run);
+    const image = sharedImages(replanned)[0];
+    run.settle('Succeeded', `waited for another bake of the same image${image ? `; version ${image.version}` : ''}`);
+  }
+}
+
+/** Gives every lock back (also those asked for but never granted: that leaves the queue). */
+export function* unlock(run: BakeRun): Flowing<void> {
+  const request: ReleaseRequest = { runId: run.input.runId };
+  for (const key of run.lockKeys) {
+    yield* run.flow.entity(Entity.bakeLock, key, 'release', request, { cancellable: false });
+  }
+}
+
+// ---- 3 stage --------------------------------------------------------------------------------------------------
+
+export function* stage(run: BakeRun): Flowing<void> {
+  const bakePlan = run.planned();
+  const { staging } = bakePlan;
+  run.record = { ...run.record, staging: { resourceGroupId: staging.resourceGroupId, state: 'Present' } };
+  yield* run.operation(
+    `staging resource group ${staging.resourceGroupName}`,
+    Activity.createStagingGroup,
+    { plan: bakePlan, templateName: run.input.templateName },
+    WATCHDOG_MS.stagingGroup,
+  );
+  if (staging.createNetwork) {
+    yield* run.operation(`staging network in ${staging.resourceGroupName}`, Activity.beginStagingNetwork, { plan: bakePlan }, WATCHDOG_MS.stagingNetwork);
+  }
+  yield* run.operation(`staging VM ${staging.vmName}`, Activity.beginStagingVm, { plan: bakePlan, spec: run.spec }, WATCHDOG_MS.stagingVm[bakePlan.osType]);
+}
+
+// ---- 4 customize ----------------------------------------------------------------------------------------------
+
+export function* customize(run: BakeRun): Flowing<void> {
+  const bakePlan = run.planned();
+  for (const [index, customizer] of run.spec.customizers.entries()) {
+    try {
+      yield* run.operation(
+        `customizer ${index + 1} '${customizer.name}' (${customizer.type})`,
+        Activity.beginCustomizer,
+        { plan: bakePlan, spec: run.spec, phase: 'customize', index },
+        customizerWatchdogMs(customizer),
+      );
+    } catch (error) {
+      if (error instanceof StepFailed && run.spec.errorHandling.onCustomizerError === 'abort') {
+        run.keepStagingReason = 'errorHandling.onCustomizerError is abort: the staging group is kept for inspection';
+      }
+      throw error;
+    }
+  }
+}
+
+// ---- 5 validate -----------------------------------------------------------------------------------------------
+
+export function* validate(run: BakeRun): Flowing<void> {
+  const bakePlan = run.planned();
+  const { validation, errorHandling } = run.spec;
+  for (const [index, check] of validation.inVMValidations.entries()) {
+    try {
+      yield* run.operation(
+        `validation ${index + 1} '${check.name}' (${check.type})`,
+        Activity.beginCustomizer,
+        { plan: bakePlan, spec: run.spec, phase: 'validate', index },
+        WATCHDOG_MS.runCommand,
+      );
+    } catch (error) {
+      if (!(error instanceof StepFailed)) throw error;
+      if (errorHandling.onValidationError === 'abort') {
+        run.keepStagingReason = 'errorHandling.onValidationError is abort: the staging group is kept for inspection';
+      }
+      if (!validation.continueDistributeOnFailure) throw error;
+      // AIB semantics: distribute anyway, but the image is never promoted or rolled out, and the run fails.
+      run.validationFailure = error;
+      run.skip(['promote', 'approve', 'rollout'], 'validation failed (continueDistributeOnFailure: distributed, not promoted)');
+      run.settle('Failed', error.failure.message);
+      return;
+    }
+  }
+}
+
+// ---- 6 generalize ---------------------------------------------------------------------------------------------
+
+/** Deprovision runs detached (it removes the agent that would report it), so the wait is for the VM to stop. */
+export function* generalize(run: BakeRun): Flowing<void> {
+  const bakePlan = run.planned();
+  const vm = bakePlan.staging.vmName;
+  const deprovision = bakePlan.osType === 'Windows' ? 'sysprep' : 'waagent deprovision';
+  yield* run.operation(`${deprovision} of ${vm} (detached), until the VM is stopped`, Activity.beginDeprovision, { plan: bakePlan }, WATCHDOG_MS.deprovision[bakePlan.osType]);
+  yield* run.operation(`deallocation of ${vm}`, Activity.beginDeallocate, { plan: bakePlan }, WATCHDOG_MS.deallocate);
+  yield* run.operation(`generalization of ${vm}`, Activity.generalizeVm, { plan: bakePlan }, WATCHDOG_MS.generalize);
+}
+
+// ---- 7 capture ------------------------------------------------------------------------------------------------
+
+export function* capture(run: BakeRun): Flowing<void> {
+  const bakePlan = run.planned();
+  const artifacts: Record<string, string> = {};
+  for (const [index, distribution] of bakePlan.distributions.entries()) {
+    const artifact = artifactOf(distribution);
+    yield* run.operation(`capture of ${artifact}`, Activity.beginCapture, { plan: bakePlan, spec: run.spec, distribution: index }, WATCHDOG_MS.capture);
+    artifacts[distribution.runOutputName] = artifact;
+  }
+  run.record = { ...run.record, outputs: { ...run.record.outputs, artifacts } };
+  if (!run.keepStagingReason) {
+    // The VM has served its purpose: its group goes now, beside replication; cleanup waits for it to be gone.
+    yield* run.flow.call<OperationStatus>(Activity.beginDeleteStagingGroup, { plan: bakePlan });
+  }
+}
+
+function artifactOf(distribution: PlannedDistribution): string {
+  switch (distribution.type) {
+    case 'SharedImage':
+      return distribution.imageVersionId;
+    case 'ManagedImage':
+      return distribution.imageId;
+    case 'VHD':
+      return distribution.uri;
+  }
+}
+
+// ---- 8 replicate ----------------------------------------------------------------------------------------------
+
+/** Every target region in parallel, one sub-orchestration each, with its progress in the record. */
+export function* replicate(run: BakeRun): Flowing<void> {
+  const bakePlan = run.planned();
+  const deadline = run.flow.after(WATCHDOG_MS.replicateRegion, `its watchdog (${describeMs(WATCHDOG_MS.replicateRegion)})`);
+  const cap = deadline.at < run.buildDeadline.at ? deadline : run.buildDeadline;
+  const children: { input: ReplicateRegionInput; instanceId: string }[] = [];
+  for (const image of sharedImages(bakePlan)) {
+    const begun = yield* run.flow.call<OperationStatus>(Activity.beginReplication, { imageVersionId: image.imageVersionId, regions: image.regions });
+    if (begun.state === 'Failed') throw new StepFailed('replicate', { ...begun.error, message: `replication of ${image.imageVersionId}: ${begun.error.message}` });
+    for (const region of image.regions) {
+      children.push({
+        instanceId: childInstanceId(run.input.runId, 'replicate', children.length),
+        input: {
+          runId: run.input.runId,
+          imageVersionId: image.imageVersionId,
+          region: region.name,
+          poll: bakePlan.poll,
+          deadline: cap.at.toISOString(),
+          deadlineReason: cap.reason,
+        },
+      });
+    }
+  }
+  const results = yield* run.flow.parallel<ReplicateRegionOutput>(Orchestration.replicateRegion, children);
+  const regions = Object.fromEntries(results.map((r) => [r.region, r.state]));
+  run.record = { ...run.record, outputs: { ...run.record.outputs, regions } };
+  const failed = results.filter((r) => r.state !== 'Completed');
+  if (failed.length > 0) {
+    throw new StepFailed('replicate', {
+      code: failed.some((r) => r.state === 'TimedOut') ? 'Timeout' : 'ReplicationFailed',
+      message: failed.map((r) => `${r.region}: ${r.message ?? r.state}`).join('; '),
+      retryable: false,
+    });
+  }
+}
+
+// ---- 9 promote ------------------------------------------------------------------------------------------------
+
+/** Only now may the version become `latest`: it is replicated everywhere and validated. */
+export function* promote(run: BakeRun): Flowing<void> {
+  const bakePlan = run.planned();
+  for (const image of sharedImages(bakePlan)) {
+    yield* run.operation(
+      `promotion of ${image.imageVersionId}`,
+      Activity.beginPromote,
+      { imageVersionId: image.imageVersionId, excludeFromLatest: image.excludeFromLatest },
+      WATCHDOG_MS.promote,
+    );
+  }
+}
+
+// ---- 10 approve -----------------------------------------------------------------------------------------------
+
+export function* approve(run: BakeRun): Flowing<void> {
+  const { timeout } = run.spec.approval;
+  const until = new Date(run.flow.now().getTime() + timeout.ms);
+  yield* run.waiting(`approval (POST /api/builds/${run.input.runId}/approve) until ${until.toISOString()}`);
+  const approval = yield* run.flow.event<ApproveEvent>(BakeEvent.approve, until);
+  if (!approval) {
+    throw new StepFailed('approve', { code: 'ApprovalTimedOut', message: `no approval within ${timeout.iso}`, retryable: false });
+  }
+  run.settle('Succeeded', approval.by ? `approved by ${approval.by}` : 'approved');
+}
+
+// ---- 11 rollout -----------------------------------------------------------------------------------------------
+
+/** Each scale set in parallel, one sub-orchestration each (model → batches → health → rollback). */
+export function* rollout(run: BakeRun): Flowing<void> {
+  const bakePlan = run.planned();
+  const image = sharedImages(bakePlan)[0];
+  if (!image) {
+    throw new StepFailed('rollout', { code: 'NoGalleryImage', message: 'rollout needs a SharedImage distribution to roll out', retryable: false });
+  }
+  const children = run.spec.rollout.map((target, index) => ({
+    instanceId: childInstanceId(run.input.runId, 'rollout', index),
+    input: { runId: run.input.runId, index, target, imageVersionId: image.imageVersionId, osType: bakePlan.osType, poll: bakePlan.poll } satisfies RolloutInput,
+  }));
+  const results = yield* run.flow.parallel<RolloutOutput>(Orchestration.rolloutScaleSet, children);
+  run.record = {
+    ...run.record,
+    outputs: {
+      ...run.record.outputs,
+      scaleSets: results.map((r) => ({ id: r.scaleSetId, status: r.status === 'Canceled' ? 'Failed' : r.status, updated: r.updated, total: r.total })),
+    },
+  };
+  const failed = results.filter((r) => r.status !== 'Succeeded');
+  if (failed.length > 0) {
+    throw new StepFailed('rollout', {
+      code: failed.some((r) => r.status === 'RolledBack') ? 'RolledBack' : 'RolloutFailed',
+      message: failed.map((r) => `${r.scaleSetId}: ${r.message ?? r.status}`).join('; '),
+      retryable: false,
+    });
+  }
+}
+
+// ---- finally: cleanup -----------------------------------------------------------------------------------------
+
+/** Deletes the staging group and waits until it is gone — unless errorHandling said abort. Never interrupted. */
+export function* cleanup(run: BakeRun): Flowing<void> {
+  const bakePlan = run.plan;
+  const staging = run.record.staging;
+  if (!bakePlan || !staging) {
+    run.settle('Skipped', 'nothing was staged');
+    return;
+  }
+  if (run.keepStagingReason) {
+    run.record = { ...run.record, staging: { ...staging, state: 'Kept', reason: run.keepStagingReason } };
+    run.settle('Skipped', run.keepStagingReason);
+    return;
+  }
+  try {
+    yield* run.operation(`deletion of staging group ${bakePlan.staging.resourceGroupName}`, Activity.beginDeleteStagingGroup, { plan: bakePlan }, WATCHDOG_MS.deleteStagingGroup, false);
+    run.record = { ...run.record, staging: { ...staging, state: 'Deleted' } };
+  } catch (error) {
+    // The image may be fine; the leftover group is the janitor's (it is tagged to expire).
+    const why = error instanceof StepFailed ? error.failure.message : firstLines(error);
+    const reason = `${why}; the janitor deletes it after ${bakePlan.staging.expiresAt}`;
+    run.record = { ...run.record, staging: { ...staging, state: 'Present', reason } };
+    run.settle('Failed', reason);
+  }
+}

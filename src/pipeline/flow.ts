@@ -1,0 +1,232 @@
+/**
+ * The building blocks every Kiln orchestration is written with: an activity call that retries transient failures
+ * and gives way to a cancel, a long-running operation awaited under its own watchdog, a cancellable durable sleep.
+ * Deterministic: time is the orchestration's, child ids come from a counter replayed identically.
+ */
+
+import * as df from 'durable-functions';
+import type { OrchestrationContext, Task } from 'durable-functions';
+import { Activity, type ActivityName, type OperationStatus, type StepFailure, type StepName } from '../activities/contracts.ts';
+import { BakeEvent, Orchestration } from './contracts.ts';
+import { MAX_OPERATION_ATTEMPTS, nextPollDelay, TRANSIENT_RETRY, type PollBounds } from './polling.ts';
+import { describeMs } from './watchdogs.ts';
+
+/** A step failed for a reason worth showing: what failed, the code, and for scripts the exit code and last lines. */
+export class StepFailed extends Error {
+  override name = 'StepFailed';
+  readonly step: StepName;
+  readonly failure: StepFailure;
+
+  constructor(step: StepName, failure: StepFailure) {
+    super(`step ${step}: ${failure.message}`);
+    this.step = step;
+    this.failure = failure;
+  }
+}
+
+/** The `cancel` event arrived. */
+export class BakeCanceled extends Error {
+  override name = 'BakeCanceled';
+  constructor() {
+    super('canceled by request');
+  }
+}
+
+/** An absolute limit on a wait and what to call it in a message. */
+export interface Deadline {
+  at: Date;
+  reason: string;
+}
+
+export interface AwaitOperationInput {
+  step: StepName;
+  label: string;
+  status: Extract<OperationStatus, { state: 'InProgress' }>;
+  poll: PollBounds;
+  deadline: string;
+  deadlineReason: string;
+  /** Looks already taken in earlier executions (continueAsNew), so the interval keeps growing. */
+  looks?: number;
+}
+
+export type AwaitOperationOutput = Exclude<OperationStatus, { state: 'InProgress' }> | { state: 'TimedOut' };
+
+export type Flowing<T> = Generator<Task, T, unknown>;
+
+export function transientRetry(): df.RetryOptions {
+  const options = new df.RetryOptions(TRANSIENT_RETRY.firstRetryIntervalMs, TRANSIENT_RETRY.maxAttempts);
+  options.backoffCoefficient = TRANSIENT_RETRY.backoffCoefficient;
+  options.maxRetryIntervalInMilliseconds = TRANSIENT_RETRY.maxRetryIntervalMs;
+  return options;
+}
+
+/** The earlier of two deadlines. */
+export function earliest(a: Deadline, b?: Deadline): Deadline {
+  return b && b.at.getTime() < a.at.getTime() ? b : a;
+}
+
+export class Flow {
+  readonly context: OrchestrationContext;
+  /** Polling bounds; the bake sets them from its plan. */
+  poll: PollBounds;
+  /** The one `cancel` wait of this instance, raced against every other wait while `cancellable`. */
+  private readonly cancel: Task;
+  private cancellable = true;
+  private children = 0;
+
+  constructor(context: OrchestrationContext, poll: PollBounds) {
+    this.context = context;
+    this.poll = poll;
+    this.cancel = context.df.waitForExternalEvent(BakeEvent.cancel);
+  }
+
+  now(): Date {
+    return this.context.df.currentUtcDateTime;
+  }
+
+  after(ms: number, reason: string): Deadline {
+    return { at: new Date(this.now().getTime() + ms), reason };
+  }
+
+  /** From now on a cancel is no longer heard (cleanup runs to its end). */
+  stopListeningForCancel(): void {
+    this.cancellable = false;
+  }
+
+  /** An activity, retried on thrown (transient) failures; a cancel interrupts the wait unless `cancellable` is false. */
+  *call<T>(name: ActivityName, input: unknown, options: { cancellable?: boolean } = {}): Flowing<T> {
+    const task = this.context.df.callActivityWithRetry(name, transientRetry(), input);
+    if (options.cancellable === false) yield task;
+    else yield* this.race(task);
+    return task.result as T;
+  }
+
+  /** An operation on a durable entity (the bake lock). */
+  *entity<T>(name: string, key: string, operation: string, input: unknown, options: { cancellable?: boolean } = {}): Flowing<T> {
+    const task = this.context.df.callEntity(new df.EntityId(name, key), operation, input);
+    if (options.cancellable === false) yield task;
+    else yield* this.race(task);
+    return task.result as T;
+  }
+
+  /**
+   * Begins a long-running operation and waits for it to end, polling in a sub-orchestration between durable
+   * timers, under the watchdog (or the tighter cap). A failed operation that says it is retryable is begun again
+   * (activities are idempotent), up to MAX_OPERATION_ATTEMPTS. Returns how many times it was begun.
+   */
+  *operation(
+    step: StepName,
+    label: string,
+    activity: ActivityName,
+    input: unknown,
+    watchdogMs: number,
+    cap?: Deadline,
+  ): Flowing<number> {
+    const deadline = earliest(this.after(watchdogMs, `its watchdog (${describeMs(watchdogMs)})`), cap);
+    for (let attempt = 1; ; attempt++) {
+      const begun = yield* this.call<OperationStatus>(activity, input);
+      const status: AwaitOperationOutput = begun.state === 'InProgress' ? yield* this.awaitInChild(step, label, begun, deadline) : begun;
+      if (status.state === 'Succeeded') return attempt;
+      if (status.state === 'TimedOut') {
+        throw new StepFailed(step, { code: 'Timeout', message: `${label} did not finish within ${deadline.reason}`, retryable: false });
+      }
+      const canRetry = status.error.retryable && attempt < MAX_OPERATION_ATTEMPTS && this.now() < deadline.at;
+      if (!canRetry) throw new StepFailed(step, { ...status.error, message: `${label}: ${status.error.message}` });
+    }
+  }
+
+  /** Sleeps until `at` on a durable timer; a cancel cuts it short. */
+  *sleepUntil(at: Date): Flowing<void> {
+    const timer = this.context.df.createTimer(at);
+    if (!this.cancellable) {
+      yield timer;
+      return;
+    }
+    yield this.context.df.Task.any([timer, this.cancel]);
+    if (!timer.isCompleted) {
+      timer.cancel();
+      throw new BakeCanceled();
+    }
+  }
+
+  /** Runs sub-orchestrations in parallel and returns their outputs in order. */
+  *parallel<T>(name: string, children: { input: unknown; instanceId: string }[]): Flowing<T[]> {
+    if (children.length === 0) return [];
+    const all = this.context.df.Task.all(children.map((c) => this.context.df.callSubOrchestrator(name, c.input, c.instanceId)));
+    yield* this.race(all);
+    return all.result as T[];
+  }
+
+  /** Waits for an external event or until `deadline`, whichever is first; undefined on timeout. */
+  *event<T>(name: string, deadline: Date): Flowing<T | undefined> {
+    const event = this.context.df.waitForExternalEvent(name);
+    const timer = this.context.df.createTimer(deadline);
+    yield this.context.df.Task.any(this.cancellable ? [event, timer, this.cancel] : [event, timer]);
+    if (!timer.isCompleted) timer.cancel();
+    if (event.isCompleted) return (event.result ?? {}) as T;
+    if (!timer.isCompleted) throw new BakeCanceled();
+    return undefined;
+  }
+
+  /** A fresh child instance id, the same on every replay. */
+  childId(kind: string): string {
+    return `${this.context.df.instanceId}:${kind}:${this.children++}`;
+  }
+
+  private *awaitInChild(
+    step: StepName,
+    label: string,
+    status: Extract<OperationStatus, { state: 'InProgress' }>,
+    deadline: Deadline,
+  ): Flowing<AwaitOperationOutput> {
+    const input: AwaitOperationInput = {
+      step,
+      label,
+      status,
+      poll: this.poll,
+      deadline: deadline.at.toISOString(),
+      deadlineReason: deadline.reason,
+    };
+    const task = this.context.df.callSubOrchestrator(Orchestration.awaitOperation, input, this.childId('wait'));
+    yield* this.race(task);
+    return task.result as AwaitOperationOutput;
+  }
+
+  /** Yields the task (raced with cancel while cancellable) and rethrows its failure. */
+  private *race(task: Task): Flowing<void> {
+    if (this.cancellable) {
+      yield this.context.df.Task.any([task, this.cancel]);
+      if (!task.isCompleted && !task.isFaulted) throw new BakeCanceled();
+    } else {
+      yield task;
+    }
+    if (task.isFaulted) throw task.result instanceof Error ? task.result : new Error(String(task.result));
+  }
+}
+
+/** Looks per execution of awaitOperation before it continues as new (bounded history on hours-long waits). */
+const LOOKS_PER_EXECUTION = 100;
+
+/** Orchestration `awaitOperation`: looks at one operation between growing durable timers until it ends. */
+export function* awaitOperation(context: OrchestrationContext): Flowing<AwaitOperationOutput | undefined> {
+  const input = context.df.getInput() as AwaitOperationInput;
+  const deadline = new Date(input.deadline).getTime();
+  let status: OperationStatus = input.status;
+  let looks = input.looks ?? 0;
+  const firstLook = looks;
+  while (status.state === 'InProgress') {
+    const now = context.df.currentUtcDateTime.getTime();
+    if (now >= deadline) return { state: 'TimedOut' };
+    if (looks - firstLook >= LOOKS_PER_EXECUTION) {
+      // Keep the history short on hours-long waits: start afresh with what is known.
+      context.df.continueAsNew({ ...input, status, looks });
+      return undefined;
+    }
+    const delay = nextPollDelay(looks, input.poll, status.retryAfterMs);
+    yield context.df.createTimer(new Date(Math.min(now + delay, deadline)));
+    status = (yield context.df.callActivityWithRetry(Activity.pollOperation, transientRetry(), status.operation)) as OperationStatus;
+    looks++;
+  }
+  return status;
+}
+

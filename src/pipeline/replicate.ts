@@ -1,0 +1,77 @@
+/**
+ * Sub-orchestration `replicateRegion`: watches one target region of a gallery image version until its replica is
+ * complete, failed, or its watchdog passes, and publishes the region's progress as it changes.
+ */
+
+import type { OrchestrationContext } from 'durable-functions';
+import { Activity, type ReadReplicationOutput, type RegionProgress } from '../activities/contracts.ts';
+import { BakeCanceled, Flow, type Flowing } from './flow.ts';
+import { nextPollDelay, type PollBounds } from './polling.ts';
+
+export interface ReplicateRegionInput {
+  runId: string;
+  imageVersionId: string;
+  region: string;
+  poll: PollBounds;
+  deadline: string;
+  deadlineReason: string;
+  /** Set when continuing as new. */
+  looks?: number;
+  last?: RegionProgress;
+}
+
+export interface ReplicateRegionOutput {
+  region: string;
+  state: 'Completed' | 'Failed' | 'TimedOut' | 'Canceled';
+  message?: string;
+}
+
+const LOOKS_PER_EXECUTION = 100;
+
+export function* replicateRegion(context: OrchestrationContext): Flowing<ReplicateRegionOutput | undefined> {
+  const input = context.df.getInput() as ReplicateRegionInput;
+  const flow = new Flow(context, input.poll);
+  const { region } = input;
+  const deadline = new Date(input.deadline);
+  let last = input.last;
+  try {
+    for (let look = input.looks ?? 0, here = 0; ; look++, here++) {
+      if (here >= LOOKS_PER_EXECUTION) {
+        context.df.continueAsNew({ ...input, looks: look, ...(last ? { last } : {}) });
+        return undefined;
+      }
+      const read = yield* flow.call<ReadReplicationOutput>(Activity.readReplication, {
+        imageVersionId: input.imageVersionId,
+        region,
+      });
+      if (!read.ok) return { region, state: 'Failed', message: read.error.message };
+      const { state, percent, details } = read.value;
+      const progress: RegionProgress = {
+        kind: 'region',
+        region,
+        state: state === 'Unknown' ? 'Queued' : state,
+        percent,
+        ...(details ? { message: details } : {}),
+      };
+      if (!last || last.state !== progress.state || last.percent !== progress.percent) {
+        yield* flow.call(Activity.saveRunProgress, { runId: input.runId, key: `region-${slug(region)}`, progress });
+        last = progress;
+      }
+      if (state === 'Completed') return { region, state };
+      if (state === 'Failed') return { region, state, message: details ?? `replication to ${region} failed` };
+      const now = flow.now().getTime();
+      if (now >= deadline.getTime()) {
+        return { region, state: 'TimedOut', message: `replication to ${region} did not finish within ${input.deadlineReason}` };
+      }
+      yield* flow.sleepUntil(new Date(Math.min(now + nextPollDelay(look, input.poll), deadline.getTime())));
+    }
+  } catch (error) {
+    if (error instanceof BakeCanceled) return { region, state: 'Canceled' };
+    throw error;
+  }
+}
+
+/** A region name as a blob-name-safe key. */
+export function slug(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+}

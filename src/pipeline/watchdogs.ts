@@ -1,0 +1,58 @@
+/**
+ * Every wait's own deadline, so a hung step fails naming itself long before buildTimeoutInMinutes. Values follow
+ * the p95 figures in the timings reference with headroom; the build deadline still caps the build's waits.
+ */
+
+import type { BakeSpec, Customizer } from '../template/spec.ts';
+
+const MINUTE = 60_000;
+
+export type OsType = 'Linux' | 'Windows';
+
+export const WATCHDOG_MS = {
+  stagingGroup: 10 * MINUTE,
+  stagingNetwork: 20 * MINUTE,
+  stagingVm: { Linux: 20 * MINUTE, Windows: 60 * MINUTE },
+  /** Managed Run Command's own cap is 90 minutes. */
+  runCommand: 90 * MINUTE,
+  /** Detached deprovision until the VM reports stopped: waagent takes seconds, sysprep up to an hour and more. */
+  deprovision: { Linux: 15 * MINUTE, Windows: 90 * MINUTE },
+  deallocate: 30 * MINUTE,
+  generalize: 5 * MINUTE,
+  capture: 3 * 60 * MINUTE,
+  replicateRegion: 6 * 60 * MINUTE,
+  promote: 15 * MINUTE,
+  scaleSetModel: 15 * MINUTE,
+  instanceUpgrade: { Linux: 30 * MINUTE, Windows: 60 * MINUTE },
+  /** Upgraded instances still Initializing/Unknown after this count as unhealthy. */
+  healthGate: 15 * MINUTE,
+  deleteStagingGroup: 45 * MINUTE,
+} as const;
+
+/** The watchdog of one customizer: a restart waits its restartTimeout, everything else the Run Command cap. */
+export function customizerWatchdogMs(customizer: Customizer): number {
+  if (customizer.type === 'WindowsRestart') return customizer.restartTimeout.ms + 10 * MINUTE;
+  return WATCHDOG_MS.runCommand;
+}
+
+/** Minutes or hours, for messages. */
+export function describeMs(ms: number): string {
+  if (ms % (60 * MINUTE) === 0) return `${ms / (60 * MINUTE)} h`;
+  if (ms % MINUTE === 0) return `${ms / MINUTE} min`;
+  return `${Math.round(ms / 1000)} s`;
+}
+
+/**
+ * How long a bake may hold its lock without releasing it: the whole build, the approval gate, the slowest
+ * rollout, and cleanup. Only a holder that died without releasing ever reaches it.
+ */
+export function lockLeaseMs(spec: BakeSpec, osType: OsType): number {
+  const approval = spec.approval.required ? spec.approval.timeout.ms : 0;
+  const rollouts = spec.rollout.map((target) => {
+    const batches = Math.ceil(100 / target.batchPercent);
+    const perBatch = WATCHDOG_MS.instanceUpgrade[osType] + WATCHDOG_MS.healthGate + target.pauseBetweenBatches.ms;
+    // Rollback: the model and at most every instance again.
+    return 2 * WATCHDOG_MS.scaleSetModel + batches * perBatch + WATCHDOG_MS.instanceUpgrade[osType];
+  });
+  return spec.buildTimeoutInMinutes * MINUTE + approval + Math.max(0, ...rollouts) + WATCHDOG_MS.deleteStagingGroup;
+}
