@@ -106,6 +106,12 @@ export function loadApp(appEntry: string): Promise<Map<string, RegisteredFunctio
     } finally {
       collecting = undefined;
     }
+    if (registrations.size === 0) {
+      throw new Error(
+        `${appEntry} registered no functions. Either it registers none, or it (or @azure/functions) was loaded ` +
+          'before the local host: the library then stays in test mode and skips every registration',
+      );
+    }
     return registrations;
   });
   importQueue = loading.catch(() => undefined);
