@@ -1,0 +1,31 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { resolveKeys } from '../../src/local/host/keys.ts';
+
+const home = mkdtempSync(join(tmpdir(), 'kiln-host-keys-'));
+afterAll(() => rmSync(home, { recursive: true, force: true }));
+
+describe('local host keys', () => {
+  it('generates distinct keys once and keeps them', async () => {
+    const first = await resolveKeys(home, {});
+    expect(first.function).not.toBe(first.admin);
+    expect(first.function.length).toBeGreaterThanOrEqual(32);
+    expect(await resolveKeys(home, {})).toEqual(first);
+  });
+
+  it('takes keys from the settings over saved ones, and explicit keys over both', async () => {
+    const fromSettings = await resolveKeys(home, { KILN_LOCAL_FUNCTION_KEY: 'fn-setting', KILN_LOCAL_ADMIN_KEY: 'admin-setting' });
+    expect(fromSettings).toEqual({ function: 'fn-setting', admin: 'admin-setting' });
+    expect(JSON.parse(readFileSync(join(home, 'keys.json'), 'utf8'))).toEqual(fromSettings);
+    expect(await resolveKeys(home, { KILN_LOCAL_FUNCTION_KEY: 'fn-setting' }, { function: 'explicit' })).toEqual({
+      function: 'explicit',
+      admin: 'admin-setting',
+    });
+  });
+
+  it('refuses the same key for both levels', async () => {
+    await expect(resolveKeys(home, {}, { function: 'same', admin: 'same' })).rejects.toThrow(/must differ/);
+  });
+});
