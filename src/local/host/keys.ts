@@ -23,7 +23,12 @@ async function readSaved(path: string): Promise<Partial<HostKeys>> {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw error;
   }
-  const saved = JSON.parse(text) as Partial<HostKeys>;
+  let saved: Partial<HostKeys> | null;
+  try {
+    saved = JSON.parse(text) as Partial<HostKeys> | null;
+  } catch {
+    saved = null;
+  }
   if (typeof saved !== 'object' || saved === null || typeof saved.function !== 'string' || typeof saved.admin !== 'string') {
     throw new Error(`${path}: expected {"function": "...", "admin": "..."}, found ${text.slice(0, 80)}`);
   }
