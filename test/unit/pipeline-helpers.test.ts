@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { breachesHealthThreshold, planBatches, unhealthyPercent } from '../../src/pipeline/batches.ts';
+import { nextPollDelay } from '../../src/pipeline/polling.ts';
+import { lockLeaseMs, WATCHDOG_MS } from '../../src/pipeline/watchdogs.ts';
+import type { BakeSpec } from '../../src/template/spec.ts';
+
+describe('nextPollDelay', () => {
+  const bounds = { minMs: 100, maxMs: 1_000 };
+
+  it('starts at the lower bound and grows without a hint', () => {
+    const delays = [0, 1, 2, 3, 4, 5, 6, 7].map((look) => nextPollDelay(look, bounds));
+    expect(delays[0]).toBe(100);
+    for (let i = 1; i < delays.length; i++) expect(delays[i]).toBeGreaterThanOrEqual(delays[i - 1]!);
+    expect(delays.at(-1)).toBe(1_000);
+  });
+
+  it('follows the operation hint within the bounds', () => {
+    expect(nextPollDelay(0, bounds, 400)).toBe(400);
+    expect(nextPollDelay(5, bounds, 10)).toBe(100);
+    expect(nextPollDelay(0, bounds, 60_000)).toBe(1_000);
+    expect(nextPollDelay(0, bounds, 0)).toBe(100);
+  });
+});
+
+describe('planBatches', () => {
+  it('cuts 3 instances at 20 % into three batches of one', () => {
+    expect(planBatches(['0', '1', '2'], 20)).toEqual([['0'], ['1'], ['2']]);
+  });
+
+  it('rounds the batch size up and keeps order', () => {
+    expect(planBatches([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 25)).toEqual([[1, 2, 3], [4, 5, 6], [7, 8, 9], [10]]);
+    expect(planBatches([1, 2, 3], 100)).toEqual([[1, 2, 3]]);
+  });
+
+  it('has no batches for an empty scale set and rejects a bad percent', () => {
+    expect(planBatches([], 20)).toEqual([]);
+    expect(() => planBatches([1], 0)).toThrow(/batchPercent: expected a number in \(0, 100\], found 0/);
+  });
+});
+
+describe('health threshold', () => {
+  it('stops when the unhealthy share of upgraded instances passes the maximum', () => {
+    expect(unhealthyPercent(3, 1)).toBeCloseTo(33.33, 1);
+    expect(breachesHealthThreshold(1, 1, 20)).toBe(true);
+    expect(breachesHealthThreshold(5, 1, 20)).toBe(false);
+    expect(breachesHealthThreshold(4, 1, 20)).toBe(true);
+    expect(breachesHealthThreshold(3, 0, 0)).toBe(false);
+    expect(breachesHealthThreshold(3, 3, 100)).toBe(false);
+  });
+});
+
+describe('lockLeaseMs', () => {
+  const spec = {
+    buildTimeoutInMinutes: 60,
+    approval: { required: true, timeout: { iso: 'PT2H', ms: 7_200_000 } },
+    rollout: [
+      { batchPercent: 50, pauseBetweenBatches: { iso: 'PT0S', ms: 0 } },
+      { batchPercent: 20, pauseBetweenBatches: { iso: 'PT1M', ms: 60_000 } },
+    ],
+  } as unknown as BakeSpec;
+
+  it('covers the build, the approval gate, the slowest rollout and cleanup', () => {
+    const perBatch = WATCHDOG_MS.instanceUpgrade.Linux + WATCHDOG_MS.healthGate + 60_000;
+    const slowest = 2 * WATCHDOG_MS.scaleSetModel + 5 * perBatch + WATCHDOG_MS.instanceUpgrade.Linux;
+    expect(lockLeaseMs(spec, 'Linux')).toBe(3_600_000 + 7_200_000 + slowest + WATCHDOG_MS.deleteStagingGroup);
+  });
+});
