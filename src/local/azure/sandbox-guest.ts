@@ -48,8 +48,9 @@ mkdir -p "$KILN_MERGED${GUEST_CONTROL_DIR}"
 mount --bind "$KILN_CONTROL" "$KILN_MERGED${GUEST_CONTROL_DIR}"
 echo $$ > "$KILN_CONTROL/${CONTROL_FILES.booted}"
 set +e
+# Orphans are reaped between reads (bash defers SIGCHLD while a builtin waits), so keep the reads short.
 # The host's /proc is still mounted here (outside the chroot): stop with the emulator that started us.
-while [ -d "/proc/$KILN_EMULATOR_PID" ]; do read -r -t 1 -u 3; done
+while [ -d "/proc/$KILN_EMULATOR_PID" ]; do read -r -t 0.1 -u 3; done
 `;
 
 /** Stand-in for the Azure Linux Agent inside guests: `waagent -deprovision[+user] -force`, with its effects. */

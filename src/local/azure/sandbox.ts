@@ -58,7 +58,7 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-/** Host PIDs of every process in the PID namespace of `initPid`, init excluded. */
+/** Host PIDs of every live (not zombie) process in the PID namespace of `initPid`, init excluded. */
 async function namespaceMembers(initPid: number): Promise<number[]> {
   const namespace = await readlink(`/proc/${initPid}/ns/pid`).catch(() => undefined);
   if (!namespace) return [];
@@ -66,7 +66,11 @@ async function namespaceMembers(initPid: number): Promise<number[]> {
   for (const entry of await readdir('/proc')) {
     const pid = Number(entry);
     if (!Number.isInteger(pid) || pid === initPid) continue;
-    if ((await readlink(`/proc/${pid}/ns/pid`).catch(() => undefined)) === namespace) members.push(pid);
+    if ((await readlink(`/proc/${pid}/ns/pid`).catch(() => undefined)) !== namespace) continue;
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    // The state follows the parenthesised command name, which may itself contain spaces or parentheses.
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (state !== '' && state !== 'Z') members.push(pid);
   }
   return members;
 }

@@ -1,0 +1,206 @@
+// The guest sandbox for real: scripts in an overlay over the host root, waagent deprovision, capture, timeouts.
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import {
+  createDiskFrom,
+  diskPaths,
+  existsOnDisk,
+  provisionDisk,
+  readFileFromDisk,
+  snapshotDisk,
+  type Disk,
+} from '../../src/local/azure/disks.ts';
+import { createSandbox, SandboxError, type GuestPowerOff, type Sandbox } from '../../src/local/azure/sandbox.ts';
+import { loadOrCreateCertificate, type EmulatorCertificate } from '../../src/local/azure/tls.ts';
+
+let home: string;
+let cert: EmulatorCertificate;
+let sandbox: Sandbox;
+const powerOffs: GuestPowerOff[] = [];
+let diskCounter = 0;
+
+async function newDisk(options: { provision?: boolean } = {}): Promise<Disk> {
+  const disk = await createDiskFrom(null, join(home, 'disks', `vm${++diskCounter}`));
+  if (options.provision) await provisionDisk(disk, { adminUsername: 'azureuser', hostname: `vm${diskCounter}` });
+  return disk;
+}
+
+function requireIsolation(context: TestContext): void {
+  if (!sandbox.isolation.isolated) context.skip(`no isolation here: ${sandbox.isolation.reason}`);
+}
+
+async function waitForPowerOff(disk: Disk, timeoutMs = 10_000): Promise<GuestPowerOff> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const event = powerOffs.find((candidate) => candidate.disk.dir === disk.dir);
+    if (event) return event;
+    if (Date.now() > deadline) throw new Error(`guest of ${disk.dir} did not power off within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** `sleep` processes in the guest that are not zombies (killed ones are reaped by the guest's init shortly after). */
+async function liveSleeps(disk: Disk): Promise<number> {
+  const result = await sandbox.runScript({ disk, script: 'ps -e -o stat=,comm= | awk \'$1 !~ /^Z/ && $2 == "sleep"\' | wc -l', timeoutSec: 10 });
+  return Number(result.stdout.trim());
+}
+
+const text = async (disk: Disk, path: string) => (await readFileFromDisk(disk, path))?.toString('utf8');
+
+beforeAll(async () => {
+  home = await mkdtemp(join(tmpdir(), 'kiln-sandbox-'));
+  cert = await loadOrCreateCertificate(home);
+  sandbox = await createSandbox({ home, caPem: cert.caPem, onGuestPowerOff: (event) => powerOffs.push(event) });
+});
+
+afterAll(async () => {
+  await sandbox?.close();
+  await rm(home, { recursive: true, force: true });
+});
+
+describe('guest sandbox', () => {
+  it('runs a script for real: writes land in the disk upper directory only, env vars arrive', async (context) => {
+    requireIsolation(context);
+    const disk = await newDisk();
+    const marker = `/opt/kiln-sandbox-test-${process.pid}`;
+    const result = await sandbox.runScript({
+      disk,
+      script: `set -e\nmkdir -p ${marker}\necho "$GREETING" > ${marker}/file\necho out; echo err >&2\nexit 7`,
+      env: { GREETING: 'hello from the guest' },
+      timeoutSec: 30,
+    });
+    expect(result).toMatchObject({ isolated: true, exitCode: 7, stdout: 'out\n', stderr: 'err\n', timedOut: false, agentRemoved: false });
+    expect(existsSync(marker)).toBe(false);
+    expect(existsSync(join(diskPaths(disk).upper, marker, 'file'))).toBe(true);
+    expect(await text(disk, `${marker}/file`)).toBe('hello from the guest\n');
+  });
+
+  it('hides a host file the guest deletes, in the VM and in images captured from it', async (context) => {
+    requireIsolation(context);
+    const disk = await newDisk();
+    expect(existsSync('/etc/debian_version') || existsSync('/etc/os-release')).toBe(true);
+    const victim = existsSync('/etc/debian_version') ? '/etc/debian_version' : '/etc/os-release';
+    const result = await sandbox.runScript({ disk, script: `rm ${victim}\ntest ! -e ${victim}`, timeoutSec: 30 });
+    expect(result.exitCode).toBe(0);
+    expect(existsSync(victim)).toBe(true);
+    await sandbox.stopGuest(disk);
+    const image = await snapshotDisk(disk, join(home, 'images', 'whiteout'));
+    const fromImage = await createDiskFrom(image, join(home, 'disks', 'from-whiteout'));
+    expect(await existsOnDisk(fromImage, victim)).toBe(false);
+    const inGuest = await sandbox.runScript({ disk: fromImage, script: `test -e ${victim} && echo present || echo absent`, timeoutSec: 30 });
+    expect(inGuest.stdout).toBe('absent\n');
+  });
+
+  it('kills the whole process tree at the timeout', async (context) => {
+    requireIsolation(context);
+    const disk = await newDisk();
+    const started = Date.now();
+    const result = await sandbox.runScript({ disk, script: 'sleep 60 &\nsleep 60\n', timeoutSec: 1 });
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(result).toMatchObject({ timedOut: true, exitCode: null, detachedStarted: false });
+    expect(result.message).toContain('1 seconds');
+    expect(await liveSleeps(disk)).toBe(0);
+  });
+
+  it('trusts the emulator CA inside the guest', async (context) => {
+    requireIsolation(context);
+    const server = createServer({ cert: cert.certPem, key: cert.keyPem }, (_request, response) => response.end('kiln-files'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const disk = await newDisk();
+      const result = await sandbox.runScript({ disk, script: `curl -sS https://127.0.0.1:${port}/`, timeoutSec: 30 });
+      expect(result.stderr).toBe('');
+      expect(result.stdout).toBe('kiln-files');
+    } finally {
+      server.close();
+    }
+  });
+
+  it('deprovisions detached: the run completes, the guest powers off, machine identity is gone', async (context) => {
+    requireIsolation(context);
+    const disk = await newDisk({ provision: true });
+    expect(await text(disk, '/etc/passwd')).toContain('azureuser:');
+    expect(await text(disk, '/etc/machine-id')).toMatch(/^[0-9a-f]{32}\n$/);
+    await sandbox.runScript({ disk, script: 'echo customized > /etc/kiln-customized', timeoutSec: 30 });
+
+    const result = await sandbox.runScript({
+      disk,
+      script: 'nohup bash -c "sleep 0.5; waagent -force -deprovision+user" >/dev/null 2>&1 &\necho started',
+      timeoutSec: 30,
+    });
+    expect(result).toMatchObject({ exitCode: 0, stdout: 'started\n', agentRemoved: false, detachedStarted: true });
+    expect(await waitForPowerOff(disk)).toMatchObject({ reason: 'deprovision' });
+    expect(sandbox.isGuestRunning(disk)).toBe(false);
+
+    expect(await text(disk, '/etc/machine-id')).toBe('');
+    expect(await existsOnDisk(disk, '/etc/ssh/ssh_host_ed25519_key')).toBe(false);
+    for (const file of ['/etc/passwd', '/etc/shadow', '/etc/group']) expect(await text(disk, file)).not.toContain('azureuser');
+    expect(await existsOnDisk(disk, '/home/azureuser')).toBe(false);
+    expect(await existsOnDisk(disk, '/var/lib/waagent')).toBe(false);
+
+    const image = await snapshotDisk(disk, join(home, 'images', 'generalized'));
+    const instance = await createDiskFrom(image, join(home, 'disks', 'instance0'));
+    expect(await text(instance, '/etc/kiln-customized')).toBe('customized\n');
+    expect(await existsOnDisk(instance, '/home/azureuser')).toBe(false);
+    await provisionDisk(instance, { adminUsername: 'azureuser', hostname: 'instance0' });
+    expect(await text(instance, '/etc/machine-id')).toMatch(/^[0-9a-f]{32}\n$/);
+    expect(await text(instance, '/etc/kiln-customized')).toBe('customized\n');
+  });
+
+  it('reports a foreground deprovision as agent removed (Azure never completes that run)', async (context) => {
+    requireIsolation(context);
+    const disk = await newDisk({ provision: true });
+    const result = await sandbox.runScript({ disk, script: 'waagent -deprovision+user -force\nsleep 5\necho unreachable', timeoutSec: 30 });
+    expect(result.agentRemoved).toBe(true);
+    expect(result.stdout).not.toContain('unreachable');
+    expect(await waitForPowerOff(disk)).toMatchObject({ reason: 'deprovision' });
+  });
+
+  it('stopGuest kills processes left running in the guest', async (context) => {
+    requireIsolation(context);
+    const disk = await newDisk();
+    const result = await sandbox.runScript({ disk, script: 'setsid sleep 300 >/dev/null 2>&1 < /dev/null &', timeoutSec: 30 });
+    expect(result.detachedStarted).toBe(true);
+    expect(sandbox.isGuestRunning(disk)).toBe(true);
+    await sandbox.stopGuest(disk);
+    expect(sandbox.isGuestRunning(disk)).toBe(false);
+    expect(await liveSleeps(disk)).toBe(0);
+  });
+
+  it('rejects parameter names that are not environment variable names', async (context) => {
+    requireIsolation(context);
+    const disk = await newDisk();
+    await expect(sandbox.runScript({ disk, script: 'true', env: { 'bad-name': 'x' }, timeoutSec: 10 })).rejects.toThrow(SandboxError);
+    await expect(sandbox.runScript({ disk, script: 'true', env: { 'bad-name': 'x' }, timeoutSec: 10 })).rejects.toThrow('"bad-name"');
+  });
+
+  it('does not run the script where isolation is impossible, and says so', async () => {
+    const unisolated = await createSandbox({ home, caPem: cert.caPem, isolation: 'off' });
+    const disk = await newDisk();
+    const marker = join(tmpdir(), `kiln-must-not-exist-${process.pid}`);
+    const result = await unisolated.runScript({ disk, script: `touch ${marker}`, timeoutSec: 10 });
+    expect(result).toMatchObject({ isolated: false, exitCode: null, timedOut: false });
+    expect(result.message).toMatch(/not run/i);
+    expect(existsSync(marker)).toBe(false);
+    expect(await readdir(diskPaths(disk).upper)).toEqual([]);
+    await unisolated.close();
+  });
+
+  it('keeps snapshots independent of the VM they came from', async (context) => {
+    requireIsolation(context);
+    const disk = await newDisk();
+    await sandbox.runScript({ disk, script: 'echo v1 > /etc/kiln-version', timeoutSec: 30 });
+    await sandbox.stopGuest(disk);
+    const image = await snapshotDisk(disk, join(home, 'images', 'independent'));
+    await sandbox.runScript({ disk, script: 'echo v2 > /etc/kiln-version', timeoutSec: 30 });
+    const fromImage = await createDiskFrom(image, join(home, 'disks', 'independent'));
+    expect(await text(fromImage, '/etc/kiln-version')).toBe('v1\n');
+    expect((await stat(join(image.dir, 'tree', 'etc', 'kiln-version'))).nlink).toBe(1);
+  });
+});
