@@ -2,7 +2,6 @@
 
 import { Option, type Command } from 'commander';
 import { KilnApiError, KilnClient } from '../../api/client.ts';
-import { localEndpoint } from '../../local/default.ts';
 
 export interface ApiOptions {
   endpoint?: string;
@@ -26,6 +25,8 @@ export function addApiOptions(command: Command): Command {
 /** A client for the given endpoint, or for the local default running on --home. */
 export async function connect(options: ApiOptions): Promise<KilnClient> {
   if (options.endpoint) return new KilnClient(options.endpoint, options.key ? { key: options.key } : {});
+  // Loaded only here: the local default's modules (emulator, host) are heavy and an --endpoint call needs none.
+  const { localEndpoint } = await import('../../local/default.ts');
   const local = await localEndpoint(options.home);
   if (!local) {
     throw new Error(`no Kiln endpoint: pass --endpoint and --key, or start \`kiln up\` (no local default found in ${options.home})`);

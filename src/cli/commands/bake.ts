@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import type { KilnClient } from '../../api/client.ts';
-import { startLocalDefault, type LocalDefault } from '../../local/default.ts';
+import type { LocalDefault } from '../../local/default.ts';
 import { parseTemplateFile } from '../../template/index.ts';
 import { watchRun } from '../progress-watch.ts';
 import { summaryLines } from '../progress.ts';
@@ -17,6 +17,7 @@ interface BakeOptions extends ApiOptions {
 
 /** Starts the local default on free ports (a `kiln up` may hold the fixed ones) for the length of one bake. */
 async function startInProcess(options: BakeOptions): Promise<LocalDefault> {
+  const { startLocalDefault } = await import('../../local/default.ts');
   return startLocalDefault({ home: options.home, functionsPort: 0, armPort: 0, keyVaultPort: 0, blobPort: 0, profile: options.profile });
 }
 
@@ -56,7 +57,7 @@ export function registerBake(program: Command): void {
       const record = await watchRun(client, started.id, {
         out: progressOut,
         live: Boolean(progressOut.isTTY),
-        intervalMs: local ? 250 : 2_000,
+        intervalMs: local ? 250 : 1_000,
       }).finally(() => process.off('SIGINT', onInterrupt));
       if (options.json) printJson(record);
       else process.stdout.write(`${summaryLines(record).join('\n')}\n`);

@@ -1,7 +1,6 @@
 /** `kiln up`: start the local default and stay up; print one ready line (DESIGN §6) when it answers. */
 
 import { Option, type Command } from 'commander';
-import { startLocalDefault } from '../../local/default.ts';
 import { action, homeOption } from './api-options.ts';
 
 function port(value: string): number {
@@ -32,6 +31,7 @@ export function registerUp(program: Command): void {
     .addOption(new Option('--profile <name>', 'emulator latency profile').choices(['zero', 'fast', 'realistic']).default('fast'))
     .option('--seed <file>', 'local environment seed (default examples/local-environment.json)')
     .action(action(async (options: UpOptions) => {
+      const { startLocalDefault } = await import('../../local/default.ts');
       const local = await startLocalDefault({
         home: options.home,
         functionsPort: options.port,
