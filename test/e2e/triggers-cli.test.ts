@@ -1,0 +1,52 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunRecord } from '../../src/runs/record.ts';
+import { repo } from './triggers-support.ts';
+
+let home: string;
+
+beforeAll(async () => {
+  home = await mkdtemp(join(tmpdir(), 'kiln-cli-bake-'));
+});
+
+afterAll(async () => {
+  await rm(home, { recursive: true, force: true });
+});
+
+function kiln(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', 'src/cli/main.ts', ...args], {
+      cwd: repo,
+      env: { ...process.env, KILN_ENDPOINT: '', KILN_API_KEY: '' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('kiln bake with no endpoint (the local default in-process)', () => {
+  it('--json: bakes end to end and prints the final run record; exit 0', async () => {
+    const { code, stdout, stderr } = await kiln(['bake', 'examples/ubuntu-web.json', '--json', '--home', home, '--profile', 'zero']);
+    const record = JSON.parse(stdout) as RunRecord;
+    expect(record.status, stderr.slice(-3000)).toBe('Succeeded');
+    expect(code).toBe(0);
+    expect(record.outputs.version).toMatch(/^1\.0\.\d+$/);
+    expect(record.outputs.scaleSets).toEqual([expect.objectContaining({ status: 'Succeeded' })]);
+  }, 120_000);
+
+  it('plain: progress lines, then the image version and the rollout result', async () => {
+    const { code, stdout, stderr } = await kiln(['bake', 'examples/ubuntu-web.json', '--home', home, '--profile', 'zero']);
+    expect(code, stderr.slice(-3000)).toBe(0);
+    const lines = stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^bake ubuntu-web-\S+ started/);
+    expect(lines).toContain('step customize: Succeeded');
+    expect(lines.some((l) => /^image version 1\.0\.\d+ \(/.test(l))).toBe(true);
+    expect(lines.at(-1)).toBe('rollout web-vmss: Succeeded (3/3 instances updated)');
+  }, 120_000);
+});
