@@ -1,10 +1,13 @@
 /** overlayfs on-disk conventions the disk layers use: whiteouts (char device 0/0) and opaque directories (xattr). */
 import { execFile } from 'node:child_process';
-import type { Stats } from 'node:fs';
+import { existsSync, type Stats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
+
+// The system interpreter, not a version-manager shim from PATH: shims cost a few hundred ms per call.
+const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
 /** overlayfs marks a deleted lower entry with a 0/0 character device in the upper layer. */
 export function isWhiteout(stats: Stats): boolean {
@@ -37,7 +40,8 @@ for d in sys.argv[1:]:
         print('0')
 `;
 
-// Setting or clearing an xattr changes ctime, so (inode, ctime) is a safe cache key for a directory's flag.
+// overlayfs marks a directory opaque only when it creates it (over a whiteout), never later, and so does
+// markOpaque on fresh copies: (inode, birth time) identifies a directory whose flag cannot change.
 const opaqueCache = new Map<string, boolean>();
 
 /** For each directory, whether it is opaque; one Python call for all that are not cached yet. */
@@ -45,12 +49,12 @@ export async function opaqueFlags(dirs: string[]): Promise<boolean[]> {
   const keys = await Promise.all(
     dirs.map(async (dir) => {
       const stats = await lstat(dir);
-      return `${dir}\0${stats.ino}\0${stats.ctimeMs}`;
+      return `${stats.dev}:${stats.ino}:${stats.birthtimeMs}`;
     }),
   );
   const unknown = dirs.filter((_, index) => !opaqueCache.has(keys[index] ?? ''));
   if (unknown.length > 0) {
-    const { stdout } = await run('python3', ['-c', CHECK_OPAQUE, ...unknown]);
+    const { stdout } = await run(PYTHON, ['-c', CHECK_OPAQUE, ...unknown]);
     const flags = stdout.split('\n');
     for (const [index, dir] of unknown.entries()) {
       opaqueCache.set(keys[dirs.indexOf(dir)] ?? '', flags[index] === '1');
@@ -61,12 +65,12 @@ export async function opaqueFlags(dirs: string[]): Promise<boolean[]> {
 
 /** Every directory under `root` (included) that overlayfs marked opaque: it hides all lower layers' content. */
 export async function listOpaqueDirs(root: string): Promise<Set<string>> {
-  const { stdout } = await run('python3', ['-c', LIST_OPAQUE, root], { maxBuffer: 64 * 1024 * 1024 });
+  const { stdout } = await run(PYTHON, ['-c', LIST_OPAQUE, root], { maxBuffer: 64 * 1024 * 1024 });
   return new Set(stdout.split('\n').filter((line) => line !== ''));
 }
 
 export async function markOpaque(dirs: string[]): Promise<void> {
-  if (dirs.length > 0) await run('python3', ['-c', MARK_OPAQUE, ...dirs]);
+  if (dirs.length > 0) await run(PYTHON, ['-c', MARK_OPAQUE, ...dirs]);
 }
 
 /** Copies a file tree with ownership, modes, times and special files; reflinks where the filesystem can. */
