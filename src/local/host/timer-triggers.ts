@@ -107,11 +107,16 @@ export function startTimerTriggers(options: TimerTriggerOptions): TimerTriggers 
     }
     // Recorded after the run, so a host killed mid-run finds the occurrence still due and runs it again. The next
     // occurrence counts from when this one fired: missed occurrences are skipped, a run longer than the interval is not.
-    store.putTimerStatus(name, {
-      last: dueAt === undefined ? before.last : iso(dueAt),
-      next: iso(s.schedule.nextAfter(firedAt)),
-      lastUpdated: iso(clock.now()),
-    });
+    try {
+      store.putTimerStatus(name, {
+        last: dueAt === undefined ? before.last : iso(dueAt),
+        next: iso(s.schedule.nextAfter(firedAt)),
+        lastUpdated: iso(clock.now()),
+      });
+    } catch (error) {
+      // The occurrence then stays due and runs again at the next start: at least once, never lost.
+      options.log(`[${name}] could not record the timer status: ${error instanceof Error ? error.message : String(error)}`);
+    }
   };
 
   const arm = (s: ScheduledFunction): void => {
