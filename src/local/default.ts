@@ -30,10 +30,14 @@ export interface LocalDefaultOptions {
   /** Emulator latency profile (`zero`, `fast`, `realistic`) and its time scale. */
   profile?: string;
   scale?: number;
+  /** `off`: the emulator records scripts instead of running them in a guest sandbox (fast, offline tests). */
+  isolation?: 'auto' | 'off';
   /** What the subscription already holds; default examples/local-environment.json. */
   seedFile?: string;
   /** false: the Functions host runs as a child process (src/local/host/main.ts) that tests can kill. Default true. */
   hostInProcess?: boolean;
+  /** Where the host's and the emulator's log lines go; default stderr. */
+  log?: (line: string) => void;
   /** Extra host settings (override the wiring below), e.g. a shorter poll interval. */
   settings?: Record<string, string>;
 }
@@ -200,6 +204,8 @@ export async function startLocalDefault(options: LocalDefaultOptions): Promise<L
       scale: options.scale,
       seedFile: options.seedFile ?? join(repoRoot, 'examples/local-environment.json'),
       filesDir: join(repoRoot, 'examples/files'),
+      ...(options.isolation ? { isolation: options.isolation } : {}),
+      ...(options.log ? { log: options.log } : {}),
     });
     closers.push(() => emulator.close());
 
@@ -236,6 +242,7 @@ export async function startLocalDefault(options: LocalDefaultOptions): Promise<L
           settings,
           hostJsonPath: join(repoRoot, 'host.json'),
           keys,
+          ...(options.log ? { log: options.log } : {}),
         });
         functionsUrl = host.url;
       } else {

@@ -1,6 +1,8 @@
 /** `kiln bake FILE`: bake a template through the API, or on an in-process local default when no endpoint is given. */
 
-import { readFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { KilnClient } from '../../api/client.ts';
 import type { LocalDefault } from '../../local/default.ts';
@@ -15,10 +17,27 @@ interface BakeOptions extends ApiOptions {
   profile: string;
 }
 
-/** Starts the local default on free ports (a `kiln up` may hold the fixed ones) for the length of one bake. */
-async function startInProcess(options: BakeOptions): Promise<LocalDefault> {
+/**
+ * Starts the local default on free ports (a `kiln up` may hold the fixed ones) for the length of one bake. Its
+ * host and emulator log to KILN_HOME/bake.log, so the terminal shows only the bake.
+ */
+async function startInProcess(options: BakeOptions): Promise<{ local: LocalDefault; logPath: string; close(): Promise<void> }> {
   const { startLocalDefault } = await import('../../local/default.ts');
-  return startLocalDefault({ home: options.home, functionsPort: 0, armPort: 0, keyVaultPort: 0, blobPort: 0, profile: options.profile });
+  await mkdir(options.home, { recursive: true });
+  const logPath = resolve(options.home, 'bake.log');
+  const logFile = createWriteStream(logPath, { flags: 'a' });
+  const local = await startLocalDefault({
+    home: options.home, functionsPort: 0, armPort: 0, keyVaultPort: 0, blobPort: 0, profile: options.profile,
+    log: (line) => logFile.write(`${line}\n`),
+  });
+  return {
+    local,
+    logPath,
+    async close() {
+      await local.close();
+      await new Promise((done) => logFile.end(done));
+    },
+  };
 }
 
 export function registerBake(program: Command): void {
@@ -39,7 +58,8 @@ export function registerBake(program: Command): void {
       return;
     }
     const template: unknown = JSON.parse(await readFile(file, 'utf8'));
-    const local = options.endpoint ? undefined : await startInProcess(options);
+    const inProcess = options.endpoint ? undefined : await startInProcess(options);
+    const local = inProcess?.local;
     try {
       const client: KilnClient = await connect(local ? { ...options, endpoint: local.functionsUrl, key: local.apiKey } : options);
       const started = await client.startBake(template, { templateName: parsed.spec.name });
@@ -62,8 +82,9 @@ export function registerBake(program: Command): void {
       if (options.json) printJson(record);
       else process.stdout.write(`${summaryLines(record).join('\n')}\n`);
       process.exitCode = record.status === 'Succeeded' ? 0 : 1;
+      if (inProcess && record.status !== 'Succeeded') process.stderr.write(`the local default's log: ${inProcess.logPath}\n`);
     } finally {
-      await local?.close();
+      await inProcess?.close();
     }
   }));
 }
