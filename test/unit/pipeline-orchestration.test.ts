@@ -1,0 +1,261 @@
+/**
+ * The bake orchestration's logic on the real local durable engine and the real durable-functions SDK, with the
+ * activities scripted (test/fixtures/bake-app): order of steps, failure, retryable LRO, rollback, cancel,
+ * watchdog, approval, lock, resume. The emulator-backed bakes are in test/e2e/bake-*.test.ts.
+ */
+
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Activity } from '../../src/activities/contracts.ts';
+import { SkippableClock } from '../../src/local/host/clock.ts';
+import { startLocalHost, type LocalHost } from '../../src/local/host/index.ts';
+import type { BakeInput, BakeProgress } from '../../src/pipeline/contracts.ts';
+import type { RunRecord } from '../../src/runs/record.ts';
+import { parseTemplateText } from '../../src/template/index.ts';
+import type { BakeSpec } from '../../src/template/spec.ts';
+import { fake, galleryImage } from '../fixtures/bake-app/fake-azure.ts';
+
+const app = join(import.meta.dirname, '../fixtures/bake-app');
+let home: string;
+let host: LocalHost;
+let clock: SkippableClock;
+let client: df.DurableClient;
+let spec: BakeSpec;
+let runs = 0;
+
+beforeAll(async () => {
+  home = mkdtempSync(join(tmpdir(), 'kiln-bake-orch-'));
+  clock = new SkippableClock();
+  host = await startLocalHost({
+    appEntry: join(app, 'app.ts'),
+    home,
+    port: 0,
+    settings: {},
+    hostJsonPath: join(app, 'host.json'),
+    clock,
+    log: () => undefined,
+  });
+  const binding = df.input.durableClient();
+  const context = new InvocationContext({ functionName: 'test', options: { extraInputs: [binding] } });
+  context.extraInputs.set(binding, host.engine.clientInput(host.url));
+  client = df.getClient(context);
+  const parsed = parseTemplateText(readFileSync(join(import.meta.dirname, '../../examples/ubuntu-web.json'), 'utf8'));
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+  spec = parsed.spec;
+});
+
+afterAll(async () => {
+  await host?.close();
+  rmSync(home, { recursive: true, force: true });
+});
+
+beforeEach(() => fake.reset());
+
+async function start(overrides: Partial<BakeSpec> = {}, extra: Partial<BakeInput> = {}): Promise<string> {
+  const runId = `ubuntu-web-20261125T130000Z-${String(++runs).padStart(4, '0')}`;
+  const input: BakeInput = { runId, templateName: 'ubuntu-web', trigger: 'http', spec: { ...spec, ...overrides }, ...extra };
+  await client.startNew('bake', { instanceId: runId, input });
+  return runId;
+}
+
+async function waitFor(id: string, done: (s: df.DurableOrchestrationStatus) => boolean, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await client.getStatus(id);
+    if (done(status)) return status;
+    if (Date.now() > deadline) throw new Error(`${id}: still ${status.runtimeStatus} (${JSON.stringify(status.customStatus)})`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function finished(id: string): Promise<RunRecord> {
+  const status = await waitFor(id, (s) => ['Completed', 'Failed', 'Terminated'].includes(String(s.runtimeStatus)));
+  expect(status.runtimeStatus, String(status.output)).toBe('Completed');
+  const record = fake.records.get(id)!;
+  expect(status.output).toEqual(record);
+  return record;
+}
+
+const stepStatus = (record: RunRecord) => Object.fromEntries(record.steps.map((s) => [s.name, s.status]));
+
+describe('bake orchestration', () => {
+  it('runs every step in DESIGN §1 order and ends Succeeded with the staging group deleted', async () => {
+    const id = await start();
+    const record = await finished(id);
+    expect(record.status).toBe('Succeeded');
+    expect(stepStatus(record)).toEqual({
+      plan: 'Succeeded',
+      lock: 'Succeeded',
+      stage: 'Succeeded',
+      customize: 'Succeeded',
+      validate: 'Succeeded',
+      generalize: 'Succeeded',
+      capture: 'Succeeded',
+      replicate: 'Succeeded',
+      promote: 'Succeeded',
+      approve: 'Skipped',
+      rollout: 'Succeeded',
+      cleanup: 'Succeeded',
+    });
+    const order = fake.calls.map((c) => c.name).filter((n) => n !== Activity.pollOperation && n !== Activity.saveRunRecord && n !== Activity.saveRunProgress);
+    expect(order.slice(0, 12)).toEqual([
+      Activity.planBake,
+      Activity.createStagingGroup,
+      Activity.beginStagingNetwork,
+      Activity.beginStagingVm,
+      Activity.beginCustomizer,
+      Activity.beginCustomizer,
+      Activity.beginCustomizer,
+      Activity.beginDeprovision,
+      Activity.beginDeallocate,
+      Activity.generalizeVm,
+      Activity.beginCapture,
+      Activity.beginDeleteStagingGroup,
+    ]);
+    expect(order.indexOf(Activity.beginPromote)).toBeGreaterThan(order.lastIndexOf(Activity.readReplication));
+    expect(order.indexOf(Activity.beginScaleSetModel)).toBeGreaterThan(order.indexOf(Activity.beginPromote));
+    expect(record.outputs).toMatchObject({
+      version: '1.0.1',
+      imageVersionId: galleryImage('1.0.1'),
+      regions: { eastus: 'Completed', westeurope: 'Completed' },
+      scaleSets: [{ id: spec.rollout[0]!.scaleSetId, status: 'Succeeded', updated: 3, total: 3 }],
+    });
+    expect(record.staging).toMatchObject({ state: 'Deleted' });
+    expect(fake.model).toBe(galleryImage('1.0.1'));
+    expect(record.endedAt).toBeDefined();
+  });
+
+  it('fails naming the step, exit code and last lines when a customizer exits 3, and still deletes the staging group', async () => {
+    fake.reset({
+      behaviours: {
+        'beginCustomizer:customize:1': {
+          kind: 'fail',
+          failure: { code: 'ScriptFailed', message: "script 'robots' exited with code 3", retryable: false, exitCode: 3, lastLines: ['downloading', 'checksum mismatch'] },
+        },
+      },
+    });
+    const record = await finished(await start());
+    expect(record.status).toBe('Failed');
+    expect(record.error).toEqual({
+      step: 'customize',
+      code: 'ScriptFailed',
+      message: "customizer 2 'robots' (File): script 'robots' exited with code 3",
+      exitCode: 3,
+      lastLines: ['downloading', 'checksum mismatch'],
+    });
+    expect(stepStatus(record)).toMatchObject({ customize: 'Failed', validate: 'Skipped', capture: 'Skipped', cleanup: 'Succeeded' });
+    expect(record.staging).toMatchObject({ state: 'Deleted' });
+    expect(fake.called(Activity.beginCapture)).toHaveLength(0);
+  });
+
+  it('keeps the staging group when errorHandling.onCustomizerError is abort, and says so', async () => {
+    fake.reset({
+      behaviours: { 'beginCustomizer:customize:0': { kind: 'fail', failure: { code: 'ScriptFailed', message: 'exit 1', retryable: false, exitCode: 1 } } },
+    });
+    const record = await finished(await start({ errorHandling: { onCustomizerError: 'abort', onValidationError: 'cleanup' } }));
+    expect(record.status).toBe('Failed');
+    expect(record.staging).toMatchObject({ state: 'Kept', reason: expect.stringMatching(/onCustomizerError is abort/) });
+    expect(fake.called(Activity.beginDeleteStagingGroup)).toHaveLength(0);
+  });
+
+  it('begins a failed but retryable long-running operation again and succeeds', async () => {
+    fake.reset({
+      behaviours: { beginStagingVm: { kind: 'fail', times: 1, failure: { code: 'InternalServerError', message: 'LRO failed', retryable: true } } },
+    });
+    const record = await finished(await start());
+    expect(record.status).toBe('Succeeded');
+    expect(record.steps.find((s) => s.name === 'stage')!.attempts).toBe(4);
+    expect(fake.called(Activity.beginStagingVm)).toHaveLength(2);
+  });
+
+  it('rolls the scale set back to the previous version when upgraded instances turn unhealthy', async () => {
+    fake.reset({ unhealthy: ['1'] });
+    const record = await finished(await start());
+    expect(record.status).toBe('Failed');
+    expect(record.error).toMatchObject({ step: 'rollout', code: 'RolledBack' });
+    expect(record.error!.message).toMatch(/1 of 2 upgraded instances not healthy \(1 Unhealthy\).*rolled back to .*versions\/1\.0\.0/);
+    expect(record.outputs.scaleSets).toEqual([{ id: spec.rollout[0]!.scaleSetId, status: 'RolledBack', updated: 0, total: 3 }]);
+    const models = fake.called(Activity.beginScaleSetModel).map((c) => (c.input as { imageReferenceId: string }).imageReferenceId);
+    expect(models).toEqual([record.outputs.imageVersionId, galleryImage('1.0.0')]);
+    expect(fake.model).toBe(galleryImage('1.0.0'));
+    const upgrades = fake.called(Activity.beginInstanceUpgrade).map((c) => (c.input as { instanceIds: string[] }).instanceIds);
+    expect(upgrades).toEqual([['0', '1'], ['0', '1']]);
+  });
+
+  it('ends Canceled and clean when canceled during customization', async () => {
+    fake.reset({ behaviours: { 'beginCustomizer:customize:0': { kind: 'hang' } } });
+    const id = await start();
+    await waitFor(id, () => fake.called(Activity.pollOperation).length > 2);
+    await client.raiseEvent(id, 'cancel', null);
+    const record = await finished(id);
+    expect(record.status).toBe('Canceled');
+    expect(record.error).toMatchObject({ step: 'customize', code: 'Canceled' });
+    expect(stepStatus(record)).toMatchObject({ customize: 'Canceled', validate: 'Canceled', rollout: 'Canceled', cleanup: 'Succeeded' });
+    expect(record.staging).toMatchObject({ state: 'Deleted' });
+  });
+
+  it('fails a hung Run Command by its watchdog, naming the customizer, long before the build timeout', async () => {
+    fake.reset({ behaviours: { 'beginCustomizer:customize:0': { kind: 'hang' } } });
+    const id = await start({ buildTimeoutInMinutes: 600 });
+    await waitFor(id, () => fake.called(Activity.pollOperation).length > 2);
+    for (let i = 0; i < 12 && !fake.records.get(id)?.endedAt; i++) {
+      await clock.advance(10 * 60_000);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const record = await finished(id);
+    expect(record.error).toMatchObject({
+      step: 'customize',
+      code: 'Timeout',
+      message: "customizer 1 'web-content' (Shell) did not finish within its watchdog (90 min)",
+    });
+    expect(record.staging).toMatchObject({ state: 'Deleted' });
+  });
+
+  it('waits for approval before rollout, and fails when none comes in time', async () => {
+    const approval = { required: true, timeout: { iso: 'PT1H', ms: 3_600_000 } };
+    const approved = await start({ approval });
+    await waitFor(approved, (s) => (s.customStatus as BakeProgress | null)?.step === 'approve' && !!(s.customStatus as BakeProgress).waitingFor);
+    expect(fake.called(Activity.beginScaleSetModel)).toHaveLength(0);
+    await client.raiseEvent(approved, 'approve', { by: 'alice' });
+    const record = await finished(approved);
+    expect(record.status).toBe('Succeeded');
+    expect(record.steps.find((s) => s.name === 'approve')).toMatchObject({ status: 'Succeeded', message: 'approved by alice' });
+
+    const ignored = await start({ approval });
+    await waitFor(ignored, (s) => !!(s.customStatus as BakeProgress | null)?.waitingFor?.startsWith('approval'));
+    await clock.advance(3_600_000 + 1_000);
+    const timedOut = await finished(ignored);
+    expect(timedOut.error).toMatchObject({ step: 'approve', code: 'ApprovalTimedOut', message: 'no approval within PT1H' });
+  });
+
+  it('makes a second bake of the same image wait for the lock, then plan the next version', async () => {
+    fake.reset({ behaviours: { 'beginCustomizer:customize:0': { kind: 'succeed', looks: 8 } } });
+    const first = await start();
+    await waitFor(first, (s) => (s.customStatus as BakeProgress | null)?.step === 'customize');
+    const second = await start();
+    const waiting = await waitFor(second, (s) => !!(s.customStatus as BakeProgress | null)?.waitingFor);
+    expect((waiting.customStatus as BakeProgress).waitingFor).toMatch(new RegExp(`held by run ${first}`));
+    const [a, b] = [await finished(first), await finished(second)];
+    expect([a.status, b.status]).toEqual(['Succeeded', 'Succeeded']);
+    expect(Date.parse(b.steps.find((s) => s.name === 'lock')!.endedAt!)).toBeGreaterThanOrEqual(Date.parse(a.endedAt!) - 1_000);
+    expect(b.outputs.version).not.toBe(a.outputs.version);
+  });
+
+  it('resumes a run that failed in replication from its captured version, without baking again', async () => {
+    fake.reset({ behaviours: { beginReplication: { kind: 'fail', failure: { code: 'ReplicationFailed', message: 'westeurope: quota', retryable: false } } } });
+    const failed = await finished(await start());
+    expect(failed.error).toMatchObject({ step: 'replicate' });
+    fake.reset();
+    const resumed = await finished(await start({}, { trigger: 'retry', resumeFrom: failed.id }));
+    expect(resumed.status).toBe('Succeeded');
+    expect(resumed.outputs.version).toBe(failed.outputs.version);
+    expect(stepStatus(resumed)).toMatchObject({ stage: 'Skipped', customize: 'Skipped', capture: 'Skipped', replicate: 'Succeeded' });
+    expect(resumed.steps.find((s) => s.name === 'capture')!.message).toBe(`reused from run ${failed.id}`);
+    for (const name of [Activity.beginStagingVm, Activity.beginCustomizer, Activity.beginCapture]) expect(fake.called(name)).toHaveLength(0);
+    expect((fake.called(Activity.planBake)[0]!.input as { reuseVersion?: string }).reuseVersion).toBe(failed.outputs.version);
+  });
+});
