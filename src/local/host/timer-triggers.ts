@@ -89,8 +89,8 @@ export function startTimerTriggers(options: TimerTriggerOptions): TimerTriggers 
 
   const iso = (ms: number): string => new Date(ms).toISOString();
 
-  /** Runs the function for the occurrence `dueAt` (undefined: a runOnStartup run), then arms the next occurrence. */
-  const run = async (s: ScheduledFunction, dueAt: number | undefined, pastDue: boolean): Promise<void> => {
+  /** Runs the function for the occurrence `dueAt` (undefined: a runOnStartup run); resolves to the next occurrence. */
+  const run = async (s: ScheduledFunction, dueAt: number | undefined, pastDue: boolean): Promise<number> => {
     const name = s.fn.metadata.name;
     const firedAt = clock.now();
     const before = store.timerStatus(name) ?? { last: iso(firedAt), next: iso(dueAt ?? firedAt), lastUpdated: iso(firedAt) };
@@ -107,28 +107,33 @@ export function startTimerTriggers(options: TimerTriggerOptions): TimerTriggers 
     }
     // Recorded after the run, so a host killed mid-run finds the occurrence still due and runs it again. The next
     // occurrence counts from when this one fired: missed occurrences are skipped, a run longer than the interval is not.
+    const next = s.schedule.nextAfter(firedAt);
     try {
       store.putTimerStatus(name, {
         last: dueAt === undefined ? before.last : iso(dueAt),
-        next: iso(s.schedule.nextAfter(firedAt)),
+        next: iso(next),
         lastUpdated: iso(clock.now()),
       });
     } catch (error) {
       // The occurrence then stays due and runs again at the next start: at least once, never lost.
       options.log(`[${name}] could not record the timer status: ${error instanceof Error ? error.message : String(error)}`);
     }
+    return next;
   };
 
-  const arm = (s: ScheduledFunction): void => {
+  /** Runs an occurrence and arms the one after it, keeping at most one run of a timer at a time (as Functions). */
+  const runThenArm = (s: ScheduledFunction, dueAt: number | undefined, pastDue: boolean): void => {
+    s.running = run(s, dueAt, pastDue).then((next) => {
+      s.running = undefined;
+      arm(s, next);
+    });
+  };
+
+  const arm = (s: ScheduledFunction, next: number): void => {
     if (stopped) return;
-    const status = store.timerStatus(s.fn.metadata.name);
-    const next = status ? Date.parse(status.next) : s.schedule.nextAfter(clock.now());
     s.timer = clock.setTimeout(() => {
       s.timer = undefined;
-      s.running = run(s, next, false).finally(() => {
-        s.running = undefined;
-        arm(s);
-      });
+      runThenArm(s, next, false);
     }, next - clock.now());
   };
 
@@ -136,18 +141,14 @@ export function startTimerTriggers(options: TimerTriggerOptions): TimerTriggers 
     const name = s.fn.metadata.name;
     const now = clock.now();
     const status = store.timerStatus(name);
-    if (!status) {
-      store.putTimerStatus(name, { last: iso(now), next: iso(s.schedule.nextAfter(now)), lastUpdated: iso(now) });
-    }
-    const missed = status !== undefined && Date.parse(status.next) < now - PAST_DUE_TOLERANCE_MS;
+    const saved = status ?? { last: iso(now), next: iso(s.schedule.nextAfter(now)), lastUpdated: iso(now) };
+    if (!status) store.putTimerStatus(name, saved);
+    const missed = Date.parse(saved.next) < now - PAST_DUE_TOLERANCE_MS;
     if (missed || s.runOnStartup) {
       // As the Functions host: one catch-up run for a missed occurrence (isPastDue), or the runOnStartup run.
-      s.running = run(s, missed ? Date.parse(status.next) : undefined, missed).finally(() => {
-        s.running = undefined;
-        arm(s);
-      });
+      runThenArm(s, missed ? Date.parse(saved.next) : undefined, missed);
     } else {
-      arm(s);
+      arm(s, Date.parse(saved.next));
     }
   }
 
