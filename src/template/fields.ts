@@ -35,6 +35,17 @@ export const httpsUri = formatted(
   'https://…',
 );
 
+/** A webhook URL: https, or http to a loopback host so local receivers work without TLS. */
+export const webhookUri = formatted(
+  (v) => {
+    if (!URL.canParse(v)) return false;
+    const url = new URL(v);
+    return url.protocol === 'https:' || (url.protocol === 'http:' && ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname));
+  },
+  'must be an https URL (http only to 127.0.0.1 or localhost)',
+  'https://…',
+);
+
 export const SHA256 = /^[0-9a-fA-F]{64}$/;
 export const sha256 = formatted((v) => SHA256.test(v), 'must be a SHA-256 checksum', '64 hexadecimal characters');
 

@@ -192,5 +192,6 @@ export function normalize(props: Props, envelope: TemplateEnvelope): BakeSpec {
     }),
     approval: { required: props.approval?.required ?? false, timeout: iso(props.approval?.timeout ?? DEFAULTS.approvalTimeout) },
     schedule: { ...(props.schedule?.patch ? { patch: props.schedule.patch } : {}), onSourceUpdate: props.schedule?.onSourceUpdate ?? false },
+    notify: { webhooks: props.notify?.webhooks ?? [] },
   };
 }

@@ -20,6 +20,7 @@ import {
   secretUri,
   sha256,
   VAULT_NAME,
+  webhookUri,
 } from './fields.ts';
 
 /** Stated limits: a template bigger than this, or with more steps, is refused before any deeper work. */
@@ -31,6 +32,7 @@ export const LIMITS = {
   maxRegions: 100,
   maxRolloutTargets: 50,
   maxSecrets: 100,
+  maxWebhooks: 10,
 } as const;
 
 const stringMap = z.record(z.string(), z.string());
@@ -178,6 +180,7 @@ const rolloutTarget = z.strictObject({
 });
 const approval = z.strictObject({ required: z.boolean(), timeout: isoDuration.optional() });
 const schedule = z.strictObject({ patch: ncrontab.optional(), onSourceUpdate: z.boolean().optional() });
+const notify = z.strictObject({ webhooks: z.array(webhookUri).max(LIMITS.maxWebhooks) });
 
 // ---- the template ----
 
@@ -194,6 +197,7 @@ export const propertiesSchema = z.strictObject({
   rollout: z.array(rolloutTarget).max(LIMITS.maxRolloutTargets).optional(),
   approval: approval.optional(),
   schedule: schedule.optional(),
+  notify: notify.optional(),
 });
 
 /** The whole imageTemplate resource. Its `identity` is what AIB itself runs as; Kiln checks it but runs as its own identity. */

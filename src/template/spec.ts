@@ -225,6 +225,12 @@ export interface Schedule {
   onSourceUpdate: boolean;
 }
 
+/** Completion notifications: each webhook receives the run record when a bake ends. */
+export interface Notify {
+  /** https URLs (http only on loopback, for local receivers). Default []. */
+  webhooks: string[];
+}
+
 // ---- the whole spec -----------------------------------------------------------------------------------------
 
 export const DEFAULT_BUILD_TIMEOUT_MINUTES = 240;
@@ -250,6 +256,7 @@ export interface BakeSpec {
   rollout: RolloutTarget[];
   approval: Approval;
   schedule: Schedule;
+  notify: Notify;
 }
 
 /** One problem in a template. `path` is the JSON path in the file as given, e.g. `properties.customize[2].sha256Checksum`. */

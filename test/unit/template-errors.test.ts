@@ -113,6 +113,8 @@ const rows: Row[] = [
   ['approval with no rollout', (t) => { t.properties.approval = { required: true }; delete t.properties.rollout; }, 'properties.approval.required', /no rollout/],
   ['5-field cron', (t) => (t.properties.schedule.patch = '0 3 * * 0'), 'properties.schedule.patch', /6-field NCRONTAB/],
   ['cron hour 25', (t) => (t.properties.schedule.patch = '0 0 25 * * *'), 'properties.schedule.patch', /6-field NCRONTAB/],
+  ['webhook over plain http to a remote host', (t) => (t.properties.notify = { webhooks: ['http://hooks.example.com/x'] }), 'properties.notify.webhooks[0]', /https URL/],
+  ['webhooks not a list', (t) => (t.properties.notify = { webhooks: 'https://hooks.example.com/x' }), 'properties.notify.webhooks', /must be an array/],
   ['onSourceUpdate with a pinned source', (t) => { t.properties.schedule.onSourceUpdate = true; t.properties.source.version = '1.2.3'; }, 'properties.schedule.onSourceUpdate', /'latest'/],
 ];
 

@@ -95,6 +95,7 @@ describe('AIB-shaped templates and the examples', () => {
     expect(s.rollout[1]).toMatchObject({ batchPercent: 50, maxUnhealthyPercent: 0, pauseBetweenBatches: { ms: 90_000 }, rollbackOnFailure: false });
     expect(s.approval).toEqual({ required: true, timeout: { iso: 'P1DT12H', ms: 36 * 3_600_000 } });
     expect(s.schedule).toEqual({ patch: '0 30 2 * * Sun', onSourceUpdate: false });
+    expect(s.notify).toEqual({ webhooks: ['https://hooks.example.com/kiln?team=app', 'http://127.0.0.1:9000/done'] });
   });
 
   it('a minimal template gets every default', () => {
@@ -114,6 +115,7 @@ describe('AIB-shaped templates and the examples', () => {
       secrets: {}, rollout: [],
       approval: { required: false, timeout: { iso: 'PT24H', ms: 86_400_000 } },
       schedule: { onSourceUpdate: false },
+      notify: { webhooks: [] },
     });
   });
 
