@@ -1,0 +1,91 @@
+/** What every handler module is given: the store-backed resources, the operation engine and the emulator's parts. */
+import type { FaultKind, FaultRequest, FiredFault } from '../faults.ts';
+import type { Latency, OperationKind } from '../latency.ts';
+import type { ArmRequest } from './http.ts';
+import type { Effect, MonitorStyle, Operation, OperationEngine, Step } from './lro.ts';
+import type { Resources } from './resources.ts';
+
+/** Where a new OS disk's content comes from. */
+export type DiskSource =
+  | { kind: 'marketplace'; osType: 'Linux' | 'Windows'; image: string }
+  | { kind: 'snapshot'; snapshot: string };
+
+/** Who the provisioning agent sets up on a disk made from a generalized source (from osProfile). */
+export interface Provisioning {
+  computerName: string;
+  adminUsername: string;
+}
+
+/**
+ * The guest side the handlers need: OS disks (directories), snapshots of them, deprovisioning, and running scripts.
+ * Disks and snapshots are named by opaque keys kept in resource state.
+ */
+export interface GuestPort {
+  createDisk(source: DiskSource, provisioning: Provisioning | undefined): Promise<string>;
+  deleteDisk(disk: string): Promise<void>;
+  snapshot(disk: string): Promise<string>;
+  deleteSnapshot(snapshot: string): Promise<void>;
+  /** What `waagent -deprovision+user` removes: machine identity, SSH host keys, the provisioned admin user. */
+  deprovision(disk: string): Promise<void>;
+  /** A file as the guest sees it (undefined when absent): the health rule and test inspection read through this. */
+  readFile(disk: string, path: string): Promise<Buffer | undefined>;
+  writeFile(disk: string, path: string, content: string): Promise<void>;
+  runScript(disk: string, script: string, env: Record<string, string>, timeoutSec: number): Promise<ScriptResult>;
+  stopGuest(disk: string): Promise<void>;
+  readonly isolation: { isolated: boolean; reason?: string };
+}
+
+export interface ScriptResult {
+  isolated: boolean;
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  agentRemoved: boolean;
+  detachedStarted: boolean;
+  message?: string;
+}
+
+export interface HandlerContext {
+  subscriptionId: string;
+  tenantId: string;
+  resources: Resources;
+  ops: OperationEngine;
+  latency: Latency;
+  guest: GuestPort;
+  /** Fires an injected fault of `kind` for this request, if a rule matches (e.g. lroFailed, runCommandTimeout). */
+  takeFault(request: FaultRequest, kind: FaultKind): FiredFault | undefined;
+}
+
+/** One step of `kind`'s latency after `from`. */
+export function stepAfter(ctx: HandlerContext, kind: OperationKind, effect: Effect, from = Date.now()): Step {
+  return { at: from + ctx.latency.durationMs(kind), effect };
+}
+
+export const FAIL_EFFECT = 'lro.fail';
+
+/**
+ * Starts a long-running operation for a request. An injected LRO failure replaces the operation's effects: it ends
+ * Failed (with the resource marked Failed when it was being written) when it would otherwise have succeeded.
+ */
+export function beginOperation(
+  ctx: HandlerContext,
+  req: ArmRequest,
+  init: { resourceId: string; location: string; style: MonitorStyle; steps: Step[]; external?: boolean; markFailedOnFault?: boolean },
+): Operation {
+  const fired = ctx.takeFault(req, 'lroFailed');
+  const failure = fired ? { code: fired.code, message: fired.message } : undefined;
+  const steps = failure
+    ? [{ at: Math.max(Date.now(), ...init.steps.map((s) => s.at)), effect: { kind: FAIL_EFFECT, args: { ...failure, resourceId: init.markFailedOnFault ? init.resourceId : undefined } } }]
+    : init.steps;
+  return ctx.ops.start({
+    subscriptionId: ctx.subscriptionId,
+    location: init.location,
+    apiVersion: req.apiVersion,
+    style: init.style,
+    resourceId: init.resourceId,
+    operation: req.operation,
+    steps,
+    external: failure ? false : init.external,
+  });
+}

@@ -1,0 +1,43 @@
+/** The one factory for Azure-shaped ARM errors: every error the emulator sends is made here. */
+
+export interface ArmErrorBody {
+  error: { code: string; message: string; target: string | null; details: unknown[]; additionalInfo: unknown[] };
+}
+
+/** An error that the server turns into an ARM CloudError response with its status and headers. */
+export class ArmError extends Error {
+  override name = 'ArmError';
+  readonly code: string;
+  readonly status: number;
+  readonly target: string | null;
+  readonly headers: Record<string, string>;
+  constructor(code: string, message: string, status: number, options: { target?: string; headers?: Record<string, string> } = {}) {
+    super(message);
+    this.code = code;
+    this.status = status;
+    this.target = options.target ?? null;
+    this.headers = options.headers ?? {};
+  }
+
+  toBody(): ArmErrorBody {
+    return { error: { code: this.code, message: this.message, target: this.target, details: [], additionalInfo: [] } };
+  }
+}
+
+export function armError(code: string, message: string, status: number, options?: { target?: string; headers?: Record<string, string> }): ArmError {
+  return new ArmError(code, message, status, options);
+}
+
+/** Azure's wording for the common cases, so handlers do not each invent their own. */
+export const errors = {
+  resourceGroupNotFound: (group: string) =>
+    armError('ResourceGroupNotFound', `Resource group '${group}' could not be found.`, 404),
+  resourceNotFound: (type: string, name: string, group: string) =>
+    armError('ResourceNotFound', `The Resource '${type}/${name}' under resource group '${group}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`, 404),
+  notFound: (what: string) => armError('NotFound', `The entity was not found in this Azure location. (${what})`, 404),
+  parentNotFound: (parentId: string) =>
+    armError('ParentResourceNotFound', `Can not perform requested operation on nested resource. Parent resource '${parentId}' not found.`, 404),
+  invalidParameter: (target: string, message: string) => armError('InvalidParameter', message, 400, { target }),
+  operationNotAllowed: (message: string) => armError('OperationNotAllowed', message, 409),
+  conflict: (message: string) => armError('Conflict', message, 409),
+};

@@ -1,0 +1,51 @@
+/** The handlers' view of guests (GuestPort), built on the disk layers and the sandbox: disks are named by directory. */
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { createDiskFrom, deleteDisk, deleteSnapshot, openDisk, provisionDisk, readFileFromDisk, snapshotDisk, writeFileToDisk } from '../disks.ts';
+import type { Sandbox } from '../sandbox-types.ts';
+import type { GuestPort } from './context.ts';
+
+/** The agent's own deprovision, as `generalize` applies it to a disk whose guest did not run it already. */
+const DEPROVISION = 'waagent -deprovision+user -force';
+
+export function createGuestPort(home: string, sandbox: Sandbox): GuestPort {
+  const disksDir = join(home, 'disks');
+  const snapshotsDir = join(home, 'snapshots');
+  return {
+    isolation: sandbox.isolation,
+    async createDisk(source, provisioning) {
+      const disk = await createDiskFrom(source.kind === 'snapshot' ? { dir: source.snapshot } : null, join(disksDir, randomUUID()));
+      if (provisioning) await provisionDisk(disk, { adminUsername: provisioning.adminUsername, hostname: provisioning.computerName });
+      return disk.dir;
+    },
+    async deleteDisk(dir) {
+      const disk = await openDisk(dir);
+      await sandbox.stopGuest(disk);
+      await deleteDisk(disk);
+    },
+    async snapshot(dir) {
+      return (await snapshotDisk(await openDisk(dir), join(snapshotsDir, randomUUID()))).dir;
+    },
+    async deleteSnapshot(dir) {
+      await deleteSnapshot({ dir });
+    },
+    async deprovision(dir) {
+      const disk = await openDisk(dir);
+      if (!sandbox.isolation.isolated) return;
+      await sandbox.runScript({ disk, script: DEPROVISION, timeoutSec: 60 });
+      await sandbox.stopGuest(disk);
+    },
+    async readFile(dir, path) {
+      return readFileFromDisk(await openDisk(dir), path);
+    },
+    async writeFile(dir, path, content) {
+      await writeFileToDisk(await openDisk(dir), path, content);
+    },
+    async runScript(dir, script, env, timeoutSec) {
+      return sandbox.runScript({ disk: await openDisk(dir), script, env, timeoutSec });
+    },
+    async stopGuest(dir) {
+      await sandbox.stopGuest(await openDisk(dir));
+    },
+  };
+}

@@ -1,0 +1,97 @@
+/** Managed images captured from a generalized VM: create (LRO), get, delete. */
+import { beginOperation, stepAfter, type HandlerContext } from '../context.ts';
+import { armError, errors } from '../errors.ts';
+import type { ArmRequest, ArmResponse } from '../http.ts';
+import { acceptedAction, acceptedWrite } from '../lro.ts';
+import { present, providerId, type StoredResource } from '../resources.ts';
+import type { Route } from '../routes.ts';
+import { bodyObject, objectAt, requiredLocation, requiredString, tagsOf, validateName } from '../validate.ts';
+import { VM_TYPE, vmState } from './virtualMachines.ts';
+
+const IMAGE_TYPE = 'Microsoft.Compute/images';
+const BASE = '/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/images/{image}';
+const EFFECT_CAPTURE = 'image.capture';
+const EFFECT_DELETE = 'image.delete';
+
+/** The VM a capture reads from: it must exist and be generalized (Azure refuses anything else). */
+export function generalizedSourceVm(ctx: HandlerContext, vmId: string, operation: string): StoredResource {
+  const vm = ctx.resources.find(vmId);
+  if (!vm || vm.type !== VM_TYPE) {
+    throw armError('InvalidParameter', `The source virtual machine '${vmId}' was not found.`, 404, { target: 'sourceVirtualMachine' });
+  }
+  if (!vmState(vm).generalized) {
+    throw errors.operationNotAllowed(`The operation '${operation}' requires the Virtual Machine '${vm.name}' to be Generalized.`);
+  }
+  return vm;
+}
+
+/** Whether any image version still reads from the snapshot (then it outlives the managed image). */
+export function snapshotInUse(ctx: HandlerContext, snapshot: unknown, exceptId: string): boolean {
+  return ctx.resources.store.list<StoredResource>('resource').some((r) => r.id !== exceptId && r.state.snapshot === snapshot);
+}
+
+export function imageRoutes(ctx: HandlerContext): Route[] {
+  const { resources, guest } = ctx;
+  const imageId = (p: Record<string, string>) => providerId(p.sub!, p.rg!, 'Microsoft.Compute', 'images', p.image!);
+
+  ctx.ops.registerEffect(EFFECT_CAPTURE, async (args) => {
+    const image = resources.find(String(args.id));
+    const vm = resources.find(String(args.vmId));
+    const disk = vm ? vmState(vm).disk : undefined;
+    if (!image || !disk) return { fail: { code: 'NotFound', message: `The source VM '${String(args.vmId)}' or its disk is gone.` } };
+    image.state.snapshot = await guest.snapshot(disk);
+    image.properties.provisioningState = 'Succeeded';
+    resources.save(image);
+  });
+  ctx.ops.registerEffect(EFFECT_DELETE, async (args) => {
+    const image = resources.find(String(args.id));
+    if (!image) return;
+    if (image.state.snapshot && !snapshotInUse(ctx, image.state.snapshot, image.id)) await guest.deleteSnapshot(String(image.state.snapshot));
+    resources.remove(image.id);
+  });
+
+  const createOrUpdate = (req: ArmRequest): ArmResponse => {
+    const { sub, rg, image: name } = req.params as { sub: string; rg: string; image: string };
+    validateName('image', name);
+    resources.requireGroup(sub, rg);
+    const body = bodyObject(req.body);
+    const location = requiredLocation(body);
+    const properties = objectAt(body, 'properties') ?? {};
+    const source = objectAt(properties, 'sourceVirtualMachine', 'properties.sourceVirtualMachine');
+    if (!source) throw armError('InvalidParameter', "The emulator captures images from a VM: 'properties.sourceVirtualMachine.id' is required.", 400, { target: 'sourceVirtualMachine' });
+    const vm = generalizedSourceVm(ctx, requiredString(source, 'id', 'properties.sourceVirtualMachine.id'), 'Create Image');
+    const id = imageId(req.params);
+    const existing = resources.find(id);
+    if (existing) throw errors.conflict(`The image '${name}' already exists; a managed image cannot be recaptured. Delete it first.`);
+    const osType = vmState(vm).osType;
+    const image = resources.create({
+      id, name, type: IMAGE_TYPE, resourceGroup: rg, location, tags: tagsOf(body),
+      properties: {
+        sourceVirtualMachine: { id: vm.id },
+        storageProfile: { osDisk: { osType, osState: 'Generalized', caching: 'ReadWrite', storageAccountType: 'Standard_LRS', managedDisk: { id: (vm.properties.storageProfile as { osDisk?: { managedDisk?: { id?: string } } }).osDisk?.managedDisk?.id } }, dataDisks: [] },
+        hyperVGeneration: properties.hyperVGeneration ?? 'V1',
+        provisioningState: 'Creating',
+      },
+    });
+    const op = beginOperation(ctx, req, { resourceId: id, location, style: 'compute', markFailedOnFault: true, steps: [stepAfter(ctx, 'managedImageCreate', { kind: EFFECT_CAPTURE, args: { id, vmId: vm.id } })] });
+    return acceptedWrite(req.origin, op, true, present(image));
+  };
+
+  const get = (req: ArmRequest): ArmResponse => ({ status: 200, body: present(resources.require(req.params.sub!, req.params.rg!, imageId(req.params), IMAGE_TYPE, req.params.image!)) });
+
+  const remove = (req: ArmRequest): ArmResponse => {
+    resources.requireGroup(req.params.sub!, req.params.rg!);
+    const image = resources.find(imageId(req.params));
+    if (!image) return { status: 204 };
+    image.properties.provisioningState = 'Deleting';
+    resources.save(image);
+    const op = beginOperation(ctx, req, { resourceId: image.id, location: image.location!, style: 'compute', steps: [stepAfter(ctx, 'managedImageCreate', { kind: EFFECT_DELETE, args: { id: image.id } })] });
+    return acceptedAction(req.origin, op);
+  };
+
+  return [
+    { method: 'PUT', pattern: BASE, operation: 'images.createOrUpdate', api: 'compute', handler: createOrUpdate },
+    { method: 'GET', pattern: BASE, operation: 'images.get', api: 'compute', handler: get },
+    { method: 'DELETE', pattern: BASE, operation: 'images.delete', api: 'compute', handler: remove },
+  ];
+}

@@ -1,0 +1,130 @@
+/** Generic resources by id for the network pieces a staging VM needs: virtual networks with subnets, and NSGs. */
+import { randomUUID } from 'node:crypto';
+import { beginOperation, stepAfter, type HandlerContext } from '../context.ts';
+import { errors } from '../errors.ts';
+import type { ArmRequest, ArmResponse } from '../http.ts';
+import { acceptedAction, acceptedWrite } from '../lro.ts';
+import { present, providerId, type StoredResource } from '../resources.ts';
+import type { Route } from '../routes.ts';
+import { arrayAt, bodyObject, isObject, objectAt, requiredLocation, requiredString, tagsOf, validateName, type Json } from '../validate.ts';
+
+const PROVIDER = 'Microsoft.Network';
+const GROUP = '/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network';
+export const NETWORK_READY_EFFECT = 'network.ready';
+export const NETWORK_DELETE_EFFECT = 'network.delete';
+
+const etag = (): string => `W/"${randomUUID()}"`;
+
+export function networkRoutes(ctx: HandlerContext): Route[] {
+  const { resources } = ctx;
+
+  ctx.ops.registerEffect(NETWORK_READY_EFFECT, (args) => {
+    for (const id of args.ids as string[]) {
+      const resource = resources.find(id);
+      if (resource) {
+        resource.properties.provisioningState = 'Succeeded';
+        resources.save(resource);
+      }
+    }
+  });
+  ctx.ops.registerEffect(NETWORK_DELETE_EFFECT, (args) => {
+    const id = String(args.id);
+    for (const child of resources.below(id)) resources.remove(child.id);
+    resources.remove(id);
+  });
+
+  /** A virtual network as Azure shows it: its subnets inline. */
+  const view = (resource: StoredResource): Json => {
+    if (resource.type !== `${PROVIDER}/virtualNetworks`) return present(resource);
+    const subnets = resources.below(resource.id).map((s) => ({ id: s.id, name: s.name, type: s.type, etag: s.extra?.etag, properties: s.properties }));
+    return present(resource, { ...resource.properties, subnets });
+  };
+
+  const subnetRecord = (vnet: StoredResource, name: string, properties: Json, provisioningState: string): StoredResource => {
+    validateName('network', name);
+    requiredString(properties, 'addressPrefix', `properties.addressPrefix`);
+    const id = `${vnet.id}/subnets/${name}`;
+    const existing = resources.find(id);
+    const record = existing ?? resources.create({ id, name, type: `${PROVIDER}/virtualNetworks/subnets`, resourceGroup: vnet.resourceGroup, properties: {}, tracked: false });
+    record.properties = { ...properties, provisioningState };
+    record.extra = { etag: etag() };
+    return resources.save(record);
+  };
+
+  const put = (type: 'virtualNetworks' | 'networkSecurityGroups') => (req: ArmRequest): ArmResponse => {
+    const { sub, rg, name } = req.params as { sub: string; rg: string; name: string };
+    validateName('network', name);
+    resources.requireGroup(sub, rg);
+    const body = bodyObject(req.body);
+    const location = requiredLocation(body);
+    const properties = { ...(objectAt(body, 'properties') ?? {}) };
+    const id = providerId(sub, rg, PROVIDER, type, name);
+    const existing = resources.find(id);
+    const subnets = type === 'virtualNetworks' ? (arrayAt(properties, 'subnets', 'properties.subnets') ?? []) : [];
+    delete properties.subnets;
+    if (type === 'virtualNetworks') {
+      const space = objectAt(properties, 'addressSpace', 'properties.addressSpace');
+      if (!space || !arrayAt(space, 'addressPrefixes', 'properties.addressSpace.addressPrefixes')?.length) {
+        throw errors.invalidParameter('properties.addressSpace.addressPrefixes', 'Required parameter \'properties.addressSpace.addressPrefixes\' is missing: expected at least one address prefix such as 10.0.0.0/16.');
+      }
+    }
+    const resource = existing ?? resources.create({ id, name, type: `${PROVIDER}/${type}`, resourceGroup: rg, location, properties: {} });
+    resource.location = location;
+    resource.tags = tagsOf(body);
+    resource.properties = { ...properties, provisioningState: 'Updating', resourceGuid: existing?.properties.resourceGuid ?? randomUUID() };
+    resource.extra = { etag: etag() };
+    resources.save(resource);
+    const ids = [id];
+    subnets.forEach((entry, i) => {
+      if (!isObject(entry)) throw errors.invalidParameter(`properties.subnets[${i}]`, `Subnet ${i} must be an object.`);
+      ids.push(subnetRecord(resource, requiredString(entry, 'name', `properties.subnets[${i}].name`), objectAt(entry, 'properties', `properties.subnets[${i}].properties`) ?? {}, 'Updating').id);
+    });
+    const op = beginOperation(ctx, req, { resourceId: id, location, style: 'network', markFailedOnFault: true, steps: [stepAfter(ctx, 'networkResourceCreate', { kind: NETWORK_READY_EFFECT, args: { ids } })] });
+    return acceptedWrite(req.origin, op, !existing, view(resource));
+  };
+
+  const putSubnet = (req: ArmRequest): ArmResponse => {
+    const { sub, rg, vnet, name } = req.params as { sub: string; rg: string; vnet: string; name: string };
+    const parent = resources.requireParent(sub, rg, providerId(sub, rg, PROVIDER, 'virtualNetworks', vnet));
+    const existed = resources.find(`${parent.id}/subnets/${name}`) !== undefined;
+    const subnet = subnetRecord(parent, name, objectAt(bodyObject(req.body), 'properties') ?? {}, 'Updating');
+    const op = beginOperation(ctx, req, { resourceId: subnet.id, location: parent.location ?? 'eastus', style: 'network', steps: [stepAfter(ctx, 'networkResourceCreate', { kind: NETWORK_READY_EFFECT, args: { ids: [subnet.id] } })] });
+    return acceptedWrite(req.origin, op, !existed, { id: subnet.id, name, type: subnet.type, etag: subnet.extra?.etag, properties: subnet.properties });
+  };
+
+  const get = (type: string, idOf: (p: Record<string, string>) => string, nameOf: (p: Record<string, string>) => string) => (req: ArmRequest): ArmResponse => {
+    const resource = resources.require(req.params.sub!, req.params.rg!, idOf(req.params), `${PROVIDER}/${type}`, nameOf(req.params));
+    return { status: 200, body: resource.location === undefined ? { id: resource.id, name: resource.name, type: resource.type, etag: resource.extra?.etag, properties: resource.properties } : view(resource) };
+  };
+
+  const head = (idOf: (p: Record<string, string>) => string) => (req: ArmRequest): ArmResponse => ({ status: resources.find(idOf(req.params)) ? 204 : 404 });
+
+  const remove = (idOf: (p: Record<string, string>) => string) => (req: ArmRequest): ArmResponse => {
+    resources.requireGroup(req.params.sub!, req.params.rg!);
+    const resource = resources.find(idOf(req.params));
+    if (!resource) return { status: 204 };
+    const op = beginOperation(ctx, req, { resourceId: resource.id, location: resource.location ?? 'eastus', style: 'network', steps: [stepAfter(ctx, 'networkResourceCreate', { kind: NETWORK_DELETE_EFFECT, args: { id: resource.id } })] });
+    return acceptedAction(req.origin, op);
+  };
+
+  const routes: Route[] = [];
+  for (const type of ['virtualNetworks', 'networkSecurityGroups'] as const) {
+    const idOf = (p: Record<string, string>) => providerId(p.sub!, p.rg!, PROVIDER, type, p.name!);
+    const pattern = `${GROUP}/${type}/{name}`;
+    routes.push(
+      { method: 'PUT', pattern, operation: `${type}.createOrUpdate`, api: 'network', handler: put(type) },
+      { method: 'GET', pattern, operation: `${type}.get`, api: 'network', handler: get(type, idOf, (p) => p.name!) },
+      { method: 'HEAD', pattern, operation: `${type}.checkExistence`, api: 'network', handler: head(idOf) },
+      { method: 'DELETE', pattern, operation: `${type}.delete`, api: 'network', handler: remove(idOf) },
+    );
+  }
+  const subnetId = (p: Record<string, string>) => `${providerId(p.sub!, p.rg!, PROVIDER, 'virtualNetworks', p.vnet!)}/subnets/${p.name}`;
+  const subnetPattern = `${GROUP}/virtualNetworks/{vnet}/subnets/{name}`;
+  routes.push(
+    { method: 'PUT', pattern: subnetPattern, operation: 'subnets.createOrUpdate', api: 'network', handler: putSubnet },
+    { method: 'GET', pattern: subnetPattern, operation: 'subnets.get', api: 'network', handler: get('virtualNetworks/subnets', subnetId, (p) => `${p.vnet}/${p.name}`) },
+    { method: 'HEAD', pattern: subnetPattern, operation: 'subnets.checkExistence', api: 'network', handler: head(subnetId) },
+    { method: 'DELETE', pattern: subnetPattern, operation: 'subnets.delete', api: 'network', handler: remove(subnetId) },
+  );
+  return routes;
+}

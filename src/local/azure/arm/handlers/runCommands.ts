@@ -1,0 +1,290 @@
+/**
+ * Run commands on a VM: the managed API (createOrUpdate LRO, get with instanceView, list, delete) and the action
+ * runCommand. Scripts run in the VM's guest; a foreground deprovision never reports back, as on Azure.
+ */
+import { AnonymousCredential, AppendBlobClient } from '@azure/storage-blob';
+import { beginOperation, stepAfter, type HandlerContext, type ScriptResult } from '../context.ts';
+import { armError, errors } from '../errors.ts';
+import type { ArmRequest, ArmResponse } from '../http.ts';
+import { acceptedAction, acceptedWrite, type Operation } from '../lro.ts';
+import { present, providerId, type StoredResource } from '../resources.ts';
+import type { Route } from '../routes.ts';
+import { arrayAt, bodyObject, isObject, objectAt, requiredLocation, stringAt, tagsOf, validateName, type Json } from '../validate.ts';
+import { VM_BASE, VM_TYPE, vmState } from './virtualMachines.ts';
+
+const RC_TYPE = 'Microsoft.Compute/virtualMachines/runCommands';
+const OUTPUT_LIMIT = 4096;
+/** Azure's cap on a run (90 minutes). */
+const DEFAULT_TIMEOUT_SEC = 5400;
+const EFFECT_START = 'runCommand.start';
+const EFFECT_REPORT = 'runCommand.report';
+const EFFECT_AGENT_GONE = 'runCommand.agentGone';
+
+type ExecutionState = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'TimedOut' | 'Canceled';
+
+interface RunView {
+  executionState: ExecutionState;
+  executionMessage?: string;
+  exitCode?: number;
+  output?: string;
+  error?: string;
+  startTime?: string;
+  endTime?: string;
+}
+
+const tail = (text: string): string => (Buffer.byteLength(text) > OUTPUT_LIMIT ? Buffer.from(text).subarray(-OUTPUT_LIMIT).toString('utf8') : text);
+
+/** `[{name, value}]` → environment variables; names must be valid shell identifiers. */
+function envFrom(list: unknown[] | undefined, field: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  (list ?? []).forEach((entry, i) => {
+    if (!isObject(entry) || typeof entry.name !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(entry.name)) {
+      throw errors.invalidParameter(`${field}[${i}].name`, `${field}[${i}] must be {name, value} with a name made of letters, digits and underscores, found ${JSON.stringify(entry).slice(0, 80)}.`);
+    }
+    env[entry.name] = entry.value === undefined || entry.value === null ? '' : String(entry.value);
+  });
+  return env;
+}
+
+async function appendBlob(sasUrl: string, text: string): Promise<void> {
+  const blob = new AppendBlobClient(sasUrl, new AnonymousCredential());
+  await blob.createIfNotExists();
+  // An append block holds at most 4 MiB.
+  const data = Buffer.from(text);
+  for (let offset = 0; offset < data.length; offset += 4 * 1024 * 1024) {
+    const chunk = data.subarray(offset, offset + 4 * 1024 * 1024);
+    await blob.appendBlock(chunk, chunk.length);
+  }
+}
+
+export function runCommandRoutes(ctx: HandlerContext): Route[] {
+  const { resources, guest } = ctx;
+  const vmIdOf = (p: Record<string, string>) => providerId(p.sub!, p.rg!, 'Microsoft.Compute', 'virtualMachines', p.vm!);
+
+  /** The VM a run command may use: it exists, runs, and no other run command is in flight on it. */
+  const runnableVm = (req: ArmRequest, selfId?: string): StoredResource => {
+    const vm = ctx.resources.require(req.params.sub!, req.params.rg!, vmIdOf(req.params), VM_TYPE, req.params.vm!);
+    const state = vmState(vm);
+    if (state.power !== 'running' || !state.disk) {
+      throw errors.operationNotAllowed(`Cannot run a command on VM '${vm.name}': the operation requires the VM to be running (it is ${state.power}).`);
+    }
+    const busy = ctx.ops.running(vm.id).filter((op) => op.operation.startsWith('virtualMachine') && /runcommand/i.test(op.operation) && op.resourceId.toLowerCase() !== selfId?.toLowerCase());
+    if (busy.length > 0) throw errors.conflict(`Run command extension execution is in progress on VM '${vm.name}'. Please wait for completion before invoking a run command.`);
+    return vm;
+  };
+
+  /** Runs a script in the VM's guest; a foreground deprovision leaves the run unreported until its timeout. */
+  const launch = (op: Operation, vm: StoredResource, script: string, env: Record<string, string>, timeoutSec: number, onDone: (result: ScriptResult) => Promise<void>) => {
+    const started = Date.now();
+    guest
+      .runScript(vmState(vm).disk!, script, env, timeoutSec)
+      .then(async (result) => {
+        if (!result.agentRemoved) return onDone(result);
+        const fresh = resources.find(vm.id);
+        if (fresh) {
+          vmState(fresh).agentRemoved = true;
+          resources.save(fresh);
+        }
+        ctx.ops.resolveExternal(op.id, [{ at: started + timeoutSec * 1000, effect: { kind: EFFECT_AGENT_GONE, args: { id: op.resourceId, timeoutSec } } }]);
+      })
+      .catch((error: unknown) => {
+        ctx.ops.finish(op, { error: { code: 'InternalExecutionError', message: `The run command could not be executed: ${(error as Error).message}` } });
+      });
+  };
+
+  const viewFrom = async (result: ScriptResult, startTime: string, blobs: { output?: string; error?: string }): Promise<RunView> => {
+    const view: RunView = { executionState: 'Succeeded', startTime, endTime: new Date().toISOString(), output: tail(result.stdout), error: tail(result.stderr) };
+    if (!result.isolated) {
+      view.exitCode = 0;
+      view.executionMessage = `Simulated: the script was not run (${result.message ?? 'this machine cannot isolate a guest'}).`;
+    } else if (result.timedOut) {
+      view.executionState = 'TimedOut';
+      view.executionMessage = result.message ?? 'Execution timed out.';
+    } else {
+      view.exitCode = result.exitCode ?? -1;
+      view.executionState = result.exitCode === 0 ? 'Succeeded' : 'Failed';
+      view.executionMessage = result.exitCode === 0 ? 'Execution completed' : `Execution completed with exit code ${String(result.exitCode)}${result.message ? `: ${result.message}` : ''}`;
+    }
+    try {
+      if (blobs.output) await appendBlob(blobs.output, result.stdout);
+      if (blobs.error) await appendBlob(blobs.error, result.stderr);
+    } catch (error) {
+      view.executionState = 'Failed';
+      view.executionMessage = `Uploading the output to the blob failed: ${(error as Error).message}`;
+    }
+    return view;
+  };
+
+  ctx.ops.registerEffect(EFFECT_START, (args, op) => {
+    const rc = resources.find(String(args.id));
+    const vm = resources.find(String(args.vmId));
+    if (!rc || !vm || !vmState(vm).disk) return { fail: { code: 'Conflict', message: 'The VM or run command was removed before the script started.' } };
+    const view = rc.state.view as RunView;
+    view.executionState = 'Running';
+    view.startTime = new Date().toISOString();
+    resources.save(rc);
+    const timeoutSec = Number(rc.properties.timeoutInSeconds ?? 0) || DEFAULT_TIMEOUT_SEC;
+    const blobs = { output: stringAt(rc.properties, 'outputBlobUri'), error: stringAt(rc.properties, 'errorBlobUri') };
+    if (args.timeoutFault) {
+      // Injected: the run reaches its timeout without the script being run.
+      return { addSteps: [{ at: Date.now(), effect: { kind: EFFECT_REPORT, args: { id: rc.id, view: { ...view, executionState: 'TimedOut', executionMessage: String(args.timeoutFault), endTime: new Date().toISOString() } } } }] };
+    }
+    const asyncExecution = rc.properties.asyncExecution === true;
+    launch(op, vm, String(args.script), args.env as Record<string, string>, timeoutSec, async (result) => {
+      const finished = await viewFrom(result, view.startTime!, blobs);
+      // With asyncExecution the operation ended when the script started; the run itself still reports.
+      if (asyncExecution) applyReport(rc.id, finished);
+      else ctx.ops.resolveExternal(op.id, [stepAfter(ctx, 'runCommandManagedReport', { kind: EFFECT_REPORT, args: { id: rc.id, view: finished as unknown as Json } })]);
+    });
+    return asyncExecution ? undefined : { holdOpen: true };
+  });
+
+  /** Records a finished run; with treatFailureAsDeploymentFailure a failed script fails the operation. */
+  const applyReport = (id: string, view: RunView) => {
+    const rc = resources.find(id);
+    if (!rc) return undefined;
+    rc.state.view = view;
+    const failed = view.executionState !== 'Succeeded' && rc.properties.treatFailureAsDeploymentFailure === true;
+    rc.properties.provisioningState = failed ? 'Failed' : 'Succeeded';
+    resources.save(rc);
+    if (!failed) return undefined;
+    const exit = view.exitCode !== undefined ? ` with exit code ${view.exitCode}` : '';
+    return { fail: { code: 'VMExtensionProvisioningError', message: `Run command '${rc.name}' ended ${view.executionState}${exit}. ${view.executionMessage ?? ''} ${(view.error ?? '').slice(-500)}`.trim() } };
+  };
+  ctx.ops.registerEffect(EFFECT_REPORT, (args) => applyReport(String(args.id), args.view as unknown as RunView));
+
+  ctx.ops.registerEffect(EFFECT_AGENT_GONE, (args) => {
+    const rc = resources.find(String(args.id));
+    const message = `The run command did not report within ${String(args.timeoutSec)} seconds: the VM agent stopped responding.`;
+    if (rc) {
+      rc.state.view = { ...(rc.state.view as RunView), executionState: 'TimedOut', executionMessage: message, endTime: new Date().toISOString() };
+      rc.properties.provisioningState = 'Failed';
+      resources.save(rc);
+    }
+    return { fail: { code: 'VMAgentStatusCommunicationError', message } };
+  });
+
+  // ---- managed run commands ----
+
+  const rcId = (p: Record<string, string>) => `${vmIdOf(p)}/runCommands/${p.name}`;
+
+  const presentRc = (rc: StoredResource, expand: boolean): Json => {
+    const properties: Json = { ...rc.properties };
+    if (expand) {
+      const view = rc.state.view as RunView;
+      properties.instanceView = { ...view, statuses: [] };
+    }
+    return present(rc, properties);
+  };
+
+  const createOrUpdate = (req: ArmRequest): ArmResponse => {
+    const name = req.params.name!;
+    validateName('runCommand', name);
+    const body = bodyObject(req.body);
+    const location = requiredLocation(body);
+    const properties = objectAt(body, 'properties') ?? {};
+    const source = objectAt(properties, 'source', 'properties.source');
+    const script = source ? stringAt(source, 'script', 'properties.source.script') : undefined;
+    const chosen = source ? ['script', 'scriptUri', 'commandId', 'galleryScriptReferenceId'].filter((k) => source[k] !== undefined) : [];
+    if (chosen.length !== 1) throw errors.invalidParameter('properties.source', `Exactly one of source.script, source.scriptUri, source.commandId and source.galleryScriptReferenceId is required, found ${chosen.length === 0 ? 'none' : chosen.join(', ')}.`);
+    if (script === undefined) throw armError('InvalidParameter', `The emulator runs inline scripts only: source.${chosen[0]} is not supported, use source.script.`, 400, { target: 'properties.source' });
+    const timeout = properties.timeoutInSeconds;
+    if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 0 || timeout > DEFAULT_TIMEOUT_SEC)) {
+      throw errors.invalidParameter('properties.timeoutInSeconds', `timeoutInSeconds must be an integer from 0 to ${DEFAULT_TIMEOUT_SEC}, found ${JSON.stringify(timeout)}.`);
+    }
+    const env = { ...envFrom(arrayAt(properties, 'parameters', 'properties.parameters'), 'parameters'), ...envFrom(arrayAt(properties, 'protectedParameters', 'properties.protectedParameters'), 'protectedParameters') };
+    const id = rcId(req.params);
+    const vm = runnableVm(req, id);
+    const existing = resources.find(id);
+    const stored: Json = { ...properties, provisioningState: 'Creating' };
+    // Secrets are used, never kept or echoed.
+    delete stored.protectedParameters;
+    delete stored.runAsPassword;
+    const rc = existing ?? resources.create({ id, name, type: RC_TYPE, resourceGroup: req.params.rg!, location, properties: {} });
+    rc.location = location;
+    rc.tags = tagsOf(body);
+    rc.properties = stored;
+    rc.state = { view: { executionState: 'Pending' } satisfies RunView };
+    resources.save(rc);
+    const timeoutFault = ctx.takeFault(req, 'runCommandTimeout')?.message;
+    const op = beginOperation(ctx, req, {
+      resourceId: id, location: vm.location!, style: 'compute', markFailedOnFault: true,
+      steps: [stepAfter(ctx, 'runCommandManagedStart', { kind: EFFECT_START, args: { id, vmId: vm.id, script, env, timeoutFault } })],
+    });
+    return acceptedWrite(req.origin, op, !existing, presentRc(rc, false));
+  };
+
+  const runCommandAction = (req: ArmRequest): ArmResponse => {
+    const body = bodyObject(req.body);
+    const commandId = stringAt(body, 'commandId');
+    if (commandId !== 'RunShellScript' && commandId !== 'RunPowerShellScript') {
+      throw errors.invalidParameter('commandId', `commandId must be RunShellScript or RunPowerShellScript, found ${JSON.stringify(commandId)}.`);
+    }
+    const lines = arrayAt(body, 'script') ?? [];
+    if (!lines.every((l) => typeof l === 'string')) throw errors.invalidParameter('script', 'script must be a list of lines (strings).');
+    const env = envFrom(arrayAt(body, 'parameters'), 'parameters');
+    const vm = runnableVm(req);
+    const windows = vmState(vm).osType === 'Windows';
+    const timeoutFault = ctx.takeFault(req, 'runCommandTimeout')?.message;
+    const op = beginOperation(ctx, req, { resourceId: `${vm.id}/runCommand`, location: vm.location!, style: 'compute', steps: [], external: true });
+    const output = (stdout: string, stderr: string, state: string) => ({
+      value: windows
+        ? [
+            { code: `ComponentStatus/StdOut/${state}`, level: 'Info', displayStatus: `Provisioning ${state}`, message: tail(stdout) },
+            { code: `ComponentStatus/StdErr/${state}`, level: 'Info', displayStatus: `Provisioning ${state}`, message: tail(stderr) },
+          ]
+        : [{ code: `ProvisioningState/${state}`, level: 'Info', displayStatus: `Provisioning ${state}`, message: `Enable ${state}: \n[stdout]\n${tail(stdout)}\n[stderr]\n${tail(stderr)}` }],
+    });
+    const startAt = Date.now() + ctx.latency.durationMs('runCommandActionOverhead');
+    if (timeoutFault) {
+      ctx.ops.resolveExternal(op.id, [{ at: startAt, effect: { kind: 'lro.fail', args: { code: 'VMExtensionHandlerTimeout', message: timeoutFault } } }]);
+    } else {
+      // The overhead (agent pick-up) comes before the script, which then runs to its end.
+      setTimeout(() => {
+        launch(op, vm, (lines as string[]).join('\n'), env, DEFAULT_TIMEOUT_SEC, async (result) => {
+          // Like Azure, a non-zero exit code still reports succeeded; the text says what happened.
+          const note = result.isolated ? '' : `[simulated: the script was not run: ${result.message ?? 'no isolation'}]\n`;
+          ctx.ops.finish(op, { output: output(note + result.stdout, result.stderr, result.timedOut ? 'failed' : 'succeeded') });
+        });
+      }, Math.max(0, startAt - Date.now())).unref();
+    }
+    return acceptedAction(req.origin, op);
+  };
+
+  const get = (req: ArmRequest): ArmResponse => {
+    const rc = resources.requireChild(req.params.sub!, req.params.rg!, rcId(req.params), `run command '${req.params.name}'`);
+    return { status: 200, body: presentRc(rc, (req.query.get('$expand') ?? '').toLowerCase() === 'instanceview') };
+  };
+
+  const list = (req: ArmRequest): ArmResponse => {
+    const vm = ctx.resources.require(req.params.sub!, req.params.rg!, vmIdOf(req.params), VM_TYPE, req.params.vm!);
+    const expand = (req.query.get('$expand') ?? '').toLowerCase() === 'instanceview';
+    const value = resources.below(vm.id).filter((r) => r.type === RC_TYPE).map((rc) => presentRc(rc, expand));
+    return { status: 200, body: { value, nextLink: null } };
+  };
+
+  const remove = async (req: ArmRequest): Promise<ArmResponse> => {
+    resources.requireGroup(req.params.sub!, req.params.rg!);
+    const rc = resources.find(rcId(req.params));
+    if (!rc) return { status: 204 };
+    // Deleting a running managed run command stops its script.
+    const running = ctx.ops.running(rc.id);
+    const vm = resources.find(vmIdOf(req.params));
+    const disk = vm ? vmState(vm).disk : undefined;
+    if (running.length > 0 && disk) await guest.stopGuest(disk);
+    for (const op of running) ctx.ops.finish(op, { status: 'Canceled', error: { code: 'OperationCanceled', message: 'The run command was deleted.' } });
+    const op = beginOperation(ctx, req, { resourceId: rc.id, location: rc.location ?? 'eastus', style: 'compute', steps: [stepAfter(ctx, 'runCommandManagedReport', { kind: 'runCommand.delete', args: { id: rc.id } })] });
+    return acceptedAction(req.origin, op);
+  };
+  ctx.ops.registerEffect('runCommand.delete', (args) => {
+    resources.remove(String(args.id));
+  });
+
+  return [
+    { method: 'PUT', pattern: `${VM_BASE}/runCommands/{name}`, operation: 'virtualMachineRunCommands.createOrUpdate', api: 'compute', handler: createOrUpdate },
+    { method: 'GET', pattern: `${VM_BASE}/runCommands/{name}`, operation: 'virtualMachineRunCommands.getByVirtualMachine', api: 'compute', handler: get },
+    { method: 'DELETE', pattern: `${VM_BASE}/runCommands/{name}`, operation: 'virtualMachineRunCommands.delete', api: 'compute', handler: remove },
+    { method: 'GET', pattern: `${VM_BASE}/runCommands`, operation: 'virtualMachineRunCommands.listByVirtualMachine', api: 'compute', handler: list },
+    { method: 'POST', pattern: `${VM_BASE}/runCommand`, operation: 'virtualMachines.runCommand', api: 'compute', handler: runCommandAction },
+  ];
+}

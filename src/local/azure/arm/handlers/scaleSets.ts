@@ -1,0 +1,453 @@
+/**
+ * Virtual machine scale sets: get, create/update the model, list instances with latestModelApplied and health,
+ * manual upgrades, rolling upgrades (start, latest, cancel) and reimage. Instance disks are made from the model's
+ * image, so an instance carries what was captured into it.
+ */
+import { randomUUID } from 'node:crypto';
+import { beginOperation, stepAfter, type HandlerContext } from '../context.ts';
+import { armError, errors } from '../errors.ts';
+import type { ArmRequest, ArmResponse } from '../http.ts';
+import { acceptedAction, acceptedWrite, type Operation, type Step } from '../lro.ts';
+import { present, providerId, type StoredResource } from '../resources.ts';
+import type { Route } from '../routes.ts';
+import { arrayAt, bodyObject, isObject, objectAt, requiredLocation, tagsOf, validateName, type Json } from '../validate.ts';
+import { resolveImage } from './imageSources.ts';
+
+export const VMSS_TYPE = 'Microsoft.Compute/virtualMachineScaleSets';
+const INSTANCE_TYPE = 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines';
+const BASE = '/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachineScaleSets/{vmss}';
+/** The emulator's stand-in for the Application Health extension (docs/internals.md). */
+export const UNHEALTHY_MARKER = '/var/lib/kiln-health/unhealthy';
+
+const EFFECT_MODEL = 'vmss.modelApplied';
+const EFFECT_UPGRADE = 'vmss.upgradeInstances';
+const EFFECT_BATCH = 'vmss.rollingBatch';
+const EFFECT_DELETE = 'vmss.delete';
+
+interface InstanceState {
+  power: 'running';
+  disk?: string;
+  modelVersion: number;
+  exactVersion?: string;
+  imageReference: Json;
+  upgrading?: boolean;
+}
+
+interface RollingBatch {
+  instanceIds: string[];
+  startAt: number;
+  endAt: number;
+}
+
+interface RollingState {
+  operationId: string;
+  policy: Json;
+  code: 'RollingForward' | 'Cancelled' | 'Completed' | 'Faulted';
+  startTime: string;
+  lastAction: 'Start' | 'Cancel';
+  lastActionTime: string;
+  batches: RollingBatch[];
+  successful: string[];
+  failed: string[];
+  error?: { code: string; message: string };
+}
+
+const ROLLING_DEFAULTS = {
+  maxBatchInstancePercent: 20, maxUnhealthyInstancePercent: 20, maxUnhealthyUpgradedInstancePercent: 20, pauseTimeBetweenBatches: 'PT0S',
+  enableCrossZoneUpgrade: false, prioritizeUnhealthyInstances: false, rollbackFailedInstancesOnPolicyBreach: false, maxSurge: false,
+};
+
+/** ISO-8601 durations as rolling upgrade policies use them (PT0S, PT2S, PT1M30S). */
+function durationMs(text: unknown): number {
+  const match = /^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?$/.exec(String(text ?? 'PT0S'));
+  if (!match) throw errors.invalidParameter('upgradePolicy.rollingUpgradePolicy.pauseTimeBetweenBatches', `pauseTimeBetweenBatches must be an ISO-8601 duration such as PT0S or PT30S, found ${JSON.stringify(text)}.`);
+  return ((Number(match[1] ?? 0) * 60 + Number(match[2] ?? 0)) * 60 + Number(match[3] ?? 0)) * 1000;
+}
+
+const upgradePolicy = (vmss: StoredResource): Json => (vmss.properties.upgradePolicy as Json | undefined) ?? { mode: 'Manual' };
+const rollingPolicy = (vmss: StoredResource): Json => ({ ...ROLLING_DEFAULTS, ...((upgradePolicy(vmss).rollingUpgradePolicy as Json | undefined) ?? {}) });
+const modelImage = (vmss: StoredResource): Json | undefined => ((vmss.properties.virtualMachineProfile as Json | undefined)?.storageProfile as Json | undefined)?.imageReference as Json | undefined;
+
+function hasHealthSource(properties: Json): boolean {
+  const profile = (properties.virtualMachineProfile ?? {}) as Json;
+  const extensions = ((profile.extensionProfile as Json | undefined)?.extensions ?? []) as Json[];
+  const probe = (profile.networkProfile as Json | undefined)?.healthProbe;
+  return probe !== undefined || extensions.some((e) => /ApplicationHealth/i.test(String((e.properties as Json | undefined)?.type ?? '')));
+}
+
+function deepMerge(target: Json, patch: Json): Json {
+  const out: Json = { ...target };
+  for (const [key, value] of Object.entries(patch)) {
+    out[key] = isObject(value) && isObject(out[key]) ? deepMerge(out[key] as Json, value) : value;
+  }
+  return out;
+}
+
+export function scaleSetRoutes(ctx: HandlerContext): Route[] {
+  const { resources, guest } = ctx;
+  const vmssId = (p: Record<string, string>) => providerId(p.sub!, p.rg!, 'Microsoft.Compute', 'virtualMachineScaleSets', p.vmss!);
+  const requireVmss = (req: ArmRequest) => resources.require(req.params.sub!, req.params.rg!, vmssId(req.params), VMSS_TYPE, req.params.vmss!);
+  const instancesOf = (vmss: StoredResource) => resources.below(vmss.id).filter((r) => r.type === INSTANCE_TYPE).sort((a, b) => Number(a.extra?.instanceId) - Number(b.extra?.instanceId));
+  const istate = (instance: StoredResource) => instance.state as unknown as InstanceState;
+  const modelVersion = (vmss: StoredResource) => Number(vmss.state.modelVersion ?? 1);
+
+  const healthy = async (instance: StoredResource): Promise<boolean> => {
+    const disk = istate(instance).disk;
+    return !disk || (await guest.readFile(disk, UNHEALTHY_MARKER)) === undefined;
+  };
+
+  /** Gives an instance a fresh OS disk from the scale set's current model image (upgrade and reimage alike). */
+  const rebuildInstance = async (vmss: StoredResource, instance: StoredResource, operation: string): Promise<void> => {
+    const reference = modelImage(vmss);
+    const image = resolveImage(ctx, reference, vmss.location!);
+    const state = istate(instance);
+    if (state.disk) {
+      await guest.stopGuest(state.disk);
+      await guest.deleteDisk(state.disk);
+    }
+    const osProfile = ((vmss.properties.virtualMachineProfile as Json).osProfile ?? {}) as Json;
+    const prefix = String(osProfile.computerNamePrefix ?? vmss.name);
+    const id = String(instance.extra?.instanceId);
+    state.disk = await guest.createDisk(image.source, image.osState === 'Generalized' ? { computerName: `${prefix}${id.padStart(6, '0')}`, adminUsername: String(osProfile.adminUsername ?? 'azureuser') } : undefined);
+    state.modelVersion = modelVersion(vmss);
+    state.imageReference = reference ?? {};
+    state.exactVersion = image.exactVersion;
+    state.upgrading = false;
+    // An injected `unhealthy` fault makes this instance fail its health probe after the upgrade.
+    if (ctx.takeFault({ operation, method: 'POST', path: instance.id }, 'unhealthy')) await guest.writeFile(state.disk, UNHEALTHY_MARKER, 'injected fault\n');
+    resources.save(instance);
+  };
+
+  const createInstance = async (vmss: StoredResource, instanceId: string): Promise<void> => {
+    const id = `${vmss.id}/virtualMachines/${instanceId}`;
+    const instance = resources.create({
+      id, name: `${vmss.name}_${instanceId}`, type: INSTANCE_TYPE, resourceGroup: vmss.resourceGroup, location: vmss.location, tracked: false,
+      extra: { instanceId }, properties: { vmId: randomUUID(), provisioningState: 'Succeeded' },
+      state: { power: 'running', modelVersion: 0, imageReference: {} } satisfies InstanceState as unknown as Json,
+    });
+    await rebuildInstance(vmss, instance, 'virtualMachineScaleSets.createOrUpdate');
+  };
+
+  // ---- rolling upgrades ----
+
+  const rolling = (vmss: StoredResource) => vmss.state.rolling as RollingState | undefined;
+
+  /** Instances a rollout must touch: not on the latest model, or on an older image than a moving reference gives. */
+  const outdated = (vmss: StoredResource): StoredResource[] => {
+    const target = resolveImage(ctx, modelImage(vmss), vmss.location!).exactVersion;
+    return instancesOf(vmss).filter((i) => istate(i).modelVersion !== modelVersion(vmss) || (target !== undefined && istate(i).exactVersion !== target));
+  };
+
+  const startRollout = (vmss: StoredResource, req: ArmRequest): Operation => {
+    const previous = rolling(vmss);
+    if (previous?.code === 'RollingForward') {
+      const running = ctx.ops.get(previous.operationId);
+      if (running) ctx.ops.finish(running, { error: { code: 'OperationPreempted', message: 'Operation execution has been preempted by a more recent operation.' } });
+    }
+    const policy = rollingPolicy(vmss);
+    const targets = outdated(vmss);
+    const batchSize = Math.max(1, Math.floor((instancesOf(vmss).length * Number(policy.maxBatchInstancePercent)) / 100));
+    const pause = durationMs(policy.pauseTimeBetweenBatches);
+    const batches: RollingBatch[] = [];
+    let at = Date.now();
+    for (let i = 0; i < targets.length; i += batchSize) {
+      const duration = ctx.latency.durationMs('vmssInstanceUpgradeLinux') + ctx.latency.durationMs('healthExtensionToHealthy') + ctx.latency.durationMs('rollingUpgradeBatchOverhead');
+      batches.push({ instanceIds: targets.slice(i, i + batchSize).map((t) => String(t.extra?.instanceId)), startAt: at, endAt: at + duration });
+      at += duration + pause;
+    }
+    const steps: Step[] = batches.map((b, index) => ({ at: b.endAt, effect: { kind: EFFECT_BATCH, args: { id: vmss.id, index } } }));
+    const operation = beginOperation(ctx, req, { resourceId: `${vmss.id}/rollingUpgrades`, location: vmss.location!, style: 'compute', steps });
+    const now = new Date().toISOString();
+    vmss.state.rolling = { operationId: operation.id, policy, code: batches.length > 0 ? 'RollingForward' : 'Completed', startTime: now, lastAction: 'Start', lastActionTime: now, batches, successful: [], failed: [] } satisfies RollingState;
+    resources.save(vmss);
+    return operation;
+  };
+
+  ctx.ops.registerEffect(EFFECT_BATCH, async (args, op) => {
+    const vmss = resources.find(String(args.id));
+    const state = vmss ? rolling(vmss) : undefined;
+    if (!vmss || !state || state.code !== 'RollingForward' || state.operationId !== op.id) return { fail: { code: 'OperationPreempted', message: 'Operation execution has been preempted by a more recent operation.' } };
+    const batch = state.batches[Number(args.index)]!;
+    const upgraded: StoredResource[] = [];
+    for (const id of batch.instanceIds) {
+      const instance = resources.find(`${vmss.id}/virtualMachines/${id}`);
+      if (!instance) continue;
+      await rebuildInstance(vmss, instance, 'virtualMachineScaleSetRollingUpgrades.batch');
+      upgraded.push(instance);
+    }
+    for (const instance of upgraded) (await healthy(instance) ? state.successful : state.failed).push(String(instance.extra?.instanceId));
+    const total = instancesOf(vmss).length;
+    const upgradedCount = state.successful.length + state.failed.length;
+    const unhealthyUpgradedPercent = upgradedCount === 0 ? 0 : (state.failed.length / upgradedCount) * 100;
+    let unhealthyAll = 0;
+    for (const instance of instancesOf(vmss)) if (!(await healthy(instance))) unhealthyAll++;
+    const policy = state.policy;
+    let fail: { code: string; message: string } | undefined;
+    if (unhealthyUpgradedPercent > Number(policy.maxUnhealthyUpgradedInstancePercent)) {
+      fail = { code: 'MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade', message: `Rolling Upgrade failed after exceeding the MaxUnhealthyUpgradedInstancePercent value defined in the RollingUpgradePolicy. ${state.failed.length} of ${upgradedCount} upgraded instances (${Math.round(unhealthyUpgradedPercent)}%) are unhealthy; the limit is ${String(policy.maxUnhealthyUpgradedInstancePercent)}%.` };
+    } else if ((unhealthyAll / total) * 100 > Number(policy.maxUnhealthyInstancePercent)) {
+      fail = { code: 'MaxUnhealthyInstancePercentExceededInRollingUpgrade', message: `Rolling Upgrade failed after exceeding the MaxUnhealthyInstancePercent value defined in the RollingUpgradePolicy. ${unhealthyAll} of ${total} instances are unhealthy; the limit is ${String(policy.maxUnhealthyInstancePercent)}%.` };
+    }
+    const now = new Date().toISOString();
+    if (fail) {
+      state.code = 'Faulted';
+      state.error = fail;
+      state.lastActionTime = now;
+      op.steps = [];
+    } else if (Number(args.index) === state.batches.length - 1) {
+      state.code = 'Completed';
+      state.lastActionTime = now;
+    }
+    resources.save(vmss);
+    return fail ? { fail } : undefined;
+  });
+
+  const latest = (req: ArmRequest): ArmResponse => {
+    const vmss = requireVmss(req);
+    const state = rolling(vmss);
+    if (!state) throw armError('NotFound', `No rolling upgrade has run on scale set '${vmss.name}'.`, 404);
+    const now = Date.now();
+    const done = new Set([...state.successful, ...state.failed]);
+    const active = state.code === 'RollingForward' ? state.batches.find((b) => b.startAt <= now && now < b.endAt) : undefined;
+    const inProgress = active ? active.instanceIds.filter((id) => !done.has(id)).length : 0;
+    const planned = state.batches.reduce((n, b) => n + b.instanceIds.length, 0);
+    const body: Json = {
+      id: `${vmss.id}/rollingUpgrades/latest`, name: 'latest', type: 'Microsoft.Compute/virtualMachineScaleSets/rollingUpgrades', location: vmss.location,
+      properties: {
+        policy: state.policy,
+        runningStatus: { code: state.code, startTime: state.startTime, lastAction: state.lastAction, lastActionTime: state.lastActionTime },
+        progress: {
+          successfulInstanceCount: state.successful.length, failedInstanceCount: state.failed.length,
+          inProgressInstanceCount: inProgress, pendingInstanceCount: state.code === 'RollingForward' ? planned - done.size - inProgress : 0,
+        },
+        ...(state.error ? { error: state.error } : {}),
+      },
+    };
+    return { status: 200, body };
+  };
+
+  const cancel = (req: ArmRequest): ArmResponse => {
+    const vmss = requireVmss(req);
+    const state = rolling(vmss);
+    if (state?.code !== 'RollingForward') throw errors.operationNotAllowed(`There is no ongoing rolling upgrade to cancel on scale set '${vmss.name}'.`);
+    const now = new Date().toISOString();
+    state.code = 'Cancelled';
+    state.lastAction = 'Cancel';
+    state.lastActionTime = now;
+    resources.save(vmss);
+    const running = ctx.ops.get(state.operationId);
+    if (running) ctx.ops.finish(running, { status: 'Canceled', error: { code: 'OperationCanceled', message: 'The rolling upgrade was cancelled.' } });
+    const op = beginOperation(ctx, req, { resourceId: `${vmss.id}/rollingUpgrades/cancel`, location: vmss.location!, style: 'compute', steps: [] });
+    return acceptedAction(req.origin, op);
+  };
+
+  // ---- model ----
+
+  ctx.ops.registerEffect(EFFECT_MODEL, async (args) => {
+    const vmss = resources.find(String(args.id));
+    if (!vmss) return;
+    for (let i = instancesOf(vmss).length; i < Number(args.capacity ?? 0); i++) await createInstance(vmss, String(i));
+    vmss.properties.provisioningState = 'Succeeded';
+    resources.save(vmss);
+    const mode = String(upgradePolicy(vmss).mode ?? 'Manual');
+    if (args.modelChanged && mode === 'Automatic') {
+      for (const instance of outdated(vmss)) await rebuildInstance(vmss, instance, 'virtualMachineScaleSets.update');
+    }
+    return undefined;
+  });
+  ctx.ops.registerEffect(EFFECT_UPGRADE, async (args) => {
+    const vmss = resources.find(String(args.id));
+    if (!vmss) return;
+    for (const id of args.instanceIds as string[]) {
+      const instance = resources.find(`${vmss.id}/virtualMachines/${id}`);
+      if (instance) await rebuildInstance(vmss, instance, String(args.operation));
+    }
+  });
+  ctx.ops.registerEffect(EFFECT_DELETE, async (args) => {
+    const vmss = resources.find(String(args.id));
+    if (!vmss) return;
+    for (const instance of instancesOf(vmss)) {
+      const disk = istate(instance).disk;
+      if (disk) {
+        await guest.stopGuest(disk);
+        await guest.deleteDisk(disk);
+      }
+    }
+    for (const child of resources.below(vmss.id)) resources.remove(child.id);
+    resources.remove(vmss.id);
+  });
+
+  /** Validates a (merged) model: an image Azure can resolve, and a health source for Rolling mode. */
+  const checkModel = (properties: Json, location: string) => {
+    const mode = String(((properties.upgradePolicy ?? {}) as Json).mode ?? 'Manual');
+    if (!['Manual', 'Automatic', 'Rolling'].includes(mode)) throw errors.invalidParameter('upgradePolicy.mode', `upgradePolicy.mode must be Manual, Automatic or Rolling, found '${mode}'.`);
+    if (mode === 'Rolling' && !hasHealthSource(properties)) {
+      throw armError('InvalidParameter', 'Rolling upgrade mode needs a health source: an Application Health extension or a load balancer health probe.', 400, { target: 'upgradePolicy.mode' });
+    }
+    if (mode === 'Rolling') durationMs(((((properties.upgradePolicy as Json).rollingUpgradePolicy ?? {}) as Json).pauseTimeBetweenBatches) ?? 'PT0S');
+    resolveImage(ctx, ((properties.virtualMachineProfile as Json | undefined)?.storageProfile as Json | undefined)?.imageReference as Json | undefined, location);
+  };
+
+  const writeModel = (req: ArmRequest, patch: boolean): ArmResponse => {
+    const { sub, rg, vmss: name } = req.params as { sub: string; rg: string; vmss: string };
+    validateName('scaleSet', name);
+    resources.requireGroup(sub, rg);
+    const body = bodyObject(req.body);
+    const id = vmssId(req.params);
+    const existing = resources.find(id);
+    if (patch && !existing) throw errors.resourceNotFound(VMSS_TYPE, name, rg);
+    const location = existing?.location ?? requiredLocation(body);
+    const incoming = objectAt(body, 'properties', 'properties') ?? {};
+    const properties = patch && existing ? deepMerge(existing.properties, incoming) : { ...incoming };
+    const profile = objectAt(properties, 'virtualMachineProfile', 'properties.virtualMachineProfile');
+    if (!profile) throw armError('InvalidParameter', "Required parameter 'virtualMachineProfile' is missing (null).", 400, { target: 'virtualMachineProfile' });
+    const osProfile = objectAt(profile, 'osProfile', 'properties.virtualMachineProfile.osProfile');
+    if (osProfile) {
+      delete osProfile.adminPassword;
+      delete osProfile.customData;
+    }
+    checkModel(properties, location);
+    const sku = objectAt(body, 'sku') ?? (existing?.extra?.sku as Json | undefined) ?? { name: 'Standard_D2s_v5', tier: 'Standard', capacity: 0 };
+    const capacity = sku.capacity ?? 0;
+    if (typeof capacity !== 'number' || !Number.isInteger(capacity) || capacity < 0 || capacity > 1000) throw errors.invalidParameter('sku.capacity', `sku.capacity must be an integer from 0 to 1000, found ${JSON.stringify(capacity)}.`);
+    const modelChanged = !existing || JSON.stringify(existing.properties.virtualMachineProfile) !== JSON.stringify(properties.virtualMachineProfile);
+    const vmss = existing ?? resources.create({ id, name, type: VMSS_TYPE, resourceGroup: rg, location, properties: {}, state: { modelVersion: 1 } });
+    if (existing && modelChanged) vmss.state.modelVersion = modelVersion(existing) + 1;
+    vmss.tags = tagsOf(body) ?? vmss.tags;
+    vmss.extra = { ...(vmss.extra ?? {}), sku, ...(body.identity ? { identity: body.identity } : {}), ...(body.zones ? { zones: body.zones } : {}) };
+    vmss.properties = { ...properties, uniqueId: existing?.properties.uniqueId ?? randomUUID(), timeCreated: existing?.properties.timeCreated ?? new Date().toISOString(), provisioningState: existing ? 'Updating' : 'Creating' };
+    resources.save(vmss);
+    const op = beginOperation(ctx, req, {
+      resourceId: id, location, style: 'compute', markFailedOnFault: true,
+      steps: [stepAfter(ctx, 'vmssModelUpdate', { kind: EFFECT_MODEL, args: { id, capacity, modelChanged } })],
+    });
+    // In Rolling mode a model change starts a batched upgrade of the instances (after the model is saved).
+    if (existing && modelChanged && String(upgradePolicy(vmss).mode) === 'Rolling') startRollout(vmss, { ...req, operation: 'virtualMachineScaleSetRollingUpgrades.startOSUpgrade' });
+    // PATCH answers without Location (its final GET would follow it otherwise).
+    return acceptedWrite(req.origin, op, !existing, present(vmss));
+  };
+
+  // ---- instances ----
+
+  const presentInstance = async (vmss: StoredResource, instance: StoredResource, expand: boolean): Promise<Json> => {
+    const state = istate(instance);
+    const properties: Json = {
+      ...instance.properties,
+      latestModelApplied: state.modelVersion === modelVersion(vmss),
+      provisioningState: state.upgrading ? 'Updating' : 'Succeeded',
+      storageProfile: { imageReference: { ...state.imageReference, ...(state.exactVersion ? { exactVersion: state.exactVersion } : {}) } },
+    };
+    if (expand) {
+      const view: Json = { statuses: [{ code: 'ProvisioningState/succeeded', level: 'Info', displayStatus: 'Provisioning succeeded' }, { code: `PowerState/${state.power}`, level: 'Info', displayStatus: 'VM running' }] };
+      if (hasHealthSource(vmss.properties)) {
+        const ok = await healthy(instance);
+        view.vmHealth = { status: { code: ok ? 'HealthState/healthy' : 'HealthState/unhealthy', level: ok ? 'Info' : 'Warning', displayStatus: ok ? 'The VM is healthy' : 'The VM is unhealthy' } };
+      }
+      properties.instanceView = view;
+    }
+    return { id: instance.id, name: instance.name, type: instance.type, location: instance.location, instanceId: instance.extra?.instanceId, properties };
+  };
+
+  /** The two filters Azure allows on the instance list. */
+  const instanceFilter = (filter: string | null): ((view: Json) => boolean) | undefined => {
+    if (!filter) return undefined;
+    const latestModel = /^\s*properties\/latestModelApplied\s+eq\s+(true|false)\s*$/i.exec(filter);
+    if (latestModel) return (view) => (view.properties as Json).latestModelApplied === (latestModel[1]!.toLowerCase() === 'true');
+    if (/^\s*startswith\(instanceView\/statuses\/code,\s*'PowerState'\)\s+eq\s+true\s*$/i.test(filter)) return () => true;
+    throw armError('InvalidParameter', `The $filter '${filter}' is not supported: expected properties/latestModelApplied eq true|false or startswith(instanceView/statuses/code, 'PowerState') eq true.`, 400, { target: '$filter' });
+  };
+
+  const listInstances = async (req: ArmRequest): Promise<ArmResponse> => {
+    const vmss = requireVmss(req);
+    const expand = (req.query.get('$expand') ?? '').toLowerCase() === 'instanceview';
+    const filter = instanceFilter(req.query.get('$filter'));
+    const value: Json[] = [];
+    for (const instance of instancesOf(vmss)) {
+      const view = await presentInstance(vmss, instance, expand || /PowerState/i.test(req.query.get('$filter') ?? ''));
+      if (!filter || filter(view)) value.push(view);
+    }
+    return { status: 200, body: { value, nextLink: null } };
+  };
+
+  const requireInstance = (req: ArmRequest) => {
+    const vmss = requireVmss(req);
+    const instance = resources.find(`${vmss.id}/virtualMachines/${req.params.instance}`);
+    if (!instance) throw errors.notFound(`scale set instance '${req.params.instance}' of '${vmss.name}'`);
+    return { vmss, instance };
+  };
+
+  /** `{instanceIds}` from an action body, checked against the scale set (every instance when absent). */
+  const instanceIdsOf = (vmss: StoredResource, body: unknown): string[] => {
+    const all = instancesOf(vmss).map((i) => String(i.extra?.instanceId));
+    const ids = isObject(body) ? arrayAt(body, 'instanceIds') : undefined;
+    if (!ids) return all;
+    for (const id of ids) {
+      if (typeof id !== 'string' || !all.includes(id)) throw errors.invalidParameter('instanceIds', `Instance id ${JSON.stringify(id)} is not an instance of scale set '${vmss.name}' (instances: ${all.join(', ')}).`);
+    }
+    return ids as string[];
+  };
+
+  const upgradeAction = (operation: string, requireIds: boolean) => (req: ArmRequest): ArmResponse => {
+    const vmss = requireVmss(req);
+    if (requireIds && !(isObject(req.body) && Array.isArray(req.body.instanceIds))) {
+      throw armError('InvalidParameter', "Required parameter 'instanceIds' is missing (null).", 400, { target: 'instanceIds' });
+    }
+    const ids = req.params.instance ? [requireInstance(req).instance.extra?.instanceId as string] : instanceIdsOf(vmss, req.body);
+    for (const id of ids) {
+      const instance = resources.find(`${vmss.id}/virtualMachines/${id}`)!;
+      istate(instance).upgrading = true;
+      resources.save(instance);
+    }
+    const op = beginOperation(ctx, req, { resourceId: vmss.id, location: vmss.location!, style: 'compute', steps: [stepAfter(ctx, 'vmssInstanceUpgradeLinux', { kind: EFFECT_UPGRADE, args: { id: vmss.id, instanceIds: ids, operation } })] });
+    return acceptedAction(req.origin, op);
+  };
+
+  const startOsUpgrade = (req: ArmRequest): ArmResponse => {
+    const vmss = requireVmss(req);
+    if (String(upgradePolicy(vmss).mode) !== 'Rolling' && !((upgradePolicy(vmss).automaticOSUpgradePolicy as Json | undefined)?.useRollingUpgradePolicy)) {
+      throw errors.operationNotAllowed(`Scale set '${vmss.name}' has upgradePolicy.mode '${String(upgradePolicy(vmss).mode)}': a rolling OS upgrade needs Rolling mode.`);
+    }
+    const op = startRollout(vmss, req);
+    return acceptedAction(req.origin, op);
+  };
+
+  const remove = (req: ArmRequest): ArmResponse => {
+    resources.requireGroup(req.params.sub!, req.params.rg!);
+    const vmss = resources.find(vmssId(req.params));
+    if (!vmss) return { status: 204 };
+    vmss.properties.provisioningState = 'Deleting';
+    resources.save(vmss);
+    const op = beginOperation(ctx, req, { resourceId: vmss.id, location: vmss.location!, style: 'compute', steps: [stepAfter(ctx, 'vmssModelUpdate', { kind: EFFECT_DELETE, args: { id: vmss.id } })] });
+    return acceptedAction(req.origin, op);
+  };
+
+  return [
+    { method: 'GET', pattern: BASE, operation: 'virtualMachineScaleSets.get', api: 'compute', handler: (req) => ({ status: 200, body: present(requireVmss(req)) }) },
+    { method: 'PUT', pattern: BASE, operation: 'virtualMachineScaleSets.createOrUpdate', api: 'compute', handler: (req) => writeModel(req, false) },
+    { method: 'PATCH', pattern: BASE, operation: 'virtualMachineScaleSets.update', api: 'compute', handler: (req) => writeModel(req, true) },
+    { method: 'DELETE', pattern: BASE, operation: 'virtualMachineScaleSets.delete', api: 'compute', handler: remove },
+    { method: 'POST', pattern: `${BASE}/manualupgrade`, operation: 'virtualMachineScaleSets.updateInstances', api: 'compute', handler: upgradeAction('virtualMachineScaleSets.updateInstances', true) },
+    { method: 'POST', pattern: `${BASE}/reimage`, operation: 'virtualMachineScaleSets.reimage', api: 'compute', handler: upgradeAction('virtualMachineScaleSets.reimage', false) },
+    { method: 'POST', pattern: `${BASE}/virtualMachines/{instance}/reimage`, operation: 'virtualMachineScaleSetVMs.reimage', api: 'compute', handler: upgradeAction('virtualMachineScaleSetVMs.reimage', false) },
+    { method: 'GET', pattern: `${BASE}/virtualMachines`, operation: 'virtualMachineScaleSetVMs.list', api: 'compute', handler: listInstances },
+    {
+      method: 'GET', pattern: `${BASE}/virtualMachines/{instance}`, operation: 'virtualMachineScaleSetVMs.get', api: 'compute',
+      handler: async (req) => {
+        const { vmss, instance } = requireInstance(req);
+        return { status: 200, body: await presentInstance(vmss, instance, (req.query.get('$expand') ?? '').toLowerCase() === 'instanceview') };
+      },
+    },
+    {
+      method: 'GET', pattern: `${BASE}/virtualMachines/{instance}/instanceView`, operation: 'virtualMachineScaleSetVMs.getInstanceView', api: 'compute',
+      handler: async (req) => {
+        const { vmss, instance } = requireInstance(req);
+        return { status: 200, body: ((await presentInstance(vmss, instance, true)).properties as Json).instanceView };
+      },
+    },
+    { method: 'POST', pattern: `${BASE}/osRollingUpgrade`, operation: 'virtualMachineScaleSetRollingUpgrades.startOSUpgrade', api: 'compute', handler: startOsUpgrade },
+    { method: 'POST', pattern: `${BASE}/extensionRollingUpgrade`, operation: 'virtualMachineScaleSetRollingUpgrades.startExtensionUpgrade', api: 'compute', handler: startOsUpgrade },
+    { method: 'POST', pattern: `${BASE}/rollingUpgrades/cancel`, operation: 'virtualMachineScaleSetRollingUpgrades.cancel', api: 'compute', handler: cancel },
+    { method: 'GET', pattern: `${BASE}/rollingUpgrades/latest`, operation: 'virtualMachineScaleSetRollingUpgrades.getLatest', api: 'compute', handler: latest },
+  ];
+}
+

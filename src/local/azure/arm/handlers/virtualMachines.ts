@@ -1,0 +1,266 @@
+/**
+ * Virtual machines: create from a marketplace image, a managed image or a gallery version; get with instanceView;
+ * deallocate, powerOff, start, restart, generalize and delete, with Azure's state rules.
+ */
+import { randomUUID } from 'node:crypto';
+import { beginOperation, stepAfter, type HandlerContext } from '../context.ts';
+import { armError, errors } from '../errors.ts';
+import type { ArmRequest, ArmResponse } from '../http.ts';
+import { acceptedAction, acceptedWrite } from '../lro.ts';
+import { present, providerId, type StoredResource } from '../resources.ts';
+import type { Route } from '../routes.ts';
+import { bodyObject, isObject, objectAt, requiredLocation, requiredString, stringAt, tagsOf, validateName, type Json } from '../validate.ts';
+import { resolveImage } from './imageSources.ts';
+
+export const VM_TYPE = 'Microsoft.Compute/virtualMachines';
+export const VM_BASE = '/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{vm}';
+
+export type PowerState = 'starting' | 'running' | 'stopping' | 'stopped' | 'deallocating' | 'deallocated';
+
+/** Emulator state of a VM (kept in `StoredResource.state`). */
+export interface VmState {
+  power: PowerState;
+  generalized: boolean;
+  disk?: string;
+  osType: 'Linux' | 'Windows';
+  adminUsername?: string;
+  computerName?: string;
+  /** The guest removed its agent (a foreground deprovision): run commands can no longer report. */
+  agentRemoved?: boolean;
+}
+
+export const vmState = (vm: StoredResource): VmState => vm.state as unknown as VmState;
+
+const EFFECT_CREATED = 'vm.created';
+const EFFECT_POWER = 'vm.power';
+const EFFECT_DELETE = 'vm.delete';
+
+const POWER_TEXT: Record<PowerState, string> = {
+  starting: 'VM starting', running: 'VM running', stopping: 'VM stopping', stopped: 'VM stopped',
+  deallocating: 'VM deallocating', deallocated: 'VM deallocated',
+};
+
+/** Write-only fields Azure never echoes. */
+function withoutSecrets(properties: Json): Json {
+  const copy = structuredClone(properties);
+  const osProfile = objectAt(copy, 'osProfile');
+  if (osProfile) {
+    delete osProfile.adminPassword;
+    delete osProfile.customData;
+  }
+  delete copy.userData;
+  return copy;
+}
+
+export function instanceView(resource: StoredResource): Json {
+  const state = vmState(resource);
+  const provisioning = String(resource.properties.provisioningState ?? 'Succeeded');
+  const statuses: Json[] = [
+    { code: `ProvisioningState/${provisioning.toLowerCase()}`, level: provisioning === 'Failed' ? 'Error' : 'Info', displayStatus: `Provisioning ${provisioning.toLowerCase()}`, time: resource.changedTime },
+  ];
+  if (provisioning !== 'Creating' && provisioning !== 'Failed') {
+    statuses.push({ code: `PowerState/${state.power}`, level: 'Info', displayStatus: POWER_TEXT[state.power] });
+  }
+  if (state.generalized) statuses.push({ code: 'OSState/generalized', level: 'Info', displayStatus: 'VM generalized' });
+  const view: Json = { computerName: state.computerName, osName: state.osType === 'Windows' ? 'Windows' : 'Linux', statuses };
+  if (state.power === 'running' && !state.agentRemoved) {
+    view.vmAgent = { vmAgentVersion: '2.13.1.1', statuses: [{ code: 'ProvisioningState/succeeded', level: 'Info', displayStatus: 'Ready', message: 'Guest Agent is running' }] };
+  }
+  return view;
+}
+
+export function virtualMachineRoutes(ctx: HandlerContext): Route[] {
+  const { resources, guest } = ctx;
+  const vmId = (p: Record<string, string>) => providerId(p.sub!, p.rg!, 'Microsoft.Compute', 'virtualMachines', p.vm!);
+  const requireVm = (req: ArmRequest) => resources.require(req.params.sub!, req.params.rg!, vmId(req.params), VM_TYPE, req.params.vm!);
+
+  ctx.ops.registerEffect(EFFECT_CREATED, async (args) => {
+    const vm = resources.find(String(args.id));
+    if (!vm) return { fail: { code: 'NotFound', message: `The VM '${String(args.id)}' was deleted while it was being created.` } };
+    const state = vmState(vm);
+    if (!state.disk) {
+      const source = args.source as Parameters<typeof guest.createDisk>[0];
+      const provisioning = args.osState === 'Generalized' ? { computerName: state.computerName ?? vm.name, adminUsername: state.adminUsername ?? 'azureuser' } : undefined;
+      state.disk = await guest.createDisk(source, provisioning);
+    }
+    vm.properties.provisioningState = 'Succeeded';
+    state.power = 'running';
+    resources.save(vm);
+  });
+  ctx.ops.registerEffect(EFFECT_POWER, async (args) => {
+    const vm = resources.find(String(args.id));
+    if (!vm) return;
+    const state = vmState(vm);
+    state.power = args.power as PowerState;
+    if (args.power === 'running') state.agentRemoved = false;
+    vm.properties.provisioningState = 'Succeeded';
+    resources.save(vm);
+  });
+  ctx.ops.registerEffect(EFFECT_DELETE, async (args) => {
+    const vm = resources.find(String(args.id));
+    if (!vm) return;
+    const disk = vmState(vm).disk;
+    if (disk) {
+      await guest.stopGuest(disk);
+      await guest.deleteDisk(disk);
+    }
+    for (const child of resources.below(vm.id)) resources.remove(child.id);
+    resources.remove(vm.id);
+  });
+
+  const createOrUpdate = (req: ArmRequest): ArmResponse => {
+    const { sub, rg, vm: name } = req.params as { sub: string; rg: string; vm: string };
+    validateName('virtualMachine', name);
+    resources.requireGroup(sub, rg);
+    const body = bodyObject(req.body);
+    const location = requiredLocation(body);
+    const properties = objectAt(body, 'properties') ?? {};
+    const id = vmId(req.params);
+    const existing = resources.find(id);
+    if (existing) {
+      if (existing.location !== location) throw errors.invalidParameter('location', `Changing property 'location' is not allowed: the VM is in '${existing.location}', the request says '${location}'.`);
+      existing.tags = tagsOf(body) ?? existing.tags;
+      existing.properties = { ...existing.properties, ...withoutSecrets({ ...properties, storageProfile: existing.properties.storageProfile, osProfile: existing.properties.osProfile }), provisioningState: 'Updating' };
+      resources.save(existing);
+      const op = beginOperation(ctx, req, { resourceId: id, location, style: 'compute', steps: [stepAfter(ctx, 'vmssModelUpdate', { kind: EFFECT_POWER, args: { id, power: vmState(existing).power } })] });
+      return acceptedWrite(req.origin, op, false, present(existing));
+    }
+
+    const hardware = objectAt(properties, 'hardwareProfile', 'properties.hardwareProfile');
+    if (!hardware) throw armError('InvalidParameter', "Required parameter 'hardwareProfile' is missing (null).", 400, { target: 'hardwareProfile' });
+    requiredString(hardware, 'vmSize', 'hardwareProfile.vmSize');
+    const storage = objectAt(properties, 'storageProfile', 'properties.storageProfile') ?? {};
+    const image = resolveImage(ctx, objectAt(storage, 'imageReference', 'storageProfile.imageReference'), location);
+    const osProfile = objectAt(properties, 'osProfile', 'properties.osProfile');
+    if (image.osState === 'Generalized' && !osProfile) throw armError('InvalidParameter', "Required parameter 'osProfile' is missing (null).", 400, { target: 'osProfile' });
+    if (image.osState === 'Specialized' && osProfile) throw armError('InvalidParameter', "Parameter 'osProfile' is not allowed.", 400, { target: 'osProfile' });
+    const adminUsername = osProfile ? requiredString(osProfile, 'adminUsername', 'osProfile.adminUsername') : undefined;
+    const computerName = osProfile ? (stringAt(osProfile, 'computerName', 'osProfile.computerName') ?? name) : name;
+    checkNetwork(ctx, properties);
+
+    const osDiskName = `${name}_OsDisk_1_${randomUUID().replace(/-/g, '')}`;
+    const storageProfile: Json = {
+      ...storage,
+      imageReference: { ...(objectAt(storage, 'imageReference') ?? {}), ...(image.exactVersion ? { exactVersion: image.exactVersion } : {}) },
+      osDisk: {
+        ...(objectAt(storage, 'osDisk') ?? {}),
+        osType: image.osType,
+        name: osDiskName,
+        createOption: 'FromImage',
+        managedDisk: { ...((objectAt(storage, 'osDisk') ?? {}).managedDisk as Json | undefined), id: providerId(sub, rg, 'Microsoft.Compute', 'disks', osDiskName) },
+      },
+    };
+    const state: VmState = { power: 'starting', generalized: false, osType: image.osType, adminUsername, computerName };
+    const vm = resources.create({
+      id, name, type: VM_TYPE, resourceGroup: rg, location, tags: tagsOf(body),
+      extra: pick(body, ['identity', 'zones', 'plan']),
+      properties: { ...withoutSecrets(properties), storageProfile, vmId: randomUUID(), timeCreated: new Date().toISOString(), provisioningState: 'Creating' },
+      state: state as unknown as Json,
+    });
+    const kind = image.osType === 'Windows' ? 'vmCreateWindows' : 'vmCreateLinux';
+    const op = beginOperation(ctx, req, {
+      resourceId: id, location, style: 'compute', markFailedOnFault: true,
+      steps: [stepAfter(ctx, kind, { kind: EFFECT_CREATED, args: { id, source: image.source, osState: image.osState } })],
+    });
+    return acceptedWrite(req.origin, op, true, present(vm));
+  };
+
+  const get = (req: ArmRequest): ArmResponse => {
+    const vm = requireVm(req);
+    const expand = (req.query.get('$expand') ?? '').toLowerCase();
+    return { status: 200, body: present(vm, expand === 'instanceview' ? { ...vm.properties, instanceView: instanceView(vm) } : vm.properties) };
+  };
+
+  /** A power action: checks Azure's rules, moves to the transitional state, ends in the final one. */
+  const powerAction = (action: 'start' | 'restart' | 'powerOff' | 'deallocate') => async (req: ArmRequest): Promise<ArmResponse> => {
+    const vm = requireVm(req);
+    const state = vmState(vm);
+    if (vm.properties.provisioningState === 'Creating' || vm.properties.provisioningState === 'Deleting') {
+      throw armError('OperationNotAllowed', `Operation '${action}' is not allowed on VM '${vm.name}' since the VM is ${String(vm.properties.provisioningState).toLowerCase()}.`, 409);
+    }
+    if ((action === 'start' || action === 'restart') && state.generalized) {
+      throw errors.operationNotAllowed(`Operation '${action}' is not allowed on VM '${vm.name}' since the VM is generalized.`);
+    }
+    if (action === 'restart' && state.power !== 'running') {
+      throw errors.operationNotAllowed(`Operation 'restart' is not allowed on VM '${vm.name}' since the VM is ${state.power}.`);
+    }
+    const plan = {
+      start: { transitional: 'starting', final: 'running', kind: 'vmStart' },
+      restart: { transitional: 'starting', final: 'running', kind: 'vmRestart' },
+      powerOff: { transitional: 'stopping', final: 'stopped', kind: 'vmPowerOff' },
+      deallocate: { transitional: 'deallocating', final: 'deallocated', kind: 'vmDeallocate' },
+    }[action] as { transitional: PowerState; final: PowerState; kind: 'vmStart' | 'vmRestart' | 'vmPowerOff' | 'vmDeallocate' };
+    // A stop or restart ends every guest process (a running script, a detached deprovision).
+    if (action !== 'start' && state.disk) await guest.stopGuest(state.disk);
+    // Deallocating a stopped VM still goes through deallocating; starting a running VM is a no-op that succeeds.
+    if (!(action === 'start' && state.power === 'running')) state.power = plan.transitional;
+    vm.properties.provisioningState = 'Updating';
+    resources.save(vm);
+    const op = beginOperation(ctx, req, { resourceId: vm.id, location: vm.location!, style: 'compute', steps: [stepAfter(ctx, plan.kind, { kind: EFFECT_POWER, args: { id: vm.id, power: plan.final } })] });
+    return acceptedAction(req.origin, op);
+  };
+
+  const generalize = async (req: ArmRequest): Promise<ArmResponse> => {
+    const vm = requireVm(req);
+    const state = vmState(vm);
+    if (ctx.ops.running(vm.id).length > 0) {
+      throw errors.operationNotAllowed(`Operation 'generalize' is not allowed on VM '${vm.name}' since another operation is in progress.`);
+    }
+    if (state.power !== 'stopped' && state.power !== 'deallocated') {
+      throw errors.operationNotAllowed(`Operation 'generalize' is not allowed on VM '${vm.name}' since the VM is ${state.power}. A VM shut down from inside the guest must still be powered off or deallocated through the API.`);
+    }
+    if (state.disk) await guest.deprovision(state.disk);
+    state.generalized = true;
+    resources.save(vm);
+    return { status: 200 };
+  };
+
+  const remove = (req: ArmRequest): ArmResponse => {
+    resources.requireGroup(req.params.sub!, req.params.rg!);
+    const vm = resources.find(vmId(req.params));
+    if (!vm) return { status: 204 };
+    vm.properties.provisioningState = 'Deleting';
+    resources.save(vm);
+    const op = beginOperation(ctx, req, { resourceId: vm.id, location: vm.location!, style: 'compute', steps: [stepAfter(ctx, 'vmDeallocate', { kind: EFFECT_DELETE, args: { id: vm.id } })] });
+    return acceptedAction(req.origin, op);
+  };
+
+  return [
+    { method: 'PUT', pattern: VM_BASE, operation: 'virtualMachines.createOrUpdate', api: 'compute', handler: createOrUpdate },
+    { method: 'GET', pattern: VM_BASE, operation: 'virtualMachines.get', api: 'compute', handler: get },
+    { method: 'DELETE', pattern: VM_BASE, operation: 'virtualMachines.delete', api: 'compute', handler: remove },
+    { method: 'GET', pattern: `${VM_BASE}/instanceView`, operation: 'virtualMachines.instanceView', api: 'compute', handler: (req) => ({ status: 200, body: instanceView(requireVm(req)) }) },
+    { method: 'POST', pattern: `${VM_BASE}/start`, operation: 'virtualMachines.start', api: 'compute', handler: powerAction('start') },
+    { method: 'POST', pattern: `${VM_BASE}/restart`, operation: 'virtualMachines.restart', api: 'compute', handler: powerAction('restart') },
+    { method: 'POST', pattern: `${VM_BASE}/powerOff`, operation: 'virtualMachines.powerOff', api: 'compute', handler: powerAction('powerOff') },
+    { method: 'POST', pattern: `${VM_BASE}/deallocate`, operation: 'virtualMachines.deallocate', api: 'compute', handler: powerAction('deallocate') },
+    { method: 'POST', pattern: `${VM_BASE}/generalize`, operation: 'virtualMachines.generalize', api: 'compute', handler: generalize },
+  ];
+}
+
+function pick(body: Json, fields: string[]): Json {
+  return Object.fromEntries(fields.filter((f) => body[f] !== undefined).map((f) => [f, body[f]]));
+}
+
+/** Inline NICs need networkApiVersion, and every referenced subnet must exist (InvalidResourceReference). */
+function checkNetwork(ctx: HandlerContext, properties: Json): void {
+  const network = objectAt(properties, 'networkProfile', 'properties.networkProfile');
+  if (!network) throw armError('InvalidParameter', "Required parameter 'networkProfile' is missing (null).", 400, { target: 'networkProfile' });
+  const configs = network.networkInterfaceConfigurations;
+  if (Array.isArray(configs) && configs.length > 0) {
+    if (typeof network.networkApiVersion !== 'string') {
+      throw armError('InvalidParameter', "Required parameter 'networkProfile.networkApiVersion' is missing: it is needed with networkInterfaceConfigurations.", 400, { target: 'networkApiVersion' });
+    }
+    for (const config of configs) {
+      const ipConfigs = isObject(config) && isObject(config.properties) && Array.isArray(config.properties.ipConfigurations) ? config.properties.ipConfigurations : [];
+      for (const ip of ipConfigs) {
+        const subnetId = isObject(ip) && isObject(ip.properties) && isObject(ip.properties.subnet) ? ip.properties.subnet.id : undefined;
+        if (typeof subnetId === 'string' && !ctx.resources.find(subnetId)) {
+          throw armError('InvalidResourceReference', `Resource ${subnetId} referenced by resource ${String((config as Json).name)} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.`, 404);
+        }
+      }
+    }
+  } else if (!Array.isArray(network.networkInterfaces) || network.networkInterfaces.length === 0) {
+    throw armError('InvalidParameter', 'The VM needs networkProfile.networkInterfaces or networkProfile.networkInterfaceConfigurations (found neither).', 400, { target: 'networkProfile' });
+  }
+}

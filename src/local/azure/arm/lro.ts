@@ -1,0 +1,224 @@
+/**
+ * Long-running operations, written once: the operation record, the headers each kind of ARM operation answers with,
+ * the status monitors and operation results, and the clock that moves operations to their end.
+ */
+import { randomUUID } from 'node:crypto';
+import type { ArmResponse } from './http.ts';
+import { armError } from './errors.ts';
+import type { ArmStore } from './store.ts';
+
+export type OperationStatus = 'InProgress' | 'Succeeded' | 'Failed' | 'Canceled';
+
+/** A change applied when its time comes; `kind` names an effect registered by a handler module. */
+export interface Effect {
+  kind: string;
+  args: Record<string, unknown>;
+}
+
+export interface Step {
+  /** Epoch ms at which the effect applies. */
+  at: number;
+  effect: Effect;
+}
+
+/** Which provider's polling URLs the operation uses. */
+export type MonitorStyle = 'compute' | 'gallery' | 'network' | 'resources';
+
+export interface Operation {
+  id: string;
+  subscriptionId: string;
+  location: string;
+  apiVersion: string;
+  style: MonitorStyle;
+  /** The resource the operation acts on (for `Conflict` checks and failure marking). */
+  resourceId: string;
+  operation: string;
+  status: OperationStatus;
+  startTime: string;
+  endTime?: string;
+  error?: { code: string; message: string };
+  /** Result of a POST action: the 200 body of the Location URL and `properties.output` of the monitor. */
+  output?: unknown;
+  steps: Step[];
+  /** Completed by an in-process task (a script) rather than by the clock alone. */
+  external: boolean;
+}
+
+/** What an effect may report back: a failure ends the operation, more steps extend it. */
+export type EffectResult =
+  | void
+  | undefined
+  /** `holdOpen`: the effect started an in-process task that ends the operation (resolveExternal). */
+  | { fail?: { code: string; message: string }; output?: unknown; addSteps?: Step[]; holdOpen?: boolean };
+
+export type EffectHandler = (args: Record<string, unknown>, op: Operation, now: number) => EffectResult | Promise<EffectResult>;
+
+export class OperationEngine {
+  readonly #store: ArmStore;
+  readonly #effects = new Map<string, EffectHandler>();
+  #settling: Promise<void> = Promise.resolve();
+  /** Ids of running operations, so a settle does not scan every operation ever run. */
+  readonly #activeIds = new Set<string>();
+
+  constructor(store: ArmStore) {
+    this.#store = store;
+    for (const op of store.list<Operation>('operation')) if (op.status === 'InProgress') this.#activeIds.add(op.id);
+  }
+
+  registerEffect(kind: string, handler: EffectHandler): void {
+    this.#effects.set(kind, handler);
+  }
+
+  get(id: string): Operation | undefined {
+    return this.#store.get<Operation>('operation', id);
+  }
+
+  save(op: Operation): void {
+    this.#store.put('operation', op.id, op);
+  }
+
+  start(init: Pick<Operation, 'subscriptionId' | 'location' | 'apiVersion' | 'style' | 'resourceId' | 'operation'> & { steps: Step[]; external?: boolean }): Operation {
+    const op: Operation = {
+      id: randomUUID(),
+      status: 'InProgress',
+      startTime: new Date().toISOString(),
+      external: init.external ?? false,
+      ...init,
+    };
+    this.save(op);
+    this.#activeIds.add(op.id);
+    return op;
+  }
+
+  /** Operations still running on a resource or its children, e.g. to refuse a second action. */
+  running(resourceIdPrefix: string): Operation[] {
+    const id = resourceIdPrefix.toLowerCase();
+    return this.#active().filter((op) => {
+      const opId = op.resourceId.toLowerCase();
+      return opId === id || opId.startsWith(`${id}/`);
+    });
+  }
+
+  /** An in-process task (a script) is done: the operation now ends by its remaining steps, or at once without any. */
+  resolveExternal(id: string, steps: Step[]): void {
+    const op = this.get(id);
+    if (!op || op.status !== 'InProgress') return;
+    op.external = false;
+    op.steps = op.steps.concat(steps);
+    this.save(op);
+    if (op.steps.length === 0) this.finish(op, {});
+  }
+
+  finish(op: Operation, outcome: { error?: { code: string; message: string }; output?: unknown; status?: OperationStatus }): void {
+    const current = this.get(op.id) ?? op;
+    if (current.status !== 'InProgress') return;
+    current.status = outcome.status ?? (outcome.error ? 'Failed' : 'Succeeded');
+    current.error = outcome.error;
+    if (outcome.output !== undefined) current.output = outcome.output;
+    current.steps = [];
+    current.endTime = new Date().toISOString();
+    this.save(current);
+    this.#activeIds.delete(current.id);
+  }
+
+  #active(): Operation[] {
+    return [...this.#activeIds].flatMap((id) => {
+      const op = this.get(id);
+      return op && op.status === 'InProgress' ? [op] : [];
+    });
+  }
+
+  /** Applies every step that is due, oldest first, one settle at a time (requests call this before reading state). */
+  settle(now = Date.now()): Promise<void> {
+    const next = this.#settling.then(() => this.#settleNow(now));
+    this.#settling = next.catch(() => undefined);
+    return next;
+  }
+
+  async #settleNow(now: number): Promise<void> {
+    for (;;) {
+      const due = this.#active()
+        .flatMap((op) => op.steps.map((step, index) => ({ op, step, index })).filter(({ step }) => step.at <= now))
+        .sort((a, b) => a.step.at - b.step.at)[0];
+      if (!due) break;
+      const { op, step, index } = due;
+      op.steps.splice(index, 1);
+      const handler = this.#effects.get(step.effect.kind);
+      if (!handler) throw new Error(`no handler registered for effect ${step.effect.kind}`);
+      let result: EffectResult;
+      try {
+        result = await handler(step.effect.args, op, step.at);
+      } catch (error) {
+        result = { fail: { code: 'InternalExecutionError', message: `An internal execution error occurred: ${(error as Error).message}` } };
+      }
+      const fresh = this.get(op.id) ?? op;
+      fresh.steps = op.steps.concat(result?.addSteps ?? []);
+      if (result?.output !== undefined) fresh.output = result.output;
+      if (result?.holdOpen) fresh.external = true;
+      this.save(fresh);
+      if (result?.fail) this.finish(fresh, { error: result.fail });
+      else if (fresh.steps.length === 0 && !fresh.external && fresh.status === 'InProgress') this.finish(fresh, {});
+    }
+  }
+}
+
+// ---- URLs and headers, per Azure's conventions for each kind of operation ----
+
+function monitorPath(op: Operation): string {
+  switch (op.style) {
+    case 'compute':
+      return `/subscriptions/${op.subscriptionId}/providers/Microsoft.Compute/locations/${op.location}/operations/${op.id}`;
+    case 'gallery':
+      return `/subscriptions/${op.subscriptionId}/providers/Microsoft.Compute/locations/${op.location}/capsOperations/${op.id}`;
+    case 'network':
+      return `/subscriptions/${op.subscriptionId}/providers/Microsoft.Network/locations/${op.location}/operations/${op.id}`;
+    case 'resources':
+      return `/subscriptions/${op.subscriptionId}/operationresults/${op.id}`;
+  }
+}
+
+export function asyncOperationUrl(origin: string, op: Operation): string {
+  return `${origin}${monitorPath(op)}?api-version=${op.apiVersion}`;
+}
+
+export function locationUrl(origin: string, op: Operation): string {
+  if (op.style === 'resources') return asyncOperationUrl(origin, op);
+  return `${origin}${monitorPath(op)}?monitor=true&api-version=${op.apiVersion}`;
+}
+
+/** PUT/PATCH: 201 (created) or 200 with the resource body and only `Azure-AsyncOperation` (PUT final GET is the request URL). */
+export function acceptedWrite(origin: string, op: Operation, created: boolean, body: unknown): ArmResponse {
+  return { status: created ? 201 : 200, body, headers: { 'Azure-AsyncOperation': asyncOperationUrl(origin, op) } };
+}
+
+/** POST actions and DELETE: 202 with `Azure-AsyncOperation`, `Location` (monitor=true) and `Retry-After`. */
+export function acceptedAction(origin: string, op: Operation): ArmResponse {
+  return {
+    status: 202,
+    headers: { 'Azure-AsyncOperation': asyncOperationUrl(origin, op), Location: locationUrl(origin, op), 'Retry-After': '1' },
+  };
+}
+
+/** Resource-group delete: 202 with `Location` only. */
+export function acceptedResourceGroupDelete(origin: string, op: Operation): ArmResponse {
+  return { status: 202, headers: { Location: locationUrl(origin, op), 'Retry-After': '1' } };
+}
+
+/** The status monitor body (`Azure-AsyncOperation` URL). */
+export function monitorBody(op: Operation): Record<string, unknown> {
+  const body: Record<string, unknown> = { name: op.id, status: op.status, startTime: op.startTime };
+  if (op.endTime) body.endTime = op.endTime;
+  if (op.error) body.error = op.error;
+  if (op.status === 'Succeeded' && op.output !== undefined) body.properties = { output: op.output };
+  return body;
+}
+
+/** The operation-result (`Location`) URL: 202 while running, then 200 with the action's result or an empty body. */
+export function operationResult(op: Operation): ArmResponse {
+  if (op.status === 'InProgress') return { status: 202, headers: { 'Retry-After': '1' } };
+  if (op.status === 'Failed' || op.status === 'Canceled') {
+    const error = op.error ?? { code: 'OperationCanceled', message: 'Operation was canceled.' };
+    throw armError(error.code, error.message, 409);
+  }
+  return { status: 200, body: op.output ?? undefined };
+}

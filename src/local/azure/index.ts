@@ -1,0 +1,231 @@
+/** Starts the local Azure emulator: the ARM server (HTTPS) and the Key Vault server, sharing one CA, store and faults. */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve, sep } from 'node:path';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { HandlerContext } from './arm/context.ts';
+import { armError } from './arm/errors.ts';
+import { createGuestPort } from './arm/guest.ts';
+import { galleryRoutes } from './arm/handlers/galleries.ts';
+import { imageRoutes } from './arm/handlers/images.ts';
+import { networkRoutes } from './arm/handlers/network.ts';
+import { operationRoutes } from './arm/handlers/operations.ts';
+import { resourceGroupRoutes } from './arm/handlers/resourceGroups.ts';
+import { runCommandRoutes } from './arm/handlers/runCommands.ts';
+import { scaleSetRoutes } from './arm/handlers/scaleSets.ts';
+import { VM_TYPE, virtualMachineRoutes, vmState } from './arm/handlers/virtualMachines.ts';
+import { OperationEngine } from './arm/lro.ts';
+import { Resources, type StoredResource } from './arm/resources.ts';
+import { RouteTable } from './arm/routes.ts';
+import { createArmServer, dispatchInternal, errorResponse, type RawHandler } from './arm/server.ts';
+import { openSqliteStore } from './arm/store.ts';
+import { createFaultController, FaultRuleError, type FaultController } from './faults.ts';
+import { startKeyVaultServer } from './keyvault.ts';
+import { createLatency } from './latency.ts';
+import { createSandbox } from './sandbox.ts';
+import type { GuestPowerOff } from './sandbox-types.ts';
+import { applySeed, readSeed } from './seed.ts';
+import { loadOrCreateCertificate } from './tls.ts';
+
+export const LOCAL_SUBSCRIPTION_ID = '00000000-0000-0000-0000-000000000000';
+export const LOCAL_TENANT_ID = '00000000-0000-0000-0000-000000000001';
+
+export interface AzureEmulatorOptions {
+  home: string;
+  /** ARM port; default 0 (a free port). */
+  port?: number;
+  keyVaultPort?: number;
+  profile?: string;
+  scale?: number;
+  /** examples/local-environment.json or another seed; none means an empty subscription. */
+  seedFile?: string;
+  /** Served at /kiln-files/{path} for File customizers. */
+  filesDir?: string;
+  /** `off` never runs scripts (as on a machine without root/overlayfs). */
+  isolation?: 'auto' | 'off';
+  log?: (line: string) => void;
+}
+
+export interface AzureEmulator {
+  armEndpoint: string;
+  keyVaultUrl: string;
+  caCertPath: string;
+  caPem: string;
+  subscriptionId: string;
+  tenantId: string;
+  token: string;
+  faults: FaultController;
+  /** A file inside a VM's or scale-set instance's OS disk, as its guest sees it (undefined when absent). */
+  readDiskFile(resourceId: string, path: string): Promise<Buffer | undefined>;
+  close(): Promise<void>;
+}
+
+/** The bearer token clients must send; kept under home so a restarted emulator accepts the same one. */
+async function loadOrCreateToken(home: string): Promise<string> {
+  const file = join(home, 'token');
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch {
+    const token = randomBytes(24).toString('base64url');
+    await writeFile(file, token, { mode: 0o600 });
+    return token;
+  }
+}
+
+function listen(server: import('node:https').Server, port: number): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolvePort((server.address() as AddressInfo).port));
+  });
+}
+
+/** `GET /kiln-files/{path}`: files a staging VM downloads (no token: VMs fetch them with curl). */
+function filesRoute(filesDir: string | undefined): RawHandler {
+  return async (req, res, url) => {
+    if (!url.pathname.startsWith('/kiln-files/')) return false;
+    const root = filesDir ? resolve(filesDir) : undefined;
+    const relative = decodeURIComponent(url.pathname.slice('/kiln-files/'.length));
+    const file = root ? resolve(root, relative) : undefined;
+    const info = file && file.startsWith(root + sep) ? await stat(file).catch(() => undefined) : undefined;
+    if (!file || !info?.isFile() || req.method !== 'GET') {
+      const body = JSON.stringify(errorResponse(armError('NotFound', `No file '${relative}' is served by the emulator.`, 404)).body);
+      res.writeHead(404, { 'Content-Type': 'application/json' }).end(body);
+      return true;
+    }
+    res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(info.size) });
+    createReadStream(file).pipe(res);
+    return true;
+  };
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null');
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)) }).end(text);
+}
+
+/** `/_emulator/faults` (GET, PUT, DELETE) and `GET /_emulator/disks?id=…&path=…` for tests in other processes. */
+function adminRoutes(faults: FaultController, readDiskFile: AzureEmulator['readDiskFile']): RawHandler {
+  return async (req, res, url) => {
+    if (!url.pathname.startsWith('/_emulator/')) return false;
+    try {
+      if (url.pathname === '/_emulator/faults') {
+        if (req.method === 'PUT') return sendJson(res, 200, faults.set(await readJson(req))), true;
+        if (req.method === 'DELETE') return faults.clear(), sendJson(res, 200, []), true;
+        if (req.method === 'GET') return sendJson(res, 200, faults.list()), true;
+      }
+      if (url.pathname === '/_emulator/disks' && req.method === 'GET') {
+        const id = url.searchParams.get('id');
+        const path = url.searchParams.get('path');
+        if (!id || !path) throw armError('InvalidParameter', 'Query parameters id (a VM or scale-set instance id) and path (absolute, in the guest) are required.', 400);
+        const content = await readDiskFile(id, path);
+        if (content === undefined) throw armError('NotFound', `No file '${path}' on the disk of '${id}'.`, 404);
+        res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(content.length) }).end(content);
+        return true;
+      }
+      throw armError('NotFound', `No emulator admin route ${req.method} ${url.pathname}.`, 404);
+    } catch (error) {
+      const armErr = error instanceof FaultRuleError || error instanceof SyntaxError ? armError('InvalidRequestContent', error.message, 400) : error;
+      if (!(armErr instanceof Error && 'toBody' in armErr)) throw error;
+      const response = errorResponse(armErr as ReturnType<typeof armError>);
+      sendJson(res, response.status, response.body);
+      return true;
+    }
+  };
+}
+
+export async function startAzureEmulator(options: AzureEmulatorOptions): Promise<AzureEmulator> {
+  const home = resolve(options.home);
+  await mkdir(home, { recursive: true });
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const seed = options.seedFile ? await readSeed(options.seedFile) : undefined;
+  const subscriptionId = seed?.subscriptionId ?? LOCAL_SUBSCRIPTION_ID;
+  const tenantId = seed?.tenantId ?? LOCAL_TENANT_ID;
+  const certificate = await loadOrCreateCertificate(home);
+  const token = await loadOrCreateToken(home);
+  const faults = createFaultController();
+  const latency = createLatency({ profile: options.profile, scale: options.scale });
+  const store = openSqliteStore(home);
+  const resources = new Resources(store);
+  const ops = new OperationEngine(store);
+
+  // A guest that powered itself off (detached deprovision, shutdown): its VM is stopped, as Azure shows it.
+  const onGuestPowerOff = (event: GuestPowerOff) => {
+    const vm = store.list<StoredResource>('resource').find((r) => r.type === VM_TYPE && vmState(r).disk === event.disk.dir);
+    if (!vm || vmState(vm).power !== 'running') return;
+    vmState(vm).power = 'stopped';
+    if (event.reason === 'deprovision') vmState(vm).agentRemoved = true;
+    resources.save(vm);
+  };
+  const sandbox = await createSandbox({ home, caPem: certificate.caPem, isolation: options.isolation, onGuestPowerOff });
+  const ctx: HandlerContext = {
+    subscriptionId, tenantId, resources, ops, latency,
+    guest: createGuestPort(home, sandbox),
+    takeFault: (request, kind) => faults.take(request, [kind]),
+  };
+  const routes = new RouteTable().add(
+    ...operationRoutes(ctx), ...resourceGroupRoutes(ctx), ...networkRoutes(ctx), ...virtualMachineRoutes(ctx),
+    ...runCommandRoutes(ctx), ...imageRoutes(ctx), ...galleryRoutes(ctx), ...scaleSetRoutes(ctx),
+  );
+
+  const readDiskFile = async (resourceId: string, path: string): Promise<Buffer | undefined> => {
+    const resource = resources.find(resourceId);
+    const disk = resource?.state.disk;
+    if (typeof disk !== 'string') throw armError('NotFound', `'${resourceId}' is not a VM or scale-set instance with a disk.`, 404);
+    return ctx.guest.readFile(disk, path);
+  };
+
+  const server = createArmServer({
+    cert: certificate.certPem, key: certificate.keyPem, token, routes, ops, faults, log,
+    publicRoutes: [filesRoute(options.filesDir)],
+    adminRoutes: [adminRoutes(faults, readDiskFile)],
+  });
+  const port = await listen(server, options.port ?? 0);
+  const armEndpoint = `https://127.0.0.1:${port}`;
+
+  const keyVault = await startKeyVaultServer({
+    home: join(home, 'keyvault'), port: options.keyVaultPort ?? 0, tls: { certPem: certificate.certPem, keyPem: certificate.keyPem },
+    faults, tenantId, token, seedSecrets: seed?.secrets,
+  });
+
+  const close = async () => {
+    await new Promise<void>((done) => {
+      server.close(() => done());
+      server.closeAllConnections();
+    });
+    await keyVault.close();
+    await sandbox.close();
+    store.close();
+  };
+
+  if (seed) {
+    // The seed is what already exists: it appears at once whatever the latency profile.
+    ctx.latency = createLatency({ profile: 'zero' });
+    try {
+      await applySeed(
+        seed,
+        async (method, path, apiVersion, body) => {
+          const response = await dispatchInternal(routes, ops, { method, path, apiVersion, body, origin: armEndpoint });
+          await ops.settle();
+          return response;
+        },
+        (id) => resources.find(id) !== undefined,
+      );
+    } catch (error) {
+      await close();
+      throw error;
+    } finally {
+      ctx.latency = latency;
+    }
+  }
+
+  return { armEndpoint, keyVaultUrl: keyVault.url, caCertPath: certificate.caCertPath, caPem: certificate.caPem, subscriptionId, tenantId, token, faults, readDiskFile, close };
+}

@@ -1,0 +1,158 @@
+/**
+ * The local environment's seed file (examples/local-environment.json): what a subscription already holds before a
+ * bake. Resources are created through the emulator's own handlers, as Azure would make them, and only when missing.
+ */
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import type { ArmResponse } from './arm/http.ts';
+
+const API = { resources: '2025-04-01', compute: '2026-04-01', gallery: '2025-12-03' } as const;
+
+const marketplaceImage = z.object({ publisher: z.string(), offer: z.string(), sku: z.string(), version: z.string().default('latest') }).strict();
+
+export const seedSchema = z
+  .object({
+    $comment: z.string().optional(),
+    subscriptionId: z.guid(),
+    tenantId: z.guid(),
+    resourceGroups: z.array(z.object({ name: z.string(), location: z.string(), tags: z.record(z.string(), z.string()).optional() }).strict()),
+    galleries: z.array(
+      z
+        .object({
+          resourceGroup: z.string(),
+          name: z.string(),
+          location: z.string(),
+          images: z.array(
+            z
+              .object({
+                name: z.string(),
+                osType: z.enum(['Linux', 'Windows']),
+                osState: z.enum(['Generalized', 'Specialized']),
+                hyperVGeneration: z.enum(['V1', 'V2']).optional(),
+                identifier: z.object({ publisher: z.string(), offer: z.string(), sku: z.string() }).strict(),
+                versions: z.array(
+                  z
+                    .object({
+                      name: z.string(),
+                      /** Marketplace image the version is baked from (a build VM is made, generalized, captured, deleted). */
+                      from: marketplaceImage,
+                      targetRegions: z.array(z.string()).min(1),
+                    })
+                    .strict(),
+                ),
+              })
+              .strict(),
+          ),
+        })
+        .strict(),
+    ),
+    scaleSets: z.array(
+      z
+        .object({
+          resourceGroup: z.string(),
+          name: z.string(),
+          location: z.string(),
+          capacity: z.number().int().min(0),
+          /** Gallery image version id the instances run. */
+          imageReferenceId: z.string(),
+          adminUsername: z.string().default('azureuser'),
+          upgradeMode: z.enum(['Manual', 'Automatic', 'Rolling']).default('Manual'),
+          healthExtension: z.boolean().default(true),
+        })
+        .strict(),
+    ),
+    secrets: z.record(z.string(), z.string()).default({}),
+  })
+  .strict();
+
+export type LocalEnvironmentSeed = z.output<typeof seedSchema>;
+
+export class SeedError extends Error {
+  override name = 'SeedError';
+}
+
+export async function readSeed(file: string): Promise<LocalEnvironmentSeed> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new SeedError(`seed file ${file}: cannot read it as JSON (${(error as Error).message})`);
+  }
+  const parsed = seedSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new SeedError(`seed file ${file}: ${issues}`);
+  }
+  return parsed.data;
+}
+
+/** Sends one ARM request in-process and waits for the operation it starts (the seed runs on zero latency). */
+export type SeedDispatch = (method: string, path: string, apiVersion: string, body?: unknown) => Promise<ArmResponse>;
+
+/** Creates every seeded resource that does not exist yet; an existing one is left as it is (restarts keep state). */
+export async function applySeed(seed: LocalEnvironmentSeed, send: SeedDispatch, exists: (id: string) => boolean): Promise<void> {
+  const sub = `/subscriptions/${seed.subscriptionId}`;
+  const group = (name: string) => `${sub}/resourceGroups/${name}`;
+  for (const rg of seed.resourceGroups) {
+    if (!exists(group(rg.name))) await send('PUT', group(rg.name), API.resources, { location: rg.location, tags: rg.tags });
+  }
+  for (const gallery of seed.galleries) {
+    const galleryId = `${group(gallery.resourceGroup)}/providers/Microsoft.Compute/galleries/${gallery.name}`;
+    if (!exists(galleryId)) await send('PUT', galleryId, API.gallery, { location: gallery.location, properties: { description: 'Kiln local gallery' } });
+    for (const image of gallery.images) {
+      const imageId = `${galleryId}/images/${image.name}`;
+      if (!exists(imageId)) {
+        const { versions: _versions, name: _name, ...properties } = image;
+        await send('PUT', imageId, API.gallery, { location: gallery.location, properties });
+      }
+      for (const version of image.versions) {
+        const versionId = `${imageId}/versions/${version.name}`;
+        if (!exists(versionId)) await bakeSeedVersion(send, group(gallery.resourceGroup), gallery.location, image.name, versionId, version);
+      }
+    }
+  }
+  for (const set of seed.scaleSets) {
+    const id = `${group(set.resourceGroup)}/providers/Microsoft.Compute/virtualMachineScaleSets/${set.name}`;
+    if (exists(id)) continue;
+    const extensions = set.healthExtension
+      ? [{ name: 'HealthExtension', properties: { publisher: 'Microsoft.ManagedServices', type: 'ApplicationHealthLinux', typeHandlerVersion: '2.0', autoUpgradeMinorVersion: true, settings: { protocol: 'http', port: 80, requestPath: '/health' } } }]
+      : [];
+    await send('PUT', id, API.compute, {
+      location: set.location,
+      sku: { name: 'Standard_D2s_v5', tier: 'Standard', capacity: set.capacity },
+      properties: {
+        upgradePolicy: { mode: set.upgradeMode },
+        virtualMachineProfile: {
+          osProfile: { computerNamePrefix: set.name.replace(/[^a-zA-Z0-9]/g, '').slice(0, 9), adminUsername: set.adminUsername },
+          storageProfile: { imageReference: { id: set.imageReferenceId }, osDisk: { createOption: 'FromImage' } },
+          extensionProfile: { extensions },
+        },
+      },
+    });
+  }
+}
+
+/** A seeded version is made the way a bake makes one: build VM, deallocate, generalize, capture, delete. */
+async function bakeSeedVersion(send: SeedDispatch, groupPath: string, location: string, imageName: string, versionId: string, version: LocalEnvironmentSeed['galleries'][number]['images'][number]['versions'][number]): Promise<void> {
+  const vmName = `seed-${imageName}-${version.name}`.replace(/\./g, '-');
+  const vmId = `${groupPath}/providers/Microsoft.Compute/virtualMachines/${vmName}`;
+  await send('PUT', vmId, API.compute, {
+    location,
+    properties: {
+      hardwareProfile: { vmSize: 'Standard_D2s_v5' },
+      storageProfile: { imageReference: version.from, osDisk: { createOption: 'FromImage' } },
+      osProfile: { computerName: vmName, adminUsername: 'azureuser' },
+      networkProfile: { networkInterfaces: [{ id: `${groupPath}/providers/Microsoft.Network/networkInterfaces/${vmName}-nic`, properties: { primary: true } }] },
+    },
+  });
+  await send('POST', `${vmId}/deallocate`, API.compute);
+  await send('POST', `${vmId}/generalize`, API.compute);
+  await send('PUT', versionId, API.gallery, {
+    location,
+    properties: {
+      storageProfile: { source: { virtualMachineId: vmId } },
+      publishingProfile: { targetRegions: version.targetRegions.map((name) => ({ name, regionalReplicaCount: 1 })) },
+    },
+  });
+  await send('DELETE', vmId, API.compute);
+}
