@@ -138,6 +138,13 @@ export class BakeRun {
     const pending: StepStatus = this.record.status === 'Canceled' ? 'Canceled' : 'Skipped';
     this.record = { ...settlePendingSteps(this.record, pending), endedAt: this.flow.now().toISOString() };
     yield* this.save();
+    if (this.spec.notify?.webhooks.length) {
+      try {
+        yield* this.flow.call(Activity.notifyCompletion, { record: this.record }, { cancellable: false });
+      } catch {
+        // The record above is final; a notification that cannot even be queued must not turn the bake into a failure.
+      }
+    }
     return this.record;
   }
 
