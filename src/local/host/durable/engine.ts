@@ -6,7 +6,7 @@ import type { ClockTimer } from '../clock.ts';
 import type { DurableEngine, DurableEngineOptions } from '../engine-contract.ts';
 import { toJson } from './actions.ts';
 import { runEntityStep } from './entities.ts';
-import { runEpisode } from './episode.ts';
+import { HistoryCache, runEpisode } from './episode.ts';
 import { failureFromError, historyEvents, type HistoryEvent } from './history.ts';
 import { finishInstance } from './lifecycle.ts';
 import { handleDurableHttp, rpcPrefix, webhookPrefix } from './rpc.ts';
@@ -31,6 +31,7 @@ class LocalDurableEngine implements DurableEngine {
   readonly #orchestrations = new Set<string>();
   readonly #activities = new Set<number>();
   readonly #entities = new Set<string>();
+  readonly #histories = new HistoryCache();
   #pumpQueued = false;
   #stopped = true;
   #timer: { at: number; handle: ClockTimer } | undefined;
@@ -146,7 +147,7 @@ class LocalDurableEngine implements DurableEngine {
 
   async #runOrchestration(instanceId: string): Promise<void> {
     try {
-      await runEpisode({ store: this.#store, invoker: this.#options.invoker, now: this.#now }, instanceId);
+      await runEpisode({ store: this.#store, invoker: this.#options.invoker, now: this.#now, histories: this.#histories }, instanceId);
     } catch (error) {
       if (this.#stopped) return;
       // An engine fault must not leave the instance spinning: fail it with the reason.

@@ -37,6 +37,38 @@ export interface EpisodeDeps {
   store: DurableStore;
   invoker: FunctionInvoker;
   now: () => number;
+  histories: HistoryCache;
+}
+
+/** Parsed histories of recently run instances, so an episode does not re-read and re-parse its whole history.
+ * An entry is used only while its execution id and length match the store's. */
+export class HistoryCache {
+  readonly #entries = new Map<string, { executionId: string; events: HistoryEvent[] }>();
+  readonly #capacity: number;
+
+  constructor(capacity = 1_000) {
+    this.#capacity = capacity;
+  }
+
+  load(store: DurableStore, instanceId: string, executionId: string): HistoryEvent[] {
+    const cached = this.#entries.get(instanceId);
+    if (cached && cached.executionId === executionId && cached.events.length === store.historyLength(instanceId)) return cached.events;
+    const events = store.loadHistory(instanceId);
+    this.#set(instanceId, executionId, events);
+    return events;
+  }
+
+  #set(instanceId: string, executionId: string, events: HistoryEvent[]): void {
+    this.#entries.delete(instanceId);
+    this.#entries.set(instanceId, { executionId, events });
+    if (this.#entries.size > this.#capacity) this.#entries.delete(this.#entries.keys().next().value!);
+  }
+
+  /** Records what an episode appended (should its transaction roll back, the length check drops the entry). */
+  extend(instanceId: string, executionId: string, past: HistoryEvent[], appended: readonly HistoryEvent[]): void {
+    past.push(...appended);
+    this.#set(instanceId, executionId, past);
+  }
 }
 
 type Retries = Record<string, RetryState>;
@@ -97,7 +129,7 @@ function unconsumedEvents(history: HistoryEvent[], leaves: Action[]): HistoryEve
 
 /** Runs one episode for `instanceId` if it has work; returns true when something was committed. */
 export async function runEpisode(deps: EpisodeDeps, instanceId: string): Promise<boolean> {
-  const { store, invoker, now } = deps;
+  const { store, invoker, now, histories } = deps;
   const row = store.getInstance(instanceId);
   if (!row || (row.status !== 'Pending' && row.status !== 'Running')) return false;
   const rows = store.inbox(instanceId, MAX_BATCH);
@@ -105,7 +137,7 @@ export async function runEpisode(deps: EpisodeDeps, instanceId: string): Promise
   const fresh = rows.filter((r) => !stale.includes(r));
   const retries = JSON.parse(row.retries) as Retries;
   const batch = orderBatch(fresh, retries);
-  const past = batch.length > 0 ? store.loadHistory(instanceId) : [];
+  const past = batch.length > 0 ? deps.histories.load(store, instanceId, row.execution_id) : [];
   if (batch.length > 0 && past.length === 0 && batch[0]!.event.EventType !== EventType.ExecutionStarted) {
     throw new Error(`instance '${instanceId}': no ExecutionStarted event in its inbox or history`);
   }
@@ -152,6 +184,7 @@ export async function runEpisode(deps: EpisodeDeps, instanceId: string): Promise
     }
     decider.record([historyEvents.orchestratorCompleted(startedAt)]);
     decider.save(state?.customStatus);
+    histories.extend(instanceId, row.execution_id, past, decider.events);
     if (failure) {
       decider.finish({ status: 'Failed', message: failure.message, details: failure.details });
     } else if (state!.isDone) {
@@ -164,9 +197,10 @@ export async function runEpisode(deps: EpisodeDeps, instanceId: string): Promise
   });
 }
 
+/** The SDK turns Timestamp strings into Dates in place (Utils.parseTimestampsAsDates), so cached events hold either. */
 function lastTimestamp(history: HistoryEvent[]): number {
   const last = history.at(-1);
-  return last ? Date.parse(last.Timestamp) : 0;
+  return last ? new Date(last.Timestamp).getTime() : 0;
 }
 
 /** Applies one episode's decisions to the store (inside the episode's transaction). */
@@ -186,6 +220,10 @@ class Decider {
     this.#done = JSON.parse(row.actions) as [number, string][];
     this.#retries = JSON.parse(row.retries) as Retries;
     this.#nextSeq = row.next_seq;
+  }
+
+  get events(): readonly HistoryEvent[] {
+    return this.#events;
   }
 
   record(events: HistoryEvent[]): void {

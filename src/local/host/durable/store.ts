@@ -285,9 +285,12 @@ export class DurableStore {
     );
   }
 
-  appendHistory(instanceId: string, events: HistoryEvent[]): void {
-    const last = this.#get<{ seq: number | null }>('SELECT MAX(seq) AS seq FROM history WHERE instance_id = ?', instanceId);
-    let seq = (last?.seq ?? -1) + 1;
+  historyLength(instanceId: string): number {
+    return (this.#get<{ seq: number | null }>('SELECT MAX(seq) AS seq FROM history WHERE instance_id = ?', instanceId)?.seq ?? -1) + 1;
+  }
+
+  appendHistory(instanceId: string, events: readonly HistoryEvent[]): void {
+    let seq = this.historyLength(instanceId);
     for (const e of events) this.#run('INSERT INTO history (instance_id, seq, event) VALUES (?, ?, ?)', instanceId, seq++, JSON.stringify(e));
   }
 
