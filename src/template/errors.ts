@@ -84,14 +84,10 @@ function fromIssue(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[]): Tem
           found: describe(value),
         }];
       }
-      // A plain union (a secret reference): report the branch that got furthest, i.e. with the fewest issues.
-      const branches = [...issue.errors].sort((a, b) => a.length - b.length);
-      const best = branches[0];
-      if (!best || best.length === 0) return [{ path: at, message: 'does not match any accepted form', found }];
-      if (typeof issue.input !== 'object' || issue.input === null) {
-        return [{ path: at, message: 'must be a Key Vault secret URI or an object { vault, name, version? }', expected: 'https://{vault}.vault.azure.net/secrets/{name}[/{version}] or { vault, name, version? }', found }];
-      }
-      return best.flatMap((inner) => fromIssue(inner, path));
+      // A plain union of a string form and an object form: an object gets the object branch's own errors.
+      const objectBranch = issue.errors.find((branch) => !branch.some((inner) => inner.code === 'invalid_type' && inner.path.length === 0));
+      if (objectBranch && typeof issue.input === 'object' && issue.input !== null) return objectBranch.flatMap((inner) => fromIssue(inner, path));
+      return [{ path: at, message: issue.message, found }];
     }
     case 'too_small':
       return [{ path: at, message: boundMessage(issue, true), expected: bound(issue, true), found }];

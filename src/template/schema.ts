@@ -170,7 +170,7 @@ const secretRef = z.union([
     version: matching(SECRET_VERSION, 'must be a secret version', '32 hexadecimal characters').optional(),
   }),
   secretUri,
-]);
+], { message: 'must be a Key Vault secret URI https://{vault}.vault.azure.net/secrets/{name}[/{version}] or an object { vault, name, version? }' });
 const rolloutTarget = z.strictObject({
   scaleSetId: armIdOf('scaleSet', 'a virtual machine scale set'),
   batchPercent: z.number().int().min(1).max(100).optional(),

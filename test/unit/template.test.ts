@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,21 @@ function spec(result: ParseResult): BakeSpec {
 describe('AIB-shaped templates and the examples', () => {
   it.each(['ubuntu-web.json', 'app-with-secret.json', 'windows-base.json'])('example %s validates', async (file) => {
     expect(spec(await parseTemplateFile(join('examples', file))).name).toBe(file.replace('.json', ''));
+  });
+
+  it("the examples' File checksums match the files the emulator serves from examples/files", async () => {
+    let checked = 0;
+    for (const file of ['ubuntu-web.json', 'app-with-secret.json', 'windows-base.json']) {
+      for (const step of spec(await parseTemplateFile(join('examples', file))).customizers) {
+        if (step.type !== 'File') continue;
+        const served = /^https:\/\/127\.0\.0\.1:\d+\/kiln-files\/(.+)$/.exec(step.sourceUri)?.[1];
+        expect(served, step.sourceUri).toBeDefined();
+        const body = await readFile(join('examples/files', served ?? ''));
+        expect(step.sha256Checksum).toBe(createHash('sha256').update(body).digest('hex'));
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(0);
   });
 
   it('every fixture parses', async () => {
