@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SecretClient } from '@azure/keyvault-secrets';
-import { createDiskFrom, provisionDisk, snapshotDisk } from '../src/local/azure/disks.ts';
+import { createDiskFrom, provisionDisk, snapshotDisk, type Disk } from '../src/local/azure/disks.ts';
 import { startKeyVaultServer } from '../src/local/azure/keyvault.ts';
 import { createSandbox } from '../src/local/azure/sandbox.ts';
 import { loadOrCreateCertificate } from '../src/local/azure/tls.ts';
@@ -61,7 +61,7 @@ try {
 
   const sandbox = await createSandbox({ home, caPem: cert.caPem });
   const provisioned: number[] = [];
-  const disks = [];
+  const disks: Disk[] = [];
   for (let index = 0; index < DISKS; index += 1) {
     disks.push(
       await timed(provisioned, async () => {
