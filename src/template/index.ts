@@ -108,11 +108,18 @@ export function parseTemplateText(text: string, options: ParseOptions = {}): Par
   return parseTemplate(json, options);
 }
 
-/** Reads and parses a template file; a file over the size limit is refused without being read. */
+/** Reads and parses a template file; a file over the size limit is refused unread, an unreadable one is an error. */
 export async function parseTemplateFile(path: string, options: ParseOptions = {}): Promise<ParseResult> {
-  const info = await stat(path);
-  if (!info.isFile()) return fail([{ path: '$', message: `${path} is not a file` }]);
-  if (info.size > LIMITS.maxTemplateBytes) return tooBig(info.size);
+  let text: string;
+  try {
+    const info = await stat(path);
+    if (!info.isFile()) return fail([{ path: '$', message: `cannot read ${path}: not a file` }]);
+    if (info.size > LIMITS.maxTemplateBytes) return tooBig(info.size);
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    return fail([{ path: '$', message: `cannot read ${path}: ${reason}` }]);
+  }
   const fallbackName = options.fallbackName ?? basename(path, extname(path));
-  return parseTemplateText(await readFile(path, 'utf8'), { ...options, fallbackName });
+  return parseTemplateText(text, { ...options, fallbackName });
 }

@@ -183,6 +183,11 @@ describe('bad input never crashes or hangs', () => {
     expect(only(parseTemplateText(' \n\t'))[0]?.message).toBe('template is empty');
   });
 
+  it('a missing file or a directory', async () => {
+    expect(only(await parseTemplateFile(join(dir, 'nope.json')))).toEqual([{ path: '$', message: `cannot read ${join(dir, 'nope.json')}: ENOENT` }]);
+    expect(only(await parseTemplateFile(dir))).toEqual([{ path: '$', message: `cannot read ${dir}: not a file` }]);
+  });
+
   it('JSON that is not an object', () => {
     expect(only(parseTemplateText('[1, 2]'))[0]).toEqual({ path: '$', message: expect.stringContaining('must be a JSON object'), expected: 'an object', found: 'an array of 2 items' });
     expect(only(parseTemplateText('null'))[0]?.found).toBe('null');

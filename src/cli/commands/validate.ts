@@ -8,19 +8,9 @@ export interface FileResult {
   result: ParseResult;
 }
 
-/** Parses each file; a file that cannot be read is reported as an error at `$`, never thrown. */
+/** Parses each file (an unreadable file is an error at `$`, not an exception). */
 export async function validateFiles(files: string[]): Promise<FileResult[]> {
-  return Promise.all(
-    files.map(async (file) => {
-      try {
-        return { file, result: await parseTemplateFile(file) };
-      } catch (error) {
-        const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-        const result: ParseResult = { ok: false, errors: [{ path: '$', message: `cannot read ${file}: ${reason}` }] };
-        return { file, result };
-      }
-    }),
-  );
+  return Promise.all(files.map(async (file) => ({ file, result: await parseTemplateFile(file) })));
 }
 
 /** One line describing what a valid template bakes. */
