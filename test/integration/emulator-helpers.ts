@@ -1,0 +1,80 @@
+// Shared setup for the emulator conformance tests: an emulator in a temp home and the real SDK clients pointed at it.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ComputeManagementClient } from '@azure/arm-compute';
+import { ResourceManagementClient } from '@azure/arm-resources';
+import { startAzureEmulator, type AzureEmulator, type AzureEmulatorOptions } from '../../src/local/azure/index.ts';
+
+export const SEED = join(import.meta.dirname, '..', '..', 'examples', 'local-environment.json');
+export const NETWORK_API = '2024-05-01';
+/** Pollers in tests check often (the SDK's default is every 2 s). */
+export const FAST_POLL = { updateIntervalInMs: 20 };
+
+export interface TestEmulator {
+  home: string;
+  emulator: AzureEmulator;
+  compute: ComputeManagementClient;
+  resources: ResourceManagementClient;
+  /** `/subscriptions/{sub}/resourceGroups/{rest}` */
+  id(rest: string): string;
+  /** Stops the emulator (keeping its home) and starts it again on the same home. */
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startTestEmulator(options: Omit<AzureEmulatorOptions, 'home'> = {}): Promise<TestEmulator> {
+  const home = await mkdtemp(join(tmpdir(), 'kiln-emulator-'));
+  const start = () => startAzureEmulator({ profile: 'zero', log: () => {}, ...options, home });
+  const clientsFor = (emulator: AzureEmulator) => {
+    const credential = { getToken: async () => ({ token: emulator.token, expiresOnTimestamp: Date.now() + 3_600_000 }) };
+    const clientOptions = { endpoint: emulator.armEndpoint, credentials: { scopes: [`${emulator.armEndpoint}/.default`] }, tlsOptions: { ca: emulator.caPem } };
+    return {
+      compute: new ComputeManagementClient(credential, emulator.subscriptionId, clientOptions),
+      resources: new ResourceManagementClient(credential, emulator.subscriptionId, clientOptions),
+    };
+  };
+  const emulator = await start();
+  const test: TestEmulator = {
+    home,
+    emulator,
+    ...clientsFor(emulator),
+    id: (rest) => `/subscriptions/${test.emulator.subscriptionId}/resourceGroups/${rest}`,
+    async restart() {
+      await test.emulator.close();
+      test.emulator = await start();
+      Object.assign(test, clientsFor(test.emulator));
+    },
+    async close() {
+      await test.emulator.close();
+      await rm(home, { recursive: true, force: true });
+    },
+  };
+  return test;
+}
+
+/** The RestError fields tests assert on (code, statusCode), or the plain Error an LRO failure throws. */
+export async function failure(promise: Promise<unknown>): Promise<{ code?: string; statusCode?: number; message: string; name: string }> {
+  try {
+    await promise;
+  } catch (error) {
+    const e = error as { code?: string; statusCode?: number; message: string; name: string };
+    return { code: e.code, statusCode: e.statusCode, message: e.message, name: e.name };
+  }
+  throw new Error('expected the call to fail, but it succeeded');
+}
+
+/** A VM body the emulator accepts: inline NIC on the given subnet (or a pre-made NIC id when none). */
+export function vmModel(options: { image: Record<string, unknown>; subnetId?: string; osProfile?: boolean; location?: string; name?: string }) {
+  return {
+    location: options.location ?? 'eastus',
+    hardwareProfile: { vmSize: 'Standard_D2s_v5' },
+    storageProfile: { imageReference: options.image, osDisk: { createOption: 'FromImage' as const } },
+    ...(options.osProfile === false ? {} : { osProfile: { computerName: options.name ?? 'vm', adminUsername: 'azureuser', adminPassword: 'Secret-Passw0rd!' } }),
+    networkProfile: options.subnetId
+      ? { networkApiVersion: '2022-11-01' as const, networkInterfaceConfigurations: [{ name: 'nic', primary: true, ipConfigurations: [{ name: 'ip', subnet: { id: options.subnetId } }] }] }
+      : { networkInterfaces: [{ id: '/subscriptions/x/resourceGroups/x/providers/Microsoft.Network/networkInterfaces/nic', primary: true }] },
+  };
+}
+
+export const UBUNTU = { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' };
