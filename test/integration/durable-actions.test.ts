@@ -34,6 +34,13 @@ describe('durable engine: actions', () => {
     expect(status.output).toEqual(['Hello #0!', 'Hello #1!', 'Hello #2!', 'Hello #3!', 'Hello #4!', 'Hello #5!']);
   });
 
+  it('runs at most maxConcurrentActivityFunctions (host.json: 4) activities at once', async () => {
+    const id = await t.client.startNew('FanOutConcurrent');
+    const status = await t.waitFor(id);
+    expect(status.runtimeStatus).toBe('Completed');
+    expect(Math.max(...(status.output as number[]))).toBe(4);
+  });
+
   it('turns an activity error into TaskFailed that the orchestrator can catch', async () => {
     const id = await t.client.startNew('CatchBoom');
     const status = await t.waitFor(id);

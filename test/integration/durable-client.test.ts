@@ -103,6 +103,24 @@ describe('durable engine: entities', () => {
     expect(state).toEqual({ entityExists: true, entityState: 4 });
   });
 
+  it('frees locks of terminated instances, held or still requested', async () => {
+    const holder = await t.client.startNew('HoldLock', { input: 'k3' });
+    await t.waitFor(holder, (s) => s.runtimeStatus === 'Running');
+    const waiter = await t.client.startNew('LockedIncrement', { input: 'k3' });
+    await t.waitFor(waiter, (s) => s.runtimeStatus === 'Running');
+    await t.client.terminate(waiter, 'gave up waiting');
+    await t.client.raiseEvent(holder, 'release', null);
+    expect((await t.waitFor(holder)).output).toBe('released');
+    const next = await t.client.startNew('LockedIncrement', { input: 'k3' });
+    expect((await t.waitFor(next)).output).toBe(1);
+
+    const second = await t.client.startNew('HoldLock', { input: 'k3' });
+    await t.waitFor(second, (s) => s.runtimeStatus === 'Running');
+    await t.client.terminate(second, 'stop holding');
+    const after = await t.client.startNew('LockedIncrement', { input: 'k3' });
+    expect((await t.waitFor(after)).output).toBe(2);
+  });
+
   it('delivers signals in order before a later call, from orchestrations and from the client', async () => {
     const id = await t.client.startNew('SignalCounter', { input: 'k2' });
     expect((await t.waitFor(id)).output).toBe(5);

@@ -136,7 +136,10 @@ class LocalDurableEngine implements DurableEngine {
   #track<K>(running: Set<K>, key: K, work: () => Promise<unknown>): void {
     running.add(key);
     work()
-      .catch((error: unknown) => this.#options.log(`durable engine: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`))
+      .catch((error: unknown) => {
+        // Work cut short by stop() fails on the closed store; it is still queued and runs again after a restart.
+        if (!this.#stopped) this.#options.log(`durable engine: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      })
       .finally(() => {
         running.delete(key);
         if (this.#stopped) return;

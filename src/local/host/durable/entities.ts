@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FunctionInvoker } from '../engine-contract.ts';
 import { historyEvents } from './history.ts';
-import type { DurableStore, EntityMessageRow, EntityRow } from './store.ts';
+import { isTerminal, type DurableStore, type EntityMessageRow, type EntityRow } from './store.ts';
 
 /** An operation for an entity, from an orchestration (callEntity/signalEntity) or a client (signalEntity). */
 export interface OperationMessage {
@@ -71,6 +71,10 @@ export async function runEntityStep(store: DurableStore, invoker: FunctionInvoke
   if (message.kind === 'lock') {
     store.transaction(() => {
       store.deleteEntityMessage(row.id);
+      // A lock request outlives its orchestration when that one finished or was terminated while waiting: drop it,
+      // or the entity would stay locked by nobody.
+      const owner = store.getInstance(message.owner);
+      if (!owner || owner.execution_id !== message.ownerExecution || isTerminal(owner.status)) return;
       store.putEntity({ ...entity, lock_owner: message.owner });
       const [following, ...rest] = message.remaining;
       if (following !== undefined) store.enqueueEntityMessage(following, { ...message, remaining: rest });
