@@ -18,7 +18,7 @@ import {
   type SecretRef,
 } from './spec.ts';
 
-export const DEFAULTS = {
+const DEFAULTS = {
   location: 'eastus',
   vmSize: 'Standard_D2ds_v4',
   restartCommand: 'shutdown /r /f /t 0 /c "kiln restart"',
@@ -47,7 +47,7 @@ function iso(text: string): Duration {
 }
 
 /** Splits a gallery image (or image version) id into the image definition and the optional version. */
-export function galleryImage(id: string): { image: GalleryImageRef; version?: string } {
+function galleryImage(id: string): { image: GalleryImageRef; version?: string } {
   const versioned = parseArmIdOf('galleryImageVersion', id);
   const parsed = versioned ?? must(parseArmIdOf('galleryImage', id), `gallery image id ${id}`);
   const [gallery = '', image = '', version] = parsed.names;
