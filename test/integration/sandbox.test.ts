@@ -117,6 +117,13 @@ describe('guest sandbox', () => {
       const result = await sandbox.runScript({ disk, script: `curl -sS https://127.0.0.1:${port}/`, timeoutSec: 30 });
       expect(result.stderr).toBe('');
       expect(result.stdout).toBe('kiln-files');
+      // A customization that rebuilds the trust store keeps trusting the emulator.
+      const rebuilt = await sandbox.runScript({
+        disk,
+        script: `update-ca-certificates --fresh >/dev/null 2>&1 && curl -sS https://127.0.0.1:${port}/`,
+        timeoutSec: 60,
+      });
+      expect(rebuilt).toMatchObject({ exitCode: 0, stdout: 'kiln-files' });
     } finally {
       server.close();
     }

@@ -121,22 +121,10 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-/**
- * The read-only layer every guest gets on top of its image: the agent shims and a CA bundle that also trusts the
- * emulator. Content-addressed under `{home}/guest-platform`, so guests of one emulator share it.
- */
-export async function ensurePlatformLayer(home: string, caPem: string): Promise<string> {
-  const hostBundle = await readFile(HOST_CA_BUNDLE, 'utf8').catch(() => '');
-  const bundle = `${hostBundle}${hostBundle.endsWith('\n') || hostBundle === '' ? '' : '\n'}${caPem.trim()}\n`;
-  const files: Record<string, { text: string; executable: boolean }> = {
-    'usr/sbin/waagent': { text: WAAGENT_SHIM, executable: true },
-    'usr/sbin/shutdown': { text: POWEROFF_SHIM, executable: true },
-    'usr/sbin/poweroff': { text: POWEROFF_SHIM, executable: true },
-    'usr/sbin/halt': { text: POWEROFF_SHIM, executable: true },
-    'etc/ssl/certs/ca-certificates.crt': { text: bundle, executable: false },
-  };
+/** Builds a read-only layer from files, content-addressed under `{home}/guest-platform` so guests share it. */
+async function ensureLayer(home: string, kind: string, files: Record<string, { text: string; executable: boolean }>): Promise<string> {
   const digest = createHash('sha256').update(JSON.stringify(files)).digest('hex').slice(0, 16);
-  const layer = join(home, 'guest-platform', digest);
+  const layer = join(home, 'guest-platform', `${kind}-${digest}`);
   if (await exists(layer)) return layer;
   const partial = `${layer}.${process.pid}.partial`;
   await rm(partial, { recursive: true, force: true });
@@ -152,4 +140,25 @@ export async function ensurePlatformLayer(home: string, caPem: string): Promise<
     await rm(partial, { recursive: true, force: true });
   });
   return layer;
+}
+
+/**
+ * The two read-only layers every guest gets: `agent` above its image (the waagent and power-off shims, which an
+ * image must not replace) and `trust` just above the host root (a CA bundle that also trusts the emulator, plus the
+ * CA in /usr/local/share/ca-certificates so `update-ca-certificates` keeps it; an image's own bundle wins).
+ */
+export async function ensurePlatformLayers(home: string, caPem: string): Promise<{ agent: string; trust: string }> {
+  const hostBundle = await readFile(HOST_CA_BUNDLE, 'utf8').catch(() => '');
+  const bundle = `${hostBundle}${hostBundle.endsWith('\n') || hostBundle === '' ? '' : '\n'}${caPem.trim()}\n`;
+  const agent = await ensureLayer(home, 'agent', {
+    'usr/sbin/waagent': { text: WAAGENT_SHIM, executable: true },
+    'usr/sbin/shutdown': { text: POWEROFF_SHIM, executable: true },
+    'usr/sbin/poweroff': { text: POWEROFF_SHIM, executable: true },
+    'usr/sbin/halt': { text: POWEROFF_SHIM, executable: true },
+  });
+  const trust = await ensureLayer(home, 'trust', {
+    'etc/ssl/certs/ca-certificates.crt': { text: bundle, executable: false },
+    'usr/local/share/ca-certificates/kiln-emulator-ca.crt': { text: `${caPem.trim()}\n`, executable: false },
+  });
+  return { agent, trust };
 }

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { access, mkdir, open, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { diskPaths, type Disk } from './disks.ts';
-import { CONTROL_FILES, ensurePlatformLayer, GUEST_CONTROL_DIR, GUEST_INIT } from './sandbox-guest.ts';
+import { CONTROL_FILES, ensurePlatformLayers, GUEST_CONTROL_DIR, GUEST_INIT } from './sandbox-guest.ts';
 import type { GuestPowerOff, RunScriptOptions, RunScriptResult, Sandbox, SandboxOptions } from './sandbox-types.ts';
 
 export type { GuestPowerOff, RunScriptOptions, RunScriptResult, Sandbox, SandboxOptions } from './sandbox-types.ts';
@@ -110,14 +110,15 @@ function validateEnv(env: Record<string, string>): void {
 
 export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   const isolation = options.isolation === 'off' ? { isolated: false, reason: 'isolation is turned off for this emulator' } : await probeIsolation();
-  const platformLayer = isolation.isolated ? await ensurePlatformLayer(options.home, options.caPem) : '';
+  const platform = isolation.isolated ? await ensurePlatformLayers(options.home, options.caPem) : undefined;
   const guests = new Map<string, Guest>();
   const booting = new Map<string, Promise<Guest>>();
   let runCounter = 0;
 
   async function boot(disk: Disk): Promise<Guest> {
     const paths = diskPaths(disk);
-    const layers = [platformLayer, ...disk.layers];
+    if (!platform) throw new SandboxError('guest: cannot boot without isolation');
+    const layers = [platform.agent, ...disk.layers, platform.trust];
     const scratch = join(disk.dir, 'host');
     for (const layer of layers) {
       if (/[:,\\]/.test(layer)) throw new SandboxError(`guest layer path ${JSON.stringify(layer)}: must not contain ':', ',' or '\\'`);
@@ -246,6 +247,8 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       readFile(join(runDir, 'stdout'), 'utf8').catch(() => ''),
       readFile(join(runDir, 'stderr'), 'utf8').catch(() => ''),
     ]);
+    // The script and its output stay only in the result: the run directory may hold what protected parameters revealed.
+    await rm(runDir, { recursive: true, force: true });
     let message: string | undefined;
     if (timedOut) message = `The script was killed after ${run.timeoutSec} seconds (timeoutInSeconds).`;
     else if (exitCode === null && poweredOff) message = 'The VM powered off while the script was running.';
