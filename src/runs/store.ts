@@ -22,6 +22,9 @@ export interface StepLog {
 
 const LOG_NAME = /^[a-z0-9][a-z0-9-]*$/;
 
+/** Reads of a record that is being rewritten at that moment. */
+const TORN_READ_ATTEMPTS = 5;
+
 /** Append blocks are limited to 4 MiB; a bigger write is split. */
 const MAX_APPEND_BYTES = 4 * 1024 * 1024;
 
@@ -106,12 +109,21 @@ export class RunStore {
   }
 
   private async readRecord(id: string): Promise<RunRecord | undefined> {
-    try {
-      const buffer = await this.container.getBlobClient(`${id}/record.json`).downloadToBuffer();
-      return JSON.parse(buffer.toString('utf8')) as RunRecord;
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
+    // Azurite can serve a blob that is being overwritten half-written; a second read sees the whole one.
+    for (let attempt = 1; ; attempt++) {
+      let text: string;
+      try {
+        text = (await this.container.getBlobClient(`${id}/record.json`).downloadToBuffer()).toString('utf8');
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
+      try {
+        return JSON.parse(text) as RunRecord;
+      } catch (error) {
+        if (attempt >= TORN_READ_ATTEMPTS) throw new Error(`run ${id}: record.json is not JSON after ${attempt} reads`, { cause: error });
+        await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+      }
     }
   }
 }
