@@ -27,7 +27,7 @@ async function blobRuns(name: string): Promise<RunRecord[]> {
 
 describe('blob trigger', () => {
   it('a template dropped into templates/ bakes once per blob version', async () => {
-    const template = await exampleTemplate('ubuntu-web');
+    const template = await exampleTemplate('ubuntu-web', env.local);
     delete (template.properties as Record<string, unknown>).schedule;
     await drop('dropped-web', template);
 

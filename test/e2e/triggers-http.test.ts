@@ -14,7 +14,7 @@ afterAll(async () => {
 
 describe('HTTP trigger', () => {
   it('POST /builds answers 202 + Location, and the bake runs to a rolled-out image', async () => {
-    const template = await exampleTemplate('ubuntu-web');
+    const template = await exampleTemplate('ubuntu-web', env.local);
     const response = await fetch(`${env.local.functionsUrl}/api/builds`, {
       method: 'POST',
       headers: { 'x-functions-key': env.local.apiKey, 'content-type': 'application/json' },
@@ -40,7 +40,7 @@ describe('HTTP trigger', () => {
   });
 
   it('a stored template starts by name; cancel, retry and approve act on runs', async () => {
-    const template = await exampleTemplate('ubuntu-web');
+    const template = await exampleTemplate('ubuntu-web', env.local);
     const properties = template.properties as Record<string, unknown>;
     // The approval gate holds the bake still, so cancel and approve find it running.
     properties.approval = { required: true, timeout: 'PT1H' };

@@ -31,8 +31,14 @@ export async function startTestDefault(options: Partial<LocalDefaultOptions> = {
   };
 }
 
-export async function exampleTemplate(name: string): Promise<Record<string, unknown>> {
-  return JSON.parse(await readFile(join(repo, 'examples', `${name}.json`), 'utf8')) as Record<string, unknown>;
+/**
+ * An example template, its file downloads pointed at this emulator: the examples name the default ARM port (8443)
+ * and these tests run on free ports.
+ */
+export async function exampleTemplate(name: string, local: LocalDefault): Promise<Record<string, unknown>> {
+  const text = await readFile(join(repo, 'examples', `${name}.json`), 'utf8');
+  const origin = new URL(local.armEndpoint).origin;
+  return JSON.parse(text.replaceAll('https://127.0.0.1:8443/', `${origin}/`)) as Record<string, unknown>;
 }
 
 const TERMINAL = new Set(['Succeeded', 'Failed', 'Canceled']);

@@ -40,7 +40,7 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30
 describe('timer trigger: patch rebuild', () => {
   it('at the template schedule, rebuilds from the latest gallery version with the OS patch step and the next patch version', async () => {
     const clock = env.local.host!.clock;
-    const template = await exampleTemplate('ubuntu-web');
+    const template = await exampleTemplate('ubuntu-web', env.local);
     (template.properties as Record<string, unknown>).schedule = { patch: '0 0 3 * * 0' };
     const body = JSON.stringify(template);
     await containers.templates.getBlockBlobClient('patched-web.json').upload(body, body.length);

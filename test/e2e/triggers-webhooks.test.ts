@@ -37,7 +37,7 @@ afterAll(async () => {
 
 describe('completion webhooks', () => {
   it('each listed URL receives the final run record, retried with backoff, without holding the bake', async () => {
-    const template = await exampleTemplate('ubuntu-web');
+    const template = await exampleTemplate('ubuntu-web', env.local);
     const properties = template.properties as Record<string, unknown>;
     delete properties.schedule;
     properties.notify = { webhooks: [`${receiverUrl}/hook`, `${receiverUrl}/refuses`] };

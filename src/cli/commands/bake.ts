@@ -3,33 +3,31 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { KilnClient } from '../../api/client.ts';
 import type { LocalDefault } from '../../local/default.ts';
 import { parseTemplateFile } from '../../template/index.ts';
 import { watchRun } from '../progress-watch.ts';
 import { summaryLines } from '../progress.ts';
 import { action, addApiOptions, connect, printJson, type ApiOptions } from './api-options.ts';
+import { addLocalOptions, localDefaultOptions, type LocalOptions } from './local-options.ts';
 import { formatError } from './validate.ts';
 
-interface BakeOptions extends ApiOptions {
+interface BakeOptions extends ApiOptions, LocalOptions {
   json?: boolean;
-  profile: string;
 }
 
 /**
- * Starts the local default on free ports (a `kiln up` may hold the fixed ones) for the length of one bake. Its
- * host and emulator log to KILN_HOME/bake.log, so the terminal shows only the bake.
+ * Starts the local default for the length of one bake, on the same ports as `kiln up` (the examples download
+ * files from the emulator's default port). Its host and emulator log to KILN_HOME/bake.log, so the terminal shows
+ * only the bake.
  */
 async function startInProcess(options: BakeOptions): Promise<{ local: LocalDefault; logPath: string; close(): Promise<void> }> {
   const { startLocalDefault } = await import('../../local/default.ts');
   await mkdir(options.home, { recursive: true });
   const logPath = resolve(options.home, 'bake.log');
   const logFile = createWriteStream(logPath, { flags: 'a' });
-  const local = await startLocalDefault({
-    home: options.home, functionsPort: 0, armPort: 0, keyVaultPort: 0, blobPort: 0, profile: options.profile,
-    log: (line) => logFile.write(`${line}\n`),
-  });
+  const local = await startLocalDefault({ ...localDefaultOptions(options), log: (line) => logFile.write(`${line}\n`) });
   return {
     local,
     logPath,
@@ -41,14 +39,13 @@ async function startInProcess(options: BakeOptions): Promise<{ local: LocalDefau
 }
 
 export function registerBake(program: Command): void {
-  addApiOptions(
+  addLocalOptions(addApiOptions(
     program
       .command('bake')
-      .description('bake a template; exit 0 only if the bake succeeded')
+      .description('bake a template; exit 0 only if the bake succeeded (no --endpoint: on the local default, started for the bake)')
       .argument('<file>', 'template file (AIB imageTemplate JSON)')
-      .option('--json', 'print the final run record as JSON')
-      .addOption(new Option('--profile <name>', 'emulator latency profile (no --endpoint)').choices(['zero', 'fast', 'realistic']).default('fast')),
-  ).action(action(async (file: string, options: BakeOptions) => {
+      .option('--json', 'print the final run record as JSON'),
+  )).action(action(async (file: string, options: BakeOptions) => {
     // Checked here first so every template error shows at once, before anything starts.
     const parsed = await parseTemplateFile(file);
     if (!parsed.ok) {
