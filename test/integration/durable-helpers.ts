@@ -29,9 +29,10 @@ export function durableClientFor(host: LocalHost): df.DurableClient {
   return df.getClient(context);
 }
 
-export async function startDurableHost(options: { home?: string } = {}): Promise<DurableTestHost> {
+/** `home` keeps the state across hosts (then the caller removes it); `clockStart` pins the clock's initial time. */
+export async function startDurableHost(options: { home?: string; clockStart?: number } = {}): Promise<DurableTestHost> {
   const home = options.home ?? mkdtempSync(join(tmpdir(), 'kiln-durable-'));
-  const clock = new SkippableClock();
+  const clock = new SkippableClock({ start: options.clockStart });
   const logs: string[] = [];
   const host = await startLocalHost({
     appEntry: join(durableApps, 'app.ts'),

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDurableHost, type DurableTestHost } from './durable-helpers.ts';
 
@@ -103,5 +106,26 @@ describe('durable engine: timers and retries on the skippable clock', () => {
     const status = await t.waitFor(id);
     expect(status.runtimeStatus).toBe('Completed');
     expect(await historyTypes(id)).toContain('ExecutionSuspended');
+  });
+
+  it('fires timers that came due while the host was down as soon as it starts again', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'kiln-durable-downtime-'));
+    try {
+      const first = await startDurableHost({ home });
+      const id = await first.client.startNew('Timer', { instanceId: 'downtime-1' });
+      await first.waitFor(id, (s) => s.runtimeStatus === 'Running');
+      await first.close();
+      // Two hours later (the timer was for one): the new host's clock starts there.
+      const second = await startDurableHost({ home, clockStart: first.clock.now() + 2 * 60 * 60 * 1000 });
+      try {
+        const status = await second.waitFor(id);
+        expect(status.runtimeStatus).toBe('Completed');
+        expect((status.output as { waitedMs: number }).waitedMs).toBeGreaterThanOrEqual(2 * 60 * 60 * 1000);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });
