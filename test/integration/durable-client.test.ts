@@ -133,5 +133,11 @@ describe('durable engine: entities', () => {
     }
     expect(state.entityState).toBe(7);
     expect((await t.client.readEntityState(new df.EntityId('Counter', 'never'))).entityExists).toBe(false);
+    // Keys may be resource ids, slashes and all.
+    const imageKey = '/subscriptions/s/resourceGroups/kiln-images/providers/Microsoft.Compute/galleries/g/images/ubuntu-web';
+    await t.client.signalEntity(new df.EntityId('Counter', imageKey), 'add', 3);
+    const id2 = await t.client.startNew('SignalCounter', { input: imageKey });
+    expect((await t.waitFor(id2)).output).toBe(8);
+    expect((await t.client.readEntityState<number>(new df.EntityId('Counter', imageKey))).entityState).toBe(8);
   });
 });

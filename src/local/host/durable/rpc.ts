@@ -204,10 +204,11 @@ async function route(deps: RpcDeps, req: IncomingMessage, res: ServerResponse, u
     }
   }
 
-  if (resource === 'entities' && first !== undefined && second !== undefined && segments.length === 3) {
+  if (resource === 'entities' && first !== undefined && second !== undefined) {
     const fn = deps.find(first);
     if (!fn || fn.triggerType !== 'entityTrigger') throw new HttpError(404, `entity: no entity function named '${first}' is registered`);
-    const entityId = schedulerId(first, second);
+    // The client puts the key in the path as it is: keys such as resource ids keep their slashes.
+    const entityId = schedulerId(first, segments.slice(2).join('/'));
     if (method === 'POST') {
       const op = url.searchParams.get('op');
       if (!op) throw new HttpError(400, 'query op: expected the operation name, found nothing');
