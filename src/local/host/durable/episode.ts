@@ -33,6 +33,16 @@ const bindingConstants = {
 
 const outOfProcLabel = '$OutOfProcData$:';
 
+/** Events the SDK's replay never reads (reference §2.2): kept in the stored history, left out of the replay. */
+const bookkeepingEvents = new Set<number>([
+  EventType.TaskScheduled,
+  EventType.SubOrchestrationInstanceCreated,
+  EventType.TimerCreated,
+  EventType.OrchestratorCompleted,
+  EventType.ExecutionSuspended,
+  EventType.ExecutionResumed,
+]);
+
 export interface EpisodeDeps {
   store: DurableStore;
   invoker: FunctionInvoker;
@@ -144,7 +154,7 @@ export async function runEpisode(deps: EpisodeDeps, instanceId: string): Promise
 
   const startedAt = Math.max(now(), lastTimestamp(past));
   const started = historyEvents.orchestratorStarted(startedAt);
-  const fed = [...past, started, ...batch.map((b) => b.event)];
+  const fed = [...past.filter((e) => !bookkeepingEvents.has(e.EventType)), started, ...batch.map((b) => b.event)];
   let state: OrchestratorState | undefined;
   let failure: { message: string; details: string } | undefined;
   if (batch.length > 0) {
