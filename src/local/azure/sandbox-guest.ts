@@ -30,11 +30,17 @@ mkdir "$KILN_SCRATCH/empty" "$KILN_SCRATCH/host"
 # Reading a FIFO we also hold open for writing blocks: a sleep with a timeout and no child process.
 mkfifo "$KILN_SCRATCH/idle"
 exec 3<> "$KILN_SCRATCH/idle"
-mount -t overlay kiln-host -o "ro,lowerdir=/:$KILN_SCRATCH/empty" "$KILN_SCRATCH/host"
+if mount -t overlay kiln-host -o "ro,lowerdir=/:$KILN_SCRATCH/empty" "$KILN_SCRATCH/host" 2>/dev/null; then
+  host="$KILN_SCRATCH/host"
+else
+  # The root is itself an overlay (a container): one more level passes the kernel's stacking limit. The root
+  # then serves directly, which works when the disks live on another filesystem (a volume).
+  host=/
+fi
 mounted=0
 for attempt in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
   # A guest stopped a moment ago may still hold the upper directory until its mount namespace is torn down.
-  if mount -t overlay kiln-guest -o "lowerdir=$KILN_LOWER:$KILN_SCRATCH/host,upperdir=$KILN_UPPER,workdir=$KILN_WORK" "$KILN_MERGED" 2>"$KILN_CONTROL/mount.err"; then
+  if mount -t overlay kiln-guest -o "lowerdir=$KILN_LOWER:$host,upperdir=$KILN_UPPER,workdir=$KILN_WORK" "$KILN_MERGED" 2>"$KILN_CONTROL/mount.err"; then
     mounted=1; break
   fi
   read -r -t 0.1 -u 3 || true
@@ -47,6 +53,8 @@ mount -t tmpfs -o mode=755 tmpfs "$KILN_MERGED/run"
 mkdir -p "$KILN_MERGED${GUEST_CONTROL_DIR}"
 mount --bind "$KILN_CONTROL" "$KILN_MERGED${GUEST_CONTROL_DIR}"
 echo $$ > "$KILN_CONTROL/${CONTROL_FILES.booted}"
+# A trial boot (the isolation probe) stops here.
+[ "$KILN_TRIAL" = 1 ] && exit 0
 set +e
 # Orphans are reaped between reads (bash defers SIGCHLD while a builtin waits), so keep the reads short.
 # The host's /proc is still mounted here (outside the chroot): stop with the emulator that started us.

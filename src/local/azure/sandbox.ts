@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { access, mkdir, open, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { diskPaths, type Disk } from './disks.ts';
+import { createDiskFrom, deleteDisk, diskPaths, type Disk } from './disks.ts';
 import { CONTROL_FILES, ensurePlatformLayers, GUEST_CONTROL_DIR, GUEST_INIT } from './sandbox-guest.ts';
 import type { GuestPowerOff, RunScriptOptions, RunScriptResult, Sandbox, SandboxOptions } from './sandbox-types.ts';
 
@@ -22,8 +22,6 @@ const BOOT_TIMEOUT_MS = 10_000;
 
 interface Guest {
   disk: Disk;
-  /** The `unshare` process; its only child is the guest's PID 1. */
-  unshare: ChildProcess;
   initPid: number;
   exited: Promise<void>;
   poller: NodeJS.Timeout;
@@ -39,7 +37,7 @@ function run(command: string, args: string[]): Promise<{ code: number | null; st
   });
 }
 
-/** Whether this machine can isolate guests: root, overlayfs, and mount/PID namespaces that actually work. */
+/** The preconditions for isolating guests: root, overlayfs, and mount/PID namespaces that actually work. */
 async function probeIsolation(): Promise<{ isolated: boolean; reason?: string }> {
   if (process.getuid?.() !== 0) return { isolated: false, reason: 'the emulator is not running as root' };
   const filesystems = await readFile('/proc/filesystems', 'utf8').catch(() => '');
@@ -109,13 +107,15 @@ function validateEnv(env: Record<string, string>): void {
 }
 
 export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
-  const isolation = options.isolation === 'off' ? { isolated: false, reason: 'isolation is turned off for this emulator' } : await probeIsolation();
+  let isolation: Sandbox['isolation'] =
+    options.isolation === 'off' ? { isolated: false, reason: 'isolation is turned off for this emulator' } : await probeIsolation();
   const platform = isolation.isolated ? await ensurePlatformLayers(options.home, options.caPem) : undefined;
   const guests = new Map<string, Guest>();
   const booting = new Map<string, Promise<Guest>>();
   let runCounter = 0;
 
-  async function boot(disk: Disk): Promise<Guest> {
+  /** Starts the guest's init in new mount and PID namespaces; a trial init exits once everything is mounted. */
+  async function spawnInit(disk: Disk, trial: boolean): Promise<{ unshare: ChildProcess; exited: Promise<number | null>; stderr: () => string }> {
     const paths = diskPaths(disk);
     if (!platform) throw new SandboxError('guest: cannot boot without isolation');
     const layers = [platform.agent, ...disk.layers, platform.trust];
@@ -138,21 +138,33 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
         KILN_CONTROL: paths.control,
         KILN_SCRATCH: scratch,
         KILN_EMULATOR_PID: String(process.pid),
+        KILN_TRIAL: trial ? '1' : '0',
       },
     });
     let stderr = '';
     unshare.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<void>((resolve) => unshare.on('close', () => resolve()));
+    const exited = new Promise<number | null>((resolve) => {
+      unshare.on('error', (error) => {
+        stderr += error.message;
+        resolve(null);
+      });
+      unshare.on('close', (code) => resolve(code));
+    });
+    return { unshare, exited, stderr: () => stderr.trim() };
+  }
+
+  async function boot(disk: Disk): Promise<Guest> {
+    const { unshare, exited, stderr } = await spawnInit(disk, false);
     let gone = false;
     void exited.then(() => (gone = true));
-    const bootedFile = join(paths.control, CONTROL_FILES.booted);
+    const bootedFile = join(diskPaths(disk).control, CONTROL_FILES.booted);
     await waitFor(async () => gone || (await exists(bootedFile)), BOOT_TIMEOUT_MS, `the guest of ${disk.dir} to boot`);
-    if (gone) throw new SandboxError(`guest of ${disk.dir} failed to boot: ${stderr.trim()}`);
+    if (gone) throw new SandboxError(`guest of ${disk.dir} failed to boot: ${stderr()}`);
     const children = await readFile(`/proc/${unshare.pid}/task/${unshare.pid}/children`, 'utf8');
     const initPid = Number(children.trim().split(/\s+/)[0]);
     if (!Number.isInteger(initPid) || initPid <= 0) throw new SandboxError(`guest of ${disk.dir}: cannot find its init process`);
 
-    const guest: Guest = { disk, unshare, initPid, exited, poller: setInterval(() => void checkPowerOff(guest), POWEROFF_POLL_MS) };
+    const guest: Guest = { disk, initPid, exited: exited.then(() => undefined), poller: setInterval(() => void checkPowerOff(guest), POWEROFF_POLL_MS) };
     guest.poller.unref();
     void exited.then(() => {
       clearInterval(guest.poller);
@@ -160,6 +172,18 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     });
     guests.set(disk.dir, guest);
     return guest;
+  }
+
+  /** Boots a throwaway guest once: some machines pass every precondition yet cannot stack the overlays. */
+  async function trialBoot(): Promise<Sandbox['isolation']> {
+    const disk = await createDiskFrom(null, join(options.home, 'guest-trial', `${process.pid}-${Date.now()}`));
+    try {
+      const init = await spawnInit(disk, true);
+      const code = await init.exited;
+      return code === 0 ? { isolated: true } : { isolated: false, reason: `a trial guest could not mount its overlay (${init.stderr() || `exit ${code}`})` };
+    } finally {
+      await deleteDisk(disk);
+    }
   }
 
   async function checkPowerOff(guest: Guest): Promise<void> {
@@ -264,6 +288,8 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       ...(message ? { message } : {}),
     };
   }
+
+  if (isolation.isolated) isolation = await trialBoot();
 
   return {
     isolation,
