@@ -1,76 +1,66 @@
 // A bake's effects, end to end through the real SDK clients against the emulator: a customization script's file
 // reaches the scale-set instances made from the captured version, and generalization removed the machine identity.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ComputeManagementClient } from '@azure/arm-compute';
-import { ResourceManagementClient } from '@azure/arm-resources';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAzureEmulator, type AzureEmulator } from '../../src/local/azure/index.ts';
 import { createSandbox } from '../../src/local/azure/sandbox.ts';
+import { FAST_POLL, NETWORK_API, SEED, startTestEmulator, type TestEmulator } from './emulator-helpers.ts';
 
-const SEED = join(import.meta.dirname, '..', '..', 'examples', 'local-environment.json');
 const STAGING = 'kiln-staging-effects';
 const BUILD_VM = 'build-vm';
+/** Not the scale set's admin, so the instances show whether the build VM's user went away. */
 const BUILDER = 'kilnbuilder';
-const NETWORK_API = '2024-05-01';
 
-let home: string;
-let emulator: AzureEmulator;
-let compute: ComputeManagementClient;
-let resources: ResourceManagementClient;
-
-const id = (suffix: string) => `/subscriptions/${emulator.subscriptionId}/resourceGroups/${suffix}`;
+let test: TestEmulator;
 
 async function text(resourceId: string, path: string): Promise<string | undefined> {
-  return (await emulator.readDiskFile(resourceId, path))?.toString('utf8');
+  return (await test.emulator.readDiskFile(resourceId, path))?.toString('utf8');
 }
 
 async function runScript(name: string, script: string): Promise<{ executionState?: string; exitCode?: number; output?: string; error?: string }> {
-  await compute.virtualMachineRunCommands.createOrUpdate(STAGING, BUILD_VM, name, {
-    location: 'eastus',
-    source: { script },
-    timeoutInSeconds: 120,
-    asyncExecution: false,
-    treatFailureAsDeploymentFailure: false,
-  });
-  const run = await compute.virtualMachineRunCommands.getByVirtualMachine(STAGING, BUILD_VM, name, { expand: 'instanceView' });
+  await test.compute.virtualMachineRunCommands.createOrUpdate(
+    STAGING,
+    BUILD_VM,
+    name,
+    { location: 'eastus', source: { script }, timeoutInSeconds: 120, asyncExecution: false, treatFailureAsDeploymentFailure: false },
+    FAST_POLL,
+  );
+  const run = await test.compute.virtualMachineRunCommands.getByVirtualMachine(STAGING, BUILD_VM, name, { expand: 'instanceView' });
   return run.instanceView ?? {};
 }
 
 async function powerState(): Promise<string | undefined> {
-  const view = await compute.virtualMachines.instanceView(STAGING, BUILD_VM);
+  const view = await test.compute.virtualMachines.instanceView(STAGING, BUILD_VM);
   return view.statuses?.find((status) => status.code?.startsWith('PowerState/'))?.code;
 }
 
 beforeAll(async () => {
-  home = await mkdtemp(join(tmpdir(), 'kiln-bake-effects-'));
-  emulator = await startAzureEmulator({ home, profile: 'zero', seedFile: SEED, log: () => {} });
-  const credential = { getToken: async () => ({ token: emulator.token, expiresOnTimestamp: Date.now() + 3_600_000 }) };
-  const options = { endpoint: emulator.armEndpoint, tlsOptions: { ca: emulator.caPem } };
-  compute = new ComputeManagementClient(credential, emulator.subscriptionId, options);
-  resources = new ResourceManagementClient(credential, emulator.subscriptionId, options);
+  test = await startTestEmulator({ seedFile: SEED });
 });
 
 afterAll(async () => {
-  await emulator?.close();
-  await rm(home, { recursive: true, force: true });
+  await test?.close();
 });
 
 describe('bake effects through the emulator', () => {
   it('carries a customized file into scale-set instances and leaves no build identity behind', async (context) => {
     // Only where scripts really run can their effects be carried; elsewhere the emulator says it did not run them.
-    const probe = await createSandbox({ home: join(home, 'probe'), caPem: emulator.caPem });
+    const probe = await createSandbox({ home: join(test.home, 'probe'), caPem: test.emulator.caPem });
     await probe.close();
     if (!probe.isolation.isolated) context.skip(`no isolation here: ${probe.isolation.reason}`);
 
+    const { compute, resources, id } = test;
     const versionV1 = id('kiln-images/providers/Microsoft.Compute/galleries/kilnGallery/images/ubuntu-web/versions/1.0.0');
     await resources.resourceGroups.createOrUpdate(STAGING, { location: 'eastus' });
     const vnetId = id(`${STAGING}/providers/Microsoft.Network/virtualNetworks/staging-vnet`);
-    await resources.resources.createOrUpdateById(vnetId.slice(1), NETWORK_API, {
-      location: 'eastus',
-      properties: { addressSpace: { addressPrefixes: ['10.0.0.0/16'] }, subnets: [{ name: 'default', properties: { addressPrefix: '10.0.1.0/24' } }] },
-    });
+    await resources.resources.createOrUpdateById(
+      vnetId.slice(1),
+      NETWORK_API,
+      {
+        location: 'eastus',
+        properties: { addressSpace: { addressPrefixes: ['10.0.0.0/16'] }, subnets: [{ name: 'default', properties: { addressPrefix: '10.0.1.0/24' } }] },
+      },
+      FAST_POLL,
+    );
 
     await compute.virtualMachines.createOrUpdate(STAGING, BUILD_VM, {
       location: 'eastus',
@@ -83,7 +73,7 @@ describe('bake effects through the emulator', () => {
           { name: 'nic', primary: true, ipConfigurations: [{ name: 'ip', primary: true, subnet: { id: `${vnetId}/subnets/default` } }] },
         ],
       },
-    });
+    }, FAST_POLL);
     const vmId = id(`${STAGING}/providers/Microsoft.Compute/virtualMachines/${BUILD_VM}`);
     const buildMachineId = await text(vmId, '/etc/machine-id');
     expect(buildMachineId).toMatch(/^[0-9a-f]{32}\n$/);
@@ -111,7 +101,7 @@ describe('bake effects through the emulator', () => {
 
     expect(await text(vmId, '/etc/machine-id')).toBe('');
     expect(await text(vmId, '/etc/ssh/ssh_host_ed25519_key.pub')).toBeUndefined();
-    await compute.virtualMachines.deallocate(STAGING, BUILD_VM);
+    await compute.virtualMachines.deallocate(STAGING, BUILD_VM, FAST_POLL);
     await compute.virtualMachines.generalize(STAGING, BUILD_VM);
 
     const versionV2 = id('kiln-images/providers/Microsoft.Compute/galleries/kilnGallery/images/ubuntu-web/versions/1.1.0');
@@ -119,15 +109,15 @@ describe('bake effects through the emulator', () => {
       location: 'eastus',
       storageProfile: { source: { virtualMachineId: vmId } },
       publishingProfile: { targetRegions: [{ name: 'eastus', regionalReplicaCount: 1 }] },
-    });
+    }, FAST_POLL);
 
     await compute.virtualMachineScaleSets.update('web-prod', 'web-vmss', {
       virtualMachineProfile: { storageProfile: { imageReference: { id: versionV2 } } },
-    });
+    }, FAST_POLL);
     const instanceIds: string[] = [];
     for await (const instance of compute.virtualMachineScaleSetVMs.list('web-prod', 'web-vmss')) instanceIds.push(instance.instanceId!);
     expect(instanceIds.length).toBe(3);
-    await compute.virtualMachineScaleSets.updateInstances('web-prod', 'web-vmss', { instanceIds });
+    await compute.virtualMachineScaleSets.updateInstances('web-prod', 'web-vmss', { instanceIds }, FAST_POLL);
 
     const instances = [];
     for await (const instance of compute.virtualMachineScaleSetVMs.list('web-prod', 'web-vmss')) instances.push(instance);
