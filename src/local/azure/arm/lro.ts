@@ -53,6 +53,17 @@ export type EffectResult =
 
 export type EffectHandler = (args: Record<string, unknown>, op: Operation, now: number) => EffectResult | Promise<EffectResult>;
 
+/** An effect that hangs must not stall every later request (they all wait for the settle). */
+const EFFECT_DEADLINE_MS = 120_000;
+
+function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
 export class OperationEngine {
   readonly #store: ArmStore;
   readonly #effects = new Map<string, EffectHandler>();
@@ -147,7 +158,7 @@ export class OperationEngine {
       if (!handler) throw new Error(`no handler registered for effect ${step.effect.kind}`);
       let result: EffectResult;
       try {
-        result = await handler(step.effect.args, op, step.at);
+        result = await withDeadline(Promise.resolve(handler(step.effect.args, op, step.at)), EFFECT_DEADLINE_MS, step.effect.kind);
       } catch (error) {
         result = { fail: { code: 'InternalExecutionError', message: `An internal execution error occurred: ${(error as Error).message}` } };
       }

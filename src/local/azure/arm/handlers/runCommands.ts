@@ -115,14 +115,19 @@ export function runCommandRoutes(ctx: HandlerContext): Route[] {
     return view;
   };
 
+  /** Parameters wait here for their run, in memory only: protected values must never reach the store. */
+  const pendingEnv = new Map<string, Record<string, string>>();
+
   ctx.ops.registerEffect(EFFECT_START, (args, op) => {
     const rc = resources.find(String(args.id));
     const vm = resources.find(String(args.vmId));
+    const env = pendingEnv.get(op.id);
+    pendingEnv.delete(op.id);
     if (!rc || !vm || !vmState(vm).disk) return { fail: { code: 'Conflict', message: 'The VM or run command was removed before the script started.' } };
+    if (!env) return { fail: { code: 'OperationPreempted', message: 'The emulator restarted before the script started; run the command again.' } };
     const view = rc.state.view as RunView;
     view.executionState = 'Running';
     view.startTime = new Date().toISOString();
-    resources.save(rc);
     const timeoutSec = Number(rc.properties.timeoutInSeconds ?? 0) || DEFAULT_TIMEOUT_SEC;
     const blobs = { output: stringAt(rc.properties, 'outputBlobUri'), error: stringAt(rc.properties, 'errorBlobUri') };
     if (args.timeoutFault) {
@@ -130,7 +135,10 @@ export function runCommandRoutes(ctx: HandlerContext): Route[] {
       return { addSteps: [{ at: Date.now(), effect: { kind: EFFECT_REPORT, args: { id: rc.id, view: { ...view, executionState: 'TimedOut', executionMessage: String(args.timeoutFault), endTime: new Date().toISOString() } } } }] };
     }
     const asyncExecution = rc.properties.asyncExecution === true;
-    launch(op, vm, String(args.script), args.env as Record<string, string>, timeoutSec, async (result) => {
+    // With asyncExecution the PUT is done once the script is launched.
+    if (asyncExecution) rc.properties.provisioningState = 'Succeeded';
+    resources.save(rc);
+    launch(op, vm, String(args.script), env, timeoutSec, async (result) => {
       const finished = await viewFrom(result, view.startTime!, blobs);
       // With asyncExecution the operation ended when the script started; the run itself still reports.
       if (asyncExecution) applyReport(rc.id, finished);
@@ -209,8 +217,9 @@ export function runCommandRoutes(ctx: HandlerContext): Route[] {
     const timeoutFault = ctx.takeFault(req, 'runCommandTimeout')?.message;
     const op = beginOperation(ctx, req, {
       resourceId: id, location: vm.location!, style: 'compute', markFailedOnFault: true,
-      steps: [stepAfter(ctx, 'runCommandManagedStart', { kind: EFFECT_START, args: { id, vmId: vm.id, script, env, timeoutFault } })],
+      steps: [stepAfter(ctx, 'runCommandManagedStart', { kind: EFFECT_START, args: { id, vmId: vm.id, script, timeoutFault } })],
     });
+    pendingEnv.set(op.id, env);
     return acceptedWrite(req.origin, op, !existing, presentRc(rc, false));
   };
 

@@ -1,0 +1,166 @@
+// Run commands through @azure/arm-compute: scripts really run in the VM's guest, parameters arrive as environment
+// variables, output reaches append blobs in Azurite, timeouts and failures show, and a foreground deprovision never
+// reports back while a detached one stops the VM.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BlobServiceClient, ContainerSASPermissions } from '@azure/storage-blob';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAzurite, type Azurite } from '../../src/local/azurite.ts';
+import { FAST_POLL, UBUNTU, failure, startTestEmulator, vmModel, type TestEmulator } from './emulator-helpers.ts';
+
+let t: TestEmulator;
+let azurite: Azurite;
+let azuriteHome: string;
+let isolated = false;
+const RG = 'rg-run';
+
+async function newVm(name: string): Promise<void> {
+  await t.compute.virtualMachines.createOrUpdate(RG, name, vmModel({ image: UBUNTU, name }), FAST_POLL);
+}
+
+const managed = (script: string, extra: Record<string, unknown> = {}) => ({
+  location: 'eastus', source: { script }, asyncExecution: false, treatFailureAsDeploymentFailure: false, timeoutInSeconds: 60, ...extra,
+});
+
+async function view(vm: string, name: string) {
+  return (await t.compute.virtualMachineRunCommands.getByVirtualMachine(RG, vm, name, { expand: 'instanceView' })).instanceView!;
+}
+
+beforeAll(async () => {
+  t = await startTestEmulator();
+  azuriteHome = await mkdtemp(join(tmpdir(), 'kiln-emulator-azurite-'));
+  azurite = await startAzurite({ location: azuriteHome });
+  await t.resources.resourceGroups.createOrUpdate(RG, { location: 'eastus' });
+  await newVm('vm1');
+  const check = await t.compute.virtualMachineRunCommands.createOrUpdate(RG, 'vm1', 'probe', managed('true'), FAST_POLL);
+  isolated = !(await view('vm1', check.name!)).executionMessage?.startsWith('Simulated');
+});
+afterAll(async () => {
+  await t?.close();
+  await azurite?.close();
+  if (azuriteHome) await rm(azuriteHome, { recursive: true, force: true });
+});
+
+describe('managed run commands', () => {
+  it('run the script with parameters and protected parameters as environment variables, never echoing secrets', async (context) => {
+    if (!isolated) context.skip('this machine cannot isolate guests');
+    const rc = await t.compute.virtualMachineRunCommands.createOrUpdate(RG, 'vm1', 'env', managed('echo "A=$A S=$S"; echo oops >&2; touch /root/ran', {
+      parameters: [{ name: 'A', value: 'one' }], protectedParameters: [{ name: 'S', value: 'hush' }],
+    }), FAST_POLL);
+    expect(rc.provisioningState).toBe('Succeeded');
+    expect(rc.protectedParameters).toBeUndefined();
+    expect(JSON.stringify(await t.compute.virtualMachineRunCommands.getByVirtualMachine(RG, 'vm1', 'env'))).not.toContain('hush');
+    expect(await view('vm1', 'env')).toMatchObject({ executionState: 'Succeeded', exitCode: 0, output: 'A=one S=hush\n', error: 'oops\n' });
+    const vmId = t.id(`${RG}/providers/Microsoft.Compute/virtualMachines/vm1`);
+    expect(await t.emulator.readDiskFile(vmId, '/root/ran')).toBeDefined();
+    const names: string[] = [];
+    for await (const r of t.compute.virtualMachineRunCommands.listByVirtualMachine(RG, 'vm1')) names.push(r.name!);
+    expect(names).toContain('env');
+  });
+
+  it('write stdout and stderr to append blobs given as SAS URLs', async (context) => {
+    if (!isolated) context.skip('this machine cannot isolate guests');
+    const service = BlobServiceClient.fromConnectionString(azurite.connectionString);
+    const container = service.getContainerClient('runlogs');
+    await container.createIfNotExists();
+    const sas = await container.generateSasUrl({ permissions: ContainerSASPermissions.parse('racw'), expiresOn: new Date(Date.now() + 3_600_000) });
+    const blobUrl = (name: string) => sas.replace('?', `/${name}?`);
+    await t.compute.virtualMachineRunCommands.createOrUpdate(RG, 'vm1', 'blobs', managed('echo to-out; echo to-err >&2', {
+      outputBlobUri: blobUrl('out.txt'), errorBlobUri: blobUrl('err.txt'),
+    }), FAST_POLL);
+    expect((await container.getBlobClient('out.txt').downloadToBuffer()).toString()).toBe('to-out\n');
+    expect((await container.getBlobClient('err.txt').downloadToBuffer()).toString()).toBe('to-err\n');
+    expect((await container.getBlobClient('out.txt').getProperties()).blobType).toBe('AppendBlob');
+  });
+
+  it('report a failed script in the instance view, or fail the LRO with treatFailureAsDeploymentFailure', async (context) => {
+    if (!isolated) context.skip('this machine cannot isolate guests');
+    await t.compute.virtualMachineRunCommands.createOrUpdate(RG, 'vm1', 'fails', managed('exit 3'), FAST_POLL);
+    expect(await view('vm1', 'fails')).toMatchObject({ executionState: 'Failed', exitCode: 3 });
+    const failed = await failure(t.compute.virtualMachineRunCommands.createOrUpdate(RG, 'vm1', 'fails-hard', managed('exit 4', { treatFailureAsDeploymentFailure: true }), FAST_POLL));
+    expect(failed.message).toContain('The long-running operation has failed');
+    expect(failed.message).toContain('exit code 4');
+  });
+
+  it('enforce timeoutInSeconds', async (context) => {
+    if (!isolated) context.skip('this machine cannot isolate guests');
+    await t.compute.virtualMachineRunCommands.createOrUpdate(RG, 'vm1', 'slow', managed('sleep 30', { timeoutInSeconds: 1 }), FAST_POLL);
+    expect(await view('vm1', 'slow')).toMatchObject({ executionState: 'TimedOut' });
+  });
+
+  it('finish when the script starts with asyncExecution, then report in the instance view', async (context) => {
+    if (!isolated) context.skip('this machine cannot isolate guests');
+    const rc = await t.compute.virtualMachineRunCommands.createOrUpdate(RG, 'vm1', 'async', managed('sleep 0.5; echo done', { asyncExecution: true }), FAST_POLL);
+    expect(rc.provisioningState).toBe('Succeeded');
+    expect((await view('vm1', 'async')).executionState).toBe('Running');
+    const deadline = Date.now() + 10_000;
+    while ((await view('vm1', 'async')).executionState === 'Running' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(await view('vm1', 'async')).toMatchObject({ executionState: 'Succeeded', output: 'done\n' });
+  });
+
+  it('refuse a VM that is not running (409) and a second run while one is in flight (Conflict)', async (context) => {
+    if (!isolated) context.skip('this machine cannot isolate guests');
+    await newVm('vm-busy');
+    const first = t.compute.virtualMachineRunCommands.createOrUpdate(RG, 'vm-busy', 'long', managed('sleep 2'), FAST_POLL);
+    await first.submitted();
+    expect(await failure(t.compute.virtualMachineRunCommands.createOrUpdate(RG, 'vm-busy', 'second', managed('true'), FAST_POLL))).toMatchObject({ code: 'Conflict', statusCode: 409 });
+    await first;
+    await t.compute.virtualMachines.deallocate(RG, 'vm-busy', FAST_POLL);
+    expect(await failure(t.compute.virtualMachineRunCommands.createOrUpdate(RG, 'vm-busy', 'third', managed('true'), FAST_POLL))).toMatchObject({ code: 'OperationNotAllowed', statusCode: 409 });
+    expect(await failure(t.compute.virtualMachineRunCommands.getByVirtualMachine(RG, 'vm-busy', 'nope'))).toMatchObject({ code: 'NotFound', statusCode: 404 });
+    await t.compute.virtualMachineRunCommands.delete(RG, 'vm-busy', 'long', FAST_POLL);
+    expect(await failure(t.compute.virtualMachineRunCommands.getByVirtualMachine(RG, 'vm-busy', 'long'))).toMatchObject({ statusCode: 404 });
+  });
+
+  it('never complete when the script deprovisions in the foreground; a detached deprovision stops the VM', async (context) => {
+    if (!isolated) context.skip('this machine cannot isolate guests');
+    await newVm('vm-fg');
+    const foreground = t.compute.virtualMachineRunCommands.createOrUpdate(RG, 'vm-fg', 'deprov', managed('waagent -force -deprovision+user'), FAST_POLL);
+    await foreground.submitted();
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(foreground.isDone).toBe(false);
+    expect((await view('vm-fg', 'deprov')).executionState).toBe('Running');
+    foreground.stopPolling?.();
+
+    await newVm('vm-bg');
+    await t.compute.virtualMachineRunCommands.createOrUpdate(RG, 'vm-bg', 'deprov', managed('nohup bash -c "sleep 0.5; waagent -force -deprovision+user" >/dev/null 2>&1 &'), FAST_POLL);
+    expect((await view('vm-bg', 'deprov')).executionState).toBe('Succeeded');
+    const deadline = Date.now() + 10_000;
+    let statuses: (string | undefined)[] = [];
+    while (Date.now() < deadline) {
+      statuses = (await t.compute.virtualMachines.instanceView(RG, 'vm-bg')).statuses?.map((s) => s.code) ?? [];
+      if (statuses.includes('PowerState/stopped')) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(statuses).toContain('PowerState/stopped');
+    const vmId = t.id(`${RG}/providers/Microsoft.Compute/virtualMachines/vm-bg`);
+    expect((await t.emulator.readDiskFile(vmId, '/etc/passwd'))?.toString()).not.toContain('azureuser:');
+  });
+});
+
+describe('the action runCommand', () => {
+  it('returns the script output in the Location result', async (context) => {
+    if (!isolated) context.skip('this machine cannot isolate guests');
+    const result = await t.compute.virtualMachines.runCommand(RG, 'vm1', { commandId: 'RunShellScript', script: ['echo "hi $WHO"', 'exit 2'], parameters: [{ name: 'WHO', value: 'kiln' }] }, FAST_POLL);
+    expect(result.value?.[0]).toMatchObject({ code: 'ProvisioningState/succeeded', level: 'Info' });
+    expect(result.value?.[0]?.message).toContain('[stdout]\nhi kiln\n');
+    expect(await failure(t.compute.virtualMachines.runCommand(RG, 'vm1', { commandId: 'Nope' }, FAST_POLL))).toMatchObject({ code: 'InvalidParameter', statusCode: 400 });
+  });
+});
+
+describe('without isolation', () => {
+  it('does not run the script and says it simulated it', async () => {
+    const plain = await startTestEmulator({ isolation: 'off' });
+    try {
+      await plain.resources.resourceGroups.createOrUpdate(RG, { location: 'eastus' });
+      await plain.compute.virtualMachines.createOrUpdate(RG, 'vm', vmModel({ image: UBUNTU }), FAST_POLL);
+      await plain.compute.virtualMachineRunCommands.createOrUpdate(RG, 'vm', 'sim', managed('touch /kiln-should-not-exist'), FAST_POLL);
+      const rc = await plain.compute.virtualMachineRunCommands.getByVirtualMachine(RG, 'vm', 'sim', { expand: 'instanceView' });
+      expect(rc.instanceView?.executionMessage).toMatch(/^Simulated: the script was not run/);
+      expect(await plain.emulator.readDiskFile(plain.id(`${RG}/providers/Microsoft.Compute/virtualMachines/vm`), '/kiln-should-not-exist')).toBeUndefined();
+    } finally {
+      await plain.close();
+    }
+  });
+});
