@@ -96,6 +96,28 @@ describe('guest sandbox', () => {
     expect(inGuest.stdout).toBe('absent\n');
   });
 
+  it('keeps a replaced host directory replaced (opaque) and a moved one moved, in the VM and its images', async (context) => {
+    requireIsolation(context);
+    expect(existsSync('/etc/ssh/ssh_config')).toBe(true);
+    const disk = await newDisk();
+    const result = await sandbox.runScript({
+      disk,
+      script: 'set -e\nmv /etc/ssh /etc/ssh.moved\nmkdir /etc/ssh\necho mine > /etc/ssh/only',
+      timeoutSec: 30,
+    });
+    expect(result).toMatchObject({ exitCode: 0, stderr: '' });
+    expect(existsSync('/etc/ssh/ssh_config')).toBe(true);
+    await sandbox.stopGuest(disk);
+    const image = await snapshotDisk(disk, join(home, 'images', 'opaque'));
+    for (const view of [disk, await createDiskFrom(image, join(home, 'disks', 'from-opaque'))]) {
+      expect(await text(view, '/etc/ssh/only')).toBe('mine\n');
+      expect(await existsOnDisk(view, '/etc/ssh/ssh_config')).toBe(false);
+      expect(await existsOnDisk(view, '/etc/ssh.moved/ssh_config')).toBe(true);
+      const listing = await sandbox.runScript({ disk: view, script: 'ls /etc/ssh', timeoutSec: 30 });
+      expect(listing.stdout).toBe('only\n');
+    }
+  });
+
   it('kills the whole process tree at the timeout', async (context) => {
     requireIsolation(context);
     const disk = await newDisk();
@@ -120,7 +142,7 @@ describe('guest sandbox', () => {
       // A customization that rebuilds the trust store keeps trusting the emulator.
       const rebuilt = await sandbox.runScript({
         disk,
-        script: `update-ca-certificates --fresh >/dev/null 2>&1 && curl -sS https://127.0.0.1:${port}/`,
+        script: `update-ca-certificates >/dev/null 2>&1 && curl -sS https://127.0.0.1:${port}/`,
         timeoutSec: 60,
       });
       expect(rebuilt).toMatchObject({ exitCode: 0, stdout: 'kiln-files' });

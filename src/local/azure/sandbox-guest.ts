@@ -40,7 +40,8 @@ fi
 mounted=0
 for attempt in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
   # A guest stopped a moment ago may still hold the upper directory until its mount namespace is torn down.
-  if mount -t overlay kiln-guest -o "lowerdir=$KILN_LOWER:$host,upperdir=$KILN_UPPER,workdir=$KILN_WORK" "$KILN_MERGED" 2>"$KILN_CONTROL/mount.err"; then
+  # No redirects or metadata-only copies: capture reads the upper directory as plain files and whiteouts.
+  if mount -t overlay kiln-guest -o "lowerdir=$KILN_LOWER:$host,upperdir=$KILN_UPPER,workdir=$KILN_WORK,redirect_dir=off,metacopy=off" "$KILN_MERGED" 2>"$KILN_CONTROL/mount.err"; then
     mounted=1; break
   fi
   read -r -t 0.1 -u 3 || true
