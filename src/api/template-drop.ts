@@ -17,7 +17,7 @@ export async function handleTemplateDrop(blob: unknown, client: DurableClient, c
   const parsed = parseTemplateText(text, { name });
   if (!parsed.ok) {
     const runId = await recordRefusedBake(runs, { templateName: name, trigger: 'blob', errors: parsed.errors });
-    context.warn(`templates/${name}.json is not a valid template (${parsed.errors.length} errors); run ${runId} records them`);
+    context.warn(`templates/${name}.json is not a valid template (${parsed.errors.length} error${parsed.errors.length === 1 ? '' : 's'}); run ${runId} records them`);
     return;
   }
   const runId = await startBake(client, runs, { templateName: name, trigger: 'blob', spec: parsed.spec });
