@@ -177,8 +177,10 @@ describe('guest sandbox', () => {
     const instance = await createDiskFrom(image, join(home, 'disks', 'instance0'));
     expect(await text(instance, '/etc/kiln-customized')).toBe('customized\n');
     expect(await existsOnDisk(instance, '/home/azureuser')).toBe(false);
+    expect(await existsOnDisk(instance, '/etc/resolv.conf')).toBe(false);
     await provisionDisk(instance, { adminUsername: 'azureuser', hostname: 'instance0' });
     expect(await text(instance, '/etc/machine-id')).toMatch(/^[0-9a-f]{32}\n$/);
+    expect(await existsOnDisk(instance, '/etc/resolv.conf')).toBe(true);
     expect(await text(instance, '/etc/kiln-customized')).toBe('customized\n');
   });
 

@@ -315,4 +315,9 @@ export async function provisionDisk(disk: Disk, options: ProvisionOptions): Prom
     { mode: 0o600 },
   );
   await writeFileToDisk(disk, '/var/lib/waagent/provisioned', '', { mode: 0o644 });
+  // Deprovision deletes resolv.conf; on Azure DHCP brings the nameservers back at first boot, here the host's do.
+  if (!(await existsOnDisk(disk, '/etc/resolv.conf'))) {
+    const hostResolvConf = await readFile('/etc/resolv.conf').catch(() => undefined);
+    if (hostResolvConf) await writeFileToDisk(disk, '/etc/resolv.conf', hostResolvConf, { mode: 0o644 });
+  }
 }

@@ -120,8 +120,9 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     if (!platform) throw new SandboxError('guest: cannot boot without isolation');
     const layers = [platform.agent, ...disk.layers, platform.trust];
     const scratch = join(disk.dir, 'host');
-    for (const layer of layers) {
-      if (/[:,\\]/.test(layer)) throw new SandboxError(`guest layer path ${JSON.stringify(layer)}: must not contain ':', ',' or '\\'`);
+    for (const path of [...layers, paths.upper, paths.work]) {
+      // overlayfs mount options are split on ',' and lower layers on ':'.
+      if (/[:,\\]/.test(path)) throw new SandboxError(`guest disk path ${JSON.stringify(path)}: must not contain ':', ',' or '\\'`);
     }
     await rm(paths.control, { recursive: true, force: true });
     await mkdir(paths.control, { recursive: true });
