@@ -199,6 +199,8 @@ describe('guest sandbox', () => {
     const result = await sandbox.runScript({ disk, script: 'setsid sleep 300 >/dev/null 2>&1 < /dev/null &', timeoutSec: 30 });
     expect(result.detachedStarted).toBe(true);
     expect(sandbox.isGuestRunning(disk)).toBe(true);
+    const next = await sandbox.runScript({ disk, script: 'true', timeoutSec: 30 });
+    expect(next.detachedStarted).toBe(false);
     await sandbox.stopGuest(disk);
     expect(sandbox.isGuestRunning(disk)).toBe(false);
     expect(await liveSleeps(disk)).toBe(0);

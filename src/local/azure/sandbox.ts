@@ -236,6 +236,9 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     const stdoutFile = await open(join(runDir, 'stdout'), 'w');
     const stderrFile = await open(join(runDir, 'stderr'), 'w');
 
+    // Processes already running (left by earlier runs) are not this run's detached ones.
+    const before = new Set(await namespaceMembers(guest.initPid));
+
     // Output goes to files, not pipes: a detached process that keeps stdout open must not hold the run open.
     const child = spawn(
       'nsenter',
@@ -267,7 +270,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     const agentRemoved = await exists(join(control, CONTROL_FILES.agentRemoved));
     const poweredOff = await exists(join(control, CONTROL_FILES.poweroff));
     const stillRunning = guests.get(run.disk.dir) === guest;
-    const detachedStarted = stillRunning && !timedOut && (await namespaceMembers(guest.initPid)).length > 0;
+    const detachedStarted = stillRunning && !timedOut && (await namespaceMembers(guest.initPid)).some((pid) => !before.has(pid));
     const [stdout, stderr] = await Promise.all([
       readFile(join(runDir, 'stdout'), 'utf8').catch(() => ''),
       readFile(join(runDir, 'stderr'), 'utf8').catch(() => ''),
