@@ -220,19 +220,19 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     await guest.exited;
   }
 
-  async function runScript(run: RunScriptOptions): Promise<RunScriptResult> {
+  async function runScript(job: RunScriptOptions): Promise<RunScriptResult> {
     if (!isolation.isolated) return notIsolated(isolation.reason ?? 'unknown reason');
-    const env = run.env ?? {};
+    const env = job.env ?? {};
     validateEnv(env);
-    if (!Number.isFinite(run.timeoutSec) || run.timeoutSec <= 0) {
-      throw new SandboxError(`timeoutSec: expected a positive number of seconds, found ${JSON.stringify(run.timeoutSec)}`);
+    if (!Number.isFinite(job.timeoutSec) || job.timeoutSec <= 0) {
+      throw new SandboxError(`timeoutSec: expected a positive number of seconds, found ${JSON.stringify(job.timeoutSec)}`);
     }
-    const guest = await guestFor(run.disk);
-    const control = diskPaths(run.disk).control;
+    const guest = await guestFor(job.disk);
+    const control = diskPaths(job.disk).control;
     const runId = `${Date.now()}-${++runCounter}`;
     const runDir = join(control, 'runs', runId);
     await mkdir(runDir, { recursive: true });
-    await writeFile(join(runDir, 'script.sh'), run.script, { mode: 0o700 });
+    await writeFile(join(runDir, 'script.sh'), job.script, { mode: 0o700 });
     const stdoutFile = await open(join(runDir, 'stdout'), 'w');
     const stderrFile = await open(join(runDir, 'stderr'), 'w');
 
@@ -242,7 +242,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     // Output goes to files, not pipes: a detached process that keeps stdout open must not hold the run open.
     const child = spawn(
       'nsenter',
-      ['--target', String(guest.initPid), '--mount', '--pid', '--', 'chroot', diskPaths(run.disk).merged, '/bin/bash', `${GUEST_CONTROL_DIR}/runs/${runId}/script.sh`],
+      ['--target', String(guest.initPid), '--mount', '--pid', '--', 'chroot', diskPaths(job.disk).merged, '/bin/bash', `${GUEST_CONTROL_DIR}/runs/${runId}/script.sh`],
       {
         cwd: '/',
         detached: true,
@@ -260,7 +260,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
       } catch {
         // Already exited.
       }
-    }, run.timeoutSec * 1000);
+    }, job.timeoutSec * 1000);
     const exitCode = await new Promise<number | null>((resolve) => {
       child.on('error', () => resolve(null));
       child.on('close', (code) => resolve(code));
@@ -269,7 +269,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
 
     const agentRemoved = await exists(join(control, CONTROL_FILES.agentRemoved));
     const poweredOff = await exists(join(control, CONTROL_FILES.poweroff));
-    const stillRunning = guests.get(run.disk.dir) === guest;
+    const stillRunning = guests.get(job.disk.dir) === guest;
     const detachedStarted = stillRunning && !timedOut && (await namespaceMembers(guest.initPid)).some((pid) => !before.has(pid));
     const [stdout, stderr] = await Promise.all([
       readFile(join(runDir, 'stdout'), 'utf8').catch(() => ''),
@@ -278,7 +278,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     // The script and its output stay only in the result: the run directory may hold what protected parameters revealed.
     await rm(runDir, { recursive: true, force: true });
     let message: string | undefined;
-    if (timedOut) message = `The script was killed after ${run.timeoutSec} seconds (timeoutInSeconds).`;
+    if (timedOut) message = `The script was killed after ${job.timeoutSec} seconds (timeoutInSeconds).`;
     else if (exitCode === null && poweredOff) message = 'The VM powered off while the script was running.';
     else if (exitCode === null) message = 'The script was killed.';
     return {
