@@ -59,6 +59,9 @@ class KeyVaultError extends Error {
 
 const badParameter = (message: string) => new KeyVaultError(400, 'BadParameter', message);
 
+const methodNotAllowed = (method: string, path: string) =>
+  new KeyVaultError(405, 'MethodNotAllowed', `The method ${method} is not supported by this emulated vault on ${path}.`);
+
 const secretNotFound = (name: string) =>
   new KeyVaultError(
     404,
@@ -241,9 +244,6 @@ export async function startKeyVaultServer(options: KeyVaultServerOptions): Promi
     }
     throw methodNotAllowed(request.method, `/secrets/${name}${third ? `/${third}` : ''}`);
   }
-
-  const methodNotAllowed = (method: string, path: string) =>
-    new KeyVaultError(405, 'MethodNotAllowed', `The method ${method} is not supported by this emulated vault on ${path}.`);
 
   const operationName = (method: string, segments: string[]): string => {
     if (segments[2] === 'versions') return 'secrets.listVersions';
