@@ -27,9 +27,13 @@ function client(options: { retryOptions?: { maxRetries: number } } = {}): Secret
 }
 
 /** A raw HTTPS request, to see exactly what the SDK hides (status, headers, body). */
-function raw(path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+function raw(
+  path: string,
+  headers: Record<string, string> = {},
+  method = 'GET',
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(`${vault.url}${path}`, { ca: cert.caPem, headers }, (res) => {
+    const req = request(`${vault.url}${path}`, { method, ca: cert.caPem, headers }, (res) => {
       let body = '';
       res.on('data', (chunk: Buffer) => (body += chunk.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
@@ -137,6 +141,17 @@ describe('emulated Key Vault through SecretClient', () => {
     });
     expect(malformed.status).toBe(400);
     expect(JSON.parse(malformed.body).error.code).toBe('BadParameter');
+
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const unsupportedMethod = await raw('/secrets/db-password?api-version=2025-07-01', auth, 'DELETE');
+    expect(unsupportedMethod.status).toBe(405);
+    expect(JSON.parse(unsupportedMethod.body).error.code).toBe('MethodNotAllowed');
+    const unknownPath = await raw('/keys/some-key?api-version=2025-07-01', auth);
+    expect(unknownPath.status).toBe(404);
+    expect(JSON.parse(unknownPath.body).error.message).toContain('/keys/some-key');
+    const noVersion = await raw('/secrets/db-password/', auth);
+    expect(noVersion.status).toBe(400);
+    expect(JSON.parse(noVersion.body).error.message).toContain('api-version');
     expect((await client().getSecret('db-password')).value).toBe('seeded-value');
   });
 
