@@ -98,7 +98,9 @@ export class OperationEngine {
     };
     this.save(op);
     this.#activeIds.add(op.id);
-    return op;
+    // Nothing left to wait for: it is done at once (its first poll says Succeeded).
+    if (op.steps.length === 0 && !op.external) this.finish(op, {});
+    return this.get(op.id) ?? op;
   }
 
   /** Operations still running on a resource or its children, e.g. to refuse a second action. */

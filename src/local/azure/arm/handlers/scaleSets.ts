@@ -428,6 +428,7 @@ export function scaleSetRoutes(ctx: HandlerContext): Route[] {
     { method: 'DELETE', pattern: BASE, operation: 'virtualMachineScaleSets.delete', api: 'compute', handler: remove },
     { method: 'POST', pattern: `${BASE}/manualupgrade`, operation: 'virtualMachineScaleSets.updateInstances', api: 'compute', handler: upgradeAction('virtualMachineScaleSets.updateInstances', true) },
     { method: 'POST', pattern: `${BASE}/reimage`, operation: 'virtualMachineScaleSets.reimage', api: 'compute', handler: upgradeAction('virtualMachineScaleSets.reimage', false) },
+    { method: 'POST', pattern: `${BASE}/reimageall`, operation: 'virtualMachineScaleSets.reimageAll', api: 'compute', handler: upgradeAction('virtualMachineScaleSets.reimageAll', false) },
     { method: 'POST', pattern: `${BASE}/virtualMachines/{instance}/reimage`, operation: 'virtualMachineScaleSetVMs.reimage', api: 'compute', handler: upgradeAction('virtualMachineScaleSetVMs.reimage', false) },
     { method: 'GET', pattern: `${BASE}/virtualMachines`, operation: 'virtualMachineScaleSetVMs.list', api: 'compute', handler: listInstances },
     {
