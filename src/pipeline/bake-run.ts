@@ -38,6 +38,7 @@ export class BakeRun {
   private current?: StepName;
   private settled?: { status: StepStatus; message?: string };
   private waitingFor?: string;
+  private ending?: { status: 'Failed' | 'Canceled'; error: RunError };
 
   constructor(context: OrchestrationContext, input: BakeInput) {
     this.input = input;
@@ -109,34 +110,32 @@ export class BakeRun {
     return this.current;
   }
 
-  /** Records how the bake went wrong: Canceled for a cancel, Failed (naming the step) for anything else. */
+  /**
+   * Records how the bake went wrong: the step ends Canceled or Failed now; the run's status and error are set by
+   * finish(), after cleanup, so nobody sees a final status on a record that is still changing.
+   */
   failed(error: unknown): void {
     const step = this.current ?? 'plan';
     const now = this.flow.now().toISOString();
     if (error instanceof BakeCanceled) {
-      this.record = { ...updateStep(this.record, step, { status: 'Canceled', endedAt: now }), status: 'Canceled' };
-      this.record.error = { step, code: 'Canceled', message: `canceled during step ${step}` };
+      this.ending = { status: 'Canceled', error: { step, code: 'Canceled', message: `canceled during step ${step}` } };
+      this.record = updateStep(this.record, step, { status: 'Canceled', endedAt: now });
     } else {
-      const message = error instanceof StepFailed ? undefined : firstLines(error);
-      this.record = { ...updateStep(this.record, step, { status: 'Failed', endedAt: now }), status: 'Failed' };
-      this.record.error = error instanceof StepFailed ? runError(error) : { step, code: 'Unexpected', message: message! };
-      this.record = updateStep(this.record, step, { message: this.record.error.message });
+      const failure = error instanceof StepFailed ? runError(error) : { step, ...unexpectedFailure(error) };
+      this.ending = { status: 'Failed', error: failure };
+      this.record = updateStep(this.record, step, { status: 'Failed', endedAt: now, message: failure.message });
     }
     this.current = undefined;
     this.waitingFor = undefined;
   }
 
-  /** Settles the record once cleanup is done: final status, pending steps, end time; saves it. */
+  /** Settles the record once cleanup is done: final status and error, pending steps, end time; saves it. */
   *finish(): Flowing<RunRecord> {
-    if (this.record.status === 'Running') {
-      if (this.validationFailure) {
-        this.record = { ...this.record, status: 'Failed', error: runError(this.validationFailure) };
-      } else {
-        this.record = { ...this.record, status: 'Succeeded' };
-      }
-    }
-    const pending: StepStatus = this.record.status === 'Canceled' ? 'Canceled' : 'Skipped';
-    this.record = { ...settlePendingSteps(this.record, pending), endedAt: this.flow.now().toISOString() };
+    const ending =
+      this.ending ?? (this.validationFailure ? { status: 'Failed' as const, error: runError(this.validationFailure) } : undefined);
+    const status = ending?.status ?? 'Succeeded';
+    const settled = settlePendingSteps(this.record, status === 'Canceled' ? 'Canceled' : 'Skipped');
+    this.record = { ...settled, status, endedAt: this.flow.now().toISOString(), ...(ending ? { error: ending.error } : {}) };
     yield* this.save();
     if (this.spec.notify?.webhooks.length) {
       try {
@@ -166,8 +165,24 @@ function runError(error: StepFailed): RunError {
   };
 }
 
-/** An unexpected error's first lines (an activity's error arrives as "Reason \n Details"; the details are a stack). */
-export function firstLines(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.split('\n')[0]!.trim().slice(0, MAX_MESSAGE) || 'unexpected error';
+/**
+ * An error nobody classified (an activity that kept throwing through its retries): its code and first line. An
+ * activity's failure arrives as "Activity function 'X' failed: {errorType, errorMessage, properties}" when the app
+ * registers an exception-properties provider; the JSON's message and code are what a reader needs.
+ */
+export function unexpectedFailure(error: unknown): { code: string; message: string } {
+  const first = (error instanceof Error ? error.message : String(error)).split('\n')[0]!.trim();
+  const activity = /^(Activity function '[^']+' failed): (\{.*\})$/.exec(first);
+  if (activity) {
+    try {
+      const details = JSON.parse(activity[2]!) as { errorType?: string; errorMessage?: string; properties?: { code?: string } };
+      return {
+        code: details.properties?.code ?? details.errorType ?? 'ActivityFailed',
+        message: `${activity[1]}: ${details.errorMessage ?? 'no message'}`.slice(0, MAX_MESSAGE),
+      };
+    } catch {
+      // Not the provider's JSON after all: fall through to the plain text.
+    }
+  }
+  return { code: 'Unexpected', message: first.slice(0, MAX_MESSAGE) || 'unexpected error' };
 }

@@ -12,7 +12,7 @@ import type { ApproveEvent } from './contracts.ts';
 import { BakeEvent, childInstanceId, Entity, Orchestration } from './contracts.ts';
 import type { AcquireRequest, AcquireResult, ReleaseRequest } from './bake-lock.ts';
 import { lockKey } from './bake-lock.ts';
-import { firstLines, type BakeRun } from './bake-run.ts';
+import { unexpectedFailure, type BakeRun } from './bake-run.ts';
 import { StepFailed, type Flowing } from './flow.ts';
 import { nextPollDelay } from './polling.ts';
 import type { ReplicateRegionInput, ReplicateRegionOutput } from './replicate.ts';
@@ -355,7 +355,7 @@ export function* cleanup(run: BakeRun): Flowing<void> {
     run.record = { ...run.record, staging: { ...staging, state: 'Deleted' } };
   } catch (error) {
     // The image may be fine; the leftover group is the janitor's (it is tagged to expire).
-    const why = error instanceof StepFailed ? error.failure.message : firstLines(error);
+    const why = error instanceof StepFailed ? error.failure.message : unexpectedFailure(error).message;
     const reason = `${why}; the janitor deletes it after ${bakePlan.staging.expiresAt}`;
     run.record = { ...run.record, staging: { ...staging, state: 'Present', reason } };
     run.settle('Failed', reason);

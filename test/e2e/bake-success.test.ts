@@ -6,8 +6,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../src/runs/record.ts';
-import { filesContaining, imageVersions, localExample, resourceGroupExists, stagingGroupName } from './bake-support.ts';
-import { describeRun, startTestDefault, waitForEnd, type TestDefault } from './triggers-support.ts';
+import { filesContaining, imageVersions, resourceGroupExists, stagingGroupName } from './bake-support.ts';
+import { describeRun, exampleTemplate, startTestDefault, waitForEnd, type TestDefault } from './triggers-support.ts';
 
 let env: TestDefault;
 
@@ -24,7 +24,7 @@ const SECRET_VALUE = 'local-dev-db-password';
 describe('bake on the local default', () => {
   it('bakes ubuntu-web to a replicated, promoted version running in every web-vmss instance', async () => {
     const before = await imageVersions(env.local, 'ubuntu-web');
-    const { id } = await env.client.startBake(await localExample(env.local, 'ubuntu-web'));
+    const { id } = await env.client.startBake(await exampleTemplate('ubuntu-web', env.local));
     const run = await waitForEnd(env.client, id);
     expect(run.status, describeRun(run)).toBe('Succeeded');
     expect(run.steps.map((s) => `${s.name}:${s.status}`)).toEqual([
@@ -51,7 +51,7 @@ describe('bake on the local default', () => {
   });
 
   it('passes a Key Vault secret to the script and leaves its value nowhere in state, blobs, logs or records', async () => {
-    const { id } = await env.client.startBake(await localExample(env.local, 'app-with-secret'));
+    const { id } = await env.client.startBake(await exampleTemplate('app-with-secret', env.local));
     const run = await waitForEnd(env.client, id);
     expect(run.status, describeRun(run)).toBe('Succeeded');
 

@@ -1,4 +1,4 @@
-/** Helpers the bake e2e tests share: the examples made to fit a local default on free ports, and Azure lookups. */
+/** Helpers the bake e2e tests share: Azure lookups through the real SDK clients, and a search of state for a value. */
 
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -6,13 +6,6 @@ import { ComputeManagementClient } from '@azure/arm-compute';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { staticTokenCredential } from '../../src/azure/clients.ts';
 import type { LocalDefault } from '../../src/local/default.ts';
-import { exampleTemplate } from './triggers-support.ts';
-
-/** An example template whose File customizers download from this emulator (the examples name the default port). */
-export async function localExample(local: LocalDefault, name: string): Promise<Record<string, unknown>> {
-  const text = JSON.stringify(await exampleTemplate(name));
-  return JSON.parse(text.replaceAll('https://127.0.0.1:8443/', `${local.armEndpoint.replace(/\/+$/, '')}/`)) as Record<string, unknown>;
-}
 
 export function properties(template: Record<string, unknown>): Record<string, unknown> {
   return template.properties as Record<string, unknown>;

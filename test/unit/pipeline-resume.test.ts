@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { StepName } from '../../src/activities/contracts.ts';
+import { unexpectedFailure } from '../../src/pipeline/bake-run.ts';
 import { BAKE_STEPS, newRunRecord, settlePendingSteps, updateStep } from '../../src/pipeline/journal.ts';
 import { resumePlan } from '../../src/pipeline/resume.ts';
 import type { RunRecord, StepStatus } from '../../src/runs/record.ts';
@@ -64,5 +65,17 @@ describe('journal', () => {
     const record = settlePendingSteps(updateStep(newRunRecord(input, 'now'), 'plan', { status: 'Succeeded' }), 'Canceled');
     expect(record.steps[0]!.status).toBe('Succeeded');
     expect(record.steps.slice(1).every((s) => s.status === 'Canceled')).toBe(true);
+  });
+});
+
+describe('unexpectedFailure', () => {
+  it('reads the code and message out of an activity failure carrying the exception-properties JSON', () => {
+    const details = { errorType: 'TransientAzureError', errorMessage: 'create VM failed (503)', properties: { code: 'ServiceUnavailable' }, stackTrace: 'at x\n at y' };
+    const error = new Error(`Activity function 'beginStagingVm' failed: ${JSON.stringify(details)} \n {"stack":"..."}`);
+    expect(unexpectedFailure(error)).toEqual({ code: 'ServiceUnavailable', message: "Activity function 'beginStagingVm' failed: create VM failed (503)" });
+  });
+
+  it('keeps the first line of any other error', () => {
+    expect(unexpectedFailure(new Error('boom\n    at stack'))).toEqual({ code: 'Unexpected', message: 'boom' });
   });
 });

@@ -1,0 +1,105 @@
+/**
+ * Bakes that go wrong on the local default (emulator profile `zero`): a failing customizer, injected Azure faults,
+ * an unhealthy rollout, and a cancel — each ends as it should and leaves no staging group behind.
+ */
+
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { RunRecord } from '../../src/runs/record.ts';
+import { imageVersions, properties, resourceGroupExists, stagingGroupName } from './bake-support.ts';
+import { describeRun, exampleTemplate, startTestDefault, waitForEnd, type TestDefault } from './triggers-support.ts';
+
+let env: TestDefault;
+
+beforeAll(async () => {
+  env = await startTestDefault();
+});
+
+afterAll(async () => {
+  await env?.close();
+});
+
+beforeEach(() => env.local.emulator.faults.clear());
+
+/** ubuntu-web with an extra first customizer. */
+async function withFirstCustomizer(inline: string[]): Promise<Record<string, unknown>> {
+  const template = await exampleTemplate('ubuntu-web', env.local);
+  const props = properties(template);
+  props.customize = [{ type: 'Shell', name: 'first', inline }, ...(props.customize as unknown[])];
+  return template;
+}
+
+async function expectStagingGone(run: RunRecord): Promise<void> {
+  expect(run.staging).toMatchObject({ state: 'Deleted' });
+  expect(await resourceGroupExists(env.local, stagingGroupName(run.staging!.resourceGroupId))).toBe(false);
+}
+
+describe('bake failures on the local default', () => {
+  it('fails naming the step, the exit code and the last output lines when a customizer exits 3', async () => {
+    const template = await withFirstCustomizer(['echo preparing', 'echo "config missing" >&2', 'exit 3']);
+    const { id } = await env.client.startBake(template);
+    const run = await waitForEnd(env.client, id);
+    expect(run.status, describeRun(run)).toBe('Failed');
+    expect(run.error).toMatchObject({ step: 'customize', code: 'ScriptFailed', exitCode: 3 });
+    expect(run.error!.message).toMatch(/customizer 1 'first' \(Shell\)/);
+    expect(run.error!.lastLines!.join('\n')).toMatch(/config missing/);
+    expect(run.steps.find((s) => s.name === 'customize')).toMatchObject({ status: 'Failed' });
+    expect(run.steps.find((s) => s.name === 'capture')).toMatchObject({ status: 'Skipped' });
+    await expectStagingGone(run);
+  });
+
+  it('survives a 429, a 500 and a failed long-running operation', async () => {
+    const before = await imageVersions(env.local, 'ubuntu-web');
+    env.local.emulator.faults.set([
+      { match: { operation: 'resourceGroups.createOrUpdate' }, kind: 'throttle', retryAfterSeconds: 1, count: 1 },
+      { match: { operation: 'galleryImageVersions.createOrUpdate' }, kind: 'error500', count: 1 },
+      { match: { operation: 'virtualNetworks.createOrUpdate' }, kind: 'lroFailed', count: 1 },
+    ]);
+    const { id } = await env.client.startBake(await exampleTemplate('ubuntu-web', env.local));
+    const run = await waitForEnd(env.client, id);
+    expect(run.status, describeRun(run)).toBe('Succeeded');
+    expect(env.local.emulator.faults.list().map((f) => f.fired)).toEqual([1, 1, 1]);
+    // Group, network and VM were begun once each, and the network again after its failed operation.
+    expect(run.steps.find((s) => s.name === 'stage')!.attempts).toBe(4);
+    expect(await imageVersions(env.local, 'ubuntu-web')).toEqual([...before, run.outputs.version].sort());
+    await expectStagingGone(run);
+  });
+
+  it('rolls the scale set back to its previous version when upgraded instances turn unhealthy', async () => {
+    // The emulator's health rule: an instance whose disk has this file reports Unhealthy.
+    const template = await withFirstCustomizer(['mkdir -p /var/lib/kiln-health', 'touch /var/lib/kiln-health/unhealthy']);
+    const { id } = await env.client.startBake(template);
+    const run = await waitForEnd(env.client, id);
+    expect(run.status, describeRun(run)).toBe('Failed');
+    expect(run.error).toMatchObject({ step: 'rollout', code: 'RolledBack' });
+    expect(run.error!.message).toMatch(/above maxUnhealthyPercent 34.*rolled back to .*ubuntu-web\/versions\/1\.0\.0/);
+    const scaleSet = run.outputs.scaleSets[0]!;
+    expect(scaleSet).toMatchObject({ status: 'RolledBack', updated: 0, total: 3 });
+    for (const instance of ['0', '1', '2']) {
+      const disk = `${scaleSet.id}/virtualMachines/${instance}`;
+      expect(await env.local.emulator.readDiskFile(disk, '/var/lib/kiln-health/unhealthy')).toBeUndefined();
+      expect(await env.local.emulator.readDiskFile(disk, '/etc/kiln-release')).toBeUndefined();
+    }
+    await expectStagingGone(run);
+  });
+
+  it('ends Canceled and clean when canceled during customization', async () => {
+    const template = await withFirstCustomizer(['echo started', 'sleep 30']);
+    const { id } = await env.client.startBake(template);
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const run = await env.client.getRun<RunRecord>(id);
+      if (run.steps.find((s) => s.name === 'customize')?.status === 'Running') break;
+      if (Date.now() > deadline) throw new Error(`customize never started: ${describeRun(run)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const started = Date.now();
+    await env.client.cancel(id);
+    const run = await waitForEnd(env.client, id);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(run.status, describeRun(run)).toBe('Canceled');
+    expect(run.error).toMatchObject({ step: 'customize', code: 'Canceled' });
+    expect(run.steps.find((s) => s.name === 'capture')).toMatchObject({ status: 'Canceled' });
+    expect(run.steps.find((s) => s.name === 'cleanup')).toMatchObject({ status: 'Succeeded' });
+    await expectStagingGone(run);
+  });
+});
