@@ -1,7 +1,7 @@
 /** Step 1, plan: name everything the bake creates, read the gallery, and choose the version it publishes. */
 
 import type { AzureClients } from '../azure/clients.ts';
-import { permanentError } from '../azure/errors.ts';
+import { KilnStepError, permanentError } from '../azure/errors.ts';
 import { getImageDefinition, getImageVersion, highestVersion, listVersionNames } from '../azure/galleries.ts';
 import { galleryImageVersionId, resourceGroupId, subnetResourceId, virtualMachineId } from '../azure/ids.ts';
 import { getManagedImage } from '../azure/images.ts';
@@ -41,7 +41,13 @@ async function sourceFacts(clients: AzureClients, spec: BakeSpec): Promise<Image
     case 'PlatformImage': {
       const sourceVersion =
         source.version === 'latest'
-          ? await latestPlatformImageVersion(clients, { location: spec.location, publisher: source.publisher, offer: source.offer, sku: source.sku })
+          ? await latestPlatformImageVersion(clients, { location: spec.location, publisher: source.publisher, offer: source.offer, sku: source.sku }).catch(
+              // An unlisted marketplace image still deploys as `latest`; only versioning scheme Source needs the number.
+              (err: unknown) => {
+                if (err instanceof KilnStepError && err.statusCode === 404) return undefined;
+                throw err;
+              },
+            )
           : source.version;
       return { sourceIsSpecialized: false, trustedLaunch: false, ...(sourceVersion ? { sourceVersion } : {}) };
     }

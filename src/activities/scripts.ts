@@ -35,7 +35,7 @@ export function shellDownload(uri: string, destination: string, sha256: string |
   const part = `${destination}.kiln-part`;
   return [
     `mkdir -p "$(dirname ${shQuote(destination)})"`,
-    `curl -fsSL --retry 5 --retry-delay 2 --retry-all-errors -o ${shQuote(part)} ${shQuote(uri)}`,
+    `curl -fsSL --retry 5 --retry-delay 2 -o ${shQuote(part)} ${shQuote(uri)}`,
     ...(sha256
       ? [
           `actual="$(sha256sum ${shQuote(part)} | cut -d' ' -f1)"`,
