@@ -1,13 +1,12 @@
 /** Starts the local Azure emulator: the ARM server (HTTPS) and the Key Vault server, sharing one CA, store and faults. */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve, sep } from 'node:path';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import type { HandlerContext } from './arm/context.ts';
-import { armError } from './arm/errors.ts';
+import { ArmError, armError } from './arm/errors.ts';
 import { createGuestPort } from './arm/guest.ts';
 import { galleryRoutes } from './arm/handlers/galleries.ts';
 import { imageRoutes } from './arm/handlers/images.ts';
@@ -133,9 +132,10 @@ function adminRoutes(faults: FaultController, readDiskFile: AzureEmulator['readD
       }
       throw armError('NotFound', `No emulator admin route ${req.method} ${url.pathname}.`, 404);
     } catch (error) {
-      const armErr = error instanceof FaultRuleError || error instanceof SyntaxError ? armError('InvalidRequestContent', error.message, 400) : error;
-      if (!(armErr instanceof Error && 'toBody' in armErr)) throw error;
-      const response = errorResponse(armErr as ReturnType<typeof armError>);
+      // Bad fault rules and bad JSON are the caller's mistake (400); anything else is the server's (500, by the caller).
+      const known = error instanceof FaultRuleError || error instanceof SyntaxError ? armError('InvalidRequestContent', error.message, 400) : error;
+      if (!(known instanceof ArmError)) throw error;
+      const response = errorResponse(known);
       sendJson(res, response.status, response.body);
       return true;
     }

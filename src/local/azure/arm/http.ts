@@ -19,7 +19,3 @@ export interface ArmResponse {
   body?: unknown;
   headers?: Record<string, string>;
 }
-
-export function json(status: number, body: unknown, headers?: Record<string, string>): ArmResponse {
-  return { status, body, headers };
-}

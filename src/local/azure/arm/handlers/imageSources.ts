@@ -2,7 +2,7 @@
 import type { DiskSource, HandlerContext } from '../context.ts';
 import { armError } from '../errors.ts';
 import { parseId, type StoredResource } from '../resources.ts';
-import { compareVersions, isObject, type Json } from '../validate.ts';
+import { compareVersions, type Json } from '../validate.ts';
 import { replicationSummary } from './replication.ts';
 
 export interface ResolvedImage {
@@ -75,8 +75,4 @@ export function resolveImage(ctx: HandlerContext, reference: Json | undefined, l
     return fromGalleryVersion(ctx, version, definition, location);
   }
   throw invalidImage(`The image reference id '${id}' is not a managed image, a gallery image or a gallery image version id.`);
-}
-
-export function isImageReference(value: unknown): value is Json {
-  return isObject(value);
 }

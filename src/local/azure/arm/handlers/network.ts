@@ -10,8 +10,8 @@ import { arrayAt, bodyObject, isObject, objectAt, requiredLocation, requiredStri
 
 const PROVIDER = 'Microsoft.Network';
 const GROUP = '/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network';
-export const NETWORK_READY_EFFECT = 'network.ready';
-export const NETWORK_DELETE_EFFECT = 'network.delete';
+const NETWORK_READY_EFFECT = 'network.ready';
+const NETWORK_DELETE_EFFECT = 'network.delete';
 
 const etag = (): string => `W/"${randomUUID()}"`;
 

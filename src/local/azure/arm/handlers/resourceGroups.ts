@@ -25,7 +25,7 @@ function tagFilter(filter: string | null): ((r: StoredResource) => boolean) | un
   return (r) => r.tags?.[name!] !== undefined && (value === undefined || r.tags[name!] === value);
 }
 
-export const DELETE_GROUP_EFFECT = 'resourceGroup.delete';
+const DELETE_GROUP_EFFECT = 'resourceGroup.delete';
 
 export function resourceGroupRoutes(ctx: HandlerContext): Route[] {
   const { resources } = ctx;

@@ -13,7 +13,7 @@ import type { Route } from '../routes.ts';
 import { arrayAt, bodyObject, isObject, objectAt, requiredLocation, tagsOf, validateName, type Json } from '../validate.ts';
 import { resolveImage } from './imageSources.ts';
 
-export const VMSS_TYPE = 'Microsoft.Compute/virtualMachineScaleSets';
+const VMSS_TYPE = 'Microsoft.Compute/virtualMachineScaleSets';
 const INSTANCE_TYPE = 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines';
 const BASE = '/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachineScaleSets/{vmss}';
 /** The emulator's stand-in for the Application Health extension (docs/internals.md). */
