@@ -33,6 +33,9 @@ describe('resource groups', () => {
     const tagged: string[] = [];
     for await (const r of t.resources.resources.listByResourceGroup('rg-a', { filter: "tagName eq 'kiln' and tagValue eq 'yes'" })) tagged.push(r.name!);
     expect(tagged).toEqual(['nsg1']);
+    const groups: string[] = [];
+    for await (const rg of t.resources.resourceGroups.list({ filter: "tagName eq 'owner' and tagValue eq 'kiln'" })) groups.push(rg.name!);
+    expect(groups).toEqual(['rg-a']);
   });
 
   it('answers ResourceGroupNotFound (404) for a missing group, and InvalidResourceGroupName for a bad name', async () => {

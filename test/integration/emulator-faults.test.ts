@@ -54,6 +54,8 @@ describe('injected faults', () => {
     const failed = await failure(t.compute.virtualMachines.createOrUpdate('rg-f', 'alloc', vmModel({ image: UBUNTU }), FAST_POLL));
     expect(failed.message).toMatch(/^The long-running operation has failed\. AllocationFailed\. Allocation failed/);
     expect((await t.compute.virtualMachines.get('rg-f', 'alloc')).provisioningState).toBe('Failed');
+    // A retried create (the same PUT again) builds the VM this time.
+    expect((await t.compute.virtualMachines.createOrUpdate('rg-f', 'alloc', vmModel({ image: UBUNTU }), FAST_POLL)).provisioningState).toBe('Succeeded');
 
     await t.compute.virtualMachines.createOrUpdate('rg-f', 'vm', vmModel({ image: UBUNTU }), FAST_POLL);
     t.emulator.faults.set([{ match: { operation: 'virtualMachines.deallocate' }, kind: 'lroFailed', code: 'OperationPreempted', count: 1 }]);

@@ -103,6 +103,8 @@ export function networkRoutes(ctx: HandlerContext): Route[] {
     resources.requireGroup(req.params.sub!, req.params.rg!);
     const resource = resources.find(idOf(req.params));
     if (!resource) return { status: 204 };
+    resource.properties.provisioningState = 'Deleting';
+    resources.save(resource);
     const op = beginOperation(ctx, req, { resourceId: resource.id, location: resource.location ?? 'eastus', style: 'network', steps: [stepAfter(ctx, 'networkResourceCreate', { kind: NETWORK_DELETE_EFFECT, args: { id: resource.id } })] });
     return acceptedAction(req.origin, op);
   };

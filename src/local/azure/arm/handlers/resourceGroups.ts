@@ -96,6 +96,19 @@ export function resourceGroupRoutes(ctx: HandlerContext): Route[] {
       },
     },
     {
+      method: 'GET', pattern: '/subscriptions/{sub}/resourceGroups', operation: 'resourceGroups.list', api: 'resources',
+      handler: (req) => {
+        const matches = tagFilter(req.query.get('$filter'));
+        const top = Number(req.query.get('$top') ?? Infinity);
+        const value = resources
+          .store.list<StoredResource>('resource', `/subscriptions/${req.params.sub}/resourceGroups/`)
+          .filter((r) => r.type === TYPE && (!matches || matches(r)))
+          .slice(0, top)
+          .map(presentGroup);
+        return { status: 200, body: { value, nextLink: null } };
+      },
+    },
+    {
       method: 'GET', pattern: `${BASE}/resources`, operation: 'resources.listByResourceGroup', api: 'resources',
       handler: (req) => {
         const group = resources.requireGroup(req.params.sub!, req.params.rg!);

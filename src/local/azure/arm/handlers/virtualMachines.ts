@@ -116,6 +116,9 @@ export function virtualMachineRoutes(ctx: HandlerContext): Route[] {
     const location = requiredLocation(body);
     const properties = objectAt(body, 'properties') ?? {};
     const id = vmId(req.params);
+    // A VM whose creation failed is created again by a new PUT (as a retried deployment does).
+    const failedCreate = resources.find(id);
+    if (failedCreate && failedCreate.properties.provisioningState === 'Failed' && !vmState(failedCreate).disk) resources.remove(id);
     const existing = resources.find(id);
     if (existing) {
       if (existing.location !== location) throw errors.invalidParameter('location', `Changing property 'location' is not allowed: the VM is in '${existing.location}', the request says '${location}'.`);
