@@ -1,0 +1,259 @@
+// The bake activities and the Azure adapters under them, through the real SDK clients against the local emulator
+// and Azurite: every step of ubuntu-web in order, the request bodies they send (approved file), failures and faults.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { PipelinePolicy } from '@azure/core-rest-pipeline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beginCapture } from '../../src/activities/capture.ts';
+import type { BakePlan, OperationStatus } from '../../src/activities/contracts.ts';
+import { beginCustomizer } from '../../src/activities/customize.ts';
+import { createActivityEnvironment, setActivityEnvironment } from '../../src/activities/environment.ts';
+import { beginDeallocate, beginDeprovision, generalizeVm } from '../../src/activities/generalize.ts';
+import { sweepExpiredStagingGroups } from '../../src/activities/janitor.ts';
+import { MASK } from '../../src/activities/masking.ts';
+import { planBake } from '../../src/activities/plan.ts';
+import { pollOperation } from '../../src/activities/poll.ts';
+import { beginPromote } from '../../src/activities/promote.ts';
+import { beginReplication, readReplication } from '../../src/activities/replicate.ts';
+import { beginInstanceUpgrade, beginScaleSetModel, readInstanceHealth, readScaleSet } from '../../src/activities/rollout.ts';
+import { beginDeleteStagingGroup, createStagingGroup } from '../../src/activities/stage-group.ts';
+import { beginStagingNetwork } from '../../src/activities/stage-network.ts';
+import { beginStagingVm } from '../../src/activities/stage-vm.ts';
+import { createAzureClients, type AzureClients } from '../../src/azure/clients.ts';
+import { getImageVersion } from '../../src/azure/galleries.ts';
+import { RUN_COMMAND_OUTPUT_CONTAINER } from '../../src/azure/runCommandBlobs.ts';
+import { getVmState } from '../../src/azure/virtualMachines.ts';
+import { loadConfig } from '../../src/config.ts';
+import { startAzureEmulator, type AzureEmulator } from '../../src/local/azure/index.ts';
+import { startAzurite, type Azurite } from '../../src/local/azurite.ts';
+import { openRunStore } from '../../src/runs/store.ts';
+import { parseTemplate } from '../../src/template/index.ts';
+import type { BakeSpec } from '../../src/template/spec.ts';
+
+const NOW = '2026-11-25T13:19:00.000Z';
+const WEB_VMSS = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/web-prod/providers/Microsoft.Compute/virtualMachineScaleSets/web-vmss';
+
+let home: string;
+let emulator: AzureEmulator;
+let azurite: Azurite;
+let clients: AzureClients;
+/** Every write request the adapters sent: method, path, body. */
+const sent: Array<{ method: string; path: string; body: unknown }> = [];
+
+const recorder: PipelinePolicy = {
+  name: 'record-writes',
+  async sendRequest(request, next) {
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      const url = new URL(request.url);
+      sent.push({ method: request.method, path: url.pathname.replace(/\/{2,}/g, '/'), body: typeof request.body === 'string' ? JSON.parse(request.body) : null });
+    }
+    return next(request);
+  },
+};
+
+function template(file: string, edit: (t: { properties: Record<string, unknown> }) => void = () => {}): BakeSpec {
+  const json = JSON.parse(readFileSync(join('examples', file), 'utf8').replaceAll('https://127.0.0.1:8443', emulator.armEndpoint));
+  edit(json);
+  const parsed = parseTemplate(json);
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+  return parsed.spec;
+}
+
+/** Polls like the orchestration does (without the durable timers) until the operation leaves InProgress. */
+async function settle(status: OperationStatus | Promise<OperationStatus>): Promise<OperationStatus> {
+  let current = await status;
+  for (let i = 0; current.state === 'InProgress'; i++) {
+    if (i > 500) throw new Error(`still in progress: ${JSON.stringify(current)}`);
+    await new Promise((r) => setTimeout(r, 10));
+    current = await pollOperation(current.operation);
+  }
+  return current;
+}
+
+async function plan(runId: string, spec: BakeSpec): Promise<BakePlan> {
+  const out = await planBake({ runId, spec, now: NOW });
+  if (!out.ok) throw new Error(JSON.stringify(out.error));
+  return out.value;
+}
+
+/** Plan, group, network and VM: what every customizer test needs first. */
+async function staged(runId: string, spec: BakeSpec): Promise<BakePlan> {
+  const p = await plan(runId, spec);
+  expect(await createStagingGroup({ plan: p, templateName: spec.name })).toEqual({ state: 'Succeeded' });
+  expect(await settle(beginStagingNetwork({ plan: p }))).toEqual({ state: 'Succeeded' });
+  expect(await settle(beginStagingVm({ plan: p, spec }))).toEqual({ state: 'Succeeded' });
+  return p;
+}
+
+/** The recorded writes with what differs between runs (ports, SAS, throwaway keys, secret values) replaced. */
+function approvedShape(writes: typeof sent): string {
+  const text = JSON.stringify(writes, null, 2)
+    .replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:<port>')
+    .replace(/(\.std(?:out|err))\?[^"]*/g, '$1?<sas>')
+    .replace(/ssh-rsa [A-Za-z0-9+/=]+ kiln-build-vm/g, 'ssh-rsa <throwaway-key> kiln-build-vm');
+  return `${text}\n`;
+}
+
+beforeAll(async () => {
+  home = mkdtempSync(join(tmpdir(), 'kiln-adapters-'));
+  [emulator, azurite] = await Promise.all([
+    startAzureEmulator({ home: join(home, 'azure'), profile: 'zero', seedFile: 'examples/local-environment.json', filesDir: 'examples/files' }),
+    startAzurite({ location: join(home, 'azurite'), port: 0 }),
+  ]);
+  const config = loadConfig({
+    KILN_SUBSCRIPTION_ID: emulator.subscriptionId,
+    KILN_ARM_ENDPOINT: emulator.armEndpoint,
+    KILN_KEYVAULT_URL: emulator.keyVaultUrl,
+    KILN_CA_CERT_PATH: emulator.caCertPath,
+    KILN_STATIC_TOKEN: emulator.token,
+    AzureWebJobsStorage: azurite.connectionString,
+    KILN_POLL_MIN_MS: '10',
+    KILN_POLL_MAX_MS: '100',
+  });
+  clients = createAzureClients(config, { additionalPolicies: [recorder] });
+  setActivityEnvironment(createActivityEnvironment(config, clients));
+});
+
+afterAll(async () => {
+  setActivityEnvironment(undefined);
+  await Promise.all([emulator?.close(), azurite?.close()]);
+  rmSync(home, { recursive: true, force: true });
+});
+
+describe('ubuntu-web, step by step', () => {
+  it('stages, customizes, validates, generalizes, captures, replicates, promotes, rolls out and cleans up', async () => {
+    const spec = template('ubuntu-web.json');
+    const runId = 'ubuntu-web-20261125T131900Z-0001';
+    sent.length = 0;
+
+    const p = await plan(runId, spec);
+    expect(p).toMatchObject({ osType: 'Linux', location: 'eastus', staging: { createdByKiln: true, createNetwork: true } });
+    const [dist] = p.distributions;
+    expect(dist).toMatchObject({ type: 'SharedImage', version: '1.0.1' }); // the seed holds 1.0.0
+    expect(p.lockKeys).toEqual([spec.distributions[0]!.type === 'SharedImage' ? spec.distributions[0]!.galleryImageId.toLowerCase() : '']);
+
+    await staged(runId, spec);
+    const group = await clients.resources.resourceGroups.get(p.staging.resourceGroupName);
+    expect(group.tags).toMatchObject({ 'kiln-managed': 'true', 'kiln-run-id': runId, 'kiln-expires-at': p.staging.expiresAt });
+    // Repeats find everything in place and send nothing new.
+    const writesBefore = sent.length;
+    expect(await beginStagingNetwork({ plan: p })).toEqual({ state: 'Succeeded' });
+    expect(await beginStagingVm({ plan: p, spec })).toEqual({ state: 'Succeeded' });
+    expect(sent.length).toBe(writesBefore);
+
+    for (const index of [0, 1]) expect(await settle(beginCustomizer({ plan: p, spec, phase: 'customize', index }))).toEqual({ state: 'Succeeded' });
+    expect(await settle(beginCustomizer({ plan: p, spec, phase: 'validate', index: 0 }))).toEqual({ state: 'Succeeded' });
+    const logs = await (await openRunStore(clients.blobs)).readLogs(runId);
+    expect(logs.map((l) => l.step)).toEqual(['customize', 'validate']);
+    expect(logs[0]!.text).toMatch(/customize web-content succeeded[\s\S]*customize robots succeeded/);
+
+    expect(await settle(beginDeprovision({ plan: p }))).toEqual({ state: 'Succeeded' });
+    expect((await getVmState(clients, p.staging.resourceGroupName, p.staging.vmName)).powerState).toBe('stopped');
+    expect(await settle(beginDeallocate({ plan: p }))).toEqual({ state: 'Succeeded' });
+    expect(await generalizeVm({ plan: p })).toEqual({ state: 'Succeeded' });
+    expect(await generalizeVm({ plan: p })).toEqual({ state: 'Succeeded' });
+
+    expect(await settle(beginCapture({ plan: p, spec, distribution: 0 }))).toEqual({ state: 'Succeeded' });
+    const versionId = dist!.type === 'SharedImage' ? dist!.imageVersionId : '';
+    expect((await getImageVersion(clients, versionId))?.publishingProfile?.excludeFromLatest).toBe(true);
+    expect(await settle(beginReplication({ imageVersionId: versionId, regions: dist!.type === 'SharedImage' ? dist!.regions : [] }))).toEqual({ state: 'Succeeded' });
+    for (const region of ['eastus', 'westeurope']) {
+      expect(await readReplication({ imageVersionId: versionId, region })).toEqual({ ok: true, value: { state: 'Completed', percent: 100 } });
+    }
+    expect(await settle(beginPromote({ imageVersionId: versionId, excludeFromLatest: false }))).toEqual({ state: 'Succeeded' });
+    expect((await getImageVersion(clients, versionId))?.publishingProfile?.excludeFromLatest).toBe(false);
+
+    const before = await readScaleSet({ scaleSetId: WEB_VMSS });
+    expect(before).toEqual({ ok: true, value: { imageReferenceId: expect.stringMatching(/ubuntu-web\/versions\/1\.0\.0$/), instanceIds: ['0', '1', '2'] } });
+    expect(await settle(beginScaleSetModel({ scaleSetId: WEB_VMSS, imageReferenceId: versionId }))).toEqual({ state: 'Succeeded' });
+    expect(await settle(beginInstanceUpgrade({ scaleSetId: WEB_VMSS, instanceIds: ['0'] }))).toEqual({ state: 'Succeeded' });
+    const health = await readInstanceHealth({ scaleSetId: WEB_VMSS, instanceIds: ['0', '1'] });
+    expect(health).toMatchObject({ ok: true, value: [{ instanceId: '0', latestModel: true, health: 'Healthy' }, { instanceId: '1', latestModel: false }] });
+    // The customizations are in the image: the upgraded instance serves the baked page.
+    expect((await emulator.readDiskFile(`${WEB_VMSS}/virtualMachines/0`, '/var/www/html/robots.txt'))?.toString()).toBe(readFileSync('examples/files/robots.txt', 'utf8'));
+
+    expect(await settle(beginDeleteStagingGroup({ plan: p }))).toEqual({ state: 'Succeeded' });
+    expect((await clients.resources.resourceGroups.checkExistence(p.staging.resourceGroupName)).body).toBe(false);
+    expect(await beginDeleteStagingGroup({ plan: p })).toEqual({ state: 'Succeeded' });
+
+    await expect(approvedShape(sent)).toMatchFileSnapshot('approved/ubuntu-web.requests.approved.json');
+  });
+});
+
+describe('failures', () => {
+  it('fails a customizer that exits 3 with its exit code and masked last lines, and keeps the secret out of the log', async () => {
+    const spec = template('app-with-secret.json', (t) => {
+      const customize = t.properties['customize'] as Array<Record<string, unknown>>;
+      customize[0]!['inline'] = ['echo "connecting with $DB_PASSWORD"', 'echo "giving up" >&2', 'exit 3'];
+    });
+    const runId = 'app-with-secret-20261125T131900Z-0002';
+    const p = await staged(runId, spec);
+    sent.length = 0;
+    const status = await settle(beginCustomizer({ plan: p, spec, phase: 'customize', index: 0 }));
+    const secret = (await clients.secrets('kiln-secrets').getSecret('db-password')).value!;
+
+    const put = sent.find((w) => w.method === 'PUT' && w.path.includes('/runCommands/'));
+    expect((put?.body as { properties: { protectedParameters: unknown } }).properties.protectedParameters).toEqual([{ name: 'DB_PASSWORD', value: secret }]);
+    expect(JSON.stringify((put?.body as { properties: { source: unknown } }).properties.source)).not.toContain(secret);
+
+    expect(status).toMatchObject({ state: 'Failed', error: { code: 'ScriptFailed', exitCode: 3, retryable: false } });
+    const error = status.state === 'Failed' ? status.error : undefined;
+    expect(error?.message).toContain('customize step "app-config" failed: Failed, exit code 3');
+    expect(error?.lastLines).toEqual([`connecting with ${MASK}`, 'giving up']);
+    expect(JSON.stringify(status)).not.toContain(secret);
+
+    const log = (await (await openRunStore(clients.blobs)).readLogs(runId)).map((l) => l.text).join('');
+    expect(log).toContain(`connecting with ${MASK}`);
+    expect(log).not.toContain(secret);
+    // The unmasked blobs are gone once the masked copy is in the log.
+    const leftovers = [];
+    for await (const b of clients.blobs.getContainerClient(RUN_COMMAND_OUTPUT_CONTAINER).listBlobsFlat({ prefix: `${runId}/` })) leftovers.push(b.name);
+    expect(leftovers).toEqual([]);
+    expect(await settle(beginDeleteStagingGroup({ plan: p }))).toEqual({ state: 'Succeeded' });
+  });
+
+  it('plans nothing for a gallery image definition that does not exist, naming it', async () => {
+    const missing = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/kiln-images/providers/Microsoft.Compute/galleries/kilnGallery/images/nope';
+    const spec = template('ubuntu-web.json', (t) => {
+      (t.properties['distribute'] as Array<Record<string, unknown>>)[0]!['galleryImageId'] = missing;
+    });
+    expect(await planBake({ runId: 'ubuntu-web-20261125T131900Z-0003', spec, now: NOW })).toEqual({
+      ok: false,
+      error: { code: 'NotFound', message: `distribution ubuntu-web: gallery image definition ${missing} does not exist`, retryable: false, resourceId: missing },
+    });
+  });
+
+  it('throws throttling for the orchestration to retry, and returns a failed LRO as retryable', async () => {
+    const spec = template('ubuntu-web.json');
+    const p = await plan('ubuntu-web-20261125T131900Z-0004', spec);
+    emulator.faults.set([{ match: { operation: 'resourceGroups.createOrUpdate' }, kind: 'throttle', retryAfterSeconds: 0 }]);
+    await expect(createStagingGroup({ plan: p, templateName: spec.name })).rejects.toMatchObject({ name: 'TransientAzureError', statusCode: 429 });
+    emulator.faults.clear();
+    expect(await createStagingGroup({ plan: p, templateName: spec.name })).toEqual({ state: 'Succeeded' });
+    expect(await settle(beginStagingNetwork({ plan: p }))).toEqual({ state: 'Succeeded' });
+
+    emulator.faults.set([{ match: { operation: 'virtualMachines.createOrUpdate' }, kind: 'lroFailed', count: 1 }]);
+    const failed = await settle(beginStagingVm({ plan: p, spec }));
+    expect(failed).toMatchObject({ state: 'Failed', error: { code: 'AllocationFailed', retryable: true, resourceId: p.staging.vmId } });
+    // Beginning again (what the orchestration does with a retryable failure) creates the VM.
+    expect(await settle(beginStagingVm({ plan: p, spec }))).toEqual({ state: 'Succeeded' });
+    emulator.faults.clear();
+    expect(await settle(beginDeleteStagingGroup({ plan: p }))).toEqual({ state: 'Succeeded' });
+  });
+});
+
+describe('janitor', () => {
+  it('deletes expired Kiln staging groups and leaves live ones and foreign ones alone', async () => {
+    const tags = (expiresAt: string) => ({ 'kiln-managed': 'true', 'kiln-expires-at': expiresAt });
+    await clients.resources.resourceGroups.createOrUpdate('kiln-staging-expired', { location: 'eastus', tags: tags('2026-11-25T10:00:00.000Z') });
+    await clients.resources.resourceGroups.createOrUpdate('kiln-staging-live', { location: 'eastus', tags: tags('2026-11-26T10:00:00.000Z') });
+    await clients.resources.resourceGroups.createOrUpdate('someone-elses', { location: 'eastus', tags: { 'kiln-expires-at': '2020-01-01T00:00:00.000Z' } });
+    const result = await sweepExpiredStagingGroups(new Date(NOW), clients);
+    expect(result.deleting).toEqual(['kiln-staging-expired']);
+    for (let i = 0; i < 200 && (await clients.resources.resourceGroups.checkExistence('kiln-staging-expired')).body; i++) await new Promise((r) => setTimeout(r, 10));
+    expect((await clients.resources.resourceGroups.checkExistence('kiln-staging-expired')).body).toBe(false);
+    expect((await clients.resources.resourceGroups.checkExistence('kiln-staging-live')).body).toBe(true);
+    expect((await clients.resources.resourceGroups.checkExistence('someone-elses')).body).toBe(true);
+  });
+});
