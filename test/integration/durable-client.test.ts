@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HttpRequest } from '@azure/functions';
 import * as df from 'durable-functions';
 import { startDurableHost, type DurableTestHost } from './durable-helpers.ts';
 
@@ -82,6 +83,32 @@ describe('durable engine: the DurableClient over HTTP', () => {
     const token = page.headers.get('x-ms-continuation-token')!;
     const next = await fetch(`${rpc}instances/?top=2&createdTimeFrom=${before.toISOString()}`, { headers: { 'x-ms-continuation-token': token } });
     expect(((await next.json()) as { instanceId: string }[]).map((s) => s.instanceId)).toEqual(['page-002', 'page-003']);
+  });
+
+  it('waits for completion, or answers with the check-status response while the instance runs', async () => {
+    const request = new HttpRequest({ method: 'GET', url: `${t.host.url}/api/anything` });
+    const id = await t.client.startNew('Sequence', { input: ['Kyiv'] });
+    const done = await t.client.waitForCompletionOrCreateCheckStatusResponse(request, id, { timeoutInMilliseconds: 5_000, retryIntervalInMilliseconds: 20 });
+    expect(done.status).toBe(200);
+    expect(await done.json()).toEqual(['Hello Kyiv!']);
+    const waiting = await t.client.startNew('Approval');
+    const pending = await t.client.waitForCompletionOrCreateCheckStatusResponse(request, waiting, { timeoutInMilliseconds: 100, retryIntervalInMilliseconds: 20 });
+    expect(pending.status).toBe(202);
+    expect(pending.headers.get('location')).toMatch(new RegExp(`^${t.host.url}/runtime/webhooks/durabletask/instances/${waiting}\\?`));
+    await t.client.terminate(waiting, 'test over');
+  });
+
+  it('purges by filter only finished instances', async () => {
+    const from = new Date(t.clock.now());
+    const finished = await t.client.startNew('Sequence', { input: [] });
+    await t.waitFor(finished);
+    const running = await t.client.startNew('Approval');
+    await t.waitFor(running, (s) => s.runtimeStatus === 'Running');
+    const result = await t.client.purgeInstanceHistoryBy({ createdTimeFrom: from, runtimeStatus: [df.OrchestrationRuntimeStatus.Completed, df.OrchestrationRuntimeStatus.Running] });
+    expect(result.instancesDeleted).toBe(1);
+    await expect(t.client.getStatus(finished)).rejects.toThrow(/404/);
+    expect((await t.client.getStatus(running)).runtimeStatus).toBe('Running');
+    await t.client.terminate(running, 'test over');
   });
 
   it('purges a finished instance and its history', async () => {
