@@ -3,7 +3,7 @@
  * and replay cost as history grows (one orchestration of 1,000 sequential activities: time per activity at the
  * start against the end). Runs the real local host and DurableClient; prints the measured figures.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import azureFunctions from '@azure/functions';
@@ -34,13 +34,15 @@ async function waitUntilDone(client: df.DurableClient, ids: string[]): Promise<v
   }
 }
 
+const hostJsonPath = join(import.meta.dirname, '../host.json');
+const limits = (JSON.parse(readFileSync(hostJsonPath, 'utf8')) as { extensions?: { durableTask?: Record<string, number> } }).extensions?.durableTask ?? {};
 const home = mkdtempSync(join(tmpdir(), 'kiln-bench-durable-'));
 const host = await startLocalHost({
   appEntry: join(import.meta.dirname, 'durable-app.ts'),
   home,
   port: 0,
   settings: { KILN_TASK_HUB: 'bench' },
-  hostJsonPath: join(import.meta.dirname, '../host.json'),
+  hostJsonPath,
   log: () => undefined,
 });
 try {
@@ -53,7 +55,8 @@ try {
   console.log(
     `throughput: ${ORCHESTRATIONS} orchestrations x 5 sequential activities in ${seconds.toFixed(2)} s = ` +
       `${(ORCHESTRATIONS / seconds).toFixed(1)} orchestrations/s (${((ORCHESTRATIONS * 5) / seconds).toFixed(0)} activities/s), ` +
-      'host.json limits: 10 orchestrators, 10 activities',
+      `host.json limits: ${limits.maxConcurrentOrchestratorFunctions ?? 'default'} orchestrators, ` +
+      `${limits.maxConcurrentActivityFunctions ?? 'default'} activities`,
   );
 
   const chainStart = performance.now();
