@@ -93,8 +93,9 @@ export function* lock(run: BakeRun): Flowing<void> {
   run.lockKeys = [...new Set(bakePlan.lockKeys.map(lockKey))].sort();
   const leaseMs = lockLeaseMs(run.spec, bakePlan.osType);
   let waited = false;
+  const startedAt = run.flow.now().getTime();
   for (const key of run.lockKeys) {
-    for (let ask = 0; ; ask++) {
+    for (;;) {
       const now = run.flow.now();
       const request: AcquireRequest = {
         runId: run.input.runId,
@@ -113,7 +114,8 @@ export function* lock(run: BakeRun): Flowing<void> {
       }
       if (!waited) yield* run.waiting(`the bake lock on ${decodeURIComponent(key)}, held by run ${result.holder}`);
       waited = true;
-      yield* run.flow.sleepUntil(new Date(Math.min(now.getTime() + nextPollDelay(ask, bakePlan.poll), run.buildDeadline.at.getTime())));
+      const delay = nextPollDelay(now.getTime() - startedAt, bakePlan.poll);
+      yield* run.flow.sleepUntil(new Date(Math.min(now.getTime() + delay, run.buildDeadline.at.getTime())));
     }
   }
   if (waited) {

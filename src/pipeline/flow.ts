@@ -43,10 +43,10 @@ export interface AwaitOperationInput {
   label: string;
   status: Extract<OperationStatus, { state: 'InProgress' }>;
   poll: PollBounds;
+  /** When the operation was begun: the poll interval grows with the time waited. */
+  startedAt: string;
   deadline: string;
   deadlineReason: string;
-  /** Looks already taken in earlier executions (continueAsNew), so the interval keeps growing. */
-  looks?: number;
 }
 
 export type AwaitOperationOutput = Exclude<OperationStatus, { state: 'InProgress' }> | { state: 'TimedOut' };
@@ -184,6 +184,7 @@ export class Flow {
       label,
       status,
       poll: this.poll,
+      startedAt: this.now().toISOString(),
       deadline: deadline.at.toISOString(),
       deadlineReason: deadline.reason,
     };
@@ -211,22 +212,19 @@ const LOOKS_PER_EXECUTION = 100;
 export function* awaitOperation(context: OrchestrationContext): Flowing<AwaitOperationOutput | undefined> {
   const input = context.df.getInput() as AwaitOperationInput;
   const deadline = new Date(input.deadline).getTime();
+  const startedAt = new Date(input.startedAt).getTime();
   let status: OperationStatus = input.status;
-  let looks = input.looks ?? 0;
-  const firstLook = looks;
-  while (status.state === 'InProgress') {
+  for (let looks = 0; status.state === 'InProgress'; looks++) {
     const now = context.df.currentUtcDateTime.getTime();
     if (now >= deadline) return { state: 'TimedOut' };
-    if (looks - firstLook >= LOOKS_PER_EXECUTION) {
+    if (looks >= LOOKS_PER_EXECUTION) {
       // Keep the history short on hours-long waits: start afresh with what is known.
-      context.df.continueAsNew({ ...input, status, looks });
+      context.df.continueAsNew({ ...input, status });
       return undefined;
     }
-    const delay = nextPollDelay(looks, input.poll, status.retryAfterMs);
+    const delay = nextPollDelay(now - startedAt, input.poll, status.retryAfterMs);
     yield context.df.createTimer(new Date(Math.min(now + delay, deadline)));
     status = (yield context.df.callActivityWithRetry(Activity.pollOperation, transientRetry(), status.operation)) as OperationStatus;
-    looks++;
   }
   return status;
 }
-

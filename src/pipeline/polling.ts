@@ -5,16 +5,19 @@ export interface PollBounds {
   maxMs: number;
 }
 
-/** Growth of the interval between looks when the operation gives no hint. */
-const GROWTH = 1.5;
+/**
+ * The interval between looks is this share of the time the wait has lasted so far, so an operation is seen
+ * finished at most ~2 % after it ended (the polling budget in DESIGN §1), while long waits are not polled needlessly.
+ */
+export const POLL_FRACTION = 0.02;
 
 /**
- * The delay before look number `attempt` (0 = the first look after starting). The operation's own hint
- * (Retry-After) wins when it gives one; otherwise the interval starts at the lower bound and grows, so short
- * operations are seen finishing quickly and long ones are not polled needlessly. Always within the bounds.
+ * The delay before the next look at an operation that has been running for `elapsedMs`. The operation's own hint
+ * (Retry-After) wins when it gives one; otherwise the interval starts at the lower bound and grows with the wait.
+ * Always within the bounds.
  */
-export function nextPollDelay(attempt: number, bounds: PollBounds, hintMs?: number): number {
-  const grown = bounds.minMs * GROWTH ** Math.max(0, attempt);
+export function nextPollDelay(elapsedMs: number, bounds: PollBounds, hintMs?: number): number {
+  const grown = Math.max(0, elapsedMs) * POLL_FRACTION;
   const wanted = hintMs !== undefined && Number.isFinite(hintMs) && hintMs >= 0 ? hintMs : grown;
   return Math.round(Math.min(bounds.maxMs, Math.max(bounds.minMs, wanted)));
 }

@@ -15,8 +15,8 @@ export interface ReplicateRegionInput {
   poll: PollBounds;
   deadline: string;
   deadlineReason: string;
-  /** Set when continuing as new. */
-  looks?: number;
+  /** Set when continuing as new: when the watch began, and the progress last published. */
+  startedAt?: string;
   last?: RegionProgress;
 }
 
@@ -33,11 +33,12 @@ export function* replicateRegion(context: OrchestrationContext): Flowing<Replica
   const flow = new Flow(context, input.poll);
   const { region } = input;
   const deadline = new Date(input.deadline);
+  const startedAt = input.startedAt ?? flow.now().toISOString();
   let last = input.last;
   try {
-    for (let look = input.looks ?? 0, here = 0; ; look++, here++) {
-      if (here >= LOOKS_PER_EXECUTION) {
-        context.df.continueAsNew({ ...input, looks: look, ...(last ? { last } : {}) });
+    for (let look = 0; ; look++) {
+      if (look >= LOOKS_PER_EXECUTION) {
+        context.df.continueAsNew({ ...input, startedAt, ...(last ? { last } : {}) });
         return undefined;
       }
       const read = yield* flow.call<ReadReplicationOutput>(Activity.readReplication, {
@@ -63,7 +64,7 @@ export function* replicateRegion(context: OrchestrationContext): Flowing<Replica
       if (now >= deadline.getTime()) {
         return { region, state: 'TimedOut', message: `replication to ${region} did not finish within ${input.deadlineReason}` };
       }
-      yield* flow.sleepUntil(new Date(Math.min(now + nextPollDelay(look, input.poll), deadline.getTime())));
+      yield* flow.sleepUntil(new Date(Math.min(now + nextPollDelay(now - Date.parse(startedAt), input.poll), deadline.getTime())));
     }
   } catch (error) {
     if (error instanceof BakeCanceled) return { region, state: 'Canceled' };

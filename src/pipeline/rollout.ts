@@ -137,12 +137,13 @@ function* healthGate(
   scaleSetId: string,
   instanceIds: string[],
 ): Flowing<{ instanceId: string; health: InstanceHealth }[]> {
-  const deadline = flow.now().getTime() + WATCHDOG_MS.healthGate;
-  for (let look = 0; ; look++) {
+  const startedAt = flow.now().getTime();
+  const deadline = startedAt + WATCHDOG_MS.healthGate;
+  for (;;) {
     const read = yield* flow.call<ReadInstanceHealthOutput>(Activity.readInstanceHealth, { scaleSetId, instanceIds });
     if (!read.ok) throw new StepFailed('rollout', read.error);
     const now = flow.now().getTime();
     if (!read.value.some((h) => UNDECIDED.includes(h.health)) || now >= deadline) return read.value;
-    yield* flow.sleepUntil(new Date(Math.min(now + nextPollDelay(look, flow.poll), deadline)));
+    yield* flow.sleepUntil(new Date(Math.min(now + nextPollDelay(now - startedAt, flow.poll), deadline)));
   }
 }

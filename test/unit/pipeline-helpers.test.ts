@@ -1,24 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import { breachesHealthThreshold, planBatches, unhealthyPercent } from '../../src/pipeline/batches.ts';
-import { nextPollDelay } from '../../src/pipeline/polling.ts';
+import { nextPollDelay, POLL_FRACTION } from '../../src/pipeline/polling.ts';
 import { lockLeaseMs, WATCHDOG_MS } from '../../src/pipeline/watchdogs.ts';
 import type { BakeSpec } from '../../src/template/spec.ts';
 
 describe('nextPollDelay', () => {
   const bounds = { minMs: 100, maxMs: 1_000 };
 
-  it('starts at the lower bound and grows without a hint', () => {
-    const delays = [0, 1, 2, 3, 4, 5, 6, 7].map((look) => nextPollDelay(look, bounds));
-    expect(delays[0]).toBe(100);
-    for (let i = 1; i < delays.length; i++) expect(delays[i]).toBeGreaterThanOrEqual(delays[i - 1]!);
-    expect(delays.at(-1)).toBe(1_000);
+  it('starts at the lower bound and grows with the time waited, up to the upper bound', () => {
+    expect(nextPollDelay(0, bounds)).toBe(100);
+    expect(nextPollDelay(4_000, bounds)).toBe(100);
+    expect(nextPollDelay(20_000, bounds)).toBe(400);
+    expect(nextPollDelay(3_600_000, bounds)).toBe(1_000);
+  });
+
+  it('keeps the detection delay within the polling budget once past the lower bound', () => {
+    for (const elapsed of [10_000, 30_000, 45_000]) {
+      expect(nextPollDelay(elapsed, bounds) / elapsed).toBeLessThanOrEqual(POLL_FRACTION);
+    }
   });
 
   it('follows the operation hint within the bounds', () => {
     expect(nextPollDelay(0, bounds, 400)).toBe(400);
-    expect(nextPollDelay(5, bounds, 10)).toBe(100);
+    expect(nextPollDelay(60_000, bounds, 10)).toBe(100);
     expect(nextPollDelay(0, bounds, 60_000)).toBe(1_000);
-    expect(nextPollDelay(0, bounds, 0)).toBe(100);
   });
 });
 
