@@ -1,0 +1,98 @@
+/** RunStore and TemplateStore on a real Azurite: records, logs, progress slices, listing, templates. */
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAzurite, type Azurite } from '../../src/local/azurite.ts';
+import type { RunRecord } from '../../src/runs/record.ts';
+import { openRunStore, type RunStore } from '../../src/runs/store.ts';
+import { openTemplateStore, TemplateNameError, type TemplateStore } from '../../src/runs/templates.ts';
+
+let dir: string;
+let azurite: Azurite;
+let runs: RunStore;
+let templates: TemplateStore;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'kiln-runs-'));
+  azurite = await startAzurite({ location: dir, port: 0 });
+  const blobs = BlobServiceClient.fromConnectionString(azurite.connectionString);
+  runs = await openRunStore(blobs);
+  templates = await openTemplateStore(blobs);
+});
+
+afterAll(async () => {
+  await azurite?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function record(id: string, status: RunRecord['status'], createdAt: string): RunRecord {
+  return { id, templateName: 'web', trigger: 'http', status, createdAt, steps: [], outputs: { regions: {}, scaleSets: [] } };
+}
+
+describe('RunStore', () => {
+  it('writes and reads a record, and answers undefined for an unknown run', async () => {
+    const run = record('web-20261125T130000Z-0001', 'Running', '2026-11-25T13:00:00.000Z');
+    await runs.put(run);
+    expect(await runs.get(run.id)).toEqual(run);
+    await runs.put({ ...run, status: 'Succeeded', endedAt: '2026-11-25T13:01:00.000Z' });
+    expect((await runs.get(run.id))?.status).toBe('Succeeded');
+    expect(await runs.get('web-20261125T130000Z-ffff')).toBeUndefined();
+  });
+
+  it('merges the live progress of sub-orchestrations into a running record, not into a finished one', async () => {
+    const running = record('web-20261125T130000Z-0002', 'Running', '2026-11-25T13:00:00.000Z');
+    await runs.put(running);
+    await runs.putProgress(running.id, 'region-westeurope', { kind: 'region', region: 'westeurope', state: 'Replicating', percent: 40 });
+    await runs.putProgress(running.id, 'scaleset-0', {
+      kind: 'scaleSet', scaleSetId: '/s/web-vmss', status: 'Updating', updated: 1, total: 3, batch: 1, batches: 3,
+    });
+    const merged = await runs.get(running.id);
+    expect(merged?.outputs.regions).toEqual({ westeurope: 'Replicating' });
+    expect(merged?.outputs.scaleSets).toEqual([{ id: '/s/web-vmss', status: 'Updating', updated: 1, total: 3 }]);
+    await runs.put({ ...running, status: 'Succeeded', endedAt: '2026-11-25T13:02:00.000Z' });
+    expect((await runs.get(running.id))?.outputs.regions).toEqual({});
+  });
+
+  it('appends to step logs and reads them back in the order the steps began', async () => {
+    const id = 'web-20261125T130000Z-0003';
+    await runs.appendLog(id, 'customize', 'line 1\n');
+    await runs.appendLog(id, 'validate', 'checked\n');
+    await runs.appendLog(id, 'customize', 'line 2\n');
+    expect(await runs.readLogs(id)).toEqual([
+      { step: 'customize', text: 'line 1\nline 2\n' },
+      { step: 'validate', text: 'checked\n' },
+    ]);
+    await expect(runs.appendLog(id, '../x', 'no')).rejects.toThrow(/expected a step name of lower-case letters, digits and dashes, found "..\/x"/);
+  });
+
+  it('lists records newest first, filtered by status, a page at a time', async () => {
+    await runs.put(record('app-20261125T120000Z-0001', 'Failed', '2026-11-25T12:00:00.000Z'));
+    await runs.put(record('app-20261125T140000Z-0001', 'Failed', '2026-11-25T14:00:00.000Z'));
+    const failed = await runs.list({ status: 'Failed' });
+    expect(failed.records.map((r) => r.id)).toEqual(['app-20261125T140000Z-0001', 'app-20261125T120000Z-0001']);
+    const first = await runs.list({ limit: 2 });
+    expect(first.records).toHaveLength(2);
+    expect(first.continuationToken).toBeDefined();
+    const second = await runs.list({ limit: 2, continuationToken: first.continuationToken! });
+    expect(second.records.map((r) => r.id)).not.toContain(first.records[0]!.id);
+  });
+});
+
+describe('TemplateStore', () => {
+  it('puts, gets, lists and deletes templates by name', async () => {
+    const template = { properties: { source: { type: 'PlatformImage' } } };
+    await templates.put('ubuntu-web', template);
+    expect(await templates.get('ubuntu-web')).toEqual(template);
+    expect(await templates.list()).toContain('ubuntu-web');
+    expect(await templates.delete('ubuntu-web')).toBe(true);
+    expect(await templates.delete('ubuntu-web')).toBe(false);
+    expect(await templates.get('ubuntu-web')).toBeUndefined();
+  });
+
+  it('refuses a name that is not a plain blob name', async () => {
+    await expect(templates.get('../runs/x')).rejects.toThrow(TemplateNameError);
+  });
+});
