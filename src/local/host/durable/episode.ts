@@ -125,9 +125,13 @@ function unconsumedEvents(history: HistoryEvent[], leaves: Action[]): HistoryEve
       waits.set(leaf.externalEventName, (waits.get(leaf.externalEventName) ?? 0) + 1);
     }
   }
-  const raised = history.filter((e) => e.EventType === EventType.EventRaised && e.Name !== undefined);
   const byName = new Map<string, HistoryEvent[]>();
-  for (const e of raised) byName.set(e.Name!, [...(byName.get(e.Name!) ?? []), e]);
+  for (const e of history) {
+    if (e.EventType !== EventType.EventRaised || e.Name === undefined) continue;
+    const list = byName.get(e.Name) ?? [];
+    list.push(e);
+    byName.set(e.Name, list);
+  }
   const carried: HistoryEvent[] = [];
   // Only named external events count: entity responses and lock grants are keyed by request guids nobody waits on.
   for (const [name, events] of byName) {
