@@ -73,7 +73,12 @@ export class OperationEngine {
 
   constructor(store: ArmStore) {
     this.#store = store;
-    for (const op of store.list<Operation>('operation')) if (op.status === 'InProgress') this.#activeIds.add(op.id);
+    for (const op of store.list<Operation>('operation')) {
+      if (op.status !== 'InProgress') continue;
+      this.#activeIds.add(op.id);
+      // The in-process task (a script) that would have ended it died with the previous emulator process.
+      if (op.external) this.finish(op, { error: { code: 'OperationPreempted', message: 'The emulator restarted while the operation was running; run it again.' } });
+    }
   }
 
   registerEffect(kind: string, handler: EffectHandler): void {

@@ -3,7 +3,7 @@
  * deallocate, powerOff, start, restart, generalize and delete, with Azure's state rules.
  */
 import { randomUUID } from 'node:crypto';
-import { beginOperation, stepAfter, type HandlerContext } from '../context.ts';
+import { beginOperation, stepAfter, type DiskSource, type HandlerContext } from '../context.ts';
 import { armError, errors } from '../errors.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
 import { acceptedAction, acceptedWrite } from '../lro.ts';
@@ -74,15 +74,29 @@ export function virtualMachineRoutes(ctx: HandlerContext): Route[] {
   const vmId = (p: Record<string, string>) => providerId(p.sub!, p.rg!, 'Microsoft.Compute', 'virtualMachines', p.vm!);
   const requireVm = (req: ArmRequest) => resources.require(req.params.sub!, req.params.rg!, vmId(req.params), VM_TYPE, req.params.vm!);
 
+  /** Disks being made since the PUT: creation overlaps the VM's create latency and other requests. */
+  const diskInProgress = new Map<string, Promise<string>>();
+  const startDisk = (vm: StoredResource, source: DiskSource, osState: string): Promise<string> => {
+    const state = vmState(vm);
+    const provisioning = osState === 'Generalized' ? { computerName: state.computerName ?? vm.name, adminUsername: state.adminUsername ?? 'azureuser' } : undefined;
+    const pending = guest.createDisk(source, provisioning);
+    // The effect awaits it; an early failure must not surface as an unhandled rejection meanwhile.
+    pending.catch(() => undefined);
+    diskInProgress.set(vm.id.toLowerCase(), pending);
+    return pending;
+  };
+
   ctx.ops.registerEffect(EFFECT_CREATED, async (args) => {
     const vm = resources.find(String(args.id));
-    if (!vm) return { fail: { code: 'NotFound', message: `The VM '${String(args.id)}' was deleted while it was being created.` } };
-    const state = vmState(vm);
-    if (!state.disk) {
-      const source = args.source as Parameters<typeof guest.createDisk>[0];
-      const provisioning = args.osState === 'Generalized' ? { computerName: state.computerName ?? vm.name, adminUsername: state.adminUsername ?? 'azureuser' } : undefined;
-      state.disk = await guest.createDisk(source, provisioning);
+    const pending = diskInProgress.get(String(args.id).toLowerCase());
+    diskInProgress.delete(String(args.id).toLowerCase());
+    if (!vm) {
+      if (pending) await pending.then((disk) => guest.deleteDisk(disk)).catch(() => undefined);
+      return { fail: { code: 'NotFound', message: `The VM '${String(args.id)}' was deleted while it was being created.` } };
     }
+    const state = vmState(vm);
+    // After an emulator restart the head start is gone: the disk is made now.
+    if (!state.disk) state.disk = await (pending ?? startDisk(vm, args.source as DiskSource, String(args.osState)));
     vm.properties.provisioningState = 'Succeeded';
     state.power = 'running';
     resources.save(vm);
@@ -165,6 +179,8 @@ export function virtualMachineRoutes(ctx: HandlerContext): Route[] {
       resourceId: id, location, style: 'compute', markFailedOnFault: true,
       steps: [stepAfter(ctx, kind, { kind: EFFECT_CREATED, args: { id, source: image.source, osState: image.osState } })],
     });
+    // No disk for a create that an injected fault will fail.
+    if (op.steps.some((step) => step.effect.kind === EFFECT_CREATED)) void startDisk(vm, image.source, image.osState);
     return acceptedWrite(req.origin, op, true, present(vm));
   };
 
