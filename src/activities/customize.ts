@@ -16,7 +16,8 @@ import { activityEnvironment, type ActivityEnvironment } from './environment.ts'
 import { lastLines, maskSecrets } from './masking.ts';
 import { runCommandName } from './naming.ts';
 import { operationStatus } from './outcomes.ts';
-import { customizerScript } from './scripts.ts';
+import { bootTimeIn, customizerScript } from './scripts.ts';
+import { restartWait } from './windows-restart.ts';
 
 export const RUN_COMMAND = 'run-command';
 
@@ -62,8 +63,10 @@ export async function beginCustomizer(input: BeginCustomizerInput): Promise<Oper
         phase,
         step: step.name,
         stepType: step.type,
+        location: plan.location,
         validExitCodes: JSON.stringify(script.validExitCodes),
         secretRefs: JSON.stringify(refs),
+        restartCheck: step.type === 'WindowsRestart' ? (step.restartCheckCommand ?? null) : null,
       },
     };
     // A Run Command of this name means an earlier attempt started it: never run the script twice.
@@ -113,6 +116,13 @@ export async function pollRunCommand(env: ActivityEnvironment, ref: OperationRef
     await store.appendLog(runId!, phase!, `${section('stdout', stdout)}${section('stderr', stderr)}== ${phase} ${step} ${verdict}\n`);
     // The blobs held the unmasked text: gone as soon as the masked copy is safe in the log.
     await deleteRunCommandBlobs(env.clients, runId!, name!);
+  }
+  if (ok && d['stepType'] === 'WindowsRestart') {
+    const bootBefore = bootTimeIn(stdout);
+    if (!bootBefore) {
+      return { state: 'Failed', error: { code: 'RestartNotStarted', message: `${phase} step "${step}": the restart script reported no boot time; Run Command ${ref.resourceId}`, retryable: false, resourceId: ref.resourceId } };
+    }
+    return { state: 'InProgress', operation: restartWait(ref, bootBefore) };
   }
   if (ok) return { state: 'Succeeded' };
   const timedOut = view.executionState === 'TimedOut';

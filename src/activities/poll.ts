@@ -8,6 +8,7 @@ import { pollVmStopped, VM_STOPPED } from './generalize.ts';
 import { operationStatus } from './outcomes.ts';
 import { deleteStagedResources, GROUP_DELETED, pollGroupDeleted, STAGED_RESOURCES_DELETED } from './stage-group.ts';
 import { pollVhdExportRef, VHD_EXPORT } from './vhd-export.ts';
+import { pollWindowsRestart, WINDOWS_RESTART } from './windows-restart.ts';
 
 export async function pollOperation(ref: PollOperationInput): Promise<PollOperationOutput> {
   return operationStatus(async () => {
@@ -26,6 +27,8 @@ export async function pollOperation(ref: PollOperationInput): Promise<PollOperat
         return pollGroupDeleted(env.clients, ref);
       case STAGED_RESOURCES_DELETED:
         return deleteStagedResources(env.clients, ref);
+      case WINDOWS_RESTART:
+        return pollWindowsRestart(env, ref);
       case VHD_EXPORT:
         return pollVhdExportRef(env.clients, ref);
       default:

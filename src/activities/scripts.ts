@@ -83,13 +83,37 @@ function powershellScript(source: ScriptSource, validExitCodes: number[]): strin
   ].join('\n');
 }
 
-/** Restarts are started detached: a Run Command that reboots the VM in the foreground never reports back. */
+/** The marker a Windows restart step prints with the boot time, so Kiln can tell when the VM has really restarted. */
+export const BOOT_MARKER = 'kiln-boot:';
+
+const PRINT_BOOT = `Write-Output ('${BOOT_MARKER}' + (Get-CimInstance Win32_OperatingSystem).LastBootUpTime.ToUniversalTime().ToString('o'))`;
+
+/**
+ * Restarts are started detached (a Run Command that reboots the VM in the foreground never reports back); the
+ * script prints the current boot time first, and restartCheckScript later proves a new boot happened.
+ */
 function windowsRestartScript(restartCommand: string): string {
   return [
     `$ErrorActionPreference = 'Stop'`,
+    PRINT_BOOT,
     `Start-Process -FilePath cmd.exe -ArgumentList '/c', ${psQuote(`timeout /t 5 /nobreak > NUL & ${restartCommand}`)} -WindowStyle Hidden`,
     `Write-Output 'restart scheduled'`,
   ].join('\n');
+}
+
+/** After a restart: print the boot time and run the template's restartCheckCommand, if any. */
+export function restartCheckScript(restartCheckCommand: string | undefined): RunCommandScript {
+  return {
+    script: [`$ErrorActionPreference = 'Stop'`, PRINT_BOOT, ...(restartCheckCommand ? [restartCheckCommand] : [])].join('\n'),
+    validExitCodes: [0],
+    timeoutInSeconds: 600,
+  };
+}
+
+/** The boot time a restart or check script printed, if it printed one. */
+export function bootTimeIn(output: string): string | undefined {
+  const line = output.split(/\r?\n/).find((l) => l.startsWith(BOOT_MARKER));
+  return line?.slice(BOOT_MARKER.length).trim();
 }
 
 /** Windows Update through the Windows Update Agent API: search, filter, download, install, restart if needed. */

@@ -83,3 +83,13 @@ export async function startRunCommand(clients: AzureClients, r: RunCommandReques
   });
   return 'started';
 }
+
+/** Starts deleting a Run Command (stopping it if it still runs); gone already is fine. */
+export async function startDeleteRunCommand(clients: AzureClients, resourceGroup: string, vmName: string, name: string): Promise<void> {
+  const id = runCommandId(clients.subscriptionId, resourceGroup, vmName, name);
+  await startOperation(() => clients.compute.virtualMachineRunCommands.delete(resourceGroup, vmName, name), {
+    action: 'delete run command',
+    resourceId: id,
+    api: 'compute',
+  });
+}

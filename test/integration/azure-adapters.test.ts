@@ -91,7 +91,8 @@ function approvedShape(writes: typeof sent): string {
   const text = JSON.stringify(writes, null, 2)
     .replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:<port>')
     .replace(/(\.std(?:out|err))\?[^"]*/g, '$1?<sas>')
-    .replace(/ssh-rsa [A-Za-z0-9+/=]+ kiln-build-vm/g, 'ssh-rsa <throwaway-key> kiln-build-vm');
+    .replace(/ssh-rsa [A-Za-z0-9+/=]+ kiln-build-vm/g, 'ssh-rsa <throwaway-key> kiln-build-vm')
+    .replace(/"adminPassword": "[^"]+"/g, '"adminPassword": "<throwaway-password>"');
   return `${text}\n`;
 }
 
@@ -178,6 +179,30 @@ describe('ubuntu-web, step by step', () => {
     expect(await beginDeleteStagingGroup({ plan: p })).toEqual({ state: 'Succeeded' });
 
     await expect(approvedShape(sent)).toMatchFileSnapshot('approved/ubuntu-web.requests.approved.json');
+  });
+});
+
+describe('windows-base', () => {
+  it('sends a Windows VM with a throwaway password, PowerShell steps, detached restarts and a detached sysprep', async () => {
+    const spec = template('windows-base.json');
+    const runId = 'windows-base-20261125T131900Z-0005';
+    sent.length = 0;
+    const p = await staged(runId, spec);
+    expect(p.osType).toBe('Windows');
+    const statuses = [];
+    for (const index of spec.customizers.keys()) statuses.push(await beginCustomizer({ plan: p, spec, phase: 'customize', index }));
+    statuses.push(await beginCustomizer({ plan: p, spec, phase: 'validate', index: 0 }));
+    statuses.push(await beginDeprovision({ plan: p }));
+    expect(statuses.map((s) => s.state)).toEqual(Array(statuses.length).fill('InProgress'));
+
+    const vmPut = sent.find((w) => w.method === 'PUT' && w.path.endsWith(`/virtualMachines/${p.staging.vmName}`));
+    const password = (vmPut?.body as { properties: { osProfile: { adminPassword: string } } }).properties.osProfile.adminPassword;
+    expect(password).toMatch(/^Kn!.{32}$/);
+    expect(JSON.stringify(statuses)).not.toContain(password);
+    await expect(approvedShape(sent.filter((w) => !w.path.includes('/resourcegroups/') && !w.path.includes('Microsoft.Network')))).toMatchFileSnapshot(
+      'approved/windows-base.requests.approved.json',
+    );
+    expect(await settle(beginDeleteStagingGroup({ plan: p }))).toEqual({ state: 'Succeeded' });
   });
 });
 

@@ -1,0 +1,60 @@
+/**
+ * The wait after a WindowsRestart customizer: its Run Command printed the boot time and scheduled the restart;
+ * here a small check Run Command (with the template's restartCheckCommand) runs until it reports a newer boot.
+ * A check that runs before the reboot, or fails while the VM is down, is replaced by the next one.
+ */
+
+import { getRunCommand, startDeleteRunCommand, startRunCommand } from '../azure/runCommands.ts';
+import type { OperationRef, OperationStatus } from './contracts.ts';
+import type { ActivityEnvironment } from './environment.ts';
+import { lastLines } from './masking.ts';
+import { bootTimeIn, restartCheckScript } from './scripts.ts';
+
+export const WINDOWS_RESTART = 'windows-restart';
+
+const RUNNING = new Set(['Unknown', 'Pending', 'Running']);
+
+/** The operation that waits for the restart, started once the restart's own Run Command has succeeded. */
+export function restartWait(ref: OperationRef, bootBefore: string): OperationRef {
+  return { kind: WINDOWS_RESTART, resourceId: ref.resourceId, data: { ...ref.data, bootBefore, check: 0 } };
+}
+
+export async function pollWindowsRestart(env: ActivityEnvironment, ref: OperationRef): Promise<OperationStatus> {
+  const d = ref.data ?? {};
+  const [runId, rg, vm, name, phase, step, location] = ['runId', 'resourceGroup', 'vm', 'name', 'phase', 'step', 'location'].map((k) => String(d[k]));
+  const check = Number(d['check'] ?? 0);
+  const checkName = `${name}-check-${check}`;
+  const view = await getRunCommand(env.clients, rg!, vm!, checkName);
+  if (!view) {
+    const script = restartCheckScript(typeof d['restartCheck'] === 'string' ? d['restartCheck'] : undefined);
+    await startRunCommand(env.clients, { resourceGroup: rg!, vmName: vm!, name: checkName, location: location!, script: script.script, protectedParameters: [], timeoutInSeconds: script.timeoutInSeconds });
+    return { state: 'InProgress', operation: ref };
+  }
+  if (RUNNING.has(view.executionState) && view.provisioningState !== 'Failed') return { state: 'InProgress', operation: ref };
+
+  const bootAfter = bootTimeIn(view.outputTail);
+  const rebooted = bootAfter !== undefined && bootAfter !== String(d['bootBefore']);
+  if (rebooted) {
+    const store = await env.runStore();
+    if (view.executionState === 'Succeeded' && (view.exitCode ?? 0) === 0) {
+      await store.appendLog(runId!, phase!, `== ${phase} ${step} restarted (boot ${String(d['bootBefore'])} → ${bootAfter})\n`);
+      return { state: 'Succeeded' };
+    }
+    // Up again, but the template's restartCheckCommand says the machine is not ready: that is the step failing.
+    await store.appendLog(runId!, phase!, `${view.outputTail}\n${view.errorTail}\n== ${phase} ${step} restart check failed\n`);
+    return {
+      state: 'Failed',
+      error: {
+        code: 'ScriptFailed',
+        message: `${phase} step "${step}": the restart check failed after the restart (${view.executionState}${view.exitCode !== undefined ? `, exit code ${view.exitCode}` : ''})`,
+        retryable: false,
+        ...(view.exitCode !== undefined ? { exitCode: view.exitCode } : {}),
+        lastLines: lastLines(`${view.outputTail}\n${view.errorTail}`, 20),
+        resourceId: ref.resourceId,
+      },
+    };
+  }
+  // Ran before the reboot, or failed while the VM went down: replace it with a fresh check.
+  await startDeleteRunCommand(env.clients, rg!, vm!, checkName);
+  return { state: 'InProgress', operation: { ...ref, data: { ...d, check: check + 1 } } };
+}
