@@ -74,6 +74,20 @@ describe('durable engine: timers and retries on the skippable clock', () => {
     expect(flakyRuns('r2')).toBe(2);
   });
 
+  it('stops retrying once the retry timeout has passed, with the last failure', async () => {
+    const id = await t.client.startNew('Retry', { input: { key: 'r3', failures: 10, attempts: 5, timeoutMs: 90_000 } });
+    await until(() => flakyRuns('r3') === 1, 'attempt 1');
+    await settle();
+    await t.clock.advance(60_000);
+    await until(() => flakyRuns('r3') === 2, 'attempt 2');
+    await settle();
+    // The next retry would start 100 s later, past the 90 s timeout: attempts 3 to 5 fail at once.
+    await t.clock.advance(100_000);
+    const status = await t.waitFor(id);
+    expect(status.output).toBe("gave up: Activity function 'Flaky' failed: flaky failure 2 of r3 (retry timeout exceeded) ");
+    expect(flakyRuns('r3')).toBe(2);
+  });
+
   it('takes an external event that wins over the timeout timer', async () => {
     const id = await t.client.startNew('Approval');
     await until(async () => (await historyTypes(id)).includes('TimerCreated'), 'the wait');

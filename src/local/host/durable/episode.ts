@@ -273,7 +273,8 @@ class Decider {
     }
     if (retry.phase === 'attempt') {
       retry.failures += 1;
-      retry.lastFailure = { reason: event.Reason ?? 'failed', details: event.Details ?? '' };
+      // Attempts failed by the engine for the retry timeout repeat the last real failure; keep that one.
+      if (!retry.timedOut) retry.lastFailure = { reason: event.Reason ?? 'failed', details: event.Details ?? '' };
       const timerId = this.#nextSeq++;
       const delay = retryTimedOut(retry, this.#at) ? 0 : retryDelayMs(retry.options, retry.failures);
       const fireAt = new Date(this.#at + delay).toISOString();
@@ -287,6 +288,7 @@ class Decider {
     retry.phase = 'attempt';
     retry.currentId = attemptId;
     if (retryTimedOut(retry, this.#at)) {
+      retry.timedOut = true;
       const failure = retry.lastFailure ?? { reason: 'retry timeout exceeded', details: '' };
       this.#deliverFailure(retry.kind, attemptId, { reason: `${failure.reason} (retry timeout exceeded)`, details: failure.details });
     } else if (retry.kind === 'activity') {

@@ -18,6 +18,8 @@ export interface RetryState {
   currentId: number;
   phase: 'attempt' | 'timer';
   lastFailure?: Failure;
+  /** Set once the retry timeout passed: the remaining attempts fail without running. */
+  timedOut?: boolean;
 }
 
 /** Delay before attempt `failures + 1`: first interval × backoff^(failures−1), capped by the max interval. */
