@@ -47,6 +47,15 @@ describe('durable engine: actions', () => {
     expect(status.output).toBe("Activity function 'Boom' failed: kaboom ");
   });
 
+  it('fails the task when an entity operation throws or callHttp is used', async () => {
+    const id = await t.client.startNew('TaskErrors');
+    const status = await t.waitFor(id);
+    expect(status.output).toEqual([
+      "Entity operation 'divide' on @counter@errors failed",
+      'callHttp is not supported by the local durable engine: call HTTP endpoints from an activity ',
+    ]);
+  });
+
   it('fails the instance with the message when the orchestrator throws', async () => {
     const id = await t.client.startNew('Throws');
     const status = await t.waitFor(id);
