@@ -1,6 +1,11 @@
-/** Registers the bake orchestration, its sub-orchestrations and the bake lock entity; the code lives in src/pipeline. */
+/**
+ * Registers the bake orchestration, its sub-orchestrations, the bake lock entity and the activity that forwards a
+ * cancel to the sub-orchestrations; the code lives in src/pipeline and src/activities.
+ */
 
 import * as df from 'durable-functions';
+import { Activity } from '../src/activities/contracts.ts';
+import { forwardCancel } from '../src/activities/forward-cancel.ts';
 import { bake } from '../src/pipeline/bake.ts';
 import { bakeLockEntity } from '../src/pipeline/bake-lock.ts';
 import { Entity, Orchestration } from '../src/pipeline/contracts.ts';
@@ -13,3 +18,4 @@ df.app.orchestration(Orchestration.awaitOperation, awaitOperation);
 df.app.orchestration(Orchestration.replicateRegion, replicateRegion);
 df.app.orchestration(Orchestration.rolloutScaleSet, rolloutScaleSet);
 df.app.entity(Entity.bakeLock, bakeLockEntity);
+df.app.activity(Activity.forwardCancel, { handler: forwardCancel, extraInputs: [df.input.durableClient()] });

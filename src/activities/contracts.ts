@@ -53,6 +53,8 @@ export const Activity = {
   beginDeleteStagingGroup: 'beginDeleteStagingGroup',
   // every begin… above
   pollOperation: 'pollOperation',
+  // a canceled bake's sub-orchestrations (mine: src/activities/forward-cancel.ts, registered in functions/orchestrations.ts)
+  forwardCancel: 'forwardCancel',
   // after the final record: webhooks (E's activity; it starts its own orchestration and returns at once)
   notifyCompletion: 'notifyCompletion',
 } as const;
@@ -371,6 +373,13 @@ export interface BeginDeleteStagingGroupInput {
 /** pollOperation: one look at a started operation. */
 export type PollOperationInput = OperationRef;
 export type PollOperationOutput = OperationStatus;
+
+// ---- cancel ---------------------------------------------------------------------------------------------------
+
+/** forwardCancel: raise `cancel` on these sub-orchestration instances (those still running). Output: void. */
+export interface ForwardCancelInput {
+  instanceIds: string[];
+}
 
 // ---- after the end ----------------------------------------------------------------------------------------------
 

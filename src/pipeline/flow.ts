@@ -49,7 +49,7 @@ export interface AwaitOperationInput {
   deadlineReason: string;
 }
 
-export type AwaitOperationOutput = Exclude<OperationStatus, { state: 'InProgress' }> | { state: 'TimedOut' };
+export type AwaitOperationOutput = Exclude<OperationStatus, { state: 'InProgress' }> | { state: 'TimedOut' } | { state: 'Canceled' };
 
 export type Flowing<T> = Generator<Task, T, unknown>;
 
@@ -127,6 +127,7 @@ export class Flow {
       const begun = yield* this.call<OperationStatus>(activity, input);
       const status: AwaitOperationOutput = begun.state === 'InProgress' ? yield* this.awaitInChild(step, label, begun, deadline) : begun;
       if (status.state === 'Succeeded') return attempt;
+      if (status.state === 'Canceled') throw new BakeCanceled();
       if (status.state === 'TimedOut') {
         throw new StepFailed(step, { code: 'Timeout', message: `${label} did not finish within ${deadline.reason}`, retryable: false });
       }
@@ -149,11 +150,11 @@ export class Flow {
     }
   }
 
-  /** Runs sub-orchestrations in parallel and returns their outputs in order. */
+  /** Runs sub-orchestrations in parallel and returns their outputs in order; a cancel is passed on to them. */
   *parallel<T>(name: string, children: { input: unknown; instanceId: string }[]): Flowing<T[]> {
     if (children.length === 0) return [];
     const all = this.context.df.Task.all(children.map((c) => this.context.df.callSubOrchestrator(name, c.input, c.instanceId)));
-    yield* this.race(all);
+    yield* this.raceChildren(all, children.map((c) => c.instanceId));
     return all.result as T[];
   }
 
@@ -188,9 +189,20 @@ export class Flow {
       deadline: deadline.at.toISOString(),
       deadlineReason: deadline.reason,
     };
-    const task = this.context.df.callSubOrchestrator(Orchestration.awaitOperation, input, this.childId('wait'));
-    yield* this.race(task);
+    const instanceId = this.childId('wait');
+    const task = this.context.df.callSubOrchestrator(Orchestration.awaitOperation, input, instanceId);
+    yield* this.raceChildren(task, [instanceId]);
     return task.result as AwaitOperationOutput;
+  }
+
+  /** Like race, and when a cancel wins, the children hear it too (they listen on their own instance ids). */
+  private *raceChildren(task: Task, instanceIds: string[]): Flowing<void> {
+    try {
+      yield* this.race(task);
+    } catch (error) {
+      if (error instanceof BakeCanceled) yield* this.call(Activity.forwardCancel, { instanceIds }, { cancellable: false });
+      throw error;
+    }
   }
 
   /** Yields the task (raced with cancel while cancellable) and rethrows its failure. */
@@ -211,20 +223,25 @@ const LOOKS_PER_EXECUTION = 100;
 /** Orchestration `awaitOperation`: looks at one operation between growing durable timers until it ends. */
 export function* awaitOperation(context: OrchestrationContext): Flowing<AwaitOperationOutput | undefined> {
   const input = context.df.getInput() as AwaitOperationInput;
+  const flow = new Flow(context, input.poll);
   const deadline = new Date(input.deadline).getTime();
   const startedAt = new Date(input.startedAt).getTime();
   let status: OperationStatus = input.status;
-  for (let looks = 0; status.state === 'InProgress'; looks++) {
-    const now = context.df.currentUtcDateTime.getTime();
-    if (now >= deadline) return { state: 'TimedOut' };
-    if (looks >= LOOKS_PER_EXECUTION) {
-      // Keep the history short on hours-long waits: start afresh with what is known.
-      context.df.continueAsNew({ ...input, status });
-      return undefined;
+  try {
+    for (let looks = 0; status.state === 'InProgress'; looks++) {
+      const now = flow.now().getTime();
+      if (now >= deadline) return { state: 'TimedOut' };
+      if (looks >= LOOKS_PER_EXECUTION) {
+        // Keep the history short on hours-long waits: start afresh with what is known.
+        context.df.continueAsNew({ ...input, status });
+        return undefined;
+      }
+      yield* flow.sleepUntil(new Date(Math.min(now + nextPollDelay(now - startedAt, input.poll, status.retryAfterMs), deadline)));
+      status = yield* flow.call<OperationStatus>(Activity.pollOperation, status.operation);
     }
-    const delay = nextPollDelay(now - startedAt, input.poll, status.retryAfterMs);
-    yield context.df.createTimer(new Date(Math.min(now + delay, deadline)));
-    status = (yield context.df.callActivityWithRetry(Activity.pollOperation, transientRetry(), status.operation)) as OperationStatus;
+    return status;
+  } catch (error) {
+    if (error instanceof BakeCanceled) return { state: 'Canceled' };
+    throw error;
   }
-  return status;
 }

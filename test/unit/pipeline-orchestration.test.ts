@@ -200,6 +200,9 @@ describe('bake orchestration', () => {
     expect(record.error).toMatchObject({ step: 'customize', code: 'Canceled' });
     expect(stepStatus(record)).toMatchObject({ customize: 'Canceled', validate: 'Canceled', rollout: 'Canceled', cleanup: 'Succeeded' });
     expect(record.staging).toMatchObject({ state: 'Deleted' });
+    // The sub-orchestration polling the hung Run Command (after the stage's three waits) heard the cancel too.
+    const poller = await waitFor(`${id}:wait:3`, (s) => s.runtimeStatus === 'Completed');
+    expect(poller.output).toEqual({ state: 'Canceled' });
   });
 
   it('fails a hung Run Command by its watchdog, naming the customizer, long before the build timeout', async () => {
