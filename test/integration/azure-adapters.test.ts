@@ -206,6 +206,56 @@ describe('windows-base', () => {
   });
 });
 
+describe('a gallery source, a given network and group, a managed image output', () => {
+  it('builds in the given group and subnet, captures a managed image, and deletes only what Kiln made', async () => {
+    const sub = emulator.subscriptionId;
+    const byoVnet = `/subscriptions/${sub}/resourceGroups/byo-network/providers/Microsoft.Network/virtualNetworks/corp`;
+    await clients.resources.resourceGroups.createOrUpdate('byo-network', { location: 'eastus' });
+    await clients.resources.resourceGroups.createOrUpdate('byo-staging', { location: 'eastus', tags: { owner: 'platform' } });
+    await clients.resources.resources.createOrUpdateById(byoVnet.slice(1), '2024-05-01', {
+      location: 'eastus',
+      properties: { addressSpace: { addressPrefixes: ['10.9.0.0/16'] }, subnets: [{ name: 'builds', properties: { addressPrefix: '10.9.1.0/24' } }] },
+    });
+    const imageId = `/subscriptions/${sub}/resourceGroups/kiln-images/providers/Microsoft.Compute/images/ubuntu-web-managed`;
+    const spec = template('ubuntu-web.json', (t) => {
+      t.properties['source'] = { type: 'SharedImageVersion', imageVersionId: `/subscriptions/${sub}/resourceGroups/kiln-images/providers/Microsoft.Compute/galleries/kilnGallery/images/ubuntu-web/versions/1.0.0` };
+      t.properties['vmProfile'] = { vmSize: 'Standard_D2ds_v4', vnetConfig: { subnetId: `${byoVnet}/subnets/builds` } };
+      t.properties['stagingResourceGroup'] = `/subscriptions/${sub}/resourceGroups/byo-staging`;
+      t.properties['distribute'] = [{ type: 'ManagedImage', imageId, location: 'eastus', runOutputName: 'managed' }];
+      delete t.properties['rollout'];
+    });
+    const p = await staged('ubuntu-web-20261125T131900Z-0006', spec);
+    expect(p).toMatchObject({ sourceVersion: '1.0.0', build: { sourceIsSpecialized: false }, staging: { resourceGroupName: 'byo-staging', createdByKiln: false, createNetwork: false, subnetId: `${byoVnet}/subnets/builds` } });
+    expect((await clients.resources.resourceGroups.get('byo-staging')).tags).toEqual({ owner: 'platform' });
+    const vm = await clients.compute.virtualMachines.get('byo-staging', p.staging.vmName);
+    expect(vm.storageProfile?.imageReference?.id).toMatch(/ubuntu-web\/versions\/1\.0\.0$/);
+
+    expect(await settle(beginDeprovision({ plan: p }))).toEqual({ state: 'Succeeded' });
+    expect(await settle(beginDeallocate({ plan: p }))).toEqual({ state: 'Succeeded' });
+    expect(await generalizeVm({ plan: p })).toEqual({ state: 'Succeeded' });
+    expect(await settle(beginCapture({ plan: p, spec, distribution: 0 }))).toEqual({ state: 'Succeeded' });
+    const image = await clients.compute.images.get('kiln-images', 'ubuntu-web-managed');
+    expect(image.sourceVirtualMachine?.id?.toLowerCase()).toBe(p.staging.vmId.toLowerCase());
+    expect(await beginCapture({ plan: p, spec, distribution: 0 })).toEqual({ state: 'Succeeded' });
+
+    expect(await settle(beginDeleteStagingGroup({ plan: p }))).toEqual({ state: 'Succeeded' });
+    expect((await getVmState(clients, 'byo-staging', p.staging.vmName)).exists).toBe(false);
+    expect((await clients.resources.resourceGroups.checkExistence('byo-staging')).body).toBe(true);
+    expect((await clients.resources.resources.checkExistenceById(byoVnet.slice(1), '2024-05-01')).body).toBe(true);
+  });
+
+  it('refuses a given staging group that does not exist', async () => {
+    const spec = template('ubuntu-web.json', (t) => {
+      t.properties['stagingResourceGroup'] = `/subscriptions/${emulator.subscriptionId}/resourceGroups/not-there`;
+    });
+    const p = await plan('ubuntu-web-20261125T131900Z-0007', spec);
+    expect(await createStagingGroup({ plan: p, templateName: spec.name })).toMatchObject({
+      state: 'Failed',
+      error: { code: 'ResourceGroupNotFound', message: expect.stringContaining('/resourceGroups/not-there does not exist'), retryable: false },
+    });
+  });
+});
+
 describe('failures', () => {
   it('fails a customizer that exits 3 with its exit code and masked last lines, and keeps the secret out of the log', async () => {
     const spec = template('app-with-secret.json', (t) => {
