@@ -88,6 +88,15 @@ describe('durable engine: timers and retries on the skippable clock', () => {
     expect(flakyRuns('r3')).toBe(2);
   });
 
+  it('keeps task ids aligned for retries inside Task.all and raced against a re-yielded event wait', async () => {
+    const id = await t.client.startNew('RetryMix');
+    const status = await t.waitFor(id, (s) => {
+      void t.clock.advance(1_000);
+      return s.runtimeStatus === 'Completed' || s.runtimeStatus === 'Failed';
+    });
+    expect(status.output).toEqual(['ok on attempt 2', 'Hello b!', 'ok on attempt 2', 'ok on attempt 2', 'Hello end!']);
+  });
+
   it('takes an external event that wins over the timeout timer', async () => {
     const id = await t.client.startNew('Approval');
     await until(async () => (await historyTypes(id)).includes('TimerCreated'), 'the wait');
