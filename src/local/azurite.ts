@@ -1,7 +1,7 @@
 /** Starts Azurite's blob service as a child process (the local default's storage) and stops it again. */
 import { spawn } from 'node:child_process';
 import { realpathSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -32,6 +32,7 @@ export async function startAzurite(options: AzuriteOptions): Promise<Azurite> {
   const location = options.location ?? (options.home ? join(options.home, 'azurite') : undefined);
   if (!location) throw new Error('startAzurite: expected a location or a home directory for its data, found neither');
   await mkdir(location, { recursive: true });
+  await stopOrphan(location);
   // The bin is a `#!/usr/bin/env node` script; run it on this Node (22), not whatever `node` is first on PATH.
   const script = realpathSync(join(repoRoot, 'node_modules/.bin/azurite-blob'));
   const child = spawn(
@@ -52,10 +53,13 @@ export async function startAzurite(options: AzuriteOptions): Promise<Azurite> {
     child.kill('SIGKILL');
   };
   process.once('exit', killOnExit);
+  const pidFile = join(location, PID_FILE);
+  if (child.pid !== undefined) await writeFile(pidFile, String(child.pid));
 
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
   const close = async (): Promise<void> => {
     process.off('exit', killOnExit);
+    await rm(pidFile, { force: true });
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
     const forced = setTimeout(() => child.kill('SIGKILL'), 3_000);
@@ -101,6 +105,41 @@ export async function startAzurite(options: AzuriteOptions): Promise<Azurite> {
     await close();
     throw error;
   }
+}
+
+/** Where the running Azurite's process id is kept, under its data location. */
+const PID_FILE = 'azurite.pid';
+
+/**
+ * A parent killed with SIGKILL (kill -9 of `kiln up`) cannot stop its Azurite, which keeps the port and the data
+ * location. The next start on the same location finds it by the pid file and stops it, if the process is still
+ * that Azurite (its command line names this location).
+ */
+async function stopOrphan(location: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number((await readFile(join(location, PID_FILE), 'utf8')).trim());
+  } catch {
+    return;
+  }
+  let commandLine = '';
+  try {
+    commandLine = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').join(' ');
+  } catch {
+    return;
+  }
+  if (!commandLine.includes('azurite') || !commandLine.includes(location)) return;
+  process.kill(pid, 'SIGKILL');
+  const deadline = Date.now() + 5_000;
+  while (Date.now() < deadline) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((done) => setTimeout(done, 50));
+  }
+  throw new Error(`an earlier Azurite (pid ${pid}) on ${location} did not stop`);
 }
 
 /** Azurite logs "listening" slightly before it serves; any HTTP answer (even 403 without a signature) means ready. */
