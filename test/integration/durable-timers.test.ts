@@ -97,6 +97,24 @@ describe('durable engine: timers and retries on the skippable clock', () => {
     expect(status.output).toEqual(['ok on attempt 2', 'Hello b!', 'ok on attempt 2', 'ok on attempt 2', 'Hello end!']);
   });
 
+  it('numbers a retry reservation before the new tasks of an event that arrived with it', async () => {
+    const gates = (globalThis as { durableTestGates?: Map<string, () => void> }).durableTestGates!;
+    const id = await t.client.startNew('RetryLosesRace', { instanceId: 'race-1' });
+    await until(() => gates.has(id), 'the gated attempt');
+    // Hold the instance so the timer's firing and the attempt's failure reach it in one episode, timer first.
+    await t.client.suspend(id, 'collect events');
+    await t.clock.advance(10_000);
+    await settle();
+    gates.get(id)!();
+    await settle();
+    await t.client.resume(id, 'go');
+    const status = await t.waitFor(id, (s) => {
+      void t.clock.advance(1_000);
+      return s.runtimeStatus === 'Completed' || s.runtimeStatus === 'Failed';
+    });
+    expect(status.output).toEqual(['Hello timer won!', 'passed']);
+  });
+
   it('takes an external event that wins over the timeout timer', async () => {
     const id = await t.client.startNew('Approval');
     await until(async () => (await historyTypes(id)).includes('TimerCreated'), 'the wait');
