@@ -5,7 +5,7 @@
  */
 
 import type { AzureClients } from '../azure/clients.ts';
-import { permanentError } from '../azure/errors.ts';
+import { KilnStepError, permanentError } from '../azure/errors.ts';
 import { runCommandId } from '../azure/ids.ts';
 import { resolveSecrets } from '../azure/keyVault.ts';
 import { deleteRunCommandBlobs, prepareRunCommandBlobs, readRunCommandBlobs } from '../azure/runCommandBlobs.ts';
@@ -74,16 +74,22 @@ export async function beginCustomizer(input: BeginCustomizerInput): Promise<Oper
 
     const secrets = await resolveSecrets(env.clients, spec.secrets, secretNames(step));
     const blobs = await prepareRunCommandBlobs(env.clients, plan.runId, name, (script.timeoutInSeconds + 3600) * 1000);
-    await startRunCommand(env.clients, {
-      resourceGroup: rg,
-      vmName: vm,
-      name,
-      location: plan.location,
-      script: script.script,
-      protectedParameters: [...secrets].map(([n, value]) => ({ name: n, value })),
-      timeoutInSeconds: script.timeoutInSeconds,
-      ...blobs,
-    });
+    try {
+      await startRunCommand(env.clients, {
+        resourceGroup: rg,
+        vmName: vm,
+        name,
+        location: plan.location,
+        script: script.script,
+        protectedParameters: [...secrets].map(([n, value]) => ({ name: n, value })),
+        timeoutInSeconds: script.timeoutInSeconds,
+        ...blobs,
+      });
+    } catch (err) {
+      // An error body that echoes the request must not carry a secret value into history.
+      if (err instanceof KilnStepError) throw maskedError(err, [...secrets.values()]);
+      throw err;
+    }
     await (await env.runStore()).appendLog(plan.runId, phase, `== ${phase} ${index + 1}: ${step.name} (${step.type}) started\n`);
     return { state: 'InProgress', operation: ref };
   });
@@ -138,6 +144,16 @@ export async function pollRunCommand(env: ActivityEnvironment, ref: OperationRef
       resourceId: ref.resourceId,
     },
   };
+}
+
+function maskedError(err: KilnStepError, secrets: string[]): KilnStepError {
+  return new KilnStepError(maskSecrets(err.message, secrets), {
+    retryable: err.retryable,
+    operationFailed: err.operationFailed,
+    ...(err.code ? { code: err.code } : {}),
+    ...(err.statusCode ? { statusCode: err.statusCode } : {}),
+    ...(err.resourceId ? { resourceId: err.resourceId } : {}),
+  });
 }
 
 function section(title: string, text: string): string {
