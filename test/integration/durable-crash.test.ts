@@ -1,7 +1,7 @@
 /**
  * Crash safety: the host child process is killed with SIGKILL at random points and restarted on the same store.
- * Every instance must finish with the right output, every event must arrive, and a completed activity must never
- * run again: each run of the Record activity appends its nonce to a file, so the nonce an instance's history kept
+ * Every instance must finish with the right output, every event must arrive, a locked counter must count each
+ * instance once, and a completed activity must never run again: each run of the Record activity appends its nonce to a file, so the nonce an instance's history kept
  * must be the last run of that activity.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -83,6 +83,7 @@ describe('durable engine: kill -9 at random points', () => {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     }
+    const counter = (await (await rpc(host.url, 'entities/Counter/crash')).json()) as number;
     await kill(host.child);
 
     const lines = readFileSync(recordFile, 'utf8').trim().split('\n');
@@ -90,17 +91,23 @@ describe('durable engine: kill -9 at random points', () => {
     const runs = lines.filter((line) => !line.startsWith('start '));
     const lastRun = new Map<string, string>();
     for (const nonce of runs) lastRun.set(nonce.split('#')[0]!, nonce);
-    if (process.env.DURABLE_CRASH_STATS) console.log(`${starts.length} starts, ${runs.length} finished runs for ${INSTANCES * 9} activities`);
+    if (process.env.DURABLE_CRASH_STATS) console.log(`${starts.length} starts, ${runs.length} finished runs for ${INSTANCES * 11} activities`);
     for (const id of ids) {
       const status = statuses.get(id)!;
       expect(status.runtimeStatus, `${id}`).toBe('Completed');
       const output = status.output as string[];
       const keys = output.map((nonce) => nonce.split('#')[0]);
-      expect(keys).toEqual([0, 1, 2, 3, 4].map((i) => `${id}/seq${i}`).concat([0, 1, 2].map((i) => `${id}/par${i}`), [`${id}/after-r${ids.indexOf(id) + 4}`]));
+      expect(keys).toEqual(
+        [0, 1, 2, 3, 4].map((i) => `${id}/seq${i}`).concat(
+          [0, 1, 2].map((i) => `${id}/par${i}`),
+          [`${id}/after-r${ids.indexOf(id) + 4}`, `${id}/child0`, `${id}/child1`],
+        ),
+      );
       for (const nonce of output) expect(lastRun.get(nonce.split('#')[0]!), `last run of ${nonce}`).toBe(nonce);
       // Exactly one completion per activity in the history.
       const completed = status.history.filter((e) => e.EventType === 'TaskCompleted');
       expect(completed).toHaveLength(9);
     }
+    expect(counter).toBe(INSTANCES);
   });
 });
