@@ -23,30 +23,36 @@ function shortName(id: string): string {
   return id.split('/').filter(Boolean).at(-1) ?? id;
 }
 
-/** Live progress when the bake is running, the record's durable copy otherwise. */
+/**
+ * Live progress when the bake is running, the record's durable copy otherwise. While the bake waits for its
+ * sub-orchestrations its custom status stands still; the record (merged with the children's progress) moves, so
+ * regions and scale sets take the record's state where it has one.
+ */
 export function snapshotOf(run: RunView): ProgressSnapshot {
   const live = run.progress ?? undefined;
-  if (live) {
+  const recordRegions = run.outputs.regions;
+  const regionNames = [...new Set([...Object.keys(live?.regions ?? {}), ...Object.keys(recordRegions)])];
+  const regions = regionNames.map((name) => {
+    const state = recordRegions[name] ?? live?.regions[name]?.state ?? 'Pending';
+    const percent = FINISHED_REGION_STATES.has(state) ? 100 : (live?.regions[name]?.percent ?? 0);
+    return { name, state, percent };
+  });
+  const liveSets = live?.scaleSets ?? [];
+  const scaleSets = (run.outputs.scaleSets.length ? run.outputs.scaleSets : liveSets).map((set) => {
+    const batches = liveSets.find((s) => s.id.toLowerCase() === set.id.toLowerCase());
     return {
-      id: run.id,
-      status: live.status,
-      step: live.step,
-      ...(live.waitingFor ? { waitingFor: live.waitingFor } : {}),
-      steps: live.steps.map(({ name, status }) => ({ name, status })),
-      regions: Object.entries(live.regions).map(([name, { state, percent }]) => ({ name, state, percent })),
-      scaleSets: live.scaleSets.map((s) => ({ name: shortName(s.id), status: s.status, batch: s.batch, batches: s.batches, updated: s.updated, total: s.total })),
+      name: shortName(set.id), status: set.status, batch: batches?.batch ?? 0, batches: batches?.batches ?? 0,
+      updated: set.updated, total: set.total,
     };
-  }
+  });
   return {
     id: run.id,
-    status: run.status,
-    steps: run.steps.map(({ name, status }) => ({ name, status })),
-    regions: Object.entries(run.outputs.regions).map(([name, state]) => ({
-      name,
-      state,
-      percent: FINISHED_REGION_STATES.has(state) ? 100 : 0,
-    })),
-    scaleSets: run.outputs.scaleSets.map((s) => ({ name: shortName(s.id), status: s.status, batch: 0, batches: 0, updated: s.updated, total: s.total })),
+    status: run.status === 'Pending' && live ? live.status : run.status,
+    ...(live ? { step: live.step } : {}),
+    ...(live?.waitingFor ? { waitingFor: live.waitingFor } : {}),
+    steps: (live?.steps ?? run.steps).map(({ name, status }) => ({ name, status })),
+    regions,
+    scaleSets,
   };
 }
 

@@ -57,6 +57,20 @@ describe('live block', () => {
     expect(lines.every((l) => l.length <= 60)).toBe(true);
   });
 
+  it("takes regions and scale sets from the record while the bake's own status stands still", () => {
+    const waiting = running(10, 1);
+    waiting.outputs = {
+      regions: { eastus: 'Completed', westeurope: 'Replicating' },
+      scaleSets: [{ id: scaleSetId, status: 'Updating', updated: 2, total: 3 }],
+    };
+    const snapshot = snapshotOf(waiting);
+    expect(snapshot.regions).toEqual([
+      { name: 'eastus', state: 'Completed', percent: 100 },
+      { name: 'westeurope', state: 'Replicating', percent: 10 },
+    ]);
+    expect(snapshot.scaleSets).toEqual([{ name: 'web-vmss', status: 'Updating', batch: 1, batches: 3, updated: 2, total: 3 }]);
+  });
+
   it('falls back to the record when there is no live progress', () => {
     const snapshot = snapshotOf(finished);
     expect(snapshot.regions).toEqual([{ name: 'eastus', state: 'Completed', percent: 100 }]);
