@@ -5,7 +5,7 @@ import type { DurableClient } from 'durable-functions';
 import { parseTemplate } from '../template/index.ts';
 import { isRunId } from '../runs/ids.ts';
 import type { RunRecord, RunStatus } from '../runs/record.ts';
-import { BakeEvent, childInstanceId } from '../pipeline/contracts.ts';
+import { BakeEvent } from '../pipeline/contracts.ts';
 import type { TemplateError } from '../template/spec.ts';
 import { startBake, TERMINAL_STATUSES } from './bakes.ts';
 import { json, notFound, problem } from './problem.ts';
@@ -122,16 +122,8 @@ export async function cancelBuild(request: HttpRequest, client: DurableClient): 
   const id = request.params.id ?? '';
   const found = await runningRecord(id);
   if ('response' in found) return found.response;
+  // The bake forwards it to its sub-orchestrations itself.
   await client.raiseEvent(id, BakeEvent.cancel, null);
-  // The bake does not forward the event to its sub-orchestrations; each listens for its own.
-  const spec = found.record.spec;
-  const regions = Math.max(0, ...(spec?.distributions ?? []).map((d) => (d.type === 'SharedImage' ? d.regions.length : 0)));
-  const children = [
-    ...Array.from({ length: regions }, (_, i) => childInstanceId(id, 'replicate', i)),
-    ...Array.from({ length: spec?.rollout.length ?? 0 }, (_, i) => childInstanceId(id, 'rollout', i)),
-  ];
-  // A child that has not started or has finished answers 404/410: nothing to cancel there.
-  await Promise.all(children.map((child) => client.raiseEvent(child, BakeEvent.cancel, null).catch(() => undefined)));
   return accepted(request, id);
 }
 
