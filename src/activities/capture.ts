@@ -2,18 +2,28 @@
  * Step 7, capture: the generalized build VM becomes a gallery image version (source region only, hidden from
  * "latest" until promote), a managed image, or a VHD. What capture makes is the bake's product, so it has no undo;
  * the VM it came from goes with the staging group.
+ *
+ * Gallery versions and managed images are watched by their provisioningState rather than by the create's LRO, so a
+ * repeated or re-begun capture always does the right thing: present and Succeeded is done, Creating is waited for,
+ * absent is created, and a Failed leftover (immutable, as on Azure) is deleted before it is created again.
  */
 
-import { getImageDefinition, imageVersionModel, startCreateImageVersion } from '../azure/galleries.ts';
-import { managedImageModel, startCreateManagedImage } from '../azure/images.ts';
+import type { GalleryImageVersion, Image } from '@azure/arm-compute';
+import type { AzureClients } from '../azure/clients.ts';
+import { permanentError } from '../azure/errors.ts';
+import { getImageDefinition, getImageVersion, imageVersionModel, startCreateImageVersion, startDeleteImageVersion } from '../azure/galleries.ts';
+import { getManagedImage, managedImageModel, startCreateManagedImage, startDeleteManagedImage } from '../azure/images.ts';
 import { TAG_RUN_ID } from '../azure/resourceGroups.ts';
 import { startVhdExport } from '../azure/vhd.ts';
 import type { ReplicaRegion } from '../template/spec.ts';
-import type { BeginCaptureInput, OperationStatus } from './contracts.ts';
+import type { BeginCaptureInput, OperationRef, OperationStatus } from './contracts.ts';
 import { activityEnvironment } from './environment.ts';
-import { permanentError } from '../azure/errors.ts';
-import { operationStatus, statusOf } from './outcomes.ts';
+import { operationStatus } from './outcomes.ts';
 import { VHD_EXPORT } from './vhd-export.ts';
+
+export const CAPTURE = 'capture';
+
+type Target = 'galleryImageVersion' | 'managedImage';
 
 export async function beginCapture({ plan, spec, distribution }: BeginCaptureInput): Promise<OperationStatus> {
   return operationStatus(async () => {
@@ -30,11 +40,11 @@ export async function beginCapture({ plan, spec, distribution }: BeginCaptureInp
         const planned = d.regions.find((r) => sameRegion(r.name, home));
         const region: ReplicaRegion = planned ?? { name: home, replicaCount: 1, storageAccountType: d.regions[0]?.storageAccountType ?? 'Standard_LRS' };
         const model = imageVersionModel({ location: home, sourceVirtualMachineId: plan.staging.vmId, region, tags });
-        return statusOf(await startCreateImageVersion(clients, d.imageVersionId, model));
+        return advanceCapture(clients, { kind: CAPTURE, resourceId: d.imageVersionId, data: { target: 'galleryImageVersion', model: JSON.stringify(model), created: false } });
       }
       case 'ManagedImage': {
         const model = managedImageModel({ location: d.location, sourceVirtualMachineId: plan.staging.vmId, hyperVGeneration: plan.build.hyperVGeneration, tags });
-        return statusOf(await startCreateManagedImage(clients, d.imageId, model));
+        return advanceCapture(clients, { kind: CAPTURE, resourceId: d.imageId, data: { target: 'managedImage', model: JSON.stringify(model), created: false } });
       }
       case 'VHD': {
         const handle = await startVhdExport(clients, { resourceGroup: plan.staging.resourceGroupName, vmName: plan.staging.vmName, targetUri: d.uri });
@@ -47,4 +57,40 @@ export async function beginCapture({ plan, spec, distribution }: BeginCaptureInp
 function sameRegion(a: string, b: string): boolean {
   const norm = (s: string) => s.replaceAll(' ', '').toLowerCase();
   return norm(a) === norm(b);
+}
+
+async function provisioningState(clients: AzureClients, target: Target, id: string): Promise<string | undefined> {
+  const resource = target === 'galleryImageVersion' ? await getImageVersion(clients, id) : await getManagedImage(clients, id);
+  return resource && (resource.provisioningState ?? 'Succeeded');
+}
+
+/**
+ * One step of the capture: looks at the target and moves it on. `created` records that this capture sent the
+ * create, so a Failed state afterwards is this attempt failing (retryable: the next begin deletes and recreates).
+ */
+export async function advanceCapture(clients: AzureClients, ref: OperationRef): Promise<OperationStatus> {
+  const target = ref.data?.['target'] as Target;
+  const id = ref.resourceId;
+  const state = await provisioningState(clients, target, id);
+  const waiting = (created: boolean): OperationStatus => ({ state: 'InProgress', operation: { ...ref, data: { ...ref.data, created } } });
+  switch (state) {
+    case 'Succeeded':
+      return { state: 'Succeeded' };
+    case undefined: {
+      const model = JSON.parse(String(ref.data?.['model']));
+      if (target === 'galleryImageVersion') await startCreateImageVersion(clients, id, model as GalleryImageVersion);
+      else await startCreateManagedImage(clients, id, model as Image);
+      return waiting(true);
+    }
+    case 'Failed':
+      if (ref.data?.['created'] === true) {
+        return { state: 'Failed', error: { code: 'ProvisioningFailed', message: `capture: ${id} ended with provisioningState Failed`, retryable: true, resourceId: id } };
+      }
+      if (target === 'galleryImageVersion') await startDeleteImageVersion(clients, id);
+      else await startDeleteManagedImage(clients, id);
+      return waiting(false);
+    default:
+      // Creating, Updating, Deleting, Migrating: look again later.
+      return waiting(ref.data?.['created'] === true);
+  }
 }

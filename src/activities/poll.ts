@@ -2,6 +2,7 @@
 
 import { pollOperationHandle, type OperationHandle } from '../azure/operations.ts';
 import type { OperationRef, PollOperationInput, PollOperationOutput } from './contracts.ts';
+import { advanceCapture, CAPTURE } from './capture.ts';
 import { pollRunCommand, RUN_COMMAND } from './customize.ts';
 import { activityEnvironment } from './environment.ts';
 import { pollVmStopped, VM_STOPPED } from './generalize.ts';
@@ -27,6 +28,8 @@ export async function pollOperation(ref: PollOperationInput): Promise<PollOperat
         return pollGroupDeleted(env.clients, ref);
       case STAGED_RESOURCES_DELETED:
         return deleteStagedResources(env.clients, ref);
+      case CAPTURE:
+        return advanceCapture(env.clients, ref);
       case WINDOWS_RESTART:
         return pollWindowsRestart(env, ref);
       case VHD_EXPORT:

@@ -175,7 +175,7 @@ export function deprovisionScript(osType: OsType): RunCommandScript {
   if (osType === 'Linux') {
     const detached = [
       // A moment for the Run Command launcher to return and the agent to report it started, before it is removed.
-      'sleep 2',
+      'sleep 1',
       'cloud-init clean --logs --seed >/dev/null 2>&1 || rm -rf /var/lib/cloud/instance /var/lib/cloud/instances /var/lib/cloud/data /var/log/cloud-init*.log',
       'truncate -s 0 /etc/machine-id',
       'rm -f /var/lib/dbus/machine-id',

@@ -95,14 +95,12 @@ export function imageVersionModel(options: {
   };
 }
 
-/** Starts creating the version; a version that already exists (a repeated step, a resumed run) is left alone. */
+/** Starts creating the version (the caller has checked it is absent: versions are immutable once made). */
 export async function startCreateImageVersion(
   clients: AzureClients,
   imageVersionId: string,
   model: GalleryImageVersion,
 ): Promise<OperationHandle | undefined> {
-  const existing = await getImageVersion(clients, imageVersionId);
-  if (existing && existing.provisioningState !== 'Failed') return undefined;
   const { resourceGroup, gallery, image, version } = galleryParts(imageVersionId);
   return startOperation(() => clients.compute.galleryImageVersions.createOrUpdate(resourceGroup, gallery, image, version, model), {
     action: 'create gallery image version',

@@ -34,14 +34,18 @@ export function managedImageModel(options: {
   };
 }
 
-/** Starts capturing the image; one that already exists (a repeated step) is left alone. */
+/** Starts capturing the image (the caller has checked it is absent). */
 export async function startCreateManagedImage(clients: AzureClients, imageId: string, model: Image): Promise<OperationHandle | undefined> {
-  const existing = await getManagedImage(clients, imageId);
-  if (existing && existing.provisioningState !== 'Failed') return undefined;
   const { resourceGroup, name } = imageParts(imageId);
   return startOperation(() => clients.compute.images.createOrUpdate(resourceGroup, name, model), {
     action: 'create managed image',
     resourceId: imageId,
     api: 'compute',
   });
+}
+
+export async function startDeleteManagedImage(clients: AzureClients, imageId: string): Promise<OperationHandle | undefined> {
+  if (!(await getManagedImage(clients, imageId))) return undefined;
+  const { resourceGroup, name } = imageParts(imageId);
+  return startOperation(() => clients.compute.images.delete(resourceGroup, name), { action: 'delete managed image', resourceId: imageId, api: 'compute' });
 }

@@ -9,6 +9,7 @@ import type { OperationState, PollerLike } from '@azure/core-lro';
 import type { AzureClients } from './clients.ts';
 import { azureError, callAzure, KilnStepError } from './errors.ts';
 import { parseResourceId } from './ids.ts';
+import { vmReady, vmStateFromInstanceView } from './vmState.ts';
 
 /** Which client's poller helper understands this operation's URLs. */
 export type OperationApi = 'compute' | 'resources';
@@ -78,8 +79,7 @@ export async function pollOperationHandle(clients: AzureClients, handle: Operati
 async function pollVmProvisioning(clients: AzureClients, handle: OperationHandle): Promise<LroStatus> {
   const { resourceGroup, segments } = parseResourceId(handle.resourceId);
   const name = segments[segments.length - 1]![1];
-  const vm = await callAzure(handle.data.action, handle.resourceId, () => clients.compute.virtualMachines.get(resourceGroup, name));
-  if (vm.provisioningState === 'Succeeded') return { done: true };
+  const vm = await callAzure(handle.data.action, handle.resourceId, () => clients.compute.virtualMachines.get(resourceGroup, name, { expand: 'instanceView' }));
   if (vm.provisioningState === 'Failed') {
     // Beginning again re-sends the create (a Failed VM is put again), which is what a retry of the step should do.
     throw new KilnStepError(`${handle.data.action} ${handle.resourceId} failed: provisioningState is Failed`, {
@@ -89,5 +89,5 @@ async function pollVmProvisioning(clients: AzureClients, handle: OperationHandle
       resourceId: handle.resourceId,
     });
   }
-  return { done: false };
+  return { done: vmReady(vmStateFromInstanceView(vm.instanceView, vm.provisioningState)) };
 }

@@ -1,12 +1,14 @@
 /** The build VM: its create model (no public IP), power state, deallocate, generalize and delete. */
 
-import type { ImageReference, VirtualMachine, VirtualMachineInstanceView } from '@azure/arm-compute';
+import type { ImageReference, VirtualMachine } from '@azure/arm-compute';
 import type { AzureClients } from './clients.ts';
 import { callAzure, getIfExists } from './errors.ts';
 import { virtualMachineId } from './ids.ts';
 import { startOperation, watchVmProvisioning, type OperationHandle } from './operations.ts';
+import { vmReady, vmStateFromInstanceView, type VmState } from './vmState.ts';
 
 export type OsType = 'Linux' | 'Windows';
+export type { VmState };
 
 /** Where the build VM's OS disk comes from, as the VM's imageReference wants it. */
 export type VmImage =
@@ -119,34 +121,16 @@ export async function getVm(clients: AzureClients, resourceGroup: string, name: 
  */
 export async function startCreateVm(clients: AzureClients, o: BuildVmOptions, login: () => BuildVmLogin): Promise<OperationHandle | undefined> {
   const id = virtualMachineId(o.subscriptionId, o.resourceGroup, o.name);
-  const existing = await getVm(clients, o.resourceGroup, o.name);
-  if (existing && existing.provisioningState !== 'Failed') {
-    return existing.provisioningState === 'Succeeded' ? undefined : watchVmProvisioning(id);
+  const existing = await getVmState(clients, o.resourceGroup, o.name);
+  if (existing.exists && existing.provisioningState !== 'Failed') {
+    // Ready means provisioned and running: a Run Command sent to a VM still starting is refused.
+    return vmReady(existing) ? undefined : watchVmProvisioning(id);
   }
   return startOperation(() => clients.compute.virtualMachines.createOrUpdate(o.resourceGroup, o.name, buildVmModel(o, login())), {
     action: 'create virtual machine',
     resourceId: id,
     api: 'compute',
   });
-}
-
-export interface VmState {
-  exists: boolean;
-  provisioningState?: string;
-  /** The PowerState/… code's suffix: running, stopping, stopped, deallocating, deallocated, … */
-  powerState?: string;
-  generalized: boolean;
-}
-
-export function vmStateFromInstanceView(view: VirtualMachineInstanceView | undefined, provisioningState?: string): VmState {
-  const codes = (view?.statuses ?? []).map((s) => s.code ?? '');
-  const power = codes.find((c) => c.toLowerCase().startsWith('powerstate/'));
-  return {
-    exists: true,
-    provisioningState,
-    powerState: power?.slice('PowerState/'.length).toLowerCase(),
-    generalized: codes.some((c) => c.toLowerCase() === 'osstate/generalized'),
-  };
 }
 
 export async function getVmState(clients: AzureClients, resourceGroup: string, name: string): Promise<VmState> {

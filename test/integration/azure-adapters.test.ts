@@ -233,6 +233,10 @@ describe('a gallery source, a given network and group, a managed image output', 
     expect(await settle(beginDeprovision({ plan: p }))).toEqual({ state: 'Succeeded' });
     expect(await settle(beginDeallocate({ plan: p }))).toEqual({ state: 'Succeeded' });
     expect(await generalizeVm({ plan: p })).toEqual({ state: 'Succeeded' });
+    // A capture whose operation fails leaves a Failed image; beginning again deletes it and captures anew.
+    emulator.faults.set([{ match: { operation: 'images.createOrUpdate' }, kind: 'lroFailed', code: 'InternalExecutionError', count: 1 }]);
+    expect(await settle(beginCapture({ plan: p, spec, distribution: 0 }))).toMatchObject({ state: 'Failed', error: { code: 'ProvisioningFailed', retryable: true, resourceId: imageId } });
+    emulator.faults.clear();
     expect(await settle(beginCapture({ plan: p, spec, distribution: 0 }))).toEqual({ state: 'Succeeded' });
     const image = await clients.compute.images.get('kiln-images', 'ubuntu-web-managed');
     expect(image.sourceVirtualMachine?.id?.toLowerCase()).toBe(p.staging.vmId.toLowerCase());
