@@ -132,7 +132,11 @@ class LocalDurableEngine implements DurableEngine {
     }
   }
 
-  /** Runs one unit of work, keeping its key in `running` meanwhile; afterwards looks for more work. */
+  /**
+   * Runs one unit of work, keeping its key in `running` meanwhile; afterwards looks for more work, unless the unit
+   * reported that it could do nothing (an entity locked by another orchestration): the change that unblocks it
+   * kicks the dispatcher itself, so a blocked entity is not polled in a loop.
+   */
   #track<K>(running: Set<K>, key: K, work: () => Promise<unknown>): void {
     running.add(key);
     work()
@@ -140,9 +144,9 @@ class LocalDurableEngine implements DurableEngine {
         // Work cut short by stop() fails on the closed store; it is still queued and runs again after a restart.
         if (!this.#stopped) this.#options.log(`durable engine: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       })
-      .finally(() => {
+      .then((progressed) => {
         running.delete(key);
-        if (this.#stopped) return;
+        if (this.#stopped || progressed === false) return;
         this.#armTimer();
         this.#kick();
       });
