@@ -25,12 +25,6 @@ export function parseResourceId(id: string): ParsedResourceId {
   return { id, subscriptionId: parts[1], resourceGroup: parts[3], provider: parts[5], segments };
 }
 
-/** The name of the last type/name pair (the resource's own name). */
-export function resourceName(id: string): string {
-  const parsed = parseResourceId(id);
-  return parsed.segments[parsed.segments.length - 1]![1];
-}
-
 export function resourceGroupId(subscriptionId: string, resourceGroup: string): string {
   return `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}`;
 }
