@@ -149,6 +149,19 @@ describe('the action runCommand', () => {
   });
 });
 
+describe('Windows guests', () => {
+  it('are simulated: scripts are not run, and a detached sysprep stops the VM', async () => {
+    const windows = { publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2022-datacenter-azure-edition', version: 'latest' };
+    await t.compute.virtualMachines.createOrUpdate(RG, 'win', vmModel({ image: windows, name: 'win' }), FAST_POLL);
+    await t.compute.virtualMachineRunCommands.createOrUpdate(RG, 'win', 'hello', managed("Write-Output 'hi'"), FAST_POLL);
+    expect(await view('win', 'hello')).toMatchObject({ executionState: 'Succeeded', executionMessage: expect.stringContaining('Windows guests are not emulated') });
+    const sysprep = "Start-Process -FilePath powershell.exe -ArgumentList '-Command', '& Sysprep.exe /oobe /generalize /quiet /quit /mode:vm; Stop-Computer -Force'";
+    await t.compute.virtualMachineRunCommands.createOrUpdate(RG, 'win', 'sysprep', managed(sysprep), FAST_POLL);
+    const statuses = (await t.compute.virtualMachines.instanceView(RG, 'win')).statuses?.map((s) => s.code);
+    expect(statuses).toContain('PowerState/stopped');
+  });
+});
+
 describe('without isolation', () => {
   it('does not run the script and says it simulated it', async () => {
     const plain = await startTestEmulator({ isolation: 'off' });

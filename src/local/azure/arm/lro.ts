@@ -48,8 +48,7 @@ export interface Operation {
 export type EffectResult =
   | void
   | undefined
-  /** `holdOpen`: the effect started an in-process task that ends the operation (resolveExternal). */
-  | { fail?: { code: string; message: string }; output?: unknown; addSteps?: Step[]; holdOpen?: boolean };
+  | { fail?: { code: string; message: string }; output?: unknown; addSteps?: Step[] };
 
 export type EffectHandler = (args: Record<string, unknown>, op: Operation, now: number) => EffectResult | Promise<EffectResult>;
 
@@ -117,6 +116,14 @@ export class OperationEngine {
     });
   }
 
+  /** An effect started an in-process task (a script) that ends the operation by `resolveExternal`. */
+  hold(id: string): void {
+    const op = this.get(id);
+    if (!op || op.status !== 'InProgress') return;
+    op.external = true;
+    this.save(op);
+  }
+
   /** An in-process task (a script) is done: the operation now ends by its remaining steps, or at once without any. */
   resolveExternal(id: string, steps: Step[]): void {
     const op = this.get(id);
@@ -160,7 +167,9 @@ export class OperationEngine {
         .sort((a, b) => a.step.at - b.step.at)[0];
       if (!due) break;
       const { op, step, index } = due;
+      // The step is taken before it runs, so a task the effect starts sees the operation as it is from now on.
       op.steps.splice(index, 1);
+      this.save(op);
       const handler = this.#effects.get(step.effect.kind);
       if (!handler) throw new Error(`no handler registered for effect ${step.effect.kind}`);
       let result: EffectResult;
@@ -170,12 +179,12 @@ export class OperationEngine {
         result = { fail: { code: 'InternalExecutionError', message: `An internal execution error occurred: ${(error as Error).message}` } };
       }
       const fresh = this.get(op.id) ?? op;
-      fresh.steps = op.steps.concat(result?.addSteps ?? []);
+      if (fresh.status !== 'InProgress') continue;
+      fresh.steps = fresh.steps.concat(result?.addSteps ?? []);
       if (result?.output !== undefined) fresh.output = result.output;
-      if (result?.holdOpen) fresh.external = true;
       this.save(fresh);
       if (result?.fail) this.finish(fresh, { error: result.fail });
-      else if (fresh.steps.length === 0 && !fresh.external && fresh.status === 'InProgress') this.finish(fresh, {});
+      else if (fresh.steps.length === 0 && !fresh.external) this.finish(fresh, {});
     }
   }
 }

@@ -19,6 +19,7 @@ const DEFAULT_TIMEOUT_SEC = 5400;
 const EFFECT_START = 'runCommand.start';
 const EFFECT_REPORT = 'runCommand.report';
 const EFFECT_AGENT_GONE = 'runCommand.agentGone';
+const EFFECT_GUEST_STOPPED = 'vm.guestStopped';
 
 type ExecutionState = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'TimedOut' | 'Canceled';
 
@@ -74,10 +75,31 @@ export function runCommandRoutes(ctx: HandlerContext): Route[] {
   };
 
   /** Runs a script in the VM's guest; a foreground deprovision leaves the run unreported until its timeout. */
+  /**
+   * Windows guests cannot run here: the script is not run and the result says so. A script that starts sysprep or a
+   * shutdown in the background (Start-Process) stops the VM after sysprep's time, as the detached pattern does on Azure.
+   */
+  const simulateWindows = (vm: StoredResource, script: string): ScriptResult => {
+    const detachedStop = /Start-Process/i.test(script) && /Sysprep\.exe|Stop-Computer|shutdown(\.exe)?\s+\/s/i.test(script);
+    if (detachedStop) {
+      ctx.ops.start({
+        subscriptionId: ctx.subscriptionId, location: vm.location!, apiVersion: '2026-04-01', style: 'compute', resourceId: `${vm.id}/guest`, operation: 'guest.shutdown',
+        steps: [stepAfter(ctx, 'guestSysprepWindows', { kind: EFFECT_GUEST_STOPPED, args: { id: vm.id } })],
+      });
+    }
+    return { isolated: false, exitCode: null, stdout: '', stderr: '', timedOut: false, agentRemoved: false, detachedStarted: detachedStop, message: 'Windows guests are not emulated; the PowerShell script was recorded, not run' };
+  };
+  ctx.ops.registerEffect(EFFECT_GUEST_STOPPED, (args) => {
+    const vm = resources.find(String(args.id));
+    if (!vm || vmState(vm).power !== 'running') return;
+    vmState(vm).power = 'stopped';
+    resources.save(vm);
+  });
+
   const launch = (op: Operation, vm: StoredResource, script: string, env: Record<string, string>, timeoutSec: number, onDone: (result: ScriptResult) => Promise<void>) => {
     const started = Date.now();
-    guest
-      .runScript(vmState(vm).disk!, script, env, timeoutSec)
+    const run = vmState(vm).osType === 'Windows' ? Promise.resolve(simulateWindows(vm, script)) : guest.runScript(vmState(vm).disk!, script, env, timeoutSec);
+    run
       .then(async (result) => {
         if (!result.agentRemoved) return onDone(result);
         const fresh = resources.find(vm.id);
@@ -138,13 +160,14 @@ export function runCommandRoutes(ctx: HandlerContext): Route[] {
     // With asyncExecution the PUT is done once the script is launched.
     if (asyncExecution) rc.properties.provisioningState = 'Succeeded';
     resources.save(rc);
+    if (!asyncExecution) ctx.ops.hold(op.id);
     launch(op, vm, String(args.script), env, timeoutSec, async (result) => {
       const finished = await viewFrom(result, view.startTime!, blobs);
       // With asyncExecution the operation ended when the script started; the run itself still reports.
       if (asyncExecution) applyReport(rc.id, finished);
       else ctx.ops.resolveExternal(op.id, [stepAfter(ctx, 'runCommandManagedReport', { kind: EFFECT_REPORT, args: { id: rc.id, view: finished as unknown as Json } })]);
     });
-    return asyncExecution ? undefined : { holdOpen: true };
+    return undefined;
   });
 
   /** Records a finished run; with treatFailureAsDeploymentFailure a failed script fails the operation. */
