@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import {
   createDiskFrom,
+  deleteSnapshot,
   diskPaths,
   existsOnDisk,
   provisionDisk,
@@ -232,8 +233,16 @@ describe('guest sandbox', () => {
     await sandbox.stopGuest(disk);
     const image = await snapshotDisk(disk, join(home, 'images', 'independent'));
     await sandbox.runScript({ disk, script: 'echo v2 > /etc/kiln-version', timeoutSec: 30 });
+    // Captured files are copies, not links to the VM's upper directory.
+    expect((await stat(join(image.dir, 'tree', 'etc', 'kiln-version'))).nlink).toBe(1);
     const fromImage = await createDiskFrom(image, join(home, 'disks', 'independent'));
     expect(await text(fromImage, '/etc/kiln-version')).toBe('v1\n');
-    expect((await stat(join(image.dir, 'tree', 'etc', 'kiln-version'))).nlink).toBe(1);
+    // Like an Azure OS disk, a VM's disk outlives the image it was made from.
+    const copy = await snapshotDisk(fromImage, join(home, 'images', 'independent-copy'));
+    await deleteSnapshot(image);
+    expect(await text(fromImage, '/etc/kiln-version')).toBe('v1\n');
+    const booted = await sandbox.runScript({ disk: fromImage, script: 'cat /etc/kiln-version', timeoutSec: 30 });
+    expect(booted.stdout).toBe('v1\n');
+    expect(await text(await createDiskFrom(copy, join(home, 'disks', 'independent-2')), '/etc/kiln-version')).toBe('v1\n');
   });
 });

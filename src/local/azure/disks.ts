@@ -11,7 +11,7 @@ import { copyTree, isWhiteout, listOpaqueDirs, markOpaque, opaqueFlags } from '.
 /** A VM's disk. Serializable: the emulator keeps it in its resource store. */
 export interface Disk {
   dir: string;
-  /** Snapshot trees under the disk's own upper directory, top first; the host root `/` is always below them. */
+  /** Image trees under the disk's own upper directory, top first; the host root `/` is always below them. */
   layers: string[];
 }
 
@@ -55,12 +55,31 @@ async function statOrUndefined(path: string): Promise<Stats | undefined> {
   }
 }
 
-/** A new disk at `dir`: empty upper over the source snapshot (or over the bare host root for marketplace images). */
+/**
+ * A hard-linked copy of an immutable tree (snapshot files are never written, overlayfs only reads lower layers).
+ * Directories are new, so their opaque marks are set again.
+ */
+async function linkTree(source: string, target: string): Promise<void> {
+  await copyTree(source, target, { hardLinks: true });
+  await markOpaque([...(await listOpaqueDirs(source))].map((dir) => target + dir.slice(source.length)));
+}
+
+/**
+ * A new disk at `dir`: empty upper over a linked copy of the source snapshot (or over the bare host root for
+ * marketplace images). Like an Azure OS disk, it does not depend on the image afterwards: deleting the image
+ * version leaves the VMs made from it intact.
+ */
 export async function createDiskFrom(source: Snapshot | null, dir: string): Promise<Disk> {
   if (await statOrUndefined(dir)) throw new DiskError(`disk ${dir}: already exists`);
-  const disk: Disk = { dir, layers: source ? [snapshotTree(source)] : [] };
+  const base = join(dir, 'base');
+  const disk: Disk = { dir, layers: source ? [base] : [] };
   const paths = diskPaths(disk);
   for (const path of [paths.upper, paths.work, paths.merged, paths.control]) await mkdir(path, { recursive: true });
+  if (source) {
+    const tree = snapshotTree(source);
+    if (!(await statOrUndefined(tree))?.isDirectory()) throw new DiskError(`disk ${dir}: source image ${source.dir} has no tree`);
+    await linkTree(tree, base);
+  }
   await writeFile(join(dir, 'disk.json'), JSON.stringify(disk));
   return disk;
 }
@@ -229,8 +248,7 @@ export async function snapshotDisk(disk: Disk, dest: string): Promise<Snapshot> 
   const tree = join(partial, 'tree');
   const [bottom, ...higher] = [...disk.layers].reverse();
   if (bottom) {
-    await copyTree(bottom, tree, { hardLinks: true });
-    await markOpaque([...(await listOpaqueDirs(bottom))].map((dir) => tree + dir.slice(bottom.length)));
+    await linkTree(bottom, tree);
   } else {
     await mkdir(tree);
   }
