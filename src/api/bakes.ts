@@ -16,6 +16,8 @@ export interface BakeRequest {
   spec: BakeSpec;
   /** A failed run whose completed steps the new run reuses. */
   resumeFrom?: string;
+  /** The run id when the trigger derives it (a blob version); default a new one. */
+  runId?: string;
 }
 
 /**
@@ -23,7 +25,7 @@ export interface BakeRequest {
  * exists before anything can ask for it. Returns the run id.
  */
 export async function startBake(client: DurableClient, runs: RunStore, request: BakeRequest, now = new Date()): Promise<string> {
-  const runId = newRunId(request.templateName, now);
+  const runId = request.runId ?? newRunId(request.templateName, now);
   const record: RunRecord = {
     id: runId,
     templateName: request.templateName,
@@ -50,10 +52,10 @@ export async function startBake(client: DurableClient, runs: RunStore, request: 
 /** A trigger that cannot start a bake (an invalid template) leaves a Failed run record holding every error. */
 export async function recordRefusedBake(
   runs: RunStore,
-  request: { templateName: string; trigger: Trigger; errors: TemplateError[] },
+  request: { templateName: string; trigger: Trigger; errors: TemplateError[]; runId?: string },
   now = new Date(),
 ): Promise<string> {
-  const runId = newRunId(request.templateName, now);
+  const runId = request.runId ?? newRunId(request.templateName, now);
   const count = request.errors.length;
   await runs.put({
     id: runId,
