@@ -54,6 +54,11 @@ beforeAll(async () => {
       if (req.method === 'GET' && req.url === `/api/builds/${ID}`) return send(200, gets++ === 0 ? running : finished(outcome));
       if (req.method === 'GET' && req.url === `/api/builds/${ID}/logs`) return send(200, { id: ID, logs: [{ step: 'customize', text: 'hello\n' }] });
       if (req.method === 'POST' && req.url === `/api/builds/${ID}/approve`) return send(202, { id: ID });
+      if (req.method === 'POST' && req.url === `/api/builds/${ID}/cancel`) return send(202, { id: ID });
+      if (req.method === 'POST' && req.url === `/api/builds/${ID}/retry`) return send(202, { id: `${ID}-retry` });
+      if (req.method === 'PUT' && req.url === '/api/templates/web') return send(201, { name: 'web' });
+      if (req.method === 'GET' && req.url === '/api/templates') return send(200, { items: [{ name: 'a' }], continuationToken: 'a' });
+      if (req.method === 'GET' && req.url === '/api/templates?continuationToken=a') return send(200, { items: [{ name: 'b' }] });
       send(404, { type: 'urn:kiln:problem:not-found', title: 'Not Found', status: 404, detail: `run "x" does not exist` });
     });
   });
@@ -156,5 +161,20 @@ describe('kiln status, logs, approve', () => {
     const { code, stderr } = await kiln(['status', ID, '--endpoint', endpoint, '--key', 'wrong']);
     expect(code).toBe(1);
     expect(stderr).toContain('HTTP 401');
+  });
+});
+
+describe('kiln cancel, retry, templates', () => {
+  it('cancel and retry say what they did', async () => {
+    expect((await kiln(['cancel', ID, ...api()])).stdout).toBe(`cancel requested for ${ID}\n`);
+    expect((await kiln(['retry', ID, ...api()])).stdout).toBe(`${ID}-retry\n`);
+  });
+
+  it('templates put sends the file under --name; list follows every page', async () => {
+    const put = await kiln(['templates', 'put', 'examples/ubuntu-web.json', '--name', 'web', ...api()]);
+    expect(put.stdout).toBe('stored template web\n');
+    const sent = received.find((r) => r.method === 'PUT')!;
+    expect(JSON.parse(sent.body)).toMatchObject({ name: 'ubuntu-web', properties: { source: { type: 'PlatformImage' } } });
+    expect((await kiln(['templates', 'list', ...api()])).stdout).toBe('a\nb\n');
   });
 });
