@@ -139,7 +139,7 @@ CREATE TABLE IF NOT EXISTS entity_queue (
 CREATE INDEX IF NOT EXISTS entity_queue_by_entity ON entity_queue (entity_id, id);
 `;
 
-/** How long a statement waits for the store's lock (a previous host still shutting down). */
+/** How long a statement waits for the store's write lock. */
 const BUSY_TIMEOUT_MS = 5_000;
 
 /** Filters of a status query (reference §5: getStatusBy / getStatusAll / purgeInstanceHistoryBy). */
@@ -160,15 +160,7 @@ export class DurableStore {
   constructor(dbPath: string) {
     if (dbPath !== ':memory:') mkdirSync(dirname(dbPath), { recursive: true });
     this.#db = new DatabaseSync(dbPath, { timeout: BUSY_TIMEOUT_MS });
-    // One engine per store: running work is leased in memory, so a second host on the same file would run it
-    // again. The exclusive lock is the lease on the whole store; the OS drops it when the process dies (kill -9).
-    try {
-      this.#db.exec('PRAGMA locking_mode = EXCLUSIVE; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
-      this.#db.exec('BEGIN EXCLUSIVE; COMMIT;');
-    } catch (error) {
-      this.#db.close();
-      throw new Error(`durable store ${dbPath}: in use by another host process (${(error as Error).message})`);
-    }
+    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
     this.#db.exec(schema);
   }
 
