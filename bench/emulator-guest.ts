@@ -93,6 +93,11 @@ try {
     const capture: number[] = [];
     const image = await timed(capture, () => snapshotDisk(customized, join(home, 'images', 'v1')));
     report(`capture (${CAPTURE_FILES} files, ${((CAPTURE_FILES * 16) / 1024).toFixed(0)} MB)`, capture);
+    const fromImageTimes: number[] = [];
+    for (let index = 0; index < 5; index += 1) {
+      await timed(fromImageTimes, () => createDiskFrom(image, join(home, 'disks', `from-image-${index}`)));
+    }
+    report(`disk from that image (linked copy)`, fromImageTimes);
     const recapture: number[] = [];
     const fromImage = await createDiskFrom(image, join(home, 'disks', 'from-image'));
     await sandbox.runScript({ disk: fromImage, script: 'echo more > /opt/bench/extra', timeoutSec: 30 });
