@@ -292,6 +292,17 @@ describe('failures', () => {
     expect(await settle(beginDeleteStagingGroup({ plan: p }))).toEqual({ state: 'Succeeded' });
   });
 
+  it('fails a customizer whose secret is not in the vault, naming the reference', async () => {
+    const spec = template('app-with-secret.json', (t) => {
+      t.properties['secrets'] = { DB_PASSWORD: { vault: 'kiln-secrets', name: 'no-such-secret' } };
+    });
+    const p = await plan('app-with-secret-20261125T131900Z-0008', spec);
+    expect(await beginCustomizer({ plan: p, spec, phase: 'customize', index: 0 })).toEqual({
+      state: 'Failed',
+      error: { code: 'SecretNotFound', message: 'secret DB_PASSWORD (vault kiln-secrets, name no-such-secret): could not be read (404 SecretNotFound)', retryable: false },
+    });
+  });
+
   it('plans nothing for a gallery image definition that does not exist, naming it', async () => {
     const missing = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/kiln-images/providers/Microsoft.Compute/galleries/kilnGallery/images/nope';
     const spec = template('ubuntu-web.json', (t) => {
