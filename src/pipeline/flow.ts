@@ -124,7 +124,11 @@ export class Flow {
   ): Flowing<number> {
     const deadline = earliest(this.after(watchdogMs, `its watchdog (${describeMs(watchdogMs)})`), cap);
     for (let attempt = 1; ; attempt++) {
-      const begun = yield* this.call<OperationStatus>(activity, input);
+      let begun = yield* this.call<OperationStatus>(activity, input);
+      if (begun.state === 'InProgress' && begun.retryAfterMs === undefined) {
+        // Many operations end within moments: one look before settling in to wait saves a poller and a timer.
+        begun = yield* this.call<OperationStatus>(Activity.pollOperation, begun.operation);
+      }
       const status: AwaitOperationOutput = begun.state === 'InProgress' ? yield* this.awaitInChild(step, label, begun, deadline) : begun;
       if (status.state === 'Succeeded') return attempt;
       if (status.state === 'Canceled') throw new BakeCanceled();

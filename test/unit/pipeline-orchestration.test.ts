@@ -200,8 +200,8 @@ describe('bake orchestration', () => {
     expect(record.error).toMatchObject({ step: 'customize', code: 'Canceled' });
     expect(stepStatus(record)).toMatchObject({ customize: 'Canceled', validate: 'Canceled', rollout: 'Canceled', cleanup: 'Succeeded' });
     expect(record.staging).toMatchObject({ state: 'Deleted' });
-    // The sub-orchestration polling the hung Run Command (after the stage's three waits) heard the cancel too.
-    const poller = await waitFor(`${id}:wait:3`, (s) => s.runtimeStatus === 'Completed');
+    // The sub-orchestration polling the hung Run Command (the first wait that outlasted one look) heard the cancel too.
+    const poller = await waitFor(`${id}:wait:0`, (s) => s.runtimeStatus === 'Completed');
     expect(poller.output).toEqual({ state: 'Canceled' });
   });
 
