@@ -25,6 +25,20 @@ async function kilnUp(args: string[]): Promise<{ child: ChildProcess; ready: Rec
   return { child, ready: JSON.parse(line) as Record<string, unknown> };
 }
 
+function kiln(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', 'src/cli/main.ts', ...args], {
+      cwd: repo,
+      env: { ...process.env, KILN_ENDPOINT: '', KILN_API_KEY: '' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 async function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -59,6 +73,10 @@ describe('kiln up', () => {
     // The API answers with the printed key.
     const builds = await fetch(`${first.ready.functionsUrl}/api/builds`, { headers: { 'x-functions-key': String(first.ready.apiKey) } });
     expect(builds.status).toBe(200);
+    // With no --endpoint the other commands find this `kiln up` through its home.
+    const status = await kiln(['status', 'ubuntu-web-20261125T131900Z-0000', '--home', home]);
+    expect(status).toMatchObject({ code: 1, stderr: 'kiln: run "ubuntu-web-20261125T131900Z-0000" does not exist (HTTP 404)\n' });
+    expect(await kiln(['templates', 'list', '--home', home])).toMatchObject({ code: 0, stdout: '' });
 
     // kill -9 leaves the first one's Azurite behind, holding its port; the restart on the same home stops it.
     await stop(first.child, 'SIGKILL');
