@@ -264,7 +264,7 @@ describe('failures', () => {
   it('fails a customizer that exits 3 with its exit code and masked last lines, and keeps the secret out of the log', async () => {
     const spec = template('app-with-secret.json', (t) => {
       const customize = t.properties['customize'] as Array<Record<string, unknown>>;
-      customize[0]!['inline'] = ['echo "connecting with $DB_PASSWORD"', 'echo "giving up" >&2', 'exit 3'];
+      customize[0]!['inline'] = ['seq 1 2000', 'echo "connecting with $DB_PASSWORD"', 'echo "giving up" >&2', 'exit 3'];
     });
     const runId = 'app-with-secret-20261125T131900Z-0002';
     const p = await staged(runId, spec);
@@ -279,11 +279,14 @@ describe('failures', () => {
     expect(status).toMatchObject({ state: 'Failed', error: { code: 'ScriptFailed', exitCode: 3, retryable: false } });
     const error = status.state === 'Failed' ? status.error : undefined;
     expect(error?.message).toContain('customize step "app-config" failed: Failed, exit code 3');
-    expect(error?.lastLines).toEqual([`connecting with ${MASK}`, 'giving up']);
+    expect(error?.lastLines).toHaveLength(20);
+    expect(error?.lastLines?.slice(-3)).toEqual(['2000', `connecting with ${MASK}`, 'giving up']);
     expect(JSON.stringify(status)).not.toContain(secret);
 
     const log = (await (await openRunStore(clients.blobs)).readLogs(runId)).map((l) => l.text).join('');
     expect(log).toContain(`connecting with ${MASK}`);
+    // The whole output (about 9 KB), not the instance view's 4 KB tail, reached the log.
+    expect(log).toMatch(/-- stdout\n1\n2\n3\n[\s\S]*\n2000\n/);
     expect(log).not.toContain(secret);
     // The unmasked blobs are gone once the masked copy is in the log.
     const leftovers = [];
