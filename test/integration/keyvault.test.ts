@@ -168,7 +168,7 @@ describe('emulated Key Vault through SecretClient', () => {
     faults.clear();
   });
 
-  it('keeps secrets across a restart and never writes values outside its store', async () => {
+  it('keeps secrets across a restart, and a seed never overwrites one', async () => {
     await client().setSecret('persisted', 'survives-restart');
     await vault.close();
     vault = await startKeyVaultServer({ home, tls: cert, token: TOKEN, seedSecrets: { persisted: 'must-not-overwrite' } });
