@@ -5,7 +5,7 @@
 
 import { classifyAzureError, KilnStepError } from '../azure/errors.ts';
 import type { OperationHandle } from '../azure/operations.ts';
-import type { OperationRef, OperationStatus, Outcome, StepFailure } from './contracts.ts';
+import type { OperationStatus, Outcome, StepFailure } from './contracts.ts';
 
 /** The StepFailure for an error; messages from Kiln's adapters already name the resource. */
 export function stepFailure(err: unknown): StepFailure {
@@ -50,7 +50,7 @@ export async function outcome<T>(body: () => Promise<T>): Promise<Outcome<T>> {
 
 /** An adapter's started operation as the orchestration carries it (nothing started means it is done). */
 export function statusOf(handle: OperationHandle | undefined): OperationStatus {
-  return handle ? { state: 'InProgress', operation: handle as unknown as OperationRef } : { state: 'Succeeded' };
+  return handle ? { state: 'InProgress', operation: handle } : { state: 'Succeeded' };
 }
 
 /** Several operations started together (NSG and VNet) travel as one. */
