@@ -8,12 +8,10 @@ import {
   type PlanBakeOutput,
   type PlannedDistribution,
 } from '../activities/contracts.ts';
-import type { ApproveEvent } from './contracts.ts';
-import { BakeEvent, childInstanceId, Entity, Orchestration } from './contracts.ts';
-import type { AcquireRequest, AcquireResult, ReleaseRequest } from './bake-lock.ts';
-import { lockKey } from './bake-lock.ts';
+import { lockKey, type AcquireRequest, type AcquireResult, type ReleaseRequest } from './bake-lock.ts';
+import { BakeEvent, childInstanceId, Entity, Orchestration, type ApproveEvent } from './contracts.ts';
 import { unexpectedFailure, type BakeRun } from './bake-run.ts';
-import { StepFailed, type Flowing } from './flow.ts';
+import { earliest, StepFailed, type Flowing } from './flow.ts';
 import { nextPollDelay } from './polling.ts';
 import type { ReplicateRegionInput, ReplicateRegionOutput } from './replicate.ts';
 import { resumePlan } from './resume.ts';
@@ -90,11 +88,13 @@ function skipWhatTheTemplateLeavesOut(run: BakeRun, bakePlan: BakePlan): void {
  */
 export function* lock(run: BakeRun): Flowing<void> {
   const bakePlan = run.planned();
-  run.lockKeys = [...new Set(bakePlan.lockKeys.map(lockKey))].sort();
+  const images = new Map(bakePlan.lockKeys.map((id) => [lockKey(id), id]));
+  run.lockKeys = [...images.keys()].sort();
   const leaseMs = lockLeaseMs(run.spec, bakePlan.osType);
   let waited = false;
   const startedAt = run.flow.now().getTime();
   for (const key of run.lockKeys) {
+    const image = images.get(key)!;
     for (;;) {
       const now = run.flow.now();
       const request: AcquireRequest = {
@@ -108,20 +108,19 @@ export function* lock(run: BakeRun): Flowing<void> {
       if (now >= run.buildDeadline.at) {
         throw new StepFailed('lock', {
           code: 'Timeout',
-          message: `the bake lock on ${decodeURIComponent(key)} stayed with run ${result.holder} past ${run.buildDeadline.reason}`,
+          message: `the bake lock on ${image} stayed with run ${result.holder} past ${run.buildDeadline.reason}`,
           retryable: false,
         });
       }
-      if (!waited) yield* run.waiting(`the bake lock on ${decodeURIComponent(key)}, held by run ${result.holder}`);
+      if (!waited) yield* run.waiting(`the bake lock on ${image}, held by run ${result.holder}`);
       waited = true;
       const delay = nextPollDelay(now.getTime() - startedAt, bakePlan.poll);
       yield* run.flow.sleepUntil(new Date(Math.min(now.getTime() + delay, run.buildDeadline.at.getTime())));
     }
   }
   if (waited) {
-    const replanned = yield* planNamesAndVersion(run);
-    const image = sharedImages(replanned)[0];
-    run.settle('Succeeded', `waited for another bake of the same image${image ? `; version ${image.version}` : ''}`);
+    const replanned = sharedImages(yield* planNamesAndVersion(run))[0];
+    run.settle('Succeeded', `waited for another bake of the same image${replanned ? `; version ${replanned.version}` : ''}`);
   }
 }
 
@@ -245,8 +244,7 @@ function artifactOf(distribution: PlannedDistribution): string {
 /** Every target region in parallel, one sub-orchestration each, with its progress in the record. */
 export function* replicate(run: BakeRun): Flowing<void> {
   const bakePlan = run.planned();
-  const deadline = run.flow.after(WATCHDOG_MS.replicateRegion, `its watchdog (${describeMs(WATCHDOG_MS.replicateRegion)})`);
-  const cap = deadline.at < run.buildDeadline.at ? deadline : run.buildDeadline;
+  const cap = earliest(run.flow.after(WATCHDOG_MS.replicateRegion, `its watchdog (${describeMs(WATCHDOG_MS.replicateRegion)})`), run.buildDeadline);
   const children: { input: ReplicateRegionInput; instanceId: string }[] = [];
   for (const image of sharedImages(bakePlan)) {
     const begun = yield* run.flow.call<OperationStatus>(Activity.beginReplication, { imageVersionId: image.imageVersionId, regions: image.regions });
