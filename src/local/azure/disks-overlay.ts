@@ -7,7 +7,19 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 // The system interpreter, not a version-manager shim from PATH: shims cost a few hundred ms per call.
-const PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+const PYTHON = ['/usr/bin/python3', '/usr/local/bin/python3', '/bin/python3'].find((candidate) => existsSync(candidate));
+
+/**
+ * Whether opaque marks can be read here. Without Python none can be, but none exist either unless guests ran,
+ * and the sandbox only isolates guests where this is true.
+ */
+export const canReadOpaqueMarks = PYTHON !== undefined;
+
+async function python(script: string, args: string[]): Promise<string> {
+  if (!PYTHON) throw new Error('overlayfs opaque directories: python3 is needed to set their marks and was not found');
+  const { stdout } = await run(PYTHON, ['-c', script, ...args], { maxBuffer: 64 * 1024 * 1024 });
+  return stdout;
+}
 
 /** overlayfs marks a deleted lower entry with a 0/0 character device in the upper layer. */
 export function isWhiteout(stats: Stats): boolean {
@@ -53,9 +65,8 @@ export async function opaqueFlags(dirs: string[]): Promise<boolean[]> {
     }),
   );
   const unknown = dirs.filter((_, index) => !opaqueCache.has(keys[index] ?? ''));
-  if (unknown.length > 0) {
-    const { stdout } = await run(PYTHON, ['-c', CHECK_OPAQUE, ...unknown]);
-    const flags = stdout.split('\n');
+  if (unknown.length > 0 && canReadOpaqueMarks) {
+    const flags = (await python(CHECK_OPAQUE, unknown)).split('\n');
     for (const [index, dir] of unknown.entries()) {
       opaqueCache.set(keys[dirs.indexOf(dir)] ?? '', flags[index] === '1');
     }
@@ -65,12 +76,12 @@ export async function opaqueFlags(dirs: string[]): Promise<boolean[]> {
 
 /** Every directory under `root` (included) that overlayfs marked opaque: it hides all lower layers' content. */
 export async function listOpaqueDirs(root: string): Promise<Set<string>> {
-  const { stdout } = await run(PYTHON, ['-c', LIST_OPAQUE, root], { maxBuffer: 64 * 1024 * 1024 });
-  return new Set(stdout.split('\n').filter((line) => line !== ''));
+  if (!canReadOpaqueMarks) return new Set();
+  return new Set((await python(LIST_OPAQUE, [root])).split('\n').filter((line) => line !== ''));
 }
 
 export async function markOpaque(dirs: string[]): Promise<void> {
-  if (dirs.length > 0) await run(PYTHON, ['-c', MARK_OPAQUE, ...dirs]);
+  if (dirs.length > 0) await python(MARK_OPAQUE, dirs);
 }
 
 /** Copies a file tree with ownership, modes, times and special files; reflinks where the filesystem can. */

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { access, mkdir, open, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createDiskFrom, deleteDisk, diskPaths, type Disk } from './disks.ts';
+import { canReadOpaqueMarks } from './disks-overlay.ts';
 import { CONTROL_FILES, ensurePlatformLayers, GUEST_CONTROL_DIR, GUEST_INIT } from './sandbox-guest.ts';
 import type { GuestPowerOff, RunScriptOptions, RunScriptResult, Sandbox, SandboxOptions } from './sandbox-types.ts';
 
@@ -42,6 +43,7 @@ async function probeIsolation(): Promise<{ isolated: boolean; reason?: string }>
   if (process.getuid?.() !== 0) return { isolated: false, reason: 'the emulator is not running as root' };
   const filesystems = await readFile('/proc/filesystems', 'utf8').catch(() => '');
   if (!/\boverlay\b/.test(filesystems)) return { isolated: false, reason: 'the kernel has no overlayfs' };
+  if (!canReadOpaqueMarks) return { isolated: false, reason: 'python3 (to read overlayfs directory marks at capture) was not found' };
   const probe = await run('unshare', ['--mount', '--pid', '--fork', '--propagation', 'private', 'true']);
   if (probe.code !== 0) {
     return { isolated: false, reason: `mount/PID namespaces are not available (unshare: ${probe.stderr.trim() || `exit ${probe.code}`})` };
