@@ -1,6 +1,7 @@
 /**
  * Bakes that go wrong on the local default (emulator profile `zero`): a failing customizer, injected Azure faults,
- * an unhealthy rollout, and a cancel — each ends as it should and leaves no staging group behind.
+ * an unhealthy rollout, a cancel — each ends as it should and leaves no staging group behind — and a retry that
+ * resumes a failed run from its captured image.
  */
 
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -110,5 +111,24 @@ describe('bake failures on the local default', () => {
     expect(run.steps.find((s) => s.name === 'capture')).toMatchObject({ status: 'Canceled' });
     expect(run.steps.find((s) => s.name === 'cleanup')).toMatchObject({ status: 'Succeeded' });
     await expectStagingGone(run);
+  });
+
+  it('retries a bake that failed in rollout from its captured image, without baking it again', async () => {
+    const before = await imageVersions(env.local, 'ubuntu-web');
+    // The first upgraded instance turns unhealthy once: the first run rolls back and fails after promote.
+    env.local.emulator.faults.set([{ match: { pathContains: 'web-vmss' }, kind: 'unhealthy', count: 1 }]);
+    const { id } = await env.client.startBake(await exampleTemplate('ubuntu-web', env.local));
+    const failed = await waitForEnd(env.client, id);
+    expect(failed.error, describeRun(failed)).toMatchObject({ step: 'rollout', code: 'RolledBack' });
+
+    const retried = await env.client.retry(id);
+    const run = await waitForEnd(env.client, retried.id);
+    expect(run.status, describeRun(run)).toBe('Succeeded');
+    expect(run).toMatchObject({ trigger: 'retry', resumeFrom: id, outputs: { version: failed.outputs.version } });
+    for (const step of ['stage', 'customize', 'validate', 'generalize', 'capture', 'replicate', 'promote']) {
+      expect(run.steps.find((s) => s.name === step)).toMatchObject({ status: 'Skipped', message: `reused from run ${id}` });
+    }
+    expect(run.outputs.scaleSets[0]).toMatchObject({ status: 'Succeeded', updated: 3, total: 3 });
+    expect(await imageVersions(env.local, 'ubuntu-web')).toEqual([...before, failed.outputs.version].sort());
   });
 });
