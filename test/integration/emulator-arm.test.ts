@@ -1,5 +1,7 @@
 // Conformance of the emulator's resource groups, network resources by id, VMs and managed images, through the real
 // @azure/arm-resources and @azure/arm-compute clients: pollers, RestErrors and Azure's state rules.
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAST_POLL, NETWORK_API, UBUNTU, failure, startTestEmulator, vmModel, type TestEmulator } from './emulator-helpers.ts';
 
@@ -46,11 +48,15 @@ describe('resource groups', () => {
     expect(await failure(t.resources.resourceGroups.createOrUpdate('no-location', {} as never))).toMatchObject({ code: 'LocationRequired', statusCode: 400 });
   });
 
-  it('deletes a group with a Location-only LRO and deletes what was in it', async () => {
+  it('deletes a group with a Location-only LRO and deletes what was in it, disks included', async () => {
+    const disks = async () => new Set(await readdir(join(t.home, 'disks')).catch(() => []));
     await t.resources.resourceGroups.createOrUpdate('rg-del', { location: 'eastus' });
+    const before = await disks();
     await t.compute.virtualMachines.createOrUpdate('rg-del', 'vm1', vmModel({ image: UBUNTU }), FAST_POLL);
+    expect((await disks()).size).toBe(before.size + 1);
     await t.resources.resourceGroups.delete('rg-del', FAST_POLL);
     expect(await t.resources.resourceGroups.checkExistence('rg-del')).toEqual({ body: false });
+    expect(await disks()).toEqual(before);
     await t.resources.resourceGroups.createOrUpdate('rg-del', { location: 'eastus' });
     expect(await failure(t.compute.virtualMachines.get('rg-del', 'vm1'))).toMatchObject({ code: 'ResourceNotFound', statusCode: 404 });
   });

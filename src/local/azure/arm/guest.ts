@@ -19,7 +19,9 @@ export function createGuestPort(home: string, sandbox: Sandbox): GuestPort {
       return disk.dir;
     },
     async deleteDisk(dir) {
-      const disk = await openDisk(dir);
+      // Already gone (a delete that was interrupted and redone): nothing to free.
+      const disk = await openDisk(dir).catch(() => undefined);
+      if (!disk) return;
       await sandbox.stopGuest(disk);
       await deleteDisk(disk);
     },

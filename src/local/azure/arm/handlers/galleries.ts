@@ -9,7 +9,8 @@ import { acceptedAction, acceptedWrite } from '../lro.ts';
 import { present, providerId, type StoredResource } from '../resources.ts';
 import type { Route } from '../routes.ts';
 import { arrayAt, bodyObject, isObject, objectAt, parseVersionName, requiredLocation, requiredString, stringAt, tagsOf, validateName, type Json } from '../validate.ts';
-import { generalizedSourceVm, snapshotInUse } from './images.ts';
+import { deleteTree } from '../release.ts';
+import { generalizedSourceVm } from './images.ts';
 import { planReplication, replicationSummary, type RegionPlan } from './replication.ts';
 import { vmState } from './virtualMachines.ts';
 
@@ -49,14 +50,7 @@ export function galleryRoutes(ctx: HandlerContext): Route[] {
     else return { fail: { code: 'NotFound', message: `The source VM '${source.id}' has no OS disk.` } };
     resources.save(version);
   });
-  ctx.ops.registerEffect(EFFECT_DELETE, async (args) => {
-    const resource = resources.find(String(args.id));
-    if (!resource) return;
-    if (resource.type === VERSION_TYPE && resource.state.snapshot && !snapshotInUse(ctx, resource.state.snapshot, resource.id)) {
-      await guest.deleteSnapshot(String(resource.state.snapshot));
-    }
-    resources.remove(resource.id);
-  });
+  ctx.ops.registerEffect(EFFECT_DELETE, (args, op) => deleteTree(ctx, String(args.id), op.id));
 
   /** Deleting a parent that still holds children is refused, as in Azure. */
   const refuseNested = (resource: StoredResource, childType: string) => {

@@ -24,7 +24,7 @@ export function latestVersion(ctx: HandlerContext, definitionId: string): Stored
     .sort((a, b) => compareVersions(b.name, a.name))[0];
 }
 
-function fromGalleryVersion(ctx: HandlerContext, version: StoredResource, definition: StoredResource, location: string): ResolvedImage {
+function fromGalleryVersion(version: StoredResource, definition: StoredResource, location: string): ResolvedImage {
   const replication = replicationSummary(version, Date.now());
   const region = replication.summary.find((r) => r.region === location);
   if (!region || region.state !== 'Completed') {
@@ -72,7 +72,7 @@ export function resolveImage(ctx: HandlerContext, reference: Json | undefined, l
     if (!version || version.properties.provisioningState === 'Failed') {
       throw armError('ImageVersionNotFound', types.length === 7 ? `The gallery image version '${id}' is not found.` : `The gallery image '${definitionId}' has no version that can be used as latest.`, 404);
     }
-    return fromGalleryVersion(ctx, version, definition, location);
+    return fromGalleryVersion(version, definition, location);
   }
   throw invalidImage(`The image reference id '${id}' is not a managed image, a gallery image or a gallery image version id.`);
 }

@@ -4,6 +4,7 @@ import { armError, errors } from '../errors.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
 import { acceptedAction, acceptedWrite } from '../lro.ts';
 import { present, providerId, type StoredResource } from '../resources.ts';
+import { deleteTree } from '../release.ts';
 import type { Route } from '../routes.ts';
 import { bodyObject, objectAt, requiredLocation, requiredString, tagsOf, validateName } from '../validate.ts';
 import { VM_TYPE, vmState } from './virtualMachines.ts';
@@ -25,10 +26,6 @@ export function generalizedSourceVm(ctx: HandlerContext, vmId: string, operation
   return vm;
 }
 
-/** Whether any image version still reads from the snapshot (then it outlives the managed image). */
-export function snapshotInUse(ctx: HandlerContext, snapshot: unknown, exceptId: string): boolean {
-  return ctx.resources.store.list<StoredResource>('resource').some((r) => r.id !== exceptId && r.state.snapshot === snapshot);
-}
 
 export function imageRoutes(ctx: HandlerContext): Route[] {
   const { resources, guest } = ctx;
@@ -43,12 +40,7 @@ export function imageRoutes(ctx: HandlerContext): Route[] {
     image.properties.provisioningState = 'Succeeded';
     resources.save(image);
   });
-  ctx.ops.registerEffect(EFFECT_DELETE, async (args) => {
-    const image = resources.find(String(args.id));
-    if (!image) return;
-    if (image.state.snapshot && !snapshotInUse(ctx, image.state.snapshot, image.id)) await guest.deleteSnapshot(String(image.state.snapshot));
-    resources.remove(image.id);
-  });
+  ctx.ops.registerEffect(EFFECT_DELETE, (args, op) => deleteTree(ctx, String(args.id), op.id));
 
   const createOrUpdate = (req: ArmRequest): ArmResponse => {
     const { sub, rg, image: name } = req.params as { sub: string; rg: string; image: string };

@@ -5,6 +5,7 @@ import { errors } from '../errors.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
 import { acceptedAction, acceptedWrite } from '../lro.ts';
 import { present, providerId, type StoredResource } from '../resources.ts';
+import { deleteTree } from '../release.ts';
 import type { Route } from '../routes.ts';
 import { arrayAt, bodyObject, isObject, objectAt, requiredLocation, requiredString, tagsOf, validateName, type Json } from '../validate.ts';
 
@@ -27,11 +28,7 @@ export function networkRoutes(ctx: HandlerContext): Route[] {
       }
     }
   });
-  ctx.ops.registerEffect(NETWORK_DELETE_EFFECT, (args) => {
-    const id = String(args.id);
-    for (const child of resources.below(id)) resources.remove(child.id);
-    resources.remove(id);
-  });
+  ctx.ops.registerEffect(NETWORK_DELETE_EFFECT, (args, op) => deleteTree(ctx, String(args.id), op.id));
 
   /** A virtual network as Azure shows it: its subnets inline. */
   const view = (resource: StoredResource): Json => {

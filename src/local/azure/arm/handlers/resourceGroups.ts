@@ -5,6 +5,7 @@ import type { ArmRequest } from '../http.ts';
 import { acceptedResourceGroupDelete, type Effect } from '../lro.ts';
 import { groupId, present, type StoredResource } from '../resources.ts';
 import type { Route } from '../routes.ts';
+import { deleteTree } from '../release.ts';
 import { bodyObject, requiredLocation, tagsOf, validateName } from '../validate.ts';
 
 const TYPE = 'Microsoft.Resources/resourceGroups';
@@ -30,11 +31,7 @@ const DELETE_GROUP_EFFECT = 'resourceGroup.delete';
 export function resourceGroupRoutes(ctx: HandlerContext): Route[] {
   const { resources } = ctx;
 
-  ctx.ops.registerEffect(DELETE_GROUP_EFFECT, (args) => {
-    const id = String(args.id);
-    for (const child of resources.below(id)) resources.remove(child.id);
-    resources.remove(id);
-  });
+  ctx.ops.registerEffect(DELETE_GROUP_EFFECT, (args, op) => deleteTree(ctx, String(args.id), op.id));
 
   const createOrUpdate = (req: ArmRequest) => {
     const { sub, rg } = req.params as { sub: string; rg: string };

@@ -9,6 +9,7 @@ import { armError, errors } from '../errors.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
 import { acceptedAction, acceptedWrite, type Operation, type Step } from '../lro.ts';
 import { present, providerId, type StoredResource } from '../resources.ts';
+import { deleteTree } from '../release.ts';
 import type { Route } from '../routes.ts';
 import { arrayAt, bodyObject, isObject, objectAt, requiredLocation, tagsOf, validateName, type Json } from '../validate.ts';
 import { resolveImage } from './imageSources.ts';
@@ -101,10 +102,7 @@ export function scaleSetRoutes(ctx: HandlerContext): Route[] {
     const reference = modelImage(vmss);
     const image = resolveImage(ctx, reference, vmss.location!);
     const state = istate(instance);
-    if (state.disk) {
-      await guest.stopGuest(state.disk);
-      await guest.deleteDisk(state.disk);
-    }
+    if (state.disk) await guest.deleteDisk(state.disk);
     const osProfile = ((vmss.properties.virtualMachineProfile as Json).osProfile ?? {}) as Json;
     const prefix = String(osProfile.computerNamePrefix ?? vmss.name);
     const id = String(instance.extra?.instanceId);
@@ -263,19 +261,7 @@ export function scaleSetRoutes(ctx: HandlerContext): Route[] {
       if (instance) await rebuildInstance(vmss, instance, String(args.operation));
     }
   });
-  ctx.ops.registerEffect(EFFECT_DELETE, async (args) => {
-    const vmss = resources.find(String(args.id));
-    if (!vmss) return;
-    for (const instance of instancesOf(vmss)) {
-      const disk = istate(instance).disk;
-      if (disk) {
-        await guest.stopGuest(disk);
-        await guest.deleteDisk(disk);
-      }
-    }
-    for (const child of resources.below(vmss.id)) resources.remove(child.id);
-    resources.remove(vmss.id);
-  });
+  ctx.ops.registerEffect(EFFECT_DELETE, (args, op) => deleteTree(ctx, String(args.id), op.id));
 
   /** Validates a (merged) model: an image Azure can resolve, and a health source for Rolling mode. */
   const checkModel = (properties: Json, location: string) => {

@@ -8,6 +8,7 @@ import { armError, errors } from '../errors.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
 import { acceptedAction, acceptedWrite } from '../lro.ts';
 import { present, providerId, type StoredResource } from '../resources.ts';
+import { deleteTree } from '../release.ts';
 import type { Route } from '../routes.ts';
 import { bodyObject, isObject, objectAt, requiredLocation, requiredString, stringAt, tagsOf, validateName, type Json } from '../validate.ts';
 import { resolveImage } from './imageSources.ts';
@@ -110,17 +111,7 @@ export function virtualMachineRoutes(ctx: HandlerContext): Route[] {
     vm.properties.provisioningState = 'Succeeded';
     resources.save(vm);
   });
-  ctx.ops.registerEffect(EFFECT_DELETE, async (args) => {
-    const vm = resources.find(String(args.id));
-    if (!vm) return;
-    const disk = vmState(vm).disk;
-    if (disk) {
-      await guest.stopGuest(disk);
-      await guest.deleteDisk(disk);
-    }
-    for (const child of resources.below(vm.id)) resources.remove(child.id);
-    resources.remove(vm.id);
-  });
+  ctx.ops.registerEffect(EFFECT_DELETE, (args, op) => deleteTree(ctx, String(args.id), op.id));
 
   const createOrUpdate = (req: ArmRequest): ArmResponse => {
     const { sub, rg, vm: name } = req.params as { sub: string; rg: string; vm: string };
