@@ -17,7 +17,11 @@ export async function pollOperation(ref: PollOperationInput): Promise<PollOperat
     switch (ref.kind) {
       case 'lro':
       case 'vm-provisioning':
-        return (await pollOperationHandle(env.clients, ref as unknown as OperationHandle)).done ? { state: 'Succeeded' } : { state: 'InProgress', operation: ref };
+      {
+        const status = await pollOperationHandle(env.clients, ref as unknown as OperationHandle);
+        if (status.done) return { state: 'Succeeded' };
+        return { state: 'InProgress', operation: ref, ...(status.retryAfterMs !== undefined ? { retryAfterMs: status.retryAfterMs } : {}) };
+      }
       case 'all':
         return pollAll(ref);
       case RUN_COMMAND:

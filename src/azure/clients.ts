@@ -9,6 +9,7 @@ import { DefaultAzureCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { BlobServiceClient } from '@azure/storage-blob';
 import type { KilnConfig } from '../config.ts';
+import { retryAfterPolicy } from './retryAfter.ts';
 
 /** The clients every adapter in src/azure works through. */
 export interface AzureClients {
@@ -51,7 +52,7 @@ export function createAzureClients(config: KilnConfig, overrides: AzureClientOve
   const pipelineOptions = {
     ...(ca ? { tlsOptions: { ca } } : {}),
     ...(overrides.httpClient ? { httpClient: overrides.httpClient } : {}),
-    additionalPolicies: (overrides.additionalPolicies ?? []).map((policy) => ({ policy, position: 'perCall' as const })),
+    additionalPolicies: [retryAfterPolicy, ...(overrides.additionalPolicies ?? [])].map((policy) => ({ policy, position: 'perCall' as const })),
   };
   const armOptions = {
     ...pipelineOptions,

@@ -9,6 +9,7 @@ import type { OperationState, PollerLike } from '@azure/core-lro';
 import type { AzureClients } from './clients.ts';
 import { azureError, callAzure, KilnStepError } from './errors.ts';
 import { parseResourceId } from './ids.ts';
+import { observeRetryAfter } from './retryAfter.ts';
 import { vmReady, vmStateFromInstanceView } from './vmState.ts';
 
 /** Which client's poller helper understands this operation's URLs. */
@@ -26,7 +27,7 @@ export interface OperationHandle {
 }
 
 /** `result` is the operation's final body (e.g. a disk's access SAS); it stays inside the polling activity. */
-export type LroStatus = { done: false } | { done: true; result?: unknown };
+export type LroStatus = { done: false; retryAfterMs?: number } | { done: true; result?: unknown };
 
 type AnyPoller = PollerLike<OperationState<unknown>, unknown>;
 
@@ -67,8 +68,8 @@ export async function pollOperationHandle(clients: AzureClients, handle: Operati
       ? restoreComputePoller(clients.compute, state, clients.compute.virtualMachines.get as never)
       : restoreResourcesPoller(clients.resources, state, clients.resources.resourceGroups.get as never);
   try {
-    await poller.poll();
-    if (!poller.isDone) return { done: false };
+    const { retryAfterMs } = await observeRetryAfter(() => poller.poll());
+    if (!poller.isDone) return retryAfterMs === undefined ? { done: false } : { done: false, retryAfterMs };
     // Returns at once now; throws the operation's error if it failed.
     return { done: true, result: await poller.pollUntilDone() };
   } catch (err) {
