@@ -1,10 +1,12 @@
 // The guest sandbox for real: scripts in an overlay over the host root, waagent deprovision, capture, timeouts.
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { chmod, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import {
   createDiskFrom,
@@ -18,6 +20,8 @@ import {
 } from '../../src/local/azure/disks.ts';
 import { createSandbox, SandboxError, type GuestPowerOff, type Sandbox } from '../../src/local/azure/sandbox.ts';
 import { loadOrCreateCertificate, type EmulatorCertificate } from '../../src/local/azure/tls.ts';
+
+const execFileAsync = promisify(execFile);
 
 let home: string;
 let cert: EmulatorCertificate;
@@ -224,6 +228,39 @@ describe('guest sandbox', () => {
     expect(existsSync(marker)).toBe(false);
     expect(await readdir(diskPaths(disk).upper)).toEqual([]);
     await unisolated.close();
+  });
+
+  it('works unprivileged: disks are made, provisioned and captured, scripts are not run', async (context) => {
+    if (process.getuid?.() !== 0) context.skip('needs root to drop to an unprivileged user');
+    const dir = await mkdtemp(join(tmpdir(), 'kiln-unprivileged-'));
+    await chmod(dir, 0o777);
+    const modules = join(import.meta.dirname, '..', '..', 'src', 'local', 'azure');
+    const check = join(dir, 'check.ts');
+    await writeFile(
+      check,
+      `import { createDiskFrom, provisionDisk, readFileFromDisk, snapshotDisk } from '${modules}/disks.ts';
+       import { createSandbox } from '${modules}/sandbox.ts';
+       const home = '${dir}';
+       const sandbox = await createSandbox({ home, caPem: 'unused' });
+       const disk = await createDiskFrom(null, home + '/disks/vm');
+       await provisionDisk(disk, { adminUsername: 'azureuser', hostname: 'vm' });
+       const run = await sandbox.runScript({ disk, script: 'touch ' + home + '/ran', timeoutSec: 5 });
+       const image = await snapshotDisk(disk, home + '/images/v1');
+       const copy = await createDiskFrom(image, home + '/disks/copy');
+       const passwd = String(await readFileFromDisk(copy, '/etc/passwd'));
+       console.log(JSON.stringify({ isolation: sandbox.isolation, run, hasUser: passwd.includes('azureuser:') }));`,
+      { mode: 0o644 },
+    );
+    try {
+      const { stdout } = await execFileAsync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--disable-warning=ExperimentalWarning', check]);
+      const outcome = JSON.parse(stdout);
+      expect(outcome.isolation).toEqual({ isolated: false, reason: 'the emulator is not running as root' });
+      expect(outcome.run).toMatchObject({ isolated: false, exitCode: null });
+      expect(outcome.hasUser).toBe(true);
+      expect(existsSync(join(dir, 'ran'))).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('keeps snapshots independent of the VM they came from', async (context) => {

@@ -3,7 +3,7 @@
  * over snapshot layers over the host root (which is never copied). Capture merges the layers back into a snapshot.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { chmod, chown, copyFile, constants, lchown, lstat, lutimes, mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, constants, lchown, lstat, lutimes, mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { copyTree, isWhiteout, listOpaqueDirs, markOpaque, opaqueFlags } from './disks-overlay.ts';
@@ -53,6 +53,16 @@ async function statOrUndefined(path: string): Promise<Stats | undefined> {
     if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw error;
   }
+}
+
+const isRoot = process.getuid?.() === 0;
+
+/**
+ * Gives a disk entry the owner the guest expects. Only root can; elsewhere guests never run (no isolation), so the
+ * owner only matters for the record and the entry keeps the emulator's.
+ */
+async function setOwner(path: string, uid: number, gid: number): Promise<void> {
+  if (isRoot) await lchown(path, uid, gid);
 }
 
 /**
@@ -170,7 +180,7 @@ async function ensureUpperParents(disk: Disk, path: string): Promise<void> {
     await mkdir(upperPath);
     if (seen?.stats.isDirectory()) {
       await chmod(upperPath, seen.stats.mode & 0o7777);
-      await chown(upperPath, seen.stats.uid, seen.stats.gid);
+      await setOwner(upperPath, seen.stats.uid, seen.stats.gid);
     }
   }
 }
@@ -188,7 +198,7 @@ export async function writeFileToDisk(
   await rm(upperPath, { force: true });
   await writeFile(upperPath, content);
   await chmod(upperPath, options.mode ?? (existing ? existing.stats.mode & 0o7777 : 0o644));
-  await chown(upperPath, options.uid ?? existing?.stats.uid ?? 0, options.gid ?? existing?.stats.gid ?? 0);
+  await setOwner(upperPath, options.uid ?? existing?.stats.uid ?? 0, options.gid ?? existing?.stats.gid ?? 0);
 }
 
 async function makeUpperDir(disk: Disk, path: string, mode: number, uid: number, gid: number): Promise<void> {
@@ -196,12 +206,12 @@ async function makeUpperDir(disk: Disk, path: string, mode: number, uid: number,
   const upperPath = join(diskPaths(disk).upper, guestPath(path));
   await mkdir(upperPath, { recursive: true });
   await chmod(upperPath, mode);
-  await chown(upperPath, uid, gid);
+  await setOwner(upperPath, uid, gid);
 }
 
 /** Copies one entry's owner, mode and times onto another (the parts `copyFile`/`mkdir` do not carry). */
 async function copyMetadata(stats: Stats, target: string): Promise<void> {
-  await lchown(target, stats.uid, stats.gid);
+  await setOwner(target, stats.uid, stats.gid);
   if (!stats.isSymbolicLink()) await chmod(target, stats.mode & 0o7777);
   await lutimes(target, stats.atime, stats.mtime);
 }
@@ -304,7 +314,14 @@ export async function provisionDisk(disk: Disk, options: ProvisionOptions): Prom
   if (!USERNAME.test(user)) {
     throw new DiskError(`adminUsername: expected a Linux user name (${USERNAME.source}), found ${JSON.stringify(user)}`);
   }
-  const text = async (path: string) => (await readFileFromDisk(disk, path))?.toString('utf8') ?? '';
+  // Unprivileged, the host's /etc/shadow is unreadable: guests never run there, so the account record suffices.
+  const text = async (path: string) =>
+    (
+      await readFileFromDisk(disk, path).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'EACCES' && !isRoot) return undefined;
+        throw error;
+      })
+    )?.toString('utf8') ?? '';
   const withLine = (content: string, line: string) => (content === '' || content.endsWith('\n') ? content : content + '\n') + line + '\n';
 
   const passwd = await text('/etc/passwd');
