@@ -125,7 +125,7 @@ export class Flow {
     const deadline = earliest(this.after(watchdogMs, `its watchdog (${describeMs(watchdogMs)})`), cap);
     for (let attempt = 1; ; attempt++) {
       let begun = yield* this.call<OperationStatus>(activity, input);
-      if (begun.state === 'InProgress' && begun.retryAfterMs === undefined) {
+      if (begun.state === 'InProgress') {
         // Many operations end within moments: one look before settling in to wait saves a poller and a timer.
         begun = yield* this.call<OperationStatus>(Activity.pollOperation, begun.operation);
       }

@@ -12,14 +12,15 @@ export interface PollBounds {
 export const POLL_FRACTION = 0.02;
 
 /**
- * The delay before the next look at an operation that has been running for `elapsedMs`. The operation's own hint
- * (Retry-After) wins when it gives one; otherwise the interval starts at the lower bound and grows with the wait.
- * Always within the bounds.
+ * The delay before the next look at an operation that has been running for `elapsedMs`: it starts at the lower
+ * bound and grows with the wait, within the bounds. The operation's Retry-After caps it — never later than the
+ * service says the answer may change — but does not hold a young wait back: a fixed Retry-After of 10–30 s would
+ * alone spend the bake's 2 % polling budget on its short operations.
  */
 export function nextPollDelay(elapsedMs: number, bounds: PollBounds, hintMs?: number): number {
-  const grown = Math.max(0, elapsedMs) * POLL_FRACTION;
-  const wanted = hintMs !== undefined && Number.isFinite(hintMs) && hintMs >= 0 ? hintMs : grown;
-  return Math.round(Math.min(bounds.maxMs, Math.max(bounds.minMs, wanted)));
+  const grown = Math.min(bounds.maxMs, Math.max(bounds.minMs, Math.max(0, elapsedMs) * POLL_FRACTION));
+  const capped = hintMs !== undefined && Number.isFinite(hintMs) && hintMs >= 0 ? Math.min(grown, Math.max(hintMs, bounds.minMs)) : grown;
+  return Math.round(capped);
 }
 
 /**

@@ -20,10 +20,11 @@ describe('nextPollDelay', () => {
     }
   });
 
-  it('follows the operation hint within the bounds', () => {
-    expect(nextPollDelay(0, bounds, 400)).toBe(400);
+  it('looks no later than the operation hint says, but never below the lower bound', () => {
+    expect(nextPollDelay(3_600_000, bounds, 400)).toBe(400);
     expect(nextPollDelay(60_000, bounds, 10)).toBe(100);
-    expect(nextPollDelay(0, bounds, 60_000)).toBe(1_000);
+    expect(nextPollDelay(0, bounds, 60_000)).toBe(100);
+    expect(nextPollDelay(40_000, bounds, 60_000)).toBe(800);
   });
 });
 
