@@ -77,6 +77,8 @@ describe('bad requests', () => {
     const typed = await call('PUT', vm, { body: JSON.stringify({ location: 'eastus', properties: { hardwareProfile: 'big' } }) });
     expect(typed).toMatchObject({ status: 400, error: { code: 'InvalidParameter' } });
     expect(typed.error?.message).toContain('properties.hardwareProfile');
+    expect(await call('PUT', vm, { body: JSON.stringify({ location: 'eastus', pad: 'x'.repeat(5 * 1024 * 1024) }) })).toMatchObject({ status: 413, error: { code: 'RequestEntityTooLarge' } });
+    expect(await call('GET', `${sub()}/resourceGroups/bad%E0%A4%A/providers/Microsoft.Compute/virtualMachines/x?api-version=2026-04-01`)).toMatchObject({ status: 404, error: { code: 'ResourceGroupNotFound' } });
     const rc = `${sub()}/resourceGroups/rg-bad/providers/Microsoft.Compute/virtualMachines/vm1/runCommands/r?api-version=2026-04-01`;
     expect(await call('PUT', rc, { body: JSON.stringify({ location: 'eastus', properties: { source: { script: 'x', commandId: 'y' } } }) })).toMatchObject({ status: 400, error: { code: 'InvalidParameter' } });
   });

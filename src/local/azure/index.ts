@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join, resolve, sep } from 'node:path';
 import { createReadStream } from 'node:fs';
@@ -74,7 +75,7 @@ async function loadOrCreateToken(home: string): Promise<string> {
   }
 }
 
-function listen(server: import('node:https').Server, port: number): Promise<number> {
+function listen(server: Server, port: number): Promise<number> {
   return new Promise((resolvePort, reject) => {
     server.once('error', reject);
     server.listen(port, '127.0.0.1', () => resolvePort((server.address() as AddressInfo).port));

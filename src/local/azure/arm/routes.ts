@@ -24,6 +24,15 @@ export interface RouteMatch {
   params: Record<string, string>;
 }
 
+/** A malformed escape stays as sent; the handler's name validation then rejects it (400, not a crash). */
+function safeDecode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 function compile(route: Route): CompiledRoute {
   const names: string[] = [];
   const source = route.pattern
@@ -58,7 +67,7 @@ export class RouteTable {
       if (route.method !== method.toUpperCase()) continue;
       const params: Record<string, string> = {};
       route.names.forEach((name, i) => {
-        params[name] = decodeURIComponent(found[i + 1]!);
+        params[name] = safeDecode(found[i + 1]!);
       });
       return { match: { route, params }, pathKnown };
     }

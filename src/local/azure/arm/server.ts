@@ -37,9 +37,18 @@ function checkApiVersion(family: ApiFamily, apiVersion: string | null, operation
   return apiVersion;
 }
 
+/** ARM refuses request bodies over 4 MB. */
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
 async function readBody(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
+  let size = 0;
+  // Read to the end either way: leaving the loop early would destroy the socket before the error is sent.
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size <= MAX_BODY_BYTES) chunks.push(chunk as Buffer);
+  }
+  if (size > MAX_BODY_BYTES) throw armError('RequestEntityTooLarge', `The request content is larger than ${MAX_BODY_BYTES} bytes.`, 413);
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '') return undefined;
   try {
