@@ -58,15 +58,15 @@ describe('bake failures on the local default', () => {
     const before = await imageVersions(env.local, 'ubuntu-web');
     env.local.emulator.faults.set([
       { match: { operation: 'resourceGroups.createOrUpdate' }, kind: 'throttle', retryAfterSeconds: 1, count: 1 },
-      { match: { operation: 'galleryImageVersions.createOrUpdate' }, kind: 'error500', count: 1 },
-      { match: { operation: 'virtualNetworks.createOrUpdate' }, kind: 'lroFailed', count: 1 },
+      { match: { operation: 'virtualMachines.createOrUpdate' }, kind: 'error500', count: 1 },
+      { match: { operation: 'galleryImageVersions.createOrUpdate' }, kind: 'lroFailed', count: 1 },
     ]);
     const { id } = await env.client.startBake(await exampleTemplate('ubuntu-web', env.local));
     const run = await waitForEnd(env.client, id);
     expect(run.status, describeRun(run)).toBe('Succeeded');
     expect(env.local.emulator.faults.list().map((f) => f.fired)).toEqual([1, 1, 1]);
-    // Group, network and VM were begun once each, and the network again after its failed operation.
-    expect(run.steps.find((s) => s.name === 'stage')!.attempts).toBe(4);
+    // The capture whose operation failed was begun again (the failed version is replaced, not reused).
+    expect(run.steps.find((s) => s.name === 'capture')!.attempts).toBe(2);
     expect(await imageVersions(env.local, 'ubuntu-web')).toEqual([...before, run.outputs.version].sort());
     await expectStagingGone(run);
   });
