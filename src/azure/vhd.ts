@@ -4,7 +4,7 @@
  * returned; what travels between activities is the grant operation's poller state and names.
  */
 
-import { BlockBlobClient } from '@azure/storage-blob';
+import { BlobClient } from '@azure/storage-blob';
 import type { AzureClients } from './clients.ts';
 import { callAzure, KilnStepError, permanentError } from './errors.ts';
 import { parseResourceId } from './ids.ts';
@@ -24,14 +24,15 @@ export type VhdExportState = {
 /** How long the disk's read SAS lives: a 30 GB copy inside one region takes minutes; replication is not involved. */
 const SAS_SECONDS = 4 * 3600;
 
-function targetBlob(clients: AzureClients, uri: string): BlockBlobClient {
+/** The target blob, and for a target in Kiln's own account its container (created if missing). */
+function targetBlob(clients: AzureClients, uri: string): { blob: BlobClient; ownContainer?: string } {
   const base = clients.blobs.url.replace(/\/+$/, '');
   if (uri.startsWith(`${base}/`)) {
     const [container, ...rest] = uri.slice(base.length + 1).split('?')[0]!.split('/');
-    return clients.blobs.getContainerClient(container!).getBlockBlobClient(rest.join('/'));
+    return { blob: clients.blobs.getContainerClient(container!).getBlobClient(rest.join('/')), ownContainer: container! };
   }
   // A URI outside Kiln's account carries its own SAS.
-  return new BlockBlobClient(uri);
+  return { blob: new BlobClient(uri) };
 }
 
 /** Starts the export; undefined when the target blob is already a complete copy. */
@@ -39,7 +40,8 @@ export async function startVhdExport(
   clients: AzureClients,
   o: { resourceGroup: string; vmName: string; targetUri: string },
 ): Promise<VhdExportState | undefined> {
-  const blob = targetBlob(clients, o.targetUri);
+  const { blob, ownContainer } = targetBlob(clients, o.targetUri);
+  if (ownContainer) await clients.blobs.getContainerClient(ownContainer).createIfNotExists();
   const existing = await blob.getProperties().catch((err: { statusCode?: number }) => {
     if (err.statusCode === 404) return undefined;
     throw err;
@@ -62,7 +64,7 @@ export type VhdExportStatus = { done: false; state: VhdExportState; percent?: nu
 
 /** One look: once access is granted the copy starts; once the copy succeeds the disk's access is revoked. */
 export async function pollVhdExport(clients: AzureClients, state: VhdExportState): Promise<VhdExportStatus> {
-  const blob = targetBlob(clients, state.targetUri);
+  const { blob } = targetBlob(clients, state.targetUri);
   if (state.phase === 'grant') {
     const status = await pollOperationHandle(clients, JSON.parse(state.grant!) as OperationHandle);
     if (!status.done) return { done: false, state };
