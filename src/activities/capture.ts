@@ -11,7 +11,7 @@
 import type { GalleryImageVersion, Image } from '@azure/arm-compute';
 import type { AzureClients } from '../azure/clients.ts';
 import { permanentError } from '../azure/errors.ts';
-import { getImageDefinition, getImageVersion, imageVersionModel, startCreateImageVersion, startDeleteImageVersion } from '../azure/galleries.ts';
+import { getImageDefinition, getImageVersion, imageVersionModel, sameRegion, startCreateImageVersion, startDeleteImageVersion } from '../azure/galleries.ts';
 import { getManagedImage, managedImageModel, startCreateManagedImage, startDeleteManagedImage } from '../azure/images.ts';
 import { TAG_RUN_ID } from '../azure/resourceGroups.ts';
 import { startVhdExport } from '../azure/vhd.ts';
@@ -52,11 +52,6 @@ export async function beginCapture({ plan, spec, distribution }: BeginCaptureInp
       }
     }
   });
-}
-
-function sameRegion(a: string, b: string): boolean {
-  const norm = (s: string) => s.replaceAll(' ', '').toLowerCase();
-  return norm(a) === norm(b);
 }
 
 async function provisioningState(clients: AzureClients, target: Target, id: string): Promise<string | undefined> {

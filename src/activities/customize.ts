@@ -9,7 +9,7 @@ import { KilnStepError, permanentError } from '../azure/errors.ts';
 import { runCommandId } from '../azure/ids.ts';
 import { resolveSecrets } from '../azure/keyVault.ts';
 import { deleteRunCommandBlobs, prepareRunCommandBlobs, readRunCommandBlobs } from '../azure/runCommandBlobs.ts';
-import { getRunCommand, startRunCommand, type RunCommandView } from '../azure/runCommands.ts';
+import { getRunCommand, startDeleteRunCommand, startRunCommand, type RunCommandView } from '../azure/runCommands.ts';
 import type { Customizer, InVMValidation, SecretRef } from '../template/spec.ts';
 import type { BeginCustomizerInput, OperationRef, OperationStatus } from './contracts.ts';
 import { activityEnvironment, type ActivityEnvironment } from './environment.ts';
@@ -20,6 +20,9 @@ import { bootTimeIn, customizerScript } from './scripts.ts';
 import { restartWait } from './windows-restart.ts';
 
 export const RUN_COMMAND = 'run-command';
+
+/** Steps back after which a finished Run Command is deleted. */
+const RETIRE_AFTER = 10;
 
 /** How many output lines a failure carries (the contract's limit). */
 const FAILURE_LINES = 20;
@@ -72,6 +75,8 @@ export async function beginCustomizer(input: BeginCustomizerInput): Promise<Oper
     // A Run Command of this name means an earlier attempt started it: never run the script twice.
     if (await getRunCommand(env.clients, rg, vm, name)) return { state: 'InProgress', operation: ref };
 
+    // A VM holds at most 25 Run Commands; the steps run one after another, so one ten steps back is long done.
+    if (index >= RETIRE_AFTER) await startDeleteRunCommand(env.clients, rg, vm, runCommandName(phase, index - RETIRE_AFTER));
     const secrets = await resolveSecrets(env.clients, spec.secrets, secretNames(step));
     const blobs = await prepareRunCommandBlobs(env.clients, plan.runId, name, (script.timeoutInSeconds + 3600) * 1000);
     try {

@@ -117,14 +117,14 @@ async function startPublishingUpdate(
   clients: AzureClients,
   imageVersionId: string,
   action: string,
-  change: (profile: NonNullable<GalleryImageVersion['publishingProfile']>) => boolean,
+  change: (profile: NonNullable<GalleryImageVersion['publishingProfile']>, location: string) => boolean,
 ): Promise<OperationHandle | undefined> {
   const current = await getImageVersion(clients, imageVersionId);
   if (!current) {
     throw permanentError(`${action} ${imageVersionId} failed: the version does not exist`, { code: 'NotFound', resourceId: imageVersionId });
   }
   const profile = { ...(current.publishingProfile ?? {}) };
-  if (!change(profile)) return undefined;
+  if (!change(profile, current.location)) return undefined;
   const { resourceGroup, gallery, image, version } = galleryParts(imageVersionId);
   const model: GalleryImageVersion = {
     location: current.location,
@@ -144,10 +144,14 @@ async function startPublishingUpdate(
 export async function startReplication(clients: AzureClients, imageVersionId: string, regions: ReplicaRegion[]): Promise<OperationHandle | undefined> {
   const wanted = targetRegions(regions);
   const key = (r: TargetRegion) => `${r.name.toLowerCase()}|${r.regionalReplicaCount ?? 1}|${r.storageAccountType ?? ''}`;
-  return startPublishingUpdate(clients, imageVersionId, 'replicate gallery image version', (profile) => {
-    const have = new Set((profile.targetRegions ?? []).map(key));
-    if (wanted.every((r) => have.has(key(r))) && (profile.targetRegions ?? []).length === wanted.length) return false;
-    profile.targetRegions = wanted;
+  return startPublishingUpdate(clients, imageVersionId, 'replicate gallery image version', (profile, location) => {
+    const current = profile.targetRegions ?? [];
+    // The gallery's own region holds the source replica and must stay a target.
+    const home = current.find((r) => sameRegion(r.name, location));
+    const next = home && !wanted.some((r) => sameRegion(r.name, location)) ? [home, ...wanted] : wanted;
+    const have = new Set(current.map(key));
+    if (next.every((r) => have.has(key(r))) && current.length === next.length) return false;
+    profile.targetRegions = next;
     return true;
   });
 }
@@ -167,10 +171,15 @@ export interface RegionReplication {
   details?: string;
 }
 
+/** Region names compare without case and spaces ("West Europe" is westeurope). */
+export function sameRegion(a: string, b: string): boolean {
+  const norm = (s: string) => s.replaceAll(' ', '').toLowerCase();
+  return norm(a) === norm(b);
+}
+
 /** One region's replication state, from GET with $expand=ReplicationStatus. */
 export function regionReplication(version: GalleryImageVersion, region: string): RegionReplication {
-  const norm = (s: string) => s.replaceAll(' ', '').toLowerCase();
-  const entry = version.replicationStatus?.summary?.find((s) => s.region !== undefined && norm(s.region) === norm(region));
+  const entry = version.replicationStatus?.summary?.find((s) => s.region !== undefined && sameRegion(s.region, region));
   if (!entry) {
     // Azure reports no summary once a version has settled; its provisioningState then speaks for every region.
     if (version.provisioningState === 'Succeeded') return { state: 'Completed', percent: 100 };

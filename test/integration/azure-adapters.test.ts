@@ -260,6 +260,32 @@ describe('a gallery source, a given network and group, a managed image output', 
   });
 });
 
+describe('limits', () => {
+  it('keeps a VM under the Run Command limit over many steps, and keeps the gallery region when replicating elsewhere', async () => {
+    const spec = template('ubuntu-web.json', (t) => {
+      t.properties['customize'] = Array.from({ length: 12 }, (_, i) => ({ type: 'Shell', name: `step-${i + 1}`, inline: [`echo step ${i + 1}`] }));
+      delete t.properties['validate'];
+      (t.properties['distribute'] as Array<Record<string, unknown>>)[0]!['targetRegions'] = [{ name: 'westeurope', replicaCount: 1 }];
+    });
+    const p = await staged('ubuntu-web-20261125T131900Z-0009', spec);
+    for (const index of spec.customizers.keys()) expect(await settle(beginCustomizer({ plan: p, spec, phase: 'customize', index }))).toEqual({ state: 'Succeeded' });
+    const names: string[] = [];
+    for await (const rc of clients.compute.virtualMachineRunCommands.listByVirtualMachine(p.staging.resourceGroupName, p.staging.vmName)) names.push(rc.name!);
+    expect(names.sort()).toEqual(Array.from({ length: 10 }, (_, i) => `kiln-customize-${String(i + 3).padStart(2, '0')}`));
+
+    expect(await settle(beginDeprovision({ plan: p }))).toEqual({ state: 'Succeeded' });
+    expect(await settle(beginDeallocate({ plan: p }))).toEqual({ state: 'Succeeded' });
+    expect(await generalizeVm({ plan: p })).toEqual({ state: 'Succeeded' });
+    expect(await settle(beginCapture({ plan: p, spec, distribution: 0 }))).toEqual({ state: 'Succeeded' });
+    const dist = p.distributions[0]!;
+    if (dist.type !== 'SharedImage') throw new Error('expected a SharedImage distribution');
+    expect(await settle(beginReplication({ imageVersionId: dist.imageVersionId, regions: dist.regions }))).toEqual({ state: 'Succeeded' });
+    const regions = (await getImageVersion(clients, dist.imageVersionId))?.publishingProfile?.targetRegions?.map((r) => r.name);
+    expect(regions).toEqual(['eastus', 'westeurope']);
+    expect(await settle(beginDeleteStagingGroup({ plan: p }))).toEqual({ state: 'Succeeded' });
+  });
+});
+
 describe('failures', () => {
   it('fails a customizer that exits 3 with its exit code and masked last lines, and keeps the secret out of the log', async () => {
     const spec = template('app-with-secret.json', (t) => {
