@@ -119,7 +119,9 @@ export async function pollRunCommand(env: ActivityEnvironment, ref: OperationRef
   const stderr = maskSecrets(output.stderr, secretValues);
   const validExitCodes = JSON.parse(String(d['validExitCodes'] ?? '[0]')) as number[];
   const exitCode = view.exitCode ?? (view.executionState === 'Succeeded' ? 0 : undefined);
-  const ok = view.executionState === 'Succeeded' && exitCode !== undefined && validExitCodes.includes(exitCode);
+  // A script that ran to its end is judged by its exit code alone (PowerShell's validExitCodes, e.g. 3010).
+  const ranToEnd = view.executionState === 'Succeeded' || view.executionState === 'Failed';
+  const ok = ranToEnd && exitCode !== undefined && validExitCodes.includes(exitCode);
   const verdict = ok ? 'succeeded' : `failed: ${view.executionState}${exitCode !== undefined ? `, exit code ${exitCode}` : ''}`;
 
   if (output.fresh) {

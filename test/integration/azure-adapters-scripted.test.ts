@@ -1,11 +1,14 @@
-// VHD capture: the OS disk's read SAS (from a scripted ARM: the emulator has no disk export) is copied by the storage
-// service (Azurite) into the target blob; the SAS never leaves the polling step, and access is revoked at the end.
+// What the local emulator cannot play, against a scripted ARM and a real Azurite: VHD capture (the emulator has no
+// disk export) and the verdicts of Windows Run Commands (its guests run Linux only).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHttpHeaders, type HttpClient, type PipelineRequest } from '@azure/core-rest-pipeline';
 import { BlobSASPermissions } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { OperationRef } from '../../src/activities/contracts.ts';
+import { pollRunCommand } from '../../src/activities/customize.ts';
+import { createActivityEnvironment } from '../../src/activities/environment.ts';
 import { createAzureClients, type AzureClients } from '../../src/azure/clients.ts';
 import { pollVhdExport, startVhdExport, type VhdExportState } from '../../src/azure/vhd.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -17,8 +20,15 @@ const DISK = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/dis
 let home: string;
 let azurite: Azurite;
 let clients: AzureClients;
+let config: ReturnType<typeof loadConfig>;
 let sourceSas: string;
 const calls: string[] = [];
+/** Instance views of the Run Commands the scripted ARM knows. */
+const runCommandViews: Record<string, Record<string, unknown>> = {
+  'kiln-customize-01': { executionState: 'Failed', exitCode: 3010, output: 'updates installed, restart pending\n' },
+  'kiln-customize-02': { executionState: 'Failed', exitCode: 1, output: 'nope\n', error: 'Install-Thing: failed\n' },
+  'kiln-customize-03': { executionState: 'TimedOut', executionMessage: 'Run command timed out after 3600 s' },
+};
 
 /** Compute as the export needs it: the VM's disk id, grantAccess (202 + Location, then the SAS) and revokeAccess. */
 const fakeArm: HttpClient = {
@@ -31,6 +41,10 @@ const fakeArm: HttpClient = {
       headers: createHttpHeaders({ 'content-type': 'application/json', ...headers }),
       bodyAsText: body === undefined ? '' : JSON.stringify(body),
     });
+    const runCommand = /\/runCommands\/([^/]+)$/.exec(url.pathname)?.[1];
+    if (request.method === 'GET' && runCommand && runCommandViews[runCommand]) {
+      return reply(200, { name: runCommand, location: 'eastus', properties: { provisioningState: 'Succeeded', instanceView: runCommandViews[runCommand] } });
+    }
     if (request.method === 'GET' && url.pathname.endsWith('/virtualMachines/vm')) {
       return reply(200, { name: 'vm', location: 'eastus', properties: { storageProfile: { osDisk: { createOption: 'FromImage', managedDisk: { id: DISK } } } } });
     }
@@ -44,7 +58,7 @@ const fakeArm: HttpClient = {
 beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'kiln-vhd-'));
   azurite = await startAzurite({ location: join(home, 'azurite'), port: 0 });
-  const config = loadConfig({ KILN_SUBSCRIPTION_ID: 's', KILN_ARM_ENDPOINT: ARM, KILN_STATIC_TOKEN: 't', AzureWebJobsStorage: azurite.connectionString });
+  config = loadConfig({ KILN_SUBSCRIPTION_ID: 's', KILN_ARM_ENDPOINT: ARM, KILN_STATIC_TOKEN: 't', AzureWebJobsStorage: azurite.connectionString });
   clients = createAzureClients(config, { httpClient: fakeArm });
   const disks = clients.blobs.getContainerClient('disks');
   await disks.createIfNotExists();
@@ -72,5 +86,29 @@ describe('VHD capture', () => {
     expect(calls).toContain('POST endGetAccess');
     // A repeated capture finds the copy complete and starts nothing.
     expect(await startVhdExport(clients, { resourceGroup: 'rg', vmName: 'vm', targetUri })).toBeUndefined();
+  });
+});
+
+describe('Windows Run Command verdicts', () => {
+  const ref = (name: string): OperationRef => ({
+    kind: 'run-command',
+    resourceId: `/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm/runCommands/${name}`,
+    data: { runId: 'win-20261125T131900Z-0001', resourceGroup: 'rg', vm: 'vm', name, phase: 'customize', step: name, stepType: 'PowerShell', location: 'eastus', validExitCodes: '[0,3010]', secretRefs: '{}', restartCheck: null },
+  });
+
+  it('counts an exit code listed in validExitCodes as success, whatever the execution state says', async () => {
+    expect(await pollRunCommand(createActivityEnvironment(config, clients), ref('kiln-customize-01'))).toEqual({ state: 'Succeeded' });
+  });
+
+  it('fails other exit codes and timeouts with the code, the state and the output', async () => {
+    const env = createActivityEnvironment(config, clients);
+    expect(await pollRunCommand(env, ref('kiln-customize-02'))).toMatchObject({
+      state: 'Failed',
+      error: { code: 'ScriptFailed', exitCode: 1, lastLines: ['nope', 'Install-Thing: failed'], message: expect.stringContaining('failed: Failed, exit code 1') },
+    });
+    expect(await pollRunCommand(env, ref('kiln-customize-03'))).toMatchObject({
+      state: 'Failed',
+      error: { code: 'ScriptTimedOut', message: expect.stringContaining('(Run command timed out after 3600 s)') },
+    });
   });
 });
