@@ -10,7 +10,7 @@
 
 import type { GalleryImageVersion, Image } from '@azure/arm-compute';
 import type { AzureClients } from '../azure/clients.ts';
-import { permanentError } from '../azure/errors.ts';
+import { callAzure, permanentError } from '../azure/errors.ts';
 import { getImageDefinition, getImageVersion, imageVersionModel, sameRegion, startCreateImageVersion, startDeleteImageVersion } from '../azure/galleries.ts';
 import { getManagedImage, managedImageModel, startCreateManagedImage, startDeleteManagedImage } from '../azure/images.ts';
 import { TAG_RUN_ID } from '../azure/resourceGroups.ts';
@@ -43,7 +43,10 @@ export async function beginCapture({ plan, spec, distribution }: BeginCaptureInp
         return advanceCapture(clients, { kind: CAPTURE, resourceId: d.imageVersionId, data: { target: 'galleryImageVersion', model: JSON.stringify(model), created: false } });
       }
       case 'ManagedImage': {
-        const model = managedImageModel({ location: d.location, sourceVirtualMachineId: plan.staging.vmId, hyperVGeneration: plan.build.hyperVGeneration, tags });
+        // The VM knows its generation (a marketplace source does not say it in the template); the plan's is the fallback.
+        const view = await callAzure('read instance view of', plan.staging.vmId, () => clients.compute.virtualMachines.instanceView(plan.staging.resourceGroupName, plan.staging.vmName));
+        const hyperVGeneration = view.hyperVGeneration === 'V1' || view.hyperVGeneration === 'V2' ? view.hyperVGeneration : plan.build.hyperVGeneration;
+        const model = managedImageModel({ location: d.location, sourceVirtualMachineId: plan.staging.vmId, hyperVGeneration, tags });
         return advanceCapture(clients, { kind: CAPTURE, resourceId: d.imageId, data: { target: 'managedImage', model: JSON.stringify(model), created: false } });
       }
       case 'VHD': {
