@@ -74,7 +74,7 @@ export async function pollGroupDeleted(clients: AzureClients, ref: OperationRef)
     const status = await pollOperationHandle(clients, JSON.parse(lro) as OperationHandle);
     // The delete finished but the group still answers: ARM's read side lags a moment; look again.
     if (status.done) return { state: 'InProgress', operation: { ...ref, data: { ...ref.data, lro: null } } };
-    return { state: 'InProgress', operation: ref };
+    return { state: 'InProgress', operation: ref, ...(status.retryAfterMs !== undefined ? { retryAfterMs: status.retryAfterMs } : {}) };
   }
   const group = await getResourceGroup(clients, name);
   if (group?.provisioningState === 'Deleting') return { state: 'InProgress', operation: ref };
