@@ -2,7 +2,7 @@
 
 import type { AzureClients } from '../azure/clients.ts';
 import { KilnStepError, permanentError } from '../azure/errors.ts';
-import { getImageDefinition, getImageVersion, highestVersion, listVersionNames } from '../azure/galleries.ts';
+import { getImageDefinition, getImageVersion, latestVersion, listVersionNames } from '../azure/galleries.ts';
 import { galleryImageVersionId, resourceGroupId, subnetResourceId, virtualMachineId } from '../azure/ids.ts';
 import { getManagedImage } from '../azure/images.ts';
 import { latestPlatformImageVersion } from '../azure/marketplace.ts';
@@ -65,8 +65,9 @@ async function sourceFacts(clients: AzureClients, spec: BakeSpec): Promise<Image
     case 'SharedImageVersion': {
       const definition = await getImageDefinition(clients, source.image.id);
       if (!definition) throw permanentError(`source gallery image definition ${source.image.id} does not exist`, { code: 'NotFound', resourceId: source.image.id });
-      const sourceVersion = source.version ?? highestVersion(await listVersionNames(clients, source.image.id));
-      if (!sourceVersion) throw permanentError(`source gallery image ${source.image.id} has no versions`, { code: 'NotFound', resourceId: source.image.id });
+      // "Latest" is resolved once here, and the build VM is pinned to it, so the record says what was built.
+      const sourceVersion = source.version ?? (await latestVersion(clients, source.image.id));
+      if (!sourceVersion) throw permanentError(`source gallery image ${source.image.id} has no version to build from (none provisioned and in latest)`, { code: 'NotFound', resourceId: source.image.id });
       if (source.version && !(await getImageVersion(clients, galleryImageVersionId(source.image.id, source.version)))) {
         const id = galleryImageVersionId(source.image.id, source.version);
         throw permanentError(`source gallery image version ${id} does not exist`, { code: 'NotFound', resourceId: id });

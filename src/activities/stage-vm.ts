@@ -9,7 +9,8 @@ import { activityEnvironment } from './environment.ts';
 import { stagingNames } from './naming.ts';
 import { operationStatus, statusOf } from './outcomes.ts';
 
-export function vmImage(spec: BakeSpec): VmImage {
+/** The source as the VM model wants it; a gallery source without a version is pinned to the plan's resolved one. */
+export function vmImage(spec: BakeSpec, sourceVersion?: string): VmImage {
   const s = spec.source;
   switch (s.type) {
     case 'PlatformImage':
@@ -24,8 +25,11 @@ export function vmImage(spec: BakeSpec): VmImage {
     case 'ManagedImage':
       return { kind: 'managedImage', id: s.imageId };
     case 'SharedImageVersion':
-      // A definition id without a version lets Azure take the definition's latest.
-      return { kind: 'galleryVersion', id: s.version ? `${s.image.id}/versions/${s.version}` : s.image.id };
+      {
+        const version = s.version ?? sourceVersion;
+        // Without any version the definition id lets Azure take its latest.
+        return { kind: 'galleryVersion', id: version ? `${s.image.id}/versions/${version}` : s.image.id };
+      }
   }
 }
 
@@ -43,7 +47,7 @@ export function buildVmOptions(plan: BakePlan, spec: BakeSpec, subscriptionId: s
     userAssignedIdentities: spec.vmProfile.userAssignedIdentities,
     tags: { [TAG_RUN_ID]: plan.runId },
     osType: plan.osType,
-    image: vmImage(spec),
+    image: vmImage(spec, plan.sourceVersion),
     sourceIsSpecialized: plan.build.sourceIsSpecialized,
     trustedLaunch: plan.build.trustedLaunch,
   };

@@ -54,6 +54,19 @@ export async function listVersionNames(clients: AzureClients, imageDefinitionId:
   });
 }
 
+/** What "latest" means to Azure: the highest version that is provisioned and not excluded from latest. */
+export async function latestVersion(clients: AzureClients, imageDefinitionId: string): Promise<string | undefined> {
+  const { resourceGroup, gallery, image } = galleryParts(imageDefinitionId);
+  return callAzure('list versions of', imageDefinitionId, async () => {
+    const names: string[] = [];
+    for await (const v of clients.compute.galleryImageVersions.listByGalleryImage(resourceGroup, gallery, image)) {
+      const usable = (v.provisioningState ?? 'Succeeded') === 'Succeeded' && v.publishingProfile?.excludeFromLatest !== true;
+      if (v.name && usable) names.push(v.name);
+    }
+    return highestVersion(names);
+  });
+}
+
 /** The highest version by numeric comparison, or undefined for a definition with no versions. */
 export function highestVersion(names: string[]): string | undefined {
   return [...names].filter((n) => /^\d+\.\d+\.\d+$/.test(n)).sort(compareVersions).at(-1);

@@ -19,7 +19,7 @@ import { beginReplication, readReplication } from '../../src/activities/replicat
 import { beginInstanceUpgrade, beginScaleSetModel, readInstanceHealth, readScaleSet } from '../../src/activities/rollout.ts';
 import { beginDeleteStagingGroup, createStagingGroup } from '../../src/activities/stage-group.ts';
 import { beginStagingNetwork } from '../../src/activities/stage-network.ts';
-import { beginStagingVm } from '../../src/activities/stage-vm.ts';
+import { beginStagingVm, buildVmOptions } from '../../src/activities/stage-vm.ts';
 import { createAzureClients, type AzureClients } from '../../src/azure/clients.ts';
 import { getImageVersion } from '../../src/azure/galleries.ts';
 import { RUN_COMMAND_OUTPUT_CONTAINER } from '../../src/azure/runCommandBlobs.ts';
@@ -282,6 +282,15 @@ describe('limits', () => {
     expect(await settle(beginReplication({ imageVersionId: dist.imageVersionId, regions: dist.regions }))).toEqual({ state: 'Succeeded' });
     const regions = (await getImageVersion(clients, dist.imageVersionId))?.publishingProfile?.targetRegions?.map((r) => r.name);
     expect(regions).toEqual(['eastus', 'westeurope']);
+
+    // This version is not promoted, so "latest" of ubuntu-web is still the one the first test promoted (1.0.1).
+    expect(dist.version).toBe('1.0.2');
+    const fromLatest = template('ubuntu-web.json', (t) => {
+      t.properties['source'] = { type: 'SharedImageVersion', imageVersionId: dist.galleryImageId };
+    });
+    const next = await plan('ubuntu-web-20261125T131900Z-0010', fromLatest);
+    expect(next.sourceVersion).toBe('1.0.1');
+    expect(buildVmOptions(next, fromLatest, emulator.subscriptionId).image).toEqual({ kind: 'galleryVersion', id: `${dist.galleryImageId}/versions/1.0.1` });
     expect(await settle(beginDeleteStagingGroup({ plan: p }))).toEqual({ state: 'Succeeded' });
   });
 });
