@@ -24,6 +24,8 @@ const BOOT_TIMEOUT_MS = 10_000;
 interface Guest {
   disk: Disk;
   initPid: number;
+  /** `/proc/{initPid}/ns/pid` at boot: tells the guest's init from a later process that reuses its PID. */
+  namespace: string;
   exited: Promise<void>;
   poller: NodeJS.Timeout;
 }
@@ -167,7 +169,8 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     const initPid = Number(children.trim().split(/\s+/)[0]);
     if (!Number.isInteger(initPid) || initPid <= 0) throw new SandboxError(`guest of ${disk.dir}: cannot find its init process`);
 
-    const guest: Guest = { disk, initPid, exited: exited.then(() => undefined), poller: setInterval(() => void checkPowerOff(guest), POWEROFF_POLL_MS) };
+    const namespace = await readlink(`/proc/${initPid}/ns/pid`);
+    const guest: Guest = { disk, initPid, namespace, exited: exited.then(() => undefined), poller: setInterval(() => void checkPowerOff(guest), POWEROFF_POLL_MS) };
     guest.poller.unref();
     void exited.then(() => {
       clearInterval(guest.poller);
@@ -214,10 +217,12 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     guests.delete(disk.dir);
     clearInterval(guest.poller);
     // Killing PID 1 of the namespace kills every process in it; unshare exits once they are all gone.
-    try {
-      process.kill(guest.initPid, 'SIGKILL');
-    } catch {
-      // Already gone.
+    if ((await readlink(`/proc/${guest.initPid}/ns/pid`).catch(() => undefined)) === guest.namespace) {
+      try {
+        process.kill(guest.initPid, 'SIGKILL');
+      } catch {
+        // Exited in the meantime.
+      }
     }
     await guest.exited;
   }
