@@ -9,7 +9,7 @@ import { activityEnvironment } from './environment.ts';
 import { stagingNames } from './naming.ts';
 import { operationStatus, statusOf } from './outcomes.ts';
 
-/** The source as the VM model wants it; a gallery source without a version is pinned to the plan's resolved one. */
+/** The source as the VM model wants it; a source's `latest` is pinned to the version plan resolved. */
 export function vmImage(spec: BakeSpec, sourceVersion?: string): VmImage {
   const s = spec.source;
   switch (s.type) {
@@ -19,7 +19,8 @@ export function vmImage(spec: BakeSpec, sourceVersion?: string): VmImage {
         publisher: s.publisher,
         offer: s.offer,
         sku: s.sku,
-        version: s.version,
+        // A marketplace `latest` is pinned to what plan resolved, so the image is built from the version recorded.
+        version: s.version === 'latest' && sourceVersion ? sourceVersion : s.version,
         ...(s.planInfo ? { plan: { name: s.planInfo.planName, product: s.planInfo.planProduct, publisher: s.planInfo.planPublisher } } : {}),
       };
     case 'ManagedImage':
