@@ -1,7 +1,7 @@
 // The guest sandbox for real: scripts in an overlay over the host root, waagent deprovision, capture, timeouts.
 import { existsSync } from 'node:fs';
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -161,7 +161,9 @@ describe('guest sandbox', () => {
     const disk = await newDisk({ provision: true });
     expect(await text(disk, '/etc/passwd')).toContain('azureuser:');
     expect(await text(disk, '/etc/machine-id')).toMatch(/^[0-9a-f]{32}\n$/);
-    await sandbox.runScript({ disk, script: 'echo customized > /etc/kiln-customized', timeoutSec: 30 });
+    const joined = await sandbox.runScript({ disk, script: 'echo customized > /etc/kiln-customized\nusermod -aG sudo,adm azureuser', timeoutSec: 30 });
+    expect(joined.exitCode).toBe(0);
+    expect(await text(disk, '/etc/group')).toMatch(/^sudo:.*azureuser/m);
 
     const result = await sandbox.runScript({
       disk,
@@ -174,7 +176,8 @@ describe('guest sandbox', () => {
 
     expect(await text(disk, '/etc/machine-id')).toBe('');
     expect(await existsOnDisk(disk, '/etc/ssh/ssh_host_ed25519_key')).toBe(false);
-    for (const file of ['/etc/passwd', '/etc/shadow', '/etc/group']) expect(await text(disk, file)).not.toContain('azureuser');
+    // The account files are the image's (here the host's) again, byte for byte: the user is gone, nothing else is.
+    for (const file of ['/etc/passwd', '/etc/shadow', '/etc/group', '/etc/gshadow'].filter((path) => existsSync(path))) expect(await text(disk, file)).toBe(await readFile(file, 'utf8'));
     expect(await existsOnDisk(disk, '/home/azureuser')).toBe(false);
     expect(await existsOnDisk(disk, '/var/lib/waagent')).toBe(false);
 

@@ -102,8 +102,21 @@ rm -f /etc/resolv.conf
 echo localhost.localdomain > /etc/hostname
 rm -rf /var/lib/waagent /var/log/azure /var/log/waagent.log /root/.bash_history
 if [ -n "$user" ]; then
+  # Drop the user's own entries and take it out of every group's member (and, in gshadow, admin) list.
   for file in /etc/passwd /etc/shadow /etc/group /etc/gshadow; do
-    [ -f "$file" ] && sed -i -e "/^$user:/d" -e "s/\([:,]\)$user\(,\|$\)/\1\2/" -e 's/,$//' -e 's/:,/:/' "$file"
+    [ -f "$file" ] || continue
+    awk -F: -v OFS=: -v user="$user" -v lists="$([ "$file" = /etc/group ] && echo 4 || echo 3,4)" '
+      $1 == user { next }
+      FILENAME ~ /group|gshadow/ {
+        split(lists, fields, ",")
+        for (f in fields) {
+          n = split($fields[f], members, ","); kept = ""
+          for (i = 1; i <= n; i++) if (members[i] != user && members[i] != "") kept = kept (kept == "" ? "" : ",") members[i]
+          if (fields[f] <= NF) $fields[f] = kept
+        }
+      }
+      { print }' "$file" > "$file.kiln-tmp" && cat "$file.kiln-tmp" > "$file"
+    rm -f "$file.kiln-tmp"
   done
   rm -rf "/home/$user" /etc/sudoers.d/waagent
 fi
