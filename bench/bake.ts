@@ -58,7 +58,7 @@ function median(values: number[]): number {
 }
 
 /** Milliseconds of [from, to] covered by at least one interval. */
-export function coveredMs(intervals: Interval[], from: number, to: number): number {
+function coveredMs(intervals: Interval[], from: number, to: number): number {
   const clipped = intervals
     .map((i) => ({ start: Math.max(from, i.startedAt), end: Math.min(to, i.endsAt) }))
     .filter((i) => i.end > i.start)
