@@ -179,10 +179,8 @@ export function deprovisionScript(osType: OsType): RunCommandScript {
       'cloud-init clean --logs --seed >/dev/null 2>&1 || rm -rf /var/lib/cloud/instance /var/lib/cloud/instances /var/lib/cloud/data /var/log/cloud-init*.log',
       'truncate -s 0 /etc/machine-id',
       'rm -f /var/lib/dbus/machine-id',
-      'waagent -force -deprovision+user',
-      'export HISTSIZE=0',
-      'sync',
-      'shutdown -h now',
+      // No shutdown after a failed deprovision: an image that still knows its build VM must not be captured.
+      'waagent -force -deprovision+user && { export HISTSIZE=0; sync; shutdown -h now; }',
     ].join('; ');
     return {
       script: ['#!/bin/bash', `nohup setsid /bin/bash -c ${shQuote(detached)} >/dev/null 2>&1 &`, `echo 'deprovision started'`].join('\n'),

@@ -140,7 +140,8 @@ describe('deprovision', () => {
     expect(script).toMatch(/nohup setsid \/bin\/bash -c '.*' >\/dev\/null 2>&1 &/);
     const detached = script.slice(script.indexOf("-c '"));
     for (const part of ['cloud-init clean --logs', 'truncate -s 0 /etc/machine-id', 'waagent -force -deprovision+user', 'shutdown -h now']) expect(detached).toContain(part);
-    expect(detached.indexOf('waagent')).toBeLessThan(detached.indexOf('shutdown'));
+    // Shut down (and so let capture proceed) only after a successful deprovision.
+    expect(detached).toContain('waagent -force -deprovision+user && { export HISTSIZE=0; sync; shutdown -h now; }');
   });
 
   it('returns at once: the foreground part only launches the background job', async () => {
