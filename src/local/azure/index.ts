@@ -11,6 +11,7 @@ import { ArmError, armError } from './arm/errors.ts';
 import { createGuestPort } from './arm/guest.ts';
 import { galleryRoutes } from './arm/handlers/galleries.ts';
 import { imageRoutes } from './arm/handlers/images.ts';
+import { createMarketplaceCatalogue, marketplaceRoutes, publishRequest, type MarketplaceCatalogue } from './arm/handlers/marketplace.ts';
 import { networkRoutes } from './arm/handlers/network.ts';
 import { operationRoutes } from './arm/handlers/operations.ts';
 import { resourceGroupRoutes } from './arm/handlers/resourceGroups.ts';
@@ -58,6 +59,8 @@ export interface AzureEmulator {
   tenantId: string;
   token: string;
   faults: FaultController;
+  /** Marketplace image versions; `publish` a newer one to drive a source-update rebuild. */
+  marketplace: MarketplaceCatalogue;
   /** A file inside a VM's or scale-set instance's OS disk, as its guest sees it (undefined when absent). */
   readDiskFile(resourceId: string, path: string): Promise<Buffer | undefined>;
   close(): Promise<void>;
@@ -112,8 +115,11 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)) }).end(text);
 }
 
-/** `/_emulator/faults` (GET, PUT, DELETE) and `GET /_emulator/disks?id=…&path=…` for tests in other processes. */
-function adminRoutes(faults: FaultController, readDiskFile: AzureEmulator['readDiskFile']): RawHandler {
+/**
+ * `/_emulator/faults` (GET, PUT, DELETE), `GET /_emulator/disks?id=…&path=…` and `PUT /_emulator/marketplace`
+ * (`{ publisher, offer, sku, version }`) for tests in other processes.
+ */
+function adminRoutes(faults: FaultController, readDiskFile: AzureEmulator['readDiskFile'], marketplace: MarketplaceCatalogue): RawHandler {
   return async (req, res, url) => {
     if (!url.pathname.startsWith('/_emulator/')) return false;
     try {
@@ -121,6 +127,10 @@ function adminRoutes(faults: FaultController, readDiskFile: AzureEmulator['readD
         if (req.method === 'PUT') return sendJson(res, 200, faults.set(await readJson(req))), true;
         if (req.method === 'DELETE') return faults.clear(), sendJson(res, 200, []), true;
         if (req.method === 'GET') return sendJson(res, 200, faults.list()), true;
+      }
+      if (url.pathname === '/_emulator/marketplace' && req.method === 'PUT') {
+        const { image, version } = publishRequest(await readJson(req));
+        return sendJson(res, 200, marketplace.publish(image, version)), true;
       }
       if (url.pathname === '/_emulator/disks' && req.method === 'GET') {
         const id = url.searchParams.get('id');
@@ -172,9 +182,11 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
     guest: createGuestPort(home, sandbox),
     takeFault: (request, kind) => faults.take(request, [kind]),
   };
+  const marketplace = createMarketplaceCatalogue();
   const routes = new RouteTable().add(
     ...operationRoutes(ctx), ...resourceGroupRoutes(ctx), ...networkRoutes(ctx), ...virtualMachineRoutes(ctx),
     ...runCommandRoutes(ctx), ...imageRoutes(ctx), ...galleryRoutes(ctx), ...scaleSetRoutes(ctx),
+    ...marketplaceRoutes(marketplace),
   );
 
   const readDiskFile = async (resourceId: string, path: string): Promise<Buffer | undefined> => {
@@ -187,7 +199,7 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
   const server = createArmServer({
     cert: certificate.certPem, key: certificate.keyPem, token, routes, ops, faults, log,
     publicRoutes: [filesRoute(options.filesDir)],
-    adminRoutes: [adminRoutes(faults, readDiskFile)],
+    adminRoutes: [adminRoutes(faults, readDiskFile, marketplace)],
   });
   const port = await listen(server, options.port ?? 0);
   const armEndpoint = `https://127.0.0.1:${port}`;
@@ -228,5 +240,5 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
     }
   }
 
-  return { armEndpoint, keyVaultUrl: keyVault.url, caCertPath: certificate.caCertPath, caPem: certificate.caPem, subscriptionId, tenantId, token, faults, readDiskFile, close };
+  return { armEndpoint, keyVaultUrl: keyVault.url, caCertPath: certificate.caCertPath, caPem: certificate.caPem, subscriptionId, tenantId, token, faults, marketplace, readDiskFile, close };
 }
