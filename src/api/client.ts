@@ -90,7 +90,7 @@ export class KilnClient {
     return this.#json('GET', `templates/${encodeURIComponent(name)}`);
   }
 
-  listTemplates(options: { continuationToken?: string } = {}): Promise<Page<{ name: string; lastModified?: string }>> {
+  listTemplates(options: { continuationToken?: string } = {}): Promise<Page<{ name: string }>> {
     const query = options.continuationToken ? `?continuationToken=${encodeURIComponent(options.continuationToken)}` : '';
     return this.#json('GET', `templates${query}`);
   }

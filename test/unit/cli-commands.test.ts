@@ -57,6 +57,8 @@ beforeAll(async () => {
       if (req.method === 'POST' && req.url === `/api/builds/${ID}/cancel`) return send(202, { id: ID });
       if (req.method === 'POST' && req.url === `/api/builds/${ID}/retry`) return send(202, { id: `${ID}-retry` });
       if (req.method === 'PUT' && req.url === '/api/templates/web') return send(201, { name: 'web' });
+      if (req.method === 'GET' && req.url === '/api/templates/web') return send(200, { properties: { source: {} } });
+      if (req.method === 'DELETE' && req.url === '/api/templates/web') return res.writeHead(204).end();
       if (req.method === 'GET' && req.url === '/api/templates') return send(200, { items: [{ name: 'a' }], continuationToken: 'a' });
       if (req.method === 'GET' && req.url === '/api/templates?continuationToken=a') return send(200, { items: [{ name: 'b' }] });
       send(404, { type: 'urn:kiln:problem:not-found', title: 'Not Found', status: 404, detail: `run "x" does not exist` });
@@ -176,5 +178,8 @@ describe('kiln cancel, retry, templates', () => {
     const sent = received.find((r) => r.method === 'PUT')!;
     expect(JSON.parse(sent.body)).toMatchObject({ name: 'ubuntu-web', properties: { source: { type: 'PlatformImage' } } });
     expect((await kiln(['templates', 'list', ...api()])).stdout).toBe('a\nb\n');
+    expect(JSON.parse((await kiln(['templates', 'show', 'web', ...api()])).stdout)).toEqual({ properties: { source: {} } });
+    expect(await kiln(['templates', 'delete', 'web', ...api()])).toMatchObject({ code: 0, stdout: 'deleted template web\n' });
+    expect(await kiln(['templates', 'delete', 'gone', ...api()])).toMatchObject({ code: 1 });
   });
 });

@@ -1,4 +1,4 @@
-/** `kiln templates put FILE [--name N]` and `kiln templates list`: the stored templates (a put also starts a bake). */
+/** `kiln templates put|list|show|delete`: the stored templates (a put also starts a bake, as any upload does). */
 
 import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
@@ -22,7 +22,7 @@ export function registerTemplates(program: Command): void {
   addApiOptions(templates.command('list').description('list stored templates').option('--json', 'print as JSON'))
     .action(action(async (options: ApiOptions & { json?: boolean }) => {
       const client = await connect(options);
-      const names: { name: string; lastModified?: string }[] = [];
+      const names: { name: string }[] = [];
       let continuationToken: string | undefined;
       do {
         const page = await client.listTemplates(continuationToken ? { continuationToken } : {});
@@ -30,6 +30,13 @@ export function registerTemplates(program: Command): void {
         continuationToken = page.continuationToken;
       } while (continuationToken);
       if (options.json) return printJson(names);
-      for (const t of names) process.stdout.write(`${t.name}${t.lastModified ? `\t${t.lastModified}` : ''}\n`);
+      for (const t of names) process.stdout.write(`${t.name}\n`);
+    }));
+  addApiOptions(templates.command('show').description('print a stored template').argument('<name>', 'template name'))
+    .action(action(async (name: string, options: ApiOptions) => printJson(await (await connect(options)).getTemplate(name))));
+  addApiOptions(templates.command('delete').description('delete a stored template').argument('<name>', 'template name'))
+    .action(action(async (name: string, options: ApiOptions) => {
+      await (await connect(options)).deleteTemplate(name);
+      process.stdout.write(`deleted template ${name}\n`);
     }));
 }
