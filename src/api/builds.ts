@@ -7,6 +7,7 @@ import { isRunId } from '../runs/ids.ts';
 import type { RunRecord, RunStatus } from '../runs/record.ts';
 import { BakeEvent } from '../pipeline/contracts.ts';
 import type { TemplateError } from '../template/spec.ts';
+import { TEMPLATE_NAME, TEMPLATE_NAME_EXPECTED } from '../template/fields.ts';
 import { startBake, TERMINAL_STATUSES } from './bakes.ts';
 import { json, notFound, problem } from './problem.ts';
 import { readJsonBody, templateErrorsProblem } from './request.ts';
@@ -37,8 +38,8 @@ export async function postBuild(request: HttpRequest, client: DurableClient): Pr
   if (isObject(body.value) && 'templateName' in body.value) {
     const { templateName, template: inline, ...rest } = body.value;
     const errors: TemplateError[] = [];
-    if (typeof templateName !== 'string' || templateName === '') {
-      errors.push({ path: 'templateName', message: 'expected a template name', expected: 'a non-empty string', found: JSON.stringify(templateName) });
+    if (typeof templateName !== 'string' || !TEMPLATE_NAME.test(templateName)) {
+      errors.push({ path: 'templateName', message: 'expected a template name', expected: TEMPLATE_NAME_EXPECTED, found: JSON.stringify(templateName) });
     }
     for (const key of Object.keys(rest)) {
       errors.push({ path: key, message: `unexpected member ${key} beside templateName`, expected: 'templateName and template only' });

@@ -8,6 +8,7 @@ import {
   galleryTarget, isScheduleDue, planPatchRebuild, planSourceUpdateRebuild, sourceUpdateDecision,
 } from '../pipeline/schedule.ts';
 import { parseTemplate } from '../template/index.ts';
+import { TEMPLATE_NAME } from '../template/fields.ts';
 import type { BakeSpec } from '../template/spec.ts';
 import { startBake } from './bakes.ts';
 import { openScheduleStateStore, type ScheduleStateStore } from './schedule-state.ts';
@@ -27,10 +28,14 @@ interface ScheduledTemplate {
   spec: BakeSpec;
 }
 
-/** Every stored template that parses; an invalid one is skipped here (its blob drop already recorded why). */
+/**
+ * Every stored template that parses; an invalid one (or a blob whose name no template can have) is skipped here:
+ * its blob drop already recorded why.
+ */
 async function scheduledTemplates(svc: Services, context: InvocationContext): Promise<ScheduledTemplate[]> {
   const found: ScheduledTemplate[] = [];
   for (const name of await svc.templates.list()) {
+    if (!TEMPLATE_NAME.test(name)) continue;
     const parsed = parseTemplate(await svc.templates.get(name), { name });
     if (parsed.ok) found.push({ name, spec: parsed.spec });
     else context.warn(`schedule: template ${name} is invalid (${parsed.errors.length} errors); skipped`);

@@ -36,17 +36,17 @@ export async function putTemplate(request: HttpRequest): Promise<HttpResponseIni
   return json(existed ? 200 : 201, { name, location }, { location });
 }
 
-/** GET /templates/{name} — the template as stored. */
+/** GET /templates/{name} — the template as stored; a name no template can have is simply unknown. */
 export async function getTemplate(request: HttpRequest): Promise<HttpResponseInit> {
   const name = request.params.name ?? '';
-  const template = await (await services()).templates.get(name);
+  const template = TEMPLATE_NAME.test(name) ? await (await services()).templates.get(name) : undefined;
   return template === undefined ? notFound('template', name) : json(200, template);
 }
 
 /** DELETE /templates/{name}. */
 export async function deleteTemplate(request: HttpRequest): Promise<HttpResponseInit> {
   const name = request.params.name ?? '';
-  const deleted = await (await services()).templates.delete(name);
+  const deleted = TEMPLATE_NAME.test(name) && (await (await services()).templates.delete(name));
   return deleted ? { status: 204 } : notFound('template', name);
 }
 

@@ -49,6 +49,7 @@ describe('404: unknown ids', () => {
     ['POST', 'builds/ubuntu-web-20261125T131900Z-0000/retry'],
     ['GET', 'templates/no-such-template'],
     ['DELETE', 'templates/no-such-template'],
+    ['GET', 'templates/not%20a%20name'],
   ])('%s %s', async (method, path) => {
     const response = await call(method, path);
     expect(response.status).toBe(404);
@@ -97,6 +98,8 @@ describe('400: malformed bodies list every error', () => {
     const badName = await call('PUT', 'templates/bad%20name', { body: '{}' });
     expect(badName.status).toBe(400);
     expect(await problemOf(badName)).toMatchObject({ errors: [{ path: 'name' }] });
+    const stored = await problemOf(await call('POST', 'builds', { body: JSON.stringify({ templateName: 'bad name', extra: 1 }) }));
+    expect((stored.errors as { path: string }[]).map((e) => e.path)).toEqual(['templateName', 'extra']);
     const query = await problemOf(await call('GET', 'builds?status=Bogus&limit=0'));
     expect((query.errors as { path: string }[]).map((e) => e.path)).toEqual(['status', 'limit']);
   });
