@@ -36,7 +36,14 @@ async function scheduledTemplates(svc: Services, context: InvocationContext): Pr
   const found: ScheduledTemplate[] = [];
   for (const name of await svc.templates.list()) {
     if (!TEMPLATE_NAME.test(name)) continue;
-    const parsed = parseTemplate(await svc.templates.get(name), { name });
+    let stored: unknown;
+    try {
+      stored = await svc.templates.get(name);
+    } catch (error) {
+      context.warn(`schedule: template ${name} cannot be read (${(error as Error).message}); skipped`);
+      continue;
+    }
+    const parsed = parseTemplate(stored, { name });
     if (parsed.ok) found.push({ name, spec: parsed.spec });
     else context.warn(`schedule: template ${name} is invalid (${parsed.errors.length} errors); skipped`);
   }
