@@ -91,6 +91,9 @@ describe('timer trigger: source update', () => {
     const first = await waitForEnd(env.client, (await waitForRun(env.client, (r) => r.templateName === 'fresh-web')).id);
     expect(first.status, describeRun(first)).toBe('Succeeded');
 
+    // A stored blob that is not a template must not stop the timer looking at the others.
+    await containers.templates.getBlockBlobClient('not-json.json').upload('{oops', 5);
+
     // The first hourly look records the version the template's own bake used.
     await clock.advance(HOUR_MS);
     await until('the baseline', async () => (await scheduleState('fresh-web')).sourceVersion !== undefined);
