@@ -2,6 +2,7 @@ import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { CronExpressionParser } from 'cron-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bumpPatch } from '../../src/pipeline/schedule.ts';
+import { azureClients, resourceGroupExists } from './bake-support.ts';
 import { describeRun, exampleTemplate, startTestDefault, waitForEnd, waitForRun, type TestDefault } from './triggers-support.ts';
 
 let env: TestDefault;
@@ -116,5 +117,22 @@ describe('timer trigger: source update', () => {
     const timerRuns = (await env.client.listRuns<{ templateName: string; trigger: string }>({ limit: 100 })).items
       .filter((r) => r.templateName === 'fresh-web' && r.trigger === 'timer');
     expect(timerRuns).toHaveLength(1);
+  });
+});
+
+describe('timer trigger: janitor', () => {
+  it('deletes the Kiln staging groups whose expiry has passed and leaves every other group', async () => {
+    const { resources } = azureClients(env.local);
+    const group = (tags: Record<string, string>) => ({ location: 'eastus', tags });
+    const past = new Date(Date.now() - 60_000).toISOString();
+    await resources.resourceGroups.createOrUpdate('kiln-staging-expired', group({ 'kiln-managed': 'true', 'kiln-expires-at': past }));
+    await resources.resourceGroups.createOrUpdate('kiln-staging-alive', group({ 'kiln-managed': 'true', 'kiln-expires-at': new Date(Date.now() + 365 * 24 * HOUR_MS).toISOString() }));
+    await resources.resourceGroups.createOrUpdate('someone-elses', group({ 'kiln-expires-at': past }));
+
+    // The janitor runs every 30 minutes of the host's clock.
+    await env.local.host!.clock.advance(30 * 60_000);
+    await until('the expired group to go', async () => !(await resourceGroupExists(env.local, 'kiln-staging-expired')));
+    expect(await resourceGroupExists(env.local, 'kiln-staging-alive')).toBe(true);
+    expect(await resourceGroupExists(env.local, 'someone-elses')).toBe(true);
   });
 });
