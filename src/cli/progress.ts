@@ -104,9 +104,16 @@ function bar(percent: number, width: number): string {
 /** The live block a terminal redraws: steps, a bar per replication region, scale-set batches. */
 export function progressBlock(snapshot: ProgressSnapshot, columns = 80): string[] {
   const lines = [`${snapshot.id}  ${snapshot.status}${snapshot.step ? `  (${snapshot.step})` : ''}`];
-  if (snapshot.steps.length) {
-    lines.push(`  ${snapshot.steps.map((s) => `${stepMarks[s.status] ?? '?'} ${s.name}`).join('  ')}`);
+  // Steps wrap onto as many lines as the terminal needs, so none is cut off.
+  let stepLine = '';
+  for (const step of snapshot.steps.map((s) => `${stepMarks[s.status] ?? '?'} ${s.name}`)) {
+    if (stepLine && stepLine.length + 2 + step.length > columns - 1) {
+      lines.push(stepLine);
+      stepLine = '';
+    }
+    stepLine = stepLine ? `${stepLine}  ${step}` : `  ${step}`;
   }
+  if (stepLine) lines.push(stepLine);
   if (snapshot.regions.length) {
     const nameWidth = Math.max(...snapshot.regions.map((r) => r.name.length));
     const width = Math.max(10, Math.min(40, columns - nameWidth - 24));

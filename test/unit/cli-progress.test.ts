@@ -57,6 +57,15 @@ describe('live block', () => {
     expect(lines.every((l) => l.length <= 60)).toBe(true);
   });
 
+  it('wraps the steps on a narrow terminal instead of cutting them off', () => {
+    const snapshot = snapshotOf(running(50, 2));
+    snapshot.steps = ['plan', 'lock', 'stage', 'customize', 'validate', 'generalize', 'capture', 'replicate'].map((name) => ({ name, status: 'Succeeded' }));
+    const lines = progressBlock(snapshot, 40);
+    const stepText = lines.filter((l) => l.includes('✔')).join(' ');
+    for (const name of ['plan', 'generalize', 'replicate']) expect(stepText).toContain(`✔ ${name}`);
+    expect(lines.every((l) => l.length <= 40)).toBe(true);
+  });
+
   it("takes regions and scale sets from the record while the bake's own status stands still", () => {
     const waiting = running(10, 1);
     waiting.outputs = {
