@@ -5,10 +5,11 @@ import type { DurableClient } from 'durable-functions';
 import { parseTemplate } from '../template/index.ts';
 import { isRunId } from '../runs/ids.ts';
 import type { RunRecord, RunStatus } from '../runs/record.ts';
-import { BakeEvent } from '../pipeline/contracts.ts';
+import { BakeEvent, type BakeProgress } from '../pipeline/contracts.ts';
 import type { TemplateError } from '../template/spec.ts';
 import { TEMPLATE_NAME, TEMPLATE_NAME_EXPECTED } from '../template/fields.ts';
 import { startBake, TERMINAL_STATUSES } from './bakes.ts';
+import { withChildProgress } from './live-progress.ts';
 import { json, notFound, problem } from './problem.ts';
 import { readJsonBody, templateErrorsProblem } from './request.ts';
 import { services } from './services.ts';
@@ -94,7 +95,9 @@ export async function getBuild(request: HttpRequest, client: DurableClient): Pro
   if (!record) return notFound('run', id);
   if (TERMINAL_STATUSES.has(record.status)) return json(200, record);
   const status = await client.getStatus(id).catch(() => undefined);
-  return json(200, { ...record, progress: status?.customStatus ?? null });
+  const progress = (status?.customStatus ?? null) as BakeProgress | null;
+  if (!progress) return json(200, { ...record, progress: null });
+  return json(200, { ...record, progress: withChildProgress(progress, await (await services()).runs.readProgress(id)) });
 }
 
 /** GET /builds/{id}/logs — every step's log, in step order. */
