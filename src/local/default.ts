@@ -185,7 +185,7 @@ export async function startLocalDefault(options: LocalDefaultOptions): Promise<L
   const keys = persisted?.keys ?? { function: newKey(), admin: newKey() };
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async (): Promise<void> => {
-    for (const close of closers.reverse()) await close().catch(() => undefined);
+    for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
   };
 
   try {
@@ -269,7 +269,6 @@ export async function startLocalDefault(options: LocalDefaultOptions): Promise<L
     await startHost(wantedFunctionsPort);
     closers.push(() => stopHost());
 
-    await mkdir(home, { recursive: true });
     const saved: PersistedLocal = {
       ports: {
         functions: portOf(functionsUrl),
