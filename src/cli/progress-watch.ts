@@ -12,8 +12,6 @@ export interface WatchOptions {
   /** Redraw a live block (a terminal) instead of printing change lines. */
   live: boolean;
   intervalMs: number;
-  /** Resolves early (the run as last seen) when aborted; the bake itself carries on. */
-  signal?: AbortSignal;
 }
 
 /** A block redrawn in place: the cursor moves up over the previous block and clears it. */
@@ -42,7 +40,7 @@ export async function watchRun(client: KilnClient, id: string, options: WatchOpt
     if (block) block.draw(progressBlock(snapshot, options.out.columns ?? 80));
     else for (const line of changeLines(previous, snapshot)) options.out.write(`${line}\n`);
     previous = snapshot;
-    if (TERMINAL.has(run.status) || options.signal?.aborted) {
+    if (TERMINAL.has(run.status)) {
       const { progress: _live, ...record } = run;
       return record;
     }
