@@ -4,11 +4,8 @@ import type { DurableClient } from 'durable-functions';
 import { newRunId } from '../runs/ids.ts';
 import type { RunStore } from '../runs/store.ts';
 import type { RunRecord, Trigger } from '../runs/record.ts';
-import type { BakeInput } from '../pipeline/contracts.ts';
+import { Orchestration, type BakeInput } from '../pipeline/contracts.ts';
 import type { BakeSpec, TemplateError } from '../template/spec.ts';
-
-/** The orchestration every trigger starts (docs/internals.md). */
-export const BAKE_ORCHESTRATION = 'bake';
 
 export interface BakeRequest {
   templateName: string;
@@ -45,7 +42,7 @@ export async function startBake(client: DurableClient, runs: RunStore, request: 
     spec: request.spec,
     ...(request.resumeFrom ? { resumeFrom: request.resumeFrom } : {}),
   };
-  await client.startNew(BAKE_ORCHESTRATION, { instanceId: runId, input });
+  await client.startNew(Orchestration.bake, { instanceId: runId, input });
   return runId;
 }
 
