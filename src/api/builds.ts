@@ -97,7 +97,9 @@ export async function getBuild(request: HttpRequest, client: DurableClient): Pro
   const status = await client.getStatus(id).catch(() => undefined);
   const progress = (status?.customStatus ?? null) as BakeProgress | null;
   if (!progress) return json(200, { ...record, progress: null });
-  return json(200, { ...record, progress: withChildProgress(progress, await (await services()).runs.readProgress(id)) });
+  // A slice read while its child rewrites it can fail; the status without the slices is still worth showing.
+  const slices = await (await services()).runs.readProgress(id).catch(() => []);
+  return json(200, { ...record, progress: withChildProgress(progress, slices) });
 }
 
 /** GET /builds/{id}/logs — every step's log, in step order. */

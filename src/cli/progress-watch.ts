@@ -1,10 +1,17 @@
 /** Follows a bake until it ends: polls the API and shows progress live on a terminal, as plain lines elsewhere. */
 
-import type { KilnClient } from '../api/client.ts';
+import { KilnApiError, type KilnClient } from '../api/client.ts';
 import type { RunRecord } from '../runs/record.ts';
 import { changeLines, progressBlock, snapshotOf, type ProgressSnapshot, type RunView } from './progress.ts';
 
 const TERMINAL = new Set(['Succeeded', 'Failed', 'Canceled']);
+
+/** A long bake outlives a server hiccup: this many failed looks in a row (5xx, no connection) before giving up. */
+const MAX_FAILED_LOOKS = 5;
+
+function transient(error: unknown): boolean {
+  return !(error instanceof KilnApiError) || error.statusCode >= 500;
+}
 
 export interface WatchOptions {
   /** Where progress goes. */
@@ -34,8 +41,18 @@ class LiveBlock {
 export async function watchRun(client: KilnClient, id: string, options: WatchOptions): Promise<RunRecord> {
   const block = options.live ? new LiveBlock(options.out) : undefined;
   let previous: ProgressSnapshot | undefined;
+  let failedLooks = 0;
   for (;;) {
-    const run = await client.getRun<RunView>(id);
+    let run: RunView;
+    try {
+      run = await client.getRun<RunView>(id);
+      failedLooks = 0;
+    } catch (error) {
+      failedLooks += 1;
+      if (!transient(error) || failedLooks >= MAX_FAILED_LOOKS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, options.intervalMs));
+      continue;
+    }
     const snapshot = snapshotOf(run);
     if (block) block.draw(progressBlock(snapshot, options.out.columns ?? 80));
     else for (const line of changeLines(previous, snapshot)) options.out.write(`${line}\n`);

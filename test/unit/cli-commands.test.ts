@@ -38,6 +38,7 @@ let server: Server;
 let endpoint: string;
 let outcome: 'Succeeded' | 'Failed';
 let gets: number;
+let failingGets: number;
 let received: { method: string; url: string; key: string | undefined; body: string }[];
 
 beforeAll(async () => {
@@ -51,7 +52,10 @@ beforeAll(async () => {
       };
       if (req.headers['x-functions-key'] !== KEY) return send(401, { status: 401, detail: 'no key' });
       if (req.method === 'POST' && req.url === '/api/builds') return send(202, { id: ID }, { location: `${endpoint}/api/builds/${ID}` });
-      if (req.method === 'GET' && req.url === `/api/builds/${ID}`) return send(200, gets++ === 0 ? running : finished(outcome));
+      if (req.method === 'GET' && req.url === `/api/builds/${ID}`) {
+        if (failingGets > 0 && failingGets--) return send(500, { status: 500, detail: 'the request failed inside Kiln' });
+        return send(200, gets++ === 0 ? running : finished(outcome));
+      }
       if (req.method === 'GET' && req.url === `/api/builds/${ID}/logs`) return send(200, { id: ID, logs: [{ step: 'customize', text: 'hello\n' }] });
       if (req.method === 'POST' && req.url === `/api/builds/${ID}/approve`) return send(202, { id: ID });
       if (req.method === 'POST' && req.url === `/api/builds/${ID}/cancel`) return send(202, { id: ID });
@@ -75,6 +79,7 @@ afterAll(async () => {
 beforeEach(() => {
   outcome = 'Succeeded';
   gets = 0;
+  failingGets = 0;
   received = [];
 });
 
@@ -118,6 +123,13 @@ describe('kiln bake --endpoint', () => {
   });
 
   it('--json prints only the final run record on stdout', async () => {
+    const { code, stdout } = await kiln(['bake', 'examples/ubuntu-web.json', '--json', ...api()]);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual(finished('Succeeded'));
+  });
+
+  it('rides out a few failed looks (HTTP 500) while the bake runs', async () => {
+    failingGets = 2;
     const { code, stdout } = await kiln(['bake', 'examples/ubuntu-web.json', '--json', ...api()]);
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toEqual(finished('Succeeded'));
