@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -77,6 +77,16 @@ describe('kiln up', () => {
     const status = await kiln(['status', 'ubuntu-web-20261125T131900Z-0000', '--home', home]);
     expect(status).toMatchObject({ code: 1, stderr: 'kiln: run "ubuntu-web-20261125T131900Z-0000" does not exist (HTTP 404)\n' });
     expect(await kiln(['templates', 'list', '--home', home])).toMatchObject({ code: 0, stdout: '' });
+    // `kiln bake` on a home whose `kiln up` is running bakes through it instead of starting a second one.
+    const template = join(home, 'ubuntu-web.json');
+    const example = await readFile(join(repo, 'examples/ubuntu-web.json'), 'utf8');
+    await writeFile(template, example.replaceAll('https://127.0.0.1:8443/', `${new URL(String(first.ready.armEndpoint)).origin}/`));
+    const baked = await kiln(['bake', template, '--json', '--home', home]);
+    expect(baked.code, baked.stderr.slice(-2000)).toBe(0);
+    const record = JSON.parse(baked.stdout) as { id: string; status: string };
+    expect(record.status).toBe('Succeeded');
+    const listed = await fetch(`${first.ready.functionsUrl}/api/builds/${record.id}`, { headers: { 'x-functions-key': String(first.ready.apiKey) } });
+    expect(listed.status).toBe(200);
 
     // kill -9 leaves the first one's Azurite behind, holding its port; the restart on the same home stops it.
     await stop(first.child, 'SIGKILL');

@@ -4,7 +4,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { KilnClient } from '../../api/client.ts';
+import { KilnClient } from '../../api/client.ts';
 import type { LocalDefault } from '../../local/default.ts';
 import { parseTemplateFile } from '../../template/index.ts';
 import { watchRun } from '../progress-watch.ts';
@@ -38,6 +38,15 @@ async function startInProcess(options: BakeOptions): Promise<{ local: LocalDefau
   };
 }
 
+/** The API of a `kiln up` running on `home`, if one answers. */
+async function runningLocalDefault(home: string): Promise<KilnClient | undefined> {
+  const { localEndpoint } = await import('../../local/default.ts');
+  const endpoint = await localEndpoint(home);
+  if (!endpoint) return undefined;
+  const client = new KilnClient(endpoint.functionsUrl, { key: endpoint.apiKey });
+  return (await client.listRuns({ limit: 1 }).then(() => true, () => false)) ? client : undefined;
+}
+
 export function registerBake(program: Command): void {
   addLocalOptions(addApiOptions(
     program
@@ -55,10 +64,12 @@ export function registerBake(program: Command): void {
       return;
     }
     const template: unknown = JSON.parse(await readFile(file, 'utf8'));
-    const inProcess = options.endpoint ? undefined : await startInProcess(options);
+    // A `kiln up` already running on this home owns its ports and data: bake through it rather than beside it.
+    const running = options.endpoint ? undefined : await runningLocalDefault(options.home);
+    const inProcess = options.endpoint || running ? undefined : await startInProcess(options);
     const local = inProcess?.local;
     try {
-      const client: KilnClient = await connect(local ? { ...options, endpoint: local.functionsUrl, key: local.apiKey } : options);
+      const client: KilnClient = running ?? (await connect(local ? { ...options, endpoint: local.functionsUrl, key: local.apiKey } : options));
       const started = await client.startBake(template, { templateName: parsed.spec.name });
       const progressOut = options.json ? process.stderr : process.stdout;
       if (!options.json) progressOut.write(`bake ${started.id} started (${started.location})\n`);
@@ -74,7 +85,7 @@ export function registerBake(program: Command): void {
       const record = await watchRun(client, started.id, {
         out: progressOut,
         live: Boolean(progressOut.isTTY),
-        intervalMs: local ? 250 : 1_000,
+        intervalMs: options.endpoint ? 1_000 : 250,
       }).finally(() => process.off('SIGINT', onInterrupt));
       if (options.json) printJson(record);
       else process.stdout.write(`${summaryLines(record).join('\n')}\n`);
