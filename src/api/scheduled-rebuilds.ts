@@ -5,7 +5,7 @@ import type { DurableClient } from 'durable-functions';
 import { getImageDefinition, getImageVersion, highestVersion, listVersionNames, compareVersions } from '../azure/galleries.ts';
 import { latestPlatformImageVersion } from '../azure/marketplace.ts';
 import {
-  galleryTarget, isScheduleDue, planPatchRebuild, planSourceUpdateRebuild, sourceUpdateDecision,
+  galleryTarget, isScheduleDue, planPatchRebuild, planSourceUpdateRebuild, SchedulePlanError, sourceUpdateDecision,
 } from '../pipeline/schedule.ts';
 import { parseTemplate } from '../template/index.ts';
 import { TEMPLATE_NAME } from '../template/fields.ts';
@@ -99,15 +99,22 @@ export async function runPatchRebuilds(timer: Timer, client: DurableClient, cont
     const since = (await state.get(name)).patchCheckedAt;
     const from = since ? new Date(since) : await templateCreatedAt(svc, name);
     if (isScheduleDue(spec.schedule.patch!, from, tick)) {
-      const target = galleryTarget(spec);
-      if (!target) throw new Error('schedule.patch needs a SharedImage distribution; none found');
-      const versions = await galleryVersions(svc, target.image.id);
-      if (!versions) throw new Error(`image ${target.image.id} has no published version to patch yet`);
-      const definition = await getImageDefinition(svc.azure, target.image.id);
-      const osType = definition?.osType === 'Windows' ? 'Windows' : definition?.osType === 'Linux' ? 'Linux' : undefined;
-      const planned = planPatchRebuild(spec, { latestVersion: versions.latest, highestVersion: versions.highest, ...(osType ? { osType } : {}) });
-      const runId = await startBake(client, svc.runs, { templateName: name, trigger: 'timer', spec: planned });
-      context.log(`patch rebuild of ${name} from ${versions.latest}: run ${runId}`);
+      // Azure failures throw and leave the occurrence due, so the next tick tries again; a template that cannot
+      // be patched (no gallery target, an OS Kiln cannot tell) is reported once per occurrence and skipped.
+      try {
+        const target = galleryTarget(spec);
+        if (!target) throw new SchedulePlanError('schedule.patch needs a SharedImage distribution; none found');
+        const versions = await galleryVersions(svc, target.image.id);
+        if (!versions) throw new Error(`image ${target.image.id} has no published version to patch yet`);
+        const definition = await getImageDefinition(svc.azure, target.image.id);
+        const osType = definition?.osType === 'Windows' ? 'Windows' : definition?.osType === 'Linux' ? 'Linux' : undefined;
+        const planned = planPatchRebuild(spec, { latestVersion: versions.latest, highestVersion: versions.highest, ...(osType ? { osType } : {}) });
+        const runId = await startBake(client, svc.runs, { templateName: name, trigger: 'timer', spec: planned });
+        context.log(`patch rebuild of ${name} from ${versions.latest}: run ${runId}`);
+      } catch (error) {
+        if (!(error instanceof SchedulePlanError)) throw error;
+        context.error(`patch rebuild: template ${name}: ${error.message}; this occurrence is skipped`);
+      }
     }
     await state.update(name, { patchCheckedAt: tick.toISOString() });
   });
