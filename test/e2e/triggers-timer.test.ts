@@ -62,6 +62,8 @@ describe('timer trigger: patch rebuild', { timeout: 300_000 }, () => {
     const before = await patchCheckedAt('patched-web');
     await clock.advance(sunday - clock.now() + 60_000);
     await until('the catch-up tick', async () => (await patchCheckedAt('patched-web')) !== before);
+    // The host arms the next occurrence once the handler has returned.
+    await new Promise((resolve) => setTimeout(resolve, 300));
     await clock.advance(PATCH_TICK_MS);
 
     const patch = await waitForRun(env.client, (r) => r.templateName === 'patched-web' && r.trigger === 'timer');
@@ -98,6 +100,7 @@ describe('timer trigger: source update', () => {
     // The first hourly look records the version the template's own bake used.
     await clock.advance(HOUR_MS);
     await until('the baseline', async () => (await scheduleState('fresh-web')).sourceVersion !== undefined);
+    await new Promise((resolve) => setTimeout(resolve, 300));
     const baseline = (await scheduleState('fresh-web')).sourceVersion!;
 
     const newer = `${baseline.split('.').slice(0, -1).join('.')}.${Number(baseline.split('.').at(-1)) + 1}`;
