@@ -102,26 +102,28 @@ export class RunStore {
   async readProgress(id: string): Promise<(RegionProgress | ScaleSetProgress)[]> {
     const slices: (RegionProgress | ScaleSetProgress)[] = [];
     for await (const item of this.container.listBlobsFlat({ prefix: `${id}/progress/` })) {
-      const buffer = await this.container.getBlobClient(item.name).downloadToBuffer();
-      slices.push(JSON.parse(buffer.toString('utf8')) as RegionProgress | ScaleSetProgress);
+      const slice = await this.readJson<RegionProgress | ScaleSetProgress>(item.name);
+      if (slice) slices.push(slice);
     }
     return slices;
   }
 
-  private async readRecord(id: string): Promise<RunRecord | undefined> {
-    // Azurite can serve a blob that is being overwritten half-written; a second read sees the whole one.
+  private readRecord(id: string): Promise<RunRecord | undefined> {
+    return this.readJson<RunRecord>(`${id}/record.json`);
+  }
+
+  /**
+   * A JSON blob; undefined when there is none. Azurite can serve a blob that is being overwritten half-written
+   * (a short stream, or JSON cut off): a read a moment later sees the whole one.
+   */
+  private async readJson<T>(name: string): Promise<T | undefined> {
     for (let attempt = 1; ; attempt++) {
-      let text: string;
       try {
-        text = (await this.container.getBlobClient(`${id}/record.json`).downloadToBuffer()).toString('utf8');
+        const buffer = await this.container.getBlobClient(name).downloadToBuffer();
+        return JSON.parse(buffer.toString('utf8')) as T;
       } catch (error) {
         if (isNotFound(error)) return undefined;
-        throw error;
-      }
-      try {
-        return JSON.parse(text) as RunRecord;
-      } catch (error) {
-        if (attempt >= TORN_READ_ATTEMPTS) throw new Error(`run ${id}: record.json is not JSON after ${attempt} reads`, { cause: error });
+        if (attempt >= TORN_READ_ATTEMPTS) throw new Error(`runs/${name}: unreadable after ${attempt} reads`, { cause: error });
         await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
       }
     }
