@@ -22,7 +22,7 @@ export interface StepLog {
 
 const LOG_NAME = /^[a-z0-9][a-z0-9-]*$/;
 
-/** Reads of a record that is being rewritten at that moment. */
+/** Reads of a JSON blob that is being rewritten at that moment. */
 const TORN_READ_ATTEMPTS = 5;
 
 /** Append blocks are limited to 4 MiB; a bigger write is split. */
