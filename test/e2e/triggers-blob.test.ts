@@ -1,5 +1,8 @@
+import { InvocationContext } from '@azure/functions';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import * as df from 'durable-functions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handleTemplateDrop } from '../../src/api/template-drop.ts';
 import type { RunRecord } from '../../src/runs/record.ts';
 import { describeRun, exampleTemplate, startTestDefault, waitForEnd, waitForRun, type TestDefault } from './triggers-support.ts';
 
@@ -61,5 +64,27 @@ describe('blob trigger', () => {
     const notJson = await waitForRun(env.client, (r) => r.templateName === 'not-json');
     expect(notJson.status).toBe('Failed');
     expect((await fetch(`${env.local.functionsUrl}/api/builds`, { headers: { 'x-functions-key': env.local.apiKey } })).status).toBe(200);
+  });
+
+  it('a redelivered blob version (host stopped before its receipt) finds its bake started and does not bake twice', async () => {
+    const template = await exampleTemplate('ubuntu-web', env.local);
+    delete (template.properties as Record<string, unknown>).schedule;
+    const body = Buffer.from(JSON.stringify(template));
+    const version = { eTag: '"0x8DE0REDELIVERED"', lastModified: new Date().toISOString() };
+    // What the host hands the handler, twice, as after a crash between starting the bake and noting the receipt.
+    const deliver = async (): Promise<void> => {
+      const context = new InvocationContext({
+        functionName: 'templateDropped',
+        triggerMetadata: { name: 'redelivered-web', properties: version },
+        options: { trigger: { type: 'blobTrigger', name: 'blob' }, extraInputs: [{ type: 'durableClient', name: 'client' }], extraOutputs: [] },
+      });
+      context.extraInputs.set('client', env.local.host!.engine.clientInput(env.local.functionsUrl));
+      await handleTemplateDrop(body, df.getClient(context), context);
+    };
+    await deliver();
+    await deliver();
+    const runs = (await env.client.listRuns<RunRecord>({ limit: 100 })).items.filter((r) => r.templateName === 'redelivered-web');
+    expect(runs).toHaveLength(1);
+    expect((await waitForEnd(env.client, runs[0]!.id)).status).toBe('Succeeded');
   });
 });
