@@ -42,19 +42,55 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30
   }
 }
 
-// The patch step really runs `apt-get update && apt-get -y upgrade` in the emulator's guest sandbox: it needs the
-// network and takes a minute or two. (Windows images, whose guests the emulator simulates, fail at WindowsRestart for now.)
-describe('timer trigger: patch rebuild', { timeout: 300_000 }, () => {
+const PATCH_LOG = '/var/log/kiln-patch.log';
+
+/**
+ * A Shell step that puts an `apt-get` first on the guest's PATH (/usr/local/sbin, as the emulator's Run Command
+ * PATH has it) which records its arguments in PATCH_LOG and succeeds, as an air-gapped mirror setup would: the
+ * patch rebuild's apt step then runs offline and in seconds, and the log shows what it ran.
+ */
+const offlineAptStep = {
+  type: 'Shell',
+  name: 'offline-apt',
+  inline: [
+    'mkdir -p /usr/local/sbin',
+    "cat > /usr/local/sbin/apt-get <<'EOF'",
+    '#!/bin/sh',
+    `printf '%s\\n' "$*" >> ${PATCH_LOG}`,
+    'exit 0',
+    'EOF',
+    'chmod 755 /usr/local/sbin/apt-get',
+  ],
+};
+
+/** The gallery version an instance of web-vmss runs, and what the apt-get stand-in recorded on its disk. */
+async function webInstance(instanceId: string): Promise<{ version?: string; patchLog?: string }> {
+  const { compute } = azureClients(env.local);
+  const instance = await compute.virtualMachineScaleSetVMs.get('web-prod', 'web-vmss', instanceId);
+  return {
+    version: instance.storageProfile?.imageReference?.exactVersion,
+    patchLog: (await env.local.emulator.readDiskFile(instance.id!, PATCH_LOG))?.toString('utf8'),
+  };
+}
+
+// The patch step runs for real in the emulator's guest sandbox, against the image's own apt-get: here the offline
+// stand-in the template's first bake installs. (Windows images, whose guests the emulator simulates, fail at
+// WindowsRestart for now.)
+describe('timer trigger: patch rebuild', () => {
   it('at the template schedule, rebuilds from the latest gallery version with the OS patch step and the next patch version', async () => {
     const clock = env.local.host!.clock;
     const template = await exampleTemplate('ubuntu-web', env.local);
-    (template.properties as Record<string, unknown>).schedule = { patch: '0 0 3 * * 0' };
+    const properties = template.properties as Record<string, unknown>;
+    properties.schedule = { patch: '0 0 3 * * 0' };
+    properties.customize = [offlineAptStep, ...(properties.customize as unknown[])];
     const body = JSON.stringify(template);
     await containers.templates.getBlockBlobClient('patched-web.json').upload(body, body.length);
 
     const first = await waitForEnd(env.client, (await waitForRun(env.client, (r) => r.templateName === 'patched-web')).id);
     expect(first.status, describeRun(first)).toBe('Succeeded');
     const baked = first.outputs.version!;
+    // The scale set runs the first bake, and nothing has called the stand-in yet.
+    expect(await webInstance('0')).toEqual({ version: baked, patchLog: undefined });
 
     // Skip the host clock past next Sunday 03:00 UTC. The patch timer's first tick after the skip stands for the
     // occurrence it missed; the one after it stands for the skipped-to time and finds the schedule due.
@@ -67,12 +103,19 @@ describe('timer trigger: patch rebuild', { timeout: 300_000 }, () => {
     await clock.advance(PATCH_TICK_MS);
 
     const patch = await waitForRun(env.client, (r) => r.templateName === 'patched-web' && r.trigger === 'timer');
-    const run = await waitForEnd(env.client, patch.id, 240_000);
+    const run = await waitForEnd(env.client, patch.id);
     expect(run.status, describeRun(run)).toBe('Succeeded');
     expect(run.spec!.source).toMatchObject({ type: 'SharedImageVersion', version: baked });
     expect(run.spec!.customizers.map((c) => c.name)).toEqual(['patch (apt)']);
     expect(run.outputs.version).toBe(bumpPatch(baked));
     expect(run.outputs.scaleSets).toEqual([expect.objectContaining({ status: 'Succeeded' })]);
+    // Every instance now runs the new version, whose disk shows the patch step refreshed the package lists, then upgraded.
+    for (const instanceId of ['0', '1', '2']) {
+      expect(await webInstance(instanceId)).toEqual({
+        version: bumpPatch(baked),
+        patchLog: 'update\n-y -o Dpkg::Options::=--force-confold upgrade\n',
+      });
+    }
 
     // Until the next Sunday nothing more is due.
     await clock.advance(PATCH_TICK_MS);
