@@ -160,6 +160,30 @@ describe('Windows guests', () => {
     const statuses = (await t.compute.virtualMachines.instanceView(RG, 'win')).statuses?.map((s) => s.code);
     expect(statuses).toContain('PowerState/stopped');
   });
+
+  it('print their Write-Output lines with the boot time, which a detached restart makes newer', async () => {
+    const windows = { publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2022-datacenter-azure-edition', version: 'latest' };
+    await t.compute.virtualMachines.createOrUpdate(RG, 'win2', vmModel({ image: windows, name: 'win2' }), FAST_POLL);
+    const printBoot = "Write-Output ('boot:' + (Get-CimInstance Win32_OperatingSystem).LastBootUpTime.ToUniversalTime().ToString('o'))";
+    const bootIn = async (name: string) => /^boot:(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z)$/m.exec((await view('win2', name)).output ?? '')?.[1];
+    const restart = [
+      printBoot,
+      "Start-Process -FilePath cmd.exe -ArgumentList '/c', 'timeout /t 5 /nobreak > NUL & shutdown /r /f /t 0' -WindowStyle Hidden",
+      "Write-Output 'it''s scheduled'",
+      'Get-Service | Out-Null',
+    ].join('\n');
+    await t.compute.virtualMachineRunCommands.createOrUpdate(RG, 'win2', 'restart', managed(restart), FAST_POLL);
+    expect((await view('win2', 'restart')).output).toMatch(/^boot:\S+\nit's scheduled\n$/);
+    const before = await bootIn('restart');
+    expect(before).toBeDefined();
+    await t.compute.virtualMachineRunCommands.createOrUpdate(RG, 'win2', 'check', managed(printBoot), FAST_POLL);
+    const after = await bootIn('check');
+    expect(Date.parse(after!)).toBeGreaterThan(Date.parse(before!));
+    expect((await t.compute.virtualMachines.instanceView(RG, 'win2')).statuses?.map((s) => s.code)).toContain('PowerState/running');
+    // Without a restart, the boot time stays.
+    await t.compute.virtualMachineRunCommands.createOrUpdate(RG, 'win2', 'check-again', managed(printBoot), FAST_POLL);
+    expect(await bootIn('check-again')).toBe(after);
+  });
 });
 
 describe('without isolation', () => {

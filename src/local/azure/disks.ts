@@ -2,10 +2,12 @@
  * Emulated VM disks as directories: an image snapshot is a merged file tree; a VM disk is its own upper directory
  * over snapshot layers over the host root (which is never copied). Capture merges the layers back into a snapshot.
  */
+import { execFile } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { chmod, copyFile, constants, lchown, lstat, lutimes, mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
+import { promisify } from 'node:util';
 import { copyTree, isWhiteout, listOpaqueDirs, markOpaque, opaqueFlags } from './disks-overlay.ts';
 
 /** A VM's disk. Serializable: the emulator keeps it in its resource store. */
@@ -25,6 +27,7 @@ export class DiskError extends Error {
 }
 
 const HOST_ROOT = '/';
+const runFile = promisify(execFile);
 
 export function diskPaths(disk: Disk): { upper: string; work: string; merged: string; control: string } {
   return {
@@ -305,6 +308,18 @@ function nextUid(passwd: string): number {
 }
 
 /**
+ * An account file's text ('' when absent). Unprivileged, the host's /etc/shadow is unreadable: guests never run
+ * there, so the account records suffice.
+ */
+async function accountFile(disk: Disk, path: string): Promise<string> {
+  const content = await readFileFromDisk(disk, path).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'EACCES' && !isRoot) return undefined;
+    throw error;
+  });
+  return content?.toString('utf8') ?? '';
+}
+
+/**
  * Gives a disk the machine identity Azure's provisioning gives a new VM from a generalized image: machine-id,
  * hostname, SSH host keys, the admin user (with sudo, as waagent does) and the agent's state directory.
  * The guest must not be running.
@@ -314,14 +329,7 @@ export async function provisionDisk(disk: Disk, options: ProvisionOptions): Prom
   if (!USERNAME.test(user)) {
     throw new DiskError(`adminUsername: expected a Linux user name (${USERNAME.source}), found ${JSON.stringify(user)}`);
   }
-  // Unprivileged, the host's /etc/shadow is unreadable: guests never run there, so the account record suffices.
-  const text = async (path: string) =>
-    (
-      await readFileFromDisk(disk, path).catch((error: NodeJS.ErrnoException) => {
-        if (error.code === 'EACCES' && !isRoot) return undefined;
-        throw error;
-      })
-    )?.toString('utf8') ?? '';
+  const text = (path: string) => accountFile(disk, path);
   const withLine = (content: string, line: string) => (content === '' || content.endsWith('\n') ? content : content + '\n') + line + '\n';
 
   const passwd = await text('/etc/passwd');
@@ -354,5 +362,63 @@ export async function provisionDisk(disk: Disk, options: ProvisionOptions): Prom
   if (!(await existsOnDisk(disk, '/etc/resolv.conf'))) {
     const hostResolvConf = await readFile('/etc/resolv.conf').catch(() => undefined);
     if (hostResolvConf) await writeFileToDisk(disk, '/etc/resolv.conf', hostResolvConf, { mode: 0o644 });
+  }
+}
+
+/**
+ * Removes an entry from the guest's view: from the upper layer, and where a lower layer still shows it, by an overlayfs
+ * whiteout. Only root can make one (a 0/0 character device); elsewhere the lower entry stays visible.
+ */
+async function removeFromDisk(disk: Disk, path: string): Promise<void> {
+  const upperPath = join(diskPaths(disk).upper, guestPath(path));
+  await rm(upperPath, { recursive: true, force: true });
+  if (!isRoot || !(await resolveInLayers(disk, path))) return;
+  await ensureUpperParents(disk, path);
+  await runFile('mknod', [upperPath, 'c', '0', '0']);
+}
+
+/** Names in a directory of the guest's view, from every layer (a name a higher layer hides is checked on removal). */
+async function namesOnDisk(disk: Disk, dir: string): Promise<Set<string>> {
+  const names = new Set<string>();
+  for (const layer of layerStack(disk)) {
+    for (const name of await readdir(join(layer, guestPath(dir))).catch(() => [])) names.add(name);
+  }
+  return names;
+}
+
+/**
+ * What `waagent -deprovision+user -force` does to a disk (as the guests' shim in sandbox-guest.ts does), applied
+ * from the host with nothing run, where guests cannot run: SSH host keys, DHCP leases, resolv.conf, the agent's
+ * state and the last provisioned user go, the hostname becomes localhost.localdomain, machine-id is emptied.
+ * The guest must not be running.
+ */
+export async function deprovisionDisk(disk: Disk): Promise<void> {
+  const ovf = (await readFileFromDisk(disk, '/var/lib/waagent/ovf-env.xml'))?.toString('utf8') ?? '';
+  const user = /<[^>]*UserName>([^<]*)<\/[^>]*UserName>/.exec(ovf)?.[1];
+  const hostKeys = [...(await namesOnDisk(disk, '/etc/ssh'))].filter((name) => name.startsWith('ssh_host_')).map((name) => `/etc/ssh/${name}`);
+  const leases = [...(await namesOnDisk(disk, '/var/lib/NetworkManager'))].filter((name) => /^dhclient-.*\.lease$/.test(name)).map((name) => `/var/lib/NetworkManager/${name}`);
+  const gone = [
+    ...hostKeys, ...leases, '/var/lib/dhclient', '/var/lib/dhcpcd', '/var/lib/dhcp', '/etc/resolv.conf',
+    '/var/lib/waagent', '/var/log/azure', '/var/log/waagent.log', '/root/.bash_history',
+    ...(user ? [`/home/${user}`, '/etc/sudoers.d/waagent'] : []),
+  ];
+  for (const path of gone) await removeFromDisk(disk, path);
+  if (await existsOnDisk(disk, '/etc/machine-id')) await writeFileToDisk(disk, '/etc/machine-id', '');
+  await writeFileToDisk(disk, '/etc/hostname', 'localhost.localdomain\n');
+  if (!user) return;
+  // The user's own entries go, and it leaves every group's member (and, in gshadow, admin) list.
+  const memberFields: Record<string, number[]> = { '/etc/passwd': [], '/etc/shadow': [], '/etc/group': [3], '/etc/gshadow': [2, 3] };
+  for (const [file, fields] of Object.entries(memberFields)) {
+    const content = await accountFile(disk, file);
+    const kept = content
+      .split('\n')
+      .filter((line) => line.split(':')[0] !== user)
+      .map((line) => {
+        const parts = line.split(':');
+        for (const field of fields) if (parts[field] !== undefined) parts[field] = parts[field].split(',').filter((m) => m !== '' && m !== user).join(',');
+        return parts.join(':');
+      })
+      .join('\n');
+    if (kept !== content) await writeFileToDisk(disk, file, kept);
   }
 }

@@ -27,6 +27,8 @@ export interface GuestPort {
   deleteSnapshot(snapshot: string): Promise<void>;
   /** What `waagent -deprovision+user` removes: machine identity, SSH host keys, the provisioned admin user. */
   deprovision(disk: string): Promise<void>;
+  /** The same effects applied to the disk from the host, nothing run: for guests that cannot run here. */
+  deprovisionFromHost(disk: string): Promise<void>;
   /** A file as the guest sees it (undefined when absent): the health rule and test inspection read through this. */
   readFile(disk: string, path: string): Promise<Buffer | undefined>;
   writeFile(disk: string, path: string, content: string): Promise<void>;

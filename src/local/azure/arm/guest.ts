@@ -1,7 +1,7 @@
 /** The handlers' view of guests (GuestPort), built on the disk layers and the sandbox: disks are named by directory. */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { createDiskFrom, deleteDisk, deleteSnapshot, openDisk, provisionDisk, readFileFromDisk, snapshotDisk, writeFileToDisk } from '../disks.ts';
+import { createDiskFrom, deleteDisk, deprovisionDisk, deleteSnapshot, openDisk, provisionDisk, readFileFromDisk, snapshotDisk, writeFileToDisk } from '../disks.ts';
 import type { Sandbox } from '../sandbox-types.ts';
 import type { GuestPort } from './context.ts';
 
@@ -36,6 +36,9 @@ export function createGuestPort(home: string, sandbox: Sandbox): GuestPort {
       if (!sandbox.isolation.isolated) return;
       await sandbox.runScript({ disk, script: DEPROVISION, timeoutSec: 60 });
       await sandbox.stopGuest(disk);
+    },
+    async deprovisionFromHost(dir) {
+      await deprovisionDisk(await openDisk(dir));
     },
     async readFile(dir, path) {
       return readFileFromDisk(await openDisk(dir), path);

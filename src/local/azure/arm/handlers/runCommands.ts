@@ -10,6 +10,8 @@ import { acceptedAction, acceptedWrite, type Operation } from '../lro.ts';
 import { present, providerId, type StoredResource } from '../resources.ts';
 import type { Route } from '../routes.ts';
 import { arrayAt, bodyObject, isObject, objectAt, requiredLocation, stringAt, tagsOf, validateName, type Json } from '../validate.ts';
+import type { OperationKind } from '../../latency.ts';
+import { simulatedOutput, startsDetachedRestart } from '../windows-guest.ts';
 import { VM_BASE, VM_TYPE, vmState } from './virtualMachines.ts';
 
 const RC_TYPE = 'Microsoft.Compute/virtualMachines/runCommands';
@@ -20,6 +22,8 @@ const EFFECT_START = 'runCommand.start';
 const EFFECT_REPORT = 'runCommand.report';
 const EFFECT_AGENT_GONE = 'runCommand.agentGone';
 const EFFECT_GUEST_STOPPED = 'vm.guestStopped';
+const EFFECT_GUEST_RESTARTED = 'vm.guestRestarted';
+const EFFECT_GUEST_DEPROVISIONED = 'vm.guestDeprovisioned';
 
 type ExecutionState = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'TimedOut' | 'Canceled';
 
@@ -74,20 +78,29 @@ export function runCommandRoutes(ctx: HandlerContext): Route[] {
     return vm;
   };
 
-  /** Runs a script in the VM's guest; a foreground deprovision leaves the run unreported until its timeout. */
+  /** Starts what a guest does on its own after the run: `effect` applies after `kind`'s latency. */
+  const guestEvent = (vm: StoredResource, operation: string, kind: OperationKind, effect: string) => {
+    ctx.ops.start({
+      subscriptionId: ctx.subscriptionId, location: vm.location!, apiVersion: '2026-04-01', style: 'compute', resourceId: `${vm.id}/guest`, operation,
+      steps: [stepAfter(ctx, kind, { kind: effect, args: { id: vm.id } })],
+    });
+  };
+
   /**
-   * Windows guests cannot run here: the script is not run and the result says so. A script that starts sysprep or a
-   * shutdown in the background (Start-Process) stops the VM after sysprep's time, as the detached pattern does on Azure.
+   * Windows guests cannot run here: the script is not run and the result says so. Its top-level `Write-Output`
+   * lines still print (with the guest's boot time, so a restart can be seen), a script that starts sysprep or a
+   * shutdown in the background (Start-Process) stops the VM after sysprep's time, as the detached pattern does on
+   * Azure, and one that starts a restart that way boots the guest again (a newer boot time, the VM stays running).
    */
   const simulateWindows = (vm: StoredResource, script: string): ScriptResult => {
     const detachedStop = /Start-Process/i.test(script) && /Sysprep\.exe|Stop-Computer|shutdown(\.exe)?\s+\/s/i.test(script);
-    if (detachedStop) {
-      ctx.ops.start({
-        subscriptionId: ctx.subscriptionId, location: vm.location!, apiVersion: '2026-04-01', style: 'compute', resourceId: `${vm.id}/guest`, operation: 'guest.shutdown',
-        steps: [stepAfter(ctx, 'guestSysprepWindows', { kind: EFFECT_GUEST_STOPPED, args: { id: vm.id } })],
-      });
-    }
-    return { isolated: false, exitCode: null, stdout: '', stderr: '', timedOut: false, agentRemoved: false, detachedStarted: detachedStop, message: 'Windows guests are not emulated; the PowerShell script was recorded, not run' };
+    const detachedRestart = !detachedStop && startsDetachedRestart(script);
+    if (detachedStop) guestEvent(vm, 'guest.shutdown', 'guestSysprepWindows', EFFECT_GUEST_STOPPED);
+    if (detachedRestart) guestEvent(vm, 'guest.restart', 'vmRestart', EFFECT_GUEST_RESTARTED);
+    // The stored VM, not the request's copy: a restart may have applied since the run was asked for.
+    const current = resources.find(vm.id) ?? vm;
+    const stdout = simulatedOutput(script, new Date(vmState(current).bootTime ?? String(current.properties.timeCreated)));
+    return { isolated: false, exitCode: null, stdout, stderr: '', timedOut: false, agentRemoved: false, detachedStarted: detachedStop || detachedRestart, message: 'Windows guests are not emulated; the PowerShell script was recorded, not run' };
   };
   ctx.ops.registerEffect(EFFECT_GUEST_STOPPED, (args) => {
     const vm = resources.find(String(args.id));
@@ -95,10 +108,39 @@ export function runCommandRoutes(ctx: HandlerContext): Route[] {
     vmState(vm).power = 'stopped';
     resources.save(vm);
   });
+  ctx.ops.registerEffect(EFFECT_GUEST_RESTARTED, (args) => {
+    const vm = resources.find(String(args.id));
+    if (!vm || vmState(vm).power !== 'running') return;
+    vmState(vm).bootTime = new Date().toISOString();
+    resources.save(vm);
+  });
+
+  /**
+   * A Linux script that was not run (no isolation) but starts a deprovision or a shutdown detached: as the Windows
+   * simulation does, the emulator applies its effects from the host (the agent's deprovision on the disk, nothing
+   * executed) and stops the VM, so the detached-generalize pattern still ends.
+   */
+  const simulateDetachedLinux = (vm: StoredResource, script: string, result: ScriptResult): ScriptResult => {
+    const detached = /\bnohup\b|\bsetsid\b|[^&]&\s*$/m.test(script);
+    const deprovision = /\bwaagent\b[^\n]*-deprovision/.test(script);
+    if (result.isolated || !detached || !(deprovision || /\b(shutdown|poweroff|halt)\b/.test(script))) return result;
+    guestEvent(vm, 'guest.shutdown', deprovision ? 'guestDeprovisionLinux' : 'guestShutdownToStopped', deprovision ? EFFECT_GUEST_DEPROVISIONED : EFFECT_GUEST_STOPPED);
+    const effect = deprovision ? 'Its detached deprovision is applied to the disk from the host instead, and the VM stops.' : 'Its detached shutdown stops the VM.';
+    return { ...result, detachedStarted: true, message: `${result.message ?? 'Script not run.'} ${effect}` };
+  };
+  ctx.ops.registerEffect(EFFECT_GUEST_DEPROVISIONED, async (args) => {
+    const vm = resources.find(String(args.id));
+    if (!vm || vmState(vm).power !== 'running' || !vmState(vm).disk) return;
+    await guest.deprovisionFromHost(vmState(vm).disk!);
+    vmState(vm).power = 'stopped';
+    resources.save(vm);
+  });
 
   const launch = (op: Operation, vm: StoredResource, script: string, env: Record<string, string>, timeoutSec: number, onDone: (result: ScriptResult) => Promise<void>) => {
     const started = Date.now();
-    const run = vmState(vm).osType === 'Windows' ? Promise.resolve(simulateWindows(vm, script)) : guest.runScript(vmState(vm).disk!, script, env, timeoutSec);
+    const run = vmState(vm).osType === 'Windows'
+      ? Promise.resolve(simulateWindows(vm, script))
+      : guest.runScript(vmState(vm).disk!, script, env, timeoutSec).then((result) => simulateDetachedLinux(vm, script, result));
     run
       .then(async (result) => {
         if (!result.agentRemoved) return onDone(result);

@@ -28,6 +28,8 @@ export interface VmState {
   computerName?: string;
   /** The guest removed its agent (a foreground deprovision): run commands can no longer report. */
   agentRemoved?: boolean;
+  /** When the guest OS last booted (ISO time): what a simulated Windows guest reports as LastBootUpTime. */
+  bootTime?: string;
 }
 
 export const vmState = (vm: StoredResource): VmState => vm.state as unknown as VmState;
@@ -100,12 +102,15 @@ export function virtualMachineRoutes(ctx: HandlerContext): Route[] {
     if (!state.disk) state.disk = await (pending ?? startDisk(vm, args.source as DiskSource, String(args.osState)));
     vm.properties.provisioningState = 'Succeeded';
     state.power = 'running';
+    state.bootTime = new Date().toISOString();
     resources.save(vm);
   });
   ctx.ops.registerEffect(EFFECT_POWER, async (args) => {
     const vm = resources.find(String(args.id));
     if (!vm) return;
     const state = vmState(vm);
+    // Starting a running VM (or updating its model) does not boot it again.
+    if (args.power === 'running' && state.power !== 'running') state.bootTime = new Date().toISOString();
     state.power = args.power as PowerState;
     if (args.power === 'running') state.agentRemoved = false;
     vm.properties.provisioningState = 'Succeeded';
