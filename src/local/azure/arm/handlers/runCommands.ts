@@ -3,7 +3,7 @@
  * runCommand. Scripts run in the VM's guest; a foreground deprovision never reports back, as on Azure.
  */
 import { AnonymousCredential, AppendBlobClient } from '@azure/storage-blob';
-import { beginOperation, stepAfter, type HandlerContext, type ScriptResult } from '../context.ts';
+import { beginOperation, stepAfter, type HandlerContext } from '../context.ts';
 import { armError, errors } from '../errors.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
 import { acceptedAction, acceptedWrite, type Operation } from '../lro.ts';
@@ -11,6 +11,7 @@ import { present, providerId, type StoredResource } from '../resources.ts';
 import type { Route } from '../routes.ts';
 import { arrayAt, bodyObject, isObject, objectAt, requiredLocation, stringAt, tagsOf, validateName, type Json } from '../validate.ts';
 import type { OperationKind } from '../../latency.ts';
+import type { RunScriptResult } from '../../sandbox-types.ts';
 import { simulatedOutput, startsDetachedRestart } from '../windows-guest.ts';
 import { VM_BASE, VM_TYPE, vmState } from './virtualMachines.ts';
 
@@ -92,7 +93,7 @@ export function runCommandRoutes(ctx: HandlerContext): Route[] {
    * shutdown in the background (Start-Process) stops the VM after sysprep's time, as the detached pattern does on
    * Azure, and one that starts a restart that way boots the guest again (a newer boot time, the VM stays running).
    */
-  const simulateWindows = (vm: StoredResource, script: string): ScriptResult => {
+  const simulateWindows = (vm: StoredResource, script: string): RunScriptResult => {
     const detachedStop = /Start-Process/i.test(script) && /Sysprep\.exe|Stop-Computer|shutdown(\.exe)?\s+\/s/i.test(script);
     const detachedRestart = !detachedStop && startsDetachedRestart(script);
     if (detachedStop) guestEvent(vm, 'guest.shutdown', 'guestSysprepWindows', EFFECT_GUEST_STOPPED);
@@ -120,7 +121,7 @@ export function runCommandRoutes(ctx: HandlerContext): Route[] {
    * simulation does, the emulator applies its effects from the host (the agent's deprovision on the disk, nothing
    * executed) and stops the VM, so the detached-generalize pattern still ends.
    */
-  const simulateDetachedLinux = (vm: StoredResource, script: string, result: ScriptResult): ScriptResult => {
+  const simulateDetachedLinux = (vm: StoredResource, script: string, result: RunScriptResult): RunScriptResult => {
     const detached = /\bnohup\b|\bsetsid\b|[^&]&\s*$/m.test(script);
     const deprovision = /\bwaagent\b[^\n]*-deprovision/.test(script);
     if (result.isolated || !detached || !(deprovision || /\b(shutdown|poweroff|halt)\b/.test(script))) return result;
@@ -136,7 +137,7 @@ export function runCommandRoutes(ctx: HandlerContext): Route[] {
     resources.save(vm);
   });
 
-  const launch = (op: Operation, vm: StoredResource, script: string, env: Record<string, string>, timeoutSec: number, onDone: (result: ScriptResult) => Promise<void>) => {
+  const launch = (op: Operation, vm: StoredResource, script: string, env: Record<string, string>, timeoutSec: number, onDone: (result: RunScriptResult) => Promise<void>) => {
     const started = Date.now();
     const run = vmState(vm).osType === 'Windows'
       ? Promise.resolve(simulateWindows(vm, script))
@@ -156,7 +157,7 @@ export function runCommandRoutes(ctx: HandlerContext): Route[] {
       });
   };
 
-  const viewFrom = async (result: ScriptResult, startTime: string, blobs: { output?: string; error?: string }): Promise<RunView> => {
+  const viewFrom = async (result: RunScriptResult, startTime: string, blobs: { output?: string; error?: string }): Promise<RunView> => {
     const view: RunView = { executionState: 'Succeeded', startTime, endTime: new Date().toISOString(), output: tail(result.stdout), error: tail(result.stderr) };
     if (!result.isolated) {
       view.exitCode = 0;
