@@ -64,8 +64,10 @@ function quarter(percent: number): number {
 /** The lines that say what changed between two snapshots (plain output: CI logs, pipes). */
 export function changeLines(before: ProgressSnapshot | undefined, after: ProgressSnapshot): string[] {
   const lines: string[] = [];
-  if (!before) lines.push(`run ${after.id}: ${after.status}`);
-  else if (before.status !== after.status) lines.push(`run ${after.id}: ${after.status}`);
+  const runLine = before?.status === after.status ? undefined : `run ${after.id}: ${after.status}`;
+  // A final status is told last, after the steps that led to it.
+  const ended = ['Succeeded', 'Failed', 'Canceled'].includes(after.status);
+  if (runLine && !ended) lines.push(runLine);
   for (const step of after.steps) {
     const old = before?.steps.find((s) => s.name === step.name);
     if (old?.status !== step.status && step.status !== 'Pending') lines.push(`step ${step.name}: ${step.status}`);
@@ -84,6 +86,7 @@ export function changeLines(before: ProgressSnapshot | undefined, after: Progres
     }
   }
   if (after.waitingFor && after.waitingFor !== before?.waitingFor) lines.push(`waiting for ${after.waitingFor}`);
+  if (runLine && ended) lines.push(runLine);
   return lines;
 }
 

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../src/runs/record.ts';
+import { runKiln } from '../e2e/triggers-support.ts';
 
 const repo = join(import.meta.dirname, '../..');
 const KEY = 'test-key';
@@ -83,22 +83,12 @@ beforeEach(() => {
   received = [];
 });
 
-function kiln(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', 'src/cli/main.ts', ...args], { cwd: repo, env: { ...process.env, KILN_ENDPOINT: '', KILN_API_KEY: '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const api = (): string[] => ['--endpoint', endpoint, '--key', KEY];
 
 describe('kiln bake --endpoint', () => {
   it('prints plain progress lines, the image version and the rollout result; exit 0 on success', async () => {
-    const { code, stdout, stderr } = await kiln(['bake', 'examples/ubuntu-web.json', ...api()]);
+    const { code, stdout, stderr } = await runKiln(['bake', 'examples/ubuntu-web.json', ...api()]);
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(stdout.split('\n')).toEqual([
@@ -107,10 +97,10 @@ describe('kiln bake --endpoint', () => {
       'step plan: Succeeded',
       'step replicate: Running',
       'replicate eastus: Replicating 50%',
-      `run ${ID}: Succeeded`,
       'step replicate: Succeeded',
       'replicate eastus: Completed 100%',
       'rollout web-vmss: Succeeded, 3/3 updated',
+      `run ${ID}: Succeeded`,
       `${ID}: Succeeded`,
       `image version 1.0.1 (${imageVersionId})`,
       'region eastus: Completed',
@@ -123,28 +113,28 @@ describe('kiln bake --endpoint', () => {
   });
 
   it('--json prints only the final run record on stdout', async () => {
-    const { code, stdout } = await kiln(['bake', 'examples/ubuntu-web.json', '--json', ...api()]);
+    const { code, stdout } = await runKiln(['bake', 'examples/ubuntu-web.json', '--json', ...api()]);
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toEqual(finished('Succeeded'));
   });
 
   it('rides out a few failed looks (HTTP 500) while the bake runs', async () => {
     failingGets = 2;
-    const { code, stdout } = await kiln(['bake', 'examples/ubuntu-web.json', '--json', ...api()]);
+    const { code, stdout } = await runKiln(['bake', 'examples/ubuntu-web.json', '--json', ...api()]);
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toEqual(finished('Succeeded'));
   });
 
   it('exits 1 when the bake fails, and says why', async () => {
     outcome = 'Failed';
-    const { code, stdout } = await kiln(['bake', 'examples/ubuntu-web.json', ...api()]);
+    const { code, stdout } = await runKiln(['bake', 'examples/ubuntu-web.json', ...api()]);
     expect(code).toBe(1);
     expect(stdout).toContain(`${ID}: Failed`);
     expect(stdout).toContain('error in replicate: ReplicationFailed: eastus failed');
   });
 
   it('refuses an invalid template before calling the API, listing every error', async () => {
-    const { code, stderr } = await kiln(['bake', 'test/unit/cli-commands.test.ts', ...api()]);
+    const { code, stderr } = await runKiln(['bake', 'test/unit/cli-commands.test.ts', ...api()]);
     expect(code).toBe(1);
     expect(stderr).toContain('$: not valid JSON');
     expect(received).toEqual([]);
@@ -154,25 +144,25 @@ describe('kiln bake --endpoint', () => {
 describe('kiln status, logs, approve', () => {
   it('status prints the summary, --json the record; an unknown id exits 1 with the API detail', async () => {
     gets = 1;
-    const plain = await kiln(['status', ID, ...api()]);
+    const plain = await runKiln(['status', ID, ...api()]);
     expect(plain.code).toBe(0);
     expect(plain.stdout).toContain('image version 1.0.1');
     gets = 1;
-    const json = await kiln(['status', ID, '--json', ...api()]);
+    const json = await runKiln(['status', ID, '--json', ...api()]);
     expect(JSON.parse(json.stdout)).toEqual(finished('Succeeded'));
-    const unknown = await kiln(['status', 'nope', ...api()]);
+    const unknown = await runKiln(['status', 'nope', ...api()]);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toBe('kiln: run "x" does not exist (HTTP 404)\n');
   });
 
   it('logs prints each step log under its name; approve sends who approved', async () => {
-    expect((await kiln(['logs', ID, ...api()])).stdout).toBe('== customize ==\nhello\n');
-    expect((await kiln(['approve', ID, '--by', 'ana', ...api()])).code).toBe(0);
+    expect((await runKiln(['logs', ID, ...api()])).stdout).toBe('== customize ==\nhello\n');
+    expect((await runKiln(['approve', ID, '--by', 'ana', ...api()])).code).toBe(0);
     expect(JSON.parse(received.at(-1)!.body)).toEqual({ by: 'ana' });
   });
 
   it('a wrong key is reported, not thrown', async () => {
-    const { code, stderr } = await kiln(['status', ID, '--endpoint', endpoint, '--key', 'wrong']);
+    const { code, stderr } = await runKiln(['status', ID, '--endpoint', endpoint, '--key', 'wrong']);
     expect(code).toBe(1);
     expect(stderr).toContain('HTTP 401');
   });
@@ -180,18 +170,18 @@ describe('kiln status, logs, approve', () => {
 
 describe('kiln cancel, retry, templates', () => {
   it('cancel and retry say what they did', async () => {
-    expect((await kiln(['cancel', ID, ...api()])).stdout).toBe(`cancel requested for ${ID}\n`);
-    expect((await kiln(['retry', ID, ...api()])).stdout).toBe(`${ID}-retry\n`);
+    expect((await runKiln(['cancel', ID, ...api()])).stdout).toBe(`cancel requested for ${ID}\n`);
+    expect((await runKiln(['retry', ID, ...api()])).stdout).toBe(`${ID}-retry\n`);
   });
 
   it('templates put sends the file under --name; list follows every page', async () => {
-    const put = await kiln(['templates', 'put', 'examples/ubuntu-web.json', '--name', 'web', ...api()]);
+    const put = await runKiln(['templates', 'put', 'examples/ubuntu-web.json', '--name', 'web', ...api()]);
     expect(put.stdout).toBe('stored template web\n');
     const sent = received.find((r) => r.method === 'PUT')!;
     expect(JSON.parse(sent.body)).toMatchObject({ name: 'ubuntu-web', properties: { source: { type: 'PlatformImage' } } });
-    expect((await kiln(['templates', 'list', ...api()])).stdout).toBe('a\nb\n');
-    expect(JSON.parse((await kiln(['templates', 'show', 'web', ...api()])).stdout)).toEqual({ properties: { source: {} } });
-    expect(await kiln(['templates', 'delete', 'web', ...api()])).toMatchObject({ code: 0, stdout: 'deleted template web\n' });
-    expect(await kiln(['templates', 'delete', 'gone', ...api()])).toMatchObject({ code: 1 });
+    expect((await runKiln(['templates', 'list', ...api()])).stdout).toBe('a\nb\n');
+    expect(JSON.parse((await runKiln(['templates', 'show', 'web', ...api()])).stdout)).toEqual({ properties: { source: {} } });
+    expect(await runKiln(['templates', 'delete', 'web', ...api()])).toMatchObject({ code: 0, stdout: 'deleted template web\n' });
+    expect(await runKiln(['templates', 'delete', 'gone', ...api()])).toMatchObject({ code: 1 });
   });
 });
