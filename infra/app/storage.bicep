@@ -25,6 +25,9 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     resource deployment 'containers' = { name: deploymentContainerName }
     resource templates 'containers' = { name: 'templates' }
     resource runs 'containers' = { name: 'runs' }
+    // Run Command writes full script output here (read back, masked, then deleted) and the timers keep their state.
+    resource runCommandOutput 'containers' = { name: 'run-command-output' }
+    resource schedules 'containers' = { name: 'schedules' }
   }
 }
 
