@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../src/runs/record.ts';
-import { exampleTemplate, repo } from './triggers-support.ts';
+import { exampleTemplate, runKiln } from './triggers-support.ts';
 
 async function exampleText(name: string): Promise<string> {
   return JSON.stringify(await exampleTemplate(name));
@@ -38,23 +37,10 @@ afterAll(async () => {
   await rm(home, { recursive: true, force: true });
 });
 
-function kiln(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', 'src/cli/main.ts', ...args], {
-      cwd: repo,
-      env: { ...process.env, KILN_ENDPOINT: '', KILN_API_KEY: '' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('kiln bake with no endpoint (the local default in-process)', () => {
   it('--json: bakes end to end and prints the final run record; exit 0', async () => {
-    const { code, stdout, stderr } = await kiln(['bake', template, '--json', '--home', home, '--profile', 'zero', ...ports]);
+    const { code, stdout, stderr } = await runKiln(['bake', template, '--json', '--home', home, '--profile', 'zero', ...ports]);
     const record = JSON.parse(stdout) as RunRecord;
     expect(record.status, stderr.slice(-3000)).toBe('Succeeded');
     expect(code).toBe(0);
@@ -63,7 +49,7 @@ describe('kiln bake with no endpoint (the local default in-process)', () => {
   }, 120_000);
 
   it('plain: progress lines, then the image version and the rollout result', async () => {
-    const { code, stdout, stderr } = await kiln(['bake', template, '--home', home, '--profile', 'zero', ...ports]);
+    const { code, stdout, stderr } = await runKiln(['bake', template, '--home', home, '--profile', 'zero', ...ports]);
     expect(code, stderr.slice(-3000)).toBe(0);
     const lines = stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^bake ubuntu-web-\S+ started/);

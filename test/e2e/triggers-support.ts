@@ -1,5 +1,9 @@
-/** Helpers the trigger e2e tests share: a local default per test file, and waiting for runs to appear and end. */
+/**
+ * Helpers the trigger e2e tests share: a local default per test file, waiting for runs to appear and end, and running
+ * the `kiln` command.
+ */
 
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +12,24 @@ import { startLocalDefault, type LocalDefault, type LocalDefaultOptions } from '
 import type { RunRecord } from '../../src/runs/record.ts';
 
 export const repo = join(import.meta.dirname, '../..');
+
+/**
+ * Runs `kiln …args` from the repo to its exit. KILN_ENDPOINT and KILN_API_KEY are blanked so a developer's own
+ * settings cannot point the command elsewhere.
+ */
+export function runKiln(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', 'src/cli/main.ts', ...args], {
+      cwd: repo,
+      env: { ...process.env, KILN_ENDPOINT: '', KILN_API_KEY: '' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
 export interface TestDefault {
   local: LocalDefault;

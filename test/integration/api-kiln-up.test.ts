@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
+import { repo, runKiln } from '../e2e/triggers-support.ts';
 
-const repo = join(import.meta.dirname, '../..');
 const children = new Set<ChildProcess>();
 let home: string;
 
@@ -25,19 +25,6 @@ async function kilnUp(args: string[]): Promise<{ child: ChildProcess; ready: Rec
   return { child, ready: JSON.parse(line) as Record<string, unknown> };
 }
 
-function kiln(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', 'src/cli/main.ts', ...args], {
-      cwd: repo,
-      env: { ...process.env, KILN_ENDPOINT: '', KILN_API_KEY: '' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 async function stop(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
@@ -74,14 +61,14 @@ describe('kiln up', () => {
     const builds = await fetch(`${first.ready.functionsUrl}/api/builds`, { headers: { 'x-functions-key': String(first.ready.apiKey) } });
     expect(builds.status).toBe(200);
     // With no --endpoint the other commands find this `kiln up` through its home.
-    const status = await kiln(['status', 'ubuntu-web-20261125T131900Z-0000', '--home', home]);
+    const status = await runKiln(['status', 'ubuntu-web-20261125T131900Z-0000', '--home', home]);
     expect(status).toMatchObject({ code: 1, stderr: 'kiln: run "ubuntu-web-20261125T131900Z-0000" does not exist (HTTP 404)\n' });
-    expect(await kiln(['templates', 'list', '--home', home])).toMatchObject({ code: 0, stdout: '' });
+    expect(await runKiln(['templates', 'list', '--home', home])).toMatchObject({ code: 0, stdout: '' });
     // `kiln bake` on a home whose `kiln up` is running bakes through it instead of starting a second one.
     const template = join(home, 'ubuntu-web.json');
     const example = await readFile(join(repo, 'examples/ubuntu-web.json'), 'utf8');
     await writeFile(template, example.replaceAll('https://127.0.0.1:8443/', `${new URL(String(first.ready.armEndpoint)).origin}/`));
-    const baked = await kiln(['bake', template, '--json', '--home', home]);
+    const baked = await runKiln(['bake', template, '--json', '--home', home]);
     expect(baked.code, baked.stderr.slice(-2000)).toBe(0);
     const record = JSON.parse(baked.stdout) as { id: string; status: string };
     expect(record.status).toBe('Succeeded');

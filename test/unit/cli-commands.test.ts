@@ -1,11 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../src/runs/record.ts';
 import { runKiln } from '../e2e/triggers-support.ts';
 
-const repo = join(import.meta.dirname, '../..');
 const KEY = 'test-key';
 const ID = 'ubuntu-web-20261125T131900Z-3f2a';
 const scaleSetId = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/web-prod/providers/Microsoft.Compute/virtualMachineScaleSets/web-vmss';
