@@ -18,7 +18,7 @@ import { resourceGroupRoutes } from './arm/handlers/resourceGroups.ts';
 import { runCommandRoutes } from './arm/handlers/runCommands.ts';
 import { scaleSetRoutes } from './arm/handlers/scaleSets.ts';
 import { VM_TYPE, virtualMachineRoutes, vmState } from './arm/handlers/virtualMachines.ts';
-import { OperationEngine } from './arm/lro.ts';
+import { OperationEngine, type TimelineEntry } from './arm/lro.ts';
 import { Resources, type StoredResource } from './arm/resources.ts';
 import { RouteTable } from './arm/routes.ts';
 import { createArmServer, dispatchInternal, errorResponse, type RawHandler } from './arm/server.ts';
@@ -63,6 +63,11 @@ export interface AzureEmulator {
   marketplace: MarketplaceCatalogue;
   /** A file inside a VM's or scale-set instance's OS disk, as its guest sees it (undefined when absent). */
   readDiskFile(resourceId: string, path: string): Promise<Buffer | undefined>;
+  /**
+   * The long-running operations started at or after `since` (epoch ms), oldest first, each with when it started, was
+   * due to end (latency profile plus real work such as a script) and was seen to end: a benchmark's critical path.
+   */
+  timeline(options?: { since?: number }): TimelineEntry[];
   close(): Promise<void>;
 }
 
@@ -116,10 +121,10 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 }
 
 /**
- * `/_emulator/faults` (GET, PUT, DELETE), `GET /_emulator/disks?id=…&path=…` and `PUT /_emulator/marketplace`
- * (`{ publisher, offer, sku, version }`) for tests in other processes.
+ * `/_emulator/faults` (GET, PUT, DELETE), `GET /_emulator/disks?id=…&path=…`, `PUT /_emulator/marketplace`
+ * (`{ publisher, offer, sku, version }`) and `GET /_emulator/timeline?since=…` for tests in other processes.
  */
-function adminRoutes(faults: FaultController, readDiskFile: AzureEmulator['readDiskFile'], marketplace: MarketplaceCatalogue): RawHandler {
+function adminRoutes(faults: FaultController, readDiskFile: AzureEmulator['readDiskFile'], marketplace: MarketplaceCatalogue, timeline: AzureEmulator['timeline']): RawHandler {
   return async (req, res, url) => {
     if (!url.pathname.startsWith('/_emulator/')) return false;
     try {
@@ -131,6 +136,11 @@ function adminRoutes(faults: FaultController, readDiskFile: AzureEmulator['readD
       if (url.pathname === '/_emulator/marketplace' && req.method === 'PUT') {
         const { image, version } = publishRequest(await readJson(req));
         return sendJson(res, 200, marketplace.publish(image, version)), true;
+      }
+      if (url.pathname === '/_emulator/timeline' && req.method === 'GET') {
+        const since = url.searchParams.get('since') ?? '0';
+        if (!/^\d+$/.test(since)) throw armError('InvalidParameter', `Query parameter since: expected epoch milliseconds, found '${since}'.`, 400);
+        return sendJson(res, 200, timeline({ since: Number(since) })), true;
       }
       if (url.pathname === '/_emulator/disks' && req.method === 'GET') {
         const id = url.searchParams.get('id');
@@ -196,10 +206,12 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
     return ctx.guest.readFile(disk, path);
   };
 
+  const timeline = (options: { since?: number } = {}) => ops.timeline(options.since);
+
   const server = createArmServer({
     cert: certificate.certPem, key: certificate.keyPem, token, routes, ops, faults, log,
     publicRoutes: [filesRoute(options.filesDir)],
-    adminRoutes: [adminRoutes(faults, readDiskFile, marketplace)],
+    adminRoutes: [adminRoutes(faults, readDiskFile, marketplace, timeline)],
   });
   const port = await listen(server, options.port ?? 0);
   const armEndpoint = `https://127.0.0.1:${port}`;
@@ -240,5 +252,5 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
     }
   }
 
-  return { armEndpoint, keyVaultUrl: keyVault.url, caCertPath: certificate.caCertPath, caPem: certificate.caPem, subscriptionId, tenantId, token, faults, marketplace, readDiskFile, close };
+  return { armEndpoint, keyVaultUrl: keyVault.url, caCertPath: certificate.caCertPath, caPem: certificate.caPem, subscriptionId, tenantId, token, faults, marketplace, readDiskFile, timeline, close };
 }

@@ -19,6 +19,12 @@ export interface Step {
   /** Epoch ms at which the effect applies. */
   at: number;
   effect: Effect;
+  /**
+   * Epoch ms at which the step was due on the emulated timeline (set by the engine): `at`, less the delay with which
+   * the step that scheduled it was applied. Time moves only when a request arrives, so an effect applied late
+   * schedules its follow-up late; on Azure it would have run on time.
+   */
+  due?: number;
 }
 
 /** Which provider's polling URLs the operation uses. */
@@ -42,6 +48,27 @@ export interface Operation {
   steps: Step[];
   /** Completed by an in-process task (a script) rather than by the clock alone. */
   external: boolean;
+  /** How late (ms) the engine applied the operation's latest step: the wait for a request to move time on. */
+  lagMs?: number;
+  /**
+   * Epoch ms at which the operation was due to end had every step applied when due: its last step's due time plus
+   * the real work after it (an effect, a script); `endTime` instead is when a request settled it.
+   */
+  dueAt?: number;
+}
+
+/** One operation on the emulated timeline (`OperationEngine.timeline`). */
+export interface TimelineEntry {
+  /** The ARM operation, e.g. `virtualMachines.createOrUpdate`, or a guest's own (`guest.shutdown`). */
+  operation: string;
+  resourceId: string;
+  status: OperationStatus;
+  /** Epoch ms: the request arrived. */
+  startedAt: number;
+  /** Epoch ms: the operation was due to end (profile durations plus real work); absent while it runs. */
+  dueAt?: number;
+  /** Epoch ms: a request saw it end (includes the caller's detection delay); absent while it runs. */
+  settledAt?: number;
 }
 
 /** What an effect may report back: a failure ends the operation, more steps extend it. */
@@ -61,6 +88,11 @@ function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise
     timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000} s`)), ms);
   });
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Steps scheduled by something that ran `lagMs` late are due that much before their `at`. */
+function dueSteps(steps: Step[], lagMs: number): Step[] {
+  return steps.map((step) => ({ ...step, due: step.due ?? step.at - lagMs }));
 }
 
 export class OperationEngine {
@@ -99,6 +131,7 @@ export class OperationEngine {
       startTime: new Date().toISOString(),
       external: init.external ?? false,
       ...init,
+      steps: dueSteps(init.steps, 0),
     };
     this.save(op);
     this.#activeIds.add(op.id);
@@ -129,7 +162,8 @@ export class OperationEngine {
     const op = this.get(id);
     if (!op || op.status !== 'InProgress') return;
     op.external = false;
-    op.steps = op.steps.concat(steps);
+    // The task started when the step that launched it was applied, late by `lagMs`: its follow-ups are due that much earlier.
+    op.steps = op.steps.concat(dueSteps(steps, op.lagMs ?? 0));
     this.save(op);
     if (op.steps.length === 0) this.finish(op, {});
   }
@@ -141,9 +175,30 @@ export class OperationEngine {
     current.error = outcome.error;
     if (outcome.output !== undefined) current.output = outcome.output;
     current.steps = [];
-    current.endTime = new Date().toISOString();
+    const end = Date.now();
+    current.endTime = new Date(end).toISOString();
+    current.dueAt = Math.max(current.dueAt ?? Date.parse(current.startTime), end - (current.lagMs ?? 0));
     this.save(current);
     this.#activeIds.delete(current.id);
+  }
+
+  /**
+   * Every operation started at or after `since` (epoch ms), oldest first: when it started, when it was due to end and
+   * when a request saw it end. The difference between the last two is the caller's detection delay.
+   */
+  timeline(since = 0): TimelineEntry[] {
+    return this.#store
+      .list<Operation>('operation')
+      .map((op) => {
+        const entry: TimelineEntry = { operation: op.operation, resourceId: op.resourceId, status: op.status, startedAt: Date.parse(op.startTime) };
+        if (op.status !== 'InProgress') {
+          entry.dueAt = op.dueAt ?? Date.parse(op.endTime ?? op.startTime);
+          entry.settledAt = Date.parse(op.endTime ?? op.startTime);
+        }
+        return entry;
+      })
+      .filter((entry) => entry.startedAt >= since)
+      .sort((a, b) => a.startedAt - b.startedAt);
   }
 
   #active(): Operation[] {
@@ -169,6 +224,9 @@ export class OperationEngine {
       const { op, step, index } = due;
       // The step is taken before it runs, so a task the effect starts sees the operation as it is from now on.
       op.steps.splice(index, 1);
+      const ranFrom = Date.now();
+      const stepDue = step.due ?? step.at;
+      op.lagMs = Math.max(0, Math.max(now, ranFrom) - stepDue);
       this.save(op);
       const handler = this.#effects.get(step.effect.kind);
       if (!handler) throw new Error(`no handler registered for effect ${step.effect.kind}`);
@@ -180,7 +238,9 @@ export class OperationEngine {
       }
       const fresh = this.get(op.id) ?? op;
       if (fresh.status !== 'InProgress') continue;
-      fresh.steps = fresh.steps.concat(result?.addSteps ?? []);
+      // The effect's own work (a snapshot, an upgrade) counts as the operation's, from when the step was due.
+      fresh.dueAt = Math.max(fresh.dueAt ?? 0, stepDue + (Date.now() - ranFrom));
+      fresh.steps = fresh.steps.concat(dueSteps(result?.addSteps ?? [], fresh.lagMs ?? 0));
       if (result?.output !== undefined) fresh.output = result.output;
       this.save(fresh);
       if (result?.fail) this.finish(fresh, { error: result.fail });
