@@ -4,9 +4,8 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunRecord } from '../../src/runs/record.ts';
 import { imageVersions, properties } from './bake-support.ts';
-import { describeRun, exampleTemplate, startTestDefault, waitForEnd, type TestDefault } from './triggers-support.ts';
+import { describeRun, exampleTemplate, startTestDefault, waitForEnd, waitForStepRunning, type TestDefault } from './triggers-support.ts';
 
 let env: TestDefault;
 
@@ -27,13 +26,7 @@ describe('host killed mid-bake', () => {
     props.customize = [{ type: 'Shell', name: 'slow', inline: ['sleep 2', 'echo slept'] }, ...(props.customize as unknown[])];
     const { id } = await env.client.startBake(template);
 
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const run = await env.client.getRun<RunRecord>(id);
-      if (run.steps.find((s) => s.name === 'customize')?.status === 'Running') break;
-      if (Date.now() > deadline) throw new Error(`customize never started: ${describeRun(run)}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await waitForStepRunning(env.client, id, 'customize');
     await env.local.stopHost({ kill: true });
     await new Promise((resolve) => setTimeout(resolve, 500));
     await env.local.restartHost();

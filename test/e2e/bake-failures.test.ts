@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../src/runs/record.ts';
 import { azureClients, imageVersions, properties, resourceGroupExists, stagingGroupName } from './bake-support.ts';
-import { describeRun, exampleTemplate, startTestDefault, waitForEnd, type TestDefault } from './triggers-support.ts';
+import { describeRun, exampleTemplate, startTestDefault, waitForEnd, waitForStepRunning, type TestDefault } from './triggers-support.ts';
 
 let env: TestDefault;
 
@@ -95,13 +95,7 @@ describe('bake failures on the local default', () => {
   it('ends Canceled and clean when canceled during customization', async () => {
     const template = await withFirstCustomizer(['echo started', 'sleep 30']);
     const { id } = await env.client.startBake(template);
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const run = await env.client.getRun<RunRecord>(id);
-      if (run.steps.find((s) => s.name === 'customize')?.status === 'Running') break;
-      if (Date.now() > deadline) throw new Error(`customize never started: ${describeRun(run)}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await waitForStepRunning(env.client, id, 'customize');
     const started = Date.now();
     await env.client.cancel(id);
     const run = await waitForEnd(env.client, id);

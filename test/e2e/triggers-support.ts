@@ -65,13 +65,14 @@ export async function exampleTemplate(name: string, local?: LocalDefault): Promi
 
 const TERMINAL = new Set(['Succeeded', 'Failed', 'Canceled']);
 
-async function poll<T>(what: string, timeoutMs: number, look: () => Promise<T | undefined>): Promise<T> {
+/** `what` may be a function, so the timeout message can describe the last state seen. */
+async function poll<T>(what: string | (() => string), timeoutMs: number, look: () => Promise<T | undefined>, intervalMs = 200): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const found = await look();
     if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }
 
@@ -81,6 +82,15 @@ export function waitForEnd(client: KilnClient, id: string, timeoutMs = 90_000): 
     const run = await client.getRun<RunRecord>(id);
     return TERMINAL.has(run.status) ? run : undefined;
   });
+}
+
+/** Waits until a run's step is Running (so a kill or cancel lands mid-step) and returns the run as then seen. */
+export function waitForStepRunning(client: KilnClient, id: string, step: string, timeoutMs = 30_000): Promise<RunRecord> {
+  let last: RunRecord | undefined;
+  return poll(() => `step ${step} to start: ${last ? describeRun(last) : id}`, timeoutMs, async () => {
+    last = await client.getRun<RunRecord>(id);
+    return last.steps.find((s) => s.name === step)?.status === 'Running' ? last : undefined;
+  }, 50);
 }
 
 /** Waits for a run matching `match` to appear (newest first) and returns it. */
