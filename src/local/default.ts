@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { startAzurite } from './azurite.ts';
-import { startAzureEmulator } from './azure/index.ts';
+import { startAzureEmulator, type AzureEmulator } from './azure/index.ts';
 import { startLocalHost } from './host/index.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -60,7 +60,6 @@ export const READY_LINE_KEYS = [
   'blobConnectionString', 'kilnHome',
 ] as const satisfies readonly (keyof ReadyLine)[];
 
-type AzureEmulator = Awaited<ReturnType<typeof startAzureEmulator>>;
 type LocalHost = Awaited<ReturnType<typeof startLocalHost>>;
 
 export interface LocalDefault extends ReadyLine {
@@ -177,6 +176,18 @@ async function createContainers(connectionString: string): Promise<void> {
   }
 }
 
+/** The settings that point Kiln's Azure clients at a local emulator, and its storage at Azurite. */
+export function localAzureSettings(emulator: AzureEmulator, storageConnectionString: string): Record<string, string> {
+  return {
+    KILN_SUBSCRIPTION_ID: emulator.subscriptionId,
+    KILN_ARM_ENDPOINT: emulator.armEndpoint,
+    KILN_KEYVAULT_URL: emulator.keyVaultUrl,
+    KILN_CA_CERT_PATH: emulator.caCertPath,
+    KILN_STATIC_TOKEN: emulator.token,
+    AzureWebJobsStorage: storageConnectionString,
+  };
+}
+
 /** Starts Azurite, the emulator (seeded) and the Functions host; resolves when the API answers. */
 export async function startLocalDefault(options: LocalDefaultOptions): Promise<LocalDefault> {
   const home = resolve(options.home);
@@ -210,12 +221,7 @@ export async function startLocalDefault(options: LocalDefaultOptions): Promise<L
     closers.push(() => emulator.close());
 
     const settings: Record<string, string> = {
-      KILN_SUBSCRIPTION_ID: emulator.subscriptionId,
-      KILN_ARM_ENDPOINT: emulator.armEndpoint,
-      KILN_KEYVAULT_URL: emulator.keyVaultUrl,
-      KILN_CA_CERT_PATH: emulator.caCertPath,
-      KILN_STATIC_TOKEN: emulator.token,
-      AzureWebJobsStorage: azurite.connectionString,
+      ...localAzureSettings(emulator, azurite.connectionString),
       KILN_TASK_HUB: 'kiln',
       // Locally the emulator's waits are short; poll them often so a bake's overhead stays small.
       KILN_POLL_MIN_MS: '50',

@@ -27,6 +27,7 @@ import { getVmState } from '../../src/azure/virtualMachines.ts';
 import { loadConfig } from '../../src/config.ts';
 import { startAzureEmulator, type AzureEmulator } from '../../src/local/azure/index.ts';
 import { startAzurite, type Azurite } from '../../src/local/azurite.ts';
+import { localAzureSettings } from '../../src/local/default.ts';
 import { openRunStore } from '../../src/runs/store.ts';
 import { parseTemplate } from '../../src/template/index.ts';
 import type { BakeSpec } from '../../src/template/spec.ts';
@@ -103,12 +104,7 @@ beforeAll(async () => {
     startAzurite({ location: join(home, 'azurite'), port: 0 }),
   ]);
   const config = loadConfig({
-    KILN_SUBSCRIPTION_ID: emulator.subscriptionId,
-    KILN_ARM_ENDPOINT: emulator.armEndpoint,
-    KILN_KEYVAULT_URL: emulator.keyVaultUrl,
-    KILN_CA_CERT_PATH: emulator.caCertPath,
-    KILN_STATIC_TOKEN: emulator.token,
-    AzureWebJobsStorage: azurite.connectionString,
+    ...localAzureSettings(emulator, azurite.connectionString),
     KILN_POLL_MIN_MS: '10',
     KILN_POLL_MAX_MS: '100',
   });
