@@ -1,5 +1,11 @@
-/** Deleting resources for good: what a resource holds on the host (disk, guest, snapshot) is freed with it. */
-import type { HandlerContext } from './context.ts';
+/**
+ * Deleting resources: the DELETE handler the resource types share, and deleting for good, where what a resource holds
+ * on the host (disk, guest, snapshot) is freed with it.
+ */
+import type { OperationKind } from '../latency.ts';
+import { beginOperation, stepAfter, type HandlerContext } from './context.ts';
+import type { ArmRequest, ArmResponse } from './http.ts';
+import { acceptedAction, type MonitorStyle } from './lro.ts';
 import type { Resources, StoredResource } from './resources.ts';
 
 /** Whether another resource (a version made from a managed image, say) still reads from the snapshot. */
@@ -28,4 +34,26 @@ export async function deleteTree(ctx: HandlerContext, id: string, keepOperation?
     await release(ctx, resource);
     ctx.resources.remove(id);
   }
+}
+
+/**
+ * A DELETE handler: 204 when the resource is already gone; otherwise the resource is marked Deleting and an operation
+ * `latency` long runs `effect` (the type's registered delete effect) on it. `refuse` may throw to keep the resource.
+ */
+export function deleteHandler(
+  ctx: HandlerContext,
+  spec: { idOf: (params: Record<string, string>) => string; style: MonitorStyle; latency: OperationKind; effect: string; refuse?: (resource: StoredResource) => void },
+): (req: ArmRequest) => ArmResponse {
+  return (req) => {
+    ctx.resources.requireGroup(req.params.sub!, req.params.rg!);
+    const resource = ctx.resources.find(spec.idOf(req.params));
+    if (!resource) return { status: 204 };
+    spec.refuse?.(resource);
+    resource.properties.provisioningState = 'Deleting';
+    ctx.resources.save(resource);
+    // A subnet has no location of its own.
+    const location = resource.location ?? 'eastus';
+    const op = beginOperation(ctx, req, { resourceId: resource.id, location, style: spec.style, steps: [stepAfter(ctx, spec.latency, { kind: spec.effect, args: { id: resource.id } })] });
+    return acceptedAction(req.origin, op);
+  };
 }

@@ -5,11 +5,11 @@
 import { armError, errors } from '../errors.ts';
 import { beginOperation, stepAfter, type HandlerContext } from '../context.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
-import { acceptedAction, acceptedWrite } from '../lro.ts';
+import { acceptedWrite } from '../lro.ts';
 import { present, providerId, type StoredResource } from '../resources.ts';
 import type { Route } from '../routes.ts';
 import { arrayAt, bodyObject, isObject, objectAt, parseVersionName, requiredLocation, requiredString, stringAt, tagsOf, validateName, type Json } from '../validate.ts';
-import { deleteTree } from '../release.ts';
+import { deleteHandler, deleteTree } from '../release.ts';
 import { generalizedSourceVm } from './images.ts';
 import { planReplication, replicationSummary, type RegionPlan } from './replication.ts';
 import { vmState } from './virtualMachines.ts';
@@ -59,16 +59,8 @@ export function galleryRoutes(ctx: HandlerContext): Route[] {
     }
   };
 
-  const deleteRoute = (idOf: (p: Record<string, string>) => string, childType?: string) => (req: ArmRequest): ArmResponse => {
-    resources.requireGroup(req.params.sub!, req.params.rg!);
-    const resource = resources.find(idOf(req.params));
-    if (!resource) return { status: 204 };
-    if (childType) refuseNested(resource, childType);
-    resource.properties.provisioningState = 'Deleting';
-    resources.save(resource);
-    const op = beginOperation(ctx, req, { resourceId: resource.id, location: resource.location!, style: 'gallery', steps: [stepAfter(ctx, 'managedImageCreate', { kind: EFFECT_DELETE, args: { id: resource.id } })] });
-    return acceptedAction(req.origin, op);
-  };
+  const deleteRoute = (idOf: (p: Record<string, string>) => string, childType?: string) =>
+    deleteHandler(ctx, { idOf, style: 'gallery', latency: 'managedImageCreate', effect: EFFECT_DELETE, refuse: childType ? (resource) => refuseNested(resource, childType) : undefined });
 
   // ---- galleries ----
   const putGallery = (req: ArmRequest): ArmResponse => {

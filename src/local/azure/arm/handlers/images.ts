@@ -2,9 +2,9 @@
 import { beginOperation, stepAfter, type HandlerContext } from '../context.ts';
 import { armError, errors } from '../errors.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
-import { acceptedAction, acceptedWrite } from '../lro.ts';
+import { acceptedWrite } from '../lro.ts';
 import { present, providerId, type StoredResource } from '../resources.ts';
-import { deleteTree } from '../release.ts';
+import { deleteHandler, deleteTree } from '../release.ts';
 import type { Route } from '../routes.ts';
 import { bodyObject, objectAt, requiredLocation, requiredString, tagsOf, validateName } from '../validate.ts';
 import { VM_TYPE, vmState } from './virtualMachines.ts';
@@ -71,15 +71,7 @@ export function imageRoutes(ctx: HandlerContext): Route[] {
 
   const get = (req: ArmRequest): ArmResponse => ({ status: 200, body: present(resources.require(req.params.sub!, req.params.rg!, imageId(req.params), IMAGE_TYPE, req.params.image!)) });
 
-  const remove = (req: ArmRequest): ArmResponse => {
-    resources.requireGroup(req.params.sub!, req.params.rg!);
-    const image = resources.find(imageId(req.params));
-    if (!image) return { status: 204 };
-    image.properties.provisioningState = 'Deleting';
-    resources.save(image);
-    const op = beginOperation(ctx, req, { resourceId: image.id, location: image.location!, style: 'compute', steps: [stepAfter(ctx, 'managedImageCreate', { kind: EFFECT_DELETE, args: { id: image.id } })] });
-    return acceptedAction(req.origin, op);
-  };
+  const remove = deleteHandler(ctx, { idOf: imageId, style: 'compute', latency: 'managedImageCreate', effect: EFFECT_DELETE });
 
   return [
     { method: 'PUT', pattern: BASE, operation: 'images.createOrUpdate', api: 'compute', handler: createOrUpdate },

@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { beginOperation, stepAfter, type HandlerContext } from '../context.ts';
 import { errors } from '../errors.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
-import { acceptedAction, acceptedWrite } from '../lro.ts';
+import { acceptedWrite } from '../lro.ts';
 import { present, providerId, type StoredResource } from '../resources.ts';
-import { deleteTree } from '../release.ts';
+import { deleteHandler, deleteTree } from '../release.ts';
 import type { Route } from '../routes.ts';
 import { arrayAt, bodyObject, isObject, objectAt, requiredLocation, requiredString, tagsOf, validateName, type Json } from '../validate.ts';
 
@@ -96,15 +96,8 @@ export function networkRoutes(ctx: HandlerContext): Route[] {
 
   const head = (idOf: (p: Record<string, string>) => string) => (req: ArmRequest): ArmResponse => ({ status: resources.find(idOf(req.params)) ? 204 : 404 });
 
-  const remove = (idOf: (p: Record<string, string>) => string) => (req: ArmRequest): ArmResponse => {
-    resources.requireGroup(req.params.sub!, req.params.rg!);
-    const resource = resources.find(idOf(req.params));
-    if (!resource) return { status: 204 };
-    resource.properties.provisioningState = 'Deleting';
-    resources.save(resource);
-    const op = beginOperation(ctx, req, { resourceId: resource.id, location: resource.location ?? 'eastus', style: 'network', steps: [stepAfter(ctx, 'networkResourceCreate', { kind: NETWORK_DELETE_EFFECT, args: { id: resource.id } })] });
-    return acceptedAction(req.origin, op);
-  };
+  const remove = (idOf: (p: Record<string, string>) => string) =>
+    deleteHandler(ctx, { idOf, style: 'network', latency: 'networkResourceCreate', effect: NETWORK_DELETE_EFFECT });
 
   const routes: Route[] = [];
   for (const type of ['virtualNetworks', 'networkSecurityGroups'] as const) {

@@ -9,7 +9,7 @@ import { armError, errors } from '../errors.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
 import { acceptedAction, acceptedWrite, type Operation, type Step } from '../lro.ts';
 import { present, providerId, type StoredResource } from '../resources.ts';
-import { deleteTree } from '../release.ts';
+import { deleteHandler, deleteTree } from '../release.ts';
 import type { Route } from '../routes.ts';
 import { arrayAt, bodyObject, isObject, objectAt, requiredLocation, tagsOf, validateName, type Json } from '../validate.ts';
 import { resolveImage } from './imageSources.ts';
@@ -397,15 +397,7 @@ export function scaleSetRoutes(ctx: HandlerContext): Route[] {
     return acceptedAction(req.origin, op);
   };
 
-  const remove = (req: ArmRequest): ArmResponse => {
-    resources.requireGroup(req.params.sub!, req.params.rg!);
-    const vmss = resources.find(vmssId(req.params));
-    if (!vmss) return { status: 204 };
-    vmss.properties.provisioningState = 'Deleting';
-    resources.save(vmss);
-    const op = beginOperation(ctx, req, { resourceId: vmss.id, location: vmss.location!, style: 'compute', steps: [stepAfter(ctx, 'vmssModelUpdate', { kind: EFFECT_DELETE, args: { id: vmss.id } })] });
-    return acceptedAction(req.origin, op);
-  };
+  const remove = deleteHandler(ctx, { idOf: vmssId, style: 'compute', latency: 'vmssModelUpdate', effect: EFFECT_DELETE });
 
   return [
     { method: 'GET', pattern: BASE, operation: 'virtualMachineScaleSets.get', api: 'compute', handler: (req) => ({ status: 200, body: present(requireVmss(req)) }) },

@@ -8,7 +8,7 @@ import { armError, errors } from '../errors.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
 import { acceptedAction, acceptedWrite } from '../lro.ts';
 import { present, providerId, type StoredResource } from '../resources.ts';
-import { deleteTree } from '../release.ts';
+import { deleteHandler, deleteTree } from '../release.ts';
 import type { Route } from '../routes.ts';
 import { bodyObject, isObject, objectAt, requiredLocation, requiredString, stringAt, tagsOf, validateName, type Json } from '../validate.ts';
 import { resolveImage } from './imageSources.ts';
@@ -230,15 +230,7 @@ export function virtualMachineRoutes(ctx: HandlerContext): Route[] {
     return { status: 200 };
   };
 
-  const remove = (req: ArmRequest): ArmResponse => {
-    resources.requireGroup(req.params.sub!, req.params.rg!);
-    const vm = resources.find(vmId(req.params));
-    if (!vm) return { status: 204 };
-    vm.properties.provisioningState = 'Deleting';
-    resources.save(vm);
-    const op = beginOperation(ctx, req, { resourceId: vm.id, location: vm.location!, style: 'compute', steps: [stepAfter(ctx, 'vmDeallocate', { kind: EFFECT_DELETE, args: { id: vm.id } })] });
-    return acceptedAction(req.origin, op);
-  };
+  const remove = deleteHandler(ctx, { idOf: vmId, style: 'compute', latency: 'vmDeallocate', effect: EFFECT_DELETE });
 
   return [
     { method: 'PUT', pattern: VM_BASE, operation: 'virtualMachines.createOrUpdate', api: 'compute', handler: createOrUpdate },
