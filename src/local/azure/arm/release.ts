@@ -9,7 +9,7 @@ import { acceptedAction, type MonitorStyle } from './lro.ts';
 import type { Resources, StoredResource } from './resources.ts';
 
 /** Whether another resource (a version made from a managed image, say) still reads from the snapshot. */
-export function snapshotInUse(resources: Resources, snapshot: unknown, exceptId: string): boolean {
+function snapshotInUse(resources: Resources, snapshot: unknown, exceptId: string): boolean {
   return resources.store.list<StoredResource>('resource').some((r) => r.id !== exceptId && r.state.snapshot === snapshot);
 }
 

@@ -18,7 +18,7 @@ const VMSS_TYPE = 'Microsoft.Compute/virtualMachineScaleSets';
 const INSTANCE_TYPE = 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines';
 const BASE = '/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachineScaleSets/{vmss}';
 /** The emulator's stand-in for the Application Health extension (docs/internals.md). */
-export const UNHEALTHY_MARKER = '/var/lib/kiln-health/unhealthy';
+const UNHEALTHY_MARKER = '/var/lib/kiln-health/unhealthy';
 
 const EFFECT_MODEL = 'vmss.modelApplied';
 const EFFECT_UPGRADE = 'vmss.upgradeInstances';
