@@ -65,8 +65,11 @@ export async function exampleTemplate(name: string, local?: LocalDefault): Promi
 
 const TERMINAL = new Set(['Succeeded', 'Failed', 'Canceled']);
 
-/** `what` may be a function, so the timeout message can describe the last state seen. */
-async function poll<T>(what: string | (() => string), timeoutMs: number, look: () => Promise<T | undefined>, intervalMs = 200): Promise<T> {
+/**
+ * Calls `look` every `intervalMs` until it finds something, and returns that. `what` may be a function, so the
+ * timeout message can describe the last state seen.
+ */
+export async function poll<T>(what: string | (() => string), timeoutMs: number, look: () => Promise<T | undefined>, intervalMs = 200): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const found = await look();

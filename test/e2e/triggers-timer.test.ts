@@ -2,8 +2,9 @@ import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { CronExpressionParser } from 'cron-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bumpPatch } from '../../src/pipeline/schedule.ts';
+import type { RunRecord } from '../../src/runs/record.ts';
 import { azureClients, resourceGroupExists } from './bake-support.ts';
-import { describeRun, exampleTemplate, startTestDefault, waitForEnd, waitForRun, type TestDefault } from './triggers-support.ts';
+import { describeRun, exampleTemplate, poll, startTestDefault, waitForEnd, waitForRun, type TestDefault } from './triggers-support.ts';
 
 let env: TestDefault;
 let containers: { templates: ContainerClient; schedules: ContainerClient };
@@ -34,12 +35,20 @@ async function patchCheckedAt(name: string): Promise<string | undefined> {
   return (await scheduleState(name)).patchCheckedAt;
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  await poll(what, 30_000, async () => ((await check()) ? true : undefined), 100);
+}
+
+/** Stores the template under `name` (the blob trigger then bakes it) and returns that first bake once it ended. */
+async function firstBake(name: string, template: Record<string, unknown>): Promise<RunRecord> {
+  const body = JSON.stringify(template);
+  await containers.templates.getBlockBlobClient(`${name}.json`).upload(body, body.length);
+  return waitForEnd(env.client, (await waitForRun(env.client, (r) => r.templateName === name)).id);
+}
+
+/** The runs the timers started for a template. */
+async function timerRuns(name: string): Promise<RunRecord[]> {
+  return (await env.client.listRuns<RunRecord>({ limit: 100 })).items.filter((r) => r.templateName === name && r.trigger === 'timer');
 }
 
 const PATCH_LOG = '/var/log/kiln-patch.log';
@@ -83,10 +92,8 @@ describe('timer trigger: patch rebuild', () => {
     const properties = template.properties as Record<string, unknown>;
     properties.schedule = { patch: '0 0 3 * * 0' };
     properties.customize = [offlineAptStep, ...(properties.customize as unknown[])];
-    const body = JSON.stringify(template);
-    await containers.templates.getBlockBlobClient('patched-web.json').upload(body, body.length);
 
-    const first = await waitForEnd(env.client, (await waitForRun(env.client, (r) => r.templateName === 'patched-web')).id);
+    const first = await firstBake('patched-web', template);
     expect(first.status, describeRun(first)).toBe('Succeeded');
     const baked = first.outputs.version!;
     // The scale set runs the first bake, and nothing has called the stand-in yet.
@@ -120,9 +127,7 @@ describe('timer trigger: patch rebuild', () => {
     // Until the next Sunday nothing more is due.
     await clock.advance(PATCH_TICK_MS);
     await new Promise((resolve) => setTimeout(resolve, 500));
-    const timerRuns = (await env.client.listRuns<{ templateName: string; trigger: string }>({ limit: 100 })).items
-      .filter((r) => r.templateName === 'patched-web' && r.trigger === 'timer');
-    expect(timerRuns).toHaveLength(1);
+    expect(await timerRuns('patched-web')).toHaveLength(1);
   });
 });
 
@@ -132,9 +137,7 @@ describe('timer trigger: source update', () => {
     const template = await exampleTemplate('ubuntu-web', env.local);
     const properties = template.properties as Record<string, unknown>;
     properties.schedule = { onSourceUpdate: true };
-    const body = JSON.stringify(template);
-    await containers.templates.getBlockBlobClient('fresh-web.json').upload(body, body.length);
-    const first = await waitForEnd(env.client, (await waitForRun(env.client, (r) => r.templateName === 'fresh-web')).id);
+    const first = await firstBake('fresh-web', template);
     expect(first.status, describeRun(first)).toBe('Succeeded');
 
     // A stored blob that is not a template must not stop the timer looking at the others.
@@ -160,9 +163,7 @@ describe('timer trigger: source update', () => {
     await clock.advance(HOUR_MS);
     await until('the next look', async () => (await scheduleState('fresh-web')).sourceVersion === newer);
     await new Promise((resolve) => setTimeout(resolve, 500));
-    const timerRuns = (await env.client.listRuns<{ templateName: string; trigger: string }>({ limit: 100 })).items
-      .filter((r) => r.templateName === 'fresh-web' && r.trigger === 'timer');
-    expect(timerRuns).toHaveLength(1);
+    expect(await timerRuns('fresh-web')).toHaveLength(1);
   });
 });
 
