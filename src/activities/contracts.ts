@@ -388,5 +388,3 @@ export interface NotifyCompletionInput {
   record: RunRecord;
 }
 
-/** Every begin… activity answers with an OperationStatus. */
-export type BeginOutput = OperationStatus;

@@ -219,4 +219,3 @@ export const resourceSchema = z.strictObject({
 });
 
 export type TemplateProperties = z.infer<typeof propertiesSchema>;
-export type TemplateResource = z.infer<typeof resourceSchema>;

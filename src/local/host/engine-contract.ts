@@ -50,5 +50,3 @@ export interface DurableEngine {
   stop(): Promise<void>;
 }
 
-/** src/local/host/durable/engine.ts exports `createDurableEngine` of this type. */
-export type CreateDurableEngine = (options: DurableEngineOptions) => DurableEngine;
