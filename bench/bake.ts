@@ -1,7 +1,8 @@
 /**
  * Benchmark of a local bake (npm run bench:bake): the wall time of ubuntu-web on the `zero` profile (per step),
- * and on `realistic` scaled, Kiln's overhead above the emulator's critical path — the time no emulated Azure
- * operation was running (union of the emulator's operation intervals), over the bake's wall time.
+ * and on `realistic` scaled, Kiln's overhead above the emulator's critical path: wall time less the longest chain of
+ * emulated operations (each begun after the one before it was seen to end, counted from its start to when it was
+ * due to end), over that chain.
  *
  * Usage: npm run bench:bake -- [--runs N] [--realistic-scale S] [--skip-realistic]
  */
@@ -11,19 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KilnClient } from '../src/api/client.ts';
+import { criticalPath } from '../src/local/azure/critical-path.ts';
 import { startLocalDefault, type LocalDefault } from '../src/local/default.ts';
 import type { RunRecord } from '../src/runs/record.ts';
 
 const repo = join(import.meta.dirname, '..');
 const TERMINAL = new Set(['Succeeded', 'Failed', 'Canceled']);
-
-interface Interval {
-  startedAt: number;
-  endsAt: number;
-}
-
-/** The optional emulator timeline (intervals of simulated work); absent in emulators that do not record it. */
-type TimelineEmulator = { timeline?: () => (Interval & { kind: string })[] };
 
 async function template(local: LocalDefault): Promise<unknown> {
   const text = await readFile(join(repo, 'examples', 'ubuntu-web.json'), 'utf8');
@@ -55,22 +49,6 @@ function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? sorted[middle]! : Math.round((sorted[middle - 1]! + sorted[middle]!) / 2);
-}
-
-/** Milliseconds of [from, to] covered by at least one interval. */
-function coveredMs(intervals: Interval[], from: number, to: number): number {
-  const clipped = intervals
-    .map((i) => ({ start: Math.max(from, i.startedAt), end: Math.min(to, i.endsAt) }))
-    .filter((i) => i.end > i.start)
-    .sort((a, b) => a.start - b.start);
-  let covered = 0;
-  let reach = from;
-  for (const { start, end } of clipped) {
-    if (end <= reach) continue;
-    covered += end - Math.max(start, reach);
-    reach = end;
-  }
-  return covered;
 }
 
 async function withLocal<T>(profile: string, scale: number | undefined, body: (local: LocalDefault, client: KilnClient) => Promise<T>): Promise<T> {
@@ -115,15 +93,20 @@ if (!values['skip-realistic']) {
   await withLocal('realistic', scale, async (local, client) => {
     const { wallMs, run, started, ended } = await bakeOnce(local, client);
     console.log(`realistic×${scale} bake: ${wallMs} ms wall (steps, ms: ${stepDurations(run)})`);
-    const timeline = (local.emulator as unknown as TimelineEmulator).timeline?.();
-    if (!timeline) {
-      console.log('realistic: the emulator records no operation timeline; overhead above the critical path not measured');
-      return;
+    const timeline = local.emulator.timeline({ since: started });
+    const path = criticalPath(timeline, started, ended);
+    const overhead = wallMs - path.chainMs;
+    console.log(`realistic×${scale} ${timeline.length} emulated operations; busy (union of [startedAt, dueAt]) ${path.unionMs} ms`);
+    console.log(`realistic×${scale} critical path, longest chain (ms: due = startedAt→dueAt, seen = dueAt→settledAt, next = settledAt→next startedAt):`);
+    console.log(`  before the first: ${(path.chain[0]?.startedAt ?? ended) - started}`);
+    for (const [index, e] of path.chain.entries()) {
+      const next = path.chain[index + 1]?.startedAt ?? ended;
+      console.log(`  ${e.operation} due ${e.dueAt! - e.startedAt} seen ${e.settledAt! - e.dueAt!} next ${next - e.settledAt!}`);
     }
-    const critical = coveredMs(timeline, started, ended);
-    const overhead = wallMs - critical;
+    const seen = path.chain.reduce((sum, e) => sum + (e.settledAt! - e.dueAt!), 0);
+    console.log(`realistic×${scale} along the chain: ${seen} ms waiting to see an operation end (polling), the rest between operations (Kiln's own steps)`);
     console.log(
-      `realistic×${scale} critical path ${critical} ms, Kiln overhead ${overhead} ms = ${((overhead / critical) * 100).toFixed(2)} % (target < 2 %)`,
+      `realistic×${scale} wall ${wallMs} ms, critical path ${path.chainMs} ms (longest chain), Kiln overhead ${overhead} ms = ${((overhead / path.chainMs) * 100).toFixed(2)} % of the critical path (target < 2 %)`,
     );
   });
 }

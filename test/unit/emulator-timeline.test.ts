@@ -34,7 +34,8 @@ describe('operation timeline', () => {
     // The first step schedules a second 30 ms after it runs, as handlers do (from Date.now()).
     engine.registerEffect('first', () => ({ addSteps: [{ at: Date.now() + 30, effect: { kind: 'second', args: {} } }] }));
     engine.registerEffect('second', () => undefined);
-    const op = engine.start({ ...base, steps: [{ at: Date.now() + 20, effect: { kind: 'first', args: {} } }] });
+    const t0 = Date.now();
+    const op = engine.start({ ...base, steps: [{ at: t0 + 20, effect: { kind: 'first', args: {} } }] });
     const startedAt = Date.parse(op.startTime);
     await sleep(120); // a poll 100 ms late: the second step is scheduled 100 ms late too
     await engine.settle();
@@ -42,7 +43,7 @@ describe('operation timeline', () => {
     await engine.settle();
     const [entry] = engine.timeline(startedAt);
     expect(entry).toMatchObject({ operation: 'x', resourceId: '/r', status: 'Succeeded', startedAt });
-    expect(entry!.dueAt! - startedAt).toBeGreaterThanOrEqual(50);
+    expect(entry!.dueAt! - t0).toBeGreaterThanOrEqual(50);
     expect(entry!.dueAt! - startedAt).toBeLessThan(50 + SLACK);
     expect(entry!.settledAt! - startedAt).toBeGreaterThanOrEqual(240);
   });
@@ -55,7 +56,8 @@ describe('operation timeline', () => {
       setTimeout(() => engine.resolveExternal(op.id, [{ at: Date.now() + 10, effect: { kind: 'report', args: {} } }]), 40);
     });
     engine.registerEffect('report', () => undefined);
-    const op = engine.start({ ...base, steps: [{ at: Date.now() + 10, effect: { kind: 'launch', args: {} } }] });
+    const t0 = Date.now();
+    const op = engine.start({ ...base, steps: [{ at: t0 + 10, effect: { kind: 'launch', args: {} } }] });
     const startedAt = Date.parse(op.startTime);
     await sleep(110); // launched 100 ms late
     await engine.settle();
@@ -63,12 +65,12 @@ describe('operation timeline', () => {
     await engine.settle();
     const [entry] = engine.timeline(startedAt);
     expect(entry!.status).toBe('Succeeded');
-    expect(entry!.dueAt! - startedAt).toBeGreaterThanOrEqual(60);
+    expect(entry!.dueAt! - t0).toBeGreaterThanOrEqual(60);
     expect(entry!.dueAt! - startedAt).toBeLessThan(60 + SLACK);
     expect(entry!.settledAt! - startedAt).toBeGreaterThanOrEqual(260);
   });
 
-  it('lists only operations started since the given time and leaves a running one without an end', async () => {
+  it('lists only operations started since the given time, leaves a running one without an end, and adds noted work', async () => {
     const engine = await newEngine();
     const old = engine.start({ ...base, operation: 'old', steps: [] });
     await sleep(5);
@@ -78,6 +80,9 @@ describe('operation timeline', () => {
     expect(timeline.map((e) => e.operation)).toEqual(['running']);
     expect(timeline[0]!.dueAt).toBeUndefined();
     expect(engine.timeline().map((e) => e.operation)).toEqual([old.operation, 'running']);
+    // Work that is no operation (a guest's detached processes) is on the timeline too, in start order.
+    engine.note({ operation: 'guest.powerOff', resourceId: '/r/guest', status: 'Succeeded', startedAt: since + 1, dueAt: since + 2, settledAt: since + 2 });
+    expect(engine.timeline(since).map((e) => e.operation)).toEqual(['running', 'guest.powerOff']);
   });
 });
 

@@ -185,6 +185,17 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
     vmState(vm).power = 'stopped';
     if (event.reason === 'deprovision') vmState(vm).agentRemoved = true;
     resources.save(vm);
+    noteDetachedWork(vm.id);
+  };
+  // The guest's detached processes ran from the end of the run command that started them until now: real work.
+  const noteDetachedWork = (vmId: string) => {
+    const id = vmId.toLowerCase();
+    const launcher = ops.timeline().filter((e) => {
+      const rc = e.resourceId.toLowerCase();
+      return e.dueAt !== undefined && (rc === `${id}/runcommand` || rc.startsWith(`${id}/runcommands/`));
+    }).at(-1);
+    const now = Date.now();
+    if (launcher) ops.note({ operation: 'guest.powerOff', resourceId: `${vmId}/guest`, status: 'Succeeded', startedAt: launcher.dueAt!, dueAt: now, settledAt: now });
   };
   const sandbox = await createSandbox({ home, caPem: certificate.caPem, isolation: options.isolation, onGuestPowerOff });
   const ctx: HandlerContext = {

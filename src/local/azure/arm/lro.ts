@@ -101,6 +101,8 @@ export class OperationEngine {
   #settling: Promise<void> = Promise.resolve();
   /** Ids of running operations, so a settle does not scan every operation ever run. */
   readonly #activeIds = new Set<string>();
+  /** Work on the timeline that is no operation (a guest's detached processes); in memory only. */
+  readonly #noted: TimelineEntry[] = [];
 
   constructor(store: ArmStore) {
     this.#store = store;
@@ -187,7 +189,7 @@ export class OperationEngine {
    * when a request saw it end. The difference between the last two is the caller's detection delay.
    */
   timeline(since = 0): TimelineEntry[] {
-    return this.#store
+    const operations = this.#store
       .list<Operation>('operation')
       .map((op) => {
         const entry: TimelineEntry = { operation: op.operation, resourceId: op.resourceId, status: op.status, startedAt: Date.parse(op.startTime) };
@@ -196,9 +198,13 @@ export class OperationEngine {
           entry.settledAt = Date.parse(op.endTime ?? op.startTime);
         }
         return entry;
-      })
-      .filter((entry) => entry.startedAt >= since)
-      .sort((a, b) => a.startedAt - b.startedAt);
+      });
+    return [...operations, ...this.#noted].filter((entry) => entry.startedAt >= since).sort((a, b) => a.startedAt - b.startedAt);
+  }
+
+  /** Adds work that is no operation to the timeline, e.g. what a guest ran detached until it powered itself off. */
+  note(entry: TimelineEntry): void {
+    this.#noted.push(entry);
   }
 
   #active(): Operation[] {
