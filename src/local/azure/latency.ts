@@ -68,10 +68,6 @@ export function isLatencyProfileName(value: string): value is LatencyProfileName
   return (LATENCY_PROFILES as readonly string[]).includes(value);
 }
 
-export function isOperationKind(value: string): value is OperationKind {
-  return Object.hasOwn(REALISTIC_SECONDS, value);
-}
-
 /** A standard normal draw (Box–Muller). */
 function standardNormal(random: () => number): number {
   const u = 1 - random(); // (0, 1], so the logarithm is finite
