@@ -47,11 +47,6 @@ export function stepOf(record: RunRecord, name: StepName): StepRecord {
 }
 
 /** Steps still Pending become `status` (Skipped after a failure upstream, Canceled after a cancel). */
-export function settlePendingSteps(record: RunRecord, status: StepStatus, except: StepName[] = []): RunRecord {
-  return {
-    ...record,
-    steps: record.steps.map((step) =>
-      step.status === 'Pending' && !except.includes(step.name as StepName) ? { ...step, status } : step,
-    ),
-  };
+export function settlePendingSteps(record: RunRecord, status: StepStatus): RunRecord {
+  return { ...record, steps: record.steps.map((step) => (step.status === 'Pending' ? { ...step, status } : step)) };
 }
