@@ -12,11 +12,12 @@ import {
   type ReadScaleSetOutput,
   type ScaleSetProgress,
 } from '../activities/contracts.ts';
+import type { OsType } from '../azure/virtualMachines.ts';
 import type { RolloutTarget } from '../template/spec.ts';
 import { breachesHealthThreshold, planBatches } from './batches.ts';
 import { BakeCanceled, Flow, StepFailed, type Flowing } from './flow.ts';
 import { nextPollDelay, type PollBounds } from './polling.ts';
-import { WATCHDOG_MS, type OsType } from './watchdogs.ts';
+import { WATCHDOG_MS } from './watchdogs.ts';
 
 export interface RolloutInput {
   runId: string;

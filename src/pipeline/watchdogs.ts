@@ -3,11 +3,10 @@
  * the p95 figures in the timings reference with headroom; the build deadline still caps the build's waits.
  */
 
+import type { OsType } from '../azure/virtualMachines.ts';
 import type { BakeSpec, Customizer } from '../template/spec.ts';
 
 const MINUTE = 60_000;
-
-export type OsType = 'Linux' | 'Windows';
 
 export const WATCHDOG_MS = {
   stagingGroup: 10 * MINUTE,
