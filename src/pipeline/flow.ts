@@ -8,7 +8,7 @@ import * as df from 'durable-functions';
 import type { OrchestrationContext, Task } from 'durable-functions';
 import { Activity, type ActivityName, type OperationStatus, type StepFailure, type StepName } from '../activities/contracts.ts';
 import { BakeEvent, Orchestration } from './contracts.ts';
-import { MAX_OPERATION_ATTEMPTS, nextPollDelay, TRANSIENT_RETRY, type PollBounds } from './polling.ts';
+import { LOOKS_PER_EXECUTION, MAX_OPERATION_ATTEMPTS, nextPollDelay, TRANSIENT_RETRY, type PollBounds } from './polling.ts';
 import { describeMs } from './watchdogs.ts';
 
 /** A step failed for a reason worth showing: what failed, the code, and for scripts the exit code and last lines. */
@@ -220,9 +220,6 @@ export class Flow {
     if (task.isFaulted) throw task.result instanceof Error ? task.result : new Error(String(task.result));
   }
 }
-
-/** Looks per execution of awaitOperation before it continues as new (bounded history on hours-long waits). */
-const LOOKS_PER_EXECUTION = 100;
 
 /** Orchestration `awaitOperation`: looks at one operation between growing durable timers until it ends. */
 export function* awaitOperation(context: OrchestrationContext): Flowing<AwaitOperationOutput | undefined> {

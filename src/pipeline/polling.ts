@@ -36,3 +36,6 @@ export const TRANSIENT_RETRY = {
 
 /** How many times an operation whose long-running operation ended Failed but retryable is begun in all. */
 export const MAX_OPERATION_ATTEMPTS = 3;
+
+/** Looks a polling orchestration (awaitOperation, replicateRegion) takes per execution before it continues as new: an hours-long wait keeps a short history. */
+export const LOOKS_PER_EXECUTION = 100;

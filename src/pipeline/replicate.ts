@@ -6,7 +6,7 @@
 import type { OrchestrationContext } from 'durable-functions';
 import { Activity, type ReadReplicationOutput, type RegionProgress } from '../activities/contracts.ts';
 import { BakeCanceled, Flow, type Flowing } from './flow.ts';
-import { nextPollDelay, type PollBounds } from './polling.ts';
+import { LOOKS_PER_EXECUTION, nextPollDelay, type PollBounds } from './polling.ts';
 
 export interface ReplicateRegionInput {
   runId: string;
@@ -25,8 +25,6 @@ export interface ReplicateRegionOutput {
   state: 'Completed' | 'Failed' | 'TimedOut' | 'Canceled';
   message?: string;
 }
-
-const LOOKS_PER_EXECUTION = 100;
 
 export function* replicateRegion(context: OrchestrationContext): Flowing<ReplicateRegionOutput | undefined> {
   const input = context.df.getInput() as ReplicateRegionInput;
