@@ -2,6 +2,7 @@
 
 import { CronExpressionParser } from 'cron-parser';
 import { compareVersions } from '../azure/galleries.ts';
+import type { OsType } from '../azure/virtualMachines.ts';
 import type {
   BakeSpec,
   Customizer,
@@ -42,7 +43,7 @@ export class SchedulePlanError extends Error {
  * Which patch step fits the image: from the marketplace publisher of the template's source, else from its
  * customizers (Windows steps, or the package manager its scripts call), else from the gallery image's OS type.
  */
-export function patchFamily(spec: BakeSpec, galleryOsType?: 'Linux' | 'Windows'): PatchFamily {
+export function patchFamily(spec: BakeSpec, galleryOsType?: OsType): PatchFamily {
   if (spec.source.type === 'PlatformImage') {
     const family = publisherFamilies[spec.source.publisher.toLowerCase()];
     if (family) return family;
@@ -140,7 +141,7 @@ export function cronProblem(cron: string): string | undefined {
  */
 export function planPatchRebuild(
   spec: BakeSpec,
-  gallery: { latestVersion: string; highestVersion: string; osType?: 'Linux' | 'Windows' },
+  gallery: { latestVersion: string; highestVersion: string; osType?: OsType },
 ): BakeSpec {
   const target = galleryTarget(spec);
   if (!target) {
