@@ -74,4 +74,3 @@ export async function recordRefusedBake(
   return runId;
 }
 
-export const TERMINAL_STATUSES: ReadonlySet<RunRecord['status']> = new Set(['Succeeded', 'Failed', 'Canceled']);

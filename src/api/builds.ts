@@ -8,7 +8,8 @@ import type { RunRecord, RunStatus } from '../runs/record.ts';
 import { BakeEvent, type BakeProgress } from '../pipeline/contracts.ts';
 import type { TemplateError } from '../template/spec.ts';
 import { TEMPLATE_NAME, TEMPLATE_NAME_EXPECTED } from '../template/fields.ts';
-import { startBake, TERMINAL_STATUSES } from './bakes.ts';
+import { startBake } from './bakes.ts';
+import { FINAL_RUN_STATUSES } from '../runs/record.ts';
 import { withChildProgress } from './live-progress.ts';
 import { json, notFound, problem } from './problem.ts';
 import { readJsonBody, templateErrorsProblem } from './request.ts';
@@ -93,7 +94,7 @@ export async function getBuild(request: HttpRequest, client: DurableClient): Pro
   const id = request.params.id ?? '';
   const record = await findRun(id);
   if (!record) return notFound('run', id);
-  if (TERMINAL_STATUSES.has(record.status)) return json(200, record);
+  if (FINAL_RUN_STATUSES.has(record.status)) return json(200, record);
   const status = await client.getStatus(id).catch(() => undefined);
   const progress = (status?.customStatus ?? null) as BakeProgress | null;
   if (!progress) return json(200, { ...record, progress: null });
@@ -117,7 +118,7 @@ async function findRun(id: string): Promise<RunRecord | undefined> {
 async function runningRecord(id: string): Promise<{ record: RunRecord } | { response: HttpResponseInit }> {
   const record = await findRun(id);
   if (!record) return { response: notFound('run', id) };
-  if (TERMINAL_STATUSES.has(record.status)) {
+  if (FINAL_RUN_STATUSES.has(record.status)) {
     return { response: problem(409, 'run-finished', `run ${id} has already ended (${record.status})`, { runStatus: record.status }) };
   }
   return { record };

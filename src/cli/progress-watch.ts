@@ -1,10 +1,9 @@
 /** Follows a bake until it ends: polls the API and shows progress live on a terminal, as plain lines elsewhere. */
 
 import { KilnApiError, type KilnClient } from '../api/client.ts';
-import type { RunRecord } from '../runs/record.ts';
+import { FINAL_RUN_STATUSES, type RunRecord } from '../runs/record.ts';
 import { changeLines, progressBlock, snapshotOf, type ProgressSnapshot, type RunView } from './progress.ts';
 
-const TERMINAL = new Set(['Succeeded', 'Failed', 'Canceled']);
 
 /** A long bake outlives a server hiccup: this many failed looks in a row (5xx, no connection) before giving up. */
 const MAX_FAILED_LOOKS = 5;
@@ -57,7 +56,7 @@ export async function watchRun(client: KilnClient, id: string, options: WatchOpt
     if (block) block.draw(progressBlock(snapshot, options.out.columns ?? 80));
     else for (const line of changeLines(previous, snapshot)) options.out.write(`${line}\n`);
     previous = snapshot;
-    if (TERMINAL.has(run.status)) {
+    if (FINAL_RUN_STATUSES.has(run.status)) {
       const { progress: _live, ...record } = run;
       return record;
     }

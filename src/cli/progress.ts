@@ -1,7 +1,7 @@
 /** What the CLI shows of a running bake: a snapshot of its progress, plain change lines, and the live block. */
 
 import type { BakeProgress } from '../pipeline/contracts.ts';
-import type { RunRecord } from '../runs/record.ts';
+import { FINAL_RUN_STATUSES, type RunRecord } from '../runs/record.ts';
 
 /** A run as GET /builds/{id} answers it: the record, plus the live progress while it runs. */
 export type RunView = RunRecord & { progress?: BakeProgress | null };
@@ -66,7 +66,7 @@ export function changeLines(before: ProgressSnapshot | undefined, after: Progres
   const lines: string[] = [];
   const runLine = before?.status === after.status ? undefined : `run ${after.id}: ${after.status}`;
   // A final status is told last, after the steps that led to it.
-  const ended = ['Succeeded', 'Failed', 'Canceled'].includes(after.status);
+  const ended = FINAL_RUN_STATUSES.has(after.status);
   if (runLine && !ended) lines.push(runLine);
   for (const step of after.steps) {
     const old = before?.steps.find((s) => s.name === step.name);

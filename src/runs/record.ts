@@ -3,6 +3,9 @@
 import type { BakeSpec } from '../template/spec.ts';
 
 export type RunStatus = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Canceled';
+
+/** The statuses a run ends in; a record in one of them no longer changes. */
+export const FINAL_RUN_STATUSES: ReadonlySet<string> = new Set<RunStatus>(['Succeeded', 'Failed', 'Canceled']);
 export type StepStatus = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Skipped' | 'Canceled';
 export type Trigger = 'http' | 'blob' | 'timer' | 'cli' | 'retry';
 

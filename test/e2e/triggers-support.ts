@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KilnClient } from '../../src/api/client.ts';
 import { startLocalDefault, type LocalDefault, type LocalDefaultOptions } from '../../src/local/default.ts';
-import type { RunRecord } from '../../src/runs/record.ts';
+import { FINAL_RUN_STATUSES, type RunRecord } from '../../src/runs/record.ts';
 
 export const repo = join(import.meta.dirname, '../..');
 
@@ -63,7 +63,6 @@ export async function exampleTemplate(name: string, local?: LocalDefault): Promi
   return JSON.parse(fitted) as Record<string, unknown>;
 }
 
-const TERMINAL = new Set(['Succeeded', 'Failed', 'Canceled']);
 
 /**
  * Calls `look` every `intervalMs` until it finds something, and returns that. `what` may be a function, so the
@@ -83,7 +82,7 @@ export async function poll<T>(what: string | (() => string), timeoutMs: number, 
 export function waitForEnd(client: KilnClient, id: string, timeoutMs = 90_000): Promise<RunRecord> {
   return poll(`run ${id} to end`, timeoutMs, async () => {
     const run = await client.getRun<RunRecord>(id);
-    return TERMINAL.has(run.status) ? run : undefined;
+    return FINAL_RUN_STATUSES.has(run.status) ? run : undefined;
   });
 }
 
