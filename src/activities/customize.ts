@@ -108,7 +108,8 @@ export async function pollRunCommand(env: ActivityEnvironment, ref: OperationRef
   const [runId, rg, vm, name, phase, step] = ['runId', 'resourceGroup', 'vm', 'name', 'phase', 'step'].map((k) => String(d[k]));
   const view = await getRunCommand(env.clients, rg!, vm!, name!);
   if (!view) {
-    return { state: 'Failed', error: { code: 'RunCommandMissing', message: `${phase} step "${step}": Run Command ${ref.resourceId} no longer exists`, retryable: true, resourceId: ref.resourceId } };
+    // Whether the script ran is unknown; beginning again could run a non-repeatable script twice.
+    return { state: 'Failed', error: { code: 'RunCommandMissing', message: `${phase} step "${step}": Run Command ${ref.resourceId} no longer exists, so whether its script ran is unknown; retry the bake to run the step again`, retryable: false, resourceId: ref.resourceId } };
   }
   if (RUNNING.has(view.executionState) && view.provisioningState !== 'Failed') return { state: 'InProgress', operation: ref };
 
