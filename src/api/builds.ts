@@ -92,14 +92,13 @@ export async function listBuilds(request: HttpRequest): Promise<HttpResponseInit
 /** GET /builds/{id} — the run record; while it runs, `progress` carries the orchestration's live status. */
 export async function getBuild(request: HttpRequest, client: DurableClient): Promise<HttpResponseInit> {
   const id = request.params.id ?? '';
-  const record = await findRun(id);
-  if (!record) return notFound('run', id);
+  const live = isRunId(id) ? await (await services()).runs.getLive(id) : undefined;
+  if (!live) return notFound('run', id);
+  const { record, slices } = live;
   if (FINAL_RUN_STATUSES.has(record.status)) return json(200, record);
   const status = await client.getStatus(id).catch(() => undefined);
   const progress = (status?.customStatus ?? null) as BakeProgress | null;
   if (!progress) return json(200, { ...record, progress: null });
-  // A slice read while its child rewrites it can fail; the status without the slices is still worth showing.
-  const slices = await (await services()).runs.readProgress(id).catch(() => []);
   return json(200, { ...record, progress: withChildProgress(progress, slices) });
 }
 

@@ -2,6 +2,7 @@
 
 import type { RegionProgress, ScaleSetProgress } from '../activities/contracts.ts';
 import type { BakeProgress } from '../pipeline/contracts.ts';
+import { upsertScaleSet } from '../runs/status.ts';
 
 /**
  * While the bake waits for its replicate and rollout sub-orchestrations its own custom status stands still; each
@@ -15,10 +16,7 @@ export function withChildProgress(progress: BakeProgress, slices: (RegionProgres
       regions[slice.region] = { state: slice.state, percent: slice.percent };
       continue;
     }
-    const live = { id: slice.scaleSetId, status: slice.status, batch: slice.batch, batches: slice.batches, updated: slice.updated, total: slice.total };
-    const at = scaleSets.findIndex((s) => s.id.toLowerCase() === slice.scaleSetId.toLowerCase());
-    if (at === -1) scaleSets.push(live);
-    else scaleSets[at] = live;
+    upsertScaleSet(scaleSets, { id: slice.scaleSetId, status: slice.status, batch: slice.batch, batches: slice.batches, updated: slice.updated, total: slice.total });
   }
   return { ...progress, regions, scaleSets };
 }

@@ -16,13 +16,17 @@ export function mergeProgress(record: RunRecord, slices: (RegionProgress | Scale
     if (slice.kind === 'region') {
       regions[slice.region] = slice.state;
     } else {
-      const outcome: ScaleSetOutcome = { id: slice.scaleSetId, status: slice.status, updated: slice.updated, total: slice.total };
-      const at = scaleSets.findIndex((s) => s.id.toLowerCase() === slice.scaleSetId.toLowerCase());
-      if (at === -1) scaleSets.push(outcome);
-      else scaleSets[at] = outcome;
+      upsertScaleSet(scaleSets, { id: slice.scaleSetId, status: slice.status, updated: slice.updated, total: slice.total });
     }
   }
   return { ...record, outputs: { ...record.outputs, regions, scaleSets } };
+}
+
+/** Puts a scale set's latest entry in the list, in place of the one with the same id (ARM ids compare case-insensitively). */
+export function upsertScaleSet<T extends { id: string }>(list: T[], entry: T): void {
+  const at = list.findIndex((s) => s.id.toLowerCase() === entry.id.toLowerCase());
+  if (at === -1) list.push(entry);
+  else list[at] = entry;
 }
 
 /** The orchestration's custom status for a record it keeps: current step, each step's state, regions, scale sets. */

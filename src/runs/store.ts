@@ -46,9 +46,16 @@ export class RunStore {
 
   /** The record with the live progress of its running sub-orchestrations merged in; undefined when there is none. */
   async get(id: string): Promise<RunRecord | undefined> {
+    return (await this.getLive(id))?.record;
+  }
+
+  /** As `get`, plus the progress slices it merged (none once the run has ended), read once for callers that need both. */
+  async getLive(id: string): Promise<{ record: RunRecord; slices: (RegionProgress | ScaleSetProgress)[] } | undefined> {
     const record = await this.readRecord(id);
-    if (!record || record.endedAt) return record;
-    return mergeProgress(record, await this.readProgress(id));
+    if (!record) return undefined;
+    if (record.endedAt) return { record, slices: [] };
+    const slices = await this.readProgress(id);
+    return { record: mergeProgress(record, slices), slices };
   }
 
   /** One page of records, newest first within the page; `status` filters. */
