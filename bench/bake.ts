@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { KilnClient } from '../src/api/client.ts';
-import { criticalPath } from '../src/local/azure/critical-path.ts';
-import { startLocalDefault, type LocalDefault } from '../src/local/default.ts';
+import { criticalPath } from '../local/azure/critical-path.ts';
+import { startLocalDefault, type LocalDefault } from '../local/default.ts';
 import type { RunRecord } from '../src/runs/record.ts';
 
 const repo = join(import.meta.dirname, '..');

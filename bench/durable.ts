@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import azureFunctions from '@azure/functions';
 import * as df from 'durable-functions';
-import { startLocalHost, type LocalHost } from '../src/local/host/index.ts';
+import { startLocalHost, type LocalHost } from '../local/host/index.ts';
 
 // @azure/functions is CommonJS: native ESM sees its classes on the default export only.
 const { InvocationContext } = azureFunctions;

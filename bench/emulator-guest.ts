@@ -7,10 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SecretClient } from '@azure/keyvault-secrets';
-import { createDiskFrom, provisionDisk, snapshotDisk, type Disk } from '../src/local/azure/disks.ts';
-import { startKeyVaultServer } from '../src/local/azure/keyvault.ts';
-import { createSandbox } from '../src/local/azure/sandbox.ts';
-import { loadOrCreateCertificate } from '../src/local/azure/tls.ts';
+import { createDiskFrom, provisionDisk, snapshotDisk, type Disk } from '../local/azure/disks.ts';
+import { startKeyVaultServer } from '../local/azure/keyvault.ts';
+import { createSandbox } from '../local/azure/sandbox.ts';
+import { loadOrCreateCertificate } from '../local/azure/tls.ts';
 
 const SECRET_GETS = Number(process.env.BENCH_SECRET_GETS ?? 2_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);

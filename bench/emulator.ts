@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { ResourceManagementClient } from '@azure/arm-resources';
-import { startAzureEmulator } from '../src/local/azure/index.ts';
+import { startAzureEmulator } from '../local/azure/index.ts';
 
 const READS = Number(process.env.BENCH_READS ?? 2_000);
 const WRITES = Number(process.env.BENCH_WRITES ?? 200);
@@ -43,7 +43,7 @@ async function measure(label: string, count: number, concurrency: number, call: 
 
 const home = mkdtempSync(join(tmpdir(), 'kiln-bench-emulator-'));
 const seedStart = performance.now();
-const emulator = await startAzureEmulator({ home, profile: 'zero', seedFile: join(import.meta.dirname, '..', 'examples', 'local-environment.json'), log: () => {} });
+const emulator = await startAzureEmulator({ home, profile: 'zero', seedFile: join(import.meta.dirname, '..', 'local', 'environment.json'), log: () => {} });
 console.log(`emulator start with the local-environment seed: ${(performance.now() - seedStart).toFixed(0)} ms`);
 try {
   const credential = { getToken: async () => ({ token: emulator.token, expiresOnTimestamp: Date.now() + 3_600_000 }) };

@@ -1,3 +1,3 @@
 #!/usr/bin/env -S node --disable-warning=ExperimentalWarning
 // The `kiln` bin: Node 22 runs the TypeScript CLI directly (type stripping), so no build step is needed.
-import '../src/cli/main.ts';
+import '../cli/main.ts';

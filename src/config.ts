@@ -46,9 +46,9 @@ export const SETTINGS = [
   { key: 'KILN_STAGING_TTL_HOURS', scope: 'both', doc: 'Hours a staging resource group may live before the janitor deletes it; default 24.' },
   { key: 'KILN_POLL_MIN_MS', scope: 'both', doc: 'Shortest interval between status checks of long Azure operations, in ms; default 2000.' },
   { key: 'KILN_POLL_MAX_MS', scope: 'both', doc: 'Longest interval between status checks, in ms; default 30000.' },
-  { key: 'KILN_LOCAL_FUNCTION_KEY', scope: 'local', doc: 'Function key of the local Functions host (read by src/local/host, not loadConfig); default: generated once and kept in {home}/keys.json.' },
-  { key: 'KILN_LOCAL_ADMIN_KEY', scope: 'local', doc: 'Admin key of the local Functions host (read by src/local/host); default: generated once and kept in {home}/keys.json.' },
-  { key: 'KILN_LOCAL_BLOB_POLL_MS', scope: 'local', doc: 'How often the local Functions host lists containers for blob triggers, in ms (read by src/local/host); default 1000.' },
+  { key: 'KILN_LOCAL_FUNCTION_KEY', scope: 'local', doc: 'Function key of the local Functions host (read by local/host, not loadConfig); default: generated once and kept in {home}/keys.json.' },
+  { key: 'KILN_LOCAL_ADMIN_KEY', scope: 'local', doc: 'Admin key of the local Functions host (read by local/host); default: generated once and kept in {home}/keys.json.' },
+  { key: 'KILN_LOCAL_BLOB_POLL_MS', scope: 'local', doc: 'How often the local Functions host lists containers for blob triggers, in ms (read by local/host); default 1000.' },
 ] as const satisfies readonly { key: string; scope: SettingScope; doc: string }[];
 
 export type SettingKey = (typeof SETTINGS)[number]['key'];

@@ -61,22 +61,11 @@ export const Activity = {
 
 export type ActivityName = (typeof Activity)[keyof typeof Activity];
 
+export type { StepName, RegionProgress, ScaleSetProgress } from '../runs/progress.ts';
+import type { StepName, RegionProgress, ScaleSetProgress } from '../runs/progress.ts';
+
 // ---- shared shapes --------------------------------------------------------------------------------------------
 
-/** The bake steps, in DESIGN §1 order (the run record's step names). */
-export type StepName =
-  | 'plan'
-  | 'lock'
-  | 'stage'
-  | 'customize'
-  | 'validate'
-  | 'generalize'
-  | 'capture'
-  | 'replicate'
-  | 'promote'
-  | 'approve'
-  | 'rollout'
-  | 'cleanup';
 
 /** A classified failure, safe to show (no secret values; script output already masked). */
 export interface StepFailure {
@@ -142,25 +131,7 @@ export interface SaveRunProgressInput {
   progress: RegionProgress | ScaleSetProgress;
 }
 
-export interface RegionProgress {
-  kind: 'region';
-  region: string;
-  state: 'Queued' | 'Replicating' | 'Completed' | 'Failed';
-  percent: number;
-  message?: string;
-}
 
-export interface ScaleSetProgress {
-  kind: 'scaleSet';
-  scaleSetId: string;
-  status: 'Pending' | 'Updating' | 'Succeeded' | 'RolledBack' | 'Failed';
-  /** Instances on the new image and healthy. */
-  updated: number;
-  total: number;
-  batch: number;
-  batches: number;
-  message?: string;
-}
 
 // ---- 1 plan ---------------------------------------------------------------------------------------------------
 

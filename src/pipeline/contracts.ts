@@ -1,7 +1,8 @@
 /** What the ways in (HTTP, blob, timer, CLI) exchange with the bake orchestration: its input, events and progress. */
 
 import type { BakeSpec } from '../template/spec.ts';
-import type { StepName } from '../activities/contracts.ts';
+import type { StepName } from '../runs/progress.ts';
+export type { BakeProgress } from '../runs/progress.ts';
 import type { RunStatus, StepStatus, Trigger } from '../runs/record.ts';
 
 /** Registered orchestration names. */
@@ -41,20 +42,6 @@ export interface BakeInput {
   resumeFrom?: string;
 }
 
-/** Custom status of `bake`: what the API and the CLI show while it runs. */
-export interface BakeProgress {
-  runId: string;
-  status: RunStatus;
-  /** The step running now (the last one when finished). */
-  step: StepName;
-  steps: { name: StepName; status: StepStatus }[];
-  /** Replication per region (state and percent). */
-  regions: Record<string, { state: string; percent: number }>;
-  /** Rollout per scale set. */
-  scaleSets: { id: string; status: string; batch: number; batches: number; updated: number; total: number }[];
-  /** Why the bake is waiting (a lock held by another run, the approval gate), when it is. */
-  waitingFor?: string;
-}
 
 /** Instance ids of a bake's sub-orchestrations: derived from the run id, so a cancel can reach them too. */
 export function childInstanceId(runId: string, kind: 'replicate' | 'rollout', index: number): string {

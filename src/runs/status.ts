@@ -1,7 +1,6 @@
 /** Status projection: the run record as the API and CLI show it, merged with live sub-orchestration progress. */
 
-import type { RegionProgress, ScaleSetProgress, StepName } from '../activities/contracts.ts';
-import type { BakeProgress } from '../pipeline/contracts.ts';
+import type { BakeProgress, RegionProgress, ScaleSetProgress, StepName } from './progress.ts';
 import type { RunRecord, ScaleSetOutcome } from './record.ts';
 
 /**

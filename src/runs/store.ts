@@ -4,7 +4,7 @@
  */
 
 import type { BlobServiceClient, ContainerClient, ContainerListBlobHierarchySegmentResponse } from '@azure/storage-blob';
-import type { RegionProgress, ScaleSetProgress } from '../activities/contracts.ts';
+import type { RegionProgress, ScaleSetProgress } from './progress.ts';
 import type { RunRecord, RunStatus } from './record.ts';
 import { mergeProgress } from './status.ts';
 

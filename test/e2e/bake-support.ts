@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { staticTokenCredential } from '../../src/azure/clients.ts';
-import type { LocalDefault } from '../../src/local/default.ts';
+import type { LocalDefault } from '../../local/default.ts';
 
 export function properties(template: Record<string, unknown>): Record<string, unknown> {
   return template.properties as Record<string, unknown>;

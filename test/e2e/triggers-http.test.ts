@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunView } from '../../src/cli/progress.ts';
+import type { RunView } from '../../cli/progress.ts';
 import { describeRun, exampleTemplate, startTestDefault, waitForEnd, waitForRun, type TestDefault } from './triggers-support.ts';
 
 let env: TestDefault;

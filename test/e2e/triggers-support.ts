@@ -8,7 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KilnClient } from '../../src/api/client.ts';
-import { startLocalDefault, type LocalDefault, type LocalDefaultOptions } from '../../src/local/default.ts';
+import { startLocalDefault, type LocalDefault, type LocalDefaultOptions } from '../../local/default.ts';
 import { FINAL_RUN_STATUSES, type RunRecord } from '../../src/runs/record.ts';
 
 export const repo = join(import.meta.dirname, '../..');
@@ -19,7 +19,7 @@ export const repo = join(import.meta.dirname, '../..');
  */
 export function runKiln(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', 'src/cli/main.ts', ...args], {
+    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', 'cli/main.ts', ...args], {
       cwd: repo,
       env: { ...process.env, KILN_ENDPOINT: '', KILN_API_KEY: '' },
     });

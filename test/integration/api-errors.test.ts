@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalDefault, type LocalDefault } from '../../src/local/default.ts';
+import { startLocalDefault, type LocalDefault } from '../../local/default.ts';
 
 let local: LocalDefault;
 let home: string;

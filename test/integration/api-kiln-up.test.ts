@@ -11,7 +11,7 @@ let home: string;
 
 /** Starts `kiln up` and resolves with the first stdout line, parsed. */
 async function kilnUp(args: string[]): Promise<{ child: ChildProcess; ready: Record<string, unknown> }> {
-  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', 'src/cli/main.ts', 'up', '--home', home, '--profile', 'zero', ...args], {
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', 'cli/main.ts', 'up', '--home', home, '--profile', 'zero', ...args], {
     cwd: repo,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -12,7 +12,7 @@ import { createActivityEnvironment } from '../../src/activities/environment.ts';
 import { createAzureClients, type AzureClients } from '../../src/azure/clients.ts';
 import { pollVhdExport, startVhdExport, type VhdExportState } from '../../src/azure/vhd.ts';
 import { loadConfig } from '../../src/config.ts';
-import { startAzurite, type Azurite } from '../../src/local/azurite.ts';
+import { startAzurite, type Azurite } from '../../local/azurite.ts';
 
 const ARM = 'https://arm.example.test';
 const DISK = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/disks/vm-osdisk';

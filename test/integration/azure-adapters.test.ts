@@ -25,9 +25,9 @@ import { getImageVersion } from '../../src/azure/galleries.ts';
 import { RUN_COMMAND_OUTPUT_CONTAINER } from '../../src/azure/runCommandBlobs.ts';
 import { getVmState } from '../../src/azure/virtualMachines.ts';
 import { loadConfig } from '../../src/config.ts';
-import { startAzureEmulator, type AzureEmulator } from '../../src/local/azure/index.ts';
-import { startAzurite, type Azurite } from '../../src/local/azurite.ts';
-import { localAzureSettings } from '../../src/local/default.ts';
+import { startAzureEmulator, type AzureEmulator } from '../../local/azure/index.ts';
+import { startAzurite, type Azurite } from '../../local/azurite.ts';
+import { localAzureSettings } from '../../local/default.ts';
 import { openRunStore } from '../../src/runs/store.ts';
 import { parseTemplate } from '../../src/template/index.ts';
 import type { BakeSpec } from '../../src/template/spec.ts';
@@ -100,7 +100,7 @@ function approvedShape(writes: typeof sent): string {
 beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'kiln-adapters-'));
   [emulator, azurite] = await Promise.all([
-    startAzureEmulator({ home: join(home, 'azure'), profile: 'zero', seedFile: 'examples/local-environment.json', filesDir: 'examples/files' }),
+    startAzureEmulator({ home: join(home, 'azure'), profile: 'zero', seedFile: 'local/environment.json', filesDir: 'examples/files' }),
     startAzurite({ location: join(home, 'azurite'), port: 0 }),
   ]);
   const config = loadConfig({

@@ -27,7 +27,7 @@ afterAll(() => {
 async function startHost(): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
-    ['--disable-warning=ExperimentalWarning', 'src/local/host/main.ts', '--app', join(durableApps, 'app.ts'), '--home', home,
+    ['--disable-warning=ExperimentalWarning', 'local/host/main.ts', '--app', join(durableApps, 'app.ts'), '--home', home,
       '--port', '0', '--host-json', join(durableApps, 'host.json')],
     { cwd: root, env: { ...process.env, DURABLE_TEST_HUB: 'crash', DURABLE_TEST_RECORD_FILE: recordFile }, stdio: ['ignore', 'pipe', 'pipe'] },
   );

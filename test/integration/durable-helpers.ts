@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { SkippableClock } from '../../src/local/host/clock.ts';
-import { startLocalHost, type LocalHost } from '../../src/local/host/index.ts';
+import { SkippableClock } from '../../local/host/clock.ts';
+import { startLocalHost, type LocalHost } from '../../local/host/index.ts';
 
 export const durableApps = join(import.meta.dirname, '../fixtures/durable-apps');
 

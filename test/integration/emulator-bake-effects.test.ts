@@ -2,7 +2,7 @@
 // reaches the scale-set instances made from the captured version, and generalization removed the machine identity.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSandbox } from '../../src/local/azure/sandbox.ts';
+import { createSandbox } from '../../local/azure/sandbox.ts';
 import { FAST_POLL, NETWORK_API, SEED, startTestEmulator, type TestEmulator } from './emulator-helpers.ts';
 
 const STAGING = 'kiln-staging-effects';

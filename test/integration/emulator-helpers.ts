@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { ResourceManagementClient } from '@azure/arm-resources';
-import { startAzureEmulator, type AzureEmulator, type AzureEmulatorOptions } from '../../src/local/azure/index.ts';
+import { startAzureEmulator, type AzureEmulator, type AzureEmulatorOptions } from '../../local/azure/index.ts';
 
-export const SEED = join(import.meta.dirname, '..', '..', 'examples', 'local-environment.json');
+export const SEED = join(import.meta.dirname, '..', '..', 'local', 'environment.json');
 export const NETWORK_API = '2024-05-01';
 /** Pollers in tests check often (the SDK's default is every 2 s). */
 export const FAST_POLL = { updateIntervalInMs: 20 };

@@ -1,4 +1,4 @@
-// The emulator as its own process (src/local/azure/main.ts): one JSON ready line, SDK calls against it, faults set
+// The emulator as its own process (local/azure/main.ts): one JSON ready line, SDK calls against it, faults set
 // over HTTPS from this process, state kept across a restart on the same home, clean exit on SIGTERM.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { ResourceManagementClient } from '@azure/arm-resources';
 import { afterAll, describe, expect, it } from 'vitest';
 
-const MAIN = join(import.meta.dirname, '..', '..', 'src', 'local', 'azure', 'main.ts');
+const MAIN = join(import.meta.dirname, '..', '..', 'local', 'azure', 'main.ts');
 const children: ChildProcess[] = [];
 let home: string | undefined;
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BlobServiceClient, ContainerSASPermissions } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAzurite, type Azurite } from '../../src/local/azurite.ts';
+import { startAzurite, type Azurite } from '../../local/azurite.ts';
 import { FAST_POLL, UBUNTU, failure, startTestEmulator, vmModel, type TestEmulator } from './emulator-helpers.ts';
 
 let t: TestEmulator;

@@ -3,7 +3,7 @@
 import { request } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TimelineEntry } from '../../src/local/azure/arm/lro.ts';
+import type { TimelineEntry } from '../../local/azure/arm/lro.ts';
 import { FAST_POLL, startTestEmulator, type TestEmulator } from './emulator-helpers.ts';
 
 let t: TestEmulator;

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAzurite, type Azurite } from '../../src/local/azurite.ts';
-import { POISON_CONTAINER } from '../../src/local/host/blob-triggers.ts';
-import { startLocalHost, type LocalHost } from '../../src/local/host/index.ts';
+import { startAzurite, type Azurite } from '../../local/azurite.ts';
+import { POISON_CONTAINER } from '../../local/host/blob-triggers.ts';
+import { startLocalHost, type LocalHost } from '../../local/host/index.ts';
 import { recordedCalls } from '../fixtures/host-apps/calls.ts';
 
 const fixtures = join(import.meta.dirname, '../fixtures/host-apps');

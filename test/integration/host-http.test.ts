@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalHost, type LocalHost } from '../../src/local/host/index.ts';
+import { startLocalHost, type LocalHost } from '../../local/host/index.ts';
 
 const fixtures = join(import.meta.dirname, '../fixtures/host-apps');
 const home = mkdtempSync(join(tmpdir(), 'kiln-host-http-'));

@@ -18,7 +18,7 @@ beforeAll(async () => {
     process.execPath,
     [
       '--disable-warning=ExperimentalWarning',
-      join(repoRoot, 'src/local/host/main.ts'),
+      join(repoRoot, 'local/host/main.ts'),
       '--app', join(fixtures, 'durable-app.ts'),
       '--home', join(home, 'host'),
       '--port', '0',

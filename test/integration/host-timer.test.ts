@@ -2,9 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SkippableClock } from '../../src/local/host/clock.ts';
-import { startLocalHost, type LocalHost } from '../../src/local/host/index.ts';
-import type { TimerInput } from '../../src/local/host/timer-triggers.ts';
+import { SkippableClock } from '../../local/host/clock.ts';
+import { startLocalHost, type LocalHost } from '../../local/host/index.ts';
+import type { TimerInput } from '../../local/host/timer-triggers.ts';
 import { recordedCalls } from '../fixtures/host-apps/calls.ts';
 
 const fixtures = join(import.meta.dirname, '../fixtures/host-apps');

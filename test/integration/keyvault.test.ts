@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { RestError } from '@azure/core-rest-pipeline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFaultController } from '../../src/local/azure/faults.ts';
-import { startKeyVaultServer, type KeyVaultServer } from '../../src/local/azure/keyvault.ts';
-import { loadOrCreateCertificate, type EmulatorCertificate } from '../../src/local/azure/tls.ts';
+import { createFaultController } from '../../local/azure/faults.ts';
+import { startKeyVaultServer, type KeyVaultServer } from '../../local/azure/keyvault.ts';
+import { loadOrCreateCertificate, type EmulatorCertificate } from '../../local/azure/tls.ts';
 
 const TOKEN = 'kiln-local-token';
 const credential = { getToken: async () => ({ token: TOKEN, expiresOnTimestamp: Date.now() + 3_600_000 }) };

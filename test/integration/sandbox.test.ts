@@ -17,9 +17,9 @@ import {
   readFileFromDisk,
   snapshotDisk,
   type Disk,
-} from '../../src/local/azure/disks.ts';
-import { createSandbox, SandboxError, type GuestPowerOff, type Sandbox } from '../../src/local/azure/sandbox.ts';
-import { loadOrCreateCertificate, type EmulatorCertificate } from '../../src/local/azure/tls.ts';
+} from '../../local/azure/disks.ts';
+import { createSandbox, SandboxError, type GuestPowerOff, type Sandbox } from '../../local/azure/sandbox.ts';
+import { loadOrCreateCertificate, type EmulatorCertificate } from '../../local/azure/tls.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -237,7 +237,7 @@ describe('guest sandbox', () => {
     if (process.getuid?.() !== 0) context.skip('needs root to drop to an unprivileged user');
     const dir = await mkdtemp(join(tmpdir(), 'kiln-unprivileged-'));
     await chmod(dir, 0o777);
-    const modules = join(import.meta.dirname, '..', '..', 'src', 'local', 'azure');
+    const modules = join(import.meta.dirname, '..', '..', 'local', 'azure');
     const check = join(dir, 'check.ts');
     await writeFile(
       check,

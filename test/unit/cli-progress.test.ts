@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { changeLines, progressBlock, snapshotOf, summaryLines, type RunView } from '../../src/cli/progress.ts';
+import { changeLines, progressBlock, snapshotOf, summaryLines, type RunView } from '../../cli/progress.ts';
 import type { RunRecord } from '../../src/runs/record.ts';
 
 const scaleSetId = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/web-prod/providers/Microsoft.Compute/virtualMachineScaleSets/web-vmss';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { formatError, registerValidate } from '../../src/cli/commands/validate.ts';
+import { formatError, registerValidate } from '../../cli/commands/validate.ts';
 
 const EXAMPLES = ['examples/ubuntu-web.json', 'examples/app-with-secret.json', 'examples/windows-base.json'];
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DurableStore } from '../../src/local/host/durable/store.ts';
+import { DurableStore } from '../../local/host/durable/store.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kiln-durable-store-'));
 

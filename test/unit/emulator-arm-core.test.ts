@@ -3,11 +3,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ArmError } from '../../src/local/azure/arm/errors.ts';
-import { OperationEngine, acceptedAction, monitorBody, operationResult } from '../../src/local/azure/arm/lro.ts';
-import { RouteTable } from '../../src/local/azure/arm/routes.ts';
-import { openSqliteStore, type ArmStore } from '../../src/local/azure/arm/store.ts';
-import { compareVersions, parseVersionName, validateName } from '../../src/local/azure/arm/validate.ts';
+import { ArmError } from '../../local/azure/arm/errors.ts';
+import { OperationEngine, acceptedAction, monitorBody, operationResult } from '../../local/azure/arm/lro.ts';
+import { RouteTable } from '../../local/azure/arm/routes.ts';
+import { openSqliteStore, type ArmStore } from '../../local/azure/arm/store.ts';
+import { compareVersions, parseVersionName, validateName } from '../../local/azure/arm/validate.ts';
 
 const stores: { store: ArmStore; dir: string }[] = [];
 async function newStore(dir?: string): Promise<{ store: ArmStore; dir: string }> {

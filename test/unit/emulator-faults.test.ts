@@ -1,6 +1,6 @@
 // Fault rules: validation with field-level messages, matching, counts, per-kind defaults.
 import { describe, expect, it } from 'vitest';
-import { createFaultController, FaultRuleError } from '../../src/local/azure/faults.ts';
+import { createFaultController, FaultRuleError } from '../../local/azure/faults.ts';
 
 const request = { operation: 'virtualMachines.createOrUpdate', method: 'PUT', path: '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1' };
 

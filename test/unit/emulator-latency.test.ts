@@ -1,6 +1,6 @@
 // Latency profiles: zero is instant, fast is proportional, realistic draws around the measured p50/p95.
 import { describe, expect, it } from 'vitest';
-import { createLatency, LatencyConfigError, REALISTIC_SECONDS } from '../../src/local/azure/latency.ts';
+import { createLatency, LatencyConfigError, REALISTIC_SECONDS } from '../../local/azure/latency.ts';
 
 /** A repeatable uniform source (mulberry32). */
 function seeded(seed: number): () => number {

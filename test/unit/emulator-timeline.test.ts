@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { OperationEngine, type TimelineEntry } from '../../src/local/azure/arm/lro.ts';
-import { openSqliteStore, type ArmStore } from '../../src/local/azure/arm/store.ts';
-import { criticalPath } from '../../src/local/azure/critical-path.ts';
+import { OperationEngine, type TimelineEntry } from '../../local/azure/arm/lro.ts';
+import { openSqliteStore, type ArmStore } from '../../local/azure/arm/store.ts';
+import { criticalPath } from '../../local/azure/critical-path.ts';
 
 const opened: { store: ArmStore; dir: string }[] = [];
 afterEach(async () => {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadApp } from '../../src/local/host/functions-core.ts';
+import { loadApp } from '../../local/host/functions-core.ts';
 
 const fixtures = join(import.meta.dirname, '../fixtures/host-apps');
 

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { resolveKeys } from '../../src/local/host/keys.ts';
+import { resolveKeys } from '../../local/host/keys.ts';
 
 const home = mkdtempSync(join(tmpdir(), 'kiln-host-keys-'));
 afterAll(() => rmSync(home, { recursive: true, force: true }));

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { byPrecedence, compileRoute } from '../../src/local/host/routes.ts';
-import { parseHostJson, parseTimeSpan } from '../../src/local/host/host-json.ts';
-import { parseSchedule } from '../../src/local/host/timer-triggers.ts';
-import { compileBlobPath } from '../../src/local/host/blob-triggers.ts';
+import { byPrecedence, compileRoute } from '../../local/host/routes.ts';
+import { parseHostJson, parseTimeSpan } from '../../local/host/host-json.ts';
+import { parseSchedule } from '../../local/host/timer-triggers.ts';
+import { compileBlobPath } from '../../local/host/blob-triggers.ts';
 
 describe('HTTP route templates', () => {
   it('binds parameters, decodes them and matches literals case-insensitively', () => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startAzurite, type Azurite } from '../../src/local/azurite.ts';
+import { startAzurite, type Azurite } from '../../local/azurite.ts';
 import type { RunRecord } from '../../src/runs/record.ts';
 import { openRunStore, type RunStore } from '../../src/runs/store.ts';
 import { openTemplateStore, TemplateNameError, type TemplateStore } from '../../src/runs/templates.ts';

@@ -2,7 +2,7 @@
  * Runs the local Functions host as its own process (for `kiln up` with a separate host, and crash tests): prints one
  * JSON ready line on stdout, stops cleanly on SIGTERM/SIGINT.
  *
- *   node src/local/host/main.ts --app functions/index.ts --home DIR [--port N] [--settings local.settings.json]
+ *   node local/host/main.ts --app functions/index.ts --home DIR [--port N] [--settings local.settings.json]
  *        [--host-json host.json] [--function-key K] [--admin-key K]
  *
  * Settings come from the environment, overlaid by the settings file (local.settings.json `Values`, or a flat object).

@@ -27,7 +27,7 @@ export function addLocalOptions(command: Command): Command {
     .addOption(new Option('--key-vault-port <n>', 'Key Vault emulator port (default 8444)').argParser(port))
     .addOption(new Option('--blob-port <n>', 'Azurite blob port (default 10000)').argParser(port))
     .addOption(new Option('--profile <name>', 'emulator latency profile').choices(['zero', 'fast', 'realistic']).default('fast'))
-    .option('--seed <file>', 'local environment seed (default examples/local-environment.json)');
+    .option('--seed <file>', 'local environment seed (default local/environment.json)');
 }
 
 export function localDefaultOptions(options: LocalOptions): LocalDefaultOptions {

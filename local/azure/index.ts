@@ -41,7 +41,7 @@ export interface AzureEmulatorOptions {
   keyVaultPort?: number;
   profile?: string;
   scale?: number;
-  /** examples/local-environment.json or another seed; none means an empty subscription. */
+  /** local/environment.json or another seed; none means an empty subscription. */
   seedFile?: string;
   /** Served at /kiln-files/{path} for File customizers. */
   filesDir?: string;

@@ -1,7 +1,7 @@
 /** `kiln validate FILE... [--json]`: checks templates, prints a summary per valid file and every error of an invalid one. */
 
 import type { Command } from 'commander';
-import { parseTemplateFile, type BakeSpec, type ParseResult, type TemplateError } from '../../template/index.ts';
+import { parseTemplateFile, type BakeSpec, type ParseResult, type TemplateError } from '../../src/template/index.ts';
 
 export interface FileResult {
   file: string;

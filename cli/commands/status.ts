@@ -1,7 +1,7 @@
 /** `kiln status ID`: a run's state, image version and rollout (`--json`: the run record). */
 
 import type { Command } from 'commander';
-import type { RunRecord } from '../../runs/record.ts';
+import type { RunRecord } from '../../src/runs/record.ts';
 import { summaryLines, snapshotOf, progressBlock, type RunView } from '../progress.ts';
 import { action, addApiOptions, connect, printJson, type ApiOptions } from './api-options.ts';
 

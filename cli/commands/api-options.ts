@@ -1,7 +1,7 @@
 /** Options and plumbing the API commands share: where Kiln is (endpoint and key), and how a command fails. */
 
 import { Option, type Command } from 'commander';
-import { KilnApiError, KilnClient } from '../../api/client.ts';
+import { KilnApiError, KilnClient } from '../../src/api/client.ts';
 
 export interface ApiOptions {
   endpoint?: string;

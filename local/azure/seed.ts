@@ -1,5 +1,5 @@
 /**
- * The local environment's seed file (examples/local-environment.json): what a subscription already holds before a
+ * The local environment's seed file (local/environment.json): what a subscription already holds before a
  * bake. Resources are created through the emulator's own handlers, as Azure would make them, and only when missing.
  */
 import { readFile } from 'node:fs/promises';

@@ -10,7 +10,7 @@ import { startAzurite } from './azurite.ts';
 import { startAzureEmulator, type AzureEmulator } from './azure/index.ts';
 import { startLocalHost } from './host/index.ts';
 
-const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Fixed ports (docs/internals.md) so a restarted `kiln up` keeps its endpoints. */
 export const DEFAULT_PORTS = { functions: 7071, arm: 8443, keyVault: 8444, blob: 10000 } as const;
@@ -32,9 +32,9 @@ export interface LocalDefaultOptions {
   scale?: number;
   /** `off`: the emulator records scripts instead of running them in a guest sandbox (fast, offline tests). */
   isolation?: 'auto' | 'off';
-  /** What the subscription already holds; default examples/local-environment.json. */
+  /** What the subscription already holds; default local/environment.json. */
   seedFile?: string;
-  /** false: the Functions host runs as a child process (src/local/host/main.ts) that tests can kill. Default true. */
+  /** false: the Functions host runs as a child process (local/host/main.ts) that tests can kill. Default true. */
   hostInProcess?: boolean;
   /** Where the host's and the emulator's log lines go; default stderr. */
   log?: (line: string) => void;
@@ -132,7 +132,7 @@ async function spawnHost(options: {
     process.execPath,
     [
       '--disable-warning=ExperimentalWarning',
-      join(repoRoot, 'src/local/host/main.ts'),
+      join(repoRoot, 'local/host/main.ts'),
       '--app', join(repoRoot, 'functions/index.ts'),
       '--home', options.home,
       '--port', String(options.port),
@@ -213,7 +213,7 @@ export async function startLocalDefault(options: LocalDefaultOptions): Promise<L
       keyVaultPort: pickPort(options.keyVaultPort, persisted?.ports.keyVault, DEFAULT_PORTS.keyVault),
       profile: options.profile,
       scale: options.scale,
-      seedFile: options.seedFile ?? join(repoRoot, 'examples/local-environment.json'),
+      seedFile: options.seedFile ?? join(repoRoot, 'local/environment.json'),
       filesDir: join(repoRoot, 'examples/files'),
       ...(options.isolation ? { isolation: options.isolation } : {}),
       ...(options.log ? { log: options.log } : {}),

@@ -1,4 +1,4 @@
-/** The contract between the local Functions host and the durable engine (src/local/host/durable/engine.ts). */
+/** The contract between the local Functions host and the durable engine (local/host/durable/engine.ts). */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from './clock.ts';
 

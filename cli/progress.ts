@@ -1,7 +1,7 @@
 /** What the CLI shows of a running bake: a snapshot of its progress, plain change lines, and the live block. */
 
-import type { BakeProgress } from '../pipeline/contracts.ts';
-import { FINAL_RUN_STATUSES, type RunRecord } from '../runs/record.ts';
+import type { BakeProgress } from '../src/pipeline/contracts.ts';
+import { FINAL_RUN_STATUSES, type RunRecord } from '../src/runs/record.ts';
 
 /** A run as GET /builds/{id} answers it: the record, plus the live progress while it runs. */
 export type RunView = RunRecord & { progress?: BakeProgress | null };

@@ -1,7 +1,7 @@
 /** Follows a bake until it ends: polls the API and shows progress live on a terminal, as plain lines elsewhere. */
 
-import { KilnApiError, type KilnClient } from '../api/client.ts';
-import { FINAL_RUN_STATUSES, type RunRecord } from '../runs/record.ts';
+import { KilnApiError, type KilnClient } from '../src/api/client.ts';
+import { FINAL_RUN_STATUSES, type RunRecord } from '../src/runs/record.ts';
 import { changeLines, progressBlock, snapshotOf, type ProgressSnapshot, type RunView } from './progress.ts';
 
 

@@ -1,0 +1,53 @@
+/** Progress shapes a run shows while it runs: written by the pipeline, read by run records, the API and the CLI. */
+
+import type { RunStatus, StepStatus } from './record.ts';
+
+/** The bake steps, in pipeline order (the run record's step names). */
+export type StepName =
+  | 'plan'
+  | 'lock'
+  | 'stage'
+  | 'customize'
+  | 'validate'
+  | 'generalize'
+  | 'capture'
+  | 'replicate'
+  | 'promote'
+  | 'approve'
+  | 'rollout'
+  | 'cleanup';
+
+export interface RegionProgress {
+  kind: 'region';
+  region: string;
+  state: 'Queued' | 'Replicating' | 'Completed' | 'Failed';
+  percent: number;
+  message?: string;
+}
+
+export interface ScaleSetProgress {
+  kind: 'scaleSet';
+  scaleSetId: string;
+  status: 'Pending' | 'Updating' | 'Succeeded' | 'RolledBack' | 'Failed';
+  /** Instances on the new image and healthy. */
+  updated: number;
+  total: number;
+  batch: number;
+  batches: number;
+  message?: string;
+}
+
+/** Custom status of `bake`: what the API and the CLI show while it runs. */
+export interface BakeProgress {
+  runId: string;
+  status: RunStatus;
+  /** The step running now (the last one when finished). */
+  step: StepName;
+  steps: { name: StepName; status: StepStatus }[];
+  /** Replication per region (state and percent). */
+  regions: Record<string, { state: string; percent: number }>;
+  /** Rollout per scale set. */
+  scaleSets: { id: string; status: string; batch: number; batches: number; updated: number; total: number }[];
+  /** Why the bake is waiting (a lock held by another run, the approval gate), when it is. */
+  waitingFor?: string;
+}
