@@ -32,6 +32,8 @@ export interface LocalDefaultOptions {
   scale?: number;
   /** `off`: the emulator records scripts instead of running them in a guest sandbox (fast, offline tests). */
   isolation?: 'auto' | 'off';
+  /** The Functions app the host loads; default the repo's functions/index.ts (a built package's dist/functions/index.js works too). */
+  appEntry?: string;
   /** What the subscription already holds; default local/environment.json. */
   seedFile?: string;
   /** false: the Functions host runs as a child process (local/host/main.ts) that tests can kill. Default true. */
@@ -127,13 +129,14 @@ async function spawnHost(options: {
   port: number;
   settings: Record<string, string>;
   keys: PersistedLocal['keys'];
+  appEntry: string;
 }): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
     [
       '--disable-warning=ExperimentalWarning',
       join(repoRoot, 'local/host/main.ts'),
-      '--app', join(repoRoot, 'functions/index.ts'),
+      '--app', options.appEntry,
       '--home', options.home,
       '--port', String(options.port),
       '--function-key', options.keys.function,
@@ -235,6 +238,7 @@ export async function startLocalDefault(options: LocalDefaultOptions): Promise<L
     const hostHome = join(home, 'host');
     const wantedFunctionsPort = pickPort(options.functionsPort, persisted?.ports.functions, DEFAULT_PORTS.functions);
     const inProcess = options.hostInProcess ?? true;
+    const appEntry = options.appEntry ?? join(repoRoot, 'functions/index.ts');
 
     let host: LocalHost | undefined;
     let hostProcess: ChildProcess | undefined;
@@ -242,7 +246,7 @@ export async function startLocalDefault(options: LocalDefaultOptions): Promise<L
     const startHost = async (port: number): Promise<void> => {
       if (inProcess) {
         host = await startLocalHost({
-          appEntry: join(repoRoot, 'functions/index.ts'),
+          appEntry,
           home: hostHome,
           port,
           settings,
@@ -252,7 +256,7 @@ export async function startLocalDefault(options: LocalDefaultOptions): Promise<L
         });
         functionsUrl = host.url;
       } else {
-        const started = await spawnHost({ home: hostHome, port, settings, keys });
+        const started = await spawnHost({ home: hostHome, port, settings, keys, appEntry });
         hostProcess = started.child;
         functionsUrl = started.url;
       }

@@ -73,7 +73,7 @@ describe('settings: src/config.ts, infra/ and local.settings.example.json agree'
   });
 
   it('every listed setting is read: by loadConfig, or by the local host for its own settings', async () => {
-    const others = await sourceTexts(['src', 'functions'], 'src/config.ts');
+    const others = await sourceTexts(['src', 'functions', 'local', 'cli'], 'src/config.ts');
     const unused = SETTINGS.map((s) => s.key as string)
       .filter((key) => !readByConfig.has(key) && !others.some((text) => text.includes(`'${key}'`)));
     expect(unused).toEqual([]);
