@@ -1,4 +1,4 @@
-/** Registers Kiln's HTTP API (DESIGN §6); handlers live in src/api. */
+/** Registers Kiln's HTTP API (docs/design.md §6); handlers live in src/api. */
 
 import * as df from 'durable-functions';
 import { ALL_METHODS, byMethod, type RouteHandler } from '../src/api/dispatch.ts';

@@ -44,7 +44,7 @@ export interface LocalDefaultOptions {
   settings?: Record<string, string>;
 }
 
-/** The `kiln up` ready line: exactly these keys (DESIGN §6); tools outside the repo rely on them. */
+/** The `kiln up` ready line: exactly these keys (docs/design.md §6); tools outside the repo rely on them. */
 export interface ReadyLine {
   ready: true;
   functionsUrl: string;

@@ -9,7 +9,7 @@ export interface ApiOptions {
   home: string;
 }
 
-/** KILN_HOME, as DESIGN §6 names it: the local default's state (default `.kiln` in the working directory). */
+/** KILN_HOME, as docs/design.md §6 names it: the local default's state (default `.kiln` in the working directory). */
 export function homeOption(): Option {
   return new Option('--home <dir>', 'KILN_HOME: state of the local default').env('KILN_HOME').default('.kiln');
 }

@@ -1,4 +1,4 @@
-/** `kiln up`: start the local default and stay up; print one ready line (DESIGN §6) when it answers. */
+/** `kiln up`: start the local default and stay up; print one ready line (docs/design.md §6) when it answers. */
 
 import type { Command } from 'commander';
 import { action, homeOption } from './api-options.ts';

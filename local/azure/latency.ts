@@ -4,7 +4,8 @@ export const LATENCY_PROFILES = ['zero', 'fast', 'realistic'] as const;
 export type LatencyProfileName = (typeof LATENCY_PROFILES)[number];
 
 /**
- * Typical (p50) and slow (p95) durations in seconds, from reference/azure-timings.md §3.
+ * Typical (p50) and slow (p95) durations in seconds, compiled from public reports of Azure operation times
+ * (Terraform and Packer logs, Microsoft's documentation and Q&A; local/azure/README.md, Latency).
  * Keys are the operation kinds the emulator asks about.
  */
 export const REALISTIC_SECONDS = {

@@ -1,6 +1,6 @@
 /**
  * Provides the module `@azure/functions-core` that @azure/functions 4.x requires at its first registration, and
- * collects what an app registers, as the Functions worker does (reference: durable-js-protocol.md §1).
+ * collects what an app registers, as the Functions worker does (the Functions worker protocol).
  */
 import Module from 'node:module';
 import { pathToFileURL } from 'node:url';
@@ -49,10 +49,10 @@ function triggerOf(metadata: FunctionMetadata): BindingMetadata {
   return triggers[0]!;
 }
 
-/** The members @azure/functions 4.x reads (reference §1.2); the worker-only ones are left out. */
+/** The members @azure/functions 4.x reads; the worker-only ones are left out. */
 const coreApi = {
   setProgrammingModel(_programmingModel: unknown): void {
-    // The host invokes handlers directly (reference §1.4 path A), so the library's invocation model is not needed.
+    // The host invokes handlers directly, so the library's invocation model is not needed.
   },
   registerFunction(metadata: FunctionMetadata, handler: FunctionHandler): { dispose(): void } {
     if (!collecting) {

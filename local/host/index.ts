@@ -137,7 +137,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
         }),
     );
     baseUrl = `http://127.0.0.1:${port}`;
-    // durable-functions rewrites client URLs to localhost:7071 unless the host says where it is (reference §1.9).
+    // durable-functions rewrites client URLs to localhost:7071 unless the host says where it is.
     if (!options.settings.WEBSITE_HOSTNAME) process.env.WEBSITE_HOSTNAME = `127.0.0.1:${port}`;
 
     const startedEngine = createDurableEngine({

@@ -1,4 +1,4 @@
-/** A typed client for Kiln's HTTP API (DESIGN §6), as the CLI and other tools use it. */
+/** A typed client for Kiln's HTTP API (docs/design.md §6), as the CLI and other tools use it. */
 
 import type { Problem } from './problem.ts';
 

@@ -1,4 +1,4 @@
-/** The bake's steps (DESIGN §1), one generator each; src/pipeline/bake.ts runs them in order. */
+/** The bake's steps (docs/design.md §1), one generator each; src/pipeline/bake.ts runs them in order. */
 
 import {
   Activity,

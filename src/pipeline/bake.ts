@@ -1,5 +1,5 @@
 /**
- * Orchestration `bake`: one golden image from template to fleet. It reads top to bottom like DESIGN §1; each step
+ * Orchestration `bake`: one golden image from template to fleet. It reads top to bottom like docs/design.md §1; each step
  * is in src/pipeline/bake-steps.ts, and every wait in it is a durable timer under its own watchdog.
  *
  * Deterministic: time is context.df.currentUtcDateTime, names and versions come from the plan activity, settings

@@ -4,7 +4,7 @@ import type { StepName } from '../activities/contracts.ts';
 import type { RunRecord, StepRecord, StepStatus } from '../runs/record.ts';
 import type { BakeInput } from './contracts.ts';
 
-/** The bake's steps in DESIGN §1 order. */
+/** The bake's steps in docs/design.md §1 order. */
 export const BAKE_STEPS: readonly StepName[] = [
   'plan',
   'lock',

@@ -7,7 +7,7 @@ export interface PollBounds {
 
 /**
  * The interval between looks is this share of the time the wait has lasted so far, so an operation is seen
- * finished at most ~2 % after it ended (the polling budget in DESIGN §1), while long waits are not polled needlessly.
+ * finished at most ~2 % after it ended (the polling budget in docs/design.md §1), while long waits are not polled needlessly.
  */
 export const POLL_FRACTION = 0.02;
 

@@ -1,4 +1,4 @@
-/** The run record (DESIGN §6): the durable account of one bake that the API, the CLI and users read. */
+/** The run record (docs/design.md §6): the durable account of one bake that the API, the CLI and users read. */
 
 import type { BakeSpec } from '../template/spec.ts';
 

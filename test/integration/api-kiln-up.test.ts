@@ -40,7 +40,7 @@ afterAll(async () => {
 });
 
 describe('kiln up', () => {
-  it('prints exactly the DESIGN §6 ready keys, and keeps endpoints, keys and CA after kill -9', async () => {
+  it('prints exactly the docs/design.md §6 ready keys, and keeps endpoints, keys and CA after kill -9', async () => {
     home = await mkdtemp(join(tmpdir(), 'kiln-up-'));
     const first = await kilnUp(['--port', '0', '--arm-port', '0', '--key-vault-port', '0', '--blob-port', '0']);
     expect(Object.keys(first.ready).sort()).toEqual([

@@ -21,7 +21,7 @@ export interface DurableTestHost {
 
 const finished = new Set(['Completed', 'Failed', 'Terminated']);
 
-/** The DurableClient that df.getClient builds from the engine's durableClient input (reference §1.9). */
+/** The DurableClient that df.getClient builds from the engine's durableClient input. */
 export function durableClientFor(host: LocalHost): df.DurableClient {
   const binding = df.input.durableClient();
   const context = new InvocationContext({ functionName: 'test', options: { extraInputs: [binding] } });

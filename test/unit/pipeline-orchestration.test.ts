@@ -87,7 +87,7 @@ const customizerLooks = () =>
 const stepStatus = (record: RunRecord) => Object.fromEntries(record.steps.map((s) => [s.name, s.status]));
 
 describe('bake orchestration', () => {
-  it('runs every step in DESIGN §1 order and ends Succeeded with the staging group deleted', async () => {
+  it('runs every step in docs/design.md §1 order and ends Succeeded with the staging group deleted', async () => {
     const id = await start();
     const record = await finished(id);
     expect(record.status).toBe('Succeeded');

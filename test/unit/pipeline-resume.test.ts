@@ -54,7 +54,7 @@ describe('resumePlan', () => {
 });
 
 describe('journal', () => {
-  it('starts with every step of DESIGN §1 pending, in order', () => {
+  it('starts with every step of docs/design.md §1 pending, in order', () => {
     const record = newRunRecord({ ...input, resumeFrom: 'web-x' }, '2026-11-25T13:00:00.000Z');
     expect(record.steps.map((s) => s.name)).toEqual([...BAKE_STEPS]);
     expect(record.steps.every((s) => s.status === 'Pending' && s.attempts === 0)).toBe(true);

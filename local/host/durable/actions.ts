@@ -1,4 +1,4 @@
-/** The SDK's orchestrator actions (reference §2.4): their shapes, flattening, and decoding of their inputs. */
+/** The SDK's orchestrator actions: their shapes, flattening, and decoding of their inputs. */
 
 export const ActionType = {
   CallActivity: 0,
@@ -77,7 +77,7 @@ export function actionSignature(action: Action): string {
   return `${actionTypeNames[action.actionType] ?? `action ${action.actionType}`} '${target}${operation}'`;
 }
 
-/** Activity and continueAsNew inputs: the SDK JSON-encodes string inputs once more (reference §2.4, trap 9). */
+/** Activity and continueAsNew inputs: the SDK JSON-encodes string inputs once more. */
 export function decodeEncodedInput(input: unknown): unknown {
   return typeof input === 'string' ? JSON.parse(input) : input;
 }

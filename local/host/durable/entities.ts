@@ -28,7 +28,7 @@ export interface LockMessage {
 
 type EntityMessage = OperationMessage | LockMessage;
 
-/** The entity trigger's result (reference §4). */
+/** The entity trigger's result. */
 interface EntityBatchResult {
   results: { isError: boolean; result?: string }[];
   signals: { target: { name: string; key: string }; name: string; input: string; requestId?: string }[];

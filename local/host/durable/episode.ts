@@ -20,7 +20,7 @@ import type { DurableStore, InboxRow, InstanceRow } from './store.ts';
 /** Most events taken into one episode; the rest wait for the next. */
 const MAX_BATCH = 100;
 
-/** Binding fields the SDK requires besides history/instanceId/input (reference §2.1). Timers never get split into
+/** Binding fields the SDK requires besides history/instanceId/input. Timers never get split into
  * chunks: the maximum short timer is ten years. */
 const bindingConstants = {
   isReplaying: false,
@@ -33,7 +33,7 @@ const bindingConstants = {
 
 const outOfProcLabel = '$OutOfProcData$:';
 
-/** Events the SDK's replay never reads (reference §2.2): kept in the stored history, left out of the replay. */
+/** Events the SDK's replay never reads: kept in the stored history, left out of the replay. */
 const bookkeepingEvents = new Set<number>([
   EventType.TaskScheduled,
   EventType.SubOrchestrationInstanceCreated,
@@ -103,7 +103,7 @@ function orderBatch(rows: InboxRow[], retries: Retries): { row: InboxRow; event:
   return items.map((item, index) => ({ item, index })).sort((a, b) => rank(a.item.event) - rank(b.item.event) || a.index - b.index).map((x) => x.item);
 }
 
-/** Parses the state the SDK attaches to an orchestrator failure (reference §2.3, trap 8). */
+/** Parses the state the SDK attaches to an orchestrator failure. */
 function failureState(error: unknown): { message: string; details: string; state?: OrchestratorState } {
   const text = error instanceof Error ? error.message : String(error);
   const at = text.indexOf(outOfProcLabel);

@@ -110,7 +110,7 @@ export function isFailureEvent(e: HistoryEvent): boolean {
   return e.EventType === EventType.TaskFailed || e.EventType === EventType.SubOrchestrationInstanceFailed;
 }
 
-/** Reason/details for an error thrown by a function, as Azure encodes them (reference §2.7). */
+/** Reason/details for an error thrown by a function, as Azure encodes them. */
 export function failureFromError(what: string, error: unknown): Failure {
   const message = error instanceof Error ? error.message : String(error);
   const details = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : JSON.stringify(error) ?? String(error);

@@ -1,4 +1,4 @@
-/** The HTTP routes the DurableClient calls (`/durabletask/…`, reference §5) and the management webhooks
+/** The HTTP routes the DurableClient calls (`/durabletask/…`) and the management webhooks
  * (`/runtime/webhooks/durabletask/…`) that createCheckStatusResponse links to: one route table serves both. */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';

@@ -1,4 +1,4 @@
-/** Instance status JSON as the DurableClient expects it (reference §5), and the management URLs that point at it. */
+/** Instance status JSON as the DurableClient expects it, and the management URLs that point at it. */
 import { eventTypeNames, EventType, type HistoryEvent } from './history.ts';
 import type { InstanceRow } from './store.ts';
 

@@ -142,7 +142,7 @@ CREATE INDEX IF NOT EXISTS entity_queue_by_entity ON entity_queue (entity_id, id
 /** How long a statement waits for the store's write lock. */
 const BUSY_TIMEOUT_MS = 5_000;
 
-/** Filters of a status query (reference §5: getStatusBy / getStatusAll / purgeInstanceHistoryBy). */
+/** Filters of a status query (the DurableClient's getStatusBy / getStatusAll / purgeInstanceHistoryBy). */
 export interface InstanceQuery {
   runtimeStatus?: string[];
   createdFrom?: number;

@@ -15,7 +15,7 @@ export interface ReplicationSummary {
 
 /**
  * The source region replicates first; other regions copy in parallel after it (wall time ≈ the slowest region),
- * each extra replica adding a little (reference/azure-timings.md).
+ * each extra replica adding a little (as public reports of gallery replication describe; local/azure/README.md).
  */
 export function planReplication(latency: Latency, sourceRegion: string, targets: { name: string; regionalReplicaCount?: number }[], now: number): RegionPlan[] {
   const first = latency.durationMs('galleryVersionFirstRegion');
