@@ -12,8 +12,12 @@ param environmentName string
 @metadata({ azd: { type: 'location' } })
 param location string
 
-@description('Object id of the deploying user. When set, it gets Storage Blob Data Owner and Key Vault Secrets Officer to upload templates and write secrets.')
+@description('Object id of the deploying principal. When set, it gets Storage Blob Data Owner and Key Vault Secrets Officer to upload templates and write secrets.')
 param principalId string = ''
+
+@allowed(['User', 'ServicePrincipal', 'Group'])
+@description('What principalId is: azd sets AZURE_PRINCIPAL_TYPE (ServicePrincipal when azd runs in CI).')
+param principalType string = 'User'
 
 @allowed(['subscription', 'resourceGroup'])
 @description('subscription: Kiln creates and deletes one staging resource group per bake. resourceGroup: Kiln builds inside the one group named by stagingResourceGroupName (templates set stagingResourceGroup to it).')
@@ -24,6 +28,9 @@ param stagingResourceGroupName string = ''
 
 @description('ARM ids of the scale sets that templates roll out to (rollout[].scaleSetId).')
 param scaleSetIds array = []
+
+@description('ARM ids of the VNets and load balancers the scale sets in scaleSetIds use; the join actions a model update needs are granted on their groups.')
+param scaleSetNetworkIds array = []
 
 @description('ARM ids of user-assigned identities that templates attach to build VMs (vmProfile.userAssignedIdentities).')
 param buildVmIdentityIds array = []
@@ -130,6 +137,7 @@ module appRoles 'app/rbac.bicep' = {
   params: {
     principalId: identity.outputs.principalId
     deployerPrincipalId: principalId
+    deployerPrincipalType: principalType
     storageName: storage.outputs.name
     vaultName: vault.outputs.name
     appInsightsName: monitoring.outputs.appInsightsName
@@ -139,54 +147,78 @@ module appRoles 'app/rbac.bicep' = {
 
 // ---- staging: where build VMs, disks and networks live ----
 
+// infra/permissions.json is the one list of what Kiln does in Azure and which role grants it (checked by
+// test/unit/deploy-permissions.test.ts against the calls in src/azure); built-in role ids and custom roles come from it.
+var permissions = loadJsonContent('permissions.json')
 var roles = {
-  virtualMachineContributor: '9980e02c-c2be-4d73-94e8-173b1dc7cf3c'
-  networkContributor: '4d97b98b-1d4f-4787-a291-c67834d212e7'
-  managedIdentityOperator: 'f1a07417-d97a-45cb-824c-7a7467783830'
+  virtualMachineContributor: permissions.builtInRoles['Virtual Machine Contributor'].id
+  networkContributor: permissions.builtInRoles['Network Contributor'].id
+  managedIdentityOperator: permissions.builtInRoles['Managed Identity Operator'].id
 }
+// Custom role names must be unique in the tenant: the subscription and environment make them so.
+var customRoleSuffix = '(${environmentName}, ${take(uniqueString(subscription().id, environmentName), 8)})'
+var stagingRgName = empty(stagingResourceGroupName) ? 'rg-${environmentName}-staging' : stagingResourceGroupName
+// In resourceGroup mode the group is created here and Kiln never creates or deletes groups.
+var stagingRoleActions = stagingScope == 'subscription'
+  ? permissions.customRoles.staging.actions
+  : filter(permissions.customRoles.staging.actions, a => !startsWith(a, 'Microsoft.Resources/subscriptions/resourceGroups/'))
 
-// Creating and deleting a group per bake needs resource-group write/delete at the subscription. No built-in role
-// short of Contributor grants it, so a custom role grants just that.
-resource stagingGroupsRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (stagingScope == 'subscription') {
-  name: guid(subscription().id, 'kiln-staging-groups', environmentName)
+resource stagingRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(subscription().id, 'kiln-staging', environmentName)
   properties: {
-    roleName: 'Kiln staging groups (${environmentName})'
-    description: 'Create, tag, read and delete the per-bake staging resource groups.'
+    roleName: '${permissions.customRoles.staging.name} ${customRoleSuffix}'
+    description: permissions.customRoles.staging.description
     type: 'CustomRole'
     assignableScopes: [subscription().id]
-    permissions: [
-      {
-        actions: [
-          'Microsoft.Resources/subscriptions/resourceGroups/read'
-          'Microsoft.Resources/subscriptions/resourceGroups/write'
-          'Microsoft.Resources/subscriptions/resourceGroups/delete'
-        ]
-        notActions: []
-      }
-    ]
+    permissions: [{ actions: stagingRoleActions, notActions: [] }]
   }
 }
 
-resource stagingGroupsAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (stagingScope == 'subscription') {
-  name: guid(subscription().id, 'kiln-staging-groups', environmentName, 'assignment')
+resource subscriptionReadsRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = {
+  name: guid(subscription().id, 'kiln-subscription-reads', environmentName)
   properties: {
-    roleDefinitionId: stagingGroupsRole.id
+    roleName: '${permissions.customRoles.subscriptionReads.name} ${customRoleSuffix}'
+    description: permissions.customRoles.subscriptionReads.description
+    type: 'CustomRole'
+    assignableScopes: [subscription().id]
+    permissions: [{ actions: permissions.customRoles.subscriptionReads.actions, notActions: [] }]
+  }
+}
+
+resource networkJoinRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (!empty(scaleSetNetworkIds)) {
+  name: guid(subscription().id, 'kiln-network-join', environmentName)
+  properties: {
+    roleName: '${permissions.customRoles.networkJoin.name} ${customRoleSuffix}'
+    description: permissions.customRoles.networkJoin.description
+    type: 'CustomRole'
+    assignableScopes: [subscription().id]
+    permissions: [{ actions: permissions.customRoles.networkJoin.actions, notActions: [] }]
+  }
+}
+
+// Marketplace versions and the janitor's group listing are subscription-level reads in both staging modes.
+resource subscriptionReadsAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(subscription().id, 'kiln-subscription-reads', environmentName, 'assignment')
+  properties: {
+    roleDefinitionId: subscriptionReadsRole.id
     principalId: identity.outputs.principalId
     principalType: 'ServicePrincipal'
   }
 }
 
-// Staging groups do not exist yet when this deploys, so VM and network rights sit at the subscription.
-resource subscriptionStagingRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for roleId in [roles.virtualMachineContributor, roles.networkContributor]: if (stagingScope == 'subscription') {
-  name: guid(subscription().id, environmentName, roleId)
+// Staging groups do not exist yet when this deploys, so in subscription mode the staging roles sit at the subscription.
+resource subscriptionStagingRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for roleDefinitionId in [
+  subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.virtualMachineContributor)
+  subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.networkContributor)
+  stagingRole.id
+]: if (stagingScope == 'subscription') {
+  name: guid(subscription().id, environmentName, roleDefinitionId)
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roleId)
+    roleDefinitionId: roleDefinitionId
     principalId: identity.outputs.principalId
     principalType: 'ServicePrincipal'
   }
 }]
-
-var stagingRgName = empty(stagingResourceGroupName) ? 'rg-${environmentName}-staging' : stagingResourceGroupName
 
 resource stagingRg 'Microsoft.Resources/resourceGroups@2024-03-01' = if (stagingScope == 'resourceGroup') {
   name: stagingRgName
@@ -200,9 +232,21 @@ module groupStagingRoles 'app/group-roles.bicep' = if (stagingScope == 'resource
   dependsOn: [stagingRg]
   params: {
     principalId: identity.outputs.principalId
-    roleIds: [roles.virtualMachineContributor, roles.networkContributor]
+    roleDefinitionIds: [
+      subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.virtualMachineContributor)
+      subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.networkContributor)
+      stagingRole.id
+    ]
   }
 }
+
+// A scale-set model update is checked against the subnets and load balancers it joins, which usually live in
+// another group than the scale set: the join actions are granted on each network's group.
+module scaleSetNetworkRoles 'app/group-roles.bicep' = [for (id, i) in scaleSetNetworkIds: {
+  name: 'scaleset-network-${i}'
+  scope: resourceGroup(split(id, '/')[2], split(id, '/')[4])
+  params: { principalId: identity.outputs.principalId, roleDefinitionIds: [networkJoinRole.id] }
+}]
 
 // ---- rollout targets and build VM identities ----
 

@@ -1,12 +1,16 @@
 // Roles on the resources in Kiln's own group, for the app identity and (optionally) the deploying user.
 param principalId string
-@description('Deploying user; empty for none.')
+@description('Deploying principal; empty for none.')
 param deployerPrincipalId string
+@description('User, or ServicePrincipal when azd runs in CI (AZURE_PRINCIPAL_TYPE).')
+param deployerPrincipalType string
 param storageName string
 param vaultName string
 param appInsightsName string
 param galleryName string
 
+// Roles for ARM actions come from infra/permissions.json (the list checked against src/azure); data-plane roles here.
+var permissions = loadJsonContent('../permissions.json')
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
@@ -14,7 +18,7 @@ var roles = {
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
-  computeGalleryArtifactsPublisher: '85a2d0d9-2eba-4c9c-b355-11c2cc0788ab'
+  computeGalleryArtifactsPublisher: permissions.builtInRoles['Compute Gallery Artifacts Publisher'].id
 }
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = { name: storageName }
@@ -66,14 +70,14 @@ resource galleryRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-// The deploying user uploads templates and writes secrets.
+// The deploying principal uploads templates and writes secrets.
 resource deployerStorageRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(deployerPrincipalId)) {
   name: guid(storage.id, deployerPrincipalId, roles.storageBlobDataOwner)
   scope: storage
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
     principalId: deployerPrincipalId
-    principalType: 'User'
+    principalType: deployerPrincipalType
   }
 }
 
@@ -83,6 +87,6 @@ resource deployerVaultRole 'Microsoft.Authorization/roleAssignments@2022-04-01' 
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsOfficer)
     principalId: deployerPrincipalId
-    principalType: 'User'
+    principalType: deployerPrincipalType
   }
 }

@@ -15,6 +15,8 @@ import { createMarketplaceCatalogue, marketplaceRoutes, publishRequest, type Mar
 import { networkRoutes } from './arm/handlers/network.ts';
 import { operationRoutes } from './arm/handlers/operations.ts';
 import { resourceGroupRoutes } from './arm/handlers/resourceGroups.ts';
+import { webAppRoutes } from './arm/handlers/webApps.ts';
+import { eventGridRoutes } from './arm/handlers/eventGrid.ts';
 import { runCommandRoutes } from './arm/handlers/runCommands.ts';
 import { scaleSetRoutes } from './arm/handlers/scaleSets.ts';
 import { VM_TYPE, virtualMachineRoutes, vmState } from './arm/handlers/virtualMachines.ts';
@@ -205,7 +207,7 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
   };
   const marketplace = createMarketplaceCatalogue();
   const routes = new RouteTable().add(
-    ...operationRoutes(ctx), ...resourceGroupRoutes(ctx), ...networkRoutes(ctx), ...virtualMachineRoutes(ctx),
+    ...operationRoutes(ctx), ...resourceGroupRoutes(ctx), ...webAppRoutes(ctx), ...eventGridRoutes(ctx), ...networkRoutes(ctx), ...virtualMachineRoutes(ctx),
     ...runCommandRoutes(ctx), ...imageRoutes(ctx), ...galleryRoutes(ctx), ...scaleSetRoutes(ctx),
     ...marketplaceRoutes(marketplace),
   );

@@ -35,6 +35,9 @@ export const REALISTIC_SECONDS = {
   vmssInstanceUpgradeWindows: { p50: 480, p95: 1200 },
   healthExtensionToHealthy: { p50: 10, p95: 60 },
   rollingUpgradeBatchOverhead: { p50: 20, p95: 90 },
+  // Estimates: a Functions host loading its triggers after a deployment; an Event Grid subscription's provisioning.
+  functionAppTriggersLoad: { p50: 30, p95: 120 },
+  eventSubscriptionCreate: { p50: 10, p95: 40 },
 } as const satisfies Record<string, { p50: number; p95: number }>;
 
 export type OperationKind = keyof typeof REALISTIC_SECONDS;

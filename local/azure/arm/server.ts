@@ -18,6 +18,8 @@ const API_VERSIONS: Record<Exclude<ApiFamily, 'none'>, readonly string[]> = {
   resources: ['2021-04-01', '2022-09-01', '2023-07-01', '2024-03-01', '2024-07-01', '2024-11-01', '2025-03-01', '2025-04-01'],
   // Generic resources by id pass whatever api-version the caller chose; Microsoft.Network has one per few months.
   network: [],
+  web: ['2022-09-01', '2023-01-01', '2023-12-01', '2024-04-01', '2024-11-01'],
+  eventGrid: ['2022-06-15', '2023-12-15-preview', '2024-06-01-preview', '2025-02-15'],
 };
 const NETWORK_API_VERSION = /^20(1[89]|2\d)-\d\d-\d\d$/;
 
