@@ -13,6 +13,14 @@ export interface Clock {
   advance(ms: number): Promise<void>;
 }
 
+/** A clock a test drives: besides skipping a fixed span, it can jump straight to its next pending timer. */
+export interface TestClock extends Clock {
+  /** When the earliest pending timer is due (this clock's time), if any. */
+  nextTimerAt(): number | undefined;
+  /** Skips to the earliest pending timer and fires it (and any due at the same time); false if none is pending. */
+  advanceToNextTimer(): Promise<boolean>;
+}
+
 /** Node refuses timer delays above 2^31-1 ms; longer waits re-arm in steps. */
 const MAX_REAL_DELAY_MS = 2_147_483_647;
 
@@ -23,7 +31,7 @@ interface PendingTimer {
 }
 
 /** A clock that follows real time, offset by every `advance` call. `start` pins the initial time (tests). */
-export class SkippableClock implements Clock {
+export class SkippableClock implements TestClock {
   #offsetMs: number;
   readonly #pending = new Set<PendingTimer>();
 
@@ -45,6 +53,19 @@ export class SkippableClock implements Clock {
         this.#pending.delete(timer);
       },
     };
+  }
+
+  nextTimerAt(): number | undefined {
+    let earliest: number | undefined;
+    for (const timer of this.#pending) if (earliest === undefined || timer.dueAt < earliest) earliest = timer.dueAt;
+    return earliest;
+  }
+
+  async advanceToNextTimer(): Promise<boolean> {
+    const next = this.nextTimerAt();
+    if (next === undefined) return false;
+    await this.advance(Math.max(0, next - this.now()));
+    return true;
   }
 
   async advance(ms: number): Promise<void> {

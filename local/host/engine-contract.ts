@@ -48,5 +48,7 @@ export interface DurableEngine {
   start(): Promise<void>;
   /** Stops dispatching, waits briefly for in-flight work, closes the store. */
   stop(): Promise<void>;
+  /** True when nothing runs and nothing is runnable: only future durable timers (or nothing) remain. */
+  isIdle(): boolean;
 }
 

@@ -46,6 +46,11 @@ export interface LocalHost {
   clock: Clock;
   /** Runs one blob-trigger poll now and waits for it (tests). */
   pollBlobs(): Promise<void>;
+  /**
+   * Resolves once no function runs and the durable engine has nothing runnable, twice in a row across a macrotask:
+   * what a test awaits to show that nothing more happens until the clock moves (instead of sleeping in real time).
+   */
+  whenIdle(options?: { timeoutMs?: number }): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -159,7 +164,16 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     closers.push(() => timerTriggers.stop());
 
     for (const line of httpTriggers.describe()) log(`host: ${line}`);
-    return { url: baseUrl, keys, engine: startedEngine, clock, pollBlobs: () => blobTriggers.pollNow(), close };
+    const idle = () => invoker.inFlight() === 0 && startedEngine.isIdle();
+    const whenIdle = async ({ timeoutMs = 30_000 } = {}): Promise<void> => {
+      const deadline = Date.now() + timeoutMs;
+      for (let quietChecks = 0; quietChecks < 2; ) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        quietChecks = idle() ? quietChecks + 1 : 0;
+        if (Date.now() > deadline) throw new Error(`host: still busy after ${timeoutMs} ms (${invoker.inFlight()} invocations running)`);
+      }
+    };
+    return { url: baseUrl, keys, engine: startedEngine, clock, pollBlobs: () => blobTriggers.pollNow(), whenIdle, close };
   } catch (error) {
     await close();
     throw error;

@@ -26,6 +26,8 @@ export interface InvokerOptions {
 export interface HostInvoker extends FunctionInvoker {
   /** Runs an already looked-up function (the triggers use this). */
   run(fn: RegisteredFunction, triggerInput: unknown, init?: InvocationInit): Promise<unknown>;
+  /** Invocations started and not yet settled (the host is idle only when none are). */
+  inFlight(): number;
 }
 
 const DURABLE_CLIENT_TYPES = new Set(['durableClient', 'orchestrationClient']);
@@ -45,7 +47,12 @@ function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<
 }
 
 export function createInvoker(options: InvokerOptions): HostInvoker {
-  const run = async (fn: RegisteredFunction, triggerInput: unknown, init: InvocationInit = {}): Promise<unknown> => {
+  let running = 0;
+  const run = (fn: RegisteredFunction, triggerInput: unknown, init: InvocationInit = {}): Promise<unknown> => {
+    running++;
+    return runOnce(fn, triggerInput, init).finally(() => running--);
+  };
+  const runOnce = async (fn: RegisteredFunction, triggerInput: unknown, init: InvocationInit): Promise<unknown> => {
     const { metadata } = fn;
     const bindings = Object.values(metadata.bindings);
     const extraInputs = bindings.filter((b) => b.direction === 'in' && b !== fn.trigger);
@@ -80,6 +87,7 @@ export function createInvoker(options: InvokerOptions): HostInvoker {
 
   return {
     run,
+    inFlight: () => running,
     find(name) {
       const fn = options.functions.get(name.toLowerCase());
       return fn && { name: fn.metadata.name, triggerType: fn.trigger.type };

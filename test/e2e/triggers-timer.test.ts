@@ -106,7 +106,7 @@ describe('timer trigger: patch rebuild', () => {
     await clock.advance(sunday - clock.now() + 60_000);
     await until('the catch-up tick', async () => (await patchCheckedAt('patched-web')) !== before);
     // The host arms the next occurrence once the handler has returned.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await env.local.host!.whenIdle();
     await clock.advance(PATCH_TICK_MS);
 
     const patch = await waitForRun(env.client, (r) => r.templateName === 'patched-web' && r.trigger === 'timer');
@@ -126,7 +126,7 @@ describe('timer trigger: patch rebuild', () => {
 
     // Until the next Sunday nothing more is due.
     await clock.advance(PATCH_TICK_MS);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await env.local.host!.whenIdle();
     expect(await timerRuns('patched-web')).toHaveLength(1);
   });
 });
@@ -146,7 +146,7 @@ describe('timer trigger: source update', () => {
     // The first hourly look records the version the template's own bake used.
     await clock.advance(HOUR_MS);
     await until('the baseline', async () => (await scheduleState('fresh-web')).sourceVersion !== undefined);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await env.local.host!.whenIdle();
     const baseline = (await scheduleState('fresh-web')).sourceVersion!;
 
     const newer = `${baseline.split('.').slice(0, -1).join('.')}.${Number(baseline.split('.').at(-1)) + 1}`;
@@ -162,7 +162,7 @@ describe('timer trigger: source update', () => {
     // Nothing newer: the next look starts nothing.
     await clock.advance(HOUR_MS);
     await until('the next look', async () => (await scheduleState('fresh-web')).sourceVersion === newer);
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await env.local.host!.whenIdle();
     expect(await timerRuns('fresh-web')).toHaveLength(1);
   });
 });

@@ -24,8 +24,8 @@ async function until(check: () => boolean | Promise<boolean>, what: string): Pro
   }
 }
 
-/** Lets the engine settle: anything that could still happen without a clock skip has happened. */
-const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
+/** Waits until nothing runs and nothing is runnable: whatever could happen without a clock skip has happened. */
+const settle = () => t.host.whenIdle();
 
 async function historyTypes(id: string): Promise<string[]> {
   const status = await t.client.getStatus(id, { showHistory: true });
@@ -43,6 +43,19 @@ describe('durable engine: timers and retries on the skippable clock', () => {
     const status = await t.waitFor(id);
     expect(status.output).toEqual({ waitedMs: expect.any(Number), hello: 'Hello after timer!' });
     expect((status.output as { waitedMs: number }).waitedMs).toBeGreaterThanOrEqual(60 * 60 * 1000);
+  });
+
+  it('whenIdle waits for work in flight, and advanceToNextTimer jumps straight to the next durable timer', async () => {
+    const id = await t.client.startNew('Timer');
+    // No polling for the timer: idle means the orchestration has run and scheduled it.
+    await t.host.whenIdle();
+    expect(await historyTypes(id)).toContain('TimerCreated');
+    expect((await t.client.getStatus(id)).runtimeStatus).toBe('Running');
+    const due = t.clock.nextTimerAt()!;
+    expect(due - t.clock.now()).toBeGreaterThan(59 * 60 * 1000);
+    expect(await t.clock.advanceToNextTimer()).toBe(true);
+    await t.host.whenIdle();
+    expect((await t.client.getStatus(id)).runtimeStatus).toBe('Completed');
   });
 
   it('retries with backoff: 60 s, then 120 s capped at 100 s, then succeeds', async () => {

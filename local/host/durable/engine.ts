@@ -92,6 +92,15 @@ class LocalDurableEngine implements DurableEngine {
     this.#store.close();
   }
 
+  isIdle(): boolean {
+    if (this.#stopped) return true;
+    if (this.#busy() || this.#pumpQueued) return false;
+    // A due timer not yet fired is work too (its clock callback may be about to run).
+    const nextTimer = this.#store.nextTimerAt();
+    if (nextTimer !== undefined && nextTimer <= this.#now()) return false;
+    return this.#store.runnableInstances(1).length === 0 && this.#store.queuedActivities(1).length === 0 && this.#store.entitiesWithMessages().length === 0;
+  }
+
   #busy(): boolean {
     return this.#orchestrations.size + this.#activities.size + this.#entities.size > 0;
   }
