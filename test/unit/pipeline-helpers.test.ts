@@ -65,9 +65,22 @@ describe('lockLeaseMs', () => {
     ],
   } as unknown as BakeSpec;
 
-  it('covers the build, the approval gate, the slowest rollout and cleanup', () => {
-    const perBatch = WATCHDOG_MS.instanceUpgrade.Linux + WATCHDOG_MS.healthGate + 60_000;
-    const slowest = 2 * WATCHDOG_MS.scaleSetModel + 5 * perBatch + WATCHDOG_MS.instanceUpgrade.Linux;
-    expect(lockLeaseMs(spec, 'Linux')).toBe(3_600_000 + 7_200_000 + slowest + WATCHDOG_MS.deleteStagingGroup);
+  const withRollout = (rollout: unknown[]) => ({ ...spec, rollout }) as unknown as BakeSpec;
+
+  it('covers at least the build, the approval gate, every batch of the slowest rollout and cleanup', () => {
+    const floor = 3_600_000 + 7_200_000 + 5 * (WATCHDOG_MS.instanceUpgrade.Linux + WATCHDOG_MS.healthGate) + WATCHDOG_MS.deleteStagingGroup;
+    expect(lockLeaseMs(spec, 'Linux')).toBeGreaterThan(floor);
+  });
+
+  it('grows by exactly the extra build time and the approval timeout', () => {
+    expect(lockLeaseMs({ ...spec, buildTimeoutInMinutes: 120 } as BakeSpec, 'Linux') - lockLeaseMs(spec, 'Linux')).toBe(3_600_000);
+    expect(lockLeaseMs(spec, 'Linux') - lockLeaseMs({ ...spec, approval: { required: false } } as unknown as BakeSpec, 'Linux')).toBe(7_200_000);
+  });
+
+  it('is decided by the slowest scale set (rollouts run in parallel), and Windows instances take longer', () => {
+    const [fast, slow] = spec.rollout;
+    expect(lockLeaseMs(withRollout([slow]), 'Linux')).toBe(lockLeaseMs(spec, 'Linux'));
+    expect(lockLeaseMs(withRollout([fast]), 'Linux')).toBeLessThan(lockLeaseMs(spec, 'Linux'));
+    expect(lockLeaseMs(spec, 'Windows')).toBeGreaterThan(lockLeaseMs(spec, 'Linux'));
   });
 });
