@@ -134,5 +134,5 @@ describe('bake effects through the emulator', () => {
     const instanceHostKey = await text(instanceId, '/etc/ssh/ssh_host_ed25519_key.pub');
     expect(instanceHostKey).toMatch(/^ssh-ed25519 /);
     expect(instanceHostKey).not.toBe(buildHostKey);
-  });
+  }, 180_000); // real guests on a loaded 2-core machine (it timed out at 60 s with a second suite running)
 });
