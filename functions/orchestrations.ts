@@ -5,7 +5,7 @@
 
 import * as df from 'durable-functions';
 import { Activity } from '../src/activities/contracts.ts';
-import { forwardCancel } from '../src/activities/forward-cancel.ts';
+import { forwardCancel, wakeLockWaiter } from '../src/activities/raise-events.ts';
 import { bake } from '../src/pipeline/bake.ts';
 import { bakeLockEntity } from '../src/pipeline/bake-lock.ts';
 import { Entity, Orchestration } from '../src/pipeline/contracts.ts';
@@ -19,3 +19,4 @@ df.app.orchestration(Orchestration.replicateRegion, replicateRegion);
 df.app.orchestration(Orchestration.rolloutScaleSet, rolloutScaleSet);
 df.app.entity(Entity.bakeLock, bakeLockEntity);
 df.app.activity(Activity.forwardCancel, { handler: forwardCancel, extraInputs: [df.input.durableClient()] });
+df.app.activity(Activity.wakeLockWaiter, { handler: wakeLockWaiter, extraInputs: [df.input.durableClient()] });

@@ -53,8 +53,9 @@ export const Activity = {
   beginDeleteStagingGroup: 'beginDeleteStagingGroup',
   // every begin… above
   pollOperation: 'pollOperation',
-  // a canceled bake's sub-orchestrations (mine: src/activities/forward-cancel.ts, registered in functions/orchestrations.ts)
+  // events on other orchestrations (src/activities/raise-events.ts, registered in functions/orchestrations.ts)
   forwardCancel: 'forwardCancel',
+  wakeLockWaiter: 'wakeLockWaiter',
   // after the final record: webhooks (E's activity; it starts its own orchestration and returns at once)
   notifyCompletion: 'notifyCompletion',
 } as const;
@@ -350,6 +351,11 @@ export type PollOperationOutput = OperationStatus;
 /** forwardCancel: raise `cancel` on these sub-orchestration instances (those still running). Output: void. */
 export interface ForwardCancelInput {
   instanceIds: string[];
+}
+
+/** wakeLockWaiter: raise BakeEvent.lockReleased on the bake first in an image lock's queue. Output: void. */
+export interface WakeLockWaiterInput {
+  runId: string;
 }
 
 // ---- after the end ----------------------------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 /**
  * The bake lock: one bake per gallery image (or managed image) at a time, as a durable entity keyed by the image id.
  *
- * Decision: a second bake of the same image WAITS (it does not fail). It asks the entity again between durable
- * timers and keeps its place in a first-come queue; its custom status says which run holds the lock. A holder
- * that dies without releasing (terminated, crashed beyond recovery) loses the lock when its lease ends; a waiter
- * that stops asking drops out of the queue, so neither can block an image for ever.
+ * Decision: a second bake of the same image WAITS (it does not fail), in a first-come queue; its custom status says
+ * which run holds the lock. The lock hands over: `release` answers the next waiter, and the releasing bake wakes it
+ * (event `lockReleased`), so queued bakes run back to back. Waiters also ask again on a slow timer, which keeps
+ * their place and notices a holder that died without releasing (terminated, crashed beyond recovery): its lease
+ * ends. A waiter that stops asking drops out of the queue, so neither can block an image for ever.
  */
 
 import type { EntityContext } from 'durable-functions';
@@ -34,6 +35,11 @@ export interface ReleaseRequest {
   runId: string;
 }
 
+export interface ReleaseResult {
+  /** The waiter first in the queue once the lock is free, to be woken; none when someone still holds it. */
+  next?: string;
+}
+
 const at = (iso: string) => Date.parse(iso);
 
 /** Grants the lock to the caller if it is free (or its lease ended) and the caller is first in the queue. */
@@ -61,10 +67,11 @@ export function acquire(state: BakeLockState, request: AcquireRequest): { state:
 }
 
 /** Frees the lock if the caller holds it, and takes the caller out of the queue. Releasing twice is harmless. */
-export function release(state: BakeLockState, request: ReleaseRequest): BakeLockState {
+export function release(state: BakeLockState, request: ReleaseRequest): { state: BakeLockState; result: ReleaseResult } {
   const queue = state.queue.filter((w) => w.runId !== request.runId);
-  if (state.holder?.runId === request.runId) return { queue };
-  return { ...(state.holder ? { holder: state.holder } : {}), queue };
+  const holder = state.holder?.runId === request.runId ? undefined : state.holder;
+  const next = holder ? undefined : queue[0]?.runId;
+  return { state: { ...(holder ? { holder } : {}), queue }, result: next ? { next } : {} };
 }
 
 /** The entity function: operations `acquire` (returns AcquireResult) and `release`. */
@@ -77,9 +84,12 @@ export function bakeLockEntity(context: EntityContext<BakeLockState>): void {
       context.df.return(outcome.result);
       return;
     }
-    case 'release':
-      context.df.setState(release(state, context.df.getInput<ReleaseRequest>()!));
+    case 'release': {
+      const outcome = release(state, context.df.getInput<ReleaseRequest>()!);
+      context.df.setState(outcome.state);
+      context.df.return(outcome.result);
       return;
+    }
     default:
       throw new Error(`bakeLock: expected operation acquire or release, found ${JSON.stringify(context.df.operationName)}`);
   }

@@ -8,7 +8,7 @@ import {
   type PlanBakeOutput,
   type PlannedDistribution,
 } from '../activities/contracts.ts';
-import { lockKey, type AcquireRequest, type AcquireResult, type ReleaseRequest } from './bake-lock.ts';
+import { lockKey, type AcquireRequest, type AcquireResult, type ReleaseRequest, type ReleaseResult } from './bake-lock.ts';
 import { BakeEvent, childInstanceId, Entity, Orchestration, type ApproveEvent } from './contracts.ts';
 import { unexpectedFailure, type BakeRun } from './bake-run.ts';
 import { earliest, StepFailed, type Flowing } from './flow.ts';
@@ -114,8 +114,9 @@ export function* lock(run: BakeRun): Flowing<void> {
       }
       if (!waited) yield* run.waiting(`the bake lock on ${image}, held by run ${result.holder}`);
       waited = true;
+      // Woken by the release; the slow timer keeps the queue place and outlives a holder that died.
       const delay = nextPollDelay(now.getTime() - startedAt, bakePlan.poll);
-      yield* run.flow.sleepUntil(new Date(Math.min(now.getTime() + delay, run.buildDeadline.at.getTime())));
+      yield* run.flow.event(BakeEvent.lockReleased, new Date(Math.min(now.getTime() + delay, run.buildDeadline.at.getTime())));
     }
   }
   if (waited) {
@@ -124,11 +125,12 @@ export function* lock(run: BakeRun): Flowing<void> {
   }
 }
 
-/** Gives every lock back (also those asked for but never granted: that leaves the queue). */
+/** Gives every lock back (also those asked for but never granted: that leaves the queue) and wakes the next waiter. */
 export function* unlock(run: BakeRun): Flowing<void> {
   const request: ReleaseRequest = { runId: run.input.runId };
   for (const key of run.lockKeys) {
-    yield* run.flow.entity(Entity.bakeLock, key, 'release', request, { cancellable: false });
+    const { next } = (yield* run.flow.entity<ReleaseResult | null>(Entity.bakeLock, key, 'release', request, { cancellable: false })) ?? {};
+    if (next) yield* run.flow.call(Activity.wakeLockWaiter, { runId: next }, { cancellable: false });
   }
 }
 

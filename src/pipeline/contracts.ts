@@ -26,6 +26,8 @@ export const BakeEvent = {
   cancel: 'cancel',
   /** Payload ApproveEvent. Opens the approval gate before rollout. */
   approve: 'approve',
+  /** No payload. The image lock this bake waits for was released: ask for it again now (src/pipeline/bake-lock.ts). */
+  lockReleased: 'lockReleased',
 } as const;
 
 export interface ApproveEvent {

@@ -18,7 +18,10 @@ describe('bake lock', () => {
     let state = ask({ queue: [] }, 'run-a', 0).state;
     state = ask(state, 'run-b', 1).state;
     state = ask(state, 'run-c', 2).state;
-    state = release(state, { runId: 'run-a' });
+    const released = release(state, { runId: 'run-a' });
+    // The releasing bake is told whom to wake: the first waiter, not a later one.
+    expect(released.result).toEqual({ next: 'run-b' });
+    state = released.state;
     const late = ask(state, 'run-c', 3);
     expect(late.result.granted).toBe(false);
     const first = ask(late.state, 'run-b', 3);
@@ -43,8 +46,11 @@ describe('bake lock', () => {
 
   it('ignores a release by a run that does not hold the lock, and releasing twice', () => {
     const held = ask({ queue: [] }, 'run-a', 0).state;
-    expect(release(held, { runId: 'run-b' }).holder?.runId).toBe('run-a');
-    expect(release(release(held, { runId: 'run-a' }), { runId: 'run-a' })).toEqual({ queue: [] });
+    const notHolder = release(held, { runId: 'run-b' });
+    expect(notHolder.state.holder?.runId).toBe('run-a');
+    // Still held: nobody is woken.
+    expect(notHolder.result).toEqual({});
+    expect(release(release(held, { runId: 'run-a' }).state, { runId: 'run-a' })).toEqual({ state: { queue: [] }, result: {} });
   });
 
   it('keys an image id case-insensitively, without slashes', () => {

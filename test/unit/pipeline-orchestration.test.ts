@@ -250,6 +250,9 @@ describe('bake orchestration', () => {
     expect([a.status, b.status]).toEqual(['Succeeded', 'Succeeded']);
     expect(Date.parse(b.steps.find((s) => s.name === 'lock')!.endedAt!)).toBeGreaterThanOrEqual(Date.parse(a.endedAt!) - 1_000);
     expect(b.outputs.version).not.toBe(a.outputs.version);
+    // The lock handed over: the first bake's release woke the second (no timer had to come round).
+    const history = (await client.getStatus(second, { showHistory: true })).history as { EventType: string; Name?: string }[];
+    expect(history.filter((e) => e.EventType === 'EventRaised').map((e) => e.Name)).toContain('lockReleased');
   });
 
   it('resumes a run that failed in replication from its captured version, without baking again', async () => {
