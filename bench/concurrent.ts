@@ -1,0 +1,163 @@
+/**
+ * The patch wave (npm run bench:concurrent): N bakes started at once through the HTTP API on the local default, as a
+ * timer firing the same cron for a whole team does. Distinct images by default (the bench seeds N image definitions,
+ * one per bake); `--same-image` bakes one image N times (they queue on its lock). Prints wall time, per-bake p50/p95,
+ * the ratio to one bake run alone first in the same process, versions created (and for one image, whether they
+ * follow the order of arrival), staging groups left, and CPU time of this process (emulator), the host and Azurite.
+ *
+ * Usage: npm run bench:concurrent -- [--bakes N] [--same-image] [--profile zero|fast] [--isolation auto|off]
+ */
+
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ComputeManagementClient } from '@azure/arm-compute';
+import { ResourceManagementClient } from '@azure/arm-resources';
+import { KilnClient } from '../src/api/client.ts';
+import { staticTokenCredential } from '../src/azure/clients.ts';
+import { TAG_MANAGED } from '../src/azure/resourceGroups.ts';
+import { startLocalDefault, type LocalDefault } from '../local/default.ts';
+import type { RunRecord } from '../src/runs/record.ts';
+
+const repo = join(import.meta.dirname, '..');
+const TERMINAL = new Set(['Succeeded', 'Failed', 'Canceled']);
+const GALLERY_GROUP = 'kiln-images';
+const GALLERY = 'kilnGallery';
+
+const { values } = parseArgs({
+  options: {
+    bakes: { type: 'string', default: '10' },
+    'same-image': { type: 'boolean', default: false },
+    profile: { type: 'string', default: 'zero' },
+    isolation: { type: 'string', default: 'auto' },
+  },
+});
+const bakes = Number(values.bakes);
+if (!Number.isInteger(bakes) || bakes < 1) throw new Error(`--bakes: expected a positive integer, found ${values.bakes}`);
+if (values.isolation !== 'auto' && values.isolation !== 'off') throw new Error(`--isolation: expected auto or off, found ${values.isolation}`);
+const sameImage = values['same-image'];
+
+/** CPU seconds (user + system) of a process from /proc, or undefined when it is gone or not Linux. */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+const selfCpu = () => {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1e6;
+};
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+function clients(local: LocalDefault) {
+  const options = { endpoint: local.armEndpoint, credentials: { scopes: ['https://management.azure.com/.default'] }, tlsOptions: { ca: local.emulator.caPem } };
+  const credential = staticTokenCredential(local.emulator.token);
+  return {
+    compute: new ComputeManagementClient(credential, local.subscriptionId, options),
+    resources: new ResourceManagementClient(credential, local.subscriptionId, options),
+  };
+}
+
+/** The example without its rollout (N bakes would fight over one scale set), written to `image`. */
+async function template(local: LocalDefault, image: string): Promise<Record<string, unknown>> {
+  const text = (await readFile(join(repo, 'examples', 'ubuntu-web.json'), 'utf8')).replaceAll('https://127.0.0.1:8443/', `${new URL(local.armEndpoint).origin}/`);
+  const parsed = JSON.parse(text) as { name: string; properties: Record<string, unknown> & { distribute: { galleryImageId: string }[] } };
+  delete parsed.properties.rollout;
+  delete parsed.properties.schedule;
+  parsed.name = image;
+  parsed.properties.distribute[0]!.galleryImageId = parsed.properties.distribute[0]!.galleryImageId.replace(/\/images\/[^/]+$/, `/images/${image}`);
+  return parsed;
+}
+
+async function seedImage(local: LocalDefault, name: string): Promise<void> {
+  await clients(local).compute.galleryImages.beginCreateOrUpdateAndWait(GALLERY_GROUP, GALLERY, name, {
+    location: 'eastus',
+    osType: 'Linux',
+    osState: 'Generalized',
+    hyperVGeneration: 'V2',
+    identifier: { publisher: 'Kiln', offer: 'bench', sku: name },
+  }, { updateIntervalInMs: 20 });
+}
+
+async function bake(client: KilnClient, body: unknown): Promise<{ id: string; startedAt: number; wallMs: number; run: RunRecord }> {
+  const startedAt = Date.now();
+  const { id } = await client.startBake(body);
+  for (;;) {
+    const run = await client.getRun<RunRecord>(id);
+    if (TERMINAL.has(run.status)) return { id, startedAt, wallMs: Date.now() - startedAt, run };
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function versions(local: LocalDefault, image: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const version of clients(local).compute.galleryImageVersions.listByGalleryImage(GALLERY_GROUP, GALLERY, image)) names.push(version.name!);
+  return names;
+}
+
+async function stagingGroupsLeft(local: LocalDefault): Promise<number> {
+  let count = 0;
+  for await (const group of clients(local).resources.resourceGroups.list()) if (group.tags?.[TAG_MANAGED] === 'true') count++;
+  return count;
+}
+
+const home = await mkdtemp(join(tmpdir(), 'kiln-bench-concurrent-'));
+const local = await startLocalDefault({
+  home, functionsPort: 0, armPort: 0, keyVaultPort: 0, blobPort: 0, profile: values.profile, hostInProcess: false,
+  isolation: values.isolation, log: () => {},
+});
+try {
+  const client = new KilnClient(local.functionsUrl, { key: local.apiKey });
+  const images = Array.from({ length: sameImage ? 1 : bakes }, (_, i) => `bench-${i}`);
+  await seedImage(local, 'bench-alone');
+  for (const image of images) await seedImage(local, image);
+
+  const alone = await bake(client, await template(local, 'bench-alone'));
+  if (alone.run.status !== 'Succeeded') throw new Error(`the lone bake ended ${alone.run.status}: ${JSON.stringify(alone.run.error)}`);
+  console.log(`one bake alone: ${alone.wallMs} ms`);
+
+  const pids = { host: local.hostProcess?.pid, azurite: Number(readFileSync(join(home, 'azurite', 'azurite.pid'), 'utf8')) };
+  const cpuBefore = { self: selfCpu(), host: cpuSeconds(pids.host), azurite: cpuSeconds(pids.azurite) };
+  const bodies = await Promise.all(Array.from({ length: bakes }, (_, i) => template(local, sameImage ? images[0]! : images[i]!)));
+  const waveStart = Date.now();
+  // Started in order (each POST answered before the next), so the same-image queue has a defined order of arrival.
+  const started: Promise<Awaited<ReturnType<typeof bake>>>[] = [];
+  for (const body of bodies) {
+    started.push(bake(client, body));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const results = await Promise.all(started);
+  const wallMs = Date.now() - waveStart;
+  const cpuAfter = { self: selfCpu(), host: cpuSeconds(pids.host), azurite: cpuSeconds(pids.azurite) };
+
+  const succeeded = results.filter((r) => r.run.status === 'Succeeded');
+  const walls = results.map((r) => r.wallMs);
+  console.log(`${bakes} bakes of ${sameImage ? 'one image' : 'distinct images'} at once (profile ${values.profile}, isolation ${values.isolation}):`);
+  console.log(`  succeeded ${succeeded.length}/${bakes}${succeeded.length < bakes ? `; failed: ${results.filter((r) => r.run.status !== 'Succeeded').map((r) => `${r.id} ${r.run.status} ${r.run.error?.code ?? ''}`).join('; ')}` : ''}`);
+  console.log(`  wall ${wallMs} ms = ${(wallMs / alone.wallMs).toFixed(2)} × one bake alone (${(wallMs / (bakes * alone.wallMs)).toFixed(3)} × ${bakes} bakes back to back)`);
+  console.log(`  per bake p50 ${percentile(walls, 50)} ms, p95 ${percentile(walls, 95)} ms`);
+  const made = sameImage ? await versions(local, images[0]!) : (await Promise.all(images.map((image) => versions(local, image)))).flat();
+  console.log(`  versions created: ${made.length} (${new Set(made).size} distinct)`);
+  if (sameImage) {
+    const byArrival = results.map((r) => r.run.outputs.version ?? '-');
+    const inOrder = byArrival.every((v, i) => i === 0 || v === '-' || byArrival[i - 1] === '-' || v.localeCompare(byArrival[i - 1]!, undefined, { numeric: true }) > 0);
+    console.log(`  versions in order of arrival: ${inOrder ? 'yes' : 'NO'} (${byArrival.join(', ')})`);
+  }
+  console.log(`  staging groups left: ${await stagingGroupsLeft(local)}`);
+  const used = (key: 'self' | 'host' | 'azurite') => (cpuAfter[key] !== undefined && cpuBefore[key] !== undefined ? `${(cpuAfter[key]! - cpuBefore[key]!).toFixed(1)} s` : 'n/a');
+  console.log(`  CPU during the wave: emulator (this process) ${used('self')}, Functions host ${used('host')}, Azurite ${used('azurite')}; wall ${(wallMs / 1000).toFixed(1)} s`);
+} finally {
+  await local.close();
+  await rm(home, { recursive: true, force: true });
+}
