@@ -157,6 +157,11 @@ export class RunStore {
     });
   }
 
+  /** One saved slice; undefined before its first save. */
+  readProgressSlice(id: string, key: string): Promise<RegionProgress | ScaleSetProgress | undefined> {
+    return this.readJson<RegionProgress | ScaleSetProgress>(`${id}/progress/${key}.json`);
+  }
+
   async readProgress(id: string): Promise<(RegionProgress | ScaleSetProgress)[]> {
     const slices: (RegionProgress | ScaleSetProgress)[] = [];
     for await (const item of this.container.listBlobsFlat({ prefix: `${id}/progress/` })) {
