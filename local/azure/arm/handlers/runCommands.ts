@@ -68,24 +68,28 @@ async function appendBlob(sasUrl: string, text: string | Buffer): Promise<void> 
  * the end only what was not appended yet. A failed append is reported at the end, where the run's result is made.
  */
 function outputBlobs(blobs: { output?: string; error?: string }) {
-  const sent = { stdout: 0, stderr: 0 };
+  // Counted when queued, so the final rest starts after every piece already on its way.
+  const queued = { stdout: 0, stderr: 0 };
   let queue: Promise<void> = Promise.resolve();
   let failure: Error | undefined;
   const uriOf = (stream: 'stdout' | 'stderr') => (stream === 'stdout' ? blobs.output : blobs.error);
   const append = (stream: 'stdout' | 'stderr', chunk: Buffer) => {
     const uri = uriOf(stream);
     if (!uri || chunk.length === 0) return;
+    queued[stream] += chunk.length;
     queue = queue.then(async () => {
       if (failure) return;
-      await appendBlob(uri, chunk).then(() => { sent[stream] += chunk.length; }, (error: Error) => { failure = error; });
+      await appendBlob(uri, chunk).catch((error: Error) => {
+        failure = error;
+      });
     });
   };
   return {
     onOutput: append,
     /** Appends the rest of the final output; throws when any append failed. */
     async finish(result: RunScriptResult): Promise<void> {
-      append('stdout', Buffer.from(result.stdout).subarray(sent.stdout));
-      append('stderr', Buffer.from(result.stderr).subarray(sent.stderr));
+      append('stdout', Buffer.from(result.stdout).subarray(queued.stdout));
+      append('stderr', Buffer.from(result.stderr).subarray(queued.stderr));
       await queue;
       if (failure) throw failure;
     },
