@@ -37,10 +37,17 @@ function withCursor(ref: OperationRef, cursor: LiveCursor): OperationRef {
   return { ...ref, data: { ...ref.data, [CURSOR]: JSON.stringify(cursor) } };
 }
 
-/** The operation with a cursor at the log's current end: called once the step's header line is in the log. */
+/**
+ * The operation with a cursor just after the step's `started` header in the log. When the step was begun again
+ * (its Run Command already running, some output maybe logged), what follows the header is read back by the first
+ * append and not written twice.
+ */
 export async function startLiveOutput(env: ActivityEnvironment, ref: OperationRef): Promise<OperationRef> {
   const { runId, phase } = target(ref);
-  const log = await (await env.runStore()).logLength(runId, phase);
+  const text = (await (await env.runStore()).readLog(runId, phase)).toString('utf8');
+  const step = String(ref.data?.['step']);
+  const header = [...text.matchAll(/^== ([a-z]+) \d+: (.*) \(\w+\) started\n/gm)].findLast((m) => m[1] === phase && m[2] === step);
+  const log = header ? Buffer.byteLength(text.slice(0, header.index + header[0].length)) : Buffer.byteLength(text);
   return withCursor(ref, { stdout: 0, stderr: 0, log });
 }
 
@@ -75,8 +82,11 @@ export function releasable(bytes: Buffer, secrets: string[]): number {
   return cut;
 }
 
+/** Marks stderr lines in the log (and tells them apart when a retried poll reads back what it wrote). */
+const STDERR_PREFIX = 'stderr| ';
+
 function stderrLines(text: string): string {
-  return text.replace(/^(?=.)/gm, 'stderr| ');
+  return text === '' ? '' : text.split(/(?<=\n)/).map((line) => STDERR_PREFIX + line).join('');
 }
 
 /**
@@ -98,12 +108,13 @@ export async function followOutput(
   const secrets = options.secrets ?? (stdout.length + stderr.length > 0 ? await secretsOf(env, ref) : []);
   const take = (bytes: Buffer) => (options.final ? bytes.length : releasable(bytes, secrets));
   const [outBytes, errBytes] = [take(stdout), take(stderr)];
-  const parts = [
-    lines(maskSecrets(stdout.subarray(0, outBytes).toString('utf8'), secrets)),
-    lines(stderrLines(maskSecrets(stderr.subarray(0, errBytes).toString('utf8'), secrets))),
-    options.trailer ?? '',
-  ].map((part) => Buffer.from(part, 'utf8'));
-  const log = parts.some((part) => part.length > 0) ? await appendOnce(env, runId, phase, parts, cursor.log) : cursor.log;
+  const parts = {
+    out: lines(maskSecrets(stdout.subarray(0, outBytes).toString('utf8'), secrets)),
+    err: lines(stderrLines(maskSecrets(stderr.subarray(0, errBytes).toString('utf8'), secrets))),
+    trailer: options.trailer ?? '',
+  };
+  const text = parts.out + parts.err + parts.trailer;
+  const log = text === '' ? cursor.log : await appendOnce(env, runId, phase, parts, cursor.log);
   return withCursor(ref, { stdout: cursor.stdout + outBytes, stderr: cursor.stderr + errBytes, log });
 }
 
@@ -112,35 +123,48 @@ function lines(text: string): string {
   return text === '' || text.endsWith('\n') ? text : `${text}\n`;
 }
 
-/**
- * Appends the parts at `position`. When the log is already longer, an earlier attempt of this same poll wrote a
- * prefix of each part (it read no more output than this one): what it wrote is read back and only the rest appended.
- */
-async function appendOnce(env: ActivityEnvironment, runId: string, phase: string, parts: Buffer[], position: number): Promise<number> {
-  const store = await env.runStore();
-  const end = await store.appendLogAt(runId, phase, Buffer.concat(parts), position);
-  if (end !== undefined) return end;
-  const already = await store.readLog(runId, phase, position);
-  let written = already;
-  const rest = parts.map((part) => {
-    const same = commonPrefix(written, part);
-    written = written.subarray(same);
-    return part.subarray(same);
-  });
-  if (written.length > 0) {
-    throw new Error(`run log ${runId}/${phase}: ${written.length} bytes after offset ${position} are not this step's output; the log was written by someone else`);
-  }
-  const length = position + already.length;
-  const tail = Buffer.concat(rest);
-  if (tail.length === 0) return length;
-  const after = await store.appendLogAt(runId, phase, tail, length);
-  if (after === undefined) throw new Error(`run log ${runId}/${phase}: written concurrently at offset ${length}`);
-  return after;
+interface Parts {
+  out: string;
+  err: string;
+  trailer: string;
 }
 
-function commonPrefix(a: Buffer, b: Buffer): number {
-  const max = Math.min(a.length, b.length);
-  let i = 0;
-  while (i < max && a[i] === b[i]) i++;
-  return i;
+/**
+ * What of `parts` is not in `written` yet. An earlier attempt (a lost poll, or polls before the step was begun
+ * again) wrote, since the same cursor, a prefix of each stream's lines (it read no more output than this one),
+ * interleaved: stderr lines are told apart by their prefix.
+ */
+export function unwritten(written: string, parts: Parts): string {
+  let text = written;
+  let trailer = parts.trailer;
+  if (trailer !== '' && text.endsWith(trailer)) {
+    text = text.slice(0, -trailer.length);
+    trailer = '';
+  }
+  const writtenLines = text.split(/(?<=\n)/);
+  const out = writtenLines.filter((line) => !line.startsWith(STDERR_PREFIX)).join('');
+  const err = writtenLines.filter((line) => line.startsWith(STDERR_PREFIX)).join('');
+  if (!parts.out.startsWith(out) || !parts.err.startsWith(err)) {
+    throw new Error('the run log holds output this step did not write at its cursor; it was written by someone else');
+  }
+  return parts.out.slice(out.length) + parts.err.slice(err.length) + trailer;
+}
+
+/** Appends the parts at `position`; when the log is already longer, reads back what is there and appends only the rest. */
+async function appendOnce(env: ActivityEnvironment, runId: string, phase: string, parts: Parts, position: number): Promise<number> {
+  const store = await env.runStore();
+  const end = await store.appendLogAt(runId, phase, Buffer.from(parts.out + parts.err + parts.trailer, 'utf8'), position);
+  if (end !== undefined) return end;
+  const already = await store.readLog(runId, phase, position);
+  let rest: string;
+  try {
+    rest = unwritten(already.toString('utf8'), parts);
+  } catch (error) {
+    throw new Error(`run log ${runId}/${phase} after offset ${position}: ${(error as Error).message}`);
+  }
+  const length = position + already.length;
+  if (rest === '') return length;
+  const after = await store.appendLogAt(runId, phase, Buffer.from(rest, 'utf8'), length);
+  if (after === undefined) throw new Error(`run log ${runId}/${phase}: written concurrently at offset ${length}`);
+  return after;
 }

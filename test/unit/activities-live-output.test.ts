@@ -89,6 +89,22 @@ describe('followOutput', () => {
     expect(cursorOf(final)).toEqual({ stdout: 8, stderr: 16, log: Buffer.byteLength(text) });
   });
 
+  it('writes nothing twice when the step is begun again after several polls logged interleaved output', async () => {
+    const { ref, runId, write } = await started();
+    await write('stdout', 'one\n');
+    const p1 = await followOutput(env, ref);
+    await write('stderr', 'warn\n\n');
+    const p2 = await followOutput(env, p1);
+    await write('stdout', 'two\n');
+    await followOutput(env, p2);
+    // The operation was begun again: its Run Command was found running, so the cursor starts at the step's header.
+    const again = await startLiveOutput(env, ref);
+    expect(cursorOf(again)).toEqual(cursorOf(ref));
+    await write('stdout', 'three\n');
+    await followOutput(env, again, { final: true, secrets: [], trailer: '== end\n' });
+    expect(await log(runId)).toBe('== customize 1: app (Shell) started\none\nstderr| warn\nstderr| \ntwo\nthree\n== end\n');
+  });
+
   it('masks secrets, and holds back the start of a multi-line secret until it is whole', async () => {
     const { ref, runId, write } = await started();
     const pem = '-----BEGIN KEY-----\nc2VjcmV0\n-----END KEY-----';
