@@ -187,6 +187,20 @@ describe('dashboard', () => {
       await mkdir(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: join(ARTIFACTS, 'dashboard-bake.png'), fullPage: true });
 
+      // Cancel (confirmed in a dialog) while the gate holds a second bake, then retry it from the page.
+      const gated = await env.client.startBake(await slowTemplate('watch-page', { approval: true }));
+      page.on('dialog', (dialog) => void dialog.accept());
+      await page.goto(`${env.local.functionsUrl}/api/dashboard#/builds/${gated.id}`);
+      await page.getByTestId('approve').waitFor({ timeout: 60_000 });
+      await page.getByTestId('cancel').click();
+      await page.locator('[data-testid="build"][data-status="Canceled"]').waitFor({ timeout: 60_000 });
+      await page.getByTestId('retry').click();
+      await page.waitForURL((url) => url.hash.startsWith('#/builds/') && !url.hash.endsWith(gated.id));
+      const retriedId = decodeURIComponent(new URL(page.url()).hash.slice('#/builds/'.length));
+      expect((await runRecord(retriedId)).resumeFrom).toBe(gated.id);
+      await page.getByTestId('cancel').waitFor();
+      await env.client.cancel(retriedId);
+
       await page.goto(`${env.local.functionsUrl}/api/dashboard#/templates`);
       await page.getByTestId('templates').waitFor();
 
