@@ -201,8 +201,16 @@ describe('dashboard', () => {
       await page.getByTestId('cancel').waitFor();
       await env.client.cancel(retriedId);
 
+      // A stored template is listed with its patch schedule and next patch rebuild (storing it also bakes it: a blob drop).
+      await env.client.putTemplate('watch-stored', await slowTemplate('watch-stored', { approval: true }));
       await page.goto(`${env.local.functionsUrl}/api/dashboard#/templates`);
-      await page.getByTestId('templates').waitFor();
+      const storedRow = page.locator('tr[data-template="watch-stored"]');
+      await storedRow.waitFor();
+      expect(await storedRow.textContent()).toContain('0 0 3 * * 0');
+      const { items } = (await (await fetch(`${env.local.functionsUrl}/api/schedules`, { headers: { 'x-functions-key': env.local.apiKey } })).json()) as { items: { name: string; nextPatchRebuild: string }[] };
+      const next = new Date(items.find((t) => t.name === 'watch-stored')!.nextPatchRebuild);
+      expect([next.getUTCDay(), next.getUTCHours(), next.getUTCMinutes()]).toEqual([0, 3, 0]);
+      expect(next.getTime()).toBeGreaterThan(Date.now());
 
       // No secret value reached the page, its responses, or a URL; the key never went into a URL.
       expect(await page.content()).not.toContain(SECRET);
