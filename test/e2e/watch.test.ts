@@ -43,7 +43,7 @@ async function slowTemplate(name: string, options: { approval?: boolean } = {}):
     type: 'Shell',
     name: 'slow-talker',
     secrets: ['DB_PASSWORD'],
-    inline: ['echo "first line"', 'echo "connecting with $DB_PASSWORD"', 'sleep 3', 'echo "second line"'],
+    inline: ['echo "first line"', 'echo "connecting with $DB_PASSWORD"', 'sleep 4', 'echo "second line"'],
   });
   if (options.approval) props.approval = { required: true, timeout: 'PT1H' };
   return template;
