@@ -10,7 +10,7 @@ import { join, relative, resolve } from 'node:path';
 const repoRoot = resolve(import.meta.dirname, '..');
 
 /** Folders (relative to the repo) that the deployed app reads at run time besides its compiled code. */
-export const PACKAGE_ASSETS: readonly string[] = [];
+export const PACKAGE_ASSETS: readonly string[] = ['web'];
 
 export interface PackageSummary {
   dir: string;

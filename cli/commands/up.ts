@@ -14,6 +14,8 @@ export function registerUp(program: Command): void {
     const { startLocalDefault } = await import('../../local/default.ts');
     const local = await startLocalDefault(localDefaultOptions(options));
     process.stdout.write(`${JSON.stringify(local.readyLine())}\n`);
+    // The ready line's keys are fixed (DESIGN §6): the dashboard's address goes to stderr, for people.
+    process.stderr.write(`kiln: dashboard at ${local.functionsUrl}/api/dashboard (it asks for the apiKey of the ready line)\n`);
     await new Promise<void>((resolve) => {
       const stop = (): void => {
         process.off('SIGINT', stop);

@@ -9,6 +9,8 @@ export interface RunScriptOptions {
   env?: Record<string, string>;
   /** Kills the script's whole process tree after this many seconds (Run Command `timeoutInSeconds`). */
   timeoutSec: number;
+  /** Called with the script's output as it is written (as on Azure, where the agent appends to the output blobs while it runs). */
+  onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
 }
 
 export interface RunScriptResult {

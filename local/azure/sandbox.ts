@@ -19,6 +19,8 @@ export class SandboxError extends Error {
 const GUEST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const POWEROFF_POLL_MS = 100;
+/** How often a running script's output files are read for `onOutput`. */
+const OUTPUT_TAIL_MS = 200;
 const BOOT_TIMEOUT_MS = 10_000;
 
 interface Guest {
@@ -227,6 +229,40 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     await guest.exited;
   }
 
+  /** Follows a run's stdout and stderr files, handing each new piece to `onOutput`; `stop` reads the rest. */
+  function tailOutput(runDir: string, onOutput: NonNullable<RunScriptOptions['onOutput']>): { stop(): Promise<void> } {
+    const offsets = { stdout: 0, stderr: 0 };
+    const readNew = async (): Promise<void> => {
+      for (const stream of ['stdout', 'stderr'] as const) {
+        const file = await open(join(runDir, stream), 'r').catch(() => undefined);
+        if (!file) continue;
+        try {
+          const { size } = await file.stat();
+          if (size <= offsets[stream]) continue;
+          const chunk = Buffer.alloc(size - offsets[stream]);
+          const { bytesRead } = await file.read(chunk, 0, chunk.length, offsets[stream]);
+          offsets[stream] += bytesRead;
+          if (bytesRead > 0) onOutput(stream, chunk.subarray(0, bytesRead));
+        } finally {
+          await file.close();
+        }
+      }
+    };
+    let reading = Promise.resolve();
+    // A failed look is only late: the offsets did not move, so the next look (or `stop`) reads the same bytes.
+    const look = (): Promise<void> => readNew().catch(() => undefined);
+    const timer = setInterval(() => {
+      reading = reading.then(look);
+    }, OUTPUT_TAIL_MS);
+    return {
+      async stop() {
+        clearInterval(timer);
+        await reading;
+        await readNew();
+      },
+    };
+  }
+
   async function runScript(job: RunScriptOptions): Promise<RunScriptResult> {
     if (!isolation.isolated) return notIsolated(isolation.reason ?? 'unknown reason');
     const env = job.env ?? {};
@@ -268,11 +304,13 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
         // Already exited.
       }
     }, job.timeoutSec * 1000);
+    const tail = job.onOutput ? tailOutput(runDir, job.onOutput) : undefined;
     const exitCode = await new Promise<number | null>((resolve) => {
       child.on('error', () => resolve(null));
       child.on('close', (code) => resolve(code));
     });
     clearTimeout(timer);
+    await tail?.stop();
 
     const agentRemoved = await exists(join(control, CONTROL_FILES.agentRemoved));
     const poweredOff = await exists(join(control, CONTROL_FILES.poweroff));

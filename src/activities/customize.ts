@@ -13,6 +13,7 @@ import { getRunCommand, startDeleteRunCommand, startRunCommand, type RunCommandV
 import type { Customizer, InVMValidation, SecretRef } from '../template/spec.ts';
 import type { BeginCustomizerInput, OperationRef, OperationStatus } from './contracts.ts';
 import { activityEnvironment, type ActivityEnvironment } from './environment.ts';
+import { followOutput, startLiveOutput } from './live-output.ts';
 import { lastLines, maskSecrets } from './masking.ts';
 import { runCommandName } from './naming.ts';
 import { operationStatus } from './outcomes.ts';
@@ -73,7 +74,7 @@ export async function beginCustomizer(input: BeginCustomizerInput): Promise<Oper
       },
     };
     // A Run Command of this name means an earlier attempt started it: never run the script twice.
-    if (await getRunCommand(env.clients, rg, vm, name)) return { state: 'InProgress', operation: ref };
+    if (await getRunCommand(env.clients, rg, vm, name)) return { state: 'InProgress', operation: await startLiveOutput(env, ref) };
 
     // A VM holds at most 25 Run Commands; the steps run one after another, so one ten steps back is long done.
     if (index >= RETIRE_AFTER) await startDeleteRunCommand(env.clients, rg, vm, runCommandName(phase, index - RETIRE_AFTER));
@@ -96,7 +97,7 @@ export async function beginCustomizer(input: BeginCustomizerInput): Promise<Oper
       throw err;
     }
     await (await env.runStore()).appendLog(plan.runId, phase, `== ${phase} ${index + 1}: ${step.name} (${step.type}) started\n`);
-    return { state: 'InProgress', operation: ref };
+    return { state: 'InProgress', operation: await startLiveOutput(env, ref) };
   });
 }
 
@@ -111,7 +112,7 @@ export async function pollRunCommand(env: ActivityEnvironment, ref: OperationRef
     // Whether the script ran is unknown; beginning again could run a non-repeatable script twice.
     return { state: 'Failed', error: { code: 'RunCommandMissing', message: `${phase} step "${step}": Run Command ${ref.resourceId} no longer exists, so whether its script ran is unknown; retry the bake to run the step again`, retryable: false, resourceId: ref.resourceId } };
   }
-  if (RUNNING.has(view.executionState) && view.provisioningState !== 'Failed') return { state: 'InProgress', operation: ref };
+  if (RUNNING.has(view.executionState) && view.provisioningState !== 'Failed') return { state: 'InProgress', operation: await followOutput(env, ref) };
 
   const refs = JSON.parse(String(d['secretRefs'] ?? '{}')) as Record<string, SecretRef>;
   const secretValues = Object.keys(refs).length > 0 ? [...(await resolveSecrets(env.clients, refs, Object.keys(refs))).values()] : [];
@@ -126,8 +127,7 @@ export async function pollRunCommand(env: ActivityEnvironment, ref: OperationRef
   const verdict = ok ? 'succeeded' : `failed: ${view.executionState}${exitCode !== undefined ? `, exit code ${exitCode}` : ''}`;
 
   if (output.fresh) {
-    const store = await env.runStore();
-    await store.appendLog(runId!, phase!, `${section('stdout', stdout)}${section('stderr', stderr)}== ${phase} ${step} ${verdict}\n`);
+    await followOutput(env, ref, { final: true, secrets: secretValues, trailer: `== ${phase} ${step} ${verdict}\n` });
     // The blobs held the unmasked text: gone as soon as the masked copy is safe in the log.
     await deleteRunCommandBlobs(env.clients, runId!, name!);
   }
@@ -162,10 +162,6 @@ function maskedError(err: KilnStepError, secrets: string[]): KilnStepError {
     ...(err.statusCode ? { statusCode: err.statusCode } : {}),
     ...(err.resourceId ? { resourceId: err.resourceId } : {}),
   });
-}
-
-function section(title: string, text: string): string {
-  return text.trim() === '' ? '' : `-- ${title}\n${text.endsWith('\n') ? text : `${text}\n`}`;
 }
 
 /**

@@ -3,6 +3,7 @@
 import { loadConfig } from '../config.ts';
 import { createAzureClients } from '../azure/clients.ts';
 import { openRunStore, type RunStore } from '../runs/store.ts';
+import { progressLine, progressLogOf, stampProgress } from '../runs/timeline.ts';
 import type { LoadRunRecordInput, LoadRunRecordOutput, SaveRunProgressInput, SaveRunRecordInput } from './contracts.ts';
 
 let store: Promise<RunStore> | undefined;
@@ -24,6 +25,16 @@ export async function saveRunRecord(record: SaveRunRecordInput): Promise<void> {
   await (await runStore()).put(record);
 }
 
+/**
+ * Saves a slice stamped with its times, then adds a line for the change to the step's log: written after the slice,
+ * so a retried save finds nothing changed and the line is not written twice.
+ */
 export async function saveRunProgress(input: SaveRunProgressInput): Promise<void> {
-  await (await runStore()).putProgress(input.runId, input.key, input.progress);
+  const store = await runStore();
+  const now = new Date().toISOString();
+  const previous = await store.readProgressSlice(input.runId, input.key);
+  const stamped = stampProgress(previous, input.progress, now);
+  await store.putProgress(input.runId, input.key, stamped);
+  const line = progressLine(previous, stamped, now);
+  if (line) await store.appendLog(input.runId, progressLogOf(stamped), line);
 }

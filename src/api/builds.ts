@@ -4,6 +4,7 @@ import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { DurableClient } from 'durable-functions';
 import { parseTemplate } from '../template/index.ts';
 import { isRunId } from '../runs/ids.ts';
+import { advanceLogCursor, decodeLogCursor, encodeLogCursor } from './log-cursor.ts';
 import type { RunRecord, RunStatus } from '../runs/record.ts';
 import { BakeEvent, type BakeProgress } from '../pipeline/contracts.ts';
 import type { TemplateError } from '../template/spec.ts';
@@ -102,11 +103,24 @@ export async function getBuild(request: HttpRequest, client: DurableClient): Pro
   return json(200, { ...record, progress: withChildProgress(progress, slices) });
 }
 
-/** GET /builds/{id}/logs — every step's log, in step order. */
+/**
+ * GET /builds/{id}/logs?cursor= — every step's log, in step order; with the `cursor` of an earlier answer, only
+ * what was written since. `done` says the run had ended before this read, so nothing more will come.
+ */
 export async function getBuildLogs(request: HttpRequest): Promise<HttpResponseInit> {
   const id = request.params.id ?? '';
-  if (!(await findRun(id))) return notFound('run', id);
-  return json(200, { id, logs: await (await services()).runs.readLogs(id) });
+  const token = request.query.get('cursor');
+  const from = token === null ? { ok: true as const, cursor: {} } : decodeLogCursor(token);
+  if (!from.ok) {
+    return problem(400, 'invalid-query', 'the query has errors', { errors: [{ path: 'cursor', message: from.message, expected: 'the cursor of an earlier answer', found: JSON.stringify(token) }] });
+  }
+  const record = await findRun(id);
+  if (!record) return notFound('run', id);
+  const done = FINAL_RUN_STATUSES.has(record.status);
+  const logs = await (await services()).runs.readLogsFrom(id, from.cursor);
+  const cursor = encodeLogCursor(advanceLogCursor(from.cursor, logs));
+  const changed = logs.filter((log) => log.text !== '' || token === null).map(({ step, text }) => ({ step, text }));
+  return json(200, { id, logs: changed, cursor, done, status: record.status });
 }
 
 /** The run record; an id that is not shaped like a run id is unknown without a storage read. */

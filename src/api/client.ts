@@ -26,6 +26,16 @@ export interface StartedBake {
   location: string;
 }
 
+export interface RunLogs {
+  id: string;
+  logs: { step: string; text: string }[];
+  /** Pass back to read only what comes after. */
+  cursor: string;
+  /** The run had ended before this read: its logs are complete. */
+  done: boolean;
+  status: string;
+}
+
 export interface Page<T> {
   items: T[];
   continuationToken?: string;
@@ -65,8 +75,10 @@ export class KilnClient {
     return this.#json('GET', `builds${query.size ? `?${query}` : ''}`);
   }
 
-  getLogs(id: string): Promise<{ id: string; logs: { step: string; text: string }[] }> {
-    return this.#json('GET', `builds/${encodeURIComponent(id)}/logs`);
+  /** Every step's log; with the `cursor` of an earlier answer, only what was written since (`done`: nothing more will come). */
+  getLogs(id: string, cursor?: string): Promise<RunLogs> {
+    const query = cursor ? `?cursor=${encodeURIComponent(cursor)}` : '';
+    return this.#json('GET', `builds/${encodeURIComponent(id)}/logs${query}`);
   }
 
   async cancel(id: string): Promise<void> {

@@ -59,6 +59,19 @@ async function readText(clients: AzureClients, blobName: string): Promise<string
   }
 }
 
+/** The bytes of a Run Command's stdout or stderr blob from `offset` on (empty when there are none yet or no blob). */
+export async function readRunCommandBlobFrom(clients: AzureClients, runId: string, name: string, stream: 'stdout' | 'stderr', offset: number): Promise<Buffer> {
+  const names = blobNames(runId, name);
+  const blob = clients.blobs.getContainerClient(RUN_COMMAND_OUTPUT_CONTAINER).getBlobClient(stream === 'stdout' ? names.output : names.error);
+  try {
+    const size = (await blob.getProperties()).contentLength ?? 0;
+    return size > offset ? await blob.downloadToBuffer(offset, size - offset) : Buffer.alloc(0);
+  } catch (err) {
+    if ((err as { statusCode?: number }).statusCode === 404) return Buffer.alloc(0);
+    throw err;
+  }
+}
+
 /** The full stdout and stderr (undefined where no blob was written). */
 export async function readRunCommandBlobs(clients: AzureClients, runId: string, name: string): Promise<{ output?: string; error?: string }> {
   const names = blobNames(runId, name);

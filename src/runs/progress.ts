@@ -23,6 +23,9 @@ export interface RegionProgress {
   state: 'Queued' | 'Replicating' | 'Completed' | 'Failed';
   percent: number;
   message?: string;
+  /** When the run store first saw the region, and saw it Completed or Failed (stamped by src/runs/timeline.ts). */
+  startedAt?: string;
+  endedAt?: string;
 }
 
 export interface ScaleSetProgress {
@@ -35,6 +38,11 @@ export interface ScaleSetProgress {
   batch: number;
   batches: number;
   message?: string;
+  /** When the rollout of this scale set was first saved and when it ended (stamped by src/runs/timeline.ts). */
+  startedAt?: string;
+  endedAt?: string;
+  /** When batch k+1 was reported done (healthy), at index k. */
+  batchEndedAt?: string[];
 }
 
 /** Custom status of `bake`: what the API and the CLI show while it runs. */

@@ -18,6 +18,8 @@ export interface RunPage {
 export interface StepLog {
   step: string;
   text: string;
+  /** The log's length in bytes after `text` (the offset to read from next). */
+  length?: number;
 }
 
 const LOG_NAME = /^[a-z0-9][a-z0-9-]*$/;
@@ -75,8 +77,7 @@ export class RunStore {
 
   /** Appends text to a step's log (an append blob, created on first use). */
   async appendLog(id: string, step: string, text: string): Promise<void> {
-    if (!LOG_NAME.test(step)) throw new Error(`run log: expected a step name of lower-case letters, digits and dashes, found ${JSON.stringify(step)}`);
-    const blob = this.container.getAppendBlobClient(`${id}/logs/${step}.log`);
+    const blob = this.logBlob(id, step);
     await blob.createIfNotExists({ blobHTTPHeaders: { blobContentType: 'text/plain; charset=utf-8' } });
     const bytes = Buffer.from(text, 'utf8');
     for (let offset = 0; offset < bytes.length; offset += MAX_APPEND_BYTES) {
@@ -85,16 +86,66 @@ export class RunStore {
     }
   }
 
-  /** Every step's log, in the order the steps wrote them first. */
-  async readLogs(id: string): Promise<StepLog[]> {
-    const logs: (StepLog & { createdOn: number })[] = [];
+  /** A step log's length in bytes (0 when it has none yet). */
+  async logLength(id: string, step: string): Promise<number> {
+    try {
+      return (await this.logBlob(id, step).getProperties()).contentLength ?? 0;
+    } catch (error) {
+      if (isNotFound(error)) return 0;
+      throw error;
+    }
+  }
+
+  /**
+   * Appends `bytes` only if the log is exactly `position` bytes long (a write that must happen once); returns the
+   * new length, or undefined when the log had another length (an earlier attempt already wrote there).
+   */
+  async appendLogAt(id: string, step: string, bytes: Buffer, position: number): Promise<number | undefined> {
+    const blob = this.logBlob(id, step);
+    await blob.createIfNotExists({ blobHTTPHeaders: { blobContentType: 'text/plain; charset=utf-8' } });
+    let at = position;
+    for (let offset = 0; offset < bytes.length; offset += MAX_APPEND_BYTES) {
+      const chunk = bytes.subarray(offset, offset + MAX_APPEND_BYTES);
+      try {
+        await blob.appendBlock(chunk, chunk.length, { conditions: { appendPosition: at } });
+      } catch (error) {
+        if ((error as { statusCode?: number }).statusCode === 412 && offset === 0) return undefined;
+        throw error;
+      }
+      at += chunk.length;
+    }
+    return at;
+  }
+
+  /** One step log's bytes from `offset` on (empty when it has none). */
+  async readLog(id: string, step: string, offset = 0): Promise<Buffer> {
+    const length = await this.logLength(id, step);
+    return length > offset ? this.logBlob(id, step).downloadToBuffer(offset, length - offset) : Buffer.alloc(0);
+  }
+
+  /** Every step's log from the byte offsets in `from` on (a step missing there from its start), in the order the steps wrote them first. */
+  async readLogsFrom(id: string, from: Record<string, number>): Promise<StepLog[]> {
+    const logs: (StepLog & { createdOn: number; offset: number; length: number })[] = [];
     for await (const item of this.container.listBlobsFlat({ prefix: `${id}/logs/` })) {
-      const text = (await this.container.getBlobClient(item.name).downloadToBuffer()).toString('utf8');
       const step = item.name.slice(`${id}/logs/`.length).replace(/\.log$/, '');
-      logs.push({ step, text, createdOn: item.properties.createdOn?.getTime() ?? 0 });
+      const offset = from[step] ?? 0;
+      const size = item.properties.contentLength ?? 0;
+      // Read up to the size listed, so the offset returned matches exactly what was read.
+      const text = size > offset ? (await this.container.getBlobClient(item.name).downloadToBuffer(offset, size - offset)).toString('utf8') : '';
+      logs.push({ step, text, createdOn: item.properties.createdOn?.getTime() ?? 0, offset, length: size });
     }
     logs.sort((a, b) => a.createdOn - b.createdOn);
-    return logs.map(({ step, text }) => ({ step, text }));
+    return logs.map(({ step, text, length }) => ({ step, text, length }));
+  }
+
+  private logBlob(id: string, step: string) {
+    if (!LOG_NAME.test(step)) throw new Error(`run log: expected a step name of lower-case letters, digits and dashes, found ${JSON.stringify(step)}`);
+    return this.container.getAppendBlobClient(`${id}/logs/${step}.log`);
+  }
+
+  /** Every step's log, in the order the steps wrote them first. */
+  async readLogs(id: string): Promise<StepLog[]> {
+    return (await this.readLogsFrom(id, {})).map(({ step, text }) => ({ step, text }));
   }
 
   /** Saves one sub-orchestration's progress slice (`region-westeurope`, `scaleset-0`). */
@@ -104,6 +155,11 @@ export class RunStore {
     await this.container.getBlockBlobClient(`${id}/progress/${key}.json`).upload(body, Buffer.byteLength(body), {
       blobHTTPHeaders: { blobContentType: 'application/json' },
     });
+  }
+
+  /** One saved slice; undefined before its first save. */
+  readProgressSlice(id: string, key: string): Promise<RegionProgress | ScaleSetProgress | undefined> {
+    return this.readJson<RegionProgress | ScaleSetProgress>(`${id}/progress/${key}.json`);
   }
 
   async readProgress(id: string): Promise<(RegionProgress | ScaleSetProgress)[]> {

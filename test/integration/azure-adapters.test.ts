@@ -317,7 +317,8 @@ describe('failures', () => {
     const log = (await (await openRunStore(clients.blobs)).readLogs(runId)).map((l) => l.text).join('');
     expect(log).toContain(`connecting with ${MASK}`);
     // The whole output (about 9 KB), not the instance view's 4 KB tail, reached the log.
-    expect(log).toMatch(/-- stdout\n1\n2\n3\n[\s\S]*\n2000\n/);
+    expect(log).toMatch(/started\n1\n2\n3\n[\s\S]*\n2000\n/);
+    expect(log).toContain('stderr| giving up\n');
     expect(log).not.toContain(secret);
     // The unmasked blobs are gone once the masked copy is in the log.
     const leftovers = [];

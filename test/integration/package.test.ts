@@ -42,13 +42,13 @@ describe('the Function App package', () => {
 
   it('carries no CLI, embedded default, tests, TypeScript sources, local state or dev-only packages', () => {
     const top = readdirSync(unpacked).sort();
-    expect(top).toEqual(['dist', 'host.json', 'node_modules', 'package-lock.json', 'package.json']);
+    expect(top).toEqual(['dist', 'host.json', 'node_modules', 'package-lock.json', 'package.json', 'web']);
     expect(readdirSync(join(unpacked, 'dist')).sort()).toEqual(['functions', 'src']);
     const appFiles = files.filter((f) => f.startsWith('dist'));
     expect(appFiles.filter((f) => f.endsWith('.ts'))).toEqual([]);
     const modules = readdirSync(join(unpacked, 'node_modules'));
     for (const devOnly of ['azurite', 'node', 'vitest', 'typescript', 'commander', 'selfsigned']) expect(modules).not.toContain(devOnly);
-    for (const needed of ['durable-functions', '@azure', 'zod', 'cron-parser']) expect(modules).toContain(needed);
+    for (const needed of ['durable-functions', '@azure', 'zod', 'cron-parser', 'preact', 'htm']) expect(modules).toContain(needed);
     expect(files.filter((f) => /(^|\/)(\.kiln|keys\.json|local\.settings\.json|\.git)(\/|$)/.test(f))).toEqual([]);
   });
 
@@ -68,6 +68,15 @@ describe('the Function App package', () => {
       expect(run.outputs.version).toMatch(/^\d+\.\d+\.\d+$/);
       expect(run.staging).toMatchObject({ state: 'Deleted' });
     }, 240_000);
+
+    it('serves the dashboard from the package: the page, and its code with the key only', async () => {
+      const base = `${env.local.functionsUrl}/api/dashboard`;
+      expect((await fetch(base)).status).toBe(200);
+      expect((await fetch(`${base}/files/vendor/preact.mjs`)).status).toBe(401);
+      for (const file of ['app.js', 'vendor/preact.mjs', 'vendor/hooks.mjs', 'vendor/htm.mjs']) {
+        expect((await fetch(`${base}/files/${file}`, { headers: { 'x-functions-key': env.local.apiKey } })).status, file).toBe(200);
+      }
+    });
   });
 });
 

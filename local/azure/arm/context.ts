@@ -1,7 +1,7 @@
 /** What every handler module is given: the store-backed resources, the operation engine and the emulator's parts. */
 import type { FaultKind, FaultRequest, FiredFault } from '../faults.ts';
 import type { Latency, OperationKind } from '../latency.ts';
-import type { RunScriptResult } from '../sandbox-types.ts';
+import type { RunScriptOptions, RunScriptResult } from '../sandbox-types.ts';
 import type { ArmRequest } from './http.ts';
 import type { Effect, MonitorStyle, Operation, OperationEngine, Step } from './lro.ts';
 import type { Resources } from './resources.ts';
@@ -33,7 +33,7 @@ export interface GuestPort {
   /** A file as the guest sees it (undefined when absent): the health rule and test inspection read through this. */
   readFile(disk: string, path: string): Promise<Buffer | undefined>;
   writeFile(disk: string, path: string, content: string): Promise<void>;
-  runScript(disk: string, script: string, env: Record<string, string>, timeoutSec: number): Promise<RunScriptResult>;
+  runScript(disk: string, script: string, env: Record<string, string>, timeoutSec: number, onOutput?: RunScriptOptions['onOutput']): Promise<RunScriptResult>;
   stopGuest(disk: string): Promise<void>;
   readonly isolation: { isolated: boolean; reason?: string };
 }

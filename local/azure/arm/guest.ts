@@ -46,8 +46,8 @@ export function createGuestPort(home: string, sandbox: Sandbox): GuestPort {
     async writeFile(dir, path, content) {
       await writeFileToDisk(await openDisk(dir), path, content);
     },
-    async runScript(dir, script, env, timeoutSec) {
-      return sandbox.runScript({ disk: await openDisk(dir), script, env, timeoutSec });
+    async runScript(dir, script, env, timeoutSec, onOutput) {
+      return sandbox.runScript({ disk: await openDisk(dir), script, env, timeoutSec, ...(onOutput ? { onOutput } : {}) });
     },
     async stopGuest(dir) {
       await sandbox.stopGuest(await openDisk(dir));

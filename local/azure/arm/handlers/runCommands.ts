@@ -11,7 +11,7 @@ import { present, providerId, type StoredResource } from '../resources.ts';
 import type { Route } from '../routes.ts';
 import { arrayAt, bodyObject, isObject, objectAt, requiredLocation, stringAt, tagsOf, validateName, type Json } from '../validate.ts';
 import type { OperationKind } from '../../latency.ts';
-import type { RunScriptResult } from '../../sandbox-types.ts';
+import type { RunScriptOptions, RunScriptResult } from '../../sandbox-types.ts';
 import { simulatedOutput, startsDetachedRestart } from '../windows-guest.ts';
 import { VM_BASE, VM_TYPE, vmState } from './virtualMachines.ts';
 
@@ -52,7 +52,7 @@ function envFrom(list: unknown[] | undefined, field: string): Record<string, str
   return env;
 }
 
-async function appendBlob(sasUrl: string, text: string): Promise<void> {
+async function appendBlob(sasUrl: string, text: string | Buffer): Promise<void> {
   const blob = new AppendBlobClient(sasUrl, new AnonymousCredential());
   await blob.createIfNotExists();
   // An append block holds at most 4 MiB.
@@ -61,6 +61,39 @@ async function appendBlob(sasUrl: string, text: string): Promise<void> {
     const chunk = data.subarray(offset, offset + 4 * 1024 * 1024);
     await blob.appendBlock(chunk, chunk.length);
   }
+}
+
+/**
+ * The agent's side of the output blobs: each piece of output is appended in order as the script writes it, and at
+ * the end only what was not appended yet. A failed append is reported at the end, where the run's result is made.
+ */
+function outputBlobs(blobs: { output?: string; error?: string }) {
+  // Counted when queued, so the final rest starts after every piece already on its way.
+  const queued = { stdout: 0, stderr: 0 };
+  let queue: Promise<void> = Promise.resolve();
+  let failure: Error | undefined;
+  const uriOf = (stream: 'stdout' | 'stderr') => (stream === 'stdout' ? blobs.output : blobs.error);
+  const append = (stream: 'stdout' | 'stderr', chunk: Buffer) => {
+    const uri = uriOf(stream);
+    if (!uri || chunk.length === 0) return;
+    queued[stream] += chunk.length;
+    queue = queue.then(async () => {
+      if (failure) return;
+      await appendBlob(uri, chunk).catch((error: Error) => {
+        failure = error;
+      });
+    });
+  };
+  return {
+    onOutput: append,
+    /** Appends the rest of the final output; throws when any append failed. */
+    async finish(result: RunScriptResult): Promise<void> {
+      append('stdout', Buffer.from(result.stdout).subarray(queued.stdout));
+      append('stderr', Buffer.from(result.stderr).subarray(queued.stderr));
+      await queue;
+      if (failure) throw failure;
+    },
+  };
 }
 
 export function runCommandRoutes(ctx: HandlerContext): Route[] {
@@ -137,11 +170,11 @@ export function runCommandRoutes(ctx: HandlerContext): Route[] {
     resources.save(vm);
   });
 
-  const launch = (op: Operation, vm: StoredResource, script: string, env: Record<string, string>, timeoutSec: number, onDone: (result: RunScriptResult) => Promise<void>) => {
+  const launch = (op: Operation, vm: StoredResource, script: string, env: Record<string, string>, timeoutSec: number, onOutput: RunScriptOptions['onOutput'], onDone: (result: RunScriptResult) => Promise<void>) => {
     const started = Date.now();
     const run = vmState(vm).osType === 'Windows'
       ? Promise.resolve(simulateWindows(vm, script))
-      : guest.runScript(vmState(vm).disk!, script, env, timeoutSec).then((result) => simulateDetachedLinux(vm, script, result));
+      : guest.runScript(vmState(vm).disk!, script, env, timeoutSec, onOutput).then((result) => simulateDetachedLinux(vm, script, result));
     run
       .then(async (result) => {
         if (!result.agentRemoved) return onDone(result);
@@ -157,7 +190,7 @@ export function runCommandRoutes(ctx: HandlerContext): Route[] {
       });
   };
 
-  const viewFrom = async (result: RunScriptResult, startTime: string, blobs: { output?: string; error?: string }): Promise<RunView> => {
+  const viewFrom = async (result: RunScriptResult, startTime: string, blobs: ReturnType<typeof outputBlobs>): Promise<RunView> => {
     const view: RunView = { executionState: 'Succeeded', startTime, endTime: new Date().toISOString(), output: tail(result.stdout), error: tail(result.stderr) };
     if (!result.isolated) {
       view.exitCode = 0;
@@ -171,8 +204,7 @@ export function runCommandRoutes(ctx: HandlerContext): Route[] {
       view.executionMessage = result.exitCode === 0 ? 'Execution completed' : `Execution completed with exit code ${String(result.exitCode)}${result.message ? `: ${result.message}` : ''}`;
     }
     try {
-      if (blobs.output) await appendBlob(blobs.output, result.stdout);
-      if (blobs.error) await appendBlob(blobs.error, result.stderr);
+      await blobs.finish(result);
     } catch (error) {
       view.executionState = 'Failed';
       view.executionMessage = `Uploading the output to the blob failed: ${(error as Error).message}`;
@@ -194,7 +226,7 @@ export function runCommandRoutes(ctx: HandlerContext): Route[] {
     view.executionState = 'Running';
     view.startTime = new Date().toISOString();
     const timeoutSec = Number(rc.properties.timeoutInSeconds ?? 0) || DEFAULT_TIMEOUT_SEC;
-    const blobs = { output: stringAt(rc.properties, 'outputBlobUri'), error: stringAt(rc.properties, 'errorBlobUri') };
+    const blobs = outputBlobs({ output: stringAt(rc.properties, 'outputBlobUri'), error: stringAt(rc.properties, 'errorBlobUri') });
     if (args.timeoutFault) {
       // Injected: the run reaches its timeout without the script being run.
       return { addSteps: [{ at: Date.now(), effect: { kind: EFFECT_REPORT, args: { id: rc.id, view: { ...view, executionState: 'TimedOut', executionMessage: String(args.timeoutFault), endTime: new Date().toISOString() } } } }] };
@@ -204,7 +236,7 @@ export function runCommandRoutes(ctx: HandlerContext): Route[] {
     if (asyncExecution) rc.properties.provisioningState = 'Succeeded';
     resources.save(rc);
     if (!asyncExecution) ctx.ops.hold(op.id);
-    launch(op, vm, String(args.script), env, timeoutSec, async (result) => {
+    launch(op, vm, String(args.script), env, timeoutSec, blobs.onOutput, async (result) => {
       const finished = await viewFrom(result, view.startTime!, blobs);
       // With asyncExecution the operation ended when the script started; the run itself still reports.
       if (asyncExecution) applyReport(rc.id, finished);
@@ -316,7 +348,7 @@ export function runCommandRoutes(ctx: HandlerContext): Route[] {
     } else {
       // The overhead (agent pick-up) comes before the script, which then runs to its end.
       setTimeout(() => {
-        launch(op, vm, (lines as string[]).join('\n'), env, DEFAULT_TIMEOUT_SEC, async (result) => {
+        launch(op, vm, (lines as string[]).join('\n'), env, DEFAULT_TIMEOUT_SEC, undefined, async (result) => {
           // Like Azure, a non-zero exit code still reports succeeded; the text says what happened.
           const note = result.isolated ? '' : `[simulated: the script was not run: ${result.message ?? 'no isolation'}]\n`;
           ctx.ops.finish(op, { output: output(note + result.stdout, result.stderr, result.timedOut ? 'failed' : 'succeeded') });

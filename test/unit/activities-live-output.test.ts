@@ -1,0 +1,129 @@
+/** Live Run Command output on a real Azurite: in order, masked, once across retried polls, multi-line secrets whole. */
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startAzurite, type Azurite } from '../../local/azurite.ts';
+import type { AzureClients } from '../../src/azure/clients.ts';
+import { RUN_COMMAND_OUTPUT_CONTAINER } from '../../src/azure/runCommandBlobs.ts';
+import type { OperationRef } from '../../src/activities/contracts.ts';
+import type { ActivityEnvironment } from '../../src/activities/environment.ts';
+import { cursorOf, followOutput, releasable, startLiveOutput } from '../../src/activities/live-output.ts';
+import { openRunStore, type RunStore } from '../../src/runs/store.ts';
+
+let dir: string;
+let azurite: Azurite;
+let blobs: BlobServiceClient;
+let runs: RunStore;
+let env: ActivityEnvironment;
+let counter = 0;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'kiln-live-'));
+  azurite = await startAzurite({ location: dir, port: 0 });
+  blobs = BlobServiceClient.fromConnectionString(azurite.connectionString);
+  runs = await openRunStore(blobs);
+  await blobs.getContainerClient(RUN_COMMAND_OUTPUT_CONTAINER).createIfNotExists();
+  env = { config: {} as ActivityEnvironment['config'], clients: { blobs } as AzureClients, runStore: async () => runs };
+});
+
+afterAll(async () => {
+  await azurite?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A customizer's operation whose step header is already in the log, and a writer for its output blobs. */
+async function started(): Promise<{ ref: OperationRef; runId: string; write(stream: 'stdout' | 'stderr', text: string): Promise<void> }> {
+  const runId = `live-20261206T100000Z-${String(++counter).padStart(4, '0')}`;
+  await runs.appendLog(runId, 'customize', '== customize 1: app (Shell) started\n');
+  const ref: OperationRef = { kind: 'run-command', resourceId: 'rc', data: { runId, phase: 'customize', name: 'kiln-customize-0', step: 'app' } };
+  const container = blobs.getContainerClient(RUN_COMMAND_OUTPUT_CONTAINER);
+  return {
+    ref: await startLiveOutput(env, ref),
+    runId,
+    async write(stream, text) {
+      const blob = container.getAppendBlobClient(`${runId}/kiln-customize-0.${stream}`);
+      await blob.createIfNotExists();
+      await blob.appendBlock(text, Buffer.byteLength(text));
+    },
+  };
+}
+
+const log = async (runId: string) => (await runs.readLog(runId, 'customize')).toString('utf8');
+
+describe('followOutput', () => {
+  it('appends whole lines as they are written and the rest with the verdict at the end', async () => {
+    const { ref, runId, write } = await started();
+    await write('stdout', 'first line\nsecond, half');
+    const after1 = await followOutput(env, ref);
+    expect(await log(runId)).toBe('== customize 1: app (Shell) started\nfirst line\n');
+    await write('stdout', ' done\nthird');
+    await write('stderr', 'a warning\n');
+    const after2 = await followOutput(env, after1);
+    expect(await log(runId)).toBe('== customize 1: app (Shell) started\nfirst line\nsecond, half done\nstderr| a warning\n');
+    await followOutput(env, after2, { final: true, secrets: [], trailer: '== customize app succeeded\n' });
+    expect(await log(runId)).toBe(
+      '== customize 1: app (Shell) started\nfirst line\nsecond, half done\nstderr| a warning\nthird\n== customize app succeeded\n',
+    );
+  });
+
+  it('writes nothing twice when a poll is retried after its append landed, with more output by then', async () => {
+    const { ref, runId, write } = await started();
+    await write('stdout', 'one\n');
+    await write('stderr', 'err one\n');
+    await followOutput(env, ref); // its result is lost: the orchestration polls again with `ref`
+    await write('stdout', 'two\n');
+    await write('stderr', 'err two\n');
+    const retried = await followOutput(env, ref);
+    const final = await followOutput(env, retried, { final: true, secrets: [], trailer: '== end\n' });
+    await followOutput(env, retried, { final: true, secrets: [], trailer: '== end\n' }); // the final poll retried too
+    const text = await log(runId);
+    for (const line of ['one', 'two', 'stderr| err one', 'stderr| err two', '== end']) {
+      expect(text.split('\n').filter((l) => l === line), line).toHaveLength(1);
+    }
+    // Each stream stays in its own order.
+    expect(text.indexOf('\none\n')).toBeLessThan(text.indexOf('\ntwo\n'));
+    expect(text.indexOf('err one')).toBeLessThan(text.indexOf('err two'));
+    expect(cursorOf(final)).toEqual({ stdout: 8, stderr: 16, log: Buffer.byteLength(text) });
+  });
+
+  it('writes nothing twice when the step is begun again after several polls logged interleaved output', async () => {
+    const { ref, runId, write } = await started();
+    await write('stdout', 'one\n');
+    const p1 = await followOutput(env, ref);
+    await write('stderr', 'warn\n\n');
+    const p2 = await followOutput(env, p1);
+    await write('stdout', 'two\n');
+    await followOutput(env, p2);
+    // The operation was begun again: its Run Command was found running, so the cursor starts at the step's header.
+    const again = await startLiveOutput(env, ref);
+    expect(cursorOf(again)).toEqual(cursorOf(ref));
+    await write('stdout', 'three\n');
+    await followOutput(env, again, { final: true, secrets: [], trailer: '== end\n' });
+    expect(await log(runId)).toBe('== customize 1: app (Shell) started\none\nstderr| warn\nstderr| \ntwo\nthree\n== end\n');
+  });
+
+  it('masks secrets, and holds back the start of a multi-line secret until it is whole', async () => {
+    const { ref, runId, write } = await started();
+    const pem = '-----BEGIN KEY-----\nc2VjcmV0\n-----END KEY-----';
+    await write('stdout', 'token=hunter2\n-----BEGIN KEY-----\n');
+    const next = await followOutput(env, ref, { secrets: ['hunter2', pem] });
+    expect(await log(runId)).toBe('== customize 1: app (Shell) started\ntoken=***\n');
+    await write('stdout', 'c2VjcmV0\n-----END KEY-----\nbye\n');
+    await followOutput(env, next, { secrets: ['hunter2', pem] });
+    const text = await log(runId);
+    expect(text).toBe('== customize 1: app (Shell) started\ntoken=***\n***\nbye\n');
+    expect(text).not.toContain('c2VjcmV0');
+  });
+});
+
+describe('releasable', () => {
+  it('stops at the last newline, and before a line that may begin a multi-line secret', () => {
+    expect(releasable(Buffer.from('a\nb'), [])).toBe(2);
+    expect(releasable(Buffer.from('a\nBEGIN\n'), ['BEGIN\nx'])).toBe(2);
+    expect(releasable(Buffer.from('a\nkey: BEG'), ['BEGIN\nx'])).toBe(2);
+    expect(releasable(Buffer.from('a\nBEGIN\nx\n'), ['BEGIN\nx'])).toBe(10);
+  });
+});
