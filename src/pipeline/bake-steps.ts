@@ -11,7 +11,7 @@ import {
 import { lockKey, type AcquireRequest, type AcquireResult, type ReleaseRequest, type ReleaseResult } from './bake-lock.ts';
 import { BakeEvent, childInstanceId, Entity, Orchestration, type ApproveEvent } from './contracts.ts';
 import { unexpectedFailure, type BakeRun } from './bake-run.ts';
-import { earliest, StepFailed, type Flowing } from './flow.ts';
+import { BakeCanceled, earliest, StepFailed, type Flowing } from './flow.ts';
 import { nextPollDelay } from './polling.ts';
 import type { ReplicateRegionInput, ReplicateRegionOutput } from './replicate.ts';
 import { resumePlan } from './resume.ts';
@@ -59,7 +59,8 @@ function* planNamesAndVersion(run: BakeRun): Flowing<BakePlan> {
     ...run.record,
     outputs: {
       ...run.record.outputs,
-      ...(image ? { imageVersionId: image.imageVersionId, version: image.version } : {}),
+      // Only a captured version is reported as `version`; until then it is what the run means to make.
+      ...(image ? { plannedVersion: image.version } : {}),
       ...(bakePlan.sourceVersion ? { sourceVersion: bakePlan.sourceVersion } : {}),
     },
   };
@@ -223,7 +224,11 @@ export function* capture(run: BakeRun): Flowing<void> {
     yield* run.operation(`capture of ${artifact}`, Activity.beginCapture, { plan: bakePlan, spec: run.spec, distribution: index }, WATCHDOG_MS.capture);
     artifacts[distribution.runOutputName] = artifact;
   }
-  run.record = { ...run.record, outputs: { ...run.record.outputs, artifacts } };
+  const image = sharedImages(bakePlan)[0];
+  run.record = {
+    ...run.record,
+    outputs: { ...run.record.outputs, artifacts, ...(image ? { imageVersionId: image.imageVersionId, version: image.version } : {}) },
+  };
   if (!run.keepStagingReason) {
     // The VM has served its purpose: its group goes now, beside replication; cleanup waits for it to be gone.
     yield* run.flow.call<OperationStatus>(Activity.beginDeleteStagingGroup, { plan: bakePlan });
@@ -319,14 +324,24 @@ export function* rollout(run: BakeRun): Flowing<void> {
     instanceId: childInstanceId(run.input.runId, 'rollout', index),
     input: { runId: run.input.runId, index, target, imageVersionId: image.imageVersionId, osType: bakePlan.osType, poll: bakePlan.poll } satisfies RolloutInput,
   }));
-  const results = yield* run.flow.parallel<RolloutOutput>(Orchestration.rolloutScaleSet, children);
-  run.record = {
-    ...run.record,
-    outputs: {
-      ...run.record.outputs,
-      scaleSets: results.map((r) => ({ id: r.scaleSetId, status: r.status === 'Canceled' ? 'Failed' : r.status, updated: r.updated, total: r.total })),
-    },
+  const recordOutcomes = (results: RolloutOutput[]) => {
+    run.record = {
+      ...run.record,
+      outputs: {
+        ...run.record.outputs,
+        scaleSets: results.map((r) => ({ id: r.scaleSetId, status: r.status === 'Canceled' ? 'Failed' : r.status, updated: r.updated, total: r.total })),
+      },
+    };
   };
+  let results: RolloutOutput[];
+  try {
+    results = yield* run.flow.parallel<RolloutOutput>(Orchestration.rolloutScaleSet, children);
+  } catch (error) {
+    // A cancel mid-rollout still records where each scale set was left.
+    if (error instanceof BakeCanceled && error.childOutputs) recordOutcomes(error.childOutputs as RolloutOutput[]);
+    throw error;
+  }
+  recordOutcomes(results);
   const failed = results.filter((r) => r.status !== 'Succeeded');
   if (failed.length > 0) {
     throw new StepFailed('rollout', {

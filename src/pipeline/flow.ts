@@ -27,8 +27,11 @@ export class StepFailed extends Error {
 /** The `cancel` event arrived. */
 export class BakeCanceled extends Error {
   override name = 'BakeCanceled';
-  constructor() {
+  /** Parallel children's outputs, when the cancel reached them and they ended (what they left behind). */
+  readonly childOutputs: unknown[] | undefined;
+  constructor(childOutputs?: unknown[]) {
     super('canceled by request');
+    this.childOutputs = childOutputs;
   }
 }
 
@@ -154,11 +157,20 @@ export class Flow {
     }
   }
 
-  /** Runs sub-orchestrations in parallel and returns their outputs in order; a cancel is passed on to them. */
+  /**
+   * Runs sub-orchestrations in parallel and returns their outputs in order. A cancel is passed on to them, and they
+   * are waited for, so the BakeCanceled thrown carries what each left behind (a rollout stopped mid-batch).
+   */
   *parallel<T>(name: string, children: { input: unknown; instanceId: string }[]): Flowing<T[]> {
     if (children.length === 0) return [];
     const all = this.context.df.Task.all(children.map((c) => this.context.df.callSubOrchestrator(name, c.input, c.instanceId)));
-    yield* this.raceChildren(all, children.map((c) => c.instanceId));
+    try {
+      yield* this.raceChildren(all, children.map((c) => c.instanceId));
+    } catch (error) {
+      if (!(error instanceof BakeCanceled)) throw error;
+      yield all;
+      throw new BakeCanceled(all.result as T[]);
+    }
     return all.result as T[];
   }
 

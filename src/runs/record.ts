@@ -27,8 +27,11 @@ export interface ScaleSetOutcome {
 }
 
 export interface RunOutputs {
+  /** The gallery version the run captured (absent until capture succeeded, also when it reused an earlier run's). */
   imageVersionId?: string;
   version?: string;
+  /** The version the run planned to make; becomes `version` only once captured. */
+  plannedVersion?: string;
   /** The resolved source version (a marketplace `latest` resolved). */
   sourceVersion?: string;
   /** Replication state per region name. */

@@ -1,0 +1,110 @@
+/**
+ * The bake orchestration's less travelled paths, on the real durable engine with scripted activities: cancel during
+ * replication and rollout, a cleanup that fails, a wait long enough to continue-as-new, validation policies
+ * (continueDistributeOnFailure, sourceValidationOnly).
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Activity } from '../../src/activities/contracts.ts';
+import type { RunRecord } from '../../src/runs/record.ts';
+import { fake } from '../fixtures/bake-app/fake-azure.ts';
+import { startBakeHarness, type BakeHarness } from '../support/bake-harness.ts';
+
+let h: BakeHarness;
+
+beforeAll(async () => {
+  h = await startBakeHarness('edges');
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+beforeEach(() => fake.reset());
+
+const stepStatus = (record: RunRecord) => Object.fromEntries(record.steps.map((s) => [s.name, s.status]));
+const looksAt = (key: string) => fake.called(Activity.pollOperation).filter((c) => (c.input as { data?: { key?: string } }).data?.key === key).length;
+
+describe('cancel while waiting in a sub-orchestration', () => {
+  it('during replication: ends Canceled, nothing promoted or rolled out, staging deleted', async () => {
+    fake.reset({ behaviours: { 'replicate:westeurope': { kind: 'hang' } } });
+    const id = await h.start();
+    await h.waitFor(id, () => fake.called(Activity.readReplication).filter((c) => (c.input as { region: string }).region === 'westeurope').length > 2);
+    await h.client.raiseEvent(id, 'cancel', null);
+    const record = await h.finished(id);
+    expect(record.status).toBe('Canceled');
+    expect(record.error).toMatchObject({ step: 'replicate', code: 'Canceled' });
+    expect(stepStatus(record)).toMatchObject({ capture: 'Succeeded', replicate: 'Canceled', promote: 'Canceled', rollout: 'Canceled', cleanup: 'Succeeded' });
+    expect(fake.called(Activity.beginPromote)).toHaveLength(0);
+    expect(fake.called(Activity.beginScaleSetModel)).toHaveLength(0);
+    expect(record.staging).toMatchObject({ state: 'Deleted' });
+  });
+
+  it('during a rollout batch: ends Canceled, and the record says where the scale set was left', async () => {
+    fake.reset({ behaviours: { [Activity.beginInstanceUpgrade]: { kind: 'hang' } } });
+    const id = await h.start();
+    await h.waitFor(id, () => looksAt(Activity.beginInstanceUpgrade) > 2);
+    await h.client.raiseEvent(id, 'cancel', null);
+    const record = await h.finished(id);
+    expect(record.status).toBe('Canceled');
+    expect(record.error).toMatchObject({ step: 'rollout', code: 'Canceled' });
+    expect(stepStatus(record)).toMatchObject({ promote: 'Succeeded', rollout: 'Canceled', cleanup: 'Succeeded' });
+    expect(record.outputs.scaleSets).toEqual([{ id: h.spec.rollout[0]!.scaleSetId, status: 'Failed', updated: 0, total: 3 }]);
+  });
+});
+
+describe('cleanup', () => {
+  it('that fails leaves the run\'s outcome, and records the staging group as still present, with why', async () => {
+    fake.reset({ behaviours: { [Activity.beginDeleteStagingGroup]: { kind: 'fail', failure: { code: 'ScopeLocked', message: 'a delete lock is on the group', retryable: false } } } });
+    const record = await h.finished(await h.start());
+    expect(stepStatus(record).cleanup).toBe('Failed');
+    expect(record.staging).toMatchObject({ state: 'Present' });
+    expect(record.staging!.reason).toMatch(/ScopeLocked|delete lock/);
+    expect(record.staging!.reason).toMatch(/janitor/);
+  });
+});
+
+describe('long waits', () => {
+  it('an operation needing more looks than one poller execution allows continues as new and still ends Succeeded', async () => {
+    fake.reset({ behaviours: { [Activity.beginCapture]: { kind: 'succeed', looks: 130 } } });
+    const id = await h.start();
+    const record = await h.finished(id);
+    expect(record.status).toBe('Succeeded');
+    expect(looksAt(Activity.beginCapture)).toBeGreaterThanOrEqual(130);
+    // The poller started over (continue-as-new): its current history holds fewer looks than were made.
+    const pollers = (await h.client.getStatusAll()).filter((s) => s.instanceId.startsWith(`${id}:wait:`));
+    const histories = await Promise.all(pollers.map(async (p) => (await h.client.getStatus(p.instanceId, { showHistory: true })).history as { EventType: string }[]));
+    const longest = Math.max(...histories.map((events) => events.filter((e) => e.EventType === 'TaskCompleted').length));
+    expect(longest).toBeLessThan(130);
+  });
+});
+
+describe('validation policies', () => {
+  const failingCheck = { 'beginCustomizer:validate:0': { kind: 'fail', failure: { code: 'ScriptFailed', message: 'exit code 1', retryable: false, exitCode: 1 } } } as const;
+
+  it('continueDistributeOnFailure: the version is captured and replicated, never promoted or rolled out, and the run fails', async () => {
+    fake.reset({ behaviours: failingCheck });
+    const record = await h.finished(await h.start({ validation: { ...h.spec.validation, continueDistributeOnFailure: true } }));
+    expect(record.status).toBe('Failed');
+    expect(stepStatus(record)).toMatchObject({ validate: 'Failed', capture: 'Succeeded', replicate: 'Succeeded', promote: 'Skipped', rollout: 'Skipped' });
+    expect(fake.called(Activity.beginPromote)).toHaveLength(0);
+    expect(fake.called(Activity.beginScaleSetModel)).toHaveLength(0);
+  });
+
+  it('without it, a failed validation stops before capture', async () => {
+    fake.reset({ behaviours: failingCheck });
+    const record = await h.finished(await h.start({ validation: { ...h.spec.validation, continueDistributeOnFailure: false } }));
+    expect(record.status).toBe('Failed');
+    expect(fake.called(Activity.beginCapture)).toHaveLength(0);
+  });
+
+  it('sourceValidationOnly: validates the source as it is, makes no image', async () => {
+    const record = await h.finished(await h.start({ validation: { ...h.spec.validation, sourceValidationOnly: true } }));
+    expect(record.status).toBe('Succeeded');
+    expect(stepStatus(record)).toMatchObject({ customize: 'Skipped', validate: 'Succeeded', capture: 'Skipped', replicate: 'Skipped', rollout: 'Skipped' });
+    expect(fake.called(Activity.beginCustomizer).map((c) => (c.input as { phase: string }).phase)).toEqual(['validate']);
+    expect(fake.called(Activity.beginCapture)).toHaveLength(0);
+    // No image was made, so none is reported (the planned one stays a plan).
+    expect(record.outputs.version).toBeUndefined();
+    expect(record.outputs.imageVersionId).toBeUndefined();
+  });
+});
