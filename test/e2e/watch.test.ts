@@ -92,7 +92,7 @@ describe('kiln logs -f', () => {
   it('refuses a cursor it did not make, naming the field', async () => {
     const response = await fetch(`${env.local.functionsUrl}/api/builds/${followedId}/logs?cursor=not-a-cursor`, { headers: { 'x-functions-key': env.local.apiKey } });
     expect(response.status).toBe(400);
-    expect((await response.json()).errors[0]).toMatchObject({ path: 'cursor' });
+    expect(((await response.json()) as { errors: unknown[] }).errors[0]).toMatchObject({ path: 'cursor' });
     // A cursor at the end of a finished run's logs: nothing more, and done.
     const { cursor } = await env.client.getLogs(followedId);
     expect(await env.client.getLogs(followedId, cursor)).toMatchObject({ logs: [], done: true, status: 'Succeeded' });
@@ -158,6 +158,8 @@ describe('dashboard', () => {
 
       // The log shows the first line while the customize bar is still running and before the second line.
       const firstSeen = await poll('the first line in the page log', 60_000, () => page.evaluate(() => {
+        // Runs in the page: the browser's document, which Node's types do not describe.
+        const document = (globalThis as unknown as { document: { querySelector(s: string): { textContent: string | null; getAttribute(n: string): string | null } | null; querySelectorAll(s: string): { length: number } } }).document;
         const log = document.querySelector('[data-testid="log"]')?.textContent ?? '';
         if (!log.includes('first line')) return undefined;
         const bar = document.querySelector('.gantt g[data-row="customize"]');

@@ -121,7 +121,7 @@ describe('managed run commands', () => {
     await new Promise((r) => setTimeout(r, 1_500));
     expect(foreground.isDone).toBe(false);
     expect((await view('vm-fg', 'deprov')).executionState).toBe('Running');
-    foreground.stopPolling?.();
+    (foreground as { stopPolling?: () => void }).stopPolling?.();
 
     await newVm('vm-bg');
     await t.compute.virtualMachineRunCommands.createOrUpdate(RG, 'vm-bg', 'deprov', managed('nohup bash -c "sleep 0.5; waagent -force -deprovision+user" >/dev/null 2>&1 &'), FAST_POLL);

@@ -43,7 +43,7 @@ describe('local host HTTP triggers', () => {
     const unknown = await fetch(url('/api/nothing/here'));
     expect(unknown.status).toBe(404);
     expect(unknown.headers.get('content-type')).toBe('application/problem+json');
-    expect((await unknown.json()).detail).toMatch(/no function serves \/api\/nothing\/here/);
+    expect(((await unknown.json()) as { detail: string }).detail).toMatch(/no function serves \/api\/nothing\/here/);
     expect((await fetch(url('/hello/world'))).status).toBe(404);
   });
 
@@ -98,7 +98,7 @@ describe('local host HTTP triggers', () => {
     const started = Date.now();
     const response = await fetch(url('/api/slow'));
     expect(response.status).toBe(500);
-    expect((await response.json()).detail).toMatch(/Timeout value of 00:00:01 \(host.json functionTimeout\) was exceeded by function 'slow'/);
+    expect(((await response.json()) as { detail: string }).detail).toMatch(/Timeout value of 00:00:01 \(host.json functionTimeout\) was exceeded by function 'slow'/);
     expect(Date.now() - started).toBeLessThan(4_000);
   });
 

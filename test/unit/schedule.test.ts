@@ -35,6 +35,7 @@ function spec(overrides: Partial<BakeSpec> = {}): BakeSpec {
     rollout: [],
     approval: { required: false, timeout: { iso: 'PT24H', ms: 86_400_000 } },
     schedule: { patch: '0 0 3 * * 0', onSourceUpdate: false },
+    notify: { webhooks: [] },
     ...overrides,
   };
 }
