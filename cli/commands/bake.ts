@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { KilnClient } from '../../src/api/client.ts';
 import type { LocalDefault } from '../../local/default.ts';
-import { parseTemplateFile } from '../../src/template/index.ts';
+import { loadTemplateFile } from '../../src/template/index.ts';
 import { watchRun } from '../progress-watch.ts';
 import { summaryLines } from '../progress.ts';
 import { action, addApiOptions, connect, printJson, type ApiOptions } from './api-options.ts';
@@ -56,7 +56,7 @@ export function registerBake(program: Command): void {
       .option('--json', 'print the final run record as JSON'),
   )).action(action(async (file: string, options: BakeOptions) => {
     // Checked here first so every template error shows at once, before anything starts.
-    const parsed = await parseTemplateFile(file);
+    const parsed = await loadTemplateFile(file);
     if (!parsed.ok) {
       process.stderr.write(`${file}: ${parsed.errors.length} error(s)\n`);
       for (const error of parsed.errors) process.stderr.write(`  ${formatError(error)}\n`);

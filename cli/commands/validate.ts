@@ -1,7 +1,7 @@
 /** `kiln validate FILE... [--json]`: checks templates, prints a summary per valid file and every error of an invalid one. */
 
 import type { Command } from 'commander';
-import { parseTemplateFile, type BakeSpec, type ParseResult, type TemplateError } from '../../src/template/index.ts';
+import { loadTemplateFile, type BakeSpec, type ParseResult, type TemplateError } from '../../src/template/index.ts';
 
 export interface FileResult {
   file: string;
@@ -10,7 +10,7 @@ export interface FileResult {
 
 /** Parses each file (an unreadable file is an error at `$`, not an exception). */
 export async function validateFiles(files: string[]): Promise<FileResult[]> {
-  return Promise.all(files.map(async (file) => ({ file, result: await parseTemplateFile(file) })));
+  return Promise.all(files.map(async (file) => ({ file, result: await loadTemplateFile(file) })));
 }
 
 /** One line describing what a valid template bakes. */

@@ -2,7 +2,7 @@
 
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { DurableClient } from 'durable-functions';
-import { parseTemplate } from '../template/index.ts';
+import { loadTemplate } from '../template/index.ts';
 import { isRunId } from '../runs/ids.ts';
 import { advanceLogCursor, decodeLogCursor, encodeLogCursor } from './log-cursor.ts';
 import type { RunRecord, RunStatus } from '../runs/record.ts';
@@ -57,7 +57,7 @@ export async function postBuild(request: HttpRequest, client: DurableClient): Pr
       template = inline;
     }
   }
-  const parsed = parseTemplate(template, name ? { name } : {});
+  const parsed = await loadTemplate({ json: template }, name ? { name } : {});
   if (!parsed.ok) return templateErrorsProblem(parsed.errors);
   const id = await startBake(client, runs, { templateName: parsed.spec.name, trigger: 'http', spec: parsed.spec });
   return accepted(request, id, { status: 'Pending' });

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { InvocationContext } from '@azure/functions';
 import type { DurableClient } from 'durable-functions';
 import { newRunId } from '../runs/ids.ts';
-import { parseTemplateText } from '../template/index.ts';
+import { loadTemplate } from '../template/index.ts';
 import { recordRefusedBake, startBake } from './bakes.ts';
 import { services } from './services.ts';
 
@@ -33,7 +33,7 @@ export async function handleTemplateDrop(blob: unknown, client: DurableClient, c
   const { runs } = await services();
   const runId = runIdOf(name, context.triggerMetadata?.properties as BlobProperties | undefined);
   const text = Buffer.isBuffer(blob) ? blob.toString('utf8') : typeof blob === 'string' ? blob : JSON.stringify(blob);
-  const parsed = parseTemplateText(text, { name });
+  const parsed = await loadTemplate({ path: name, text }, { name });
   if (!parsed.ok) {
     if (await runs.get(runId)) return;
     await recordRefusedBake(runs, { templateName: name, trigger: 'blob', errors: parsed.errors, runId });

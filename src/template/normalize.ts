@@ -19,7 +19,6 @@ import {
 } from './spec.ts';
 
 const DEFAULTS = {
-  location: 'eastus',
   vmSize: 'Standard_D2ds_v4',
   restartCommand: 'shutdown /r /f /t 0 /c "kiln restart"',
   restartTimeout: '5m',
@@ -149,12 +148,12 @@ function secretRef(ref: NonNullable<Props['secrets']>[string]): SecretRef {
 
 export interface TemplateEnvelope {
   name: string;
-  location?: string;
+  location: string;
   tags?: Record<string, string>;
 }
 
 export function normalize(props: Props, envelope: TemplateEnvelope): BakeSpec {
-  const location = normalizeRegion(envelope.location ?? DEFAULTS.location);
+  const location = normalizeRegion(envelope.location);
   return {
     name: envelope.name,
     location,

@@ -238,7 +238,7 @@ export const DEFAULT_BUILD_TIMEOUT_MINUTES = 240;
 export interface BakeSpec {
   /** Template name: the option given to parseTemplate, else the resource's `name`, else 'template'. */
   name: string;
-  /** Default 'eastus'. */
+  /** The resource's location, or the one given beside a properties-only template; never defaulted. */
   location: string;
   tags: Record<string, string>;
   source: ImageSource;
@@ -267,4 +267,10 @@ export interface TemplateError {
   found?: string;
 }
 
-export type ParseResult = { ok: true; spec: BakeSpec } | { ok: false; errors: TemplateError[] };
+/** Something accepted but not acted on (a read-only field, an ignored value), said once so nothing is silently dropped. */
+export interface TemplateWarning {
+  path: string;
+  message: string;
+}
+
+export type ParseResult = { ok: true; spec: BakeSpec; warnings: TemplateWarning[] } | { ok: false; errors: TemplateError[] };
