@@ -6,6 +6,7 @@
 
 import { readFile, stat } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
+import { armDeployment } from './arm/deployment.ts';
 import { describe } from './errors.ts';
 import { MAX_TEMPLATE_BYTES, failResult, parseTemplate, type ParseOptions } from './parse.ts';
 import type { ParseResult, TemplateError, TemplateWarning } from './spec.ts';
@@ -34,7 +35,14 @@ export interface LoadOptions extends ParseOptions {
 
 /** One converted input: the AIB imageTemplate resource it became, and what the conversion noticed on the way. */
 export type Conversion =
-  | { ok: true; shape: string; template: Record<string, unknown>; warnings: TemplateWarning[] }
+  | {
+      ok: true;
+      shape: string;
+      template: Record<string, unknown>;
+      warnings: TemplateWarning[];
+      /** Where the resource sits in the input (e.g. `resources[0]`): errors found in it are reported there. */
+      pathPrefix?: string;
+    }
   | { ok: false; shape: string; errors: TemplateError[] };
 
 /** An input format Kiln turns into an AIB imageTemplate resource. `claims` must be cheap and never throw. */
@@ -46,7 +54,7 @@ export interface TemplateFormat {
 }
 
 /** Every converting format, asked in order; an input none claims is read as AIB JSON. Add a converter here. */
-const FORMATS: readonly TemplateFormat[] = [];
+const FORMATS: readonly TemplateFormat[] = [armDeployment];
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -99,17 +107,44 @@ function tooBig(bytes: number): TemplateError[] {
   }];
 }
 
+/** A path inside the converted resource, as a path in the input: `resources[0]` + `properties.x` = `resources[0].properties.x`. */
+function within(prefix: string, path: string): string {
+  if (path === '$') return prefix;
+  return path.startsWith('[') ? `${prefix}${path}` : `${prefix}.${path}`;
+}
+
+/**
+ * A loaded template: the BakeSpec, plus the AIB imageTemplate resource the input became (its location filled in
+ * from the options when the input had none), which is what a client sends to a Kiln that lacks the input's context.
+ */
+export type LoadResult =
+  | (Extract<ParseResult, { ok: true }> & { shape: string; template: Record<string, unknown> })
+  | Extract<ParseResult, { ok: false }>;
+
+/** The converted resource, complete: a properties-only template becomes a resource with the location given beside it. */
+function completed(template: Record<string, unknown>, options: LoadOptions): Record<string, unknown> {
+  const isResource = 'properties' in template;
+  if (isResource) return template.location === undefined && options.location ? { ...template, location: options.location } : template;
+  return { ...(options.location ? { location: options.location } : {}), properties: template };
+}
+
 /** Converts, validates and normalizes any input: the one way a template becomes a BakeSpec. */
-export async function loadTemplate(input: TemplateInput, options: LoadOptions = {}): Promise<ParseResult> {
+export async function loadTemplate(input: TemplateInput, options: LoadOptions = {}): Promise<LoadResult> {
   const converted = await convertTemplate(input, options);
   if (!converted.ok) return failResult(converted.errors);
   const parsed = parseTemplate(converted.template, options);
-  if (!parsed.ok || converted.warnings.length === 0) return parsed;
-  return { ...parsed, warnings: [...converted.warnings, ...parsed.warnings] };
+  const at = <T extends { path: string }>(item: T): T => (converted.pathPrefix ? { ...item, path: within(converted.pathPrefix, item.path) } : item);
+  if (!parsed.ok) return { ok: false, errors: parsed.errors.map(at) };
+  return {
+    ...parsed,
+    warnings: [...converted.warnings, ...parsed.warnings.map(at)],
+    shape: converted.shape,
+    template: completed(converted.template, options),
+  };
 }
 
 /** Reads a template file (or a directory a converter claims) and loads it; unreadable input is an error, never a throw. */
-export async function loadTemplateFile(path: string, options: LoadOptions = {}): Promise<ParseResult> {
+export async function loadTemplateFile(path: string, options: LoadOptions = {}): Promise<LoadResult> {
   const named = { ...options, fallbackName: options.fallbackName ?? basename(path, extname(path)) };
   try {
     const info = await stat(path);
