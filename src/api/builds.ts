@@ -35,17 +35,17 @@ function accepted(request: HttpRequest, id: string, extra: Record<string, unknow
 export async function postBuild(request: HttpRequest, client: DurableClient): Promise<HttpResponseInit> {
   const body = await readJsonBody(request);
   if (!body.ok) return body.response;
-  const { runs, templates } = await services();
+  const { runs, templates, config } = await services();
   let template: unknown = body.value;
   let name: string | undefined;
   if (isObject(body.value) && 'templateName' in body.value) {
-    const { templateName, template: inline, ...rest } = body.value;
+    const { templateName, template: inline, parameters, ...rest } = body.value;
     const errors: TemplateError[] = [];
     if (typeof templateName !== 'string' || !TEMPLATE_NAME.test(templateName)) {
       errors.push({ path: 'templateName', message: 'expected a template name', expected: TEMPLATE_NAME_EXPECTED, found: JSON.stringify(templateName) });
     }
     for (const key of Object.keys(rest)) {
-      errors.push({ path: key, message: `unexpected member ${key} beside templateName`, expected: 'templateName and template only' });
+      errors.push({ path: key, message: `unexpected member ${key} beside templateName`, expected: 'templateName, template and parameters only' });
     }
     if (errors.length) return templateErrorsProblem(errors);
     name = templateName as string;
@@ -56,8 +56,10 @@ export async function postBuild(request: HttpRequest, client: DurableClient): Pr
     } else {
       template = inline;
     }
+    // ARM parameter values beside the template: the same shape a blob drop or stored template carries.
+    if (parameters !== undefined) template = { template, parameters };
   }
-  const parsed = await loadTemplate({ json: template }, name ? { name } : {});
+  const parsed = await loadTemplate({ json: template }, { ...(name ? { name } : {}), subscriptionId: config.subscriptionId });
   if (!parsed.ok) return templateErrorsProblem(parsed.errors);
   const id = await startBake(client, runs, { templateName: parsed.spec.name, trigger: 'http', spec: parsed.spec });
   return accepted(request, id, { status: 'Pending' });

@@ -43,7 +43,7 @@ async function scheduledTemplates(svc: Services, context: InvocationContext): Pr
       context.warn(`schedule: template ${name} cannot be read (${(error as Error).message}); skipped`);
       continue;
     }
-    const parsed = await loadTemplate({ json: stored }, { name });
+    const parsed = await loadTemplate({ json: stored }, { name, subscriptionId: svc.config.subscriptionId });
     if (parsed.ok) found.push({ name, spec: parsed.spec });
     else context.warn(`schedule: template ${name} is invalid (${parsed.errors.length} errors); skipped`);
   }

@@ -30,10 +30,10 @@ function runIdOf(name: string, properties: BlobProperties | undefined): string {
  */
 export async function handleTemplateDrop(blob: unknown, client: DurableClient, context: InvocationContext): Promise<void> {
   const name = String(context.triggerMetadata?.name ?? '');
-  const { runs } = await services();
+  const { runs, config } = await services();
   const runId = runIdOf(name, context.triggerMetadata?.properties as BlobProperties | undefined);
   const text = Buffer.isBuffer(blob) ? blob.toString('utf8') : typeof blob === 'string' ? blob : JSON.stringify(blob);
-  const parsed = await loadTemplate({ path: name, text }, { name });
+  const parsed = await loadTemplate({ path: name, text }, { name, subscriptionId: config.subscriptionId });
   if (!parsed.ok) {
     if (await runs.get(runId)) return;
     await recordRefusedBake(runs, { templateName: name, trigger: 'blob', errors: parsed.errors, runId });

@@ -27,9 +27,9 @@ export async function putTemplate(request: HttpRequest): Promise<HttpResponseIni
   if (badName) return badName;
   const body = await readJsonBody(request);
   if (!body.ok) return body.response;
-  const parsed = await loadTemplate({ json: body.value }, { name });
+  const { templates, config } = await services();
+  const parsed = await loadTemplate({ json: body.value }, { name, subscriptionId: config.subscriptionId });
   if (!parsed.ok) return templateErrorsProblem(parsed.errors);
-  const { templates } = await services();
   const existed = (await templates.get(name)) !== undefined;
   await templates.put(name, body.value);
   const location = `${new URL(request.url).origin}/api/templates/${encodeURIComponent(name)}`;

@@ -3,8 +3,9 @@
 import { describe, fromZod } from './errors.ts';
 import { normalizeRegion, TEMPLATE_NAME, TEMPLATE_NAME_EXPECTED } from './fields.ts';
 import { normalize } from './normalize.ts';
+import { dropReadOnly } from './read-only.ts';
 import { crossFieldErrors } from './rules.ts';
-import { LIMITS, propertiesSchema, resourceSchema } from './schema.ts';
+import { FIELD_NAMES, LIMITS, propertiesSchema, resourceSchema } from './schema.ts';
 import type { ParseResult, TemplateError } from './spec.ts';
 
 /** More errors than this are summarized in one last error, so a broken 1 MB file gives a readable answer. */
@@ -45,11 +46,12 @@ function limitErrors(props: Record<string, unknown>, prefix: string): TemplateEr
 }
 
 /** Validates an imageTemplate — the whole resource, or just its `properties` — and normalizes it. */
-export function parseTemplate(json: unknown, options: ParseOptions = {}): ParseResult {
-  if (!isObject(json)) {
-    return failResult([{ path: '$', message: 'must be a JSON object: an imageTemplate resource or its properties', expected: 'an object', found: describe(json) }]);
+export function parseTemplate(given: unknown, options: ParseOptions = {}): ParseResult {
+  if (!isObject(given)) {
+    return failResult([{ path: '$', message: 'must be a JSON object: an imageTemplate resource or its properties', expected: 'an object', found: describe(given) }]);
   }
-  const isResource = 'properties' in json;
+  const isResource = 'properties' in given;
+  const { template: json, warnings } = dropReadOnly(given, isResource);
   const prefix = isResource ? ['properties'] : [];
   const props = isResource ? json.properties : json;
   if (isObject(props)) {
@@ -60,7 +62,7 @@ export function parseTemplate(json: unknown, options: ParseOptions = {}): ParseR
   const parsed = isResource
     ? resourceSchema.safeParse(json, { reportInput: true })
     : propertiesSchema.safeParse(json, { reportInput: true });
-  if (!parsed.success) return failResult(fromZod(parsed.error));
+  if (!parsed.success) return failResult(fromZod(parsed.error, [], FIELD_NAMES));
   const resource = isResource ? resourceSchema.parse(json) : undefined;
   const properties = resource ? resource.properties : propertiesSchema.parse(json);
 
@@ -87,6 +89,6 @@ export function parseTemplate(json: unknown, options: ParseOptions = {}): ParseR
   return {
     ok: true,
     spec: normalize(properties, { name, location, ...(resource?.tags ? { tags: resource.tags } : {}) }),
-    warnings: [],
+    warnings,
   };
 }

@@ -105,8 +105,8 @@ export type Customizer =
   | WindowsRestartCustomizer
   | WindowsUpdateCustomizer;
 
-/** An in-VM validation is a script step whose failure fails validation (not customization). */
-export type InVMValidation = ShellCustomizer | PowerShellCustomizer;
+/** An in-VM validation is a step whose failure fails validation (not customization); File validators upload what checks need. */
+export type InVMValidation = ShellCustomizer | PowerShellCustomizer | FileCustomizer;
 
 export interface Validation {
   inVMValidations: InVMValidation[];
@@ -240,7 +240,10 @@ export interface BakeSpec {
   name: string;
   /** The resource's location, or the one given beside a properties-only template; never defaulted. */
   location: string;
+  /** The resource's tags: on the image version or managed image Kiln makes, and on every staging resource. */
   tags: Record<string, string>;
+  /** Tags Azure Policy may demand on staging resources: on every resource Kiln stages (group, network, VM). */
+  managedResourceTags: Record<string, string>;
   source: ImageSource;
   customizers: Customizer[];
   validation: Validation;

@@ -130,7 +130,7 @@ describe('AIB-shaped templates and the examples', () => {
       distribute: [{ type: 'VHD', runOutputName: 'v' }],
     }, { name: 'minimal', location: 'East US' }));
     expect(s).toEqual({
-      name: 'minimal', location: 'eastus', tags: {},
+      name: 'minimal', location: 'eastus', tags: {}, managedResourceTags: {},
       source: { type: 'PlatformImage', publisher: 'p', offer: 'o', sku: 's', version: 'latest' },
       customizers: [],
       validation: { inVMValidations: [], continueDistributeOnFailure: false, sourceValidationOnly: false },
