@@ -154,7 +154,7 @@ class Deployment {
         checkConstraints(key, declaration, value);
       } catch (error) {
         if (!(error instanceof ArmExpressionError)) throw error;
-        this.errors.push({ path: formatPath(['parameters', key]), message: error.message, found: describe(value) });
+        this.errors.push({ path: formatPath(['parameters', key]), message: error.message });
         this.failed.add(id);
         throw new ArmExpressionError(`parameter ${key} has no usable value`);
       }

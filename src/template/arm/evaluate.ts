@@ -77,7 +77,19 @@ export function expressionError(text: string, path: readonly PropertyKey[], erro
   return { path: formatPath(path), message: `cannot evaluate ${text}: ${error.message}${where}` };
 }
 
-/** Evaluates every string in `value` (object keys stay as written); every failing expression is one error. */
+/** A property name may be an expression too (ARM templates key userAssignedIdentities by resourceId(…)); it must give a string. */
+function evaluateKey(key: string, path: readonly PropertyKey[], scope: ArmScope, errors: TemplateError[]): string {
+  try {
+    const value = evaluateString(key, scope);
+    if (typeof value !== 'string') throw new ArmExpressionError(`a property name must be a string, found ${typeName(value)}`);
+    return value;
+  } catch (error) {
+    errors.push(expressionError(key, [...path, key], error));
+    return key;
+  }
+}
+
+/** Evaluates every string in `value`, property names included; every failing expression is one error. */
 export function evaluateTree(value: unknown, path: readonly PropertyKey[], scope: ArmScope, errors: TemplateError[]): unknown {
   if (typeof value === 'string') {
     try {
@@ -89,7 +101,7 @@ export function evaluateTree(value: unknown, path: readonly PropertyKey[], scope
   }
   if (Array.isArray(value)) return value.map((item, i) => evaluateTree(item, [...path, i], scope, errors));
   if (isPlainObject(value)) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, evaluateTree(v, [...path, k], scope, errors)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [evaluateKey(k, path, scope, errors), evaluateTree(v, [...path, k], scope, errors)]));
   }
   return value;
 }
