@@ -8,18 +8,17 @@ import {
   DEFAULT_BUILD_TIMEOUT_MINUTES,
   type BakeSpec,
   type Customizer,
-  type FileCustomizer,
-  type PowerShellCustomizer,
-  type ShellCustomizer,
-  type Versioning,
   type Distribution,
   type Duration,
+  type FileCustomizer,
   type GalleryImageRef,
   type ImageSource,
-  type InVMValidation,
+  type PowerShellCustomizer,
   type ReplicaRegion,
   type ScriptSource,
   type SecretRef,
+  type ShellCustomizer,
+  type Versioning,
 } from './spec.ts';
 
 const DEFAULTS = {
