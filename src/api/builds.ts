@@ -29,8 +29,8 @@ function accepted(request: HttpRequest, id: string, extra: Record<string, unknow
 }
 
 /**
- * POST /builds. The body is a template (AIB imageTemplate JSON), `{ "templateName": … }` for a stored template, or
- * `{ "templateName": …, "template": … }` for a template given a name.
+ * POST /builds. The body is a template (any shape loadTemplate reads), `{ "templateName": … }` for a stored template,
+ * or `{ "templateName": …, "template": …, "parameters"?: … }` for a template given a name (and ARM parameter values).
  */
 export async function postBuild(request: HttpRequest, client: DurableClient): Promise<HttpResponseInit> {
   const body = await readJsonBody(request);
@@ -62,7 +62,8 @@ export async function postBuild(request: HttpRequest, client: DurableClient): Pr
   const parsed = await loadTemplate({ json: template }, { ...(name ? { name } : {}), subscriptionId: config.subscriptionId });
   if (!parsed.ok) return templateErrorsProblem(parsed.errors);
   const id = await startBake(client, runs, { templateName: parsed.spec.name, trigger: 'http', spec: parsed.spec });
-  return accepted(request, id, { status: 'Pending' });
+  // Accepted-but-ignored input (read-only fields, resources not deployed) is said, never dropped silently.
+  return accepted(request, id, { status: 'Pending', ...(parsed.warnings.length > 0 ? { warnings: parsed.warnings } : {}) });
 }
 
 /** GET /builds?status=&limit=&continuationToken= — newest first, one page at a time. */

@@ -48,4 +48,5 @@ export async function handleTemplateDrop(blob: unknown, client: DurableClient, c
   }
   await startBake(client, runs, { templateName: name, trigger: 'blob', spec: parsed.spec, runId });
   context.log(`templates/${name}.json: started bake ${runId}`);
+  for (const warning of parsed.warnings) context.warn(`templates/${name}.json: ${warning.path}: ${warning.message}`);
 }

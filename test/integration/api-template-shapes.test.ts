@@ -38,7 +38,16 @@ describe('ARM deployment templates through the API', () => {
     const parameters = { location: { value: 'eastus' }, osFlavor: { value: 'noble' } };
     const accepted = await call('POST', 'builds', { templateName: 'arm-web', template: arm, parameters });
     expect(accepted.status).toBe(202);
-    expect(await accepted.json()).toMatchObject({ id: expect.stringMatching(/^arm-web-/) });
+    expect(await accepted.json()).toMatchObject({ id: expect.stringMatching(/^arm-web-/), status: 'Pending' });
+  });
+
+  it('POST /builds says what it accepted but ignored (read-only fields from az image builder show)', async () => {
+    const shown = JSON.parse(await readFile('examples/ubuntu-web.json', 'utf8')) as { properties: Record<string, unknown> } & Record<string, unknown>;
+    shown.id = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.VirtualMachineImages/imageTemplates/ubuntu-web';
+    shown.properties.provisioningState = 'Succeeded';
+    const response = await call('POST', 'builds', { templateName: 'shown-web', template: shown });
+    expect(response.status).toBe(202);
+    expect(((await response.json()) as { warnings: Array<{ path: string }> }).warnings.map((w) => w.path)).toEqual(['id', 'properties.provisioningState']);
   });
 
   it('PUT /templates stores { template, parameters } as given (a blob drop of it reads the same shape)', async () => {
