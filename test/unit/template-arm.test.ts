@@ -266,6 +266,17 @@ describe('ARM deployment templates', () => {
     expect(errorsOf(await loadTemplate({ json: { template, parameters: { location: { reference: { keyVault: {} } } } } }))[0]?.message).toMatch(/Key Vault parameter references are not supported/);
   });
 
+  it('takes resource, location and resourceGroup beside the template too (the API has no command-line flags)', async () => {
+    const template = JSON.parse(await readFile(join(dir, 'two-templates.json'), 'utf8'));
+    template.parameters.location.defaultValue = '[resourceGroup().location]';
+    const beside = specOf(await loadTemplate({ json: { template, resource: 'linux-base', location: 'westus3', resourceGroup: 'rg-x' } }));
+    expect(beside.spec).toMatchObject({ name: 'linux-base', location: 'westus3' });
+    // The caller's own options win over what sits beside the template.
+    expect(specOf(await loadTemplate({ json: { template, resource: 'linux-base', location: 'westus3' } }, { location: 'eastus2' })).spec.location).toBe('eastus2');
+    expect(errorsOf(await loadTemplate({ json: { template, resource: 'linux-base' } }))[0]?.message).toMatch(/resourceGroup\(\)\.location is not known: .*location \/ resourceGroup beside the template/);
+    expect(errorsOf(await loadTemplate({ json: { template, resource: 7 } }))).toEqual([{ path: 'resource', message: 'must be a non-empty string', expected: 'a string', found: '7' }]);
+  });
+
   it('a parameters file given as the template says so', async () => {
     expect(errorsOf(await loadTemplateFile(join(dir, 'sig-deployment.parameters.json')))).toEqual([
       { path: '$', message: 'this is a deployment parameters file, not a template: give it beside the template with --parameters', found: 'a parameters file' },

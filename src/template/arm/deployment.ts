@@ -19,9 +19,29 @@ const DEPLOYMENT_ONLY_KEYS = ['dependsOn', 'condition', 'comments'];
 
 type Json = Record<string, unknown>;
 
-/** `{ "template": {…}, "parameters": {…} }`: a deployment's template with its parameter values beside it. */
+/** What may sit beside a template (the HTTP API's and blob drop's form of the CLI's --param, --resource, --location, --resource-group). */
+const BESIDE_KEYS = ['template', 'parameters', 'resource', 'location', 'resourceGroup'] as const;
+const BESIDE_OPTIONS = ['resource', 'location', 'resourceGroup'] as const;
+
+/** `{ "template": {…}, "parameters": {…}, … }`: a deployment's template with its parameter values beside it. */
 function isWrapper(json: Json): boolean {
-  return isPlainObject(json.template) && Object.keys(json).every((k) => k === 'template' || k === 'parameters');
+  return isPlainObject(json.template) && Object.keys(json).every((k) => (BESIDE_KEYS as readonly string[]).includes(k));
+}
+
+/** The options given beside a wrapped template; the caller's own options win. */
+function besideOptions(json: Json, options: LoadOptions): { options: LoadOptions; errors: TemplateError[] } {
+  const errors: TemplateError[] = [];
+  const merged: LoadOptions = { ...options };
+  for (const key of BESIDE_OPTIONS) {
+    const value = json[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'string' || value.trim() === '') {
+      errors.push({ path: key, message: 'must be a non-empty string', expected: 'a string', found: describe(value) });
+    } else if (merged[key] === undefined) {
+      merged[key] = value;
+    }
+  }
+  return { options: merged, errors };
 }
 
 function claims(input: TemplateInput): boolean {
@@ -213,12 +233,14 @@ function fail(errors: TemplateError[]): Conversion {
   return { ok: false, shape: SHAPE, errors };
 }
 
-function convert(input: TemplateInput, options: LoadOptions): Conversion {
+function convert(input: TemplateInput, callerOptions: LoadOptions): Conversion {
   const json = input.json as Json;
   if (isParametersFile(json) && !Array.isArray(json.resources)) {
     return fail([{ path: '$', message: 'this is a deployment parameters file, not a template: give it beside the template with --parameters', found: 'a parameters file' }]);
   }
   const wrapped = isWrapper(json);
+  const { options, errors: besideErrors } = wrapped ? besideOptions(json, callerOptions) : { options: callerOptions, errors: [] };
+  if (besideErrors.length > 0) return fail(besideErrors);
   const template = (wrapped ? json.template : json) as Json;
   const at: PropertyKey[] = wrapped ? ['template'] : [];
   const prefix = (errors: TemplateError[]) => (wrapped ? errors.map((e) => ({ ...e, path: e.path === '$' ? 'template' : `template.${e.path}` })) : errors);

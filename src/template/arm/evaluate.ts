@@ -14,7 +14,7 @@ function property(target: unknown, name: string, expr: Expr): unknown {
   if (expr.kind === 'property' && expr.target.kind === 'call') {
     const fn = expr.target.name.toLowerCase();
     if (fn === 'resourcegroup') {
-      throw new ArmExpressionError(`resourceGroup().${name} is not known: Kiln deploys into no resource group; give --location (for .location) or --resource-group (for .name)`, expr.at);
+      throw new ArmExpressionError(`resourceGroup().${name} is not known: Kiln deploys into no resource group; give --location (for .location) or --resource-group (for .name), or location / resourceGroup beside the template in the API`, expr.at);
     }
     if (fn === 'subscription') throw new ArmExpressionError(`subscription().${name} is not known: give --subscription`, expr.at);
   }

@@ -101,7 +101,7 @@ function resourceId(args: unknown[], scope: ArmScope): string {
   const subscriptionId = before.length === 2 ? before[0] : scope.subscriptionId;
   const group = before.length >= 1 ? before.at(-1) : scope.resourceGroup.name;
   if (!subscriptionId) throw new ArmExpressionError('resourceId(): the subscription is not known here; give it as the first argument or set the subscription (--subscription)');
-  if (!group) throw new ArmExpressionError('resourceId(): the resource group is not known here; give it as an argument or set it (--resource-group)');
+  if (!group) throw new ArmExpressionError('resourceId(): the resource group is not known here; give it as an argument, --resource-group, or resourceGroup beside the template in the API');
   const namespace = type.split('/')[0] ?? '';
   const path = segments.map((segment, i) => `${segment}/${names[i] ?? ''}`).join('/');
   return `/subscriptions/${subscriptionId}/resourceGroups/${group}/providers/${namespace}/${path}`;
