@@ -7,6 +7,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { armDeployment } from './arm/deployment.ts';
+import { depthError } from './depth.ts';
 import { describe } from './errors.ts';
 import { MAX_TEMPLATE_BYTES, failResult, parseTemplate, type ParseOptions } from './parse.ts';
 import type { ParseResult, TemplateError, TemplateWarning } from './spec.ts';
@@ -84,6 +85,8 @@ export async function convertTemplate(given: TemplateInput, options: LoadOptions
     if (bytes > MAX_TEMPLATE_BYTES) return { ok: false, shape: 'template', errors: tooBig(bytes) };
   }
   const { input, jsonError } = withJson(given);
+  const tooDeep = depthError(input.json);
+  if (tooDeep) return { ok: false, shape: 'template', errors: [tooDeep] };
   const format = FORMATS.find((f) => f.claims(input));
   if (format) return format.convert(input, options);
   if (input.json === undefined) {

@@ -1,5 +1,6 @@
 /** Validates one AIB imageTemplate (the whole resource, or its `properties` alone) and normalizes it into a BakeSpec. */
 
+import { depthError } from './depth.ts';
 import { describe, fromZod } from './errors.ts';
 import { normalizeRegion, TEMPLATE_NAME, TEMPLATE_NAME_EXPECTED } from './fields.ts';
 import { normalize } from './normalize.ts';
@@ -50,6 +51,8 @@ export function parseTemplate(given: unknown, options: ParseOptions = {}): Parse
   if (!isObject(given)) {
     return failResult([{ path: '$', message: 'must be a JSON object: an imageTemplate resource or its properties', expected: 'an object', found: describe(given) }]);
   }
+  const tooDeep = depthError(given);
+  if (tooDeep) return failResult([tooDeep]);
   const isResource = 'properties' in given;
   const { template: json, warnings } = dropReadOnly(given, isResource);
   const prefix = isResource ? ['properties'] : [];

@@ -283,6 +283,18 @@ describe('ARM deployment templates', () => {
     ]);
   });
 
+  it('hostile nesting is a named error, never a stack overflow', async () => {
+    const resource = (name: string, properties: string) =>
+      `{"resources":[{"type":"Microsoft.VirtualMachineImages/imageTemplates","name":${name},"location":"eastus","properties":${properties}}]}`;
+    const deepJson = await loadTemplate({ text: resource('"x"', `${'['.repeat(50_000)}${']'.repeat(50_000)}`) });
+    expect(errorsOf(deepJson)).toEqual([{ path: '$', message: 'nests deeper than 64 levels', expected: 'at most 64 levels of objects and arrays', found: 'deeper nesting' }]);
+    const deepExpression = await loadTemplate({ text: resource(`"[${'concat('.repeat(50_000)}'a'${')'.repeat(50_000)}]"`, '{}') });
+    const [error] = errorsOf(deepExpression);
+    expect(error?.path).toBe('resources[0].name');
+    expect(error?.message).toMatch(/calls nest deeper than 64 levels/);
+    expect(error?.message.length).toBeLessThan(400);
+  });
+
   it('refuses copy loops and a template with no imageTemplates resource', async () => {
     const base = { $schema: 'x/deploymentTemplate.json#', contentVersion: '1.0.0.0' };
     const copy = await convertTemplate({ json: { ...base, resources: [{ type: 'Microsoft.VirtualMachineImages/imageTemplates', name: 'a', copy: { name: 'c', count: 2 } }] } });

@@ -74,7 +74,8 @@ export function evaluateString(text: string, scope: ArmScope): unknown {
 export function expressionError(text: string, path: readonly PropertyKey[], error: unknown): TemplateError {
   if (!(error instanceof ArmExpressionError)) throw error;
   const where = error.at !== undefined ? ` (at character ${error.at + 1} of the expression)` : '';
-  return { path: formatPath(path), message: `cannot evaluate ${text}: ${error.message}${where}` };
+  const shown = text.length > 200 ? `${text.slice(0, 197)}...` : text;
+  return { path: formatPath(path), message: `cannot evaluate ${shown}: ${error.message}${where}` };
 }
 
 /** A property name may be an expression too (ARM templates key userAssignedIdentities by resourceId(…)); it must give a string. */

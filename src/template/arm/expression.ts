@@ -24,6 +24,7 @@ type Token =
   | { type: 'name'; value: string; at: number }
   | { type: 'end'; at: number };
 
+const MAX_NESTING = 64;
 const PUNCTUATION = new Set(['(', ')', '[', ']', ',', '.']);
 
 /** Splits expression text into tokens; `'` strings escape a quote by doubling it, as ARM does. */
@@ -87,6 +88,7 @@ export function parseExpression(text: string): Expr {
     return t;
   };
 
+  let depth = 0;
   function primary(): Expr {
     const t = next();
     if (t.type === 'string') return { kind: 'string', value: t.value };
@@ -94,6 +96,8 @@ export function parseExpression(text: string): Expr {
     if (t.type !== 'name') throw new ArmExpressionError(`expected a function call, a 'string' or a number, found ${describeToken(t)}`, t.at);
     expect('(', `"(" after ${t.value}`);
     const args: Expr[] = [];
+    // Nesting is bounded so a hostile expression is an error, not a stack overflow.
+    if (++depth > MAX_NESTING) throw new ArmExpressionError(`calls nest deeper than ${MAX_NESTING} levels`, t.at);
     if (peek().type !== ')') {
       for (;;) {
         args.push(postfix());
@@ -102,6 +106,7 @@ export function parseExpression(text: string): Expr {
       }
     }
     expect(')', `"," or ")" in the arguments of ${t.value}()`);
+    depth--;
     return { kind: 'call', name: t.value, args, at: t.at };
   }
 
@@ -115,8 +120,10 @@ export function parseExpression(text: string): Expr {
         expr = { kind: 'property', target: expr, name: name.value, at: t.at };
       } else if (t.type === '[') {
         next();
+        if (++depth > MAX_NESTING) throw new ArmExpressionError(`indexes nest deeper than ${MAX_NESTING} levels`, t.at);
         const index = postfix();
         expect(']', '"]"');
+        depth--;
         expr = { kind: 'index', target: expr, index, at: t.at };
       } else {
         return expr;
