@@ -260,6 +260,10 @@ describe('ARM deployment templates', () => {
     const template = JSON.parse(await readFile(join(dir, 'bad-missing-parameter.json'), 'utf8'));
     const loaded = specOf(await loadTemplate({ json: { template, parameters: { location: { value: 'northeurope' }, osFlavor: { value: 'jammy' } } } }));
     expect(loaded.spec).toMatchObject({ name: 'needs-params', location: 'northeurope', source: { offer: 'jammy' } });
+    template.parameters.adminPassword = { type: 'securestring', defaultValue: '' };
+    expect(specOf(await loadTemplate({ json: { template, parameters: { location: { value: 'northeurope' }, osFlavor: { value: 'jammy' } } } })).warnings).toEqual([
+      { path: 'template.parameters.adminPassword', message: expect.stringContaining('adminPassword is securestring, but Kiln keeps the evaluated template with the run') },
+    ]);
     expect(errorsOf(await loadTemplate({ json: { template, parameters: { location: 'northeurope' } } }))).toEqual([
       { path: 'parameters.location', message: 'must be a parameter value object', expected: '{ "value": … }', found: '"northeurope"' },
     ]);

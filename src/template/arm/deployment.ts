@@ -274,6 +274,15 @@ function convert(input: TemplateInput, callerOptions: LoadOptions): Conversion {
 
   const resources = template.resources as unknown[];
   const warnings: TemplateWarning[] = [];
+  // A secure parameter's value becomes template text, kept with the run like any other: say so, once per parameter.
+  for (const [name, declaration] of Object.entries(declared)) {
+    if (typeof declaration.type === 'string' && declaration.type.toLowerCase().startsWith('secure')) {
+      warnings.push({
+        path: formatPath([...at, 'parameters', name]),
+        message: `${name} is ${declaration.type}, but Kiln keeps the evaluated template with the run: give secrets through properties.secrets (Key Vault) instead`,
+      });
+    }
+  }
   const candidates: Array<{ index: number; name: string }> = [];
   const errors: TemplateError[] = [];
   const others: string[] = [];
