@@ -6,6 +6,7 @@ import { pollOperationHandle, startOperation, type OperationHandle } from '../az
 import {
   ensureResourceGroup,
   getResourceGroup,
+  listGroupResources,
   resourceGroupExists,
   startResourceGroupDelete,
   TAG_EXPIRES_AT,
@@ -44,11 +45,20 @@ export async function createStagingGroup({ plan, templateName }: CreateStagingGr
     const name = plan.staging.resourceGroupName;
     if (!plan.staging.createdByKiln) {
       const group = await getResourceGroup(clients, name);
-      // An existing group the template names is the user's: Kiln leaves its tags alone, and it must be in the bake's region.
+      // An existing group the template names is the user's: Kiln leaves its tags alone; it must be empty and in the bake's region.
       if (group && !createdByRun(group, plan)) {
         if (normalizeRegion(group.location) !== normalizeRegion(plan.location)) {
           throw permanentError(`stagingResourceGroup ${plan.staging.resourceGroupId} is in ${group.location}; it must be in the template's location ${plan.location}`, {
             code: 'StagingResourceGroupLocationMismatch',
+            resourceId: plan.staging.resourceGroupId,
+          });
+        }
+        // As AIB requires: the group holds nothing but what this run put there (a repeat finds its own resources).
+        const foreign = (await listGroupResources(clients, name)).filter((r) => r.tags[TAG_RUN_ID] !== plan.runId);
+        if (foreign.length > 0) {
+          const shown = foreign.slice(0, 5).map((r) => r.id.split('/').slice(-2).join('/')).join(', ');
+          throw permanentError(`stagingResourceGroup ${plan.staging.resourceGroupId} must be empty; it holds ${foreign.length} resource${foreign.length === 1 ? '' : 's'} (${shown}${foreign.length > 5 ? ', …' : ''})`, {
+            code: 'StagingResourceGroupNotEmpty',
             resourceId: plan.staging.resourceGroupId,
           });
         }

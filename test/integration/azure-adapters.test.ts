@@ -268,6 +268,20 @@ describe('a gallery source, a given network and group, a managed image output', 
     expect((await clients.resources.resourceGroups.checkExistence('not-there')).body).toBe(false);
   });
 
+  it('refuses a named staging group that is not empty', async () => {
+    await clients.resources.resourceGroups.createOrUpdate('busy-staging', { location: 'eastus' });
+    const nsg = `/subscriptions/${emulator.subscriptionId}/resourceGroups/busy-staging/providers/Microsoft.Network/networkSecurityGroups/someone-elses`;
+    await clients.resources.resources.beginCreateOrUpdateByIdAndWait(nsg.slice(1), '2024-05-01', { location: 'eastus', properties: {} });
+    const spec = template('ubuntu-web.json', (t) => {
+      t.properties['stagingResourceGroup'] = `/subscriptions/${emulator.subscriptionId}/resourceGroups/busy-staging`;
+    });
+    const p = await plan('ubuntu-web-20261125T131900Z-0011', spec);
+    expect(await createStagingGroup({ plan: p, templateName: spec.name })).toMatchObject({
+      state: 'Failed',
+      error: { code: 'StagingResourceGroupNotEmpty', message: expect.stringContaining('must be empty; it holds 1 resource (networkSecurityGroups/someone-elses)'), retryable: false },
+    });
+  });
+
   it('refuses a named staging group in another region', async () => {
     await clients.resources.resourceGroups.createOrUpdate('far-away', { location: 'westeurope' });
     const spec = template('ubuntu-web.json', (t) => {
