@@ -62,7 +62,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** The AIB shapes themselves: the bare resource (either type spelling) or its `properties` alone. */
-export function aibShape(json: unknown): string {
+function aibShape(json: unknown): string {
   return isObject(json) && 'properties' in json ? 'AIB imageTemplate resource' : 'AIB imageTemplate properties';
 }
 
