@@ -1,19 +1,20 @@
 /** `kiln bake FILE`: bake a template through the API, or on an in-process local default when no endpoint is given. */
 
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { KilnClient } from '../../src/api/client.ts';
 import type { LocalDefault } from '../../local/default.ts';
-import { parseTemplateFile } from '../../src/template/index.ts';
+import { loadTemplateFile } from '../../src/template/index.ts';
 import { watchRun } from '../progress-watch.ts';
 import { summaryLines } from '../progress.ts';
 import { action, addApiOptions, connect, printJson, type ApiOptions } from './api-options.ts';
 import { addLocalOptions, localDefaultOptions, type LocalOptions } from './local-options.ts';
+import { addTemplateOptions, loadOptionsOf, type TemplateOptions } from './template-options.ts';
 import { formatError } from './validate.ts';
 
-interface BakeOptions extends ApiOptions, LocalOptions {
+interface BakeOptions extends ApiOptions, LocalOptions, TemplateOptions {
   json?: boolean;
 }
 
@@ -48,22 +49,24 @@ async function runningLocalDefault(home: string): Promise<KilnClient | undefined
 }
 
 export function registerBake(program: Command): void {
-  addLocalOptions(addApiOptions(
+  addTemplateOptions(addLocalOptions(addApiOptions(
     program
       .command('bake')
       .description('bake a template; exit 0 only if the bake succeeded (no --endpoint: on the local default, started for the bake)')
-      .argument('<file>', 'template file (AIB imageTemplate JSON)')
+      .argument('<file>', 'template file (AIB imageTemplate resource or properties, ARM deployment template)')
       .option('--json', 'print the final run record as JSON'),
-  )).action(action(async (file: string, options: BakeOptions) => {
+  ))).action(action(async (file: string, options: BakeOptions) => {
     // Checked here first so every template error shows at once, before anything starts.
-    const parsed = await parseTemplateFile(file);
+    const parsed = await loadTemplateFile(file, await loadOptionsOf(options));
     if (!parsed.ok) {
       process.stderr.write(`${file}: ${parsed.errors.length} error(s)\n`);
       for (const error of parsed.errors) process.stderr.write(`  ${formatError(error)}\n`);
       process.exitCode = 1;
       return;
     }
-    const template: unknown = JSON.parse(await readFile(file, 'utf8'));
+    for (const warning of parsed.warnings) process.stderr.write(`warning ${warning.path}: ${warning.message}\n`);
+    // The API gets the imageTemplate resource the file became: parameters, --location and conversions are applied here.
+    const template = parsed.template;
     // A `kiln up` already running on this home owns its ports and data: bake through it rather than beside it.
     const running = options.endpoint ? undefined : await runningLocalDefault(options.home);
     const inProcess = options.endpoint || running ? undefined : await startInProcess(options);

@@ -1,16 +1,18 @@
 /** `kiln validate FILE... [--json]`: checks templates, prints a summary per valid file and every error of an invalid one. */
 
 import type { Command } from 'commander';
-import { parseTemplateFile, type BakeSpec, type ParseResult, type TemplateError } from '../../src/template/index.ts';
+import { loadTemplateFile, type BakeSpec, type LoadOptions, type LoadResult, type TemplateError } from '../../src/template/index.ts';
+import { action } from './api-options.ts';
+import { addTemplateOptions, loadOptionsOf, type TemplateOptions } from './template-options.ts';
 
 export interface FileResult {
   file: string;
-  result: ParseResult;
+  result: LoadResult;
 }
 
 /** Parses each file (an unreadable file is an error at `$`, not an exception). */
-export async function validateFiles(files: string[]): Promise<FileResult[]> {
-  return Promise.all(files.map(async (file) => ({ file, result: await parseTemplateFile(file) })));
+export async function validateFiles(files: string[], options: LoadOptions = {}): Promise<FileResult[]> {
+  return Promise.all(files.map(async (file) => ({ file, result: await loadTemplateFile(file, options) })));
 }
 
 /** One line describing what a valid template bakes. */
@@ -46,24 +48,26 @@ export function formatText(results: FileResult[]): string {
   return results
     .map(({ file, result }) =>
       result.ok
-        ? `ok ${file}: ${summarize(result.spec)}`
+        ? [`ok ${file}: ${summarize(result.spec)}`, ...result.warnings.map((w) => `  warning ${w.path}: ${w.message}`)].join('\n')
         : [`invalid ${file}: ${result.errors.length} error${result.errors.length === 1 ? '' : 's'}`, ...result.errors.map((e) => `  ${formatError(e)}`)].join('\n'),
     )
     .join('\n');
 }
 
 export function registerValidate(program: Command): void {
-  program
-    .command('validate')
-    .description('check Image Builder templates (with Kiln extensions); exit 1 if any is invalid')
-    .argument('<files...>', 'template JSON files')
-    .option('--json', 'print a JSON array of { file, ok, spec | errors }')
-    .action(async (files: string[], options: { json?: boolean }) => {
-      const results = await validateFiles(files);
-      const output = options.json
-        ? JSON.stringify(results.map(({ file, result }) => ({ file, ...result })), null, 2)
-        : formatText(results);
-      process.stdout.write(`${output}\n`);
-      process.exitCode = results.every((r) => r.result.ok) ? 0 : 1;
-    });
+  addTemplateOptions(
+    program
+      .command('validate')
+      .description('check templates (AIB imageTemplate resource or properties, ARM deployment template); exit 1 if any is invalid')
+      .argument('<files...>', 'template files')
+      .option('--json', 'print a JSON array of { file, ok, shape, spec, warnings | errors }'),
+  ).action(action(async (files: string[], options: TemplateOptions & { json?: boolean }) => {
+    const results = await validateFiles(files, await loadOptionsOf(options));
+    // The converted resource is `kiln convert`'s output; validate reports only what it found.
+    const output = options.json
+      ? JSON.stringify(results.map(({ file, result }) => ({ file, ...(result.ok ? { ok: true, shape: result.shape, spec: result.spec, warnings: result.warnings } : result) })), null, 2)
+      : formatText(results);
+    process.stdout.write(`${output}\n`);
+    process.exitCode = results.every((r) => r.result.ok) ? 0 : 1;
+  }));
 }

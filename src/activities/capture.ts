@@ -30,7 +30,8 @@ export async function beginCapture({ plan, spec, distribution }: BeginCaptureInp
     const { clients } = activityEnvironment();
     const d = plan.distributions[distribution];
     if (!d) throw permanentError(`capture: expected a distribution index below ${plan.distributions.length}, found ${distribution}`, { code: 'InvalidStep' });
-    const tags = { ...(spec.distributions[d.index]?.artifactTags ?? {}), [TAG_RUN_ID]: plan.runId };
+    // As AIB does: the template's tags, then the distribution's artifactTags, go on the image it makes.
+    const tags = { ...spec.tags, ...(spec.distributions[d.index]?.artifactTags ?? {}), [TAG_RUN_ID]: plan.runId };
     switch (d.type) {
       case 'SharedImage': {
         const definition = await getImageDefinition(clients, d.galleryImageId);

@@ -164,8 +164,13 @@ export interface BakePlan {
   staging: {
     resourceGroupName: string;
     resourceGroupId: string;
-    /** False when the template named an existing group: Kiln then deletes only what it created in it. */
+    /**
+     * False when the template named a group: Kiln creates it if it is missing (then it is Kiln's, tagged with the
+     * run id, and deleted after the bake); in a group that already existed Kiln deletes only what it created.
+     */
     createdByKiln: boolean;
+    /** The template's tags and managedResourceTags: on every resource Kiln stages (Kiln's own tags win). */
+    tags: Record<string, string>;
     /** ISO time after which the janitor may delete the group (tag kiln-expires). */
     expiresAt: string;
     /** The given subnet, or the staging network's subnet Kiln creates. */

@@ -156,6 +156,7 @@ async function makePlan({ runId, spec, now, reuseVersion }: PlanBakeInput): Prom
       resourceGroupName: names.resourceGroup,
       resourceGroupId: resourceGroupId(subscriptionId, names.resourceGroup),
       createdByKiln: givenGroup === undefined,
+      tags: { ...spec.tags, ...spec.managedResourceTags },
       expiresAt: new Date(Date.parse(now) + ttlMs).toISOString(),
       subnetId: spec.vmProfile.subnetId ?? subnetResourceId(subscriptionId, names.resourceGroup, names.vnet, names.subnet),
       createNetwork,

@@ -6,12 +6,15 @@ import { pollOperationHandle, startOperation, type OperationHandle } from '../az
 import {
   ensureResourceGroup,
   getResourceGroup,
+  listGroupResources,
   resourceGroupExists,
   startResourceGroupDelete,
   TAG_EXPIRES_AT,
   TAG_MANAGED,
   TAG_RUN_ID,
+  type ResourceGroupInfo,
 } from '../azure/resourceGroups.ts';
+import { normalizeRegion } from '../template/fields.ts';
 import { deleteRunCommandBlobs } from '../azure/runCommandBlobs.ts';
 import { getVm, startDeleteVm } from '../azure/virtualMachines.ts';
 import { providerId } from '../azure/ids.ts';
@@ -23,9 +26,17 @@ import { operationStatus } from './outcomes.ts';
 
 export const TAG_TEMPLATE = 'kiln-template';
 
-/** The tags on everything Kiln stages: the janitor deletes groups whose kiln-expires-at has passed. */
+/**
+ * The tags on a group Kiln creates: the template's tags and managedResourceTags, then Kiln's own (which win); the
+ * janitor deletes groups whose kiln-expires-at has passed.
+ */
 export function stagingTags(plan: BakePlan, templateName: string): Record<string, string> {
-  return { [TAG_MANAGED]: 'true', [TAG_RUN_ID]: plan.runId, [TAG_TEMPLATE]: templateName, [TAG_EXPIRES_AT]: plan.staging.expiresAt };
+  return { ...plan.staging.tags, [TAG_MANAGED]: 'true', [TAG_RUN_ID]: plan.runId, [TAG_TEMPLATE]: templateName, [TAG_EXPIRES_AT]: plan.staging.expiresAt };
+}
+
+/** A group this run created, including a stagingResourceGroup the template named that did not exist yet. */
+function createdByRun(group: ResourceGroupInfo | undefined, plan: BakePlan): boolean {
+  return group?.tags[TAG_RUN_ID] === plan.runId && group.tags[TAG_MANAGED] === 'true';
 }
 
 export async function createStagingGroup({ plan, templateName }: CreateStagingGroupInput): Promise<CreateStagingGroupOutput> {
@@ -33,11 +44,27 @@ export async function createStagingGroup({ plan, templateName }: CreateStagingGr
     const { clients } = activityEnvironment();
     const name = plan.staging.resourceGroupName;
     if (!plan.staging.createdByKiln) {
-      // A group the template names is the user's: it must exist, and Kiln leaves its tags alone.
-      if (!(await getResourceGroup(clients, name))) {
-        throw permanentError(`stagingResourceGroup ${plan.staging.resourceGroupId} does not exist`, { code: 'ResourceGroupNotFound', resourceId: plan.staging.resourceGroupId });
+      const group = await getResourceGroup(clients, name);
+      // An existing group the template names is the user's: Kiln leaves its tags alone; it must be empty and in the bake's region.
+      if (group && !createdByRun(group, plan)) {
+        if (normalizeRegion(group.location) !== normalizeRegion(plan.location)) {
+          throw permanentError(`stagingResourceGroup ${plan.staging.resourceGroupId} is in ${group.location}; it must be in the template's location ${plan.location}`, {
+            code: 'StagingResourceGroupLocationMismatch',
+            resourceId: plan.staging.resourceGroupId,
+          });
+        }
+        // As AIB requires: the group holds nothing but what this run put there (a repeat finds its own resources).
+        const foreign = (await listGroupResources(clients, name)).filter((r) => r.tags[TAG_RUN_ID] !== plan.runId);
+        if (foreign.length > 0) {
+          const shown = foreign.slice(0, 5).map((r) => r.id.split('/').slice(-2).join('/')).join(', ');
+          throw permanentError(`stagingResourceGroup ${plan.staging.resourceGroupId} must be empty; it holds ${foreign.length} resource${foreign.length === 1 ? '' : 's'} (${shown}${foreign.length > 5 ? ', …' : ''})`, {
+            code: 'StagingResourceGroupNotEmpty',
+            resourceId: plan.staging.resourceGroupId,
+          });
+        }
+        return { state: 'Succeeded' };
       }
-      return { state: 'Succeeded' };
+      // A named group that does not exist is created, as AIB does; its run-id tag marks it as this run's to delete.
     }
     await ensureResourceGroup(clients, name, { location: plan.location, tags: stagingTags(plan, templateName) });
     return { state: 'Succeeded' };
@@ -55,7 +82,9 @@ export async function beginDeleteStagingGroup({ plan }: BeginDeleteStagingGroupI
     const { clients } = activityEnvironment();
     // Run Command output may hold unmasked text; it goes with the run's other build leftovers.
     await deleteRunCommandBlobs(clients, plan.runId);
-    if (!plan.staging.createdByKiln) return deleteStagedResources(clients, stagedResourcesRef(plan));
+    if (!plan.staging.createdByKiln && !createdByRun(await getResourceGroup(clients, plan.staging.resourceGroupName), plan)) {
+      return deleteStagedResources(clients, stagedResourcesRef(plan));
+    }
     const handle = await startResourceGroupDelete(clients, plan.staging.resourceGroupName);
     if (!handle && !(await resourceGroupExists(clients, plan.staging.resourceGroupName))) return { state: 'Succeeded' };
     return {

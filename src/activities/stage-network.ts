@@ -18,7 +18,7 @@ export async function beginStagingNetwork({ plan }: BeginStagingNetworkInput): P
       vnet: names.vnet,
       subnet: names.subnet,
       nsg: names.nsg,
-      tags: { 'kiln-run-id': plan.runId },
+      tags: { ...plan.staging.tags, 'kiln-run-id': plan.runId },
     });
     return statusOfAll(handles, plan.staging.resourceGroupId);
   });

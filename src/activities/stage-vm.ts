@@ -46,7 +46,7 @@ export function buildVmOptions(plan: BakePlan, spec: BakeSpec, subscriptionId: s
     ...(spec.vmProfile.osDiskSizeGB !== undefined ? { osDiskSizeGB: spec.vmProfile.osDiskSizeGB } : {}),
     subnetId: plan.staging.subnetId,
     userAssignedIdentities: spec.vmProfile.userAssignedIdentities,
-    tags: { [TAG_RUN_ID]: plan.runId },
+    tags: { ...plan.staging.tags, [TAG_RUN_ID]: plan.runId },
     osType: plan.osType,
     image: vmImage(spec, plan.sourceVersion),
     sourceIsSpecialized: plan.build.sourceIsSpecialized,

@@ -2,7 +2,7 @@
 
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { DurableClient } from 'durable-functions';
-import { parseTemplate } from '../template/index.ts';
+import { loadTemplate } from '../template/index.ts';
 import { isRunId } from '../runs/ids.ts';
 import { advanceLogCursor, decodeLogCursor, encodeLogCursor } from './log-cursor.ts';
 import type { RunRecord, RunStatus } from '../runs/record.ts';
@@ -29,23 +29,23 @@ function accepted(request: HttpRequest, id: string, extra: Record<string, unknow
 }
 
 /**
- * POST /builds. The body is a template (AIB imageTemplate JSON), `{ "templateName": … }` for a stored template, or
- * `{ "templateName": …, "template": … }` for a template given a name.
+ * POST /builds. The body is a template (any shape loadTemplate reads), `{ "templateName": … }` for a stored template,
+ * or `{ "templateName": …, "template": …, "parameters"?: … }` for a template given a name (and ARM parameter values).
  */
 export async function postBuild(request: HttpRequest, client: DurableClient): Promise<HttpResponseInit> {
   const body = await readJsonBody(request);
   if (!body.ok) return body.response;
-  const { runs, templates } = await services();
+  const { runs, templates, config } = await services();
   let template: unknown = body.value;
   let name: string | undefined;
   if (isObject(body.value) && 'templateName' in body.value) {
-    const { templateName, template: inline, ...rest } = body.value;
+    const { templateName, template: inline, parameters, ...rest } = body.value;
     const errors: TemplateError[] = [];
     if (typeof templateName !== 'string' || !TEMPLATE_NAME.test(templateName)) {
       errors.push({ path: 'templateName', message: 'expected a template name', expected: TEMPLATE_NAME_EXPECTED, found: JSON.stringify(templateName) });
     }
     for (const key of Object.keys(rest)) {
-      errors.push({ path: key, message: `unexpected member ${key} beside templateName`, expected: 'templateName and template only' });
+      errors.push({ path: key, message: `unexpected member ${key} beside templateName`, expected: 'templateName, template and parameters only' });
     }
     if (errors.length) return templateErrorsProblem(errors);
     name = templateName as string;
@@ -56,11 +56,14 @@ export async function postBuild(request: HttpRequest, client: DurableClient): Pr
     } else {
       template = inline;
     }
+    // ARM parameter values beside the template: the same shape a blob drop or stored template carries.
+    if (parameters !== undefined) template = { template, parameters };
   }
-  const parsed = parseTemplate(template, name ? { name } : {});
+  const parsed = await loadTemplate({ json: template }, { ...(name ? { name } : {}), subscriptionId: config.subscriptionId });
   if (!parsed.ok) return templateErrorsProblem(parsed.errors);
   const id = await startBake(client, runs, { templateName: parsed.spec.name, trigger: 'http', spec: parsed.spec });
-  return accepted(request, id, { status: 'Pending' });
+  // Accepted-but-ignored input (read-only fields, resources not deployed) is said, never dropped silently.
+  return accepted(request, id, { status: 'Pending', ...(parsed.warnings.length > 0 ? { warnings: parsed.warnings } : {}) });
 }
 
 /** GET /builds?status=&limit=&continuationToken= — newest first, one page at a time. */

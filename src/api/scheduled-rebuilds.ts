@@ -7,7 +7,7 @@ import { latestPlatformImageVersion } from '../azure/marketplace.ts';
 import {
   galleryTarget, isScheduleDue, planPatchRebuild, planSourceUpdateRebuild, SchedulePlanError, sourceUpdateDecision,
 } from '../pipeline/schedule.ts';
-import { parseTemplate } from '../template/index.ts';
+import { loadTemplate } from '../template/index.ts';
 import { TEMPLATE_NAME } from '../template/fields.ts';
 import type { BakeSpec } from '../template/spec.ts';
 import { startBake } from './bakes.ts';
@@ -43,7 +43,7 @@ async function scheduledTemplates(svc: Services, context: InvocationContext): Pr
       context.warn(`schedule: template ${name} cannot be read (${(error as Error).message}); skipped`);
       continue;
     }
-    const parsed = parseTemplate(stored, { name });
+    const parsed = await loadTemplate({ json: stored }, { name, subscriptionId: svc.config.subscriptionId });
     if (parsed.ok) found.push({ name, spec: parsed.spec });
     else context.warn(`schedule: template ${name} is invalid (${parsed.errors.length} errors); skipped`);
   }

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { InvocationContext } from '@azure/functions';
 import type { DurableClient } from 'durable-functions';
 import { newRunId } from '../runs/ids.ts';
-import { parseTemplateText } from '../template/index.ts';
+import { loadTemplate } from '../template/index.ts';
 import { recordRefusedBake, startBake } from './bakes.ts';
 import { services } from './services.ts';
 
@@ -30,10 +30,10 @@ function runIdOf(name: string, properties: BlobProperties | undefined): string {
  */
 export async function handleTemplateDrop(blob: unknown, client: DurableClient, context: InvocationContext): Promise<void> {
   const name = String(context.triggerMetadata?.name ?? '');
-  const { runs } = await services();
+  const { runs, config } = await services();
   const runId = runIdOf(name, context.triggerMetadata?.properties as BlobProperties | undefined);
   const text = Buffer.isBuffer(blob) ? blob.toString('utf8') : typeof blob === 'string' ? blob : JSON.stringify(blob);
-  const parsed = parseTemplateText(text, { name });
+  const parsed = await loadTemplate({ path: name, text }, { name, subscriptionId: config.subscriptionId });
   if (!parsed.ok) {
     if (await runs.get(runId)) return;
     await recordRefusedBake(runs, { templateName: name, trigger: 'blob', errors: parsed.errors, runId });
@@ -48,4 +48,5 @@ export async function handleTemplateDrop(blob: unknown, client: DurableClient, c
   }
   await startBake(client, runs, { templateName: name, trigger: 'blob', spec: parsed.spec, runId });
   context.log(`templates/${name}.json: started bake ${runId}`);
+  for (const warning of parsed.warnings) context.warn(`templates/${name}.json: ${warning.path}: ${warning.message}`);
 }

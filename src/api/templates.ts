@@ -1,7 +1,7 @@
 /** HTTP handlers for /templates: store, read, list and delete templates (container `templates`, `{name}.json`). */
 
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import { parseTemplate } from '../template/index.ts';
+import { loadTemplate } from '../template/index.ts';
 import { TEMPLATE_NAME, TEMPLATE_NAME_EXPECTED } from '../template/fields.ts';
 import { json, notFound, problem } from './problem.ts';
 import { readJsonBody, templateErrorsProblem } from './request.ts';
@@ -27,9 +27,9 @@ export async function putTemplate(request: HttpRequest): Promise<HttpResponseIni
   if (badName) return badName;
   const body = await readJsonBody(request);
   if (!body.ok) return body.response;
-  const parsed = parseTemplate(body.value, { name });
+  const { templates, config } = await services();
+  const parsed = await loadTemplate({ json: body.value }, { name, subscriptionId: config.subscriptionId });
   if (!parsed.ok) return templateErrorsProblem(parsed.errors);
-  const { templates } = await services();
   const existed = (await templates.get(name)) !== undefined;
   await templates.put(name, body.value);
   const location = `${new URL(request.url).origin}/api/templates/${encodeURIComponent(name)}`;

@@ -80,3 +80,13 @@ export async function listResourceGroupsByTag(clients: AzureClients, name: strin
     return out;
   });
 }
+
+/** The resources in a group, with their tags (a staging group the template names must hold none but the run's own). */
+export async function listGroupResources(clients: AzureClients, name: string): Promise<Array<{ id: string; type: string; tags: Record<string, string> }>> {
+  const id = resourceGroupId(clients.subscriptionId, name);
+  return callAzure('list resources in', id, async () => {
+    const out: Array<{ id: string; type: string; tags: Record<string, string> }> = [];
+    for await (const r of clients.resources.resources.listByResourceGroup(name)) out.push({ id: r.id ?? '', type: r.type ?? '', tags: r.tags ?? {} });
+    return out;
+  });
+}

@@ -7,10 +7,8 @@ import type { TemplateError } from './spec.ts';
 const UNSUPPORTED_AIB_FIELDS: Record<string, string> = {
   optimize: 'VM boot optimization is an AIB service feature',
   autoRun: 'Kiln starts bakes by HTTP, blob upload, CLI or schedule',
-  managedResourceTags: 'Kiln tags its staging resources itself',
   proxyVmSize: 'Kiln reaches build VMs through Run Command, with no proxy VM',
   containerInstanceSubnetId: 'Kiln uses no container instance for isolated builds',
-  exactVersion: 'it is an output of AIB, not an input',
 };
 
 /** Formats a path such as ['properties', 'customize', 2, 'inline'] as `properties.customize[2].inline`. */
@@ -51,7 +49,32 @@ function boundMessage(issue: { origin?: string }, small: boolean): string {
   return issue.origin === 'array' || issue.origin === 'string' ? `must have ${text}` : `must be ${text.replace(/^a number /, '')}`;
 }
 
-function fromIssue(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[]): TemplateError[] {
+/** Edit distance (insert, delete, substitute, swap neighbours), enough to catch a typo such as aritfactTags. */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const row = d[i] as number[];
+      const up = d[i - 1] as number[];
+      row[j] = Math.min((up[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (up[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j] ?? 0, ((d[i - 2] as number[])[j - 2] ?? 0) + 1);
+    }
+  }
+  return (d[a.length] as number[])[b.length] ?? 0;
+}
+
+/** The known field closest to `key`, if it is close enough to be a typo (or differs only in case). */
+export function closestField(key: string, known: Iterable<string>): string | undefined {
+  let best: { name: string; score: number } | undefined;
+  for (const name of known) {
+    const score = name.toLowerCase() === key.toLowerCase() ? 0 : distance(key.toLowerCase(), name.toLowerCase());
+    if (!best || score < best.score) best = { name, score };
+  }
+  const allowed = key.length <= 4 ? 1 : 2;
+  return best && best.score <= allowed ? best.name : undefined;
+}
+
+function fromIssue(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[], known: ReadonlySet<string>): TemplateError[] {
   const path = [...prefix, ...issue.path];
   const at = formatPath(path);
   const found = describe(issue.input);
@@ -60,11 +83,11 @@ function fromIssue(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[]): Tem
       return issue.keys.map((key) => {
         const reason = UNSUPPORTED_AIB_FIELDS[key];
         const value = (issue.input as Record<string, unknown> | undefined)?.[key];
-        return {
-          path: formatPath([...path, key]),
-          message: reason ? `field "${key}" is not supported by Kiln (${reason})` : `field "${key}" is not supported by Kiln`,
-          found: describe(value),
-        };
+        const near = reason ? undefined : closestField(key, known);
+        const message = reason
+          ? `field "${key}" is not supported by Kiln (${reason})`
+          : `field "${key}" is not supported by Kiln${near ? `; did you mean "${near}"?` : ''}`;
+        return { path: formatPath([...path, key]), message, found: describe(value) };
       });
     case 'invalid_type': {
       const expected = issue.expected === 'int' ? 'an integer' : issue.expected;
@@ -86,7 +109,7 @@ function fromIssue(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[]): Tem
       }
       // A plain union of a string form and an object form: an object gets the object branch's own errors.
       const objectBranch = issue.errors.find((branch) => !branch.some((inner) => inner.code === 'invalid_type' && inner.path.length === 0));
-      if (objectBranch && typeof issue.input === 'object' && issue.input !== null) return objectBranch.flatMap((inner) => fromIssue(inner, path));
+      if (objectBranch && typeof issue.input === 'object' && issue.input !== null) return objectBranch.flatMap((inner) => fromIssue(inner, path, known));
       return [{ path: at, message: issue.message, found }];
     }
     case 'too_small':
@@ -108,7 +131,7 @@ function fromIssue(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[]): Tem
   }
 }
 
-/** Converts every zod issue; `prefix` is the path of the validated value inside the file. */
-export function fromZod(error: z.ZodError, prefix: readonly PropertyKey[] = []): TemplateError[] {
-  return error.issues.flatMap((issue) => fromIssue(issue, prefix));
+/** Converts every zod issue; `prefix` is the path of the validated value inside the file, `known` the field names for suggestions. */
+export function fromZod(error: z.ZodError, prefix: readonly PropertyKey[] = [], known: ReadonlySet<string> = new Set()): TemplateError[] {
+  return error.issues.flatMap((issue) => fromIssue(issue, prefix, known));
 }

@@ -29,9 +29,23 @@ export const galleryImageOrVersionId = formatted(
   `${ARM_TYPES.galleryImage.example}[/versions/{Major.Minor.Patch}]`,
 );
 
+/** A source image version: as above, or `/versions/latest`, which the plan resolves to the newest version. */
+export const sourceImageVersionId = formatted(
+  (v) => parseArmIdOf('galleryImage', v) !== undefined || /^(latest|\d+\.\d+\.\d+)$/.test(parseArmIdOf('galleryImageVersion', v)?.names[2] ?? ''),
+  'must be the ARM id of a gallery image definition, or of an image version Major.Minor.Patch or latest',
+  `${ARM_TYPES.galleryImage.example}[/versions/{Major.Minor.Patch|latest}]`,
+);
+
 export const httpsUri = formatted(
   (v) => URL.canParse(v) && new URL(v).protocol === 'https:',
   'must be an https URI',
+  'https://…',
+);
+
+/** The VHD distribution's uri: "" means a Kiln-chosen blob, as AIB reads it. */
+export const httpsUriOrEmpty = formatted(
+  (v) => v === '' || (URL.canParse(v) && new URL(v).protocol === 'https:'),
+  'must be an https URI (or "" for a Kiln-chosen blob)',
   'https://…',
 );
 
@@ -47,7 +61,8 @@ export const webhookUri = formatted(
 );
 
 export const SHA256 = /^[0-9a-fA-F]{64}$/;
-export const sha256 = formatted((v) => SHA256.test(v), 'must be a SHA-256 checksum', '64 hexadecimal characters');
+/** A SHA-256 checksum; "" means none, as AIB reads it. */
+export const sha256 = formatted((v) => v === '' || SHA256.test(v), 'must be a SHA-256 checksum', '64 hexadecimal characters (or "" for none)');
 
 
 export const platformVersion = formatted(
@@ -58,8 +73,9 @@ export const platformVersion = formatted(
 
 export const isoDuration = formatted((v) => parseIsoDuration(v) !== undefined, 'must be an ISO 8601 duration', ISO_DURATION_EXPECTED);
 
+/** "" means the default, as AIB reads it. */
 export const aibDuration = formatted(
-  (v) => parseAibDuration(v) !== undefined,
+  (v) => v === '' || parseAibDuration(v) !== undefined,
   'must be a duration',
   'an ISO 8601 duration (PT10M) or AIB form (10m, 1h30m)',
 );

@@ -10,16 +10,18 @@ import {
   type Customizer,
   type Distribution,
   type Duration,
+  type FileCustomizer,
   type GalleryImageRef,
   type ImageSource,
-  type InVMValidation,
+  type PowerShellCustomizer,
   type ReplicaRegion,
   type ScriptSource,
   type SecretRef,
+  type ShellCustomizer,
+  type Versioning,
 } from './spec.ts';
 
 const DEFAULTS = {
-  location: 'eastus',
   vmSize: 'Standard_D2ds_v4',
   restartCommand: 'shutdown /r /f /t 0 /c "kiln restart"',
   restartTimeout: '5m',
@@ -50,7 +52,9 @@ function iso(text: string): Duration {
 function galleryImage(id: string): { image: GalleryImageRef; version?: string } {
   const versioned = parseArmIdOf('galleryImageVersion', id);
   const parsed = versioned ?? must(parseArmIdOf('galleryImage', id), `gallery image id ${id}`);
-  const [gallery = '', image = '', version] = parsed.names;
+  const [gallery = '', image = '', named] = parsed.names;
+  // `/versions/latest` names no version: the plan resolves the definition's newest, as for a definition id.
+  const version = named?.toLowerCase() === 'latest' ? undefined : named;
   const imageId = id.split('/').slice(0, 11).join('/');
   return {
     image: { id: imageId, subscriptionId: parsed.subscriptionId, resourceGroup: parsed.resourceGroup, gallery, image },
@@ -64,7 +68,21 @@ function script(step: ScriptStep): ScriptSource {
   return step.sha256Checksum ? { kind: 'uri', uri, sha256Checksum: step.sha256Checksum.toLowerCase() } : { kind: 'uri', uri };
 }
 
-function scriptStep(step: ScriptStep, name: string): InVMValidation {
+type FileStep = Extract<Step, { type: 'File' }>;
+
+function fileStep(step: FileStep, name: string): FileCustomizer {
+  return {
+    type: 'File', name, sourceUri: step.sourceUri, destination: step.destination,
+    ...(step.sha256Checksum ? { sha256Checksum: step.sha256Checksum.toLowerCase() } : {}),
+  };
+}
+
+/** AIB reads "" (or only spaces) in an optional text field as "the default". */
+function text(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
+}
+
+function scriptStep(step: ScriptStep, name: string): ShellCustomizer | PowerShellCustomizer {
   const common = { name, script: script(step), secrets: step.secrets ?? [] };
   if (step.type === 'Shell') return { type: 'Shell', ...common };
   return {
@@ -83,23 +101,22 @@ function customizer(step: Step, index: number): Customizer {
     case 'PowerShell':
       return scriptStep(step, name);
     case 'File':
-      return {
-        type: 'File', name, sourceUri: step.sourceUri, destination: step.destination,
-        ...(step.sha256Checksum ? { sha256Checksum: step.sha256Checksum.toLowerCase() } : {}),
-      };
-    case 'WindowsRestart':
+      return fileStep(step, name);
+    case 'WindowsRestart': {
+      const check = text(step.restartCheckCommand);
       return {
         type: 'WindowsRestart', name,
-        restartCommand: step.restartCommand ?? DEFAULTS.restartCommand,
-        ...(step.restartCheckCommand ? { restartCheckCommand: step.restartCheckCommand } : {}),
-        restartTimeout: must(parseAibDuration(step.restartTimeout ?? DEFAULTS.restartTimeout), 'restartTimeout'),
+        restartCommand: text(step.restartCommand) ?? DEFAULTS.restartCommand,
+        ...(check ? { restartCheckCommand: check } : {}),
+        restartTimeout: must(parseAibDuration(text(step.restartTimeout) ?? DEFAULTS.restartTimeout), 'restartTimeout'),
       };
+    }
     case 'WindowsUpdate':
       return {
         type: 'WindowsUpdate', name,
-        searchCriteria: step.searchCriteria ?? DEFAULTS.windowsUpdateSearchCriteria,
+        searchCriteria: text(step.searchCriteria) ?? DEFAULTS.windowsUpdateSearchCriteria,
         filters: step.filters ?? [...DEFAULTS.windowsUpdateFilters],
-        updateLimit: step.updateLimit ?? DEFAULTS.windowsUpdateLimit,
+        updateLimit: step.updateLimit || DEFAULTS.windowsUpdateLimit,
       };
   }
 }
@@ -131,15 +148,22 @@ function distribution(dist: Props['distribute'][number], location: string): Dist
       return {
         type: 'SharedImage', runOutputName: dist.runOutputName, galleryImageId: image.id, image,
         ...(version ? { version } : {}),
-        versioning: dist.versioning ?? { scheme: 'Latest' },
+        versioning: versioning(dist.versioning),
         regions, excludeFromLatest: dist.excludeFromLatest ?? false, artifactTags,
       };
     }
     case 'ManagedImage':
       return { type: 'ManagedImage', runOutputName: dist.runOutputName, imageId: dist.imageId, location: normalizeRegion(dist.location), artifactTags };
     case 'VHD':
-      return { type: 'VHD', runOutputName: dist.runOutputName, ...(dist.uri ? { uri: dist.uri } : {}), artifactTags };
+      return { type: 'VHD', runOutputName: dist.runOutputName, ...(text(dist.uri) ? { uri: dist.uri } : {}), artifactTags };
   }
+}
+
+/** major -1 is AIB's "no major version constraint". */
+function versioning(given: Extract<Props['distribute'][number], { type: 'SharedImage' }>['versioning']): Versioning {
+  if (!given) return { scheme: 'Latest' };
+  if (given.scheme === 'Latest' && given.major === -1) return { scheme: 'Latest' };
+  return given;
 }
 
 function secretRef(ref: NonNullable<Props['secrets']>[string]): SecretRef {
@@ -149,26 +173,30 @@ function secretRef(ref: NonNullable<Props['secrets']>[string]): SecretRef {
 
 export interface TemplateEnvelope {
   name: string;
-  location?: string;
+  location: string;
   tags?: Record<string, string>;
 }
 
 export function normalize(props: Props, envelope: TemplateEnvelope): BakeSpec {
-  const location = normalizeRegion(envelope.location ?? DEFAULTS.location);
+  const location = normalizeRegion(envelope.location);
   return {
     name: envelope.name,
     location,
     tags: envelope.tags ?? {},
+    managedResourceTags: props.managedResourceTags ?? {},
     source: source(props.source),
     customizers: (props.customize ?? []).map(customizer),
     validation: {
-      inVMValidations: (props.validate?.inVMValidations ?? []).map((step, i) => scriptStep(step, step.name ?? `validate-${i + 1}`)),
+      inVMValidations: (props.validate?.inVMValidations ?? []).map((step, i) => {
+        const name = step.name ?? `validate-${i + 1}`;
+        return step.type === 'File' ? fileStep(step, name) : scriptStep(step, name);
+      }),
       continueDistributeOnFailure: props.validate?.continueDistributeOnFailure ?? false,
       sourceValidationOnly: props.validate?.sourceValidationOnly ?? false,
     },
     distributions: props.distribute.map((d) => distribution(d, location)),
     vmProfile: {
-      vmSize: props.vmProfile?.vmSize ?? DEFAULTS.vmSize,
+      vmSize: text(props.vmProfile?.vmSize) ?? DEFAULTS.vmSize,
       ...(props.vmProfile?.osDiskSizeGB ? { osDiskSizeGB: props.vmProfile.osDiskSizeGB } : {}),
       ...(props.vmProfile?.vnetConfig ? { subnetId: props.vmProfile.vnetConfig.subnetId } : {}),
       userAssignedIdentities: props.vmProfile?.userAssignedIdentities ?? [],

@@ -17,7 +17,7 @@ export function crossFieldErrors(props: TemplateProperties, prefix: readonly Pro
 
   const steps: Array<{ step: Step; path: PropertyKey[] }> = [
     ...(props.customize ?? []).map((step, i) => ({ step, path: ['customize', i] })),
-    ...(props.validate?.inVMValidations ?? []).map((step, i) => ({ step: step as Step, path: ['validate', 'inVMValidations', i] })),
+    ...(props.validate?.inVMValidations ?? []).map((step, i) => ({ step: step as Step, path: ['validate', 'inVMValidations', i] as PropertyKey[] })),
   ];
 
   const declared = new Set(Object.keys(props.secrets ?? {}));

@@ -6,7 +6,9 @@ import {
   matching,
   armIdOf,
   galleryImageOrVersionId,
+  sourceImageVersionId,
   httpsUri,
+  httpsUriOrEmpty,
   isoDuration,
   ncrontab,
   nonEmpty,
@@ -55,7 +57,7 @@ const managedImageSource = z.strictObject({
 });
 const sharedImageVersionSource = z.strictObject({
   type: z.literal('SharedImageVersion'),
-  imageVersionId: galleryImageOrVersionId,
+  imageVersionId: sourceImageVersionId,
 });
 export const sourceSchema = z.discriminatedUnion('type', [platformImage, managedImageSource, sharedImageVersionSource]);
 
@@ -83,22 +85,23 @@ const file = z.strictObject({
   destination: nonEmpty,
   sha256Checksum: sha256.optional(),
 });
+// AIB reads "" (and updateLimit 0) in these fields as "the default".
 const windowsRestart = z.strictObject({
   type: z.literal('WindowsRestart'),
   name: nonEmpty.optional(),
-  restartCommand: nonEmpty.optional(),
-  restartCheckCommand: nonEmpty.optional(),
+  restartCommand: z.string().optional(),
+  restartCheckCommand: z.string().optional(),
   restartTimeout: aibDuration.optional(),
 });
 const windowsUpdate = z.strictObject({
   type: z.literal('WindowsUpdate'),
   name: nonEmpty.optional(),
-  searchCriteria: nonEmpty.optional(),
+  searchCriteria: z.string().optional(),
   filters: z.array(nonEmpty).optional(),
-  updateLimit: z.number().int().min(1).max(10_000).optional(),
+  updateLimit: z.number().int().min(0).max(10_000).optional(),
 });
 export const customizerSchema = z.discriminatedUnion('type', [shell, powerShell, file, windowsRestart, windowsUpdate]);
-export const validationStepSchema = z.discriminatedUnion('type', [shell, powerShell]);
+export const validationStepSchema = z.discriminatedUnion('type', [shell, powerShell, file]);
 
 const validate = z.strictObject({
   continueDistributeOnFailure: z.boolean().optional(),
@@ -130,7 +133,8 @@ const sharedImage = z.strictObject({
   excludeFromLatest: z.boolean().optional(),
   versioning: z
     .discriminatedUnion('scheme', [
-      z.strictObject({ scheme: z.literal('Latest'), major: z.number().int().min(0).optional() }),
+      // major -1 is AIB's "any major version".
+      z.strictObject({ scheme: z.literal('Latest'), major: z.number().int().min(-1).optional() }),
       z.strictObject({ scheme: z.literal('Source') }),
     ])
     .optional(),
@@ -145,7 +149,7 @@ const managedImage = z.strictObject({
 const vhd = z.strictObject({
   type: z.literal('VHD'),
   runOutputName,
-  uri: httpsUri.optional(),
+  uri: httpsUriOrEmpty.optional(),
   artifactTags: stringMap.optional(),
 });
 export const distributionSchema = z.discriminatedUnion('type', [sharedImage, managedImage, vhd]);
@@ -153,7 +157,7 @@ export const distributionSchema = z.discriminatedUnion('type', [sharedImage, man
 // ---- build VM, error handling ----
 
 const vmProfile = z.strictObject({
-  vmSize: nonEmpty.optional(),
+  vmSize: z.string().optional(),
   osDiskSizeGB: z.number().int().min(0).max(4095).optional(),
   vnetConfig: z.strictObject({ subnetId: armIdOf('subnet', 'a subnet') }).optional(),
   userAssignedIdentities: z.array(armIdOf('userAssignedIdentity', 'a user-assigned managed identity')).optional(),
@@ -192,6 +196,7 @@ export const propertiesSchema = z.strictObject({
   vmProfile: vmProfile.optional(),
   buildTimeoutInMinutes: z.number().int().min(0).max(960).optional(),
   stagingResourceGroup: armIdOf('resourceGroup', 'a resource group').optional(),
+  managedResourceTags: stringMap.optional(),
   errorHandling: errorHandling.optional(),
   secrets: z.record(secretVariable, secretRef).optional(),
   rollout: z.array(rolloutTarget).max(LIMITS.maxRolloutTargets).optional(),
@@ -202,7 +207,7 @@ export const propertiesSchema = z.strictObject({
 
 /** The whole imageTemplate resource. Its `identity` is what AIB itself runs as; Kiln checks it but runs as its own identity. */
 export const resourceSchema = z.strictObject({
-  type: matching(/^Microsoft\.VirtualMachineImages\/imageTemplates$/i, 'must be the imageTemplate resource type', 'Microsoft.VirtualMachineImages/imageTemplates').optional(),
+  type: matching(/^Microsoft\.VirtualMachineImages(\/imageTemplates)?$/i, 'must be the imageTemplate resource type', 'Microsoft.VirtualMachineImages/imageTemplates (or Microsoft.VirtualMachineImages)').optional(),
   apiVersion: nonEmpty.optional(),
   // ARM template bookkeeping around the resource (quickstarts have it); it has no meaning for a bake.
   dependsOn: z.array(z.string()).optional(),
@@ -219,3 +224,33 @@ export const resourceSchema = z.strictObject({
 });
 
 export type TemplateProperties = z.infer<typeof propertiesSchema>;
+
+/** Every field name the schema knows, for "did you mean …" on an unknown one. */
+function fieldNames(schema: z.ZodType, into = new Set<string>()): Set<string> {
+  const def = (schema as unknown as { _zod: { def: Record<string, unknown> } })._zod.def;
+  const walk = (inner: unknown) => fieldNames(inner as z.ZodType, into);
+  switch (def.type) {
+    case 'object':
+      for (const [key, value] of Object.entries(def.shape as Record<string, unknown>)) {
+        into.add(key);
+        walk(value);
+      }
+      break;
+    case 'optional':
+    case 'nullable':
+      walk(def.innerType);
+      break;
+    case 'array':
+      walk(def.element);
+      break;
+    case 'union':
+      for (const option of def.options as unknown[]) walk(option);
+      break;
+    case 'record':
+      walk(def.valueType);
+      break;
+  }
+  return into;
+}
+
+export const FIELD_NAMES: ReadonlySet<string> = fieldNames(resourceSchema);

@@ -105,8 +105,8 @@ export type Customizer =
   | WindowsRestartCustomizer
   | WindowsUpdateCustomizer;
 
-/** An in-VM validation is a script step whose failure fails validation (not customization). */
-export type InVMValidation = ShellCustomizer | PowerShellCustomizer;
+/** An in-VM validation is a step whose failure fails validation (not customization); File validators upload what checks need. */
+export type InVMValidation = ShellCustomizer | PowerShellCustomizer | FileCustomizer;
 
 export interface Validation {
   inVMValidations: InVMValidation[];
@@ -238,9 +238,12 @@ export const DEFAULT_BUILD_TIMEOUT_MINUTES = 240;
 export interface BakeSpec {
   /** Template name: the option given to parseTemplate, else the resource's `name`, else 'template'. */
   name: string;
-  /** Default 'eastus'. */
+  /** The resource's location, or the one given beside a properties-only template; never defaulted. */
   location: string;
+  /** The resource's tags: on the image version or managed image Kiln makes, and on every staging resource. */
   tags: Record<string, string>;
+  /** Tags Azure Policy may demand on staging resources: on every resource Kiln stages (group, network, VM). */
+  managedResourceTags: Record<string, string>;
   source: ImageSource;
   customizers: Customizer[];
   validation: Validation;
@@ -267,4 +270,10 @@ export interface TemplateError {
   found?: string;
 }
 
-export type ParseResult = { ok: true; spec: BakeSpec } | { ok: false; errors: TemplateError[] };
+/** Something accepted but not acted on (a read-only field, an ignored value), said once so nothing is silently dropped. */
+export interface TemplateWarning {
+  path: string;
+  message: string;
+}
+
+export type ParseResult = { ok: true; spec: BakeSpec; warnings: TemplateWarning[] } | { ok: false; errors: TemplateError[] };

@@ -20,6 +20,7 @@ import { beginInstanceUpgrade, beginScaleSetModel, readInstanceHealth, readScale
 import { beginDeleteStagingGroup, createStagingGroup } from '../../src/activities/stage-group.ts';
 import { beginStagingNetwork } from '../../src/activities/stage-network.ts';
 import { beginStagingVm, buildVmOptions } from '../../src/activities/stage-vm.ts';
+import { stagingNames } from '../../src/activities/naming.ts';
 import { createAzureClients, type AzureClients } from '../../src/azure/clients.ts';
 import { getImageVersion } from '../../src/azure/galleries.ts';
 import { RUN_COMMAND_OUTPUT_CONTAINER } from '../../src/azure/runCommandBlobs.ts';
@@ -236,6 +237,8 @@ describe('a gallery source, a given network and group, a managed image output', 
     expect(await settle(beginCapture({ plan: p, spec, distribution: 0 }))).toEqual({ state: 'Succeeded' });
     const image = await clients.compute.images.get('kiln-images', 'ubuntu-web-managed');
     expect(image.sourceVirtualMachine?.id?.toLowerCase()).toBe(p.staging.vmId.toLowerCase());
+    // As AIB does: the template's tags go on the image it makes, with the run id.
+    expect(image.tags).toEqual({ team: 'web', os: 'linux', 'kiln-run-id': p.runId });
     expect(await beginCapture({ plan: p, spec, distribution: 0 })).toEqual({ state: 'Succeeded' });
 
     expect(await settle(beginDeleteStagingGroup({ plan: p }))).toEqual({ state: 'Succeeded' });
@@ -244,14 +247,50 @@ describe('a gallery source, a given network and group, a managed image output', 
     expect((await clients.resources.resources.checkExistenceById(byoVnet.slice(1), '2024-05-01')).body).toBe(true);
   });
 
-  it('refuses a given staging group that does not exist', async () => {
+  it('creates a named staging group that does not exist, tags everything it stages, and deletes the group after', async () => {
     const spec = template('ubuntu-web.json', (t) => {
       t.properties['stagingResourceGroup'] = `/subscriptions/${emulator.subscriptionId}/resourceGroups/not-there`;
+      t.properties['managedResourceTags'] = { costCenter: 'cc-42', team: 'platform' };
     });
-    const p = await plan('ubuntu-web-20261125T131900Z-0007', spec);
+    const p = await staged('ubuntu-web-20261125T131900Z-0007', spec);
+    expect(p.staging).toMatchObject({ resourceGroupName: 'not-there', createdByKiln: false });
+    const group = await clients.resources.resourceGroups.get('not-there');
+    expect(group.location).toBe('eastus');
+    // The template's tags, then managedResourceTags (which win over them), then Kiln's own.
+    expect(group.tags).toMatchObject({ team: 'platform', os: 'linux', costCenter: 'cc-42', 'kiln-managed': 'true', 'kiln-run-id': p.runId });
+    const vm = await clients.compute.virtualMachines.get('not-there', p.staging.vmName);
+    expect(vm.tags).toEqual({ team: 'platform', os: 'linux', costCenter: 'cc-42', 'kiln-run-id': p.runId });
+    const names = stagingNames(p.runId, 'not-there');
+    const vnet = await clients.resources.resources.getById(`subscriptions/${emulator.subscriptionId}/resourceGroups/not-there/providers/Microsoft.Network/virtualNetworks/${names.vnet}`, '2024-05-01');
+    expect(vnet.tags).toMatchObject({ costCenter: 'cc-42', 'kiln-run-id': p.runId });
+
+    expect(await settle(beginDeleteStagingGroup({ plan: p }))).toEqual({ state: 'Succeeded' });
+    expect((await clients.resources.resourceGroups.checkExistence('not-there')).body).toBe(false);
+  });
+
+  it('refuses a named staging group that is not empty', async () => {
+    await clients.resources.resourceGroups.createOrUpdate('busy-staging', { location: 'eastus' });
+    const nsg = `/subscriptions/${emulator.subscriptionId}/resourceGroups/busy-staging/providers/Microsoft.Network/networkSecurityGroups/someone-elses`;
+    await clients.resources.resources.beginCreateOrUpdateByIdAndWait(nsg.slice(1), '2024-05-01', { location: 'eastus', properties: {} });
+    const spec = template('ubuntu-web.json', (t) => {
+      t.properties['stagingResourceGroup'] = `/subscriptions/${emulator.subscriptionId}/resourceGroups/busy-staging`;
+    });
+    const p = await plan('ubuntu-web-20261125T131900Z-0011', spec);
     expect(await createStagingGroup({ plan: p, templateName: spec.name })).toMatchObject({
       state: 'Failed',
-      error: { code: 'ResourceGroupNotFound', message: expect.stringContaining('/resourceGroups/not-there does not exist'), retryable: false },
+      error: { code: 'StagingResourceGroupNotEmpty', message: expect.stringContaining('must be empty; it holds 1 resource (networkSecurityGroups/someone-elses)'), retryable: false },
+    });
+  });
+
+  it('refuses a named staging group in another region', async () => {
+    await clients.resources.resourceGroups.createOrUpdate('far-away', { location: 'westeurope' });
+    const spec = template('ubuntu-web.json', (t) => {
+      t.properties['stagingResourceGroup'] = `/subscriptions/${emulator.subscriptionId}/resourceGroups/far-away`;
+    });
+    const p = await plan('ubuntu-web-20261125T131900Z-0008', spec);
+    expect(await createStagingGroup({ plan: p, templateName: spec.name })).toMatchObject({
+      state: 'Failed',
+      error: { code: 'StagingResourceGroupLocationMismatch', message: expect.stringContaining('is in westeurope'), retryable: false },
     });
   });
 });

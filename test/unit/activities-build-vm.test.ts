@@ -33,6 +33,7 @@ const plan = {
     resourceGroupName: 'kiln-staging-t',
     resourceGroupId: `/subscriptions/${sub}/resourceGroups/kiln-staging-t`,
     createdByKiln: true,
+    tags: { team: 'web' },
     expiresAt: '2026-11-26T13:19:00.000Z',
     subnetId: `/subscriptions/${sub}/resourceGroups/kiln-staging-t/providers/Microsoft.Network/virtualNetworks/v/subnets/build`,
     createNetwork: true,

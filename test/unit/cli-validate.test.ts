@@ -94,6 +94,21 @@ describe('kiln validate (in process)', () => {
     expect(out[1]).toMatchObject({ file: 'examples/windows-base.json', ok: true, spec: { name: 'windows-base', customizers: expect.any(Array) } });
   });
 
+  it('reads an ARM deployment template with --parameters, --param (wins) and --location, and prints its warnings', async () => {
+    const arm = 'test/fixtures/templates/arm/sig-deployment.json';
+    const { stdout, code } = await validate(arm, '--parameters', 'test/fixtures/templates/arm/sig-deployment.parameters.json',
+      '--param', 'imageTemplateName=from-cli', '--location', 'westus3', '--resource-group', 'rg-b', '--subscription', '11111111-2222-3333-4444-555555555555');
+    expect(code).toBe(0);
+    expect(stdout.split('\n')).toEqual([
+      `ok ${arm}: from-cli: PlatformImage Canonical/ubuntu-24_04-lts/server@latest, 1 customizer, 0 validations, to ubuntu-web in westus2, northeurope`,
+      '  warning resources: Kiln bakes the imageTemplates resource only; 1 other resource is not deployed (Microsoft.ManagedIdentity/userAssignedIdentities)',
+      '',
+    ]);
+    const missing = await validate(arm, '--location', 'westus3');
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toContain('  parameters.imageTemplateName: parameter imageTemplateName needs a value');
+  });
+
   it('formats an error without expected/found as plain `path: message`', () => {
     expect(formatError({ path: '$', message: 'template is empty' })).toBe('$: template is empty');
   });

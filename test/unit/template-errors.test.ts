@@ -45,7 +45,7 @@ const rows: Row[] = [
   ['managed image id names a VM', (t) => (t.properties.source = { type: 'ManagedImage', imageId: `${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1` }), 'properties.source.imageId', /managed image/],
   ['image version id with a bad subscription', (t) => (t.properties.source = { type: 'SharedImageVersion', imageVersionId: '/subscriptions/xyz/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/i/versions/1.0.0' }), 'properties.source.imageVersionId', /ARM id/],
   ['image version with a two-part version', (t) => (t.properties.source = { type: 'SharedImageVersion', imageVersionId: `${GALLERY}/ubuntu-web/versions/1.0` }), 'properties.source.imageVersionId'],
-  ['AIB output field exactVersion', (t) => (t.properties.source.exactVersion = '1.0.0'), 'properties.source.exactVersion', /not supported by Kiln/],
+  ['a typo in a field name', (t) => (t.properties.distribute[0].aritfactTags = {}), 'properties.distribute[0].aritfactTags', /did you mean "artifactTags"\?/],
   // customizers
   ['customize is not a list', (t) => (t.properties.customize = { type: 'Shell' }), 'properties.customize', /must be an array/],
   ['customizer without type', (t) => delete t.properties.customize[0].type, 'properties.customize[0].type', /is required/],
@@ -61,10 +61,10 @@ const rows: Row[] = [
   ['inline line that is a number', (t) => t.properties.customize[0].inline.push(42), 'properties.customize[0].inline[1]', /must be a string/],
   ['PowerShell after Shell', (t) => t.properties.customize.push({ type: 'PowerShell', inline: ['Write-Host hi'] }), 'properties.customize[2].type', /cannot mix/],
   ['WindowsRestart timeout that is no duration', (t) => windowsSteps(t, { type: 'WindowsRestart', restartTimeout: 'soon' }), 'properties.customize[1].restartTimeout', /duration/],
-  ['WindowsUpdate limit 0', (t) => windowsSteps(t, { type: 'WindowsUpdate', updateLimit: 0 }), 'properties.customize[1].updateLimit', /at least 1/],
+  ['WindowsUpdate limit -1', (t) => windowsSteps(t, { type: 'WindowsUpdate', updateLimit: -1 }), 'properties.customize[1].updateLimit', /at least 0/],
   ['PowerShell validExitCodes not integers', (t) => windowsSteps(t, { type: 'PowerShell', inline: ['x'], validExitCodes: [0.5] }), 'properties.customize[1].validExitCodes[0]', /integer/],
   // validation
-  ['File as an in-VM validation', (t) => (t.properties.validate.inVMValidations[0].type = 'File'), 'properties.validate.inVMValidations[0].type', /unknown type/],
+  ['File validator without a destination', (t) => (t.properties.validate.inVMValidations[0] = { type: 'File', sourceUri: 'https://x.example/a' }), 'properties.validate.inVMValidations[0].destination', /is required/],
   ['sourceValidationOnly with customizers', (t) => (t.properties.validate.sourceValidationOnly = true), 'properties.validate.sourceValidationOnly', /cannot be true/],
   ['unknown validate field', (t) => (t.properties.validate.retries = 3), 'properties.validate.retries', /not supported/],
   // distribution
@@ -142,7 +142,7 @@ describe('malformed templates: each error names its path', () => {
     const result = parseTemplate(template);
     expect(result).toEqual({
       ok: false,
-      errors: [{ path: 'properties.customize[1].sha256Checksum', message: 'must be a SHA-256 checksum', expected: '64 hexadecimal characters', found: '"xyz"' }],
+      errors: [{ path: 'properties.customize[1].sha256Checksum', message: 'must be a SHA-256 checksum', expected: '64 hexadecimal characters (or "" for none)', found: '"xyz"' }],
     });
   });
 

@@ -3,7 +3,7 @@ import { mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/pro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LIMITS, parseTemplate, parseTemplateFile, parseTemplateText, type BakeSpec, type ParseResult } from '../../src/template/index.ts';
+import { LIMITS, parseTemplate, loadTemplate, loadTemplateFile, type BakeSpec, type ParseResult } from '../../src/template/index.ts';
 import { isoFromMs, parseAibDuration, parseIsoDuration } from '../../src/template/duration.ts';
 
 const fixtures = 'test/fixtures/templates';
@@ -13,15 +13,20 @@ function spec(result: ParseResult): BakeSpec {
   return result.spec;
 }
 
+function only(result: ParseResult) {
+  expect(result.ok).toBe(false);
+  return result.ok ? [] : result.errors;
+}
+
 describe('AIB-shaped templates and the examples', () => {
   it.each(['ubuntu-web.json', 'app-with-secret.json', 'windows-base.json'])('example %s validates', async (file) => {
-    expect(spec(await parseTemplateFile(join('examples', file))).name).toBe(file.replace('.json', ''));
+    expect(spec(await loadTemplateFile(join('examples', file))).name).toBe(file.replace('.json', ''));
   });
 
   it("the examples' File checksums match the files the emulator serves from examples/files", async () => {
     let checked = 0;
     for (const file of ['ubuntu-web.json', 'app-with-secret.json', 'windows-base.json']) {
-      for (const step of spec(await parseTemplateFile(join('examples', file))).customizers) {
+      for (const step of spec(await loadTemplateFile(join('examples', file))).customizers) {
         if (step.type !== 'File') continue;
         const served = /^https:\/\/127\.0\.0\.1:\d+\/kiln-files\/(.+)$/.exec(step.sourceUri)?.[1];
         expect(served, step.sourceUri).toBeDefined();
@@ -36,11 +41,12 @@ describe('AIB-shaped templates and the examples', () => {
   it('every fixture parses', async () => {
     const files = (await readdir(fixtures)).filter((f) => f.endsWith('.json'));
     expect(files.length).toBeGreaterThanOrEqual(5);
-    for (const file of files) spec(await parseTemplateFile(join(fixtures, file)));
+    // A properties-only fixture takes its region from outside, as `--location` gives it.
+    for (const file of files) spec(await loadTemplateFile(join(fixtures, file), { location: 'eastus' }));
   });
 
   it('normalizes a managed-image quickstart: ids, checksums, names, timeout', async () => {
-    const s = spec(await parseTemplateFile(join(fixtures, 'aib-linux-managed-image.json')));
+    const s = spec(await loadTemplateFile(join(fixtures, 'aib-linux-managed-image.json')));
     expect(s.name).toBe('aib-linux-managed-image'); // no resource name: the file name
     expect(s.location).toBe('westus2');
     expect(s.buildTimeoutInMinutes).toBe(80);
@@ -51,7 +57,7 @@ describe('AIB-shaped templates and the examples', () => {
   });
 
   it('turns replicationRegions into one region list with defaults, normalizing "East US"', async () => {
-    const s = spec(await parseTemplateFile(join(fixtures, 'aib-linux-sig.json')));
+    const s = spec(await loadTemplateFile(join(fixtures, 'aib-linux-sig.json')));
     const dist = s.distributions[0];
     expect(dist?.type).toBe('SharedImage');
     if (dist?.type !== 'SharedImage') return;
@@ -65,7 +71,7 @@ describe('AIB-shaped templates and the examples', () => {
   });
 
   it('fills Windows defaults and converts AIB Go durations to ISO', async () => {
-    const s = spec(await parseTemplateFile(join(fixtures, 'aib-windows-sig.json')));
+    const s = spec(await loadTemplateFile(join(fixtures, 'aib-windows-sig.json')));
     expect(s.customizers[0]).toMatchObject({ type: 'PowerShell', name: 'CreateBuildPath', runElevated: false, runAsSystem: false, validExitCodes: [0] });
     expect(s.customizers[1]).toMatchObject({ type: 'WindowsRestart', name: 'WindowsRestart-2', restartTimeout: { iso: 'PT5M', ms: 300_000 } });
     expect(s.customizers[1]).toHaveProperty('restartCommand');
@@ -81,8 +87,12 @@ describe('AIB-shaped templates and the examples', () => {
   });
 
   it('accepts a bare properties object; timeout 0 means 240; pinned versions are split off', async () => {
-    const s = spec(await parseTemplateFile(join(fixtures, 'aib-properties-only-sig-source.json')));
-    expect(s.location).toBe('eastus');
+    const file = join(fixtures, 'aib-properties-only-sig-source.json');
+    expect(only(await loadTemplateFile(file))).toEqual([{
+      path: '$', message: expect.stringContaining('needs a location'), expected: 'a region such as eastus', found: 'nothing',
+    }]);
+    const s = spec(await loadTemplateFile(file, { location: 'North Europe' }));
+    expect(s.location).toBe('northeurope');
     expect(s.buildTimeoutInMinutes).toBe(240);
     expect(s.source).toMatchObject({ type: 'SharedImageVersion', version: '1.0.3', image: { image: 'myIbImageDef' } });
     expect(s.distributions[0]).toMatchObject({ version: '1.0.4', excludeFromLatest: true, galleryImageId: expect.stringMatching(/images\/myIbImageDef$/) });
@@ -93,7 +103,7 @@ describe('AIB-shaped templates and the examples', () => {
   });
 
   it('normalizes the Kiln extensions: secret refs, rollout defaults, approval, schedule', async () => {
-    const s = spec(await parseTemplateFile(join(fixtures, 'kiln-extensions.json')));
+    const s = spec(await loadTemplateFile(join(fixtures, 'kiln-extensions.json')));
     expect(s.secrets).toEqual({
       DB_PASSWORD: { vault: 'kiln-secrets', name: 'db-password' },
       API_TOKEN: { vault: 'kiln-secrets', name: 'api-token', version: '0123456789abcdef0123456789abcdef' },
@@ -118,9 +128,9 @@ describe('AIB-shaped templates and the examples', () => {
     const s = spec(parseTemplate({
       source: { type: 'PlatformImage', publisher: 'p', offer: 'o', sku: 's', version: 'latest' },
       distribute: [{ type: 'VHD', runOutputName: 'v' }],
-    }, { name: 'minimal' }));
+    }, { name: 'minimal', location: 'East US' }));
     expect(s).toEqual({
-      name: 'minimal', location: 'eastus', tags: {},
+      name: 'minimal', location: 'eastus', tags: {}, managedResourceTags: {},
       source: { type: 'PlatformImage', publisher: 'p', offer: 'o', sku: 's', version: 'latest' },
       customizers: [],
       validation: { inVMValidations: [], continueDistributeOnFailure: false, sourceValidationOnly: false },
@@ -137,7 +147,7 @@ describe('AIB-shaped templates and the examples', () => {
 
   it('the name option wins over the resource name', async () => {
     const text = await readFile('examples/ubuntu-web.json', 'utf8');
-    expect(spec(parseTemplateText(text, { name: 'other' })).name).toBe('other');
+    expect(spec(await loadTemplate({ text }, { name: 'other' })).name).toBe('other');
   });
 });
 
@@ -165,13 +175,8 @@ describe('bad input never crashes or hangs', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const only = (result: ParseResult) => {
-    expect(result.ok).toBe(false);
-    return result.ok ? [] : result.errors;
-  };
-
-  it('text that is not JSON', () => {
-    expect(only(parseTemplateText('source: PlatformImage\n'))).toEqual([
+  it('text that is not JSON', async () => {
+    expect(only(await loadTemplate({ text: 'source: PlatformImage\n' }))).toEqual([
       { path: '$', message: expect.stringMatching(/^not valid JSON: /) },
     ]);
   });
@@ -179,25 +184,25 @@ describe('bad input never crashes or hangs', () => {
   it('an empty file', async () => {
     const file = join(dir, 'empty.json');
     await writeFile(file, '');
-    expect(only(await parseTemplateFile(file))).toEqual([{ path: '$', message: 'template is empty', expected: 'a JSON object', found: 'an empty file' }]);
-    expect(only(parseTemplateText(' \n\t'))[0]?.message).toBe('template is empty');
+    expect(only(await loadTemplateFile(file))).toEqual([{ path: '$', message: 'template is empty', expected: 'a JSON object', found: 'an empty file' }]);
+    expect(only(await loadTemplate({ text: ' \n\t' }))[0]?.message).toBe('template is empty');
   });
 
   it('a missing file or a directory', async () => {
-    expect(only(await parseTemplateFile(join(dir, 'nope.json')))).toEqual([{ path: '$', message: `cannot read ${join(dir, 'nope.json')}: ENOENT` }]);
-    expect(only(await parseTemplateFile(dir))).toEqual([{ path: '$', message: `cannot read ${dir}: not a file` }]);
+    expect(only(await loadTemplateFile(join(dir, 'nope.json')))).toEqual([{ path: '$', message: `cannot read ${join(dir, 'nope.json')}: ENOENT` }]);
+    expect(only(await loadTemplateFile(dir))).toEqual([{ path: '$', message: `cannot read ${dir}: not a file` }]);
   });
 
-  it('JSON that is not an object', () => {
-    expect(only(parseTemplateText('[1, 2]'))[0]).toEqual({ path: '$', message: expect.stringContaining('must be a JSON object'), expected: 'an object', found: 'an array of 2 items' });
-    expect(only(parseTemplateText('null'))[0]?.found).toBe('null');
+  it('JSON that is not an object', async () => {
+    expect(only(await loadTemplate({ text: '[1, 2]' }))[0]).toEqual({ path: '$', message: expect.stringContaining('must be a JSON object'), expected: 'an object', found: 'an array of 2 items' });
+    expect(only(await loadTemplate({ text: 'null' }))[0]?.found).toBe('null');
   });
 
   it('a 50 MB file is refused by its size without being read', { timeout: 5_000 }, async () => {
     const file = join(dir, 'big.json');
     await writeFile(file, '');
     await truncate(file, 50 * 1024 * 1024);
-    expect(only(await parseTemplateFile(file))).toEqual([{
+    expect(only(await loadTemplateFile(file))).toEqual([{
       path: '$',
       message: `template is 52428800 bytes; Kiln's limit is ${LIMITS.maxTemplateBytes} bytes`,
       expected: `at most ${LIMITS.maxTemplateBytes} bytes`,
@@ -205,15 +210,16 @@ describe('bad input never crashes or hangs', () => {
     }]);
   });
 
-  it('50 MB of text is refused by its size', { timeout: 5_000 }, () => {
+  it('50 MB of text is refused by its size', { timeout: 5_000 }, async () => {
     const text = `{"properties": {"customize": [${'{"type":"Shell","inline":["true"]},'.repeat(1_500_000)}]}}`;
     expect(text.length).toBeGreaterThan(50 * 1024 * 1024);
-    expect(only(parseTemplateText(text))[0]?.message).toMatch(/Kiln's limit is 1048576 bytes/);
+    expect(only(await loadTemplate({ text }))[0]?.message).toMatch(/Kiln's limit is 1048576 bytes/);
   });
 
   it('10,000 customizers hit the customizer limit', { timeout: 5_000 }, () => {
     const customize = Array.from({ length: 10_000 }, (_, i) => ({ type: 'Shell', name: `s${i}`, inline: ['true'] }));
     const template = {
+      location: 'eastus',
       properties: {
         source: { type: 'PlatformImage', publisher: 'p', offer: 'o', sku: 's', version: 'latest' },
         customize,
@@ -231,16 +237,16 @@ describe('bad input never crashes or hangs', () => {
     expect(parseTemplate(template).ok).toBe(true);
   });
 
-  it('thousands of errors are cut to a readable list', () => {
+  it('thousands of errors are cut to a readable list', async () => {
     const customize = Array.from({ length: LIMITS.maxCustomizers }, () => ({ type: 'Shell', inline: 'not-a-list', bogus: 1 }));
     const errors = only(parseTemplate({ source: {}, customize, distribute: [] }));
     expect(errors).toHaveLength(101);
     expect(errors[100]?.message).toMatch(/^and \d+ more errors$/);
   });
 
-  it('deeply nested JSON gives an error, not a stack overflow', { timeout: 5_000 }, () => {
+  it('deeply nested JSON gives an error, not a stack overflow', { timeout: 5_000 }, async () => {
     const depth = 400_000;
-    const errors = only(parseTemplateText(`${'['.repeat(depth)}${']'.repeat(depth)}`));
+    const errors = only(await loadTemplate({ text: `${'['.repeat(depth)}${']'.repeat(depth)}` }));
     expect(errors[0]?.path).toBe('$');
   });
 });

@@ -1,0 +1,62 @@
+// The HTTP API reads every template shape: an ARM deployment template with a `parameters` object beside it, and
+// answers a missing parameter with a 400 naming it.
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalDefault, type LocalDefault } from '../../local/default.ts';
+
+let local: LocalDefault;
+let home: string;
+let arm: unknown;
+
+beforeAll(async () => {
+  home = await mkdtemp(join(tmpdir(), 'kiln-api-shapes-'));
+  local = await startLocalDefault({ home, functionsPort: 0, armPort: 0, keyVaultPort: 0, blobPort: 0, profile: 'zero' });
+  arm = JSON.parse(await readFile('test/fixtures/templates/arm/bad-missing-parameter.json', 'utf8'));
+});
+
+afterAll(async () => {
+  await local?.close();
+  await rm(home, { recursive: true, force: true });
+});
+
+function call(method: string, path: string, body: unknown): Promise<Response> {
+  return fetch(`${local.functionsUrl}/api/${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', 'x-functions-key': local.apiKey },
+    body: JSON.stringify(body),
+  });
+}
+
+describe('ARM deployment templates through the API', () => {
+  it('POST /builds without the required parameter is a 400 naming it; with parameters beside the template it is accepted', async () => {
+    const refused = await call('POST', 'builds', { templateName: 'arm-web', template: arm });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { errors: unknown[] }).errors).toContainEqual(expect.objectContaining({ path: 'parameters.location', found: 'nothing' }));
+
+    const parameters = { location: { value: 'eastus' }, osFlavor: { value: 'noble' } };
+    const accepted = await call('POST', 'builds', { templateName: 'arm-web', template: arm, parameters });
+    expect(accepted.status).toBe(202);
+    expect(await accepted.json()).toMatchObject({ id: expect.stringMatching(/^arm-web-/), status: 'Pending' });
+  });
+
+  it('POST /builds says what it accepted but ignored (read-only fields from az image builder show)', async () => {
+    const shown = JSON.parse(await readFile('examples/ubuntu-web.json', 'utf8')) as { properties: Record<string, unknown> } & Record<string, unknown>;
+    shown.id = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.VirtualMachineImages/imageTemplates/ubuntu-web';
+    shown.properties.provisioningState = 'Succeeded';
+    const response = await call('POST', 'builds', { templateName: 'shown-web', template: shown });
+    expect(response.status).toBe(202);
+    expect(((await response.json()) as { warnings: Array<{ path: string }> }).warnings.map((w) => w.path)).toEqual(['id', 'properties.provisioningState']);
+  });
+
+  it('PUT /templates stores { template, parameters } as given (a blob drop of it reads the same shape)', async () => {
+    const body = { template: arm, parameters: { location: { value: 'eastus' }, osFlavor: { value: 'jammy' } } };
+    expect((await call('PUT', 'templates/arm-stored', body)).status).toBe(201);
+    const stored = await fetch(`${local.functionsUrl}/api/templates/arm-stored`, { headers: { 'x-functions-key': local.apiKey } });
+    expect(await stored.json()).toEqual(body);
+    const bad = await call('PUT', 'templates/arm-bad', { template: arm, parameters: { location: { value: 'eastus' }, osFlavor: { value: 'focal' } } });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { errors: unknown[] }).errors).toEqual([{ path: 'template.parameters.osFlavor', message: 'parameter osFlavor must be one of "jammy" | "noble", found "focal"' }]);
+  });
+});
