@@ -12,7 +12,7 @@ import { SkippableClock } from '../../local/host/clock.ts';
 import { startLocalHost, type LocalHost } from '../../local/host/index.ts';
 import type { BakeInput } from '../../src/pipeline/contracts.ts';
 import type { RunRecord } from '../../src/runs/record.ts';
-import { parseTemplateText } from '../../src/template/index.ts';
+import { parseTemplate } from '../../src/template/index.ts';
 import type { BakeSpec } from '../../src/template/spec.ts';
 import { fake } from '../fixtures/bake-app/fake-azure.ts';
 
@@ -37,7 +37,7 @@ export async function startBakeHarness(runPrefix: string): Promise<BakeHarness> 
   const context = new InvocationContext({ functionName: 'test', options: { extraInputs: [binding] } });
   context.extraInputs.set(binding, host.engine.clientInput(host.url));
   const client = df.getClient(context);
-  const parsed = parseTemplateText(readFileSync(join(import.meta.dirname, '../../examples/ubuntu-web.json'), 'utf8'));
+  const parsed = parseTemplate(JSON.parse(readFileSync(join(import.meta.dirname, '../../examples/ubuntu-web.json'), 'utf8')), { fallbackName: 'ubuntu-web' });
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
   const spec = parsed.spec;
   let runs = 0;

@@ -19,6 +19,7 @@ function spec(overrides: Partial<BakeSpec> = {}): BakeSpec {
     name: 'ubuntu-web',
     location: 'eastus',
     tags: {},
+    managedResourceTags: {},
     source: { type: 'PlatformImage', publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' },
     customizers: [{ type: 'Shell', name: 'nginx', script: { kind: 'inline', lines: ['apt-get install -y nginx'] }, secrets: [] }],
     validation: { inVMValidations: [], continueDistributeOnFailure: false, sourceValidationOnly: false },
