@@ -329,7 +329,10 @@ export function* rollout(run: BakeRun): Flowing<void> {
       ...run.record,
       outputs: {
         ...run.record.outputs,
-        scaleSets: results.map((r) => ({ id: r.scaleSetId, status: r.status === 'Canceled' ? 'Failed' : r.status, updated: r.updated, total: r.total })),
+        scaleSets: results.map((r) => ({
+          id: r.scaleSetId, status: r.status === 'Canceled' ? 'Failed' : r.status, updated: r.updated, total: r.total,
+          ...(r.path ? { path: r.path } : {}), ...(r.protected ? { protected: r.protected } : {}),
+        })),
       },
     };
   };

@@ -126,7 +126,7 @@ describe('bake orchestration', () => {
       version: '1.0.1',
       imageVersionId: galleryImage('1.0.1'),
       regions: { eastus: 'Completed', westeurope: 'Completed' },
-      scaleSets: [{ id: spec.rollout[0]!.scaleSetId, status: 'Succeeded', updated: 3, total: 3 }],
+      scaleSets: [{ id: spec.rollout[0]!.scaleSetId, status: 'Succeeded', updated: 3, total: 3, path: 'batches' }],
     });
     expect(record.staging).toMatchObject({ state: 'Deleted' });
     expect(fake.model).toBe(galleryImage('1.0.1'));
@@ -182,8 +182,8 @@ describe('bake orchestration', () => {
     expect(record.status).toBe('Failed');
     expect(record.error).toMatchObject({ step: 'rollout', code: 'RolledBack' });
     expect(record.error!.message).toMatch(/1 of 2 upgraded instances not healthy \(1 Unhealthy\).*rolled back to .*versions\/1\.0\.0/);
-    expect(record.outputs.scaleSets).toEqual([{ id: spec.rollout[0]!.scaleSetId, status: 'RolledBack', updated: 0, total: 3 }]);
-    const models = fake.called(Activity.beginScaleSetModel).map((c) => (c.input as { imageReferenceId: string }).imageReferenceId);
+    expect(record.outputs.scaleSets).toEqual([{ id: spec.rollout[0]!.scaleSetId, status: 'RolledBack', updated: 0, total: 3, path: 'batches' }]);
+    const models = fake.called(Activity.beginScaleSetModel).map((c) => (c.input as { image: { id: string } }).image.id);
     expect(models).toEqual([record.outputs.imageVersionId, galleryImage('1.0.0')]);
     expect(fake.model).toBe(galleryImage('1.0.0'));
     const upgrades = fake.called(Activity.beginInstanceUpgrade).map((c) => (c.input as { instanceIds: string[] }).instanceIds);
