@@ -99,7 +99,8 @@ export function rollingBatchPercent(scaleSet: VirtualMachineScaleSet): number {
 export function healthSource(scaleSet: VirtualMachineScaleSet): HealthSource {
   const profile = scaleSet.virtualMachineProfile;
   const extensions = profile?.extensionProfile?.extensions ?? [];
-  if (extensions.some((e) => /^ApplicationHealth(Linux|Windows)$/i.test(e.type ?? ''))) return 'ApplicationHealthExtension';
+  // The SDK flattens the extension's properties: its handler type is typePropertiesType.
+  if (extensions.some((e) => /^ApplicationHealth(Linux|Windows)$/i.test(e.typePropertiesType ?? ''))) return 'ApplicationHealthExtension';
   return profile?.networkProfile?.healthProbe?.id ? 'LoadBalancerProbe' : 'None';
 }
 
