@@ -185,6 +185,8 @@ export interface BakePlan {
     vmId: string;
   };
   distributions: PlannedDistribution[];
+  /** How each rollout target will be moved, and warnings about them (no health source): shown as the plan's message. */
+  rolloutNotes?: string[];
   /** Ids of every gallery image definition / managed image the bake writes: the bake lock is taken on each. */
   lockKeys: string[];
   /** Polling bounds from the settings (KILN_POLL_MIN_MS / KILN_POLL_MAX_MS). */

@@ -24,6 +24,7 @@ import type { RolloutTarget } from '../template/spec.ts';
 import { breachesHealthThreshold } from './batches.ts';
 import { BakeCanceled, Flow, StepFailed, type Flowing } from './flow.ts';
 import { nextPollDelay, type PollBounds } from './polling.ts';
+import { chooseRolloutPath, PATH_LOG } from './rollout-path.ts';
 import { platformUpgradeWatchdogMs, WATCHDOG_MS } from './watchdogs.ts';
 
 export interface RolloutInput {
@@ -47,30 +48,8 @@ export interface RolloutOutput {
   message?: string;
 }
 
-type ScaleSetModel = Extract<ReadScaleSetOutput, { ok: true }>['value'];
-
 /** Health states that mean "not decided yet": the gate keeps waiting on them until its watchdog. */
 const UNDECIDED: InstanceHealth[] = ['Initializing', 'Unknown'];
-
-const DEFINITION_OF_VERSION = /^(.*\/galleries\/[^/]+\/images\/[^/]+)\/versions\/[^/]+$/i;
-
-/** The path a scale set's own properties (and the template's opt-out) call for. */
-export function chooseRolloutPath(model: ScaleSetModel, target: Pick<RolloutTarget, 'mode'>, imageVersionId: string): RolloutPath {
-  const definition = DEFINITION_OF_VERSION.exec(imageVersionId)?.[1];
-  // The model names the definition and Azure follows it: promotion already started the upgrade.
-  if (model.automaticOSUpgrade && 'id' in model.image && definition !== undefined && model.image.id.toLowerCase() === definition.toLowerCase()) {
-    return 'automaticOSUpgrade';
-  }
-  if (target.mode === 'batches' || model.upgradeMode === 'Manual') return 'batches';
-  return model.upgradeMode === 'Rolling' ? 'rolling' : 'automatic';
-}
-
-const PATH_LOG: Record<RolloutPath, string> = {
-  batches: "Kiln's batches and health gate",
-  rolling: "Azure's rolling upgrade (its batches and thresholds), followed by Kiln's health gate",
-  automatic: 'upgradePolicy Automatic: Azure upgrades every instance when the model changes; Kiln watches it',
-  automaticOSUpgrade: "automatic OS image upgrade: promoting the version started Azure's upgrade; Kiln watches it",
-};
 
 const imageLabel = (image: ScaleSetImage) => ('id' in image ? image.id : `${image.publisher}:${image.offer}:${image.sku}:${image.version}`);
 const sameImage = (a: ScaleSetImage, b: ScaleSetImage) => imageLabel(a).toLowerCase() === imageLabel(b).toLowerCase();
