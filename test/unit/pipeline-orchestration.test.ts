@@ -190,6 +190,55 @@ describe('bake orchestration', () => {
     expect(upgrades).toEqual([['0', '1'], ['0', '1']]);
   });
 
+  it("follows Azure's rolling upgrade on a Rolling scale set instead of upgrading instances itself", async () => {
+    fake.reset({ upgradeMode: 'Rolling' });
+    const record = await finished(await start());
+    expect(record.status).toBe('Succeeded');
+    expect(record.outputs.scaleSets).toEqual([{ id: spec.rollout[0]!.scaleSetId, status: 'Succeeded', updated: 3, total: 3, path: 'rolling' }]);
+    expect(fake.called(Activity.beginInstanceUpgrade)).toEqual([]);
+    expect(fake.called(Activity.readRollingUpgrade).length).toBeGreaterThan(3);
+  });
+
+  it('rolls a Rolling scale set back when Azure\'s rolling upgrade ends Faulted', async () => {
+    fake.reset({ upgradeMode: 'Rolling', rollingEnds: 'Faulted' });
+    const record = await finished(await start());
+    expect(record.error).toMatchObject({ step: 'rollout', code: 'RolledBack' });
+    expect(record.error!.message).toMatch(/Azure's rolling upgrade ended Faulted: MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade.*rolled back to .*versions\/1\.0\.0/);
+    expect([...fake.running.values()].every((image) => image === galleryImage('1.0.0'))).toBe(true);
+    expect(record.outputs.scaleSets[0]).toMatchObject({ status: 'RolledBack', path: 'rolling' });
+  });
+
+  it("cancels Azure's rolling upgrade when the bake is canceled during the rollout", async () => {
+    fake.reset({ upgradeMode: 'Rolling', rollingEnds: 'Hang' });
+    const id = await start();
+    await waitFor(id, () => fake.called(Activity.readRollingUpgrade).length > 2);
+    await client.raiseEvent(id, 'cancel', null);
+    const record = await finished(id);
+    expect(record.status).toBe('Canceled');
+    // The bake ends without waiting for its children: the rollout child finishes its own cancel.
+    const child = await waitFor(`${id}:rollout:0`, (s) => s.runtimeStatus === 'Completed');
+    expect(fake.called(Activity.beginCancelRollingUpgrade)).toHaveLength(1);
+    expect(child.output).toMatchObject({ status: 'Canceled', path: 'rolling', message: expect.stringContaining("Azure's rolling upgrade was cancelled") });
+  });
+
+  it("takes Kiln's batches on a Rolling scale set when the template says mode batches, restoring the policy after", async () => {
+    fake.reset({ upgradeMode: 'Rolling' });
+    const record = await finished(await start({ rollout: [{ ...spec.rollout[0]!, mode: 'batches' }] }));
+    expect(record.outputs.scaleSets[0]).toMatchObject({ status: 'Succeeded', path: 'batches', updated: 3 });
+    const modes = fake.called(Activity.beginScaleSetModel).map((c) => (c.input as { upgradeMode?: string }).upgradeMode);
+    expect(modes).toEqual(['Manual', 'Rolling']);
+    expect(fake.rolling).toBeNull();
+  });
+
+  it('reads the members again before each batch: autoscale removals drop out, additions are gated, protected ones stay', async () => {
+    fake.reset({ instances: ['0', '1', '2', '3'], protectedIds: ['3'], autoscale: { remove: '2', add: '4' } });
+    const record = await finished(await start());
+    expect(record.status).toBe('Succeeded');
+    expect(record.outputs.scaleSets).toEqual([{ id: spec.rollout[0]!.scaleSetId, status: 'Succeeded', updated: 3, total: 4, path: 'batches', protected: ['3'] }]);
+    expect(fake.called(Activity.beginInstanceUpgrade).map((c) => (c.input as { instanceIds: string[] }).instanceIds)).toEqual([['0', '1']]);
+    expect(fake.running.get('3')).toBe(galleryImage('1.0.0'));
+  });
+
   it('ends Canceled and clean when canceled during customization', async () => {
     fake.reset({ behaviours: { 'beginCustomizer:customize:0': { kind: 'hang' } } });
     const id = await start();
