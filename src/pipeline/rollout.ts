@@ -10,6 +10,7 @@ import {
   Activity,
   type InstanceHealth,
   type MemberState,
+  type OperationStatus,
   type ReadInstancesOutput,
   type ReadRollingUpgradeOutput,
   type ReadScaleSetOutput,
@@ -71,6 +72,8 @@ export function* rolloutScaleSet(context: OrchestrationContext): Flowing<Rollout
   /** Kiln's batches on a scale set whose policy would upgrade by itself: Manual meanwhile, restored after. */
   const switchPolicy: UpgradeMode | undefined = path === 'batches' && model.upgradeMode !== 'Manual' ? model.upgradeMode : undefined;
   const upgradeWatchdog = WATCHDOG_MS.instanceUpgrade[input.osType];
+  /** Said when a rollout ends part-way with the policy Kiln switched to Manual (restoring it would move instances). */
+  const policyNote = switchPolicy ? `; upgradePolicy left Manual (it was ${switchPolicy})` : '';
 
   let members: MemberState[] = model.instances;
   let healthy = 0;
@@ -136,7 +139,8 @@ export function* rolloutScaleSet(context: OrchestrationContext): Flowing<Rollout
         }
         if (stale.length > 0 && !started && !(fresh && latest.code === 'RollingForward')) {
           // Nothing of Azure's is moving these instances: Kiln starts the rolling upgrade (Azure still runs it).
-          yield* flow.call(Activity.beginRollingUpgrade, { scaleSetId });
+          const begun = yield* flow.call<OperationStatus>(Activity.beginRollingUpgrade, { scaleSetId });
+          if (begun.state === 'Failed') return { ok: false, message: `starting a rolling upgrade failed: ${begun.error.message}` };
           started = true;
         }
       }
@@ -152,7 +156,7 @@ export function* rolloutScaleSet(context: OrchestrationContext): Flowing<Rollout
   const rollBack = function* (why: string): Flowing<RolloutOutput> {
     flow.stopListeningForCancel();
     if (!target.rollbackOnFailure || !previous || sameImage(previous, newImage)) {
-      const message = !target.rollbackOnFailure ? `${why}; rollbackOnFailure is false` : `${why}; no earlier version to roll back to`;
+      const message = `${why}; ${!target.rollbackOnFailure ? 'rollbackOnFailure is false' : 'no earlier version to roll back to'}${policyNote}`;
       yield* report('Failed', message);
       return output('Failed', message);
     }
@@ -164,19 +168,21 @@ export function* rolloutScaleSet(context: OrchestrationContext): Flowing<Rollout
         }
       }
       const baseline = path === 'batches' || path === 'automatic' ? null : yield* readRolling();
-      yield* setModel(previous, switchPolicy, 'rollback');
+      yield* setModel(previous, undefined, 'rollback');
       if (path === 'batches') {
         const moved = (yield* readMembers(previous)).filter((m) => !m.onImage && !m.protected).map((m) => m.instanceId);
         if (moved.length > 0) {
           yield* flow.operation('rollout', `rollback of ${scaleSetName} instances ${moved.join(', ')}`, Activity.beginInstanceUpgrade, { scaleSetId, instanceIds: moved, image: previous }, upgradeWatchdog);
         }
+        // Only now, with every member back, may the policy that would move instances by itself return.
+        if (switchPolicy) yield* setModel(previous, switchPolicy, `upgradePolicy ${switchPolicy} restored after the rollback`);
       } else {
         const back = yield* followPlatform(previous, model.upgradeMode === 'Rolling' || path === 'automaticOSUpgrade', baseline);
         if (!back.ok) throw new StepFailed('rollout', { code: 'RollbackFailed', message: back.message, retryable: false });
       }
     } catch (error) {
       if (!(error instanceof StepFailed)) throw error;
-      const message = `${why}; the rollback failed too: ${error.failure.message}`;
+      const message = `${why}; the rollback failed too: ${error.failure.message}${policyNote}`;
       yield* report('Failed', message);
       return output('Failed', message);
     }
@@ -257,7 +263,7 @@ export function* rolloutScaleSet(context: OrchestrationContext): Flowing<Rollout
           cancelNote = `; cancelling Azure's rolling upgrade failed: ${cancelError.failure.message}`;
         }
       }
-      const message = `canceled with ${members.filter((m) => m.onImage).length} of ${members.length} instances on the new image${cancelNote}`;
+      const message = `canceled with ${members.filter((m) => m.onImage).length} of ${members.length} instances on the new image${cancelNote}${policyNote}`;
       yield* report('Failed', message);
       return output('Canceled', message);
     }
