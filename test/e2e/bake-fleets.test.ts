@@ -68,6 +68,11 @@ describe('rollouts onto every kind of fleet on the local default', () => {
     expect(env.local.emulator.faults.list().map((f) => f.fired)).toEqual([1, 1]);
     env.local.emulator.faults.clear();
     expect(run.status, describeRun(run)).toBe('Succeeded');
+    // The plan says which path each scale set will follow.
+    const plan = run.steps.find((s) => s.name === 'plan')!.message!;
+    expect(plan).toContain("rollout fleet-flex (Flexible, upgradePolicy Manual): Kiln's batches and health gate");
+    expect(plan).toContain("rollout fleet-rolling (Uniform, upgradePolicy Rolling): Azure's rolling upgrade");
+    expect(plan).toContain('rollout fleet-aos (Uniform, upgradePolicy Rolling): automatic OS image upgrade: promoting the version starts');
     const version = run.outputs.imageVersionId!;
     const definition = version.split('/versions/')[0]!;
 
