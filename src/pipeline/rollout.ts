@@ -119,6 +119,7 @@ export function* rolloutScaleSet(context: OrchestrationContext): Flowing<Rollout
     const startedAt = flow.now().getTime();
     const deadline = startedAt + platformUpgradeWatchdogMs(model.rollingBatchPercent, input.osType);
     let started = false;
+    let lastShown = '';
     for (;;) {
       const now = yield* readMembers(image);
       const stale = now.filter((m) => !m.onImage && !m.protected);
@@ -144,7 +145,10 @@ export function* rolloutScaleSet(context: OrchestrationContext): Flowing<Rollout
           started = true;
         }
       }
-      yield* report('Updating');
+      // Progress is saved when it changes: a long wait adds no history of its own.
+      const shown = `${healthy}/${members.length} ${batch}/${batches}`;
+      if (shown !== lastShown) yield* report('Updating');
+      lastShown = shown;
       if (flow.now().getTime() >= deadline) {
         return { ok: false, message: `${stale.length} instance(s) (${stale.map((m) => m.instanceId).join(', ')}) not on ${imageLabel(image)} within the watchdog` };
       }
