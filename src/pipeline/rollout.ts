@@ -67,8 +67,10 @@ export function* rolloutScaleSet(context: OrchestrationContext): Flowing<Rollout
   const model = read.value;
   const path = chooseRolloutPath(model, target, imageVersionId);
   // A definition reference rolls back to the version its instances ran, pinned (the definition now means the new one).
-  const previous: ScaleSetImage | undefined =
-    path === 'automaticOSUpgrade' ? (model.exactVersion && 'id' in model.image ? { id: `${model.image.id}/versions/${model.exactVersion}` } : undefined) : model.image;
+  const pinned = model.exactVersion !== undefined && 'id' in model.image;
+  const previous: ScaleSetImage | undefined = pinned
+    ? { id: `${(model.image as { id: string }).id}/versions/${model.exactVersion}` }
+    : path === 'automaticOSUpgrade' ? undefined : model.image;
   /** Kiln's batches on a scale set whose policy would upgrade by itself: Manual meanwhile, restored after. */
   const switchPolicy: UpgradeMode | undefined = path === 'batches' && model.upgradeMode !== 'Manual' ? model.upgradeMode : undefined;
   const upgradeWatchdog = WATCHDOG_MS.instanceUpgrade[input.osType];
@@ -191,8 +193,8 @@ export function* rolloutScaleSet(context: OrchestrationContext): Flowing<Rollout
       return output('Failed', message);
     }
     healthy = 0;
-    const pinned = path === 'automaticOSUpgrade' ? ` (the model now pins that version: point it at the definition again when a good version is promoted)` : '';
-    const message = `${why}; rolled back to ${imageLabel(previous)}${pinned}`;
+    const pinNote = pinned ? ` (the model now pins that version: point it at the definition again when a good version is promoted)` : '';
+    const message = `${why}; rolled back to ${imageLabel(previous)}${pinNote}`;
     yield* report('RolledBack', message);
     return output('RolledBack', message);
   };
