@@ -10,7 +10,15 @@ import { planBake } from '../src/activities/plan.ts';
 import { pollOperation } from '../src/activities/poll.ts';
 import { beginPromote } from '../src/activities/promote.ts';
 import { beginReplication, readReplication } from '../src/activities/replicate.ts';
-import { beginInstanceUpgrade, beginScaleSetModel, readInstanceHealth, readScaleSet } from '../src/activities/rollout.ts';
+import {
+  beginCancelRollingUpgrade,
+  beginInstanceUpgrade,
+  beginRollingUpgrade,
+  beginScaleSetModel,
+  readInstances,
+  readRollingUpgrade,
+  readScaleSet,
+} from '../src/activities/rollout.ts';
 import { loadRunRecord, saveRunProgress, saveRunRecord } from '../src/activities/run-records.ts';
 import { beginDeleteStagingGroup, createStagingGroup } from '../src/activities/stage-group.ts';
 import { beginStagingNetwork } from '../src/activities/stage-network.ts';
@@ -35,7 +43,10 @@ const handlers = {
   [Activity.readScaleSet]: readScaleSet,
   [Activity.beginScaleSetModel]: beginScaleSetModel,
   [Activity.beginInstanceUpgrade]: beginInstanceUpgrade,
-  [Activity.readInstanceHealth]: readInstanceHealth,
+  [Activity.readInstances]: readInstances,
+  [Activity.readRollingUpgrade]: readRollingUpgrade,
+  [Activity.beginRollingUpgrade]: beginRollingUpgrade,
+  [Activity.beginCancelRollingUpgrade]: beginCancelRollingUpgrade,
   [Activity.beginDeleteStagingGroup]: beginDeleteStagingGroup,
   [Activity.pollOperation]: pollOperation,
 } as const;

@@ -1,7 +1,7 @@
 /** Fault injection for the emulator: validated rules saying which requests get a throttle, a 500, a failed LRO, … */
 import { z } from 'zod';
 
-export const FAULT_KINDS = ['throttle', 'error500', 'lroFailed', 'runCommandTimeout', 'unhealthy'] as const;
+export const FAULT_KINDS = ['throttle', 'error500', 'lroFailed', 'runCommandTimeout', 'unhealthy', 'scaleIn', 'scaleOut'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 const HTTP_METHODS = ['GET', 'PUT', 'PATCH', 'POST', 'DELETE', 'HEAD'] as const;
@@ -92,6 +92,9 @@ const DEFAULTS: Record<FaultKind, { code: string; message: string }> = {
     message: 'The script did not finish within the allowed time. (injected fault)',
   },
   unhealthy: { code: 'Unhealthy', message: 'The application health probe reported Unhealthy. (injected fault)' },
+  // Autoscale moving a scale set while a request about it runs: one instance removed or added (not an error).
+  scaleIn: { code: 'Autoscale', message: 'Autoscale removed an instance. (injected fault)' },
+  scaleOut: { code: 'Autoscale', message: 'Autoscale added an instance. (injected fault)' },
 };
 
 const DEFAULT_MESSAGES_BY_CODE: Record<string, string> = {

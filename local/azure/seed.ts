@@ -53,13 +53,21 @@ export const seedSchema = z
           name: z.string(),
           location: z.string(),
           capacity: z.number().int().min(0),
-          /** Gallery image version id the instances run. */
-          imageReferenceId: z.string(),
+          /** The image the instances run: a gallery version or definition id or managed image id … */
+          imageReferenceId: z.string().optional(),
+          /** … or a marketplace image (where a fleet starts before its first golden image). */
+          imageReference: marketplaceImage.optional(),
           adminUsername: z.string().default('azureuser'),
+          orchestrationMode: z.enum(['Uniform', 'Flexible']).default('Uniform'),
           upgradeMode: z.enum(['Manual', 'Automatic', 'Rolling']).default('Manual'),
+          /** Automatic OS image upgrade (with a definition id, a promoted version rolls out by itself). */
+          automaticOSUpgrade: z.boolean().default(false),
           healthExtension: z.boolean().default(true),
+          /** Uniform instance ids protected from scale set actions. */
+          protectedInstances: z.array(z.string()).default([]),
         })
-        .strict(),
+        .strict()
+        .refine((set) => (set.imageReferenceId === undefined) !== (set.imageReference === undefined), { message: 'give exactly one of imageReferenceId and imageReference' }),
     ),
     secrets: z.record(z.string(), z.string()).default({}),
   })
@@ -121,14 +129,18 @@ export async function applySeed(seed: LocalEnvironmentSeed, send: SeedDispatch, 
       location: set.location,
       sku: { name: 'Standard_D2s_v5', tier: 'Standard', capacity: set.capacity },
       properties: {
-        upgradePolicy: { mode: set.upgradeMode },
+        orchestrationMode: set.orchestrationMode,
+        upgradePolicy: { mode: set.upgradeMode, ...(set.automaticOSUpgrade ? { automaticOSUpgradePolicy: { enableAutomaticOSUpgrade: true } } : {}) },
         virtualMachineProfile: {
           osProfile: { computerNamePrefix: set.name.replace(/[^a-zA-Z0-9]/g, '').slice(0, 9), adminUsername: set.adminUsername },
-          storageProfile: { imageReference: { id: set.imageReferenceId }, osDisk: { createOption: 'FromImage' } },
+          storageProfile: { imageReference: set.imageReference ?? { id: set.imageReferenceId }, osDisk: { createOption: 'FromImage' } },
           extensionProfile: { extensions },
         },
       },
     });
+    for (const instanceId of set.protectedInstances) {
+      await send('PUT', `${id}/virtualMachines/${instanceId}`, API.compute, { properties: { protectionPolicy: { protectFromScaleSetActions: true } } });
+    }
   }
 }
 

@@ -18,6 +18,7 @@
 
 import type { BakeSpec, ReplicaRegion } from '../template/spec.ts';
 import type { RunRecord } from '../runs/record.ts';
+import type { HealthSource, OrchestrationMode, RollingUpgradeState, ScaleSetImage, UpgradeMode } from '../azure/scaleSets.ts';
 
 /** Every activity's registered name. */
 export const Activity = {
@@ -48,7 +49,10 @@ export const Activity = {
   readScaleSet: 'readScaleSet',
   beginScaleSetModel: 'beginScaleSetModel',
   beginInstanceUpgrade: 'beginInstanceUpgrade',
-  readInstanceHealth: 'readInstanceHealth',
+  readInstances: 'readInstances',
+  readRollingUpgrade: 'readRollingUpgrade',
+  beginRollingUpgrade: 'beginRollingUpgrade',
+  beginCancelRollingUpgrade: 'beginCancelRollingUpgrade',
   // finally
   beginDeleteStagingGroup: 'beginDeleteStagingGroup',
   // every begin… above
@@ -181,6 +185,8 @@ export interface BakePlan {
     vmId: string;
   };
   distributions: PlannedDistribution[];
+  /** How each rollout target will be moved, and warnings about them (no health source): shown as the plan's message. */
+  rolloutNotes?: string[];
   /** Ids of every gallery image definition / managed image the bake writes: the bake lock is taken on each. */
   lockKeys: string[];
   /** Polling bounds from the settings (KILN_POLL_MIN_MS / KILN_POLL_MAX_MS). */
@@ -303,37 +309,62 @@ export interface BeginPromoteInput {
 
 // ---- 11 rollout -----------------------------------------------------------------------------------------------
 
-/** readScaleSet: the scale set's model image and its instances. */
+/** readScaleSet: the scale set's model (image, orchestration mode, upgrade policy, health source) and its members. */
 export interface ReadScaleSetInput {
   scaleSetId: string;
 }
+export type { ScaleSetImage, OrchestrationMode, UpgradeMode, HealthSource } from '../azure/scaleSets.ts';
 export type ReadScaleSetOutput = Outcome<{
-  /** The model's image reference id (a gallery version id) before the rollout: the rollback target. */
-  imageReferenceId: string;
-  instanceIds: string[];
+  /** The model's image before the rollout (marketplace, managed image, gallery version or definition). */
+  image: ScaleSetImage;
+  /** With a definition reference: the version most instances run (what a rollback pins the model to). */
+  exactVersion?: string;
+  orchestrationMode: OrchestrationMode;
+  upgradeMode: UpgradeMode;
+  automaticOSUpgrade: boolean;
+  healthSource: HealthSource;
+  /** Azure's rolling batch size in percent (Rolling policy and automatic OS upgrades). */
+  rollingBatchPercent: number;
+  instances: MemberState[];
 }>;
 
-/** beginScaleSetModel: point the scale set's model at imageReferenceId (upgrade policy untouched). */
+/** beginScaleSetModel: point the model at `image`, and set the upgrade policy mode when `upgradeMode` is given. */
 export interface BeginScaleSetModelInput {
   scaleSetId: string;
-  imageReferenceId: string;
+  image: ScaleSetImage;
+  upgradeMode?: UpgradeMode;
 }
 
-/** beginInstanceUpgrade: bring these instances to the latest model (manualUpgrade). */
+/** beginInstanceUpgrade: bring these members to the latest model (manualUpgrade); those already on `image` are skipped. */
 export interface BeginInstanceUpgradeInput {
   scaleSetId: string;
   instanceIds: string[];
+  image: ScaleSetImage;
 }
 
-/** readInstanceHealth: each instance's application health and whether it runs the latest model. */
-export interface ReadInstanceHealthInput {
+/** readInstances: every member now (autoscale may have moved the set), its health and whether it runs `image`. */
+export interface ReadInstancesInput {
   scaleSetId: string;
-  instanceIds: string[];
+  orchestrationMode: OrchestrationMode;
+  image: ScaleSetImage;
 }
 export type InstanceHealth = 'Healthy' | 'Unhealthy' | 'Initializing' | 'Unknown';
-export type ReadInstanceHealthOutput = Outcome<
-  { instanceId: string; health: InstanceHealth; latestModel: boolean; imageReferenceId?: string }[]
->;
+export interface MemberState {
+  instanceId: string;
+  health: InstanceHealth;
+  /** Runs the image asked about (readScaleSet: the model's image). */
+  onImage: boolean;
+  /** protectFromScaleSetActions: reported, never upgraded by Kiln. */
+  protected: boolean;
+}
+export type ReadInstancesOutput = Outcome<MemberState[]>;
+
+/** readRollingUpgrade: Azure's latest rolling upgrade of the scale set (null when it never had one). */
+export interface ScaleSetInput {
+  scaleSetId: string;
+}
+export type { RollingUpgradeState } from '../azure/scaleSets.ts';
+export type ReadRollingUpgradeOutput = Outcome<RollingUpgradeState | null>;
 
 // ---- finally: cleanup -----------------------------------------------------------------------------------------
 

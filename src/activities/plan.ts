@@ -9,6 +9,7 @@ import { latestPlatformImageVersion } from '../azure/marketplace.ts';
 import type { OsType } from '../azure/virtualMachines.ts';
 import type { BakeSpec } from '../template/spec.ts';
 import type { BakePlan, PlanBakeInput, PlanBakeOutput, PlannedDistribution } from './contracts.ts';
+import { rolloutNotes } from './rollout-preflight.ts';
 import { activityEnvironment } from './environment.ts';
 import { nextVersion, stagingNames } from './naming.ts';
 import { outcome } from './outcomes.ts';
@@ -170,6 +171,7 @@ async function makePlan({ runId, spec, now, reuseVersion }: PlanBakeInput): Prom
       ),
     ],
     poll: { minMs: config.pollMinMs, maxMs: config.pollMaxMs },
+    rolloutNotes: await rolloutNotes(clients, spec.rollout, distributions.find((d) => d.type === 'SharedImage')?.imageVersionId),
   };
 }
 

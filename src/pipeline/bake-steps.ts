@@ -39,7 +39,8 @@ export function* plan(run: BakeRun): Flowing<void> {
   const bakePlan = yield* planNamesAndVersion(run);
   skipWhatTheTemplateLeavesOut(run, bakePlan);
   const image = sharedImages(bakePlan)[0];
-  run.settle('Succeeded', `${image ? `version ${image.version}, ` : ''}staging group ${bakePlan.staging.resourceGroupName}`);
+  const notes = bakePlan.rolloutNotes?.length ? `; ${bakePlan.rolloutNotes.join('; ')}` : '';
+  run.settle('Succeeded', `${image ? `version ${image.version}, ` : ''}staging group ${bakePlan.staging.resourceGroupName}${notes}`);
 }
 
 /** The plan activity: resource names from the run id, the next version (read from the gallery), the poll bounds. */
@@ -329,7 +330,10 @@ export function* rollout(run: BakeRun): Flowing<void> {
       ...run.record,
       outputs: {
         ...run.record.outputs,
-        scaleSets: results.map((r) => ({ id: r.scaleSetId, status: r.status === 'Canceled' ? 'Failed' : r.status, updated: r.updated, total: r.total })),
+        scaleSets: results.map((r) => ({
+          id: r.scaleSetId, status: r.status === 'Canceled' ? 'Failed' : r.status, updated: r.updated, total: r.total,
+          ...(r.path ? { path: r.path } : {}), ...(r.protected ? { protected: r.protected } : {}),
+        })),
       },
     };
   };

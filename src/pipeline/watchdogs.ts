@@ -28,6 +28,11 @@ export const WATCHDOG_MS = {
   deleteStagingGroup: 45 * MINUTE,
 } as const;
 
+/** How long Kiln follows an upgrade Azure runs (rolling, automatic, automatic OS): each batch's upgrade and health. */
+export function platformUpgradeWatchdogMs(batchPercent: number, osType: OsType): number {
+  return Math.ceil(100 / Math.max(1, batchPercent)) * (WATCHDOG_MS.instanceUpgrade[osType] + WATCHDOG_MS.healthGate);
+}
+
 /** The watchdog of one customizer: a restart waits its restartTimeout, everything else the Run Command cap. */
 export function customizerWatchdogMs(customizer: Customizer): number {
   if (customizer.type === 'WindowsRestart') return customizer.restartTimeout.ms + 10 * MINUTE;

@@ -28,6 +28,9 @@ export interface RegionProgress {
   endedAt?: string;
 }
 
+/** How a rollout moved a scale set: Kiln's batches, or following Azure's rolling, automatic or automatic OS upgrade. */
+export type RolloutPath = 'batches' | 'rolling' | 'automatic' | 'automaticOSUpgrade';
+
 export interface ScaleSetProgress {
   kind: 'scaleSet';
   scaleSetId: string;
@@ -37,6 +40,7 @@ export interface ScaleSetProgress {
   total: number;
   batch: number;
   batches: number;
+  path?: RolloutPath;
   message?: string;
   /** When the rollout of this scale set was first saved and when it ended (stamped by src/runs/timeline.ts). */
   startedAt?: string;

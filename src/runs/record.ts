@@ -1,6 +1,7 @@
 /** The run record (docs/design.md §6): the durable account of one bake that the API, the CLI and users read. */
 
 import type { BakeSpec } from '../template/spec.ts';
+import type { RolloutPath } from './progress.ts';
 
 export type RunStatus = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Canceled';
 
@@ -24,6 +25,10 @@ export interface ScaleSetOutcome {
   status: 'Pending' | 'Updating' | 'Succeeded' | 'RolledBack' | 'Failed';
   updated: number;
   total: number;
+  /** The path the rollout followed (the scale set's upgrade policy, or the template's `mode: batches`). */
+  path?: RolloutPath;
+  /** Members protected from scale set actions, left on the image they ran. */
+  protected?: string[];
 }
 
 export interface RunOutputs {

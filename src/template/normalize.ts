@@ -216,6 +216,7 @@ export function normalize(props: Props, envelope: TemplateEnvelope): BakeSpec {
         maxUnhealthyPercent: t.maxUnhealthyPercent ?? DEFAULTS.maxUnhealthyPercent,
         pauseBetweenBatches: iso(t.pauseBetweenBatches ?? DEFAULTS.pauseBetweenBatches),
         rollbackOnFailure: t.rollbackOnFailure ?? true,
+        mode: t.mode ?? 'auto',
       };
     }),
     approval: { required: props.approval?.required ?? false, timeout: iso(props.approval?.timeout ?? DEFAULTS.approvalTimeout) },

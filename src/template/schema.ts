@@ -181,6 +181,8 @@ const rolloutTarget = z.strictObject({
   maxUnhealthyPercent: z.number().int().min(0).max(100).optional(),
   pauseBetweenBatches: isoDuration.optional(),
   rollbackOnFailure: z.boolean().optional(),
+  /** auto: follow the scale set's own upgrade policy; batches: Kiln's batches whatever the policy says. */
+  mode: z.enum(['auto', 'batches']).optional(),
 });
 const approval = z.strictObject({ required: z.boolean(), timeout: isoDuration.optional() });
 const schedule = z.strictObject({ patch: ncrontab.optional(), onSourceUpdate: z.boolean().optional() });

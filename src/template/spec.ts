@@ -209,6 +209,8 @@ export interface RolloutTarget {
   pauseBetweenBatches: Duration;
   /** Default true. */
   rollbackOnFailure: boolean;
+  /** Default auto: the scale set's upgrade policy decides; batches: Kiln's batches (the policy set to Manual meanwhile). */
+  mode: 'auto' | 'batches';
 }
 
 export interface Approval {

@@ -16,7 +16,7 @@ import { planBake } from '../../src/activities/plan.ts';
 import { pollOperation } from '../../src/activities/poll.ts';
 import { beginPromote } from '../../src/activities/promote.ts';
 import { beginReplication, readReplication } from '../../src/activities/replicate.ts';
-import { beginInstanceUpgrade, beginScaleSetModel, readInstanceHealth, readScaleSet } from '../../src/activities/rollout.ts';
+import { beginInstanceUpgrade, beginScaleSetModel, readInstances, readScaleSet } from '../../src/activities/rollout.ts';
 import { beginDeleteStagingGroup, createStagingGroup } from '../../src/activities/stage-group.ts';
 import { beginStagingNetwork } from '../../src/activities/stage-network.ts';
 import { beginStagingVm, buildVmOptions } from '../../src/activities/stage-vm.ts';
@@ -163,11 +163,17 @@ describe('ubuntu-web, step by step', () => {
     expect((await getImageVersion(clients, versionId))?.publishingProfile?.excludeFromLatest).toBe(false);
 
     const before = await readScaleSet({ scaleSetId: WEB_VMSS });
-    expect(before).toEqual({ ok: true, value: { imageReferenceId: expect.stringMatching(/ubuntu-web\/versions\/1\.0\.0$/), instanceIds: ['0', '1', '2'] } });
-    expect(await settle(beginScaleSetModel({ scaleSetId: WEB_VMSS, imageReferenceId: versionId }))).toEqual({ state: 'Succeeded' });
-    expect(await settle(beginInstanceUpgrade({ scaleSetId: WEB_VMSS, instanceIds: ['0'] }))).toEqual({ state: 'Succeeded' });
-    const health = await readInstanceHealth({ scaleSetId: WEB_VMSS, instanceIds: ['0', '1'] });
-    expect(health).toMatchObject({ ok: true, value: [{ instanceId: '0', latestModel: true, health: 'Healthy' }, { instanceId: '1', latestModel: false }] });
+    const previous = { id: expect.stringMatching(/ubuntu-web\/versions\/1\.0\.0$/) };
+    expect(before).toMatchObject({
+      ok: true,
+      value: { image: previous, orchestrationMode: 'Uniform', upgradeMode: 'Manual', automaticOSUpgrade: false, healthSource: 'ApplicationHealthExtension' },
+    });
+    expect(before.ok && before.value.instances.map((i) => [i.instanceId, i.onImage])).toEqual([['0', true], ['1', true], ['2', true]]);
+    const image = { id: versionId };
+    expect(await settle(beginScaleSetModel({ scaleSetId: WEB_VMSS, image }))).toEqual({ state: 'Succeeded' });
+    expect(await settle(beginInstanceUpgrade({ scaleSetId: WEB_VMSS, instanceIds: ['0'], image }))).toEqual({ state: 'Succeeded' });
+    const members = await readInstances({ scaleSetId: WEB_VMSS, orchestrationMode: 'Uniform', image });
+    expect(members).toMatchObject({ ok: true, value: [{ instanceId: '0', onImage: true, health: 'Healthy' }, { instanceId: '1', onImage: false }, { instanceId: '2', onImage: false }] });
     // The customizations are in the image: the upgraded instance serves the baked page.
     expect((await emulator.readDiskFile(`${WEB_VMSS}/virtualMachines/0`, '/var/www/html/robots.txt'))?.toString()).toBe(readFileSync('examples/files/robots.txt', 'utf8'));
 

@@ -1,5 +1,6 @@
 // Scale sets through @azure/arm-compute, on the seeded local environment: the model, instances with
-// latestModelApplied and health, manual upgrades, reimage, and rolling upgrades (progress, cancel, fault).
+// latestModelApplied and health, manual upgrades, reimage, rolling upgrades (progress, cancel, fault), Flexible
+// members, instance protection and the automatic OS upgrade's requirements.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAST_POLL, SEED, failure, startTestEmulator, type TestEmulator } from './emulator-helpers.ts';
 
@@ -125,5 +126,70 @@ describe('rolling upgrades', () => {
     } finally {
       await slow.close();
     }
+  });
+});
+
+describe('orchestration modes, instance protection and automatic OS upgrades', () => {
+  const uniformModel = (name: string) => ({
+    osProfile: { computerNamePrefix: name, adminUsername: 'azureuser' },
+    storageProfile: { imageReference: { id: versionId('ubuntu-web') } },
+    extensionProfile: { extensions: [{ name: 'health', publisher: 'Microsoft.ManagedServices', typePropertiesType: 'ApplicationHealthLinux', typeHandlerVersion: '2.0' }] },
+  });
+
+  it('lists Flexible members as VMs of the group filtered on the scale set, and refuses the Uniform-only instance APIs', async () => {
+    await t.resources.resourceGroups.createOrUpdate('flex-a', { location: 'eastus' });
+    await t.compute.virtualMachineScaleSets.createOrUpdate('flex-a', 'flexa', {
+      location: 'eastus', sku: { name: 'Standard_D2s_v5', capacity: 2 }, orchestrationMode: 'Flexible', upgradePolicy: { mode: 'Manual' }, virtualMachineProfile: uniformModel('flexa'),
+    }, FAST_POLL);
+    const scaleSetId = t.id('flex-a/providers/Microsoft.Compute/virtualMachineScaleSets/flexa');
+    const members = [];
+    for await (const vm of t.compute.virtualMachines.list('flex-a', { filter: `'virtualMachineScaleSet/id' eq '${scaleSetId}'`, expand: 'instanceView' })) members.push(vm);
+    expect(members).toHaveLength(2);
+    expect(members[0]!.name).toMatch(/^flexa_[0-9a-f]{8}$/);
+    expect(members[0]!.virtualMachineScaleSet?.id).toBe(scaleSetId);
+    expect(members[0]!.instanceView?.vmHealth?.status?.code).toBe('HealthState/healthy');
+    // Manual upgrades take the members' VM names as instance ids.
+    await t.compute.virtualMachineScaleSets.update('flex-a', 'flexa', { virtualMachineProfile: { storageProfile: { imageReference: { id: versionId('ubuntu-app') } } } }, FAST_POLL);
+    await t.compute.virtualMachineScaleSets.updateInstances('flex-a', 'flexa', { instanceIds: [members[0]!.name!] }, FAST_POLL);
+    const after = [];
+    for await (const vm of t.compute.virtualMachines.list('flex-a', { filter: `'virtualMachineScaleSet/id' eq '${scaleSetId}'` })) after.push(vm.storageProfile?.imageReference?.id);
+    expect(after).toEqual([versionId('ubuntu-app'), versionId('ubuntu-web')]);
+
+    expect(await failure(instances('flex-a', 'flexa'))).toMatchObject({ statusCode: 409, code: 'OperationNotAllowed' });
+    const list = t.compute.virtualMachines.list('flex-a', { expand: 'instanceView' });
+    expect(await failure((async () => { for await (const _ of list) void _; })())).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
+    const flip = t.compute.virtualMachineScaleSets.createOrUpdate('flex-a', 'flexa', {
+      location: 'eastus', sku: { name: 'Standard_D2s_v5', capacity: 2 }, orchestrationMode: 'Uniform', upgradePolicy: { mode: 'Manual' }, virtualMachineProfile: uniformModel('flexa'),
+    }, FAST_POLL);
+    expect(await failure(flip)).toMatchObject({ statusCode: 409, code: 'PropertyChangeNotAllowed' });
+  });
+
+  it('leaves protected instances alone: refused by manual upgrades, skipped by Automatic upgrades', async () => {
+    await t.resources.resourceGroups.createOrUpdate('prot-a', { location: 'eastus' });
+    await t.compute.virtualMachineScaleSets.createOrUpdate('prot-a', 'prota', {
+      location: 'eastus', sku: { name: 'Standard_D2s_v5', capacity: 2 }, upgradePolicy: { mode: 'Automatic' }, virtualMachineProfile: uniformModel('prota'),
+    }, FAST_POLL);
+    await t.compute.virtualMachineScaleSetVMs.update('prot-a', 'prota', '1', { location: 'eastus', protectionPolicy: { protectFromScaleSetActions: true } } as never, FAST_POLL);
+    await t.compute.virtualMachineScaleSets.update('prot-a', 'prota', { virtualMachineProfile: { storageProfile: { imageReference: { id: versionId('ubuntu-app') } } } }, FAST_POLL);
+    const list = await instances('prot-a', 'prota');
+    expect(list.map((vm) => [vm.instanceId, vm.storageProfile?.imageReference?.id, vm.protectionPolicy?.protectFromScaleSetActions ?? false])).toEqual([
+      ['0', versionId('ubuntu-app'), false],
+      ['1', versionId('ubuntu-web'), true],
+    ]);
+    const refused = await failure(t.compute.virtualMachineScaleSets.updateInstances('prot-a', 'prota', { instanceIds: ['1'] }, FAST_POLL));
+    expect(refused).toMatchObject({ statusCode: 409, code: 'OperationNotAllowed' });
+    expect(refused.message).toContain('protected from scale set actions');
+  });
+
+  it('refuses automatic OS image upgrade with a Manual policy or without a health source', async () => {
+    await t.resources.resourceGroups.createOrUpdate('aos-a', { location: 'eastus' });
+    const create = (mode: 'Manual' | 'Rolling', extensions: boolean) =>
+      t.compute.virtualMachineScaleSets.createOrUpdate('aos-a', 'aosa', {
+        location: 'eastus', sku: { name: 'Standard_D2s_v5', capacity: 0 },
+        upgradePolicy: { mode, automaticOSUpgradePolicy: { enableAutomaticOSUpgrade: true } },
+        virtualMachineProfile: extensions ? uniformModel('aosa') : { ...uniformModel('aosa'), extensionProfile: { extensions: [] } },
+      }, FAST_POLL);
+    expect(await failure(create('Manual', true))).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
+    expect(await failure(create('Rolling', false))).toMatchObject({ statusCode: 400, code: 'InvalidParameter' });
   });
 });

@@ -126,7 +126,7 @@ describe('bake orchestration', () => {
       version: '1.0.1',
       imageVersionId: galleryImage('1.0.1'),
       regions: { eastus: 'Completed', westeurope: 'Completed' },
-      scaleSets: [{ id: spec.rollout[0]!.scaleSetId, status: 'Succeeded', updated: 3, total: 3 }],
+      scaleSets: [{ id: spec.rollout[0]!.scaleSetId, status: 'Succeeded', updated: 3, total: 3, path: 'batches' }],
     });
     expect(record.staging).toMatchObject({ state: 'Deleted' });
     expect(fake.model).toBe(galleryImage('1.0.1'));
@@ -182,12 +182,61 @@ describe('bake orchestration', () => {
     expect(record.status).toBe('Failed');
     expect(record.error).toMatchObject({ step: 'rollout', code: 'RolledBack' });
     expect(record.error!.message).toMatch(/1 of 2 upgraded instances not healthy \(1 Unhealthy\).*rolled back to .*versions\/1\.0\.0/);
-    expect(record.outputs.scaleSets).toEqual([{ id: spec.rollout[0]!.scaleSetId, status: 'RolledBack', updated: 0, total: 3 }]);
-    const models = fake.called(Activity.beginScaleSetModel).map((c) => (c.input as { imageReferenceId: string }).imageReferenceId);
+    expect(record.outputs.scaleSets).toEqual([{ id: spec.rollout[0]!.scaleSetId, status: 'RolledBack', updated: 0, total: 3, path: 'batches' }]);
+    const models = fake.called(Activity.beginScaleSetModel).map((c) => (c.input as { image: { id: string } }).image.id);
     expect(models).toEqual([record.outputs.imageVersionId, galleryImage('1.0.0')]);
     expect(fake.model).toBe(galleryImage('1.0.0'));
     const upgrades = fake.called(Activity.beginInstanceUpgrade).map((c) => (c.input as { instanceIds: string[] }).instanceIds);
     expect(upgrades).toEqual([['0', '1'], ['0', '1']]);
+  });
+
+  it("follows Azure's rolling upgrade on a Rolling scale set instead of upgrading instances itself", async () => {
+    fake.reset({ upgradeMode: 'Rolling' });
+    const record = await finished(await start());
+    expect(record.status).toBe('Succeeded');
+    expect(record.outputs.scaleSets).toEqual([{ id: spec.rollout[0]!.scaleSetId, status: 'Succeeded', updated: 3, total: 3, path: 'rolling' }]);
+    expect(fake.called(Activity.beginInstanceUpgrade)).toEqual([]);
+    expect(fake.called(Activity.readRollingUpgrade).length).toBeGreaterThan(3);
+  });
+
+  it('rolls a Rolling scale set back when Azure\'s rolling upgrade ends Faulted', async () => {
+    fake.reset({ upgradeMode: 'Rolling', rollingEnds: 'Faulted' });
+    const record = await finished(await start());
+    expect(record.error).toMatchObject({ step: 'rollout', code: 'RolledBack' });
+    expect(record.error!.message).toMatch(/Azure's rolling upgrade ended Faulted: MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade.*rolled back to .*versions\/1\.0\.0/);
+    expect([...fake.running.values()].every((image) => image === galleryImage('1.0.0'))).toBe(true);
+    expect(record.outputs.scaleSets[0]).toMatchObject({ status: 'RolledBack', path: 'rolling' });
+  });
+
+  it("cancels Azure's rolling upgrade when the bake is canceled during the rollout", async () => {
+    fake.reset({ upgradeMode: 'Rolling', rollingEnds: 'Hang' });
+    const id = await start();
+    await waitFor(id, () => fake.called(Activity.readRollingUpgrade).length > 2);
+    await client.raiseEvent(id, 'cancel', null);
+    const record = await finished(id);
+    expect(record.status).toBe('Canceled');
+    // The bake ends without waiting for its children: the rollout child finishes its own cancel.
+    const child = await waitFor(`${id}:rollout:0`, (s) => s.runtimeStatus === 'Completed');
+    expect(fake.called(Activity.beginCancelRollingUpgrade)).toHaveLength(1);
+    expect(child.output).toMatchObject({ status: 'Canceled', path: 'rolling', message: expect.stringContaining("Azure's rolling upgrade was cancelled") });
+  });
+
+  it("takes Kiln's batches on a Rolling scale set when the template says mode batches, restoring the policy after", async () => {
+    fake.reset({ upgradeMode: 'Rolling' });
+    const record = await finished(await start({ rollout: [{ ...spec.rollout[0]!, mode: 'batches' }] }));
+    expect(record.outputs.scaleSets[0]).toMatchObject({ status: 'Succeeded', path: 'batches', updated: 3 });
+    const modes = fake.called(Activity.beginScaleSetModel).map((c) => (c.input as { upgradeMode?: string }).upgradeMode);
+    expect(modes).toEqual(['Manual', 'Rolling']);
+    expect(fake.rolling).toBeNull();
+  });
+
+  it('reads the members again before each batch: autoscale removals drop out, additions are gated, protected ones stay', async () => {
+    fake.reset({ instances: ['0', '1', '2', '3'], protectedIds: ['3'], autoscale: { remove: '2', add: '4' } });
+    const record = await finished(await start());
+    expect(record.status).toBe('Succeeded');
+    expect(record.outputs.scaleSets).toEqual([{ id: spec.rollout[0]!.scaleSetId, status: 'Succeeded', updated: 3, total: 4, path: 'batches', protected: ['3'] }]);
+    expect(fake.called(Activity.beginInstanceUpgrade).map((c) => (c.input as { instanceIds: string[] }).instanceIds)).toEqual([['0', '1']]);
+    expect(fake.running.get('3')).toBe(galleryImage('1.0.0'));
   });
 
   it('ends Canceled and clean when canceled during customization', async () => {

@@ -105,6 +105,7 @@ const rows: Row[] = [
   ['secret URI over http', (t) => (t.properties.secrets.DB_PASSWORD = 'http://kiln-secrets.vault.azure.net/secrets/db-password'), 'properties.secrets.DB_PASSWORD', /secret URI/],
   ['rollout to a VM id', (t) => (t.properties.rollout[0].scaleSetId = `${SUB}/resourceGroups/web-prod/providers/Microsoft.Compute/virtualMachines/vm1`), 'properties.rollout[0].scaleSetId', /scale set/],
   ['batchPercent 0', (t) => (t.properties.rollout[0].batchPercent = 0), 'properties.rollout[0].batchPercent', /at least 1/],
+  ['rollout mode not auto or batches', (t) => (t.properties.rollout[0].mode = 'fast'), 'properties.rollout[0].mode', /auto.*batches/],
   ['pause in Go form', (t) => (t.properties.rollout[0].pauseBetweenBatches = '5m'), 'properties.rollout[0].pauseBetweenBatches', /ISO 8601/],
   ['same scale set twice', (t) => t.properties.rollout.push({ scaleSetId: `${VMSS}/WEB-VMSS`.replace('web-prod', 'web-prod') }), 'properties.rollout[1].scaleSetId', /duplicates/],
   ['rollout with two gallery targets', (t) => t.properties.distribute.push({ type: 'SharedImage', galleryImageId: `${GALLERY}/ubuntu-app`, runOutputName: 'app' }), 'properties.rollout', /exactly one SharedImage/],

@@ -117,8 +117,9 @@ describe('AIB-shaped templates and the examples', () => {
       maxUnhealthyPercent: 20,
       pauseBetweenBatches: { iso: 'PT0S', ms: 0 },
       rollbackOnFailure: true,
+      mode: 'auto',
     });
-    expect(s.rollout[1]).toMatchObject({ batchPercent: 50, maxUnhealthyPercent: 0, pauseBetweenBatches: { ms: 90_000 }, rollbackOnFailure: false });
+    expect(s.rollout[1]).toMatchObject({ batchPercent: 50, maxUnhealthyPercent: 0, pauseBetweenBatches: { ms: 90_000 }, rollbackOnFailure: false, mode: 'batches' });
     expect(s.approval).toEqual({ required: true, timeout: { iso: 'P1DT12H', ms: 36 * 3_600_000 } });
     expect(s.schedule).toEqual({ patch: '0 30 2 * * Sun', onSourceUpdate: false });
     expect(s.notify).toEqual({ webhooks: ['https://hooks.example.com/kiln?team=app', 'http://127.0.0.1:9000/done'] });

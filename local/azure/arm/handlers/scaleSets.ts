@@ -1,7 +1,10 @@
 /**
- * Virtual machine scale sets: get, create/update the model, list instances with latestModelApplied and health,
- * manual upgrades, rolling upgrades (start, latest, cancel) and reimage. Instance disks are made from the model's
- * image, so an instance carries what was captured into it.
+ * Virtual machine scale sets: get, create/update the model, members in both orchestration modes (Uniform instances
+ * with latestModelApplied, health and instance protection; Flexible members listed as VMs), the three upgrade
+ * policies (Automatic upgrades on a model change, Rolling upgrades with their status API and thresholds, Manual),
+ * automatic OS image upgrades when a newer gallery version becomes latest, reimage, and autoscale moving the set
+ * while a rollout runs (the scaleIn/scaleOut faults). Instance disks are made from the model's image, so an
+ * instance carries what was captured into it.
  */
 import { randomUUID } from 'node:crypto';
 import { beginOperation, stepAfter, type HandlerContext } from '../context.ts';
@@ -16,6 +19,7 @@ import { resolveImage } from './imageSources.ts';
 
 const VMSS_TYPE = 'Microsoft.Compute/virtualMachineScaleSets';
 const INSTANCE_TYPE = 'Microsoft.Compute/virtualMachineScaleSets/virtualMachines';
+const VM_TYPE = 'Microsoft.Compute/virtualMachines';
 const BASE = '/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachineScaleSets/{vmss}';
 /** The emulator's stand-in for the Application Health extension (docs/internals.md). */
 const UNHEALTHY_MARKER = '/var/lib/kiln-health/unhealthy';
@@ -51,6 +55,8 @@ interface RollingState {
   successful: string[];
   failed: string[];
   error?: { code: string; message: string };
+  /** Who started it: a user's startOSUpgrade or model change, or the platform's automatic OS image upgrade. */
+  invoker: 'User' | 'Platform';
 }
 
 const ROLLING_DEFAULTS = {
@@ -76,19 +82,27 @@ function hasHealthSource(properties: Json): boolean {
   return probe !== undefined || extensions.some((e) => /ApplicationHealth/i.test(String((e.properties as Json | undefined)?.type ?? '')));
 }
 
+/** A PATCH body merged into the model: objects merge, null removes the property (as ARM's PATCH does). */
 function deepMerge(target: Json, patch: Json): Json {
   const out: Json = { ...target };
   for (const [key, value] of Object.entries(patch)) {
-    out[key] = isObject(value) && isObject(out[key]) ? deepMerge(out[key] as Json, value) : value;
+    if (value === null) delete out[key];
+    else out[key] = isObject(value) && isObject(out[key]) ? deepMerge(out[key] as Json, value) : value;
   }
   return out;
 }
+
+const isFlexible = (vmss: StoredResource): boolean => vmss.properties.orchestrationMode === 'Flexible';
+const isGalleryDefinition = (reference: Json | undefined): boolean => typeof reference?.id === 'string' && /\/galleries\/[^/]+\/images\/[^/]+$/i.test(reference.id);
+const automaticOsUpgrade = (vmss: StoredResource): boolean => ((upgradePolicy(vmss).automaticOSUpgradePolicy as Json | undefined)?.enableAutomaticOSUpgrade) === true;
+const isProtected = (instance: StoredResource): boolean => ((instance.properties.protectionPolicy as Json | undefined)?.protectFromScaleSetActions) === true;
 
 export function scaleSetRoutes(ctx: HandlerContext): Route[] {
   const { resources, guest } = ctx;
   const vmssId = (p: Record<string, string>) => providerId(p.sub!, p.rg!, 'Microsoft.Compute', 'virtualMachineScaleSets', p.vmss!);
   const requireVmss = (req: ArmRequest) => resources.require(req.params.sub!, req.params.rg!, vmssId(req.params), VMSS_TYPE, req.params.vmss!);
-  const instancesOf = (vmss: StoredResource) => resources.below(vmss.id).filter((r) => r.type === INSTANCE_TYPE).sort((a, b) => Number(a.extra?.instanceId) - Number(b.extra?.instanceId));
+  const instancesOf = (vmss: StoredResource) =>
+    resources.below(vmss.id).filter((r) => r.type === INSTANCE_TYPE).sort((a, b) => Number(a.extra?.instanceId) - Number(b.extra?.instanceId) || String(a.extra?.instanceId).localeCompare(String(b.extra?.instanceId)));
   const istate = (instance: StoredResource) => instance.state as unknown as InstanceState;
   const modelVersion = (vmss: StoredResource) => Number(vmss.state.modelVersion ?? 1);
 
@@ -116,6 +130,15 @@ export function scaleSetRoutes(ctx: HandlerContext): Route[] {
     resources.save(instance);
   };
 
+  /** Uniform members are numbered and never reuse a number; Flexible members are VMs named {scale set}_{8 hex}. */
+  const nextInstanceId = (vmss: StoredResource): string => {
+    if (isFlexible(vmss)) return `${vmss.name}_${randomUUID().replace(/-/g, '').slice(0, 8)}`;
+    const next = Number(vmss.state.nextInstanceId ?? instancesOf(vmss).length);
+    vmss.state.nextInstanceId = next + 1;
+    resources.save(vmss);
+    return String(next);
+  };
+
   const createInstance = async (vmss: StoredResource, instanceId: string): Promise<void> => {
     const id = `${vmss.id}/virtualMachines/${instanceId}`;
     const instance = resources.create({
@@ -133,10 +156,10 @@ export function scaleSetRoutes(ctx: HandlerContext): Route[] {
   /** Instances a rollout must touch: not on the latest model, or on an older image than a moving reference gives. */
   const outdated = (vmss: StoredResource): StoredResource[] => {
     const target = resolveImage(ctx, modelImage(vmss), vmss.location!).exactVersion;
-    return instancesOf(vmss).filter((i) => istate(i).modelVersion !== modelVersion(vmss) || (target !== undefined && istate(i).exactVersion !== target));
+    return instancesOf(vmss).filter((i) => !isProtected(i) && (istate(i).modelVersion !== modelVersion(vmss) || (target !== undefined && istate(i).exactVersion !== target)));
   };
 
-  const startRollout = (vmss: StoredResource, req: ArmRequest): Operation => {
+  const startRollout = (vmss: StoredResource, req: ArmRequest, invoker: 'User' | 'Platform' = 'User'): Operation => {
     const previous = rolling(vmss);
     if (previous?.code === 'RollingForward') {
       const running = ctx.ops.get(previous.operationId);
@@ -156,7 +179,7 @@ export function scaleSetRoutes(ctx: HandlerContext): Route[] {
     const steps: Step[] = batches.map((b, index) => ({ at: b.endAt, effect: { kind: EFFECT_BATCH, args: { id: vmss.id, index } } }));
     const operation = beginOperation(ctx, req, { resourceId: `${vmss.id}/rollingUpgrades`, location: vmss.location!, style: 'compute', steps });
     const now = new Date().toISOString();
-    vmss.state.rolling = { operationId: operation.id, policy, code: batches.length > 0 ? 'RollingForward' : 'Completed', startTime: now, lastAction: 'Start', lastActionTime: now, batches, successful: [], failed: [] } satisfies RollingState;
+    vmss.state.rolling = { operationId: operation.id, policy, code: batches.length > 0 ? 'RollingForward' : 'Completed', startTime: now, lastAction: 'Start', lastActionTime: now, batches, successful: [], failed: [], invoker } satisfies RollingState;
     resources.save(vmss);
     return operation;
   };
@@ -169,7 +192,8 @@ export function scaleSetRoutes(ctx: HandlerContext): Route[] {
     const upgraded: StoredResource[] = [];
     for (const id of batch.instanceIds) {
       const instance = resources.find(`${vmss.id}/virtualMachines/${id}`);
-      if (!instance) continue;
+      // Autoscale may have removed it since the batch was planned; protection may have been set since.
+      if (!instance || isProtected(instance)) continue;
       await rebuildInstance(vmss, instance, 'virtualMachineScaleSetRollingUpgrades.batch');
       upgraded.push(instance);
     }
@@ -202,6 +226,7 @@ export function scaleSetRoutes(ctx: HandlerContext): Route[] {
 
   const latest = (req: ArmRequest): ArmResponse => {
     const vmss = requireVmss(req);
+    platformOsUpgrade(vmss, req);
     const state = rolling(vmss);
     if (!state) throw armError('NotFound', `No rolling upgrade has run on scale set '${vmss.name}'.`, 404);
     const now = Date.now();
@@ -214,6 +239,7 @@ export function scaleSetRoutes(ctx: HandlerContext): Route[] {
       properties: {
         policy: state.policy,
         runningStatus: { code: state.code, startTime: state.startTime, lastAction: state.lastAction, lastActionTime: state.lastActionTime },
+        invoker: state.invoker,
         progress: {
           successfulInstanceCount: state.successful.length, failedInstanceCount: state.failed.length,
           inProgressInstanceCount: inProgress, pendingInstanceCount: state.code === 'RollingForward' ? planned - done.size - inProgress : 0,
@@ -244,7 +270,7 @@ export function scaleSetRoutes(ctx: HandlerContext): Route[] {
   ctx.ops.registerEffect(EFFECT_MODEL, async (args) => {
     const vmss = resources.find(String(args.id));
     if (!vmss) return;
-    for (let i = instancesOf(vmss).length; i < Number(args.capacity ?? 0); i++) await createInstance(vmss, String(i));
+    for (let i = instancesOf(vmss).length; i < Number(args.capacity ?? 0); i++) await createInstance(vmss, nextInstanceId(vmss));
     vmss.properties.provisioningState = 'Succeeded';
     resources.save(vmss);
     const mode = String(upgradePolicy(vmss).mode ?? 'Manual');
@@ -271,6 +297,13 @@ export function scaleSetRoutes(ctx: HandlerContext): Route[] {
       throw armError('InvalidParameter', 'Rolling upgrade mode needs a health source: an Application Health extension or a load balancer health probe.', 400, { target: 'upgradePolicy.mode' });
     }
     if (mode === 'Rolling') durationMs(((((properties.upgradePolicy as Json).rollingUpgradePolicy ?? {}) as Json).pauseTimeBetweenBatches) ?? 'PT0S');
+    const orchestration = properties.orchestrationMode ?? 'Uniform';
+    if (orchestration !== 'Uniform' && orchestration !== 'Flexible') throw errors.invalidParameter('orchestrationMode', `orchestrationMode must be Uniform or Flexible, found ${JSON.stringify(orchestration)}.`);
+    const autoOs = (((properties.upgradePolicy ?? {}) as Json).automaticOSUpgradePolicy ?? {}) as Json;
+    if (autoOs.enableAutomaticOSUpgrade === true) {
+      if (mode === 'Manual') throw armError('InvalidParameter', 'Automatic OS image upgrade needs upgradePolicy.mode Automatic or Rolling, found Manual.', 400, { target: 'upgradePolicy.automaticOSUpgradePolicy.enableAutomaticOSUpgrade' });
+      if (!hasHealthSource(properties)) throw armError('InvalidParameter', 'Automatic OS image upgrade needs a health source: an Application Health extension or a load balancer health probe.', 400, { target: 'upgradePolicy.automaticOSUpgradePolicy.enableAutomaticOSUpgrade' });
+    }
     resolveImage(ctx, ((properties.virtualMachineProfile as Json | undefined)?.storageProfile as Json | undefined)?.imageReference as Json | undefined, location);
   };
 
@@ -285,6 +318,9 @@ export function scaleSetRoutes(ctx: HandlerContext): Route[] {
     const location = existing?.location ?? requiredLocation(body);
     const incoming = objectAt(body, 'properties', 'properties') ?? {};
     const properties = patch && existing ? deepMerge(existing.properties, incoming) : { ...incoming };
+    if (existing && (existing.properties.orchestrationMode ?? 'Uniform') !== (properties.orchestrationMode ?? 'Uniform')) {
+      throw armError('PropertyChangeNotAllowed', "Changing property 'orchestrationMode' is not allowed.", 409, { target: 'orchestrationMode' });
+    }
     const profile = objectAt(properties, 'virtualMachineProfile', 'properties.virtualMachineProfile');
     if (!profile) throw armError('InvalidParameter', "Required parameter 'virtualMachineProfile' is missing (null).", 400, { target: 'virtualMachineProfile' });
     const osProfile = objectAt(profile, 'osProfile', 'properties.virtualMachineProfile.osProfile');
@@ -313,25 +349,94 @@ export function scaleSetRoutes(ctx: HandlerContext): Route[] {
     return acceptedWrite(req.origin, op, !existing, present(vmss));
   };
 
+  // ---- automatic OS image upgrade ----
+
+  /**
+   * With a definition reference and automatic OS image upgrade on, a newer version that became latest (promotion)
+   * and reached the region starts a platform rolling upgrade, once per version; Azure notices it when the scale set
+   * is next looked at.
+   */
+  const platformOsUpgrade = (vmss: StoredResource, req: ArmRequest): void => {
+    if (!automaticOsUpgrade(vmss) || !isGalleryDefinition(modelImage(vmss)) || rolling(vmss)?.code === 'RollingForward') return;
+    let latestVersion: string | undefined;
+    try {
+      latestVersion = resolveImage(ctx, modelImage(vmss), vmss.location!).exactVersion;
+    } catch {
+      return; // not replicated to this region yet: nothing to upgrade to
+    }
+    if (!latestVersion || vmss.state.autoOsUpgradeVersion === latestVersion || outdated(vmss).length === 0) return;
+    vmss.state.autoOsUpgradeVersion = latestVersion;
+    startRollout(vmss, { ...req, operation: 'virtualMachineScaleSetRollingUpgrades.startOSUpgrade' }, 'Platform');
+  };
+
+  // ---- autoscale ----
+
+  /**
+   * The scaleIn/scaleOut faults stand for autoscale acting while a request about the set runs: scale-in removes the
+   * newest unprotected member outside `keep`; scale-out adds one made from the current model (as Azure makes it).
+   */
+  const autoscale = async (vmss: StoredResource, req: ArmRequest, keep: string[]): Promise<void> => {
+    const request = { operation: req.operation, method: req.method, path: req.path };
+    const capacity = (delta: number) => {
+      const sku = (vmss.extra?.sku ?? {}) as Json;
+      vmss.extra = { ...(vmss.extra ?? {}), sku: { ...sku, capacity: Math.max(0, Number(sku.capacity ?? 0) + delta) } };
+      resources.save(vmss);
+    };
+    if (ctx.takeFault(request, 'scaleIn')) {
+      const victim = instancesOf(vmss).filter((i) => !keep.includes(String(i.extra?.instanceId)) && ((i.properties.protectionPolicy as Json | undefined)?.protectFromScaleIn) !== true).at(-1);
+      if (!victim) return;
+      const disk = istate(victim).disk;
+      if (disk) await guest.deleteDisk(disk);
+      resources.remove(victim.id);
+      capacity(-1);
+    } else if (ctx.takeFault(request, 'scaleOut')) {
+      await createInstance(vmss, nextInstanceId(vmss));
+      capacity(1);
+    }
+  };
+
   // ---- instances ----
 
   const presentInstance = async (vmss: StoredResource, instance: StoredResource, expand: boolean): Promise<Json> => {
     const state = istate(instance);
+    const { protectionPolicy, ...stored } = instance.properties;
     const properties: Json = {
-      ...instance.properties,
+      ...stored,
       latestModelApplied: state.modelVersion === modelVersion(vmss),
       provisioningState: state.upgrading ? 'Updating' : 'Succeeded',
       storageProfile: { imageReference: { ...state.imageReference, ...(state.exactVersion ? { exactVersion: state.exactVersion } : {}) } },
+      ...(protectionPolicy ? { protectionPolicy } : {}),
     };
-    if (expand) {
-      const view: Json = { statuses: [{ code: 'ProvisioningState/succeeded', level: 'Info', displayStatus: 'Provisioning succeeded' }, { code: `PowerState/${state.power}`, level: 'Info', displayStatus: 'VM running' }] };
-      if (hasHealthSource(vmss.properties)) {
-        const ok = await healthy(instance);
-        view.vmHealth = { status: { code: ok ? 'HealthState/healthy' : 'HealthState/unhealthy', level: ok ? 'Info' : 'Warning', displayStatus: ok ? 'The VM is healthy' : 'The VM is unhealthy' } };
-      }
-      properties.instanceView = view;
-    }
+    if (expand) properties.instanceView = await instanceViewOf(vmss, instance);
     return { id: instance.id, name: instance.name, type: instance.type, location: instance.location, instanceId: instance.extra?.instanceId, properties };
+  };
+
+  const instanceViewOf = async (vmss: StoredResource, instance: StoredResource): Promise<Json> => {
+    const view: Json = { statuses: [{ code: 'ProvisioningState/succeeded', level: 'Info', displayStatus: 'Provisioning succeeded' }, { code: `PowerState/${istate(instance).power}`, level: 'Info', displayStatus: 'VM running' }] };
+    if (hasHealthSource(vmss.properties)) {
+      const ok = await healthy(instance);
+      view.vmHealth = { status: { code: ok ? 'HealthState/healthy' : 'HealthState/unhealthy', level: ok ? 'Info' : 'Warning', displayStatus: ok ? 'The VM is healthy' : 'The VM is unhealthy' } };
+    }
+    return view;
+  };
+
+  /** A Flexible member as the VM list shows it: an ordinary VM that names its scale set. */
+  const presentFlexibleMember = async (vmss: StoredResource, instance: StoredResource, expand: boolean): Promise<Json> => {
+    const state = istate(instance);
+    const id = providerId(ctx.subscriptionId, vmss.resourceGroup, 'Microsoft.Compute', 'virtualMachines', String(instance.extra?.instanceId));
+    const properties: Json = {
+      vmId: instance.properties.vmId,
+      provisioningState: state.upgrading ? 'Updating' : 'Succeeded',
+      virtualMachineScaleSet: { id: vmss.id },
+      storageProfile: { imageReference: { ...state.imageReference, ...(state.exactVersion ? { exactVersion: state.exactVersion } : {}) } },
+      ...(expand ? { instanceView: await instanceViewOf(vmss, instance) } : {}),
+    };
+    return { id, name: String(instance.extra?.instanceId), type: VM_TYPE, location: instance.location, properties };
+  };
+
+  /** The Uniform-only instance APIs refuse a Flexible scale set (its members are VMs). */
+  const requireUniform = (vmss: StoredResource, operation: string) => {
+    if (isFlexible(vmss)) throw errors.operationNotAllowed(`The operation '${operation}' is not supported for Virtual Machine Scale Set '${vmss.name}' with orchestration mode 'Flexible': its members are virtual machines.`);
   };
 
   /** The two filters Azure allows on the instance list. */
@@ -345,6 +450,9 @@ export function scaleSetRoutes(ctx: HandlerContext): Route[] {
 
   const listInstances = async (req: ArmRequest): Promise<ArmResponse> => {
     const vmss = requireVmss(req);
+    requireUniform(vmss, 'virtualMachineScaleSetVMs.list');
+    platformOsUpgrade(vmss, req);
+    await autoscale(vmss, req, []);
     const expand = (req.query.get('$expand') ?? '').toLowerCase() === 'instanceview';
     const filter = instanceFilter(req.query.get('$filter'));
     const value: Json[] = [];
@@ -355,11 +463,58 @@ export function scaleSetRoutes(ctx: HandlerContext): Route[] {
     return { status: 200, body: { value, nextLink: null } };
   };
 
+  /**
+   * The resource group's VM list, where Flexible members appear; `$filter='virtualMachineScaleSet/id' eq '{id}'`
+   * lists one scale set's members, and only with it may `$expand=instanceView` be asked for (as Azure says).
+   */
+  const listVirtualMachines = async (req: ArmRequest): Promise<ArmResponse> => {
+    const { sub, rg } = req.params as { sub: string; rg: string };
+    resources.requireGroup(sub, rg);
+    const filter = req.query.get('$filter');
+    const expand = (req.query.get('$expand') ?? '').toLowerCase() === 'instanceview';
+    if (!filter) {
+      if (expand) throw errors.invalidParameter('$expand', "The $expand 'instanceView' can only be specified with a valid $filter option ('virtualMachineScaleSet/id' eq '{scale set id}').");
+      const group = `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Compute/`.toLowerCase();
+      const vms = resources.store.list<StoredResource>('resource', '').filter((r) => r.type === VM_TYPE && r.id.toLowerCase().startsWith(group));
+      const flexible: Json[] = [];
+      for (const set of resources.store.list<StoredResource>('resource', '').filter((r) => r.type === VMSS_TYPE && isFlexible(r) && r.id.toLowerCase().startsWith(group))) {
+        for (const instance of instancesOf(set)) flexible.push(await presentFlexibleMember(set, instance, false));
+      }
+      return { status: 200, body: { value: [...vms.map((vm) => present(vm)), ...flexible], nextLink: null } };
+    }
+    const match = /^\s*'virtualMachineScaleSet\/id'\s+eq\s+'([^']+)'\s*$/i.exec(filter);
+    if (!match) throw errors.invalidParameter('$filter', `The $filter '${filter}' is not supported: the allowed value is 'virtualMachineScaleSet/id' eq '/subscriptions/{subId}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachineScaleSets/{name}'.`);
+    const vmss = resources.find(match[1]!);
+    if (!vmss || vmss.type !== VMSS_TYPE) return { status: 200, body: { value: [], nextLink: null } };
+    platformOsUpgrade(vmss, req);
+    await autoscale(vmss, req, []);
+    const value: Json[] = [];
+    // Uniform instances are not VMs of the group's list.
+    if (isFlexible(vmss)) for (const instance of instancesOf(vmss)) value.push(await presentFlexibleMember(vmss, instance, expand));
+    return { status: 200, body: { value, nextLink: null } };
+  };
+
   const requireInstance = (req: ArmRequest) => {
     const vmss = requireVmss(req);
+    requireUniform(vmss, req.operation);
     const instance = resources.find(`${vmss.id}/virtualMachines/${req.params.instance}`);
     if (!instance) throw errors.notFound(`scale set instance '${req.params.instance}' of '${vmss.name}'`);
     return { vmss, instance };
+  };
+
+  /** PUT/PATCH of an instance: the one writable part Kiln's world needs is protectionPolicy. */
+  const updateInstance = async (req: ArmRequest): Promise<ArmResponse> => {
+    const { vmss, instance } = requireInstance(req);
+    const properties = objectAt(bodyObject(req.body), 'properties', 'properties') ?? {};
+    const policy = objectAt(properties, 'protectionPolicy', 'properties.protectionPolicy');
+    if (policy) {
+      for (const key of ['protectFromScaleIn', 'protectFromScaleSetActions']) {
+        if (policy[key] !== undefined && typeof policy[key] !== 'boolean') throw errors.invalidParameter(`properties.protectionPolicy.${key}`, `${key} must be true or false, found ${JSON.stringify(policy[key])}.`);
+      }
+      instance.properties = { ...instance.properties, protectionPolicy: { protectFromScaleIn: policy.protectFromScaleIn === true, protectFromScaleSetActions: policy.protectFromScaleSetActions === true } };
+      resources.save(instance);
+    }
+    return { status: 200, body: await presentInstance(vmss, instance, false) };
   };
 
   /** `{instanceIds}` from an action body, checked against the scale set (every instance when absent). */
@@ -373,17 +528,22 @@ export function scaleSetRoutes(ctx: HandlerContext): Route[] {
     return ids as string[];
   };
 
-  const upgradeAction = (operation: string, requireIds: boolean) => (req: ArmRequest): ArmResponse => {
+  const upgradeAction = (operation: string, requireIds: boolean) => async (req: ArmRequest): Promise<ArmResponse> => {
     const vmss = requireVmss(req);
     if (requireIds && !(isObject(req.body) && Array.isArray(req.body.instanceIds))) {
       throw armError('InvalidParameter', "Required parameter 'instanceIds' is missing (null).", 400, { target: 'instanceIds' });
     }
     const ids = req.params.instance ? [requireInstance(req).instance.extra?.instanceId as string] : instanceIdsOf(vmss, req.body);
+    const guarded = ids.filter((id) => isProtected(resources.find(`${vmss.id}/virtualMachines/${id}`)!));
+    if (guarded.length > 0) {
+      throw errors.operationNotAllowed(`Instances ${guarded.join(', ')} of scale set '${vmss.name}' are protected from scale set actions (protectionPolicy.protectFromScaleSetActions); the operation cannot be performed on them.`);
+    }
     for (const id of ids) {
       const instance = resources.find(`${vmss.id}/virtualMachines/${id}`)!;
       istate(instance).upgrading = true;
       resources.save(instance);
     }
+    await autoscale(vmss, req, ids);
     const op = beginOperation(ctx, req, { resourceId: vmss.id, location: vmss.location!, style: 'compute', steps: [stepAfter(ctx, 'vmssInstanceUpgradeLinux', { kind: EFFECT_UPGRADE, args: { id: vmss.id, instanceIds: ids, operation } })] });
     return acceptedAction(req.origin, op);
   };
@@ -399,8 +559,14 @@ export function scaleSetRoutes(ctx: HandlerContext): Route[] {
 
   const remove = deleteHandler(ctx, { idOf: vmssId, style: 'compute', latency: 'vmssModelUpdate', effect: EFFECT_DELETE });
 
+  const getVmss = (req: ArmRequest): ArmResponse => {
+    const vmss = requireVmss(req);
+    platformOsUpgrade(vmss, req);
+    return { status: 200, body: present(vmss) };
+  };
+
   return [
-    { method: 'GET', pattern: BASE, operation: 'virtualMachineScaleSets.get', api: 'compute', handler: (req) => ({ status: 200, body: present(requireVmss(req)) }) },
+    { method: 'GET', pattern: BASE, operation: 'virtualMachineScaleSets.get', api: 'compute', handler: getVmss },
     { method: 'PUT', pattern: BASE, operation: 'virtualMachineScaleSets.createOrUpdate', api: 'compute', handler: (req) => writeModel(req, false) },
     { method: 'PATCH', pattern: BASE, operation: 'virtualMachineScaleSets.update', api: 'compute', handler: (req) => writeModel(req, true) },
     { method: 'DELETE', pattern: BASE, operation: 'virtualMachineScaleSets.delete', api: 'compute', handler: remove },
@@ -416,17 +582,19 @@ export function scaleSetRoutes(ctx: HandlerContext): Route[] {
         return { status: 200, body: await presentInstance(vmss, instance, (req.query.get('$expand') ?? '').toLowerCase() === 'instanceview') };
       },
     },
+    { method: 'PUT', pattern: `${BASE}/virtualMachines/{instance}`, operation: 'virtualMachineScaleSetVMs.update', api: 'compute', handler: updateInstance },
+    { method: 'PATCH', pattern: `${BASE}/virtualMachines/{instance}`, operation: 'virtualMachineScaleSetVMs.update', api: 'compute', handler: updateInstance },
     {
       method: 'GET', pattern: `${BASE}/virtualMachines/{instance}/instanceView`, operation: 'virtualMachineScaleSetVMs.getInstanceView', api: 'compute',
       handler: async (req) => {
         const { vmss, instance } = requireInstance(req);
-        return { status: 200, body: ((await presentInstance(vmss, instance, true)).properties as Json).instanceView };
+        return { status: 200, body: await instanceViewOf(vmss, instance) };
       },
     },
+    { method: 'GET', pattern: '/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines', operation: 'virtualMachines.list', api: 'compute', handler: listVirtualMachines },
     { method: 'POST', pattern: `${BASE}/osRollingUpgrade`, operation: 'virtualMachineScaleSetRollingUpgrades.startOSUpgrade', api: 'compute', handler: startOsUpgrade },
     { method: 'POST', pattern: `${BASE}/extensionRollingUpgrade`, operation: 'virtualMachineScaleSetRollingUpgrades.startExtensionUpgrade', api: 'compute', handler: startOsUpgrade },
     { method: 'POST', pattern: `${BASE}/rollingUpgrades/cancel`, operation: 'virtualMachineScaleSetRollingUpgrades.cancel', api: 'compute', handler: cancel },
     { method: 'GET', pattern: `${BASE}/rollingUpgrades/latest`, operation: 'virtualMachineScaleSetRollingUpgrades.getLatest', api: 'compute', handler: latest },
   ];
 }
-
