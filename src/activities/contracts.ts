@@ -108,7 +108,11 @@ export type OperationStatus =
       /** 0–100 when Azure reports progress. */
       percent?: number;
     }
-  | { state: 'Succeeded' }
+  | {
+      state: 'Succeeded';
+      /** Why the operation's script was NOT run, when the platform said so: the step is then Simulated, not Succeeded. */
+      simulated?: string;
+    }
   | { state: 'Failed'; error: StepFailure };
 
 // ---- run records ----------------------------------------------------------------------------------------------
