@@ -241,6 +241,8 @@ export interface BeginCustomizerInput {
   spec: BakeSpec;
   phase: 'customize' | 'validate';
   index: number;
+  /** The step's time (its template `timeout`, else what is left of buildTimeoutInMinutes), decided by the bake. */
+  limitMs: number;
 }
 
 // ---- 6 generalize ---------------------------------------------------------------------------------------------
