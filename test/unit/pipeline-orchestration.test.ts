@@ -217,7 +217,7 @@ describe('bake orchestration', () => {
     expect(record.error).toMatchObject({
       step: 'customize',
       code: 'Timeout',
-      message: "customizer 1 'web-content' (Shell) did not finish within its watchdog (90 min)",
+      message: "customizer 1 'web-content' (Shell) did not finish within its watchdog (95 min)",
     });
     expect(record.staging).toMatchObject({ state: 'Deleted' });
   });

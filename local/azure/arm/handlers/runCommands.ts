@@ -201,9 +201,9 @@ export function runCommandRoutes(ctx: HandlerContext): Route[] {
     const view: RunView = { executionState: 'Succeeded', startTime, endTime: new Date().toISOString(), output: tail(result.stdout), error: tail(result.stderr) };
     if (!result.isolated) {
       // Not run, so no exit code of its own: only a stand-in's scripted one (a Windows guest test) is reported.
-      const message = `Simulated: the script was not run (${result.message ?? 'this machine cannot isolate a guest'}).`;
-      view.executionMessage = message;
-      view.statuses = [{ code: NOT_RUN_STATUS_CODE, level: 'Warning', displayStatus: 'Script not run', message }];
+      const why = result.message ?? 'Script not run: this machine cannot isolate a guest.';
+      view.executionMessage = `Simulated: the script was not run (${why}).`;
+      view.statuses = [{ code: NOT_RUN_STATUS_CODE, level: 'Warning', displayStatus: 'Script not run', message: why }];
       if (result.exitCode !== null) {
         view.exitCode = result.exitCode;
         view.executionState = result.exitCode === 0 ? 'Succeeded' : 'Failed';
