@@ -32,13 +32,15 @@ describe('a bake whose scripts cannot run', () => {
     expect(run.status, describeRun(run)).toBe('Succeeded');
     expect(bakeExitCode(run)).toBe(2);
     const status = Object.fromEntries(run.steps.map((s) => [s.name, s.status]));
-    expect(status).toMatchObject({ customize: 'Simulated', validate: 'Simulated', generalize: 'Succeeded' });
+    expect(status).toMatchObject({ customize: 'Simulated', validate: 'Simulated', generalize: 'Simulated', capture: 'Succeeded' });
     expect(run.steps.find((s) => s.name === 'customize')!.message).toContain("customizer 1 'must-fail' (Shell)");
     expect(run.simulatedSteps?.map((s) => `${s.step}: ${s.operation}`)).toEqual([
       "customize: customizer 1 'must-fail' (Shell)",
       "customize: customizer 2 'web-content' (Shell)",
       "customize: customizer 3 'robots' (File)",
       "validate: validation 1 'web-content-present' (Shell)",
+      // The deprovision was applied to the disk from the host, its script not run.
+      expect.stringMatching(/^generalize: waagent deprovision of \S+ \(detached\), until the VM is stopped$/),
     ]);
     expect(run.simulatedSteps?.every((s) => /isolation is turned off/.test(s.reason))).toBe(true);
 
@@ -50,8 +52,8 @@ describe('a bake whose scripts cannot run', () => {
     const cli = await runKiln(['status', id, '--endpoint', env.local.functionsUrl, '--key', env.local.apiKey]);
     expect(cli.code, cli.stderr).toBe(0);
     const lines = cli.stdout.trim().split('\n');
-    expect(lines[0]).toBe(`${id}: Succeeded with 4 simulated steps`);
-    expect(lines).toContain('4 steps were simulated, not run (nothing proves they would succeed):');
+    expect(lines[0]).toBe(`${id}: Succeeded with 5 simulated steps`);
+    expect(lines).toContain('5 steps were simulated, not run (nothing proves they would succeed):');
     expect(lines.some((l) => l.startsWith("  customize: customizer 1 'must-fail' (Shell): "))).toBe(true);
   });
 });

@@ -31,7 +31,7 @@ describe('Windows bake on the local default', () => {
     // No PowerShell ran: the steps made of it are Simulated, never Succeeded, and each operation is listed.
     expect(run.steps.map((s) => `${s.name}:${s.status}`)).toEqual([
       'plan:Succeeded', 'lock:Succeeded', 'stage:Succeeded', 'customize:Simulated', 'validate:Simulated',
-      'generalize:Succeeded', 'capture:Succeeded', 'replicate:Succeeded', 'promote:Succeeded', 'approve:Skipped',
+      'generalize:Simulated', 'capture:Succeeded', 'replicate:Succeeded', 'promote:Succeeded', 'approve:Skipped',
       'rollout:Skipped', 'cleanup:Succeeded',
     ]);
     expect(run.outputs.version).toMatch(/^\d+\.\d+\.\d+$/);
@@ -44,6 +44,7 @@ describe('Windows bake on the local default', () => {
       "customize: customizer 3 'updates' (WindowsUpdate)",
       "customize: customizer 4 'restart-after-updates' (WindowsRestart)",
       "validate: validation 1 'release-file-present' (PowerShell)",
+      expect.stringMatching(/^generalize: sysprep of \S+ \(detached\), until the VM is stopped$/),
     ]);
     expect(run.simulatedSteps?.every((s) => /Windows guests are not emulated/.test(s.reason))).toBe(true);
     // Each restart waited for a newer boot time than the one its restart script printed.
