@@ -73,7 +73,7 @@ export async function beginCustomizer(input: BeginCustomizerInput): Promise<Oper
         secretRefs: JSON.stringify(refs),
         restartCheck: step.type === 'WindowsRestart' ? (step.restartCheckCommand ?? null) : null,
         // WindowsUpdate runs its pass script again until a pass installs nothing, within the step's limit.
-        ...(step.type === 'WindowsUpdate' ? { pass: 1, passScript: script.script, timeoutInSeconds: script.timeoutInSeconds } : {}),
+        ...(step.type === 'WindowsUpdate' ? { pass: 1, passScript: script.script, timeoutInSeconds: script.timeoutInSeconds, number: index + 1 } : {}),
       },
     };
     // A Run Command of this name means an earlier attempt started it: never run the script twice.

@@ -10,6 +10,7 @@ import { startDeleteRunCommand, startRunCommand } from '../azure/runCommands.ts'
 import type { OperationRef, OperationStatus } from './contracts.ts';
 import type { ActivityEnvironment } from './environment.ts';
 import { bootTimeIn, updatePassIn } from './scripts.ts';
+import { startLiveOutput } from './live-output.ts';
 import { pollWindowsRestart, restartWait } from './windows-restart.ts';
 
 /** The operation kind of an update pass after the first: polled as any customizer's Run Command. */
@@ -61,10 +62,10 @@ export async function startNextPass(env: ActivityEnvironment, ref: OperationRef)
   // A VM holds at most 25 Run Commands: the pass before (and its restart check) are done with.
   if (name !== base) await startDeleteRunCommand(env.clients, rg!, vm!, name!);
   if (d['check'] !== undefined) await startDeleteRunCommand(env.clients, rg!, vm!, `${name}-check-${String(d['check'])}`);
-  await (await env.runStore()).appendLog(runId!, phase!, `== ${phase} ${String(d['step'])}: pass ${pass} started\n`);
+  // The step's header again, so the pass's live output follows it (live-output.ts places its cursor after it).
+  const step = String(d['step']);
+  await (await env.runStore()).appendLog(runId!, phase!, `== ${phase} ${step}: pass ${pass} started\n== ${phase} ${String(d['number'])}: ${step} (WindowsUpdate) started\n`);
   const { bootBefore: _boot, check: _check, ...rest } = d;
-  return {
-    state: 'InProgress',
-    operation: { kind: WINDOWS_UPDATE_PASS, resourceId: runCommandId(env.config.subscriptionId, rg!, vm!, passName), data: { ...rest, updateBase: base, name: passName, pass } },
-  };
+  const next: OperationRef = { kind: WINDOWS_UPDATE_PASS, resourceId: runCommandId(env.config.subscriptionId, rg!, vm!, passName), data: { ...rest, updateBase: base, name: passName, pass } };
+  return { state: 'InProgress', operation: await startLiveOutput(env, next) };
 }
