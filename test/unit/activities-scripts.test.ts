@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { customizerScript, deprovisionScript, shQuote, updatePassIn } from '../../src/activities/scripts.ts';
+import type { ShellCustomizer } from '../../src/template/spec.ts';
 
 // The Linux scripts are run for real with bash and curl against a local file server: what the VM would do.
 const files: Record<string, string> = {
@@ -129,7 +130,7 @@ describe('Windows scripts', () => {
     expect(updatePassIn('kiln-boot:2026-01-01T00:00:00Z\nkiln-updates: installed=3 restart=true\n')).toEqual({ installed: 3, restart: true });
     expect(updatePassIn('kiln-updates: installed=0 restart=false')).toEqual({ installed: 0, restart: false });
     expect(updatePassIn('installed 3 updates')).toBeUndefined();
-    const shell = { type: 'Shell', name: 's', script: { kind: 'inline', lines: ['true'] }, secrets: [] } as const;
+    const shell: ShellCustomizer = { type: 'Shell', name: 's', script: { kind: 'inline', lines: ['true'] }, secrets: [] };
     expect(customizerScript(shell, 'Linux', 10 * 60_000).timeoutInSeconds).toBe(600);
     expect(customizerScript(shell, 'Linux', 5 * 3600_000).timeoutInSeconds).toBe(5400);
   });
