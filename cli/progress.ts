@@ -92,6 +92,7 @@ export function changeLines(before: ProgressSnapshot | undefined, after: Progres
 
 const stepMarks: Record<string, string> = {
   Succeeded: '✔',
+  Simulated: '≈',
   Running: '▸',
   Failed: '✖',
   Canceled: '⊘',
@@ -133,14 +134,26 @@ export function progressBlock(snapshot: ProgressSnapshot, columns = 80): string[
   return lines.map((line) => (line.length > columns ? line.slice(0, columns - 1) : line));
 }
 
-/** The result lines a finished bake ends with: outcome, image version, rollout. */
+/** How a finished bake ends for `kiln bake`: 0 clean success, 2 succeeded with simulated steps, 1 otherwise. */
+export function bakeExitCode(run: RunRecord): number {
+  if (run.status !== 'Succeeded') return 1;
+  return (run.simulatedSteps ?? []).length > 0 ? 2 : 0;
+}
+
+/** The result lines a finished bake ends with: outcome, image version, rollout, and any step that was not run. */
 export function summaryLines(run: RunRecord): string[] {
-  const lines = [`${run.id}: ${run.status}`];
+  const simulated = run.simulatedSteps ?? [];
+  const plural = simulated.length === 1 ? '' : 's';
+  const lines = [`${run.id}: ${run.status}${run.status === 'Succeeded' && simulated.length > 0 ? ` with ${simulated.length} simulated step${plural}` : ''}`];
   if (run.outputs.version) lines.push(`image version ${run.outputs.version}${run.outputs.imageVersionId ? ` (${run.outputs.imageVersionId})` : ''}`);
   for (const [region, state] of Object.entries(run.outputs.regions)) lines.push(`region ${region}: ${state}`);
   if (run.outputs.scaleSets.length === 0 && run.status === 'Succeeded') lines.push('rollout: none (no scale sets in the template)');
   for (const set of run.outputs.scaleSets) {
     lines.push(`rollout ${shortName(set.id)}: ${set.status} (${set.updated}/${set.total} instances updated)`);
+  }
+  if (simulated.length > 0) {
+    lines.push(`${simulated.length} step${simulated.length === 1 ? ' was' : 's were'} simulated, not run (nothing proves they would succeed):`);
+    for (const s of simulated) lines.push(`  ${s.step}: ${s.operation}: ${s.reason}`);
   }
   if (run.error) lines.push(`error in ${run.error.step}: ${run.error.code}: ${run.error.message}`);
   for (const error of run.templateErrors ?? []) lines.push(`  ${error.path}: ${error.message}`);

@@ -175,6 +175,8 @@ function BuildPage({ id }) {
     <${Actions} run=${run} onError=${setError} />
     ${error && html`<p class="error">${error}</p>`}
     <${Errors} run=${run} />
+    ${run.simulatedSteps?.length > 0 && html`<div class="waiting" data-testid="simulated"><b>${run.simulatedSteps.length} step(s) simulated, not run</b>
+      <ul>${run.simulatedSteps.map((s) => html`<li>${s.step}: ${s.operation} — ${s.reason}</li>`)}</ul></div>`}
     <h3>Timeline</h3>
     ${timeline && html`<${Gantt} timeline=${timeline} now=${now} />`}
     <h3>Log</h3>

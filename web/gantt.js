@@ -10,6 +10,8 @@ const WIDTH = 900;
 const COLORS = {
   Succeeded: '#2e7d32', Completed: '#2e7d32', Running: '#1565c0', Replicating: '#1565c0', Updating: '#1565c0',
   Failed: '#c62828', RolledBack: '#ef6c00', Canceled: '#757575', Skipped: '#bdbdbd', Pending: '#90a4ae', Queued: '#90a4ae',
+  // A step whose scripts were not run: never the colour of a success.
+  Simulated: '#f9a825',
 };
 
 const time = (iso) => (iso ? Date.parse(iso) : undefined);

@@ -8,7 +8,7 @@ import { KilnClient } from '../../src/api/client.ts';
 import type { LocalDefault } from '../../local/default.ts';
 import { loadTemplateFile } from '../../src/template/index.ts';
 import { watchRun } from '../progress-watch.ts';
-import { summaryLines } from '../progress.ts';
+import { bakeExitCode, summaryLines } from '../progress.ts';
 import { action, addApiOptions, connect, printJson, type ApiOptions } from './api-options.ts';
 import { addLocalOptions, localDefaultOptions, type LocalOptions } from './local-options.ts';
 import { addTemplateOptions, loadOptionsOf, type TemplateOptions } from './template-options.ts';
@@ -52,7 +52,7 @@ export function registerBake(program: Command): void {
   addTemplateOptions(addLocalOptions(addApiOptions(
     program
       .command('bake')
-      .description('bake a template; exit 0 only if the bake succeeded (no --endpoint: on the local default, started for the bake)')
+      .description('bake a template; exit 0 if it succeeded with every script run, 2 if it succeeded with simulated steps, 1 otherwise (no --endpoint: on the local default, started for the bake)')
       .argument('<file>', 'template file (AIB imageTemplate resource or properties, ARM deployment template)')
       .option('--json', 'print the final run record as JSON'),
   ))).action(action(async (file: string, options: BakeOptions) => {
@@ -92,7 +92,7 @@ export function registerBake(program: Command): void {
       }).finally(() => process.off('SIGINT', onInterrupt));
       if (options.json) printJson(record);
       else process.stdout.write(`${summaryLines(record).join('\n')}\n`);
-      process.exitCode = record.status === 'Succeeded' ? 0 : 1;
+      process.exitCode = bakeExitCode(record);
       if (inProcess && record.status !== 'Succeeded') process.stderr.write(`the local default's log: ${inProcess.logPath}\n`);
     } finally {
       await inProcess?.close();

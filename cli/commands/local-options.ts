@@ -11,6 +11,7 @@ export interface LocalOptions {
   blobPort?: number;
   profile: string;
   seed?: string;
+  isolation?: 'auto' | 'off';
 }
 
 function port(value: string): number {
@@ -27,7 +28,8 @@ export function addLocalOptions(command: Command): Command {
     .addOption(new Option('--key-vault-port <n>', 'Key Vault emulator port (default 8444)').argParser(port))
     .addOption(new Option('--blob-port <n>', 'Azurite blob port (default 10000)').argParser(port))
     .addOption(new Option('--profile <name>', 'emulator latency profile').choices(['zero', 'fast', 'realistic']).default('fast'))
-    .option('--seed <file>', 'local environment seed (default local/environment.json)');
+    .option('--seed <file>', 'local environment seed (default local/environment.json)')
+    .addOption(new Option('--isolation <mode>', 'guest isolation: auto (scripts run where the machine can isolate a guest), off (no script runs; every one is reported simulated)').choices(['auto', 'off']));
 }
 
 export function localDefaultOptions(options: LocalOptions): LocalDefaultOptions {
@@ -39,5 +41,6 @@ export function localDefaultOptions(options: LocalOptions): LocalDefaultOptions 
     blobPort: options.blobPort,
     profile: options.profile,
     seedFile: options.seed,
+    ...(options.isolation ? { isolation: options.isolation } : {}),
   };
 }

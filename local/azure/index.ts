@@ -9,6 +9,7 @@ import { createReadStream } from 'node:fs';
 import type { HandlerContext } from './arm/context.ts';
 import { ArmError, armError } from './arm/errors.ts';
 import { createGuestPort } from './arm/guest.ts';
+import { WindowsGuests } from './arm/windows-guest.ts';
 import { galleryRoutes } from './arm/handlers/galleries.ts';
 import { imageRoutes } from './arm/handlers/images.ts';
 import { createMarketplaceCatalogue, marketplaceRoutes, publishRequest, type MarketplaceCatalogue } from './arm/handlers/marketplace.ts';
@@ -61,6 +62,8 @@ export interface AzureEmulator {
   tenantId: string;
   token: string;
   faults: FaultController;
+  /** The Windows guest stand-in: script pending updates and exit codes (`windowsGuests.set({...})`). */
+  windowsGuests: WindowsGuests;
   /** Marketplace image versions; `publish` a newer one to drive a source-update rebuild. */
   marketplace: MarketplaceCatalogue;
   /** A file inside a VM's or scale-set instance's OS disk, as its guest sees it (undefined when absent). */
@@ -203,6 +206,7 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
   const ctx: HandlerContext = {
     subscriptionId, tenantId, resources, ops, latency,
     guest: createGuestPort(home, sandbox),
+    windowsGuests: new WindowsGuests(),
     takeFault: (request, kind) => faults.take(request, [kind]),
   };
   const marketplace = createMarketplaceCatalogue();
@@ -265,5 +269,5 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
     }
   }
 
-  return { armEndpoint, keyVaultUrl: keyVault.url, caCertPath: certificate.caCertPath, caPem: certificate.caPem, subscriptionId, tenantId, token, faults, marketplace, readDiskFile, timeline, close };
+  return { armEndpoint, keyVaultUrl: keyVault.url, caCertPath: certificate.caCertPath, caPem: certificate.caPem, subscriptionId, tenantId, token, faults, windowsGuests: ctx.windowsGuests, marketplace, readDiskFile, timeline, close };
 }

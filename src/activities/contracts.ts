@@ -112,7 +112,11 @@ export type OperationStatus =
       /** 0–100 when Azure reports progress. */
       percent?: number;
     }
-  | { state: 'Succeeded' }
+  | {
+      state: 'Succeeded';
+      /** Why the operation's script was NOT run, when the platform said so: the step is then Simulated, not Succeeded. */
+      simulated?: string;
+    }
   | { state: 'Failed'; error: StepFailure };
 
 // ---- run records ----------------------------------------------------------------------------------------------
@@ -243,6 +247,8 @@ export interface BeginCustomizerInput {
   spec: BakeSpec;
   phase: 'customize' | 'validate';
   index: number;
+  /** The step's time (its template `timeout`, else what is left of buildTimeoutInMinutes), decided by the bake. */
+  limitMs: number;
 }
 
 // ---- 6 generalize ---------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import { lastLines, maskSecrets } from './masking.ts';
 import { runCommandName } from './naming.ts';
 import { operationStatus } from './outcomes.ts';
 import { bootTimeIn, customizerScript } from './scripts.ts';
+import { continueUpdates } from './windows-update.ts';
 import { restartWait } from './windows-restart.ts';
 
 export const RUN_COMMAND = 'run-command';
@@ -51,7 +52,7 @@ export async function beginCustomizer(input: BeginCustomizerInput): Promise<Oper
     const vm = plan.staging.vmName;
     let script;
     try {
-      script = customizerScript(step, plan.osType);
+      script = customizerScript(step, plan.osType, input.limitMs);
     } catch (err) {
       throw permanentError(`${phase} step "${step.name}": ${(err as Error).message}`, { code: 'InvalidStep' });
     }
@@ -71,6 +72,8 @@ export async function beginCustomizer(input: BeginCustomizerInput): Promise<Oper
         validExitCodes: JSON.stringify(script.validExitCodes),
         secretRefs: JSON.stringify(refs),
         restartCheck: step.type === 'WindowsRestart' ? (step.restartCheckCommand ?? null) : null,
+        // WindowsUpdate runs its pass script again until a pass installs nothing, within the step's limit.
+        ...(step.type === 'WindowsUpdate' ? { pass: 1, passScript: script.script, timeoutInSeconds: script.timeoutInSeconds, number: index + 1 } : {}),
       },
     };
     // A Run Command of this name means an earlier attempt started it: never run the script twice.
@@ -120,25 +123,38 @@ export async function pollRunCommand(env: ActivityEnvironment, ref: OperationRef
   const stdout = maskSecrets(output.stdout, secretValues);
   const stderr = maskSecrets(output.stderr, secretValues);
   const validExitCodes = JSON.parse(String(d['validExitCodes'] ?? '[0]')) as number[];
-  const exitCode = view.exitCode ?? (view.executionState === 'Succeeded' ? 0 : undefined);
+  // A script the platform did not run has no exit code of its own; only a stand-in's scripted one is judged.
+  const exitCode = view.exitCode ?? (view.executionState === 'Succeeded' && !view.simulated ? 0 : undefined);
+  const notRun = view.simulated !== undefined && exitCode === undefined && view.executionState === 'Succeeded';
   // A script that ran to its end is judged by its exit code alone (PowerShell's validExitCodes, e.g. 3010).
   const ranToEnd = view.executionState === 'Succeeded' || view.executionState === 'Failed';
   const ok = ranToEnd && exitCode !== undefined && validExitCodes.includes(exitCode);
-  const verdict = ok ? 'succeeded' : `failed: ${view.executionState}${exitCode !== undefined ? `, exit code ${exitCode}` : ''}`;
+  const simulatedNote = view.simulated ? ` (simulated: ${view.simulated})` : '';
+  const verdict = notRun
+    ? `NOT RUN${simulatedNote}`
+    : ok
+      ? `succeeded${simulatedNote}`
+      : `failed: ${view.executionState}${exitCode !== undefined ? `, exit code ${exitCode}` : ''}`;
 
   if (output.fresh) {
     await followOutput(env, ref, { final: true, secrets: secretValues, trailer: `== ${phase} ${step} ${verdict}\n` });
     // The blobs held the unmasked text: gone as soon as the masked copy is safe in the log.
     await deleteRunCommandBlobs(env.clients, runId!, name!);
   }
-  if (ok && d['stepType'] === 'WindowsRestart') {
-    const bootBefore = bootTimeIn(stdout);
-    if (!bootBefore) {
-      return { state: 'Failed', error: { code: 'RestartNotStarted', message: `${phase} step "${step}": the restart script reported no boot time; Run Command ${ref.resourceId}`, retryable: false, resourceId: ref.resourceId } };
+  if (ok || notRun) {
+    // Once any part of a step was simulated, the whole step was: restarts and update passes carry it on.
+    const simulated = view.simulated ?? (typeof d['simulated'] === 'string' ? d['simulated'] : undefined);
+    const carried: OperationRef = simulated ? { ...ref, data: { ...d, simulated } } : ref;
+    if (d['stepType'] === 'WindowsUpdate') return continueUpdates(env, carried, stdout);
+    if (d['stepType'] === 'WindowsRestart') {
+      const bootBefore = bootTimeIn(stdout);
+      if (!bootBefore) {
+        return { state: 'Failed', error: { code: 'RestartNotStarted', message: `${phase} step "${step}": the restart script reported no boot time; Run Command ${ref.resourceId}`, retryable: false, resourceId: ref.resourceId } };
+      }
+      return { state: 'InProgress', operation: restartWait(carried, bootBefore) };
     }
-    return { state: 'InProgress', operation: restartWait(ref, bootBefore) };
+    return { state: 'Succeeded', ...(simulated ? { simulated } : {}) };
   }
-  if (ok) return { state: 'Succeeded' };
   const timedOut = view.executionState === 'TimedOut';
   const message = maskSecrets(view.executionMessage ?? '', secretValues);
   return {

@@ -43,18 +43,24 @@ export async function beginDeprovision({ plan }: BeginDeprovisionInput): Promise
         timeoutInSeconds: script.timeoutInSeconds,
       });
     }
-    return { state: 'InProgress', operation: { kind: VM_STOPPED, resourceId: plan.staging.vmId, data: { resourceGroup: rg, vm } } };
+    return { state: 'InProgress', operation: { kind: VM_STOPPED, resourceId: plan.staging.vmId, data: { resourceGroup: rg, vm, runCommand: name } } };
   });
 }
 
-/** One look at the VM's power state: Succeeded once the guest has shut itself down. */
+/**
+ * One look at the VM's power state: Succeeded once the guest has shut itself down — simulated when the platform
+ * says the deprovision script itself was not run (the stop then proves nothing about the image).
+ */
 export async function pollVmStopped(clients: AzureClients, ref: OperationRef): Promise<OperationStatus> {
-  const state = await getVmState(clients, String(ref.data?.['resourceGroup']), String(ref.data?.['vm']));
+  const [rg, vm] = [String(ref.data?.['resourceGroup']), String(ref.data?.['vm'])];
+  const state = await getVmState(clients, rg, vm);
   if (!state.exists) {
     return { state: 'Failed', error: { code: 'NotFound', message: `generalize: VM ${ref.resourceId} no longer exists`, retryable: false, resourceId: ref.resourceId } };
   }
-  if (state.generalized || (state.powerState && STOPPED.has(state.powerState))) return { state: 'Succeeded' };
-  return { state: 'InProgress', operation: ref };
+  if (!state.generalized && !(state.powerState && STOPPED.has(state.powerState))) return { state: 'InProgress', operation: ref };
+  const runCommand = ref.data?.['runCommand'];
+  const simulated = typeof runCommand === 'string' ? (await getRunCommand(clients, rg, vm, runCommand))?.simulated : undefined;
+  return { state: 'Succeeded', ...(simulated ? { simulated } : {}) };
 }
 
 export async function beginDeallocate({ plan }: BeginDeallocateInput): Promise<OperationStatus> {

@@ -10,6 +10,7 @@ import { operationStatus } from './outcomes.ts';
 import { deleteStagedResources, GROUP_DELETED, pollGroupDeleted, STAGED_RESOURCES_DELETED } from './stage-group.ts';
 import { pollVhdExportRef, VHD_EXPORT } from './vhd-export.ts';
 import { pollWindowsRestart, WINDOWS_RESTART } from './windows-restart.ts';
+import { pollUpdateRestart, WINDOWS_UPDATE_PASS, WINDOWS_UPDATE_RESTART } from './windows-update.ts';
 
 export async function pollOperation(ref: PollOperationInput): Promise<PollOperationOutput> {
   return operationStatus(async () => {
@@ -25,7 +26,10 @@ export async function pollOperation(ref: PollOperationInput): Promise<PollOperat
       case 'all':
         return pollAll(ref);
       case RUN_COMMAND:
+      case WINDOWS_UPDATE_PASS:
         return pollRunCommand(env, ref);
+      case WINDOWS_UPDATE_RESTART:
+        return pollUpdateRestart(env, ref);
       case VM_STOPPED:
         return pollVmStopped(env.clients, ref);
       case GROUP_DELETED:

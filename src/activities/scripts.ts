@@ -10,8 +10,8 @@ export interface RunCommandScript {
   timeoutInSeconds: number;
 }
 
-/** A Run Command's own time limit (the platform's cap is 90 minutes). */
-export const DEFAULT_SCRIPT_TIMEOUT_SECONDS = 3600;
+/** Azure's cap on one managed Run Command's timeoutInSeconds (90 minutes). */
+export const RUN_COMMAND_MAX_SECONDS = 5400;
 
 /** Quotes a value for POSIX sh: single quotes, with embedded quotes closed and escaped. */
 export function shQuote(value: string): string {
@@ -116,7 +116,20 @@ export function bootTimeIn(output: string): string | undefined {
   return line?.slice(BOOT_MARKER.length).trim();
 }
 
-/** Windows Update through the Windows Update Agent API: search, filter, download, install, restart if needed. */
+/** The line a Windows Update pass prints last: how many updates it installed and whether it restarts the VM. */
+export const UPDATE_PASS_MARKER = 'kiln-updates:';
+
+/** What one Windows Update pass reported, if it printed its marker line. */
+export function updatePassIn(output: string): { installed: number; restart: boolean } | undefined {
+  const m = new RegExp(`^${UPDATE_PASS_MARKER} installed=(\\d+) restart=(true|false)\\s*$`, 'mi').exec(output);
+  return m ? { installed: Number(m[1]), restart: m[2]!.toLowerCase() === 'true' } : undefined;
+}
+
+/**
+ * One pass of Windows Update through the Windows Update Agent API: search, filter, install at most updateLimit,
+ * restart detached if needed. Kiln repeats passes until one installs nothing (windows-update.ts), as AIB's
+ * WindowsUpdate (Packer's windows-update provisioner) loops search → install → restart.
+ */
 function windowsUpdateScript(searchCriteria: string, filters: string[], updateLimit: number): string {
   // AIB filters: "exclude:<PowerShell predicate on $_>" / "include:<predicate>".
   const predicates = filters.map((f) => {
@@ -127,22 +140,28 @@ function windowsUpdateScript(searchCriteria: string, filters: string[], updateLi
   const where = predicates.length > 0 ? predicates.join(' -and ') : '$true';
   return [
     `$ErrorActionPreference = 'Stop'`,
+    `$updateLimit = ${updateLimit}`,
+    PRINT_BOOT,
     `$session = New-Object -ComObject Microsoft.Update.Session`,
     `$found = $session.CreateUpdateSearcher().Search(${psQuote(searchCriteria)}).Updates`,
     `$selected = New-Object -ComObject Microsoft.Update.UpdateColl`,
-    `foreach ($u in $found) { if ($selected.Count -ge ${updateLimit}) { break }; $_ = $u; if (${where}) { $u.AcceptEula(); [void]$selected.Add($u); Write-Output ("selected: " + $u.Title) } }`,
-    `if ($selected.Count -eq 0) { Write-Output 'no updates to install'; exit 0 }`,
+    `foreach ($u in $found) { if ($selected.Count -ge $updateLimit) { break }; $_ = $u; if (${where}) { $u.AcceptEula(); [void]$selected.Add($u); Write-Output ("selected: " + $u.Title) } }`,
+    `if ($selected.Count -eq 0) { Write-Output '${UPDATE_PASS_MARKER} installed=0 restart=false'; exit 0 }`,
     `$downloader = $session.CreateUpdateDownloader(); $downloader.Updates = $selected; [void]$downloader.Download()`,
     `$installer = $session.CreateUpdateInstaller(); $installer.Updates = $selected; $result = $installer.Install()`,
     `Write-Output ("installed " + $selected.Count + " updates, result code " + $result.ResultCode)`,
-    `if ($result.RebootRequired) { Start-Process -FilePath cmd.exe -ArgumentList '/c', 'timeout /t 5 /nobreak > NUL & shutdown /r /t 0 /f /c "kiln windows update"' -WindowStyle Hidden; Write-Output 'restart scheduled' }`,
     `if ($result.ResultCode -ne 2 -and $result.ResultCode -ne 3) { exit 1 }`,
+    `if ($result.RebootRequired) { Start-Process -FilePath cmd.exe -ArgumentList '/c', 'timeout /t 5 /nobreak > NUL & shutdown /r /t 0 /f /c "kiln windows update"' -WindowStyle Hidden }`,
+    `Write-Output ('${UPDATE_PASS_MARKER} installed=' + $selected.Count + ' restart=' + $result.RebootRequired.ToString().ToLowerInvariant())`,
   ].join('\n');
 }
 
-/** The script for a customizer or in-VM validation on the given OS; rejects a step the OS cannot run. */
-export function customizerScript(step: Customizer | InVMValidation, osType: OsType): RunCommandScript {
-  const timeoutInSeconds = DEFAULT_SCRIPT_TIMEOUT_SECONDS;
+/**
+ * The script for a customizer or in-VM validation on the given OS; rejects a step the OS cannot run. `limitMs` is
+ * the step's time (its timeout, else what is left of the build); one Run Command gets at most Azure's cap of it.
+ */
+export function customizerScript(step: Customizer | InVMValidation, osType: OsType, limitMs = RUN_COMMAND_MAX_SECONDS * 1000): RunCommandScript {
+  const timeoutInSeconds = Math.max(1, Math.min(RUN_COMMAND_MAX_SECONDS, Math.ceil(limitMs / 1000)));
   const needs = (os: OsType) => {
     if (osType !== os) throw new Error(`customizer ${step.name} (${step.type}) runs on ${os}, but the build VM runs ${osType}`);
   };

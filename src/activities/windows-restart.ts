@@ -37,8 +37,10 @@ export async function pollWindowsRestart(env: ActivityEnvironment, ref: Operatio
   if (rebooted) {
     const store = await env.runStore();
     if (view.executionState === 'Succeeded' && (view.exitCode ?? 0) === 0) {
-      await store.appendLog(runId!, phase!, `== ${phase} ${step} restarted (boot ${String(d['bootBefore'])} → ${bootAfter})\n`);
-      return { state: 'Succeeded' };
+      // A check the platform did not run (restartCheckCommand included) makes the restart simulated too.
+      const simulated = view.simulated ?? (typeof d['simulated'] === 'string' ? d['simulated'] : undefined);
+      await store.appendLog(runId!, phase!, `== ${phase} ${step} restarted (boot ${String(d['bootBefore'])} → ${bootAfter})${simulated ? ` (simulated: ${simulated})` : ''}\n`);
+      return { state: 'Succeeded', ...(simulated ? { simulated } : {}) };
     }
     // Up again, but the template's restartCheckCommand says the machine is not ready: that is the step failing.
     await store.appendLog(runId!, phase!, `${view.outputTail}\n${view.errorTail}\n== ${phase} ${step} restart check failed\n`);

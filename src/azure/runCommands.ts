@@ -47,7 +47,15 @@ export interface RunCommandView {
   outputTail: string;
   errorTail: string;
   executionMessage?: string;
+  /**
+   * Set (to why) when the platform reports that the script was NOT run: a status with code
+   * `ScriptExecution/simulated`, which the local emulator gives where it cannot run a guest's script. Never a success.
+   */
+  simulated?: string;
 }
+
+/** The instance-view status code that says a script was not run (docs/emulator-guests.md). */
+export const NOT_RUN_STATUS_CODE = 'ScriptExecution/simulated';
 
 export function runCommandView(rc: VirtualMachineRunCommand): RunCommandView {
   const iv: VirtualMachineRunCommandInstanceView | undefined = rc.instanceView;
@@ -58,7 +66,13 @@ export function runCommandView(rc: VirtualMachineRunCommand): RunCommandView {
     outputTail: iv?.output ?? '',
     errorTail: iv?.error ?? '',
     executionMessage: iv?.executionMessage,
+    ...notRun(iv),
   };
+}
+
+function notRun(iv: VirtualMachineRunCommandInstanceView | undefined): { simulated?: string } {
+  const marker = iv?.statuses?.find((s) => s.code?.toLowerCase() === NOT_RUN_STATUS_CODE.toLowerCase());
+  return marker ? { simulated: marker.message || iv?.executionMessage || 'the script was not run' } : {};
 }
 
 export async function getRunCommand(clients: AzureClients, resourceGroup: string, vmName: string, name: string): Promise<RunCommandView | undefined> {

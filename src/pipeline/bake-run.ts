@@ -69,7 +69,7 @@ export class BakeRun {
     this.record = updateStep(this.record, name, { status: 'Running', startedAt: this.flow.now().toISOString() });
     yield* this.save();
     const value = yield* body();
-    const { status, message }: { status: StepStatus; message?: string } = this.settled ?? { status: 'Succeeded' };
+    const { status, message }: { status: StepStatus; message?: string } = this.settled ?? this.simulatedOutcome(name) ?? { status: 'Succeeded' };
     this.record = updateStep(this.record, name, {
       status,
       endedAt: this.flow.now().toISOString(),
@@ -81,6 +81,13 @@ export class BakeRun {
     return value;
   }
 
+  /** A step some of whose scripts were not run ends Simulated, naming them; never Succeeded. */
+  private simulatedOutcome(name: StepName): { status: StepStatus; message: string } | undefined {
+    const simulated = (this.record.simulatedSteps ?? []).filter((s) => s.step === name);
+    if (simulated.length === 0) return undefined;
+    return { status: 'Simulated', message: `not run (simulated): ${simulated.map((s) => s.operation).join('; ')}` };
+  }
+
   /** How the running step ends when its body returns (a message on success, or Failed-but-continue). */
   settle(status: StepStatus, message?: string): void {
     this.settled = { status, ...(message !== undefined ? { message } : {}) };
@@ -89,8 +96,11 @@ export class BakeRun {
   /** A long-running operation of the current step, capped by the build deadline; its attempts are counted. */
   *operation(label: string, activity: ActivityName, input: unknown, watchdogMs: number, capped = true): Flowing<void> {
     const step = this.currentStep();
-    const attempts = yield* this.flow.operation(step, label, activity, input, watchdogMs, capped ? this.buildDeadline : undefined);
+    const { attempts, simulated } = yield* this.flow.operation(step, label, activity, input, watchdogMs, capped ? this.buildDeadline : undefined);
     this.record = updateStep(this.record, step, { attempts: stepOf(this.record, step).attempts + attempts });
+    if (simulated) {
+      this.record = { ...this.record, simulatedSteps: [...(this.record.simulatedSteps ?? []), { step, operation: label, reason: simulated }] };
+    }
   }
 
   /** Shows why the bake is waiting (custom status) until the step ends. */

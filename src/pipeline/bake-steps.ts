@@ -16,7 +16,7 @@ import { nextPollDelay } from './polling.ts';
 import type { ReplicateRegionInput, ReplicateRegionOutput } from './replicate.ts';
 import { resumePlan } from './resume.ts';
 import type { RolloutInput, RolloutOutput } from './rollout.ts';
-import { customizerWatchdogMs, describeMs, lockLeaseMs, WATCHDOG_MS } from './watchdogs.ts';
+import { customizerWatchdogMs, describeMs, lockLeaseMs, stepLimitMs, WATCHDOG_MS } from './watchdogs.ts';
 
 type SharedImage = Extract<PlannedDistribution, { type: 'SharedImage' }>;
 
@@ -160,11 +160,12 @@ export function* customize(run: BakeRun): Flowing<void> {
   const bakePlan = run.planned();
   for (const [index, customizer] of run.spec.customizers.entries()) {
     try {
+      const buildLeftMs = run.buildDeadline.at.getTime() - run.flow.now().getTime();
       yield* run.operation(
         `customizer ${index + 1} '${customizer.name}' (${customizer.type})`,
         Activity.beginCustomizer,
-        { plan: bakePlan, spec: run.spec, phase: 'customize', index },
-        customizerWatchdogMs(customizer),
+        { plan: bakePlan, spec: run.spec, phase: 'customize', index, limitMs: stepLimitMs(customizer, buildLeftMs) },
+        customizerWatchdogMs(customizer, buildLeftMs),
       );
     } catch (error) {
       if (error instanceof StepFailed && run.spec.errorHandling.onCustomizerError === 'abort') {
@@ -182,11 +183,12 @@ export function* validate(run: BakeRun): Flowing<void> {
   const { validation, errorHandling } = run.spec;
   for (const [index, check] of validation.inVMValidations.entries()) {
     try {
+      const buildLeftMs = run.buildDeadline.at.getTime() - run.flow.now().getTime();
       yield* run.operation(
         `validation ${index + 1} '${check.name}' (${check.type})`,
         Activity.beginCustomizer,
-        { plan: bakePlan, spec: run.spec, phase: 'validate', index },
-        WATCHDOG_MS.runCommand,
+        { plan: bakePlan, spec: run.spec, phase: 'validate', index, limitMs: stepLimitMs(check, buildLeftMs) },
+        customizerWatchdogMs(check, buildLeftMs),
       );
     } catch (error) {
       if (!(error instanceof StepFailed)) throw error;

@@ -115,7 +115,8 @@ export class Flow {
   /**
    * Begins a long-running operation and waits for it to end, polling in a sub-orchestration between durable
    * timers, under the watchdog (or the tighter cap). A failed operation that says it is retryable is begun again
-   * (activities are idempotent), up to MAX_OPERATION_ATTEMPTS. Returns how many times it was begun.
+   * (activities are idempotent), up to MAX_OPERATION_ATTEMPTS. Returns how many times it was begun, and why its
+   * script was not run when the platform said it simulated it.
    */
   *operation(
     step: StepName,
@@ -124,7 +125,7 @@ export class Flow {
     input: unknown,
     watchdogMs: number,
     cap?: Deadline,
-  ): Flowing<number> {
+  ): Flowing<{ attempts: number; simulated?: string }> {
     const deadline = earliest(this.after(watchdogMs, `its watchdog (${describeMs(watchdogMs)})`), cap);
     for (let attempt = 1; ; attempt++) {
       let begun = yield* this.call<OperationStatus>(activity, input);
@@ -133,7 +134,7 @@ export class Flow {
         begun = yield* this.call<OperationStatus>(Activity.pollOperation, begun.operation);
       }
       const status: AwaitOperationOutput = begun.state === 'InProgress' ? yield* this.awaitInChild(step, label, begun, deadline) : begun;
-      if (status.state === 'Succeeded') return attempt;
+      if (status.state === 'Succeeded') return { attempts: attempt, ...(status.simulated ? { simulated: status.simulated } : {}) };
       if (status.state === 'Canceled') throw new BakeCanceled();
       if (status.state === 'TimedOut') {
         throw new StepFailed(step, { code: 'Timeout', message: `${label} did not finish within ${deadline.reason}`, retryable: false });

@@ -4,7 +4,7 @@
  */
 
 import type { OsType } from '../azure/virtualMachines.ts';
-import type { BakeSpec, Customizer } from '../template/spec.ts';
+import type { BakeSpec, Customizer, InVMValidation } from '../template/spec.ts';
 
 const MINUTE = 60_000;
 
@@ -33,10 +33,25 @@ export function platformUpgradeWatchdogMs(batchPercent: number, osType: OsType):
   return Math.ceil(100 / Math.max(1, batchPercent)) * (WATCHDOG_MS.instanceUpgrade[osType] + WATCHDOG_MS.healthGate);
 }
 
-/** The watchdog of one customizer: a restart waits its restartTimeout, everything else the Run Command cap. */
-export function customizerWatchdogMs(customizer: Customizer): number {
-  if (customizer.type === 'WindowsRestart') return customizer.restartTimeout.ms + 10 * MINUTE;
-  return WATCHDOG_MS.runCommand;
+/** How long a Run Command may take to report after its own timeout (agent pick-up, output upload). */
+const RUN_COMMAND_REPORT_MS = 5 * MINUTE;
+
+/** A script step's time: its template `timeout`, else what is left of the build, never more than that. */
+export function stepLimitMs(step: Customizer | InVMValidation, buildLeftMs: number): number {
+  const timeout = step.type === 'WindowsRestart' ? step.restartTimeout : step.timeout;
+  return Math.max(0, Math.min(timeout?.ms ?? buildLeftMs, buildLeftMs));
+}
+
+/**
+ * The watchdog of one step, from the same figure the activity gives the Run Command: a restart waits its
+ * restartTimeout, WindowsUpdate its whole limit (every pass and restart), a script its Run Command's timeout
+ * (at most Azure's 90 minutes) and the time to report it.
+ */
+export function customizerWatchdogMs(step: Customizer | InVMValidation, buildLeftMs: number): number {
+  if (step.type === 'WindowsRestart') return step.restartTimeout.ms + 10 * MINUTE;
+  const limit = stepLimitMs(step, buildLeftMs);
+  if (step.type === 'WindowsUpdate') return limit;
+  return Math.min(limit, WATCHDOG_MS.runCommand) + RUN_COMMAND_REPORT_MS;
 }
 
 /** Minutes or hours, for messages. */

@@ -7,7 +7,8 @@ export type RunStatus = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Cancel
 
 /** The statuses a run ends in; a record in one of them no longer changes. */
 export const FINAL_RUN_STATUSES: ReadonlySet<string> = new Set<RunStatus>(['Succeeded', 'Failed', 'Canceled']);
-export type StepStatus = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Skipped' | 'Canceled';
+/** `Simulated`: the step ended, but some of its scripts were not run (the local emulator could not); never a success. */
+export type StepStatus = 'Pending' | 'Running' | 'Succeeded' | 'Simulated' | 'Failed' | 'Skipped' | 'Canceled';
 export type Trigger = 'http' | 'blob' | 'timer' | 'cli' | 'retry';
 
 export interface StepRecord {
@@ -46,6 +47,13 @@ export interface RunOutputs {
   artifacts?: Record<string, string>;
 }
 
+/** An operation whose script was not run (the platform said so): which step, which operation, and why. */
+export interface SimulatedStep {
+  step: string;
+  operation: string;
+  reason: string;
+}
+
 export interface RunError {
   step: string;
   code: string;
@@ -64,6 +72,8 @@ export interface RunRecord {
   steps: StepRecord[];
   outputs: RunOutputs;
   error?: RunError;
+  /** Operations whose scripts were not run; a Succeeded run with any is not a clean success (its steps say Simulated). */
+  simulatedSteps?: SimulatedStep[];
   /** The run whose completed steps this one reused. */
   resumeFrom?: string;
   /** The staging group and what happened to it (kept when errorHandling says abort). */

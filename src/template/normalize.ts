@@ -70,10 +70,16 @@ function script(step: ScriptStep): ScriptSource {
 
 type FileStep = Extract<Step, { type: 'File' }>;
 
+/** The optional Kiln `timeout` of a step, parsed. */
+function timeout(step: { timeout?: string }): { timeout?: Duration } {
+  return step.timeout ? { timeout: must(parseAibDuration(step.timeout), 'timeout') } : {};
+}
+
 function fileStep(step: FileStep, name: string): FileCustomizer {
   return {
     type: 'File', name, sourceUri: step.sourceUri, destination: step.destination,
     ...(step.sha256Checksum ? { sha256Checksum: step.sha256Checksum.toLowerCase() } : {}),
+    ...timeout(step),
   };
 }
 
@@ -83,7 +89,7 @@ function text(value: string | undefined): string | undefined {
 }
 
 function scriptStep(step: ScriptStep, name: string): ShellCustomizer | PowerShellCustomizer {
-  const common = { name, script: script(step), secrets: step.secrets ?? [] };
+  const common = { name, script: script(step), secrets: step.secrets ?? [], ...timeout(step) };
   if (step.type === 'Shell') return { type: 'Shell', ...common };
   return {
     type: 'PowerShell',
@@ -117,6 +123,7 @@ function customizer(step: Step, index: number): Customizer {
         searchCriteria: text(step.searchCriteria) ?? DEFAULTS.windowsUpdateSearchCriteria,
         filters: step.filters ?? [...DEFAULTS.windowsUpdateFilters],
         updateLimit: step.updateLimit || DEFAULTS.windowsUpdateLimit,
+        ...timeout(step),
       };
   }
 }

@@ -1,6 +1,7 @@
 /** Cross-field rules: the checks that need more than one field of a template that already has the right shape. */
 
 import { parseArmIdOf } from './arm-id.ts';
+import { parseAibDuration } from './duration.ts';
 import { normalizeRegion } from './fields.ts';
 import { formatPath } from './errors.ts';
 import type { TemplateProperties } from './schema.ts';
@@ -8,6 +9,27 @@ import type { TemplateError } from './spec.ts';
 
 type Step = NonNullable<TemplateProperties['customize']>[number];
 const WINDOWS_STEPS = new Set(['PowerShell', 'WindowsRestart', 'WindowsUpdate']);
+
+/** Azure's cap on one managed Run Command (timeoutInSeconds 5400). */
+export const RUN_COMMAND_MAX_MS = 90 * 60_000;
+
+type ErrorSink = (path: PropertyKey[], message: string, expected?: string, found?: string) => void;
+
+/**
+ * Run Command runs a script as LocalSystem unless runAsUser/runAsPassword name another account. AIB's runAsSystem
+ * (which needs runElevated) is exactly that; runElevated alone means the build VM's administrator, whose password
+ * Kiln never keeps (it is thrown away when the VM is made), so Azure's run-as cannot be given it.
+ */
+function powerShellIdentityErrors(step: Extract<Step, { type: 'PowerShell' }>, path: PropertyKey[], err: ErrorSink): void {
+  if (step.runAsSystem && !step.runElevated) {
+    err([...path, 'runElevated'], 'RunAsSystemNeedsRunElevated: runAsSystem can only be true when runElevated is true (as in AIB)', 'true', JSON.stringify(step.runElevated ?? false));
+  }
+  if (step.runElevated && !step.runAsSystem) {
+    err([...path, 'runAsSystem'],
+      'RunElevatedAsBuildUserUnsupported: runElevated without runAsSystem runs as the build VM\'s administrator, which Run Command can do only with that account\'s password (runAsPassword), and Kiln keeps none; set runAsSystem: true to run elevated as LocalSystem',
+      'true', JSON.stringify(step.runAsSystem ?? false));
+  }
+}
 
 /** Every cross-field problem in `props`; `prefix` is where `properties` sits in the file. */
 export function crossFieldErrors(props: TemplateProperties, prefix: readonly PropertyKey[]): TemplateError[] {
@@ -28,11 +50,21 @@ export function crossFieldErrors(props: TemplateProperties, prefix: readonly Pro
         err(path, 'needs exactly one of inline or scriptUri', 'inline or scriptUri', sources === 0 ? 'neither' : 'both');
       }
       if (step.sha256Checksum && !step.scriptUri) err([...path, 'sha256Checksum'], 'applies only with scriptUri', 'scriptUri beside it', 'inline');
+      if (step.type === 'PowerShell') powerShellIdentityErrors(step, path, err);
       (step.secrets ?? []).forEach((name, j) => {
         if (!declared.has(name)) {
           err([...path, 'secrets', j], `secret ${name} is not declared in properties.secrets`, 'a name declared in properties.secrets', JSON.stringify(name));
         }
       });
+    }
+  }
+
+  for (const { step, path } of steps) {
+    const text = 'timeout' in step ? step.timeout : undefined;
+    const limit = text ? parseAibDuration(text) : undefined;
+    // One Run Command runs at most 90 minutes; only WindowsUpdate spreads its time over several.
+    if (limit && step.type !== 'WindowsUpdate' && limit.ms > RUN_COMMAND_MAX_MS) {
+      err([...path, 'timeout'], 'ScriptTimeoutTooLong: one script runs as one Run Command, which Azure stops after 90 minutes', 'at most 90m', JSON.stringify(text));
     }
   }
 

@@ -69,6 +69,8 @@ const scriptFields = {
   scriptUri: httpsUri.optional(),
   sha256Checksum: sha256.optional(),
   secrets: customizerSecrets,
+  // Kiln extension: the step's time limit (else what is left of buildTimeoutInMinutes).
+  timeout: aibDuration.optional(),
 };
 const shell = z.strictObject({ type: z.literal('Shell'), ...scriptFields });
 const powerShell = z.strictObject({
@@ -84,6 +86,7 @@ const file = z.strictObject({
   sourceUri: httpsUri,
   destination: nonEmpty,
   sha256Checksum: sha256.optional(),
+  timeout: aibDuration.optional(),
 });
 // AIB reads "" (and updateLimit 0) in these fields as "the default".
 const windowsRestart = z.strictObject({
@@ -99,6 +102,7 @@ const windowsUpdate = z.strictObject({
   searchCriteria: z.string().optional(),
   filters: z.array(nonEmpty).optional(),
   updateLimit: z.number().int().min(0).max(10_000).optional(),
+  timeout: aibDuration.optional(),
 });
 export const customizerSchema = z.discriminatedUnion('type', [shell, powerShell, file, windowsRestart, windowsUpdate]);
 export const validationStepSchema = z.discriminatedUnion('type', [shell, powerShell, file]);

@@ -58,6 +58,8 @@ export interface ShellCustomizer {
   script: ScriptSource;
   /** Names from BakeSpec.secrets, given to the script as environment variables (Run Command protectedParameters). */
   secrets: string[];
+  /** Kiln extension: the step's time limit; absent, what is left of buildTimeoutInMinutes. */
+  timeout?: Duration;
 }
 
 export interface PowerShellCustomizer {
@@ -65,8 +67,10 @@ export interface PowerShellCustomizer {
   name: string;
   script: ScriptSource;
   secrets: string[];
+  /** With runAsSystem (which needs it), the script runs as LocalSystem: Run Command's own identity. */
   runElevated: boolean;
   runAsSystem: boolean;
+  timeout?: Duration;
   /** Exit codes that count as success; default [0]. */
   validExitCodes: number[];
 }
@@ -79,6 +83,7 @@ export interface FileCustomizer {
   /** Absolute path in the VM. */
   destination: string;
   sha256Checksum?: string;
+  timeout?: Duration;
 }
 
 export interface WindowsRestartCustomizer {
@@ -95,7 +100,10 @@ export interface WindowsUpdateCustomizer {
   name: string;
   searchCriteria: string;
   filters: string[];
+  /** Most updates one pass installs (Packer's update_limit); passes repeat until one finds none. */
   updateLimit: number;
+  /** Every pass and restart together. */
+  timeout?: Duration;
 }
 
 export type Customizer =

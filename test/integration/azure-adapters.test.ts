@@ -34,6 +34,8 @@ import { parseTemplate } from '../../src/template/index.ts';
 import type { BakeSpec } from '../../src/template/spec.ts';
 
 const NOW = '2026-11-25T13:19:00.000Z';
+/** The step time the bake would give each script here (its Run Command's timeoutInSeconds: 3600). */
+const HOUR = 3_600_000;
 const WEB_VMSS = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/web-prod/providers/Microsoft.Compute/virtualMachineScaleSets/web-vmss';
 
 let home: string;
@@ -140,8 +142,8 @@ describe('ubuntu-web, step by step', () => {
     expect(await beginStagingVm({ plan: p, spec })).toEqual({ state: 'Succeeded' });
     expect(sent.length).toBe(writesBefore);
 
-    for (const index of [0, 1]) expect(await settle(beginCustomizer({ plan: p, spec, phase: 'customize', index }))).toEqual({ state: 'Succeeded' });
-    expect(await settle(beginCustomizer({ plan: p, spec, phase: 'validate', index: 0 }))).toEqual({ state: 'Succeeded' });
+    for (const index of [0, 1]) expect(await settle(beginCustomizer({ plan: p, spec, phase: 'customize', index, limitMs: HOUR }))).toEqual({ state: 'Succeeded' });
+    expect(await settle(beginCustomizer({ plan: p, spec, phase: 'validate', index: 0, limitMs: HOUR }))).toEqual({ state: 'Succeeded' });
     const logs = await (await openRunStore(clients.blobs)).readLogs(runId);
     expect(logs.map((l) => l.step)).toEqual(['customize', 'validate']);
     expect(logs[0]!.text).toMatch(/customize web-content succeeded[\s\S]*customize robots succeeded/);
@@ -193,8 +195,8 @@ describe('windows-base', () => {
     const p = await staged(runId, spec);
     expect(p.osType).toBe('Windows');
     const statuses = [];
-    for (const index of spec.customizers.keys()) statuses.push(await beginCustomizer({ plan: p, spec, phase: 'customize', index }));
-    statuses.push(await beginCustomizer({ plan: p, spec, phase: 'validate', index: 0 }));
+    for (const index of spec.customizers.keys()) statuses.push(await beginCustomizer({ plan: p, spec, phase: 'customize', index, limitMs: HOUR }));
+    statuses.push(await beginCustomizer({ plan: p, spec, phase: 'validate', index: 0, limitMs: HOUR }));
     statuses.push(await beginDeprovision({ plan: p }));
     expect(statuses.map((s) => s.state)).toEqual(Array(statuses.length).fill('InProgress'));
 
@@ -309,7 +311,7 @@ describe('limits', () => {
       (t.properties['distribute'] as Array<Record<string, unknown>>)[0]!['targetRegions'] = [{ name: 'westeurope', replicaCount: 1 }];
     });
     const p = await staged('ubuntu-web-20261125T131900Z-0009', spec);
-    for (const index of spec.customizers.keys()) expect(await settle(beginCustomizer({ plan: p, spec, phase: 'customize', index }))).toEqual({ state: 'Succeeded' });
+    for (const index of spec.customizers.keys()) expect(await settle(beginCustomizer({ plan: p, spec, phase: 'customize', index, limitMs: HOUR }))).toEqual({ state: 'Succeeded' });
     const names: string[] = [];
     for await (const rc of clients.compute.virtualMachineRunCommands.listByVirtualMachine(p.staging.resourceGroupName, p.staging.vmName)) names.push(rc.name!);
     expect(names.sort()).toEqual(Array.from({ length: 10 }, (_, i) => `kiln-customize-${String(i + 3).padStart(2, '0')}`));
@@ -345,7 +347,7 @@ describe('failures', () => {
     const runId = 'app-with-secret-20261125T131900Z-0002';
     const p = await staged(runId, spec);
     sent.length = 0;
-    const status = await settle(beginCustomizer({ plan: p, spec, phase: 'customize', index: 0 }));
+    const status = await settle(beginCustomizer({ plan: p, spec, phase: 'customize', index: 0, limitMs: HOUR }));
     const secret = (await clients.secrets('kiln-secrets').getSecret('db-password')).value!;
 
     const put = sent.find((w) => w.method === 'PUT' && w.path.includes('/runCommands/'));
@@ -377,7 +379,7 @@ describe('failures', () => {
       t.properties['secrets'] = { DB_PASSWORD: { vault: 'kiln-secrets', name: 'no-such-secret' } };
     });
     const p = await plan('app-with-secret-20261125T131900Z-0008', spec);
-    expect(await beginCustomizer({ plan: p, spec, phase: 'customize', index: 0 })).toEqual({
+    expect(await beginCustomizer({ plan: p, spec, phase: 'customize', index: 0, limitMs: HOUR })).toEqual({
       state: 'Failed',
       error: { code: 'SecretNotFound', message: 'secret DB_PASSWORD (vault kiln-secrets, name no-such-secret): could not be read (404 SecretNotFound)', retryable: false },
     });

@@ -184,6 +184,48 @@ describe('Windows guests', () => {
     await t.compute.virtualMachineRunCommands.createOrUpdate(RG, 'win2', 'check-again', managed(printBoot), FAST_POLL);
     expect(await bootIn('check-again')).toBe(after);
   });
+
+  it('report every script as not run, with no exit code unless a test scripted one', async () => {
+    const windows = { publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2022-datacenter-azure-edition', version: 'latest' };
+    await t.compute.virtualMachines.createOrUpdate(RG, 'win3', vmModel({ image: windows, name: 'win3' }), FAST_POLL);
+    t.emulator.windowsGuests.set({ exitCodes: [{ match: 'Test-Path C:\\missing', exitCode: 3 }] });
+    try {
+      await t.compute.virtualMachineRunCommands.createOrUpdate(RG, 'win3', 'plain', managed("Write-Output 'hi'"), FAST_POLL);
+      const plain = await view('win3', 'plain');
+      expect(plain).toMatchObject({ executionState: 'Succeeded', output: 'hi\n' });
+      expect(plain.exitCode).toBeUndefined();
+      expect(plain.statuses).toEqual([expect.objectContaining({ code: 'ScriptExecution/simulated', level: 'Warning', message: expect.stringContaining('Windows guests are not emulated') })]);
+      await t.compute.virtualMachineRunCommands.createOrUpdate(RG, 'win3', 'scripted', managed('if (-not (Test-Path C:\\missing)) { exit 3 }'), FAST_POLL);
+      const scripted = await view('win3', 'scripted');
+      expect(scripted).toMatchObject({ executionState: 'Failed', exitCode: 3 });
+      expect(scripted.statuses?.[0]?.code).toBe('ScriptExecution/simulated');
+    } finally {
+      t.emulator.windowsGuests.set({});
+    }
+  });
+
+  it('install a scripted number of pending updates, updateLimit per pass, restarting after each pass that installed any', async () => {
+    const windows = { publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2022-datacenter-azure-edition', version: 'latest' };
+    await t.compute.virtualMachines.createOrUpdate(RG, 'win4', vmModel({ image: windows, name: 'win4' }), FAST_POLL);
+    t.emulator.windowsGuests.set({ pendingUpdates: 3 });
+    try {
+      const pass = ['$updateLimit = 2', "Write-Output ('kiln-boot:' + (Get-CimInstance Win32_OperatingSystem).LastBootUpTime.ToUniversalTime().ToString('o'))", '$session = New-Object -ComObject Microsoft.Update.Session'].join('\n');
+      const reports: string[] = [];
+      for (const name of ['pass-1', 'pass-2', 'pass-3']) {
+        await t.compute.virtualMachineRunCommands.createOrUpdate(RG, 'win4', name, managed(pass), FAST_POLL);
+        reports.push((await view('win4', name)).output ?? '');
+      }
+      expect(reports.map((r) => /kiln-updates: .*/.exec(r)?.[0])).toEqual([
+        'kiln-updates: installed=2 restart=true', 'kiln-updates: installed=1 restart=true', 'kiln-updates: installed=0 restart=false',
+      ]);
+      // Each pass that installed something restarted the guest: the next pass sees a newer boot.
+      const boots = reports.map((r) => Date.parse(/kiln-boot:(\S+)/.exec(r)![1]!));
+      expect(boots[1]).toBeGreaterThan(boots[0]!);
+      expect(boots[2]).toBeGreaterThan(boots[1]!);
+    } finally {
+      t.emulator.windowsGuests.set({});
+    }
+  });
 });
 
 describe('without isolation', () => {
@@ -195,6 +237,9 @@ describe('without isolation', () => {
       await plain.compute.virtualMachineRunCommands.createOrUpdate(RG, 'vm', 'sim', managed('touch /kiln-should-not-exist'), FAST_POLL);
       const rc = await plain.compute.virtualMachineRunCommands.getByVirtualMachine(RG, 'vm', 'sim', { expand: 'instanceView' });
       expect(rc.instanceView?.executionMessage).toMatch(/^Simulated: the script was not run/);
+      // The marker a client reads, and no exit code: a script that did not run neither succeeded nor failed.
+      expect(rc.instanceView?.statuses).toEqual([expect.objectContaining({ code: 'ScriptExecution/simulated', displayStatus: 'Script not run' })]);
+      expect(rc.instanceView?.exitCode).toBeUndefined();
       expect(await plain.emulator.readDiskFile(plain.id(`${RG}/providers/Microsoft.Compute/virtualMachines/vm`), '/kiln-should-not-exist')).toBeUndefined();
     } finally {
       await plain.close();

@@ -6,7 +6,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { customizerScript, deprovisionScript, shQuote } from '../../src/activities/scripts.ts';
+import { customizerScript, deprovisionScript, shQuote, updatePassIn } from '../../src/activities/scripts.ts';
+import type { ShellCustomizer } from '../../src/template/spec.ts';
 
 // The Linux scripts are run for real with bash and curl against a local file server: what the VM would do.
 const files: Record<string, string> = {
@@ -125,11 +126,21 @@ describe('Windows scripts', () => {
     expect(restart.timeoutInSeconds).toBe(600);
   });
 
+  it('read a Windows Update pass report, and take the step time up to the Run Command cap', () => {
+    expect(updatePassIn('kiln-boot:2026-01-01T00:00:00Z\nkiln-updates: installed=3 restart=true\n')).toEqual({ installed: 3, restart: true });
+    expect(updatePassIn('kiln-updates: installed=0 restart=false')).toEqual({ installed: 0, restart: false });
+    expect(updatePassIn('installed 3 updates')).toBeUndefined();
+    const shell: ShellCustomizer = { type: 'Shell', name: 's', script: { kind: 'inline', lines: ['true'] }, secrets: [] };
+    expect(customizerScript(shell, 'Linux', 10 * 60_000).timeoutInSeconds).toBe(600);
+    expect(customizerScript(shell, 'Linux', 5 * 3600_000).timeoutInSeconds).toBe(5400);
+  });
+
   it('turn WindowsUpdate filters into predicates and reject malformed ones', async () => {
     const wu = customizerScript({ type: 'WindowsUpdate', name: 'wu', searchCriteria: 'IsInstalled=0', filters: ["exclude:$_.Title -like '*Preview*'", 'include:$true'], updateLimit: 20 }, 'Windows');
     expect(wu.script).toContain("Search('IsInstalled=0')");
     expect(wu.script).toContain("-not ($_ | Where-Object { $_.Title -like '*Preview*' })");
-    expect(wu.script).toContain('$selected.Count -ge 20');
+    expect(wu.script).toContain('$updateLimit = 20');
+    expect(wu.script).toContain('$selected.Count -ge $updateLimit');
     expect(() => customizerScript({ type: 'WindowsUpdate', name: 'wu', searchCriteria: 'x', filters: ['nope'], updateLimit: 1 }, 'Windows')).toThrow(/expected "include:<expression>"/);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { changeLines, progressBlock, snapshotOf, summaryLines, type RunView } from '../../cli/progress.ts';
+import { bakeExitCode, changeLines, progressBlock, snapshotOf, summaryLines, type RunView } from '../../cli/progress.ts';
 import type { RunRecord } from '../../src/runs/record.ts';
 
 const scaleSetId = '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/web-prod/providers/Microsoft.Compute/virtualMachineScaleSets/web-vmss';
@@ -108,5 +108,24 @@ describe('summary', () => {
       '  properties.source: required',
       '  properties.distribute: required',
     ]);
+  });
+
+  it('tells a run with simulated steps from a clean success, in its lines and its exit code', () => {
+    const simulated: RunRecord = {
+      ...finished,
+      steps: [{ name: 'customize', status: 'Simulated', attempts: 1 }],
+      simulatedSteps: [{ step: 'customize', operation: "customizer 1 'web-content' (Shell)", reason: 'isolation is off' }],
+    };
+    expect(summaryLines(simulated)).toEqual([
+      'ubuntu-web-20261125T131900Z-3f2a: Succeeded with 1 simulated step',
+      `image version 1.0.1 (${finished.outputs.imageVersionId})`,
+      'region eastus: Completed',
+      'rollout web-vmss: Succeeded (3/3 instances updated)',
+      '1 step was simulated, not run (nothing proves they would succeed):',
+      "  customize: customizer 1 'web-content' (Shell): isolation is off",
+    ]);
+    expect([bakeExitCode(finished), bakeExitCode(simulated), bakeExitCode({ ...simulated, status: 'Failed' })]).toEqual([0, 2, 1]);
+    const block = progressBlock({ id: 'x', status: 'Running', steps: [{ name: 'customize', status: 'Simulated' }], regions: [], scaleSets: [] });
+    expect(block[1]).toBe('  ≈ customize');
   });
 });

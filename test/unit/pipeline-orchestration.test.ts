@@ -133,6 +133,32 @@ describe('bake orchestration', () => {
     expect(record.endedAt).toBeDefined();
   });
 
+  it('ends a step whose script was not run Simulated, never Succeeded, and lists it in the record and the live status', async () => {
+    fake.reset({ behaviours: { 'beginCustomizer:validate:0': { kind: 'succeed', simulated: 'no isolation here' } } });
+    const id = await start();
+    const record = await finished(id);
+    expect(record.status).toBe('Succeeded');
+    expect(stepStatus(record)).toMatchObject({ customize: 'Succeeded', validate: 'Simulated', generalize: 'Succeeded' });
+    expect(record.steps.find((s) => s.name === 'validate')!.message).toBe("not run (simulated): validation 1 'web-content-present' (Shell)");
+    expect(record.simulatedSteps).toEqual([{ step: 'validate', operation: "validation 1 'web-content-present' (Shell)", reason: 'no isolation here' }]);
+    const progress = (await client.getStatus(id)).customStatus as BakeProgress;
+    expect(progress.steps.find((s) => s.name === 'validate')!.status).toBe('Simulated');
+  });
+
+  it('gives a customizer the time its template timeout says: the Run Command and the watchdog', async () => {
+    fake.reset({ behaviours: { 'beginCustomizer:customize:0': { kind: 'hang' } } });
+    const customizers = spec.customizers.map((c, i) => (i === 0 ? { ...c, timeout: { iso: 'PT10M', ms: 600_000 } } : c));
+    const id = await start({ customizers, buildTimeoutInMinutes: 600 });
+    await waitFor(id, () => customizerLooks() > 2);
+    expect((fake.called(Activity.beginCustomizer)[0]!.input as { limitMs: number }).limitMs).toBe(600_000);
+    for (let i = 0; i < 4 && !fake.records.get(id)?.endedAt; i++) {
+      await clock.advance(5 * 60_000);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const record = await finished(id);
+    expect(record.error).toMatchObject({ step: 'customize', code: 'Timeout', message: "customizer 1 'web-content' (Shell) did not finish within its watchdog (15 min)" });
+  });
+
   it('fails naming the step, exit code and last lines when a customizer exits 3, and still deletes the staging group', async () => {
     fake.reset({
       behaviours: {
@@ -266,7 +292,7 @@ describe('bake orchestration', () => {
     expect(record.error).toMatchObject({
       step: 'customize',
       code: 'Timeout',
-      message: "customizer 1 'web-content' (Shell) did not finish within its watchdog (90 min)",
+      message: "customizer 1 'web-content' (Shell) did not finish within its watchdog (95 min)",
     });
     expect(record.staging).toMatchObject({ state: 'Deleted' });
   });

@@ -62,6 +62,10 @@ const rows: Row[] = [
   ['PowerShell after Shell', (t) => t.properties.customize.push({ type: 'PowerShell', inline: ['Write-Host hi'] }), 'properties.customize[2].type', /cannot mix/],
   ['WindowsRestart timeout that is no duration', (t) => windowsSteps(t, { type: 'WindowsRestart', restartTimeout: 'soon' }), 'properties.customize[1].restartTimeout', /duration/],
   ['WindowsUpdate limit -1', (t) => windowsSteps(t, { type: 'WindowsUpdate', updateLimit: -1 }), 'properties.customize[1].updateLimit', /at least 0/],
+  ['runAsSystem without runElevated', (t) => windowsSteps(t, { type: 'PowerShell', inline: ['x'], runAsSystem: true }), 'properties.customize[1].runElevated', /^RunAsSystemNeedsRunElevated:/],
+  ['runElevated as the build user', (t) => windowsSteps(t, { type: 'PowerShell', inline: ['x'], runElevated: true }), 'properties.customize[1].runAsSystem', /^RunElevatedAsBuildUserUnsupported:.*runAsPassword/],
+  ['script timeout over Run Command\'s 90 minutes', (t) => (t.properties.customize[0].timeout = '2h'), 'properties.customize[0].timeout', /^ScriptTimeoutTooLong:/],
+  ['step timeout that is no duration', (t) => (t.properties.customize[0].timeout = 'long'), 'properties.customize[0].timeout', /duration/],
   ['PowerShell validExitCodes not integers', (t) => windowsSteps(t, { type: 'PowerShell', inline: ['x'], validExitCodes: [0.5] }), 'properties.customize[1].validExitCodes[0]', /integer/],
   // validation
   ['File validator without a destination', (t) => (t.properties.validate.inVMValidations[0] = { type: 'File', sourceUri: 'https://x.example/a' }), 'properties.validate.inVMValidations[0].destination', /is required/],

@@ -5,6 +5,7 @@ import type { RunScriptOptions, RunScriptResult } from '../sandbox-types.ts';
 import type { ArmRequest } from './http.ts';
 import type { Effect, MonitorStyle, Operation, OperationEngine, Step } from './lro.ts';
 import type { Resources } from './resources.ts';
+import type { WindowsGuests } from './windows-guest.ts';
 
 /** Where a new OS disk's content comes from. */
 export type DiskSource =
@@ -45,6 +46,8 @@ export interface HandlerContext {
   ops: OperationEngine;
   latency: Latency;
   guest: GuestPort;
+  /** The stand-in for Windows guests, with what a test scripted (pending updates, exit codes). */
+  windowsGuests: WindowsGuests;
   /** Fires an injected fault of `kind` for this request, if a rule matches (e.g. lroFailed, runCommandTimeout). */
   takeFault(request: FaultRequest, kind: FaultKind): FiredFault | undefined;
 }

@@ -1,13 +1,68 @@
 /**
- * What a simulated Windows guest shows for a PowerShell script it does not run: the text its top-level
- * `Write-Output` lines print (string literals and the OS boot time), and the restart it starts detached.
+ * The stand-in for Windows guests (no PowerShell runs here): what a PowerShell script it does not run prints (its
+ * top-level `Write-Output` lines of literals and the boot time), the restart it starts detached, and what a test
+ * scripts: pending Windows updates per VM and exit codes. Every script it answers for is reported as simulated.
  */
+
+/** What a test scripts about the Windows guests. */
+export interface WindowsGuestScript {
+  /** Updates each Windows VM has pending the first time it searches (default 0). */
+  pendingUpdates?: number;
+  /** The exit code of a script containing `match` (the first matching rule wins); otherwise there is none. */
+  exitCodes?: { match: string; exitCode: number }[];
+}
+
+/** What the stand-in answers for one script. */
+export interface WindowsGuestRun {
+  stdout: string;
+  /** A scripted exit code, or null: the script was not run, so it has none. */
+  exitCode: number | null;
+  /** The script starts a restart detached (the guest boots again after the restart's latency). */
+  restart: boolean;
+}
+
+/** The line Kiln's Windows Update pass prints with how many updates it installed, and whether it restarts. */
+export const UPDATE_PASS_MARKER = 'kiln-updates:';
+
+export class WindowsGuests {
+  private script: Required<WindowsGuestScript> = { pendingUpdates: 0, exitCodes: [] };
+  private readonly pending = new Map<string, number>();
+
+  /** Replaces the scripted behaviour; every VM's pending updates start again from the new count. */
+  set(script: WindowsGuestScript): void {
+    this.script = { pendingUpdates: script.pendingUpdates ?? 0, exitCodes: script.exitCodes ?? [] };
+    this.pending.clear();
+  }
+
+  /** The updates `vmId` still has pending. */
+  pendingUpdates(vmId: string): number {
+    return this.pending.get(vmId.toLowerCase()) ?? this.script.pendingUpdates;
+  }
+
+  /**
+   * Answers for one PowerShell script. A Windows Update pass (it opens `Microsoft.Update.Session`) installs up to
+   * its `$updateLimit` of the VM's pending updates and restarts when it installed any, as Kiln's pass does.
+   */
+  run(vmId: string, script: string, bootTime: Date): WindowsGuestRun {
+    const exitCode = this.script.exitCodes.find((rule) => script.includes(rule.match))?.exitCode ?? null;
+    let stdout = simulatedOutput(script, bootTime);
+    let restart = startsDetachedRestart(script);
+    if (/Microsoft\.Update\.Session/.test(script) && (exitCode === null || exitCode === 0)) {
+      const limit = Number(/^\$updateLimit\s*=\s*(\d+)/m.exec(script)?.[1] ?? 1000);
+      const installed = Math.min(this.pendingUpdates(vmId), limit);
+      this.pending.set(vmId.toLowerCase(), this.pendingUpdates(vmId) - installed);
+      restart = installed > 0;
+      stdout += `${UPDATE_PASS_MARKER} installed=${installed} restart=${restart}\n`;
+    }
+    return { stdout, exitCode, restart };
+  }
+}
 
 /**
  * `Write-Output` of string literals joined by `+`, where a term reading `Win32_OperatingSystem`'s LastBootUpTime is
  * the guest's boot time. Any other line is not evaluated (and prints nothing): the simulation runs no PowerShell.
  */
-export function simulatedOutput(script: string, bootTime: Date): string {
+function simulatedOutput(script: string, bootTime: Date): string {
   const lines: string[] = [];
   for (const line of script.split(/\r?\n/)) {
     const statement = /^\s*Write-Output\s+(.+?)\s*;?\s*$/i.exec(line);
@@ -18,7 +73,7 @@ export function simulatedOutput(script: string, bootTime: Date): string {
 }
 
 /** A script that starts a restart detached (`Start-Process` running `shutdown /r` or `Restart-Computer`). */
-export function startsDetachedRestart(script: string): boolean {
+function startsDetachedRestart(script: string): boolean {
   return /^\s*Start-Process\b.*(\bshutdown(\.exe)?\s+\/r\b|Restart-Computer)/im.test(script);
 }
 

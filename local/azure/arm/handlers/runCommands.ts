@@ -12,7 +12,6 @@ import type { Route } from '../routes.ts';
 import { arrayAt, bodyObject, isObject, objectAt, requiredLocation, stringAt, tagsOf, validateName, type Json } from '../validate.ts';
 import type { OperationKind } from '../../latency.ts';
 import type { RunScriptOptions, RunScriptResult } from '../../sandbox-types.ts';
-import { simulatedOutput, startsDetachedRestart } from '../windows-guest.ts';
 import { VM_BASE, VM_TYPE, vmState } from './virtualMachines.ts';
 
 const RC_TYPE = 'Microsoft.Compute/virtualMachines/runCommands';
@@ -28,8 +27,15 @@ const EFFECT_GUEST_DEPROVISIONED = 'vm.guestDeprovisioned';
 
 type ExecutionState = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'TimedOut' | 'Canceled';
 
+/**
+ * The marker of a script the emulator did not run, in the instance view's `statuses` (Azure's InstanceViewStatus
+ * shape): clients read it instead of parsing executionMessage. docs/emulator-guests.md documents it.
+ */
+export const NOT_RUN_STATUS_CODE = 'ScriptExecution/simulated';
+
 interface RunView {
   executionState: ExecutionState;
+  statuses?: { code: string; level: 'Info' | 'Warning' | 'Error'; displayStatus: string; message: string }[];
   executionMessage?: string;
   exitCode?: number;
   output?: string;
@@ -121,20 +127,21 @@ export function runCommandRoutes(ctx: HandlerContext): Route[] {
   };
 
   /**
-   * Windows guests cannot run here: the script is not run and the result says so. Its top-level `Write-Output`
-   * lines still print (with the guest's boot time, so a restart can be seen), a script that starts sysprep or a
-   * shutdown in the background (Start-Process) stops the VM after sysprep's time, as the detached pattern does on
-   * Azure, and one that starts a restart that way boots the guest again (a newer boot time, the VM stays running).
+   * Windows guests cannot run here: the script is not run and the result says so. The stand-in (windows-guest.ts)
+   * prints its top-level `Write-Output` lines (with the guest's boot time, so a restart can be seen), applies a
+   * scripted exit code and the update loop; a script that starts sysprep or a shutdown in the background
+   * (Start-Process) stops the VM after sysprep's time, as the detached pattern does on Azure, and one that starts a
+   * restart that way boots the guest again (a newer boot time, the VM stays running).
    */
   const simulateWindows = (vm: StoredResource, script: string): RunScriptResult => {
     const detachedStop = /Start-Process/i.test(script) && /Sysprep\.exe|Stop-Computer|shutdown(\.exe)?\s+\/s/i.test(script);
-    const detachedRestart = !detachedStop && startsDetachedRestart(script);
-    if (detachedStop) guestEvent(vm, 'guest.shutdown', 'guestSysprepWindows', EFFECT_GUEST_STOPPED);
-    if (detachedRestart) guestEvent(vm, 'guest.restart', 'vmRestart', EFFECT_GUEST_RESTARTED);
     // The stored VM, not the request's copy: a restart may have applied since the run was asked for.
     const current = resources.find(vm.id) ?? vm;
-    const stdout = simulatedOutput(script, new Date(vmState(current).bootTime ?? String(current.properties.timeCreated)));
-    return { isolated: false, exitCode: null, stdout, stderr: '', timedOut: false, agentRemoved: false, detachedStarted: detachedStop || detachedRestart, message: 'Windows guests are not emulated; the PowerShell script was recorded, not run' };
+    const run = ctx.windowsGuests.run(vm.id, script, new Date(vmState(current).bootTime ?? String(current.properties.timeCreated)));
+    const detachedRestart = !detachedStop && run.restart;
+    if (detachedStop) guestEvent(vm, 'guest.shutdown', 'guestSysprepWindows', EFFECT_GUEST_STOPPED);
+    if (detachedRestart) guestEvent(vm, 'guest.restart', 'vmRestart', EFFECT_GUEST_RESTARTED);
+    return { isolated: false, exitCode: run.exitCode, stdout: run.stdout, stderr: '', timedOut: false, agentRemoved: false, detachedStarted: detachedStop || detachedRestart, message: 'Windows guests are not emulated; the PowerShell script was recorded, not run' };
   };
   ctx.ops.registerEffect(EFFECT_GUEST_STOPPED, (args) => {
     const vm = resources.find(String(args.id));
@@ -193,8 +200,14 @@ export function runCommandRoutes(ctx: HandlerContext): Route[] {
   const viewFrom = async (result: RunScriptResult, startTime: string, blobs: ReturnType<typeof outputBlobs>): Promise<RunView> => {
     const view: RunView = { executionState: 'Succeeded', startTime, endTime: new Date().toISOString(), output: tail(result.stdout), error: tail(result.stderr) };
     if (!result.isolated) {
-      view.exitCode = 0;
-      view.executionMessage = `Simulated: the script was not run (${result.message ?? 'this machine cannot isolate a guest'}).`;
+      // Not run, so no exit code of its own: only a stand-in's scripted one (a Windows guest test) is reported.
+      const why = result.message ?? 'Script not run: this machine cannot isolate a guest.';
+      view.executionMessage = `Simulated: the script was not run (${why}).`;
+      view.statuses = [{ code: NOT_RUN_STATUS_CODE, level: 'Warning', displayStatus: 'Script not run', message: why }];
+      if (result.exitCode !== null) {
+        view.exitCode = result.exitCode;
+        view.executionState = result.exitCode === 0 ? 'Succeeded' : 'Failed';
+      }
     } else if (result.timedOut) {
       view.executionState = 'TimedOut';
       view.executionMessage = result.message ?? 'Execution timed out.';
@@ -278,7 +291,7 @@ export function runCommandRoutes(ctx: HandlerContext): Route[] {
     const properties: Json = { ...rc.properties };
     if (expand) {
       const view = rc.state.view as RunView;
-      properties.instanceView = { ...view, statuses: [] };
+      properties.instanceView = { ...view, statuses: view.statuses ?? [] };
     }
     return present(rc, properties);
   };
