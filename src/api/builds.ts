@@ -13,6 +13,8 @@ import { startBake } from './bakes.ts';
 import { FINAL_RUN_STATUSES } from '../runs/record.ts';
 import { withChildProgress } from './live-progress.ts';
 import { json, notFound, problem } from './problem.ts';
+import { shown } from './json-text.ts';
+import { markerOf, pageToken } from './page-token.ts';
 import { readJsonBody, templateErrorsProblem } from './request.ts';
 import { services } from './services.ts';
 
@@ -42,7 +44,7 @@ export async function postBuild(request: HttpRequest, client: DurableClient): Pr
     const { templateName, template: inline, parameters, ...rest } = body.value;
     const errors: TemplateError[] = [];
     if (typeof templateName !== 'string' || !TEMPLATE_NAME.test(templateName)) {
-      errors.push({ path: 'templateName', message: 'expected a template name', expected: TEMPLATE_NAME_EXPECTED, found: JSON.stringify(templateName) });
+      errors.push({ path: 'templateName', message: 'expected a template name', expected: TEMPLATE_NAME_EXPECTED, found: shown(templateName) });
     }
     for (const key of Object.keys(rest)) {
       errors.push({ path: key, message: `unexpected member ${key} beside templateName`, expected: 'templateName, template and parameters only' });
@@ -72,25 +74,29 @@ export async function listBuilds(request: HttpRequest): Promise<HttpResponseInit
   const limitText = request.query.get('limit');
   const errors: TemplateError[] = [];
   if (status !== undefined && !RUN_STATUSES.includes(status as RunStatus)) {
-    errors.push({ path: 'status', message: 'unknown run status', expected: RUN_STATUSES.join(' | '), found: JSON.stringify(status) });
+    errors.push({ path: 'status', message: 'unknown run status', expected: RUN_STATUSES.join(' | '), found: shown(status) });
   }
   const limit = limitText === null ? 50 : Number(limitText);
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
-    errors.push({ path: 'limit', message: 'page size out of range', expected: `an integer 1–${MAX_PAGE}`, found: JSON.stringify(limitText) });
+    errors.push({ path: 'limit', message: 'page size out of range', expected: `an integer 1–${MAX_PAGE}`, found: shown(limitText) });
   }
+  const tokenText = request.query.get('continuationToken');
+  const token = tokenText === null ? undefined : markerOf(tokenText, 'continuationToken');
+  if (token && 'error' in token) errors.push(token.error);
   if (errors.length) return problem(400, 'invalid-query', 'the query has errors', { errors });
   const page = await (await services()).runs.list({
     status: status as RunStatus | undefined,
-    continuationToken: request.query.get('continuationToken') ?? undefined,
+    continuationToken: token && 'marker' in token ? token.marker : undefined,
     limit,
   });
+  const next = page.continuationToken === undefined ? undefined : pageToken(page.continuationToken);
   const headers: Record<string, string> = {};
-  if (page.continuationToken) {
-    const next = new URL(request.url);
-    next.searchParams.set('continuationToken', page.continuationToken);
-    headers.link = `<${next}>; rel="next"`;
+  if (next) {
+    const nextUrl = new URL(request.url);
+    nextUrl.searchParams.set('continuationToken', next);
+    headers.link = `<${nextUrl}>; rel="next"`;
   }
-  return json(200, { items: page.records, continuationToken: page.continuationToken }, headers);
+  return json(200, { items: page.records, continuationToken: next }, headers);
 }
 
 /** GET /builds/{id} — the run record; while it runs, `progress` carries the orchestration's live status. */
@@ -157,7 +163,7 @@ export async function approveBuild(request: HttpRequest, client: DurableClient):
   if (!body.ok) return body.response;
   const by = isObject(body.value) ? body.value.by : undefined;
   if (by !== undefined && typeof by !== 'string') {
-    return templateErrorsProblem([{ path: 'by', message: 'expected who approves', expected: 'a string', found: JSON.stringify(by) }]);
+    return templateErrorsProblem([{ path: 'by', message: 'expected who approves', expected: 'a string', found: shown(by) }]);
   }
   const found = await runningRecord(id);
   if ('response' in found) return found.response;
