@@ -3,13 +3,13 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { DurableClient } from 'durable-functions';
 import { loadTemplate } from '../template/index.ts';
-import { isRunId } from '../runs/ids.ts';
+import { isRunId, retryRunId } from '../runs/ids.ts';
 import { advanceLogCursor, decodeLogCursor, encodeLogCursor } from './log-cursor.ts';
 import type { RunRecord, RunStatus } from '../runs/record.ts';
 import { BakeEvent, type BakeProgress } from '../pipeline/contracts.ts';
 import type { TemplateError } from '../template/spec.ts';
 import { TEMPLATE_NAME, TEMPLATE_NAME_EXPECTED } from '../template/fields.ts';
-import { startBake } from './bakes.ts';
+import { startBake, startBakeOnce } from './bakes.ts';
 import { FINAL_RUN_STATUSES } from '../runs/record.ts';
 import { withChildProgress } from './live-progress.ts';
 import { json, notFound, problem } from './problem.ts';
@@ -171,7 +171,13 @@ export async function approveBuild(request: HttpRequest, client: DurableClient):
   return accepted(request, id);
 }
 
-/** POST /builds/{id}/retry — a new run of the same spec that reuses the failed run's completed steps. */
+/** Ids another run already has before the retry's own id is found: each step has a 1 in 65,536 chance. */
+const RETRY_ID_ATTEMPTS = 4;
+
+/**
+ * POST /builds/{id}/retry — a new run of the same spec that reuses the failed run's completed steps. Its id derives
+ * from the failed run: the first call starts it (202), every later or concurrent call answers with it (200).
+ */
 export async function retryBuild(request: HttpRequest, client: DurableClient): Promise<HttpResponseInit> {
   const id = request.params.id ?? '';
   const { runs } = await services();
@@ -185,13 +191,20 @@ export async function retryBuild(request: HttpRequest, client: DurableClient): P
   if (!record.spec) {
     return problem(409, 'run-not-retryable', `run ${id} never started a bake (its template was refused); fix the template and start a new bake`);
   }
-  const newId = await startBake(client, runs, {
-    templateName: record.templateName,
-    trigger: 'retry',
-    spec: record.spec,
-    resumeFrom: id,
-  });
-  return accepted(request, newId, { status: 'Pending', resumeFrom: id });
+  for (let attempt = 0; attempt < RETRY_ID_ATTEMPTS; attempt++) {
+    const runId = retryRunId(id, attempt);
+    const retry = await startBakeOnce(client, runs, {
+      templateName: record.templateName,
+      trigger: 'retry',
+      spec: record.spec,
+      resumeFrom: id,
+      runId,
+    });
+    if (retry.record.resumeFrom !== id) continue;
+    const location = runUrl(request, runId);
+    return json(retry.created ? 202 : 200, { id: runId, location, status: retry.record.status, resumeFrom: id }, { location });
+  }
+  throw new Error(`retry of ${id}: the ${RETRY_ID_ATTEMPTS} ids derived from it all belong to other runs`);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

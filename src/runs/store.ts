@@ -46,6 +46,23 @@ export class RunStore {
     });
   }
 
+  /** Writes the record only if the run has none yet; false when another writer created it first. */
+  async create(record: RunRecord): Promise<boolean> {
+    const body = JSON.stringify(record, null, 2);
+    try {
+      await this.container.getBlockBlobClient(`${record.id}/record.json`).upload(body, Buffer.byteLength(body), {
+        blobHTTPHeaders: { blobContentType: 'application/json' },
+        metadata: { status: record.status },
+        conditions: { ifNoneMatch: '*' },
+      });
+      return true;
+    } catch (error) {
+      // Azure answers 409 BlobAlreadyExists; Azurite 412 ConditionNotMet.
+      if (statusOf(error) === 409 || statusOf(error) === 412) return false;
+      throw error;
+    }
+  }
+
   /** The record with the live progress of its running sub-orchestrations merged in; undefined when there is none. */
   async get(id: string): Promise<RunRecord | undefined> {
     return (await this.getLive(id))?.record;
@@ -200,6 +217,10 @@ export async function openRunStore(blobs: BlobServiceClient): Promise<RunStore> 
   return new RunStore(container);
 }
 
+function statusOf(error: unknown): number | undefined {
+  return typeof error === 'object' && error !== null ? (error as { statusCode?: number }).statusCode : undefined;
+}
+
 export function isNotFound(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { statusCode?: number }).statusCode === 404;
+  return statusOf(error) === 404;
 }
