@@ -5,7 +5,7 @@
 
 import type { BlobServiceClient, ContainerClient, ContainerListBlobHierarchySegmentResponse } from '@azure/storage-blob';
 import type { RegionProgress, ScaleSetProgress } from './progress.ts';
-import type { RunRecord, RunStatus } from './record.ts';
+import { FINAL_RUN_STATUSES, type RunRecord, type RunStatus } from './record.ts';
 import { mergeProgress } from './status.ts';
 
 export const RUNS_CONTAINER = 'runs';
@@ -90,6 +90,16 @@ export class RunStore {
     );
     records.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
     return { records, ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) };
+  }
+
+  /** Ids of the runs whose record is not in a final status (read from the record blobs' metadata, one listing). */
+  async listUnfinished(): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const item of this.container.listBlobsFlat({ includeMetadata: true })) {
+      if (!item.name.endsWith('/record.json') || FINAL_RUN_STATUSES.has(item.metadata?.status ?? '')) continue;
+      ids.push(item.name.slice(0, -'/record.json'.length));
+    }
+    return ids;
   }
 
   /** Appends text to a step's log (an append blob, created on first use). */
