@@ -39,6 +39,21 @@ describe('401: the function key is required', () => {
   });
 });
 
+describe('401 on every API route and method: no key, a wrong key, the durable system key', () => {
+  const run = 'ubuntu-web-20261125T131900Z-0000';
+  const routes: [string, string][] = [
+    ['GET', 'builds'], ['POST', 'builds'], ['GET', `builds/${run}`], ['GET', `builds/${run}/logs`],
+    ['POST', `builds/${run}/cancel`], ['POST', `builds/${run}/approve`], ['POST', `builds/${run}/retry`],
+    ['GET', 'templates'], ['GET', 'templates/web'], ['PUT', 'templates/web'], ['DELETE', 'templates/web'],
+  ];
+  it.each(routes)('%s %s', async (method, path) => {
+    const body = method === 'POST' || method === 'PUT' ? '{}' : undefined;
+    for (const key of [null, 'not-the-key', local.host!.keys.system]) {
+      expect((await call(method, path, { key, body })).status, `key ${key === null ? 'none' : key.slice(0, 4)}`).toBe(401);
+    }
+  });
+});
+
 describe('404: unknown ids', () => {
   it.each([
     ['GET', 'builds/ubuntu-web-20261125T131900Z-0000'],
