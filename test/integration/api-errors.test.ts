@@ -44,6 +44,7 @@ describe('401 on every API route and method: no key, a wrong key, the durable sy
   const routes: [string, string][] = [
     ['GET', 'builds'], ['POST', 'builds'], ['GET', `builds/${run}`], ['GET', `builds/${run}/logs`],
     ['POST', `builds/${run}/cancel`], ['POST', `builds/${run}/approve`], ['POST', `builds/${run}/retry`],
+    ['GET', `builds/${run}/timeline`], ['GET', 'schedules'], ['GET', 'dashboard/files/app.js'],
     ['GET', 'templates'], ['GET', 'templates/web'], ['PUT', 'templates/web'], ['DELETE', 'templates/web'],
   ];
   it.each(routes)('%s %s', async (method, path) => {
