@@ -72,5 +72,5 @@ describe('housekeeping', () => {
     // The records stay: the API still answers for both runs.
     expect((await env.client.getRun<RunRecord>(first.id)).status).toBe('Failed');
     expect((await env.client.getRun<RunRecord>(second.id)).status).toBe('Canceled');
-  });
+  }, 180_000);
 });
