@@ -8,7 +8,7 @@ import type { DurableClient } from 'durable-functions';
 import type { AzureClients } from '../azure/clients.ts';
 import { listResourceGroupsByTag, startResourceGroupDelete, TAG_MANAGED, TAG_RUN_ID } from '../azure/resourceGroups.ts';
 import { lockKey, type ReleaseRequest } from '../pipeline/bake-lock.ts';
-import { Entity } from '../pipeline/contracts.ts';
+import { childInstanceId, Entity } from '../pipeline/contracts.ts';
 import { FINAL_RUN_STATUSES, type RunRecord } from '../runs/record.ts';
 import type { RunStore } from '../runs/store.ts';
 
@@ -31,10 +31,20 @@ function lockKeysOf(record: RunRecord): string[] {
 }
 
 /**
- * Closes one abandoned run as its own cleanup would have: its Kiln-made staging groups are deleted, its image locks
- * released, then the record ends Failed with code Terminated (last, so a janitor that dies midway tries again).
+ * Closes one abandoned run as its own cleanup would have: its running sub-orchestrations are terminated, its
+ * Kiln-made staging groups deleted, its image locks released, then the record ends Failed with code Terminated
+ * (last, so a janitor that dies midway tries again).
  */
 async function closeAbandoned(record: RunRecord, state: string, deps: { client: DurableClient; runs: RunStore; azure: AzureClients }, now: Date): Promise<void> {
+  // Sub-orchestrations outlive a terminated parent (as on Azure): stop the replications and rollouts it started.
+  for (const kind of ['replicate', 'rollout'] as const) {
+    for (let index = 0; ; index++) {
+      const child = childInstanceId(record.id, kind, index);
+      const childState = await instanceState(deps.client, child);
+      if (childState === undefined) break;
+      if (!ENDED.has(childState)) await deps.client.terminate(child, `its bake ${record.id} ended without finishing`);
+    }
+  }
   const groups = (await listResourceGroupsByTag(deps.azure, TAG_RUN_ID, record.id)).filter((g) => g.tags[TAG_MANAGED] === 'true');
   for (const group of groups) await startResourceGroupDelete(deps.azure, group.name);
   for (const key of lockKeysOf(record)) {
