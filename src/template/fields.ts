@@ -54,7 +54,7 @@ export const httpsUriOrEmpty = formatted(
   (v) => v === '' || (URL.canParse(v) && new URL(v).protocol === 'https:'),
   'must be an https URI (or "" for a Kiln-chosen blob)',
   'https://…',
-);
+).refine((v) => !namesForbiddenAddress(v), NOT_METADATA);
 
 /** A webhook URL: https, or http to a loopback host so local receivers work without TLS. */
 export const webhookUri = formatted(
