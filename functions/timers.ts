@@ -1,6 +1,5 @@
 /** Registers the timers: patch rebuilds, source-update rebuilds and the janitor (handlers in src/api). */
 
-import { app } from '@azure/functions';
 import * as df from 'durable-functions';
 import { runJanitor } from '../src/api/janitor-timer.ts';
 import { runPatchRebuilds, runSourceUpdateRebuilds } from '../src/api/scheduled-rebuilds.ts';
@@ -9,5 +8,6 @@ import { runPatchRebuilds, runSourceUpdateRebuilds } from '../src/api/scheduled-
 df.app.client.timer('patchRebuilds', { schedule: '0 */5 * * * *', handler: runPatchRebuilds });
 // Marketplace images publish a few times a month; an hourly look is prompt enough.
 df.app.client.timer('sourceUpdateRebuilds', { schedule: '0 0 * * * *', handler: runSourceUpdateRebuilds });
-// Staging groups expire hours after their bake's deadline; a half-hourly sweep bounds how long one outlives it.
-app.timer('janitor', { schedule: '0 */30 * * * *', handler: runJanitor });
+// A terminated bake's lock and staging group are freed within minutes; the sweep also deletes expired groups and
+// purges finished durable instances.
+df.app.client.timer('janitor', { schedule: '0 */5 * * * *', handler: runJanitor });

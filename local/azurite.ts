@@ -1,6 +1,5 @@
 /** Starts Azurite's blob service as a child process (the local default's storage) and stops it again. */
 import { spawn } from 'node:child_process';
-import { realpathSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,12 +32,12 @@ export async function startAzurite(options: AzuriteOptions): Promise<Azurite> {
   if (!location) throw new Error('startAzurite: expected a location or a home directory for its data, found neither');
   await mkdir(location, { recursive: true });
   await stopOrphan(location);
-  // The bin is a `#!/usr/bin/env node` script; run it on this Node (22), not whatever `node` is first on PATH.
-  const script = realpathSync(join(repoRoot, 'node_modules/.bin/azurite-blob'));
+  // Azurite's blob service with every write saved before it is acknowledged, on this Node (22).
   const child = spawn(
     process.execPath,
     [
-      script,
+      '--disable-warning=ExperimentalWarning',
+      join(repoRoot, 'local/azurite-durable.ts'),
       // Without it Azurite tries to send telemetry to the internet (verified-here.md).
       '--disableTelemetry',
       '--skipApiVersionCheck',

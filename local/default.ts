@@ -188,6 +188,8 @@ export function localAzureSettings(emulator: AzureEmulator, storageConnectionStr
     KILN_CA_CERT_PATH: emulator.caCertPath,
     KILN_STATIC_TOKEN: emulator.token,
     AzureWebJobsStorage: storageConnectionString,
+    // Local webhook receivers listen on 127.0.0.1; link-local and metadata addresses stay refused.
+    KILN_ALLOW_PRIVATE_TARGETS: 'true',
   };
 }
 

@@ -24,6 +24,10 @@ export interface KilnConfig {
   /** Polling interval bounds for long waits (durable timers between status checks). */
   pollMinMs: number;
   pollMaxMs: number;
+  /** How long a finished bake's durable instances are kept after it ended; then the janitor purges them. */
+  instanceRetentionHours: number;
+  /** Whether webhooks may target private addresses (RFC 1918, loopback, unique-local); link-local never. */
+  allowPrivateTargets: boolean;
 }
 
 /** Where a setting is given: on Azure by infra/main.bicep, locally by local.settings.json / `kiln up`, or both. */
@@ -46,8 +50,11 @@ export const SETTINGS = [
   { key: 'KILN_STAGING_TTL_HOURS', scope: 'both', doc: 'Hours a staging resource group may live before the janitor deletes it; default 24.' },
   { key: 'KILN_POLL_MIN_MS', scope: 'both', doc: 'Shortest interval between status checks of long Azure operations, in ms; default 2000.' },
   { key: 'KILN_POLL_MAX_MS', scope: 'both', doc: 'Longest interval between status checks, in ms; default 30000.' },
+  { key: 'KILN_INSTANCE_RETENTION_HOURS', scope: 'both', doc: "Hours a finished bake's durable instances (history, inputs) are kept once its run record is final; then the janitor purges them. Default 168." },
+  { key: 'KILN_ALLOW_PRIVATE_TARGETS', scope: 'both', doc: 'true lets notify webhooks reach private addresses (10/8, 172.16/12, 192.168/16, loopback, fc00::/7); link-local and metadata addresses are refused whatever it says. Default false (kiln up sets true).' },
   { key: 'KILN_LOCAL_FUNCTION_KEY', scope: 'local', doc: 'Function key of the local Functions host (read by local/host, not loadConfig); default: generated once and kept in {home}/keys.json.' },
   { key: 'KILN_LOCAL_ADMIN_KEY', scope: 'local', doc: 'Admin key of the local Functions host (read by local/host); default: generated once and kept in {home}/keys.json.' },
+  { key: 'KILN_LOCAL_SYSTEM_KEY', scope: 'local', doc: "System key of the local host's durable extension, for /runtime/webhooks/durabletask (read by local/host); default: generated once and kept in {home}/keys.json." },
   { key: 'KILN_LOCAL_BLOB_POLL_MS', scope: 'local', doc: 'How often the local Functions host lists containers for blob triggers, in ms (read by local/host); default 1000.' },
 ] as const satisfies readonly { key: string; scope: SettingScope; doc: string }[];
 
@@ -67,6 +74,13 @@ function positiveNumber(env: Env, key: SettingKey, fallback: number): number {
     throw new ConfigError(`setting ${key}: expected a positive number, found ${JSON.stringify(raw)}`);
   }
   return value;
+}
+
+function flag(env: Env, key: SettingKey, fallback: boolean): boolean {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  throw new ConfigError(`setting ${key}: expected true or false, found ${JSON.stringify(raw)}`);
 }
 
 function optional(env: Env, key: SettingKey): string | undefined {
@@ -103,5 +117,7 @@ export function loadConfig(env: Env = process.env): KilnConfig {
     stagingTtlHours: positiveNumber(env, 'KILN_STAGING_TTL_HOURS', 24),
     pollMinMs,
     pollMaxMs,
+    instanceRetentionHours: positiveNumber(env, 'KILN_INSTANCE_RETENTION_HOURS', 168),
+    allowPrivateTargets: flag(env, 'KILN_ALLOW_PRIVATE_TARGETS', false),
   };
 }

@@ -40,6 +40,9 @@ var appSettings = {
   KILN_STAGING_TTL_HOURS: string(stagingTtlHours)
   KILN_POLL_MIN_MS: string(pollMinMs)
   KILN_POLL_MAX_MS: string(pollMaxMs)
+  KILN_INSTANCE_RETENTION_HOURS: '168'
+  // Webhooks reach public endpoints only; link-local and metadata addresses are refused in any case.
+  KILN_ALLOW_PRIVATE_TARGETS: 'false'
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {

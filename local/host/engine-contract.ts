@@ -20,9 +20,20 @@ export interface FunctionInvoker {
   find(name: string): { name: string; triggerType: string } | undefined;
 }
 
+/** Who may call the engine's routes; the host owns the keys. */
+export interface DurableAccess {
+  /** Added as `code` to the management URLs the client hands out (as the system key is on Azure). */
+  systemKey: string;
+  /** Secret path segment of the client's RPC routes: on Azure they listen on the worker's own loopback only. */
+  rpcToken: string;
+  /** True when `given` opens the management webhooks: the system key or the admin (master) key. */
+  opensWebhooks(given: string | undefined): boolean;
+}
+
 /** What the host gives the engine when it creates it. */
 export interface DurableEngineOptions {
   invoker: FunctionInvoker;
+  access: DurableAccess;
   clock: Clock;
   /** SQLite file for the engine's state (under the host's home). */
   dbPath: string;
@@ -40,8 +51,9 @@ export interface DurableEngine {
   /** The value of every `durableClient` extra input; `baseUrl` is the host's origin, e.g. http://127.0.0.1:7071. */
   clientInput(baseUrl: string): Record<string, unknown>;
   /**
-   * Serves the engine's HTTP routes (`/durabletask/…` for the client's RPC calls, `/runtime/webhooks/durabletask/…`)
-   * on the host's server. Resolves false, without touching `res`, when the path is not one of them.
+   * Serves the engine's HTTP routes (`/durabletask/{rpcToken}/…` for the client's RPC calls,
+   * `/runtime/webhooks/durabletask/…` with the system or admin key) on the host's server; 401 without the token or
+   * key. Resolves false, without touching `res`, when the path is not one of them.
    */
   handleHttp(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
   /** Resumes every unfinished instance from the store; called once the app is registered and the server listens. */

@@ -12,7 +12,7 @@ import { readHostJson } from './host-json.ts';
 import { HostStore } from './host-store.ts';
 import { createHttpTriggers } from './http-triggers.ts';
 import { createInvoker } from './invoker.ts';
-import { resolveKeys, type HostKeys } from './keys.ts';
+import { resolveKeys, rpcToken, sameKey, type HostKeys } from './keys.ts';
 import { sendProblem } from './problem.ts';
 import { startTimerTriggers, type TimerTriggers } from './timer-triggers.ts';
 
@@ -147,6 +147,11 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
 
     const startedEngine = createDurableEngine({
       invoker,
+      access: {
+        systemKey: keys.system,
+        rpcToken: rpcToken(keys),
+        opensWebhooks: (given) => sameKey(given, keys.system) || sameKey(given, keys.admin),
+      },
       clock,
       dbPath: join(home, 'durable.db'),
       hubName: hostSettings.hubName,

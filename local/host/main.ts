@@ -3,7 +3,7 @@
  * JSON ready line on stdout, stops cleanly on SIGTERM/SIGINT.
  *
  *   node local/host/main.ts --app functions/index.ts --home DIR [--port N] [--settings local.settings.json]
- *        [--host-json host.json] [--function-key K] [--admin-key K]
+ *        [--host-json host.json] [--function-key K] [--admin-key K] [--system-key K]
  *
  * Settings come from the environment, overlaid by the settings file (local.settings.json `Values`, or a flat object).
  */
@@ -45,6 +45,7 @@ const { values: args } = parseArgs({
     'host-json': { type: 'string' },
     'function-key': { type: 'string' },
     'admin-key': { type: 'string' },
+    'system-key': { type: 'string' },
   },
   strict: true,
 });
@@ -69,7 +70,7 @@ const host = await startLocalHost({
   port,
   settings: args.settings ? readSettingsFile(args.settings) : {},
   hostJsonPath,
-  keys: { function: args['function-key'], admin: args['admin-key'] },
+  keys: { function: args['function-key'], admin: args['admin-key'], system: args['system-key'] },
 });
 
 process.stdout.write(`${JSON.stringify({ ready: true, url: host.url, pid: process.pid, home: resolve(args.home) })}\n`);

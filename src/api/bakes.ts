@@ -17,13 +17,8 @@ export interface BakeRequest {
   runId?: string;
 }
 
-/**
- * Writes the Pending run record, then starts the orchestration with the run id as its instance id, so the record
- * exists before anything can ask for it. Returns the run id.
- */
-export async function startBake(client: DurableClient, runs: RunStore, request: BakeRequest, now = new Date()): Promise<string> {
-  const runId = request.runId ?? newRunId(request.templateName, now);
-  const record: RunRecord = {
+function pendingRecord(runId: string, request: BakeRequest, now: Date): RunRecord {
+  return {
     id: runId,
     templateName: request.templateName,
     trigger: request.trigger,
@@ -34,16 +29,60 @@ export async function startBake(client: DurableClient, runs: RunStore, request: 
     spec: request.spec,
     ...(request.resumeFrom ? { resumeFrom: request.resumeFrom } : {}),
   };
-  await runs.put(record);
-  const input: BakeInput = {
+}
+
+function bakeInput(runId: string, request: BakeRequest): BakeInput {
+  return {
     runId,
     templateName: request.templateName,
     trigger: request.trigger,
     spec: request.spec,
     ...(request.resumeFrom ? { resumeFrom: request.resumeFrom } : {}),
   };
-  await client.startNew(Orchestration.bake, { instanceId: runId, input });
+}
+
+/**
+ * Writes the Pending run record, then starts the orchestration with the run id as its instance id, so the record
+ * exists before anything can ask for it. Returns the run id.
+ */
+export async function startBake(client: DurableClient, runs: RunStore, request: BakeRequest, now = new Date()): Promise<string> {
+  const runId = request.runId ?? newRunId(request.templateName, now);
+  await runs.put(pendingRecord(runId, request, now));
+  await client.startNew(Orchestration.bake, { instanceId: runId, input: bakeInput(runId, request) });
   return runId;
+}
+
+/**
+ * As startBake for a run id derived from its cause (a retry): the first caller creates the run, every later or
+ * concurrent caller gets that run back. A run whose record exists but whose bake never started (its creator died in
+ * between) is started by whoever asks next. Returns the run's record and whether this call created it.
+ */
+export async function startBakeOnce(
+  client: DurableClient,
+  runs: RunStore,
+  request: BakeRequest & { runId: string },
+  now = new Date(),
+): Promise<{ record: RunRecord; created: boolean }> {
+  const fresh = pendingRecord(request.runId, request, now);
+  const created = await runs.create(fresh);
+  const record = created ? fresh : await runs.get(request.runId);
+  if (!record) throw new Error(`run ${request.runId}: its record vanished right after it was created`);
+  // A run of another cause under this id is the caller's to step past, never to start.
+  if (record.resumeFrom !== request.resumeFrom || record.trigger !== request.trigger) return { record, created };
+  // Only a run that no orchestration has touched yet may need starting: a purged instance of an old run must not.
+  if (record.status === 'Pending') await startOnce(client, request.runId, bakeInput(request.runId, request));
+  return { record, created };
+}
+
+/** Starts the bake instance unless it exists: Azure would restart a finished one, and two concurrent starts conflict. */
+async function startOnce(client: DurableClient, instanceId: string, input: BakeInput): Promise<void> {
+  const exists = async (): Promise<boolean> => Boolean((await client.getStatus(instanceId).catch(() => undefined))?.runtimeStatus);
+  if (await exists()) return;
+  try {
+    await client.startNew(Orchestration.bake, { instanceId, input });
+  } catch (error) {
+    if (!(await exists())) throw error;
+  }
 }
 
 /** A trigger that cannot start a bake (an invalid template) leaves a Failed run record holding every error. */

@@ -3,16 +3,18 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { DurableClient } from 'durable-functions';
 import { loadTemplate } from '../template/index.ts';
-import { isRunId } from '../runs/ids.ts';
+import { isRunId, retryRunId } from '../runs/ids.ts';
 import { advanceLogCursor, decodeLogCursor, encodeLogCursor } from './log-cursor.ts';
 import type { RunRecord, RunStatus } from '../runs/record.ts';
 import { BakeEvent, type BakeProgress } from '../pipeline/contracts.ts';
 import type { TemplateError } from '../template/spec.ts';
 import { TEMPLATE_NAME, TEMPLATE_NAME_EXPECTED } from '../template/fields.ts';
-import { startBake } from './bakes.ts';
+import { startBake, startBakeOnce } from './bakes.ts';
 import { FINAL_RUN_STATUSES } from '../runs/record.ts';
 import { withChildProgress } from './live-progress.ts';
 import { json, notFound, problem } from './problem.ts';
+import { shown } from './json-text.ts';
+import { markerOf, pageToken } from './page-token.ts';
 import { readJsonBody, templateErrorsProblem } from './request.ts';
 import { services } from './services.ts';
 
@@ -42,7 +44,7 @@ export async function postBuild(request: HttpRequest, client: DurableClient): Pr
     const { templateName, template: inline, parameters, ...rest } = body.value;
     const errors: TemplateError[] = [];
     if (typeof templateName !== 'string' || !TEMPLATE_NAME.test(templateName)) {
-      errors.push({ path: 'templateName', message: 'expected a template name', expected: TEMPLATE_NAME_EXPECTED, found: JSON.stringify(templateName) });
+      errors.push({ path: 'templateName', message: 'expected a template name', expected: TEMPLATE_NAME_EXPECTED, found: shown(templateName) });
     }
     for (const key of Object.keys(rest)) {
       errors.push({ path: key, message: `unexpected member ${key} beside templateName`, expected: 'templateName, template and parameters only' });
@@ -72,25 +74,29 @@ export async function listBuilds(request: HttpRequest): Promise<HttpResponseInit
   const limitText = request.query.get('limit');
   const errors: TemplateError[] = [];
   if (status !== undefined && !RUN_STATUSES.includes(status as RunStatus)) {
-    errors.push({ path: 'status', message: 'unknown run status', expected: RUN_STATUSES.join(' | '), found: JSON.stringify(status) });
+    errors.push({ path: 'status', message: 'unknown run status', expected: RUN_STATUSES.join(' | '), found: shown(status) });
   }
   const limit = limitText === null ? 50 : Number(limitText);
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
-    errors.push({ path: 'limit', message: 'page size out of range', expected: `an integer 1–${MAX_PAGE}`, found: JSON.stringify(limitText) });
+    errors.push({ path: 'limit', message: 'page size out of range', expected: `an integer 1–${MAX_PAGE}`, found: shown(limitText) });
   }
+  const tokenText = request.query.get('continuationToken');
+  const token = tokenText === null ? undefined : markerOf(tokenText, 'continuationToken');
+  if (token && 'error' in token) errors.push(token.error);
   if (errors.length) return problem(400, 'invalid-query', 'the query has errors', { errors });
   const page = await (await services()).runs.list({
     status: status as RunStatus | undefined,
-    continuationToken: request.query.get('continuationToken') ?? undefined,
+    continuationToken: token && 'marker' in token ? token.marker : undefined,
     limit,
   });
+  const next = page.continuationToken === undefined ? undefined : pageToken(page.continuationToken);
   const headers: Record<string, string> = {};
-  if (page.continuationToken) {
-    const next = new URL(request.url);
-    next.searchParams.set('continuationToken', page.continuationToken);
-    headers.link = `<${next}>; rel="next"`;
+  if (next) {
+    const nextUrl = new URL(request.url);
+    nextUrl.searchParams.set('continuationToken', next);
+    headers.link = `<${nextUrl}>; rel="next"`;
   }
-  return json(200, { items: page.records, continuationToken: page.continuationToken }, headers);
+  return json(200, { items: page.records, continuationToken: next }, headers);
 }
 
 /** GET /builds/{id} — the run record; while it runs, `progress` carries the orchestration's live status. */
@@ -157,7 +163,7 @@ export async function approveBuild(request: HttpRequest, client: DurableClient):
   if (!body.ok) return body.response;
   const by = isObject(body.value) ? body.value.by : undefined;
   if (by !== undefined && typeof by !== 'string') {
-    return templateErrorsProblem([{ path: 'by', message: 'expected who approves', expected: 'a string', found: JSON.stringify(by) }]);
+    return templateErrorsProblem([{ path: 'by', message: 'expected who approves', expected: 'a string', found: shown(by) }]);
   }
   const found = await runningRecord(id);
   if ('response' in found) return found.response;
@@ -165,7 +171,13 @@ export async function approveBuild(request: HttpRequest, client: DurableClient):
   return accepted(request, id);
 }
 
-/** POST /builds/{id}/retry — a new run of the same spec that reuses the failed run's completed steps. */
+/** Ids another run already has before the retry's own id is found: each step has a 1 in 65,536 chance. */
+const RETRY_ID_ATTEMPTS = 4;
+
+/**
+ * POST /builds/{id}/retry — a new run of the same spec that reuses the failed run's completed steps. Its id derives
+ * from the failed run: the first call starts it (202), every later or concurrent call answers with it (200).
+ */
 export async function retryBuild(request: HttpRequest, client: DurableClient): Promise<HttpResponseInit> {
   const id = request.params.id ?? '';
   const { runs } = await services();
@@ -179,13 +191,20 @@ export async function retryBuild(request: HttpRequest, client: DurableClient): P
   if (!record.spec) {
     return problem(409, 'run-not-retryable', `run ${id} never started a bake (its template was refused); fix the template and start a new bake`);
   }
-  const newId = await startBake(client, runs, {
-    templateName: record.templateName,
-    trigger: 'retry',
-    spec: record.spec,
-    resumeFrom: id,
-  });
-  return accepted(request, newId, { status: 'Pending', resumeFrom: id });
+  for (let attempt = 0; attempt < RETRY_ID_ATTEMPTS; attempt++) {
+    const runId = retryRunId(id, attempt);
+    const retry = await startBakeOnce(client, runs, {
+      templateName: record.templateName,
+      trigger: 'retry',
+      spec: record.spec,
+      resumeFrom: id,
+      runId,
+    });
+    if (retry.record.resumeFrom !== id) continue;
+    const location = runUrl(request, runId);
+    return json(retry.created ? 202 : 200, { id: runId, location, status: retry.record.status, resumeFrom: id }, { location });
+  }
+  throw new Error(`retry of ${id}: the ${RETRY_ID_ATTEMPTS} ids derived from it all belong to other runs`);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -8,6 +8,7 @@ import * as df from 'durable-functions';
 import type { OrchestrationContext } from 'durable-functions';
 import type { NotifyCompletionInput } from '../activities/contracts.ts';
 import type { RunRecord } from '../runs/record.ts';
+import { postJson, RefusedTarget } from './outbound.ts';
 import { services } from './services.ts';
 
 export const NOTIFY_ORCHESTRATION = 'notifyWebhooks';
@@ -73,22 +74,28 @@ export function* notifyWebhooks(context: OrchestrationContext): Generator<df.Tas
 
 /**
  * Activity postWebhook: one POST of the run record. 2xx delivers; 408, 429 and 5xx (and network errors) throw so
- * the orchestration retries; any other 4xx is final (the receiver refuses it, retrying will not help).
+ * the orchestration retries; any other 4xx is final (the receiver refuses it, retrying will not help), and so is a
+ * target on a link-local, metadata or (unless KILN_ALLOW_PRIVATE_TARGETS) private address: nothing is sent there.
  */
 export async function postWebhook(input: PostWebhookInput): Promise<PostWebhookOutput> {
-  const record = await (await services()).runs.get(input.runId);
+  const { runs, config } = await services();
+  const record = await runs.get(input.runId);
   if (!record) return { delivered: false, status: 0, reason: `run ${input.runId} has no record` };
   const { spec: _spec, ...payload } = record;
-  const response = await fetch(input.url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'user-agent': 'kiln-webhook', 'x-kiln-run-id': record.id },
-    body: JSON.stringify(payload),
-    signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
-  });
-  await response.body?.cancel();
-  if (response.ok) return { delivered: true, status: response.status };
-  if (response.status === 408 || response.status === 429 || response.status >= 500) {
-    throw new Error(`webhook ${input.url} answered HTTP ${response.status}; will retry`);
+  let status: number;
+  try {
+    status = await postJson(input.url, JSON.stringify(payload), {
+      headers: { 'content-type': 'application/json', 'user-agent': 'kiln-webhook', 'x-kiln-run-id': record.id },
+      timeoutMs: WEBHOOK_TIMEOUT_MS,
+      allowPrivate: config.allowPrivateTargets,
+    });
+  } catch (error) {
+    if (error instanceof RefusedTarget) return { delivered: false, status: 0, reason: `webhook ${input.url} not sent: ${error.message}` };
+    throw error;
   }
-  return { delivered: false, status: response.status, reason: `webhook ${input.url} refused the record (HTTP ${response.status})` };
+  if (status >= 200 && status < 300) return { delivered: true, status };
+  if (status === 408 || status === 429 || status >= 500) {
+    throw new Error(`webhook ${input.url} answered HTTP ${status}; will retry`);
+  }
+  return { delivered: false, status, reason: `webhook ${input.url} refused the record (HTTP ${status})` };
 }

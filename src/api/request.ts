@@ -1,7 +1,8 @@
-/** Reading request bodies: JSON or a 400 problem that says what was wrong, and the template-errors problem. */
+/** Reading request bodies: bounded JSON or a 400 problem that says what was wrong, and the template-errors problem. */
 
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { TemplateError } from '../template/spec.ts';
+import { deepNestingOffset, MAX_JSON_DEPTH } from './json-text.ts';
 import { problem } from './problem.ts';
 
 /** Bodies above this size are refused: a template is a few kilobytes. */
@@ -18,6 +19,18 @@ export async function readJsonBody(request: HttpRequest, options: { optional?: b
   if (text.trim() === '') {
     if (options.optional) return { ok: true, value: {} };
     return { ok: false, response: templateErrorsProblem([{ path: '$', message: 'the request body is empty', expected: 'a JSON document', found: 'nothing' }]) };
+  }
+  const deep = deepNestingOffset(text);
+  if (deep !== undefined) {
+    return {
+      ok: false,
+      response: templateErrorsProblem([{
+        path: '$',
+        message: `the body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels (at character ${deep})`,
+        expected: `JSON nested at most ${MAX_JSON_DEPTH} levels`,
+        found: `more than ${MAX_JSON_DEPTH} levels`,
+      }]),
+    };
   }
   try {
     return { ok: true, value: JSON.parse(text) };

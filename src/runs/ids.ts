@@ -1,6 +1,6 @@
 /** Run ids: `{template}-{UTC time}-{4 hex}`, readable in listings and unique enough for concurrent triggers. */
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 const RUN_ID = /^[a-z0-9][a-z0-9-]{0,62}-\d{8}T\d{6}Z-[0-9a-f]{4}$/;
 
@@ -24,4 +24,13 @@ export function newRunId(templateName: string, now: Date, random: () => string =
 /** True for a string shaped like a run id (the API rejects anything else before touching storage). */
 export function isRunId(value: string): boolean {
   return RUN_ID.test(value);
+}
+
+/**
+ * The id of the run that retries `failedId`: its template and time with a suffix hashed from it, so every retry
+ * request of one run names the same new run. `attempt` steps past an id another run already has (1 in 65,536).
+ */
+export function retryRunId(failedId: string, attempt = 0): string {
+  const suffix = createHash('sha256').update(`retry:${failedId}:${attempt}`).digest('hex').slice(0, 4);
+  return `${failedId.slice(0, -4)}${suffix}`;
 }

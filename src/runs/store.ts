@@ -5,7 +5,7 @@
 
 import type { BlobServiceClient, ContainerClient, ContainerListBlobHierarchySegmentResponse } from '@azure/storage-blob';
 import type { RegionProgress, ScaleSetProgress } from './progress.ts';
-import type { RunRecord, RunStatus } from './record.ts';
+import { FINAL_RUN_STATUSES, type RunRecord, type RunStatus } from './record.ts';
 import { mergeProgress } from './status.ts';
 
 export const RUNS_CONTAINER = 'runs';
@@ -46,6 +46,23 @@ export class RunStore {
     });
   }
 
+  /** Writes the record only if the run has none yet; false when another writer created it first. */
+  async create(record: RunRecord): Promise<boolean> {
+    const body = JSON.stringify(record, null, 2);
+    try {
+      await this.container.getBlockBlobClient(`${record.id}/record.json`).upload(body, Buffer.byteLength(body), {
+        blobHTTPHeaders: { blobContentType: 'application/json' },
+        metadata: { status: record.status },
+        conditions: { ifNoneMatch: '*' },
+      });
+      return true;
+    } catch (error) {
+      // Azure answers 409 BlobAlreadyExists; Azurite 412 ConditionNotMet.
+      if (statusOf(error) === 409 || statusOf(error) === 412) return false;
+      throw error;
+    }
+  }
+
   /** The record with the live progress of its running sub-orchestrations merged in; undefined when there is none. */
   async get(id: string): Promise<RunRecord | undefined> {
     return (await this.getLive(id))?.record;
@@ -73,6 +90,16 @@ export class RunStore {
     );
     records.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
     return { records, ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) };
+  }
+
+  /** Ids of the runs whose record is not in a final status (read from the record blobs' metadata, one listing). */
+  async listUnfinished(): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const item of this.container.listBlobsFlat({ includeMetadata: true })) {
+      if (!item.name.endsWith('/record.json') || FINAL_RUN_STATUSES.has(item.metadata?.status ?? '')) continue;
+      ids.push(item.name.slice(0, -'/record.json'.length));
+    }
+    return ids;
   }
 
   /** Appends text to a step's log (an append blob, created on first use). */
@@ -200,6 +227,10 @@ export async function openRunStore(blobs: BlobServiceClient): Promise<RunStore> 
   return new RunStore(container);
 }
 
+function statusOf(error: unknown): number | undefined {
+  return typeof error === 'object' && error !== null ? (error as { statusCode?: number }).statusCode : undefined;
+}
+
 export function isNotFound(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { statusCode?: number }).statusCode === 404;
+  return statusOf(error) === 404;
 }

@@ -2,6 +2,7 @@
 
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
+import { namesForbiddenAddress } from './addresses.ts';
 import { ARM_TYPES, parseArmIdOf, type ArmKind } from './arm-id.ts';
 import { ISO_DURATION_EXPECTED, parseAibDuration, parseIsoDuration } from './duration.ts';
 
@@ -36,18 +37,24 @@ export const sourceImageVersionId = formatted(
   `${ARM_TYPES.galleryImage.example}[/versions/{Major.Minor.Patch|latest}]`,
 );
 
+/** Build VMs and webhooks never reach link-local or metadata addresses (src/template/addresses.ts). */
+const NOT_METADATA = {
+  message: 'must not point at a link-local or metadata address',
+  params: { expected: 'a public (or, where allowed, private) host' },
+};
+
 export const httpsUri = formatted(
   (v) => URL.canParse(v) && new URL(v).protocol === 'https:',
   'must be an https URI',
   'https://…',
-);
+).refine((v) => !namesForbiddenAddress(v), NOT_METADATA);
 
 /** The VHD distribution's uri: "" means a Kiln-chosen blob, as AIB reads it. */
 export const httpsUriOrEmpty = formatted(
   (v) => v === '' || (URL.canParse(v) && new URL(v).protocol === 'https:'),
   'must be an https URI (or "" for a Kiln-chosen blob)',
   'https://…',
-);
+).refine((v) => !namesForbiddenAddress(v), NOT_METADATA);
 
 /** A webhook URL: https, or http to a loopback host so local receivers work without TLS. */
 export const webhookUri = formatted(
@@ -58,7 +65,7 @@ export const webhookUri = formatted(
   },
   'must be an https URL (http only to 127.0.0.1 or localhost)',
   'https://…',
-);
+).refine((v) => !namesForbiddenAddress(v), NOT_METADATA);
 
 export const SHA256 = /^[0-9a-fA-F]{64}$/;
 /** A SHA-256 checksum; "" means none, as AIB reads it. */

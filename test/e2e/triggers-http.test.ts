@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunView } from '../../cli/progress.ts';
+import type { RunRecord } from '../../src/runs/record.ts';
 import { describeRun, exampleTemplate, startTestDefault, waitForEnd, waitForRun, type TestDefault } from './triggers-support.ts';
 
 let env: TestDefault;
@@ -55,15 +56,21 @@ describe('HTTP trigger', () => {
     const started = await env.client.startStoredTemplate('gated-web');
     expect(started.id).toMatch(/^gated-web-/);
     await waitForGate(started.id);
-    await env.client.cancel(started.id);
+    // Cancel twice at once: both are accepted, the run is canceled once.
+    await Promise.all([env.client.cancel(started.id), env.client.cancel(started.id)]);
     const canceled = await waitForEnd(env.client, started.id);
     expect(canceled.status, describeRun(canceled)).toBe('Canceled');
     await expect(env.client.cancel(started.id)).rejects.toMatchObject({ statusCode: 409 });
 
-    const retried = await env.client.retry(started.id);
+    // Two concurrent retries and a late one start one run, which every call names.
+    const [retried, twin] = await Promise.all([env.client.retry(started.id), env.client.retry(started.id)]);
+    expect(twin.id).toBe(retried.id);
+    expect((await env.client.retry(started.id)).id).toBe(retried.id);
     await waitForGate(retried.id);
-    await env.client.approve(retried.id, 'e2e');
+    await Promise.all([env.client.approve(retried.id, 'e2e'), env.client.approve(retried.id, 'again')]);
     const run = await waitForEnd(env.client, retried.id);
+    const retries = (await env.client.listRuns<RunRecord>({ limit: 100 })).items.filter((r) => r.resumeFrom === started.id);
+    expect(retries.map((r) => r.id)).toEqual([retried.id]);
     expect(run).toMatchObject({ trigger: 'retry', resumeFrom: started.id, templateName: 'gated-web' });
     expect(run.status, describeRun(run)).toBe('Succeeded');
     await expect(env.client.retry(retried.id)).rejects.toMatchObject({ statusCode: 409 });

@@ -39,6 +39,22 @@ describe('401: the function key is required', () => {
   });
 });
 
+describe('401 on every API route and method: no key, a wrong key, the durable system key', () => {
+  const run = 'ubuntu-web-20261125T131900Z-0000';
+  const routes: [string, string][] = [
+    ['GET', 'builds'], ['POST', 'builds'], ['GET', `builds/${run}`], ['GET', `builds/${run}/logs`],
+    ['POST', `builds/${run}/cancel`], ['POST', `builds/${run}/approve`], ['POST', `builds/${run}/retry`],
+    ['GET', `builds/${run}/timeline`], ['GET', 'schedules'], ['GET', 'dashboard/files/app.js'],
+    ['GET', 'templates'], ['GET', 'templates/web'], ['PUT', 'templates/web'], ['DELETE', 'templates/web'],
+  ];
+  it.each(routes)('%s %s', async (method, path) => {
+    const body = method === 'POST' || method === 'PUT' ? '{}' : undefined;
+    for (const key of [null, 'not-the-key', local.host!.keys.system]) {
+      expect((await call(method, path, { key, body })).status, `key ${key === null ? 'none' : key.slice(0, 4)}`).toBe(401);
+    }
+  });
+});
+
 describe('404: unknown ids', () => {
   it.each([
     ['GET', 'builds/ubuntu-web-20261125T131900Z-0000'],
@@ -130,5 +146,72 @@ describe('a dropped template that is invalid', () => {
     const next = (await (await call('GET', `builds?limit=1&continuationToken=${encodeURIComponent(page.continuationToken!)}`)).json()) as { items: { id: string }[] };
     expect(next.items).toHaveLength(1);
     expect(next.items[0]!.id).not.toBe((page.items[0] as { id: string }).id);
+  });
+});
+
+describe('400 in under a second: a table of malformed inputs', () => {
+  const run = 'ubuntu-web-20261125T131900Z-0000';
+  const nested = (depth: number, open: string, close: string, inner = '1'): string => open.repeat(depth) + inner + close.repeat(depth);
+  const deepArrays = nested(100_000, '[', ']');
+  const deepObjects = '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000);
+  const cases: [name: string, method: string, path: string, body: string | Buffer | undefined, names: string][] = [
+    ['templateName: 100k nested arrays', 'POST', 'builds', `{"templateName": ${deepArrays}}`, '$'],
+    ['template: 100k nested objects', 'POST', 'builds', deepObjects, '$'],
+    ['template nested 65 levels', 'POST', 'builds', `{"properties": ${nested(64, '[', ']')}}`, '$'],
+    ['brackets inside strings do not count', 'POST', 'builds', JSON.stringify({ templateName: '['.repeat(200) }), 'templateName'],
+    ['templateName: half a megabyte', 'POST', 'builds', JSON.stringify({ templateName: 'a'.repeat(500_000) }), 'templateName'],
+    ['templateName: a number', 'POST', 'builds', '{"templateName": 5}', 'templateName'],
+    ['templateName: an object', 'POST', 'builds', '{"templateName": {"a": [1]}}', 'templateName'],
+    ['a member beside templateName', 'POST', 'builds', '{"templateName": "web", "x": 1}', 'x'],
+    ['template: a number', 'POST', 'builds', '{"templateName": "web", "template": 3}', '$'],
+    ['body: not JSON', 'POST', 'builds', '{"properties": ', '$'],
+    ['body: empty', 'POST', 'builds', '', '$'],
+    ['body: null', 'POST', 'builds', 'null', '$'],
+    ['body: a string', 'POST', 'builds', '"template"', '$'],
+    ['body: an array', 'POST', 'builds', '[]', '$'],
+    ['body: invalid UTF-8', 'POST', 'builds', Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), '$'],
+    ['body: NUL bytes', 'POST', 'builds', '\u0000\u0000', '$'],
+    ['body: over a megabyte', 'POST', 'builds', JSON.stringify({ templateName: 'x'.repeat(1_100_000) }), ''],
+    ['approve: by nested 100k arrays', 'POST', `builds/${run}/approve`, `{"by": ${deepArrays}}`, '$'],
+    ['approve: by an object', 'POST', `builds/${run}/approve`, '{"by": {"name": ["x"]}}', 'by'],
+    ['approve: by a number', 'POST', `builds/${run}/approve`, '{"by": 7}', 'by'],
+    ['approve: not JSON', 'POST', `builds/${run}/approve`, '{by}', '$'],
+    ['list: continuationToken of NUL and 0xff', 'GET', 'builds?continuationToken=%00%ff%00%ff%00%ff', undefined, 'continuationToken'],
+    ['list: continuationToken of 5000 characters', 'GET', `builds?continuationToken=${'A'.repeat(5000)}`, undefined, 'continuationToken'],
+    ['list: continuationToken of control characters', 'GET', `builds?continuationToken=${Buffer.from('\u0001\u0002x').toString('base64url')}`, undefined, 'continuationToken'],
+    ['list: continuationToken empty', 'GET', 'builds?continuationToken=', undefined, 'continuationToken'],
+    ['list: continuationToken not canonical', 'GET', 'builds?continuationToken=QQ-', undefined, 'continuationToken'],
+    ['list: status unknown', 'GET', 'builds?status=Nope', undefined, 'status'],
+    ['list: status of NUL', 'GET', 'builds?status=%00', undefined, 'status'],
+    ['list: limit 0', 'GET', 'builds?limit=0', undefined, 'limit'],
+    ['list: limit huge', 'GET', 'builds?limit=1e9', undefined, 'limit'],
+    ['list: limit not a number', 'GET', 'builds?limit=%ff', undefined, 'limit'],
+    ['put template: 100k nested arrays', 'PUT', 'templates/web', deepArrays, '$'],
+    ['put template: not JSON', 'PUT', 'templates/web', '{', '$'],
+    ['put template: bad name', 'PUT', `templates/${'n'.repeat(65)}`, '{}', 'name'],
+  ];
+  const counts = { tried: 0, answered400: 0 };
+
+  it.each(cases)('%s', async (_name, method, path, body, names) => {
+    const started = performance.now();
+    const response = await fetch(`${local.functionsUrl}/api/${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', 'x-functions-key': local.apiKey },
+      body,
+    });
+    const problem = (await response.json()) as { status: number; detail: string; errors?: { path: string; found?: string }[] };
+    const elapsed = performance.now() - started;
+    counts.tried++;
+    if (response.status === 400) counts.answered400++;
+    expect(response.status).toBe(400);
+    expect(elapsed).toBeLessThan(1_000);
+    if (names !== '') expect(problem.errors?.map((e) => e.path)).toContain(names);
+    // An error never echoes a huge input back.
+    for (const error of problem.errors ?? []) expect((error.found ?? '').length).toBeLessThan(200);
+  });
+
+  it('answered every malformed input with 400', () => {
+    if (process.env.KILN_FUZZ_STATS) console.log(`malformed inputs: ${counts.tried} tried, ${counts.answered400} answered 400`);
+    expect(counts).toEqual({ tried: cases.length, answered400: cases.length });
   });
 });

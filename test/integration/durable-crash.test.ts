@@ -18,6 +18,7 @@ const recordFile = join(home, 'records.txt');
 const children = new Set<ChildProcess>();
 const INSTANCES = 6;
 const KILLS = INSTANCES + 5;
+const ADMIN_KEY = 'crash-test-admin-key';
 
 afterAll(() => {
   for (const child of children) child.kill('SIGKILL');
@@ -28,7 +29,7 @@ async function startHost(): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
     ['--disable-warning=ExperimentalWarning', 'local/host/main.ts', '--app', join(durableApps, 'app.ts'), '--home', home,
-      '--port', '0', '--host-json', join(durableApps, 'host.json')],
+      '--port', '0', '--host-json', join(durableApps, 'host.json'), '--admin-key', ADMIN_KEY],
     { cwd: root, env: { ...process.env, DURABLE_TEST_HUB: 'crash', DURABLE_TEST_RECORD_FILE: recordFile }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   children.add(child);
@@ -51,7 +52,9 @@ async function kill(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-const rpc = (url: string, path: string, init?: RequestInit) => fetch(`${url}/durabletask/${path}`, init);
+// The management webhooks, opened by the admin key (the client's RPC routes need the binding's secret token).
+const rpc = (url: string, path: string, init?: RequestInit) =>
+  fetch(`${url}/runtime/webhooks/durabletask/${path}`, { ...init, headers: { 'x-functions-key': ADMIN_KEY } });
 const ids = Array.from({ length: INSTANCES }, (_, i) => `crash-${i}`);
 
 describe('durable engine: kill -9 at random points', () => {

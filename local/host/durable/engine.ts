@@ -46,17 +46,19 @@ class LocalDurableEngine implements DurableEngine {
   clientInput(baseUrl: string): Record<string, unknown> {
     const origin = baseUrl.replace(/\/+$/, '');
     const base = `${origin}${webhookPrefix.slice(0, -1)}`;
-    const creation = `${base}/orchestrators/{functionName}[/{instanceId}]`;
+    const { systemKey, rpcToken } = this.#options.access;
+    const code = `code=${encodeURIComponent(systemKey)}`;
+    const creation = `${base}/orchestrators/{functionName}[/{instanceId}]?${code}`;
     return {
       taskHubName: this.#options.hubName,
       creationUrls: {
         createNewInstancePostUri: creation,
-        createAndWaitOnNewInstancePostUri: `${creation}?timeout={timeoutInSeconds}&pollingInterval={intervalInSeconds}`,
+        createAndWaitOnNewInstancePostUri: `${creation}&timeout={timeoutInSeconds}&pollingInterval={intervalInSeconds}`,
       },
-      managementUrls: managementUrls(base, this.#options.hubName, 'INSTANCEID'),
+      managementUrls: managementUrls(base, this.#options.hubName, 'INSTANCEID', systemKey),
       baseUrl: base,
-      requiredQueryStringParameters: '',
-      rpcBaseUrl: `${origin}${rpcPrefix}`,
+      requiredQueryStringParameters: code,
+      rpcBaseUrl: `${origin}${rpcPrefix}${rpcToken}/`,
     };
   }
 
@@ -65,6 +67,7 @@ class LocalDurableEngine implements DurableEngine {
       {
         store: this.#store,
         hubName: this.#options.hubName,
+        access: this.#options.access,
         now: this.#now,
         find: (name) => this.#options.invoker.find(name),
         kick: () => this.#kick(),

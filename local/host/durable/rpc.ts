@@ -2,6 +2,8 @@
  * (`/runtime/webhooks/durabletask/…`) that createCheckStatusResponse links to: one route table serves both. */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DurableAccess } from '../engine-contract.ts';
+import { sameKey } from '../keys.ts';
 import { clientSignal, schedulerId } from './entities.ts';
 import { purgeInstance, raiseEvent, resumeInstance, startInstance, suspendInstance, terminateInstance, type ControlResult } from './lifecycle.ts';
 import { managementUrls, statusJson } from './status.ts';
@@ -16,6 +18,7 @@ const MAX_BODY_BYTES = 16 * 1024 * 1024;
 export interface RpcDeps {
   store: DurableStore;
   hubName: string;
+  access: DurableAccess;
   now: () => number;
   /** The registered function `name` (case-insensitive) and its trigger type. */
   find: (name: string) => { name: string; triggerType: string } | undefined;
@@ -108,14 +111,45 @@ function controlAnswer(res: ServerResponse, result: ControlResult, instanceId: s
   else send(res, 202);
 }
 
+function decodeSegments(path: string): string[] {
+  const segments = path.split('/').map((segment) => {
+    try {
+      return decodeURIComponent(segment);
+    } catch {
+      throw new HttpError(400, `path segment: expected valid percent-encoding, found ${JSON.stringify(segment.slice(0, 80))}`);
+    }
+  });
+  if (segments.at(-1) === '') segments.pop();
+  return segments;
+}
+
+/**
+ * The route's segments once the caller has shown it may call it: the RPC routes take the secret token as their
+ * first segment, the webhooks the system or admin key (`code` query parameter or x-functions-key header).
+ */
+function authorizedSegments(access: DurableAccess, req: IncomingMessage, url: URL, prefix: string): string[] {
+  const segments = decodeSegments(url.pathname.slice(prefix.length));
+  if (prefix === rpcPrefix) {
+    if (!sameKey(segments[0], access.rpcToken)) {
+      throw new HttpError(401, 'durable RPC routes are for the DurableClient binding only (its rpcBaseUrl holds the token)');
+    }
+    return segments.slice(1);
+  }
+  const header = req.headers['x-functions-key'];
+  const given = url.searchParams.get('code') ?? (Array.isArray(header) ? header[0] : header);
+  if (!access.opensWebhooks(given)) {
+    throw new HttpError(401, `${webhookPrefix}… needs the durable extension's system key or the admin key in the 'code' query parameter or the x-functions-key header`);
+  }
+  return segments;
+}
+
 /** Serves one request if its path is one of the engine's; resolves false otherwise. */
 export async function handleDurableHttp(deps: RpcDeps, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
   const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
   const prefix = [rpcPrefix, webhookPrefix].find((p) => url.pathname.startsWith(p));
   if (!prefix) return false;
-  const segments = url.pathname.slice(prefix.length).split('/').map((s) => decodeURIComponent(s));
-  if (segments.at(-1) === '') segments.pop();
   try {
+    const segments = authorizedSegments(deps.access, req, url, prefix);
     await route(deps, req, res, url, segments);
   } catch (error) {
     if (error instanceof HttpError) send(res, error.status, { message: error.message });
@@ -140,7 +174,7 @@ async function route(deps: RpcDeps, req: IncomingMessage, res: ServerResponse, u
     const result = store.transaction(() => startInstance(store, now(), { instanceId, name: fn.name, version, input }));
     if (!result.started) throw new HttpError(409, `instance '${instanceId}' already exists and is ${result.status}`);
     deps.kick();
-    const payload = managementUrls(base, deps.hubName, instanceId);
+    const payload = managementUrls(base, deps.hubName, instanceId, deps.access.systemKey);
     send(res, 202, payload, { location: payload.statusQueryGetUri! });
     return;
   }

@@ -51,10 +51,10 @@ export function statusJson(row: InstanceRow, options: StatusOptions, history?: H
   return status;
 }
 
-/** The management payload (createCheckStatusResponse / startNew's answer) for one instance. */
-export function managementUrls(base: string, hubName: string, instanceId: string): Record<string, string> {
+/** The management payload (createCheckStatusResponse / startNew's answer) for one instance, with the key that opens it. */
+export function managementUrls(base: string, hubName: string, instanceId: string, systemKey: string): Record<string, string> {
   const id = encodeURIComponent(instanceId);
-  const query = `taskHub=${encodeURIComponent(hubName)}&connection=Storage`;
+  const query = `taskHub=${encodeURIComponent(hubName)}&connection=Storage&code=${encodeURIComponent(systemKey)}`;
   return {
     id: instanceId,
     statusQueryGetUri: `${base}/instances/${id}?${query}`,

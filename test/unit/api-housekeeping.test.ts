@@ -1,0 +1,89 @@
+/** The janitor's closing of abandoned runs, against fakes of the durable client, the run store and ARM. */
+import { readFile } from 'node:fs/promises';
+import type { DurableClient } from 'durable-functions';
+import { describe, expect, it } from 'vitest';
+import type { AzureClients } from '../../src/azure/clients.ts';
+import { closeAbandonedRuns } from '../../src/api/housekeeping.ts';
+import { lockKey } from '../../src/pipeline/bake-lock.ts';
+import type { RunRecord } from '../../src/runs/record.ts';
+import type { RunStore } from '../../src/runs/store.ts';
+import { parseTemplate } from '../../src/template/index.ts';
+
+const NOW = new Date('2026-12-06T12:00:00Z');
+
+async function specOf(): Promise<RunRecord['spec']> {
+  const parsed = parseTemplate(JSON.parse(await readFile('examples/ubuntu-web.json', 'utf8')));
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+  return parsed.spec;
+}
+
+function record(id: string, createdAt: string, spec: RunRecord['spec']): RunRecord {
+  return {
+    id, templateName: 'ubuntu-web', trigger: 'http', status: 'Running', createdAt, spec,
+    steps: [{ name: 'replicate', status: 'Running', attempts: 1 }, { name: 'rollout', status: 'Pending', attempts: 0 }],
+    outputs: { regions: {}, scaleSets: [] },
+  };
+}
+
+/** Instances by id (missing = 404); `broken` ids fail to read with a 500. */
+function fakes(records: RunRecord[], instances: Record<string, string>, broken: string[] = []) {
+  const saved = new Map(records.map((r) => [r.id, r]));
+  const calls = { terminated: [] as string[], signals: [] as string[] };
+  const client = {
+    async getStatus(id: string) {
+      if (broken.includes(id)) throw new Error('DurableClient error: Durable Functions extension replied with HTTP 500 response.');
+      const runtimeStatus = instances[id];
+      if (!runtimeStatus) throw new Error(`DurableClient error: Durable Functions extension replied with HTTP 404 response. ${id}`);
+      return { runtimeStatus };
+    },
+    async terminate(id: string) {
+      calls.terminated.push(id);
+    },
+    async signalEntity(entity: { name: string; key: string }, operation: string, input: { runId: string }) {
+      calls.signals.push(`${entity.name}/${entity.key} ${operation} ${input.runId}`);
+    },
+  } as unknown as DurableClient;
+  const runs = {
+    listUnfinished: async () => [...saved.values()].filter((r) => r.status === 'Running').map((r) => r.id),
+    get: async (id: string) => saved.get(id),
+    put: async (r: RunRecord) => void saved.set(r.id, r),
+  } as unknown as RunStore;
+  const azure = { subscriptionId: 's', resources: { resourceGroups: { list: async function* () {} } } } as unknown as AzureClients;
+  return { deps: { client, runs, azure }, saved, calls };
+}
+
+describe('closeAbandonedRuns', () => {
+  it('closes a terminated bake: children stopped, locks released, record Failed/Terminated; leaves live ones alone', async () => {
+    const spec = await specOf();
+    const terminated = 'ubuntu-web-20261206T110000Z-aaaa';
+    const running = 'ubuntu-web-20261206T110000Z-bbbb';
+    const young = 'ubuntu-web-20261206T115500Z-cccc';
+    const orphan = 'ubuntu-web-20261206T100000Z-dddd';
+    const broken = 'ubuntu-web-20261206T100000Z-eeee';
+    const { deps, saved, calls } = fakes(
+      [terminated, running, young, orphan, broken].map((id) => record(id, id === young ? '2026-12-06T11:55:00Z' : '2026-12-06T10:00:00Z', spec)),
+      {
+        [terminated]: 'Terminated',
+        [`${terminated}:replicate:0`]: 'Running',
+        [`${terminated}:replicate:1`]: 'Completed',
+        [`${terminated}:rollout:0`]: 'Pending',
+        [running]: 'Running',
+        [`${running}:replicate:0`]: 'Running',
+      },
+      [broken],
+    );
+    const result = await closeAbandonedRuns(deps, NOW);
+    expect(result.closed.sort()).toEqual([terminated, orphan].sort());
+    expect(result.failed).toEqual([expect.stringMatching(new RegExp(`^${broken}: .*HTTP 500`))]);
+    expect(calls.terminated.sort()).toEqual([`${terminated}:replicate:0`, `${terminated}:rollout:0`]);
+    const image = spec!.distributions.find((d) => d.type === 'SharedImage')!;
+    expect(calls.signals).toContain(`bakeLock/${lockKey(image.type === 'SharedImage' ? image.galleryImageId : '')} release ${terminated}`);
+    expect(calls.signals.every((s) => !s.endsWith(running) && !s.endsWith(young))).toBe(true);
+    expect(saved.get(terminated)).toMatchObject({
+      status: 'Failed', endedAt: NOW.toISOString(), error: { code: 'Terminated', step: 'replicate' },
+      steps: [{ name: 'replicate', status: 'Failed' }, { name: 'rollout', status: 'Skipped' }],
+    });
+    expect(saved.get(orphan)?.error?.message).toContain('no instance');
+    for (const id of [running, young, broken]) expect(saved.get(id)?.status).toBe('Running');
+  });
+});
