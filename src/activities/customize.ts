@@ -17,7 +17,8 @@ import { followOutput, startLiveOutput } from './live-output.ts';
 import { lastLines, maskSecrets } from './masking.ts';
 import { runCommandName } from './naming.ts';
 import { operationStatus } from './outcomes.ts';
-import { bootTimeIn, customizerScript } from './scripts.ts';
+import { bootTimeIn, customizerScript, DEFAULT_SCRIPT_TIMEOUT_SECONDS } from './scripts.ts';
+import { withUploadUrls } from './uploads.ts';
 import { restartWait } from './windows-restart.ts';
 
 export const RUN_COMMAND = 'run-command';
@@ -50,8 +51,10 @@ export async function beginCustomizer(input: BeginCustomizerInput): Promise<Oper
     const rg = plan.staging.resourceGroupName;
     const vm = plan.staging.vmName;
     let script;
+    // An uploaded file's SAS lives as long as the step may run; it is in the script only, never in history.
+    const runnable = await withUploadUrls(env.clients, step, (DEFAULT_SCRIPT_TIMEOUT_SECONDS + 600) * 1000);
     try {
-      script = customizerScript(step, plan.osType);
+      script = customizerScript(runnable, plan.osType);
     } catch (err) {
       throw permanentError(`${phase} step "${step.name}": ${(err as Error).message}`, { code: 'InvalidStep' });
     }

@@ -1,0 +1,11 @@
+/** The azure-arm settings that authenticate Packer itself: Kiln never reads, stores or echoes them. */
+
+/** Fields whose values are credentials or choose how Packer signs in; Kiln acts as its own managed identity instead. */
+export const CREDENTIAL_FIELDS: ReadonlySet<string> = new Set([
+  'client_id', 'client_secret', 'client_cert_path', 'client_cert_token_timeout', 'client_jwt', 'tenant_id', 'object_id',
+  'oidc_request_url', 'oidc_request_token', 'use_azure_cli_auth', 'use_interactive_auth', 'cloud_environment_name',
+  'metadata_host', 'skip_create_image',
+]);
+
+/** Provisioner fields that carry a password for the VM user (e.g. powershell `elevated_password`). */
+export const PASSWORD_FIELDS: ReadonlySet<string> = new Set(['elevated_password']);
