@@ -99,11 +99,15 @@ function armId(subscription: string, group: string, provider: string): string {
   return `/subscriptions/${subscription}/resourceGroups/${group}/providers/${provider}`;
 }
 
+function isSubscriptionId(value: string): boolean {
+  return /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(value);
+}
+
 /** Maps the one azure-arm builder; notes say what each field became. `subscriptionId` fills ids Packer leaves implicit. */
-export function mapAzureArm(blocks: PackerBlock[], subscriptionId: string, notes: ConversionNote[]): MappedBuilder {
+export function mapAzureArm(blocks: PackerBlock[], subscriptionId: string | undefined, notes: ConversionNote[]): MappedBuilder {
   const others = blocks.filter((b) => b.type !== 'azure-arm');
   for (const other of others) {
-    const reason = OTHER_BUILDERS[other.type] ?? 'Kiln bakes Azure images with its own azure-arm-like pipeline only';
+    const reason = OTHER_BUILDERS[other.type] ?? 'Kiln builds Azure images, from the azure-arm builder only';
     refuse('UnsupportedBuilder', other.at, `builder "${other.type}" cannot be converted: ${reason}`);
   }
   if (blocks.length === 0) refuse('NoBuilder', '$', 'no azure-arm builder or source: Kiln converts templates that build with azure-arm');
@@ -111,8 +115,11 @@ export function mapAzureArm(blocks: PackerBlock[], subscriptionId: string, notes
   const b = blocks[0]!;
   const note = (kind: ConversionNote['kind'], field: string, message: string) => notes.push({ kind, at: b.fieldAt(field), what: field, message });
 
-  const subscription = text(b, 'subscription_id') ?? subscriptionId;
-  if (text(b, 'subscription_id')) note('mapped', 'subscription_id', `subscription of the ids Packer leaves implicit: ${subscription}`);
+  const written = text(b, 'subscription_id');
+  if (written !== undefined && !isSubscriptionId(written)) refuse('InvalidField', b.fieldAt('subscription_id'), `subscription_id must be a subscription id (a GUID), found ${JSON.stringify(written)}`);
+  const subscription = written ?? subscriptionId ?? refuse('MissingSubscription', b.at, 'the template names no subscription_id: give --subscription, the subscription Kiln builds in');
+  if (written) note('mapped', 'subscription_id', `ids Packer leaves implicit are in subscription ${subscription}`);
+  else notes.push({ kind: 'mapped', at: b.at, what: 'resource groups', message: `ids Packer leaves implicit are in subscription ${subscription} (--subscription; the template has no subscription_id)` });
 
   // Credentials: named once, values never read.
   const credentials = Object.keys(b.config).filter((k) => CREDENTIAL_FIELDS.has(k));

@@ -9,3 +9,6 @@ export const CREDENTIAL_FIELDS: ReadonlySet<string> = new Set([
 
 /** Provisioner fields that carry a password for the VM user (e.g. powershell `elevated_password`). */
 export const PASSWORD_FIELDS: ReadonlySet<string> = new Set(['elevated_password']);
+
+/** Fields read when their variables have values and left out when not: Kiln has its own fallback (`--subscription`). */
+export const OPTIONAL_FIELDS: ReadonlySet<string> = new Set(['subscription_id']);

@@ -34,6 +34,43 @@ function unescape(raw: string): string {
     .replaceAll('%%{', '%{');
 }
 
+/** hcl2json's decoded string back to HCL template source: escapes outside `${…}`, interpolations as written. */
+function templateSource(value: string): string {
+  let out = '"';
+  let i = 0;
+  while (i < value.length) {
+    if (value.startsWith('$${', i) || value.startsWith('%%{', i)) {
+      out += value.slice(i, i + 3);
+      i += 3;
+      continue;
+    }
+    if (value.startsWith('${', i)) {
+      let j = i + 2;
+      let depth = 0;
+      let inString = false;
+      for (; j < value.length; j += 1) {
+        const c = value[j];
+        if (inString) {
+          if (c === '\\') j += 1;
+          else if (c === '"') inString = false;
+        } else if (c === '"') inString = true;
+        else if (c === '{') depth += 1;
+        else if (c === '}') {
+          if (depth === 0) break;
+          depth -= 1;
+        }
+      }
+      out += value.slice(i, j + 1);
+      i = j + 1;
+      continue;
+    }
+    const c = value[i]!;
+    out += ({ '"': '\\"', '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' } as Record<string, string>)[c] ?? c;
+    i += 1;
+  }
+  return `${out}"`;
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -66,8 +103,9 @@ export class HclEvaluator {
   async value(pending: Pending): Promise<unknown> {
     const { value, at } = pending;
     if (typeof value === 'string') {
-      if (!value.includes('${')) return unescape(value);
-      return this.#expression(JSON.stringify(value), pending);
+      // hcl2json decodes a plain string's escapes but keeps $${ and %%{ as written.
+      if (!value.includes('${')) return value.replaceAll('$${', '${').replaceAll('%%{', '%{');
+      return this.#expression(templateSource(value), pending);
     }
     if (Array.isArray(value)) return Promise.all(value.map((item) => this.value({ ...pending, value: item })));
     if (isObject(value)) {

@@ -5,10 +5,10 @@
 
 import { parse } from '@cdktn/hcl2json';
 import { dirname } from 'node:path';
-import { CREDENTIAL_FIELDS, PASSWORD_FIELDS } from './credentials.ts';
+import { CREDENTIAL_FIELDS, OPTIONAL_FIELDS, PASSWORD_FIELDS } from './credentials.ts';
 import { HclEvaluator, type EvalScope } from './hcl-eval.ts';
 import { fieldFinder, lineOf } from './locate.ts';
-import { refuse, type Location, type PackerBlock, type PackerTemplate } from './model.ts';
+import { PackerConversionError, refuse, type Location, type PackerBlock, type PackerTemplate } from './model.ts';
 
 export interface SourceFile {
   path: string;
@@ -151,12 +151,17 @@ export async function readHclTemplate(files: SourceFile[], options: HclReadOptio
   const toBlock = async (type: string, name: string | undefined, config: Obj, at: Located): Promise<PackerBlock> => {
     const location = `${at.file.path}:${lineOf(at.file.text, at.offset)}`;
     const fieldAt = fieldFinder(at.file.path, at.file.text, at.offset, 'hcl');
-    const entries = await Promise.all(Object.entries(config).map(async ([key, value]) => [
-      key,
+    const entries = await Promise.all(Object.entries(config).map(async ([key, value]) => {
       // Credentials stay unread: their variables may be unset, and their values must never be resolved or shown.
-      CREDENTIAL_FIELDS.has(key) || PASSWORD_FIELDS.has(key) ? value : await evaluator.value({ value, at: fieldAt(key) }),
-    ] as const));
-    return { type, ...(name ? { name } : {}), config: Object.fromEntries(entries), at: location, fieldAt };
+      if (CREDENTIAL_FIELDS.has(key) || PASSWORD_FIELDS.has(key)) return [key, value] as const;
+      try {
+        return [key, await evaluator.value({ value, at: fieldAt(key) })] as const;
+      } catch (error) {
+        if (OPTIONAL_FIELDS.has(key) && error instanceof PackerConversionError && error.code === 'MissingVariable') return [key, undefined] as const;
+        throw error;
+      }
+    }));
+    return { type, ...(name ? { name } : {}), config: Object.fromEntries(entries.filter(([, v]) => v !== undefined)), at: location, fieldAt };
   };
 
   // The build's sources: the `sources` list, and `source "source.T.N" { … }` blocks that may override fields.

@@ -26,8 +26,8 @@ export interface PackerInput {
 }
 
 export interface PackerOptions {
-  /** The subscription of the ids Packer leaves implicit (resource groups named without one). */
-  subscriptionId: string;
+  /** The subscription of the ids Packer leaves implicit, when the template has no subscription_id. */
+  subscriptionId?: string;
   /** The template's name; default: from the file or directory name. */
   name?: string;
   /** Where local scripts and files are read; without it (a server) a template naming one is refused. */
@@ -134,15 +134,15 @@ export function localFiles(templateDir: string, cwd: string = process.cwd()): Lo
  * Reads a Packer template from disk: a .json or .pkr.hcl file, or a directory of .pkr.hcl files (with its
  * *.auto.pkrvars.hcl); `varFiles` are the `--var-file` paths.
  */
-export async function readPackerFiles(path: string, varFiles: string[] = []): Promise<{ input: Omit<PackerInput, 'vars'>; templateDir: string }> {
+export async function readPackerFiles(path: string, varFiles: string[] = []): Promise<{ input: Omit<PackerInput, 'vars'>; templateDir: string; name: string }> {
   const read = async (file: string): Promise<SourceFile> => ({ path: file, text: await readFile(file, 'utf8') });
   const info = await stat(path);
   const given = await Promise.all(varFiles.map(read));
-  if (!info.isDirectory()) return { input: { files: [await read(path)], varFiles: given }, templateDir: dirname(path) };
+  if (!info.isDirectory()) return { input: { files: [await read(path)], varFiles: given }, templateDir: dirname(path), name: templateNameOf(path) };
   const names = (await readdir(path)).sort();
   const files = await Promise.all(names.filter((n) => /\.pkr\.hcl$/i.test(n)).map((n) => read(join(path, n))));
   const auto = await Promise.all(names.filter((n) => /\.auto\.pkrvars\.hcl$/i.test(n)).map((n) => read(join(path, n))));
-  return { input: { files, varFiles: [...auto, ...given] }, templateDir: path };
+  return { input: { files, varFiles: [...auto, ...given] }, templateDir: path, name: templateNameOf(path) };
 }
 
 /** Whether a path is a directory holding .pkr.hcl files. */

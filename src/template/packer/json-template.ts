@@ -2,9 +2,9 @@
 
 import { randomUUID } from 'node:crypto';
 import { dirname } from 'node:path';
-import { CREDENTIAL_FIELDS, PASSWORD_FIELDS } from './credentials.ts';
+import { CREDENTIAL_FIELDS, OPTIONAL_FIELDS, PASSWORD_FIELDS } from './credentials.ts';
 import { fieldFinder, lineOf } from './locate.ts';
-import { refuse, type Location, type PackerBlock, type PackerTemplate } from './model.ts';
+import { PackerConversionError, refuse, type Location, type PackerBlock, type PackerTemplate } from './model.ts';
 
 export interface JsonReadOptions {
   /** `--var name=value` and `--var-file` values; they win over the template's defaults. */
@@ -89,19 +89,29 @@ class Interpolator {
   }
 }
 
-/** Finds each block of an array section in order, so its notes can name a line. */
-function blockOffsets(text: string, section: string, types: string[]): number[] {
-  const start = text.search(new RegExp(`"${section}"\\s*:`));
-  let from = Math.max(start, 0);
-  return types.map((type) => {
-    const pattern = new RegExp(`"type"\\s*:\\s*"${type.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')}"`, 'g');
-    pattern.lastIndex = from;
-    const found = pattern.exec(text);
-    if (!found) return from;
-    from = found.index + found[0].length;
-    // The block's own start: the nearest "{" before its "type".
-    return text.lastIndexOf('{', found.index);
-  });
+/** The start offset of each element of the top-level array `"section": [ … ]`, found by scanning past strings and nesting. */
+function elementOffsets(text: string, section: string): number[] {
+  const key = new RegExp(`"${section}"\\s*:\\s*\\[`).exec(text);
+  if (!key) return [];
+  const offsets: number[] = [];
+  let depth = 0;
+  let inString = false;
+  for (let i = key.index + key[0].length; i < text.length; i += 1) {
+    const c = text[i]!;
+    if (inString) {
+      if (c === '\\') i += 1;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') inString = true;
+    if (depth === 0 && !/[\s,\]]/.test(c)) offsets.push(i);
+    if (c === '[' || c === '{') depth += 1;
+    else if (c === ']' || c === '}') {
+      if (depth === 0) break;
+      depth -= 1;
+    }
+  }
+  return offsets;
 }
 
 const SECRET_KEYS = (key: string) => CREDENTIAL_FIELDS.has(key) || PASSWORD_FIELDS.has(key);
@@ -115,17 +125,28 @@ function readBlocks(
   const flat = section === 'post-processors'
     ? list.flatMap((item) => (Array.isArray(item) ? item : [item])).map((item) => (typeof item === 'string' ? { type: item } : item))
     : list;
-  const types = flat.map((item) => (isObject(item) && typeof item.type === 'string' ? item.type : ''));
-  const offsets = blockOffsets(text, section, types);
+  // Nested post-processor sequences share their sequence's line.
+  const found = elementOffsets(text, section);
+  const offsets = section === 'post-processors' ? list.flatMap((item, i) => (Array.isArray(item) ? item.map(() => found[i] ?? 0) : [found[i] ?? 0])) : found;
   return flat.map((item, i) => {
-    const at = `${file}:${lineOf(text, offsets[i]!)}`;
+    const at = `${file}:${lineOf(text, offsets[i] ?? 0)}`;
     if (!isObject(item) || typeof item.type !== 'string') refuse('InvalidTemplate', at, `each of "${section}" must be an object with a "type"`);
-    const fieldAt = fieldFinder(file, text, offsets[i]!, 'json');
+    const fieldAt = fieldFinder(file, text, offsets[i] ?? 0, 'json');
     const build = { type: item.type, ...(typeof item.name === 'string' ? { name: item.name } : {}) };
+    const read = (key: string, value: unknown): unknown => {
+      // Credentials are kept unread: their variables may be unset, and their values must never be resolved or shown.
+      if (SECRET_KEYS(key)) return value;
+      try {
+        return interpolate.value(value, fieldAt(key), build);
+      } catch (error) {
+        if (OPTIONAL_FIELDS.has(key) && error instanceof PackerConversionError && error.code === 'MissingVariable') return undefined;
+        throw error;
+      }
+    };
     const config = Object.fromEntries(Object.entries(item)
       .filter(([key]) => key !== 'type')
-      // Credentials are kept unread: their variables may be unset, and their values must never be resolved or shown.
-      .map(([key, value]) => [key, SECRET_KEYS(key) ? value : interpolate.value(value, fieldAt(key), build)]));
+      .map(([key, value]) => [key, read(key, value)])
+      .filter(([, value]) => value !== undefined));
     return { type: item.type, ...(build.name ? { name: build.name } : {}), config, at, fieldAt };
   });
 }

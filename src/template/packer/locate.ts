@@ -13,10 +13,10 @@ function escape(value: string): string {
   return value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** A field finder for a block starting at `offset`: the first `"field":` (JSON) or `field =` (HCL) after it. */
+/** A field finder for a block starting at `offset`: the first `"field":` (JSON) or `field =` / `field {` (HCL) after it. */
 export function fieldFinder(file: string, text: string, offset: number, syntax: 'json' | 'hcl'): (field: string) => Location {
   return (field) => {
-    const pattern = syntax === 'json' ? new RegExp(`"${escape(field)}"\\s*:`, 'g') : new RegExp(`^[ \\t]*${escape(field)}[ \\t]*=`, 'gm');
+    const pattern = syntax === 'json' ? new RegExp(`"${escape(field)}"\\s*:`, 'g') : new RegExp(`^[ \\t]*${escape(field)}[ \\t]*[={]`, 'gm');
     pattern.lastIndex = offset;
     const match = pattern.exec(text);
     return `${file}:${lineOf(text, match ? match.index : offset)}`;

@@ -144,11 +144,11 @@ export async function mapProvisioners(blocks: PackerBlock[], files: LocalFiles |
         if (execute !== undefined) {
           // Packer's `{{ .Vars }} sudo -E sh '{{ .Path }}'`: Run Command already runs as root; only the interpreter matters.
           interpreter = windows ? '' : (/\b(bash|sh)\s+(-\w+\s+)*['"]?\{\{\s*\.Path/.exec(execute)?.[1] ?? '');
-          note('ignored', 'execute_command', `understood, not run: Run Command runs the step as ${windows ? 'an administrator' : 'root'}${interpreter ? ` with ${interpreter}` : ''}`);
+          note('ignored', 'execute_command', `understood, not run: Run Command runs the step as ${windows ? 'an administrator' : 'root'}${interpreter && !block.config.inline ? `, scripts with ${interpreter}` : ''}`);
         }
         if (!windows) {
           const shebang = str(block, 'inline_shebang');
-          if (shebang !== undefined) note('ignored', 'inline_shebang', `inline lines run with /bin/bash and set -e (Packer's ${shebang} differs only in shell)`);
+          if (shebang !== undefined) note('ignored', 'inline_shebang', `Kiln runs inline lines with /bin/bash and set -e, not ${shebang}`);
         }
 
         const inline = stringList(block, 'inline');
@@ -202,6 +202,7 @@ export async function mapProvisioners(blocks: PackerBlock[], files: LocalFiles |
         const sources = [...(str(block, 'source') ? [str(block, 'source')!] : []), ...(stringList(block, 'sources') ?? [])];
         if (sources.length === 0) refuse('MissingField', block.at, 'a file provisioner needs source, sources or content');
         if (sources.length > 1 && !intoDir) refuse('InvalidField', block.fieldAt('destination'), 'several sources need a destination directory ending in "/"');
+        let written = 0;
         for (const source of sources) {
           const key = str(block, 'source') ? 'source' : 'sources';
           const local = await readLocal(block, key, source);
@@ -213,7 +214,7 @@ export async function mapProvisioners(blocks: PackerBlock[], files: LocalFiles |
             const target = local.dir
               ? join(/[\\/]$/.test(source) ? destination : join(destination, baseName), entry.rel)
               : intoDir ? join(destination, baseName) : destination;
-            customize.push({ type: 'File', name: entries.length > 1 || sources.length > 1 ? `${name}-${customize.length + 1}` : name, sourceUri: uri, destination: target, sha256Checksum: sha });
+            customize.push({ type: 'File', name: entries.length > 1 || sources.length > 1 ? `${name}-${(written += 1)}` : name, sourceUri: uri, destination: target, sha256Checksum: sha });
           }
           note('mapped', key, `${source}: ${entries.length} file(s) uploaded and written under ${destination}`);
         }
@@ -227,7 +228,7 @@ export async function mapProvisioners(blocks: PackerBlock[], files: LocalFiles |
           ...(str(block, 'restart_check_command') ? { restartCheckCommand: str(block, 'restart_check_command') } : {}),
           ...(timeout ? { restartTimeout: timeout } : {}),
         });
-        note('mapped', 'restart_timeout', `WindowsRestart customizer "${name}"`);
+        notes.push({ kind: 'mapped', at: block.at, what, message: `WindowsRestart customizer "${name}"` });
         continue;
       }
       case 'windows-update': {
@@ -238,7 +239,7 @@ export async function mapProvisioners(blocks: PackerBlock[], files: LocalFiles |
           ...(stringList(block, 'filters') ? { filters: stringList(block, 'filters') } : {}),
           ...(limit !== undefined ? { updateLimit: Number(limit) } : {}),
         });
-        note('mapped', 'search_criteria', `WindowsUpdate customizer "${name}"`);
+        notes.push({ kind: 'mapped', at: block.at, what, message: `WindowsUpdate customizer "${name}"` });
         continue;
       }
     }
