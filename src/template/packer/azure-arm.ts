@@ -58,6 +58,10 @@ const REFUSED_FIELDS: Record<string, string> = {
   capture_container_name: 'VHD capture to a container is not supported; use managed_image_* or shared_image_gallery_destination',
   capture_name_prefix: 'VHD capture to a container is not supported; use managed_image_* or shared_image_gallery_destination',
   os_disk_size: 'write os_disk_size_gb',
+  disk_encryption_set_id: 'the build VM\'s disk is not encrypted with a customer-managed key by Kiln',
+  custom_script: 'a Custom Script extension at VM creation is not used; put the script in a provisioner',
+  resource_group_name: 'VHD capture into a storage account is not supported; use managed_image_* or shared_image_gallery_destination',
+  storage_account: 'VHD capture into a storage account is not supported; use managed_image_* or shared_image_gallery_destination',
 };
 
 const MAPPED_FIELDS = new Set([
@@ -104,7 +108,8 @@ function isSubscriptionId(value: string): boolean {
 }
 
 /** Maps the one azure-arm builder; notes say what each field became. `subscriptionId` fills ids Packer leaves implicit. */
-export function mapAzureArm(blocks: PackerBlock[], subscriptionId: string | undefined, notes: ConversionNote[]): MappedBuilder {
+export function mapAzureArm(blocks: PackerBlock[], given: { subscriptionId?: string; location?: string }, notes: ConversionNote[]): MappedBuilder {
+  const subscriptionId = given.subscriptionId;
   const others = blocks.filter((b) => b.type !== 'azure-arm');
   for (const other of others) {
     const reason = OTHER_BUILDERS[other.type] ?? 'Kiln builds Azure images, from the azure-arm builder only';
@@ -136,10 +141,12 @@ export function mapAzureArm(blocks: PackerBlock[], subscriptionId: string | unde
   }
 
   // ---- location ----
-  const locationText = text(b, 'location');
-  if (!locationText) refuse('MissingField', b.at, 'azure-arm location is required by Kiln (the staging group and build VM are created there)');
+  const locationText = text(b, 'location') ?? given.location;
+  // Packer takes build_resource_group_name's region when location is absent; Kiln converts offline, so it must be said.
+  if (!locationText) refuse('MissingField', b.at, 'azure-arm location is required by Kiln (the staging group and build VM are created there): write location, or give --location');
   const location = regionName(locationText);
-  note('mapped', 'location', `location ${location}`);
+  if (text(b, 'location')) note('mapped', 'location', `location ${location}`);
+  else notes.push({ kind: 'mapped', at: b.at, what: 'location', message: `location ${location} (--location)` });
 
   // ---- source ----
   let source: Record<string, unknown>;

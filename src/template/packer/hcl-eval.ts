@@ -90,6 +90,13 @@ const OPERATORS: Record<string, (a: unknown, b: unknown) => unknown> = {
   lessThan: (a, b) => Number(a) < Number(b), lessThanOrEqual: (a, b) => Number(a) <= Number(b),
 };
 
+/** Maps one after another: a variable being resolved must not be met again by a sibling running beside it (a false cycle). */
+export async function inOrder<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = [];
+  for (const item of items) out.push(await fn(item));
+  return out;
+}
+
 export class HclEvaluator {
   readonly #scope: EvalScope;
   #resolving = new Set<string>();
@@ -107,9 +114,9 @@ export class HclEvaluator {
       if (!value.includes('${')) return value.replaceAll('$${', '${').replaceAll('%%{', '%{');
       return this.#expression(templateSource(value), pending);
     }
-    if (Array.isArray(value)) return Promise.all(value.map((item) => this.value({ ...pending, value: item })));
+    if (Array.isArray(value)) return inOrder(value, (item) => this.value({ ...pending, value: item }));
     if (isObject(value)) {
-      const entries = await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await this.value({ ...pending, value: v })] as const));
+      const entries = await inOrder(Object.entries(value), async ([k, v]) => [k, await this.value({ ...pending, value: v })] as const);
       return Object.fromEntries(entries);
     }
     return value;
@@ -133,7 +140,7 @@ export class HclEvaluator {
       case 'templateWrap':
         return this.#node(kids[0]!, source, pending);
       case 'template': {
-        const parts = await Promise.all(kids.map((k) => this.#node(k, source, pending)));
+        const parts = await inOrder(kids, (k) => this.#node(k, source, pending));
         return parts.map((p) => asText(p, at)).join('');
       }
       case 'literalValue': {
@@ -144,7 +151,7 @@ export class HclEvaluator {
         return unescape(value);
       }
       case 'tuple':
-        return Promise.all(kids.map((k) => this.#node(k, source, pending)));
+        return inOrder(kids, (k) => this.#node(k, source, pending));
       case 'object': {
         const out: Record<string, unknown> = {};
         for (let i = 0; i + 1 < kids.length; i += 2) {
@@ -161,7 +168,7 @@ export class HclEvaluator {
         const name = node.meta.name;
         const fn = HCL_FUNCTIONS[name];
         if (!fn) return refuse('UnsupportedFunction', at, `function ${name}() is not one Kiln evaluates (supported: ${Object.keys(HCL_FUNCTIONS).join(', ')})`);
-        const args = await Promise.all(kids.map((k) => this.#node(k, source, pending)));
+        const args = await inOrder(kids, (k) => this.#node(k, source, pending));
         try {
           return fn(args, { now: this.#scope.now, env: this.#scope.env, inVariableDefault: pending.inVariableDefault === true });
         } catch (error) {

@@ -6,7 +6,8 @@
 import { parse } from '@cdktn/hcl2json';
 import { dirname } from 'node:path';
 import { CREDENTIAL_FIELDS, OPTIONAL_FIELDS, PASSWORD_FIELDS } from './credentials.ts';
-import { HclEvaluator, type EvalScope } from './hcl-eval.ts';
+import { HclEvaluator, inOrder, type EvalScope } from './hcl-eval.ts';
+import { goTemplateFunctions } from './json-template.ts';
 import { fieldFinder, lineOf } from './locate.ts';
 import { PackerConversionError, refuse, type Location, type PackerBlock, type PackerTemplate } from './model.ts';
 
@@ -147,20 +148,22 @@ export async function readHclTemplate(files: SourceFile[], options: HclReadOptio
   if (builds.length > 1) refuse('SeveralBuilds', `${builds[1]!.at.file.path}:${lineOf(builds[1]!.at.file.text, builds[1]!.at.offset)}`, `${builds.length} build blocks: Kiln bakes one build per template`);
   const build = builds[0]!;
   const evaluator = new HclEvaluator(scope);
+  // The plugin SDK still runs Go templates over decoded HCL2 values: "img-{{timestamp}}" works there, so it does here.
+  const legacy = goTemplateFunctions(options, scope.root);
 
   const toBlock = async (type: string, name: string | undefined, config: Obj, at: Located): Promise<PackerBlock> => {
     const location = `${at.file.path}:${lineOf(at.file.text, at.offset)}`;
     const fieldAt = fieldFinder(at.file.path, at.file.text, at.offset, 'hcl');
-    const entries = await Promise.all(Object.entries(config).map(async ([key, value]) => {
+    const entries = await inOrder(Object.entries(config), async ([key, value]) => {
       // Credentials stay unread: their variables may be unset, and their values must never be resolved or shown.
       if (CREDENTIAL_FIELDS.has(key) || PASSWORD_FIELDS.has(key)) return [key, value] as const;
       try {
-        return [key, await evaluator.value({ value, at: fieldAt(key) })] as const;
+        return [key, legacy.value(await evaluator.value({ value, at: fieldAt(key) }), fieldAt(key), { type, ...(name ? { name } : {}) })] as const;
       } catch (error) {
         if (OPTIONAL_FIELDS.has(key) && error instanceof PackerConversionError && error.code === 'MissingVariable') return [key, undefined] as const;
         throw error;
       }
-    }));
+    });
     return { type, ...(name ? { name } : {}), config: Object.fromEntries(entries.filter(([, v]) => v !== undefined)), at: location, fieldAt };
   };
 
@@ -175,7 +178,9 @@ export async function readHclTemplate(files: SourceFile[], options: HclReadOptio
     const source = sources.get(ref);
     if (!m || !source) refuse('UndefinedSource', buildAt, `build source ${JSON.stringify(ref)}: no source block "${m?.[1] ?? '?'}" "${m?.[2] ?? '?'}" is declared`);
     const { name: rename, ...rest } = overrides;
-    builders.push(await toBlock(m[1]!, typeof rename === 'string' ? rename : m[2]!, { ...source.config, ...rest }, source.at));
+    // Another builder is refused by name later; its values are not read.
+    const config = m[1] === 'azure-arm' ? { ...source.config, ...rest } : {};
+    builders.push(await toBlock(m[1]!, typeof rename === 'string' ? rename : m[2]!, config, source.at));
   }
 
   const ordered = async (key: string): Promise<PackerBlock[]> => {
@@ -185,13 +190,13 @@ export async function readHclTemplate(files: SourceFile[], options: HclReadOptio
     if (key === 'post-processor') for (const seq of (build.body['post-processors'] as Obj[] | undefined) ?? []) groups.push((seq['post-processor'] ?? {}) as Record<string, Obj[]>);
     const blocks = groups.flatMap((group) => Object.entries(group).flatMap(([label, configs]) => configs.map((config) => ({ label, config }))));
     blocks.sort((a, b) => a.label.localeCompare(b.label));
-    return Promise.all(blocks.map(({ label, config }) => {
+    return inOrder(blocks, ({ label, config }) => {
       // Provisioners live inside the build block, so their line is in the build's file.
       const [, , line, type] = RELABEL.exec(label) ?? [];
       const text = build.at.file.text;
       const offset = text.split('\n').slice(0, Number(line) - 1).join('\n').length + 1;
       return toBlock(type ?? label, undefined, config, { file: build.at.file, offset });
-    }));
+    });
   };
 
   return { name: options.name, builders, provisioners: await ordered('provisioner'), postProcessors: await ordered('post-processor') };

@@ -28,6 +28,8 @@ export interface PackerInput {
 export interface PackerOptions {
   /** The subscription of the ids Packer leaves implicit, when the template has no subscription_id. */
   subscriptionId?: string;
+  /** The region when the builder has no `location` (Packer would take build_resource_group_name's). */
+  location?: string;
   /** The template's name; default: from the file or directory name. */
   name?: string;
   /** Where local scripts and files are read; without it (a server) a template naming one is refused. */
@@ -91,7 +93,7 @@ export async function convertPacker(input: PackerInput, options: PackerOptions):
     } else {
       packer = await readHclTemplate(input.files, { ...common, varFiles: input.varFiles ?? [] });
     }
-    const builder = mapAzureArm(packer.builders, options.subscriptionId, notes);
+    const builder = mapAzureArm(packer.builders, { ...(options.subscriptionId ? { subscriptionId: options.subscriptionId } : {}), ...(options.location ? { location: options.location } : {}) }, notes);
     const provisioned = await mapProvisioners(packer.provisioners, options.localFiles, notes);
     for (const post of packer.postProcessors) {
       if (post.type !== 'manifest') refuse('UnsupportedPostProcessor', post.at, `post-processor "${post.type}": Kiln publishes to the image outputs only; its run record replaces Packer's manifest`);

@@ -29,7 +29,7 @@ function goTime(layout: string, at: Date): string {
   return layout.replace(/2006|01|02|15|04|05/g, (token) => parts[token]!);
 }
 
-class Interpolator {
+export class Interpolator {
   #resolving = new Set<string>();
   #resolved = new Map<string, string>();
   readonly #variables: Record<string, unknown>;
@@ -89,6 +89,11 @@ class Interpolator {
   }
 }
 
+/** Packer's Go-template functions that HCL2 strings still take ({{timestamp}}, {{uuid}}, {{isotime}}…); there are no user variables. */
+export function goTemplateFunctions(options: Pick<JsonReadOptions, 'env' | 'now'>, templateDir: string): Interpolator {
+  return new Interpolator({}, { vars: {}, env: options.env, now: options.now, name: '' }, templateDir, () => templateDir);
+}
+
 /** The start offset of each element of the top-level array `"section": [ … ]`, found by scanning past strings and nesting. */
 function elementOffsets(text: string, section: string): number[] {
   const key = new RegExp(`"${section}"\\s*:\\s*\\[`).exec(text);
@@ -143,6 +148,8 @@ function readBlocks(
         throw error;
       }
     };
+    // Another builder is refused by name later; its values (often its own template functions) are not read.
+    if (section === 'builders' && item.type !== 'azure-arm') return { type: item.type, config: {}, at, fieldAt };
     const config = Object.fromEntries(Object.entries(item)
       .filter(([key]) => key !== 'type')
       .map(([key, value]) => [key, read(key, value)])
