@@ -210,3 +210,19 @@ describe('refused with a named, located error', () => {
     expect(codeOf(scripted)).toMatch(/^DeprovisionInScript at t\.json:\d+$/);
   });
 });
+
+describe('the Packer format of the template loader (HTTP API, blob drop)', () => {
+  it('claims Packer JSON and *.pkr.hcl text, converts with parameters as variables, and warns about what it did not carry over', async () => {
+    const { packerFormat } = await import('../../src/template/packer/format.ts');
+    const json = JSON.parse(minimalJson([{ type: 'shell', inline: ['echo {{user `greeting`}}'] }], { ssh_username: 'x' }));
+    json.variables = { greeting: 'hello' };
+    expect(packerFormat.claims({ json })).toBe(true);
+    expect(packerFormat.claims({ json: { properties: {} } })).toBe(false);
+    expect(packerFormat.claims({ path: 'a.pkr.hcl', text: 'x' })).toBe(true);
+    const converted = await packerFormat.convert({ json, path: 'web' }, { parameters: { greeting: 'hi' }, subscriptionId: SUB, name: 'web' });
+    expect(converted.ok && converted.template).toMatchObject({ name: 'web', location: 'westeurope', properties: { customize: [{ inline: ['echo hi'] }] } });
+    expect(converted.ok && converted.warnings).toContainEqual({ path: expect.stringMatching(/^web:\d+$/), message: expect.stringMatching(/^ssh_username: ignored/) });
+    const local = await packerFormat.convert({ json: JSON.parse(minimalJson([{ type: 'file', source: 'a.txt', destination: '/a' }])) }, { subscriptionId: SUB });
+    expect(!local.ok && local.errors[0]!.message).toMatch(/kiln CLI, which uploads local files \(LocalFileUnavailable\)$/);
+  });
+});
