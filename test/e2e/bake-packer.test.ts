@@ -4,6 +4,7 @@
  * they name exist afterwards, and a Kiln bake from each image proves in its VM that the provisioners' files are on it.
  */
 
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,6 +84,15 @@ describe('Packer templates baked with kiln bake', () => {
         expect(run.status, describeRun(run)).toBe('Succeeded');
         expect(run.steps.find((s) => s.name === 'validate')?.status).toBe('Succeeded');
       }
+
+      // An upload must hash to its name; a File step naming nothing uploaded fails the bake by name.
+      const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+      await expect(client.putUpload(sha('expected'), Buffer.from('other bytes'))).rejects.toMatchObject({ statusCode: 400 });
+      const missing = checkTemplate('missing-upload', 'site-files', ['true']);
+      (missing.properties as Record<string, unknown>).customize = [{ type: 'File', sourceUri: `kiln-upload://sha256/${sha('never uploaded')}`, destination: '/etc/never' }];
+      const failed = await waitForEnd(client, (await client.startBake(missing)).id);
+      expect(failed.status).toBe('Failed');
+      expect(failed.error).toMatchObject({ step: 'customize', code: 'UploadMissing' });
     } finally {
       await local?.close();
     }

@@ -96,6 +96,12 @@ describe('Packer JSON', () => {
     expect(everything).not.toContain('hunter2-super-secret');
     expect(everything).not.toContain('app-id-123');
     expect(result.notes.filter((n) => /managed identity/.test(n.message))).toHaveLength(1);
+
+    // A sensitive variable outside the credential fields would be stored in the template: refused by name.
+    const leaking = JSON.stringify({ ...JSON.parse(text), 'sensitive-variables': ['secret'], provisioners: [{ type: 'shell', inline: ['echo {{user `secret`}}'] }] });
+    const refused = await convertText('t.json', leaking, { env: { ARM_CLIENT_SECRET: 'hunter2-super-secret' } });
+    expect(refused.ok ? 'ok' : refused.errors[0]!.code).toBe('SensitiveVariable');
+    expect(JSON.stringify(refused)).not.toContain('hunter2-super-secret');
   });
 });
 

@@ -12,3 +12,8 @@ export const PASSWORD_FIELDS: ReadonlySet<string> = new Set(['elevated_password'
 
 /** Fields read when their variables have values and left out when not: Kiln has its own fallback (`--subscription`). */
 export const OPTIONAL_FIELDS: ReadonlySet<string> = new Set(['subscription_id']);
+
+/** Fields kept unread: credentials, passwords and communicator settings (ssh_password, winrm_password…), which Kiln never uses. */
+export function isUnreadField(key: string): boolean {
+  return CREDENTIAL_FIELDS.has(key) || PASSWORD_FIELDS.has(key) || /^(ssh|winrm)_/.test(key);
+}

@@ -19,7 +19,7 @@ export interface EvalScope {
   env: Record<string, string | undefined>;
   /** The directory of the template (path.root). */
   root: string;
-  variables: Map<string, { pending?: Pending; given?: unknown; at: Location }>;
+  variables: Map<string, { pending?: Pending; given?: unknown; at: Location; sensitive?: boolean }>;
   locals: Map<string, Pending>;
 }
 
@@ -221,6 +221,8 @@ export class HclEvaluator {
     if (this.#done.has(key)) return this.#done.get(key);
     const declared = this.#scope.variables.get(name);
     if (!declared) return refuse('UndefinedVariable', at, `var.${name}: no variable "${name}" is declared`);
+    // Outside the credential fields a value lands in the stored template and the run record: no place for a secret.
+    if (declared.sensitive) return refuse('SensitiveVariable', at, `var.${name} is sensitive: Kiln keeps secrets in Key Vault; name it in the template's "secrets" and read it from the environment in the script`);
     if ('given' in declared && declared.given !== undefined) return declared.given;
     if (!declared.pending) return refuse('MissingVariable', declared.at, `variable "${name}" has no default and no value: give --var ${name}=VALUE or a --var-file`);
     return this.#once(key, declared.pending);

@@ -5,7 +5,7 @@
 
 import { parse } from '@cdktn/hcl2json';
 import { dirname } from 'node:path';
-import { CREDENTIAL_FIELDS, OPTIONAL_FIELDS, PASSWORD_FIELDS } from './credentials.ts';
+import { isUnreadField, OPTIONAL_FIELDS } from './credentials.ts';
 import { HclEvaluator, inOrder, type EvalScope } from './hcl-eval.ts';
 import { goTemplateFunctions } from './json-template.ts';
 import { fieldFinder, lineOf } from './locate.ts';
@@ -91,6 +91,7 @@ export async function readHclTemplate(files: SourceFile[], options: HclReadOptio
             const given = name in options.vars ? typed(options.vars[name]!, decl?.type) : undefined;
             scope.variables.set(name, {
               at: where,
+              ...(decl?.sensitive === true ? { sensitive: true } : {}),
               ...(given !== undefined ? { given } : {}),
               ...(decl && 'default' in decl ? { pending: { value: decl.default, at: where, inVariableDefault: true } } : {}),
             });
@@ -155,8 +156,8 @@ export async function readHclTemplate(files: SourceFile[], options: HclReadOptio
     const location = `${at.file.path}:${lineOf(at.file.text, at.offset)}`;
     const fieldAt = fieldFinder(at.file.path, at.file.text, at.offset, 'hcl');
     const entries = await inOrder(Object.entries(config), async ([key, value]) => {
-      // Credentials stay unread: their variables may be unset, and their values must never be resolved or shown.
-      if (CREDENTIAL_FIELDS.has(key) || PASSWORD_FIELDS.has(key)) return [key, value] as const;
+      // Credentials and communicator settings stay unread: their variables may be unset, their values never shown.
+      if (isUnreadField(key)) return [key, value] as const;
       try {
         return [key, legacy.value(await evaluator.value({ value, at: fieldAt(key) }), fieldAt(key), { type, ...(name ? { name } : {}) })] as const;
       } catch (error) {

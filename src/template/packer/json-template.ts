@@ -2,7 +2,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { dirname } from 'node:path';
-import { CREDENTIAL_FIELDS, OPTIONAL_FIELDS, PASSWORD_FIELDS } from './credentials.ts';
+import { isUnreadField, OPTIONAL_FIELDS } from './credentials.ts';
 import { fieldFinder, lineOf } from './locate.ts';
 import { PackerConversionError, refuse, type Location, type PackerBlock, type PackerTemplate } from './model.ts';
 
@@ -36,15 +36,19 @@ export class Interpolator {
   readonly #options: JsonReadOptions;
   readonly #templateDir: string;
   readonly #variablesAt: (name: string) => Location;
+  readonly #sensitive: ReadonlySet<string>;
 
-  constructor(variables: Record<string, unknown>, options: JsonReadOptions, templateDir: string, variablesAt: (name: string) => Location) {
+  constructor(variables: Record<string, unknown>, options: JsonReadOptions, templateDir: string, variablesAt: (name: string) => Location, sensitive: ReadonlySet<string> = new Set()) {
     this.#variables = variables;
+    this.#sensitive = sensitive;
     this.#options = options;
     this.#templateDir = templateDir;
     this.#variablesAt = variablesAt;
   }
 
   user(name: string, at: Location): string {
+    // Outside the credential fields a value lands in the stored template and the run record: no place for a secret.
+    if (this.#sensitive.has(name)) refuse('SensitiveVariable', at, `{{user \`${name}\`}} is in "sensitive-variables": Kiln keeps secrets in Key Vault; name it in the template's "secrets" and read it from the environment in the script`);
     const known = this.#resolved.get(name);
     if (known !== undefined) return known;
     if (name in this.#options.vars) return this.#options.vars[name]!;
@@ -119,8 +123,6 @@ function elementOffsets(text: string, section: string): number[] {
   return offsets;
 }
 
-const SECRET_KEYS = (key: string) => CREDENTIAL_FIELDS.has(key) || PASSWORD_FIELDS.has(key);
-
 function readBlocks(
   file: string, text: string, section: string, list: unknown, interpolate: Interpolator,
 ): PackerBlock[] {
@@ -139,8 +141,8 @@ function readBlocks(
     const fieldAt = fieldFinder(file, text, offsets[i] ?? 0, 'json');
     const build = { type: item.type, ...(typeof item.name === 'string' ? { name: item.name } : {}) };
     const read = (key: string, value: unknown): unknown => {
-      // Credentials are kept unread: their variables may be unset, and their values must never be resolved or shown.
-      if (SECRET_KEYS(key)) return value;
+      // Credentials and communicator settings stay unread: their variables may be unset, their values never shown.
+      if (isUnreadField(key)) return value;
       try {
         return interpolate.value(value, fieldAt(key), build);
       } catch (error) {
@@ -163,7 +165,9 @@ export function readJsonTemplate(file: string, text: string, json: Record<string
   const variables = json.variables ?? {};
   if (!isObject(variables)) refuse('InvalidTemplate', `${file}:${lineOf(text, text.indexOf('"variables"'))}`, '"variables" must be an object of name → value');
   const variablesAt = fieldFinder(file, text, Math.max(text.indexOf('"variables"'), 0), 'json');
-  const interpolate = new Interpolator(variables, options, dirname(file), variablesAt);
+  const sensitive = json['sensitive-variables'] ?? [];
+  if (!Array.isArray(sensitive)) refuse('InvalidTemplate', fieldFinder(file, text, 0, 'json')('sensitive-variables'), '"sensitive-variables" must be a list of variable names');
+  const interpolate = new Interpolator(variables, options, dirname(file), variablesAt, new Set(sensitive.map(String)));
   const known = new Set(['variables', 'sensitive-variables', 'builders', 'provisioners', 'post-processors', 'description', 'min_packer_version', '_comment']);
   for (const key of Object.keys(json)) {
     if (!known.has(key) && !key.startsWith('_')) refuse('InvalidTemplate', fieldFinder(file, text, 0, 'json')(key), `unknown top-level key "${key}" in a Packer JSON template`);
