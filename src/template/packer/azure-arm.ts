@@ -58,6 +58,7 @@ const REFUSED_FIELDS: Record<string, string> = {
   capture_container_name: 'VHD capture to a container is not supported; use managed_image_* or shared_image_gallery_destination',
   capture_name_prefix: 'VHD capture to a container is not supported; use managed_image_* or shared_image_gallery_destination',
   os_disk_size: 'write os_disk_size_gb',
+  dynamic: 'dynamic blocks are not expanded by Kiln; write the blocks out',
   disk_encryption_set_id: 'the build VM\'s disk is not encrypted with a customer-managed key by Kiln',
   custom_script: 'a Custom Script extension at VM creation is not used; put the script in a provisioner',
   resource_group_name: 'VHD capture into a storage account is not supported; use managed_image_* or shared_image_gallery_destination',
