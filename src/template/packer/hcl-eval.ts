@@ -21,6 +21,8 @@ export interface EvalScope {
   root: string;
   variables: Map<string, { pending?: Pending; given?: unknown; at: Location; sensitive?: boolean }>;
   locals: Map<string, Pending>;
+  /** The source being built (source.name, source.type), known once the build's source is read. */
+  source?: { name: string; type: string };
 }
 
 /** Undoes HCL's string escapes in a literal the AST hands back as written. */
@@ -210,7 +212,8 @@ export class HclEvaluator {
     if (root === 'var' && name !== undefined) value = await this.variable(name, at);
     else if (root === 'local' && name !== undefined) value = await this.#local(name, at);
     else if (root === 'path' && (name === 'root' || name === 'cwd')) value = name === 'root' ? this.#scope.root : process.cwd();
-    else return refuse('UnsupportedExpression', at, `${segments.join('.')}: Kiln resolves var.*, local.* and path.root in Packer templates`);
+    else if (root === 'source' && this.#scope.source && (name === 'name' || name === 'type')) value = this.#scope.source[name];
+    else return refuse('UnsupportedExpression', at, `${segments.join('.')}: Kiln resolves var.*, local.*, path.root, and source.name/source.type in provisioners`);
     for (const segment of rest) value = this.#index(value, segment.startsWith('"') ? JSON.parse(segment) : segment, segments.join('.'), at);
     return value;
   }

@@ -184,6 +184,7 @@ export async function readHclTemplate(files: SourceFile[], options: HclReadOptio
     builders.push(await toBlock(m[1]!, typeof rename === 'string' ? rename : m[2]!, config, source.at));
   }
 
+  if (builders.length === 1) scope.source = { name: builders[0]!.name ?? '', type: builders[0]!.type };
   const ordered = async (key: string): Promise<PackerBlock[]> => {
     const groups: Record<string, Obj[]>[] = [];
     if (isObject(build.body[key])) groups.push(build.body[key] as Record<string, Obj[]>);
