@@ -228,6 +228,9 @@ describe('the Packer format of the template loader (HTTP API, blob drop)', () =>
     const converted = await packerFormat.convert({ json, path: 'web' }, { parameters: { greeting: 'hi' }, subscriptionId: SUB, name: 'web' });
     expect(converted.ok && converted.template).toMatchObject({ name: 'web', location: 'westeurope', properties: { customize: [{ inline: ['echo hi'] }] } });
     expect(converted.ok && converted.warnings).toContainEqual({ path: expect.stringMatching(/^web:\d+$/), message: expect.stringMatching(/^ssh_username: ignored/) });
+    const beside = await packerFormat.convert({ json: { template: json, parameters: { greeting: { value: 'hey' } } } }, { subscriptionId: SUB });
+    expect(packerFormat.claims({ json: { template: json, parameters: {} } })).toBe(true);
+    expect(beside.ok && beside.template).toMatchObject({ properties: { customize: [{ inline: ['echo hey'] }] } });
     const local = await packerFormat.convert({ json: JSON.parse(minimalJson([{ type: 'file', source: 'a.txt', destination: '/a' }])) }, { subscriptionId: SUB });
     expect(!local.ok && local.errors[0]!.message).toMatch(/kiln CLI, which uploads local files \(LocalFileUnavailable\)$/);
   });

@@ -27,12 +27,32 @@ export type PackerFormatConversion =
 
 const SHAPE = 'Packer template';
 
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** `{ "template": <Packer JSON>, "parameters"?: {…}, "location"?: … }`: the API's and blob drop's way to give variables. */
+function wrapped(json: unknown): { template: Record<string, unknown>; parameters: Record<string, unknown>; location?: string } | undefined {
+  if (!isObject(json) || !isPackerJson(json.template)) return undefined;
+  if (!Object.keys(json).every((k) => ['template', 'parameters', 'location'].includes(k))) return undefined;
+  // ARM's `{ name: { value } }` or plain `{ name: value }`.
+  const parameters = Object.fromEntries(Object.entries(isObject(json.parameters) ? json.parameters : {})
+    .map(([k, v]) => [k, isObject(v) && 'value' in v ? v.value : v]));
+  return { template: json.template, parameters, ...(typeof json.location === 'string' ? { location: json.location } : {}) };
+}
+
 export const packerFormat = {
   shape: SHAPE,
   claims(input: PackerFormatInput): boolean {
-    return isPackerJson(input.json) || (input.path !== undefined && input.text !== undefined && isPackerHclPath(input.path));
+    return isPackerJson(input.json) || wrapped(input.json) !== undefined || (input.path !== undefined && input.text !== undefined && isPackerHclPath(input.path));
   },
-  async convert(input: PackerFormatInput, options: PackerFormatOptions): Promise<PackerFormatConversion> {
+  async convert(given: PackerFormatInput, givenOptions: PackerFormatOptions): Promise<PackerFormatConversion> {
+    const beside = wrapped(given.json);
+    // The caller's own options win over what sits beside the template.
+    const input = beside ? { ...given, json: beside.template, text: undefined } : given;
+    const options = beside
+      ? { ...givenOptions, parameters: { ...beside.parameters, ...givenOptions.parameters }, ...(givenOptions.location ?? beside.location ? { location: givenOptions.location ?? beside.location } : {}) }
+      : givenOptions;
     const json = isPackerJson(input.json);
     const path = input.path && (json ? !isPackerHclPath(input.path) : true) ? input.path : 'template.json';
     const text = input.text ?? JSON.stringify(input.json, null, 2);
