@@ -54,7 +54,7 @@ export const packerFormat = {
       ? { ...givenOptions, parameters: { ...beside.parameters, ...givenOptions.parameters }, ...(givenOptions.location ?? beside.location ? { location: givenOptions.location ?? beside.location } : {}) }
       : givenOptions;
     const json = isPackerJson(input.json);
-    const path = input.path && (json ? !isPackerHclPath(input.path) : true) ? input.path : 'template.json';
+    const path = input.path && (json ? !isPackerHclPath(input.path) : true) ? input.path : `${givenOptions.name ?? 'template'}.json`;
     const text = input.text ?? JSON.stringify(input.json, null, 2);
     const vars = Object.fromEntries(Object.entries(options.parameters ?? {}).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
     const result = await convertPacker({ files: [{ path, text }], vars }, {
