@@ -25,8 +25,13 @@ async function readBakeInput(file: string, options: BakeOptions): Promise<{ pars
   const loadOptions = await loadOptionsOf(options);
   if (!(await isPackerInput(file))) return { parsed: await loadTemplateFile(file, loadOptions), uploads: [] };
   // The local default's subscription only when baking on it; a remote Kiln needs the template's or --subscription.
-  const { result, uploads } = await loadPackerPath(file, options, loadOptions, options.endpoint ? undefined : LOCAL_SUBSCRIPTION_ID);
-  return { parsed: result, uploads };
+  const { result, notes, uploads } = await loadPackerPath(file, options, loadOptions, options.endpoint ? undefined : LOCAL_SUBSCRIPTION_ID);
+  if (!result.ok) return { parsed: result, uploads };
+  // What was dropped (credentials, deprovision lines, passwords) is said; the ignored lines are counted.
+  const dropped = notes.filter((n) => n.kind === 'dropped').map((n) => ({ path: n.at, message: `${n.what}: ${n.message}` }));
+  const ignored = notes.filter((n) => n.kind === 'ignored').length;
+  const counted = ignored > 0 ? [{ path: file, message: `${ignored} Packer setting(s) ignored; kiln validate ${file} lists them with the reason` }] : [];
+  return { parsed: { ...result, warnings: [...dropped, ...counted, ...result.warnings] }, uploads };
 }
 
 /**
