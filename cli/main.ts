@@ -10,6 +10,7 @@ import { registerCancel } from './commands/cancel.ts';
 import { registerApprove } from './commands/approve.ts';
 import { registerRetry } from './commands/retry.ts';
 import { registerTemplates } from './commands/templates.ts';
+import { packerArgv, registerConvert } from './commands/convert.ts';
 
 const program = new Command('kiln')
   .description('Kiln: bake, capture, replicate and roll out Azure VM images from Image Builder templates')
@@ -26,9 +27,10 @@ registerCancel(program);
 registerApprove(program);
 registerRetry(program);
 registerTemplates(program);
+registerConvert(program);
 
 try {
-  await program.parseAsync(process.argv);
+  await program.parseAsync(packerArgv(process.argv));
 } catch (error) {
   if (!(error instanceof CommanderError)) throw error;
   process.exitCode = error.exitCode === 0 ? 0 : 2;

@@ -7,6 +7,7 @@ import {
 } from '../src/api/builds.ts';
 import { getBuildTimeline, getDashboardFile, getDashboardPage, listSchedules } from '../src/api/dashboard.ts';
 import { deleteTemplate, getTemplate, listTemplates, putTemplate } from '../src/api/templates.ts';
+import { putUpload } from '../src/api/uploads.ts';
 
 // Every route takes every method, so a wrong method is answered 405 by Kiln (Azure's host would say 404).
 function route(name: string, path: string, handler: RouteHandler, authLevel: 'function' | 'anonymous' = 'function'): void {
@@ -26,3 +27,4 @@ route('dashboard', 'dashboard', byMethod({ GET: getDashboardPage }), 'anonymous'
 route('dashboardFiles', 'dashboard/files/{*path}', byMethod({ GET: getDashboardFile }));
 route('templates', 'templates', byMethod({ GET: listTemplates }));
 route('template', 'templates/{name}', byMethod({ GET: getTemplate, PUT: putTemplate, DELETE: deleteTemplate }));
+route('upload', 'uploads/{sha256}', byMethod({ PUT: putUpload }));

@@ -196,6 +196,17 @@ resource networkJoinRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = 
   }
 }
 
+resource fleetReadRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' = if (!empty(scaleSetIds)) {
+  name: guid(subscription().id, 'kiln-fleet-read', environmentName)
+  properties: {
+    roleName: '${permissions.customRoles.fleetRead.name} ${customRoleSuffix}'
+    description: permissions.customRoles.fleetRead.description
+    type: 'CustomRole'
+    assignableScopes: [subscription().id]
+    permissions: [{ actions: permissions.customRoles.fleetRead.actions, notActions: [] }]
+  }
+}
+
 // Marketplace versions and the janitor's group listing are subscription-level reads in both staging modes.
 resource subscriptionReadsAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(subscription().id, 'kiln-subscription-reads', environmentName, 'assignment')
@@ -249,6 +260,13 @@ module scaleSetNetworkRoles 'app/group-roles.bicep' = [for (id, i) in scaleSetNe
 }]
 
 // ---- rollout targets and build VM identities ----
+
+// A Flexible scale set's members are VMs in the scale set's group, outside the scale set's own scope.
+module scaleSetGroupRoles 'app/group-roles.bicep' = [for (id, i) in scaleSetIds: {
+  name: 'scaleset-group-${i}'
+  scope: resourceGroup(split(id, '/')[2], split(id, '/')[4])
+  params: { principalId: identity.outputs.principalId, roleDefinitionIds: [fleetReadRole.id] }
+}]
 
 module scaleSetRoles 'app/scaleset-role.bicep' = [for (id, i) in scaleSetIds: {
   name: 'scaleset-role-${i}'

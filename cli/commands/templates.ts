@@ -4,19 +4,23 @@ import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import type { Command } from 'commander';
 import { action, addApiOptions, connect, printJson, type ApiOptions } from './api-options.ts';
+import { addPackerOptions, convertPackerPath, isPackerInput, LOCAL_SUBSCRIPTION_ID, templateFromPacker, uploadFiles, type PackerCliOptions } from './convert.ts';
 
 export function registerTemplates(program: Command): void {
   const templates = program.command('templates').description('manage stored templates');
-  addApiOptions(
+  addPackerOptions(addApiOptions(
     templates
       .command('put')
-      .description('store a template (container templates); storing it starts a bake of it')
-      .argument('<file>', 'template file')
+      .description('store a template (container templates); storing it starts a bake of it; a Packer template is stored converted')
+      .argument('<file>', 'template file, or a Packer template (.json, .pkr.hcl, directory)')
       .option('--name <name>', 'template name (default: the file name without .json)'),
-  ).action(action(async (file: string, options: ApiOptions & { name?: string }) => {
-    const name = options.name ?? basename(file, extname(file));
-    const template: unknown = JSON.parse(await readFile(file, 'utf8'));
-    await (await connect(options)).putTemplate(name, template);
+  ), { withTarget: true }).action(action(async (file: string, options: ApiOptions & PackerCliOptions & { name?: string }) => {
+    const packer = (await isPackerInput(file)) ? templateFromPacker(await convertPackerPath(file, options, options.endpoint ? undefined : LOCAL_SUBSCRIPTION_ID)) : undefined;
+    const template: unknown = packer?.template ?? JSON.parse(await readFile(file, 'utf8'));
+    const name = options.name ?? (packer ? String((template as { name: string }).name) : basename(file, extname(file)));
+    const client = await connect(options);
+    await uploadFiles(client, packer?.uploads ?? [], (line) => process.stdout.write(`${line}\n`));
+    await client.putTemplate(name, template);
     process.stdout.write(`stored template ${name}\n`);
   }));
   addApiOptions(templates.command('list').description('list stored templates').option('--json', 'print as JSON'))

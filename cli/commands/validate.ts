@@ -2,19 +2,26 @@
 
 import type { Command } from 'commander';
 import { loadTemplateFile, type BakeSpec, type LoadOptions, type LoadResult, type TemplateError } from '../../src/template/index.ts';
+import type { ConversionNote } from '../../src/template/packer/index.ts';
 import { action } from './api-options.ts';
+import { addPackerOptions, isPackerInput, loadPackerPath, LOCAL_SUBSCRIPTION_ID, noteLines, type PackerCliOptions } from './convert.ts';
 import { addTemplateOptions, loadOptionsOf, type TemplateOptions } from './template-options.ts';
 
 export interface FileResult {
   file: string;
   result: LoadResult;
+  /** For a Packer template: what Kiln mapped, dropped or ignored, line by line. */
+  notes?: ConversionNote[];
 }
 
-/** Parses each file (an unreadable file is an error at `$`, not an exception). */
-export async function validateFiles(files: string[], options: LoadOptions = {}): Promise<FileResult[]> {
-  return Promise.all(files.map(async (file) => ({ file, result: await loadTemplateFile(file, options) })));
+/** Parses each file (an unreadable file is an error at `$`, not an exception); a Packer template is converted first. */
+export async function validateFiles(files: string[], options: LoadOptions = {}, packer: PackerCliOptions = {}): Promise<FileResult[]> {
+  return Promise.all(files.map(async (file) => {
+    if (!(await isPackerInput(file))) return { file, result: await loadTemplateFile(file, options) };
+    const { result, notes } = await loadPackerPath(file, packer, options, LOCAL_SUBSCRIPTION_ID);
+    return { file, result, notes };
+  }));
 }
-
 /** One line describing what a valid template bakes. */
 export function summarize(spec: BakeSpec): string {
   const src = spec.source;
@@ -46,26 +53,31 @@ export function formatError(error: TemplateError): string {
 
 export function formatText(results: FileResult[]): string {
   return results
-    .map(({ file, result }) =>
+    .map(({ file, result, notes }) => [
       result.ok
         ? [`ok ${file}: ${summarize(result.spec)}`, ...result.warnings.map((w) => `  warning ${w.path}: ${w.message}`)].join('\n')
         : [`invalid ${file}: ${result.errors.length} error${result.errors.length === 1 ? '' : 's'}`, ...result.errors.map((e) => `  ${formatError(e)}`)].join('\n'),
-    )
+      ...noteLines(notes ?? []).map((line) => `  ${line}`),
+    ].join('\n'))
     .join('\n');
 }
 
 export function registerValidate(program: Command): void {
-  addTemplateOptions(
+  addPackerOptions(addTemplateOptions(
     program
       .command('validate')
-      .description('check templates (AIB imageTemplate resource or properties, ARM deployment template); exit 1 if any is invalid')
-      .argument('<files...>', 'template files')
-      .option('--json', 'print a JSON array of { file, ok, shape, spec, warnings | errors }'),
-  ).action(action(async (files: string[], options: TemplateOptions & { json?: boolean }) => {
-    const results = await validateFiles(files, await loadOptionsOf(options));
+      .description('check templates (AIB imageTemplate resource or properties, ARM deployment template, Packer template); exit 1 if any is invalid')
+      .argument('<files...>', 'template files (a Packer template may be a directory of .pkr.hcl files)')
+      .option('--json', 'print a JSON array of { file, ok, shape, spec, warnings, notes? | errors }'),
+  )).action(action(async (files: string[], options: TemplateOptions & PackerCliOptions & { json?: boolean }) => {
+    const results = await validateFiles(files, await loadOptionsOf(options), options);
     // The converted resource is `kiln convert`'s output; validate reports only what it found.
     const output = options.json
-      ? JSON.stringify(results.map(({ file, result }) => ({ file, ...(result.ok ? { ok: true, shape: result.shape, spec: result.spec, warnings: result.warnings } : result) })), null, 2)
+      ? JSON.stringify(results.map(({ file, result, notes }) => ({
+        file,
+        ...(result.ok ? { ok: true, shape: result.shape, spec: result.spec, warnings: result.warnings } : result),
+        ...(notes ? { notes } : {}),
+      })), null, 2)
       : formatText(results);
     process.stdout.write(`${output}\n`);
     process.exitCode = results.every((r) => r.result.ok) ? 0 : 1;

@@ -18,6 +18,7 @@ import { lastLines, maskSecrets } from './masking.ts';
 import { runCommandName } from './naming.ts';
 import { operationStatus } from './outcomes.ts';
 import { bootTimeIn, customizerScript } from './scripts.ts';
+import { withUploadUrls } from './uploads.ts';
 import { continueUpdates } from './windows-update.ts';
 import { restartWait } from './windows-restart.ts';
 
@@ -51,8 +52,10 @@ export async function beginCustomizer(input: BeginCustomizerInput): Promise<Oper
     const rg = plan.staging.resourceGroupName;
     const vm = plan.staging.vmName;
     let script;
+    // An uploaded file's SAS lives as long as the step may run; it is in the script only, never in history.
+    const runnable = await withUploadUrls(env.clients, step, input.limitMs + 10 * 60_000);
     try {
-      script = customizerScript(step, plan.osType, input.limitMs);
+      script = customizerScript(runnable, plan.osType, input.limitMs);
     } catch (err) {
       throw permanentError(`${phase} step "${step.name}": ${(err as Error).message}`, { code: 'InvalidStep' });
     }

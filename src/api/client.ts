@@ -98,6 +98,11 @@ export class KilnClient {
     await this.#json('PUT', `templates/${encodeURIComponent(name)}`, template);
   }
 
+  /** Stores a file for a template's File step under its sha256 (kiln-upload://sha256/{hex}). */
+  async putUpload(sha256: string, bytes: Buffer): Promise<void> {
+    await this.#send('PUT', `uploads/${sha256}`, bytes);
+  }
+
   getTemplate(name: string): Promise<unknown> {
     return this.#json('GET', `templates/${encodeURIComponent(name)}`);
   }
@@ -126,11 +131,12 @@ export class KilnClient {
   async #send(method: string, path: string, body?: unknown): Promise<Response> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.#key) headers['x-functions-key'] = this.#key;
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    const raw = Buffer.isBuffer(body);
+    if (body !== undefined) headers['content-type'] = raw ? 'application/octet-stream' : 'application/json';
     const url = `${this.#base}/${path}`;
     let response: Response;
     try {
-      response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      response = await fetch(url, { method, headers, body: body === undefined ? undefined : raw ? new Uint8Array(body) : JSON.stringify(body) });
     } catch (error) {
       throw new Error(`cannot reach Kiln at ${url}: ${(error as Error).message}`, { cause: error });
     }

@@ -20,9 +20,12 @@ function blobNames(runId: string, name: string): { output: string; error: string
   return { output: `${runId}/${name}.stdout`, error: `${runId}/${name}.stderr` };
 }
 
-async function sasUrl(blobs: BlobServiceClient, blobName: string, expiresOn: Date, key: () => Promise<UserDelegationKey>): Promise<string> {
-  const blob = blobs.getContainerClient(RUN_COMMAND_OUTPUT_CONTAINER).getBlobClient(blobName);
-  const options = { permissions: BlobSASPermissions.parse('racw'), expiresOn };
+/** A SAS URI for one blob: user delegation on Azure, the account key with a connection string (Azurite). */
+export async function blobSasUrl(
+  blobs: BlobServiceClient, container: string, blobName: string, permissions: string, expiresOn: Date, key: () => Promise<UserDelegationKey>,
+): Promise<string> {
+  const blob = blobs.getContainerClient(container).getBlobClient(blobName);
+  const options = { permissions: BlobSASPermissions.parse(permissions), expiresOn };
   // A client built from a connection string holds the account key; an identity-based one needs a delegation key.
   return blobs.credential instanceof StorageSharedKeyCredential
     ? blob.generateSasUrl(options)
@@ -43,8 +46,8 @@ export async function prepareRunCommandBlobs(clients: AzureClients, runId: strin
   let delegationKey: Promise<UserDelegationKey> | undefined;
   const key = () => (delegationKey ??= clients.blobs.getUserDelegationKey(startsOn, expiresOn));
   const [outputBlobUri, errorBlobUri] = await Promise.all([
-    sasUrl(clients.blobs, names.output, expiresOn, key),
-    sasUrl(clients.blobs, names.error, expiresOn, key),
+    blobSasUrl(clients.blobs, RUN_COMMAND_OUTPUT_CONTAINER, names.output, 'racw', expiresOn, key),
+    blobSasUrl(clients.blobs, RUN_COMMAND_OUTPUT_CONTAINER, names.error, 'racw', expiresOn, key),
   ]);
   return { outputBlobUri, errorBlobUri };
 }

@@ -7,6 +7,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { armDeployment } from './arm/deployment.ts';
+import { packerFormat } from './packer/format.ts';
 import { depthError } from './depth.ts';
 import { describe } from './errors.ts';
 import { MAX_TEMPLATE_BYTES, failResult, parseTemplate, type ParseOptions } from './parse.ts';
@@ -55,7 +56,8 @@ export interface TemplateFormat {
 }
 
 /** Every converting format, asked in order; an input none claims is read as AIB JSON. Add a converter here. */
-const FORMATS: readonly TemplateFormat[] = [armDeployment];
+// Packer first: a Packer template wrapped with its parameters would otherwise look like an ARM wrapper.
+const FORMATS: readonly TemplateFormat[] = [packerFormat, armDeployment];
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

@@ -24,6 +24,7 @@ import {
   VAULT_NAME,
   webhookUri,
 } from './fields.ts';
+import { UPLOAD_URI_EXPECTED, uploadDigest } from './uploads.ts';
 
 /** Stated limits: a template bigger than this, or with more steps, is refused before any deeper work. */
 export const LIMITS = {
@@ -80,10 +81,15 @@ const powerShell = z.strictObject({
   runAsSystem: z.boolean().optional(),
   validExitCodes: z.array(z.number().int()).min(1).optional(),
 });
+// A File's source: an https URI, or a file Kiln holds in its uploads container (uploads.ts).
+const fileSourceUri = z.string().refine(
+  (v) => uploadDigest(v) !== undefined || (URL.canParse(v) && new URL(v).protocol === 'https:'),
+  { message: 'must be an https URI or a Kiln upload URI', params: { expected: `https://… or ${UPLOAD_URI_EXPECTED}` } },
+);
 const file = z.strictObject({
   type: z.literal('File'),
   name: nonEmpty.optional(),
-  sourceUri: httpsUri,
+  sourceUri: fileSourceUri,
   destination: nonEmpty,
   sha256Checksum: sha256.optional(),
   timeout: aibDuration.optional(),

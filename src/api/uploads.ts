@@ -1,0 +1,29 @@
+/** HTTP handler for /uploads/{sha256}: stores a file a template's File step names by its content hash (kiln-upload://). */
+
+import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import { storeUpload } from '../azure/uploads.ts';
+import { uploadUri } from '../template/uploads.ts';
+import { json, problem } from './problem.ts';
+import { services } from './services.ts';
+
+/** An uploaded script or file above this size is refused (the Functions host caps request bodies at 100 MB). */
+export const MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
+
+/**
+ * PUT /uploads/{sha256} — the body's bytes, stored once under their sha256 (201 when new, 200 when already there);
+ * a body that does not hash to the name is refused, so a template's upload URI always means these exact bytes.
+ */
+export async function putUpload(request: HttpRequest): Promise<HttpResponseInit> {
+  const sha256 = request.params.sha256 ?? '';
+  if (!/^[0-9a-f]{64}$/.test(sha256)) {
+    return problem(400, 'invalid-upload', 'the upload name must be the content\'s sha256', {
+      errors: [{ path: 'sha256', message: 'must be a sha256', expected: '64 lowercase hexadecimal digits', found: JSON.stringify(sha256) }],
+    });
+  }
+  const bytes = Buffer.from(await request.arrayBuffer());
+  if (bytes.length > MAX_UPLOAD_BYTES) return problem(400, 'body-too-large', `the upload has ${bytes.length} bytes; expected at most ${MAX_UPLOAD_BYTES}`);
+  const { azure } = await services();
+  const result = await storeUpload(azure, sha256, bytes);
+  if (!result.stored) return problem(400, 'checksum-mismatch', `the body (${bytes.length} bytes) does not hash to ${sha256}`);
+  return json(result.created ? 201 : 200, { sha256, uri: uploadUri(sha256), bytes: bytes.length });
+}

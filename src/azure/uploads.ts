@@ -1,0 +1,31 @@
+/**
+ * Files uploaded for bakes (Packer scripts and files), content-addressed in their own container: stored once per
+ * sha256, read by build VMs through a read-only SAS that lives only as long as the step that downloads it.
+ */
+
+import { createHash } from 'node:crypto';
+import type { UserDelegationKey } from '@azure/storage-blob';
+import { UPLOADS_CONTAINER, uploadBlobName } from '../template/uploads.ts';
+import type { AzureClients } from './clients.ts';
+import { blobSasUrl } from './runCommandBlobs.ts';
+
+/** Stores content under its sha256 unless it is already there; false when the bytes do not hash to `sha256`. */
+export async function storeUpload(clients: AzureClients, sha256: string, bytes: Buffer): Promise<{ stored: boolean; created: boolean }> {
+  if (createHash('sha256').update(bytes).digest('hex') !== sha256) return { stored: false, created: false };
+  const container = clients.blobs.getContainerClient(UPLOADS_CONTAINER);
+  await container.createIfNotExists();
+  const blob = container.getBlockBlobClient(uploadBlobName(sha256));
+  if (await blob.exists()) return { stored: true, created: false };
+  await blob.uploadData(bytes, { blobHTTPHeaders: { blobContentType: 'application/octet-stream' } });
+  return { stored: true, created: true };
+}
+
+/** A read-only SAS URI for an upload valid for `validForMs`, or undefined when nothing was uploaded under that sha256. */
+export async function uploadReadUrl(clients: AzureClients, sha256: string, validForMs: number): Promise<string | undefined> {
+  const name = uploadBlobName(sha256);
+  if (!(await clients.blobs.getContainerClient(UPLOADS_CONTAINER).getBlobClient(name).exists())) return undefined;
+  const startsOn = new Date(Date.now() - 5 * 60_000); // clock skew between this host and the storage service
+  const expiresOn = new Date(Date.now() + validForMs);
+  let key: Promise<UserDelegationKey> | undefined;
+  return blobSasUrl(clients.blobs, UPLOADS_CONTAINER, name, 'r', expiresOn, () => (key ??= clients.blobs.getUserDelegationKey(startsOn, expiresOn)));
+}
