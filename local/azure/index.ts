@@ -203,9 +203,10 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
   const ctx: HandlerContext = {
     subscriptionId, tenantId, resources, ops, latency,
     guest: createGuestPort(home, sandbox),
+    marketplace: createMarketplaceCatalogue(),
     takeFault: (request, kind) => faults.take(request, [kind]),
   };
-  const marketplace = createMarketplaceCatalogue();
+  const { marketplace } = ctx;
   const routes = new RouteTable().add(
     ...operationRoutes(ctx), ...resourceGroupRoutes(ctx), ...webAppRoutes(ctx), ...eventGridRoutes(ctx), ...networkRoutes(ctx), ...virtualMachineRoutes(ctx),
     ...runCommandRoutes(ctx), ...imageRoutes(ctx), ...galleryRoutes(ctx), ...scaleSetRoutes(ctx),

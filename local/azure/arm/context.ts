@@ -4,6 +4,7 @@ import type { Latency, OperationKind } from '../latency.ts';
 import type { RunScriptOptions, RunScriptResult } from '../sandbox-types.ts';
 import type { ArmRequest } from './http.ts';
 import type { Effect, MonitorStyle, Operation, OperationEngine, Step } from './lro.ts';
+import type { MarketplaceCatalogue } from './handlers/marketplace.ts';
 import type { Resources } from './resources.ts';
 
 /** Where a new OS disk's content comes from. */
@@ -45,6 +46,8 @@ export interface HandlerContext {
   ops: OperationEngine;
   latency: Latency;
   guest: GuestPort;
+  /** Marketplace images: what a VM's publisher/offer/sku reference may name. */
+  marketplace: MarketplaceCatalogue;
   /** Fires an injected fault of `kind` for this request, if a rule matches (e.g. lroFailed, runCommandTimeout). */
   takeFault(request: FaultRequest, kind: FaultKind): FiredFault | undefined;
 }

@@ -53,7 +53,7 @@ export function networkRoutes(ctx: HandlerContext): Route[] {
     validateName('network', name);
     resources.requireGroup(sub, rg);
     const body = bodyObject(req.body);
-    const location = requiredLocation(body);
+    const location = requiredLocation(body, `${PROVIDER}/${type}`);
     const properties = { ...(objectAt(body, 'properties') ?? {}) };
     const id = providerId(sub, rg, PROVIDER, type, name);
     const existing = resources.find(id);
