@@ -11,6 +11,7 @@ import { ArmError, armError } from './arm/errors.ts';
 import { createGuestPort } from './arm/guest.ts';
 import { galleryRoutes } from './arm/handlers/galleries.ts';
 import { imageRoutes } from './arm/handlers/images.ts';
+import { capacityRoutes } from './arm/handlers/capacity.ts';
 import { createMarketplaceCatalogue, marketplaceRoutes, publishRequest, type MarketplaceCatalogue } from './arm/handlers/marketplace.ts';
 import { networkRoutes } from './arm/handlers/network.ts';
 import { operationRoutes } from './arm/handlers/operations.ts';
@@ -210,7 +211,7 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
   const routes = new RouteTable().add(
     ...operationRoutes(ctx), ...resourceGroupRoutes(ctx), ...webAppRoutes(ctx), ...eventGridRoutes(ctx), ...networkRoutes(ctx), ...virtualMachineRoutes(ctx),
     ...runCommandRoutes(ctx), ...imageRoutes(ctx), ...galleryRoutes(ctx), ...scaleSetRoutes(ctx),
-    ...marketplaceRoutes(marketplace),
+    ...marketplaceRoutes(marketplace), ...capacityRoutes(ctx),
   );
 
   const readDiskFile = async (resourceId: string, path: string): Promise<Buffer | undefined> => {

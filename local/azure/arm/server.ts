@@ -16,6 +16,8 @@ const API_VERSIONS: Record<Exclude<ApiFamily, 'none'>, readonly string[]> = {
   compute: ['2023-03-01', '2023-07-01', '2023-09-01', '2024-03-01', '2024-07-01', '2024-11-01', '2025-04-01', '2025-11-01', '2026-03-01', '2026-04-01'],
   gallery: ['2022-03-03', '2022-08-03', '2023-07-03', '2024-03-03', '2025-03-03', '2025-12-03'],
   resources: ['2021-04-01', '2022-09-01', '2023-07-01', '2024-03-01', '2024-07-01', '2024-11-01', '2025-03-01', '2025-04-01'],
+  // Microsoft.Compute/skus keeps its own api-version line.
+  skus: ['2019-04-01', '2021-07-01'],
   // Generic resources by id pass whatever api-version the caller chose; Microsoft.Network has one per few months.
   network: [],
   web: ['2022-09-01', '2023-01-01', '2023-12-01', '2024-04-01', '2024-11-01'],
