@@ -2,6 +2,7 @@
  * The local environment's seed file (local/environment.json): what a subscription already holds before a
  * bake. Resources are created through the emulator's own handlers, as Azure would make them, and only when missing.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { ArmResponse } from './arm/http.ts';
@@ -153,7 +154,8 @@ async function bakeSeedVersion(send: SeedDispatch, groupPath: string, location: 
     properties: {
       hardwareProfile: { vmSize: 'Standard_D2s_v5' },
       storageProfile: { imageReference: version.from, osDisk: { createOption: 'FromImage' } },
-      osProfile: { computerName: vmName, adminUsername: 'azureuser' },
+      // Azure's profile rules hold for the seed too: a Windows computer name fits 15 characters, and a login is given.
+      osProfile: { computerName: `seed${createHash('sha256').update(vmName).digest('hex').slice(0, 8)}`, adminUsername: 'azureuser', adminPassword: `Seed-${randomBytes(12).toString('base64url')}1!` },
       networkProfile: { networkInterfaces: [{ id: `${groupPath}/providers/Microsoft.Network/networkInterfaces/${vmName}-nic`, properties: { primary: true } }] },
     },
   });

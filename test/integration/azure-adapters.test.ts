@@ -322,7 +322,8 @@ describe('limits', () => {
     if (dist.type !== 'SharedImage') throw new Error('expected a SharedImage distribution');
     expect(await settle(beginReplication({ imageVersionId: dist.imageVersionId, regions: dist.regions }))).toEqual({ state: 'Succeeded' });
     const regions = (await getImageVersion(clients, dist.imageVersionId))?.publishingProfile?.targetRegions?.map((r) => r.name);
-    expect(regions).toEqual(['eastus', 'westeurope']);
+    // Azure names target regions by display name.
+    expect(regions).toEqual(['East US', 'West Europe']);
 
     // This version is not promoted, so "latest" of ubuntu-web is still the one the first test promoted (1.0.1).
     expect(dist.version).toBe('1.0.2');
@@ -372,11 +373,16 @@ describe('failures', () => {
     expect(await settle(beginDeleteStagingGroup({ plan: p }))).toEqual({ state: 'Succeeded' });
   });
 
-  it('fails a customizer whose secret is not in the vault, naming the reference', async () => {
+  it('refuses a secret that is not in the vault at plan, and fails a customizer whose secret went missing since, naming the reference', async () => {
     const spec = template('app-with-secret.json', (t) => {
       t.properties['secrets'] = { DB_PASSWORD: { vault: 'kiln-secrets', name: 'no-such-secret' } };
     });
-    const p = await plan('app-with-secret-20261125T131900Z-0008', spec);
+    expect(await planBake({ runId: 'app-with-secret-20261125T131900Z-0008', spec, now: NOW })).toEqual({
+      ok: false,
+      error: { code: 'PreflightFailed', message: "preflight found 1 problem; nothing was created:\nproperties.secrets.DB_PASSWORD: secret no-such-secret in vault kiln-secrets cannot be read by Kiln's identity (404 SecretNotFound)", retryable: false },
+    });
+    // Planned while the secret was readable; the customizer then meets the missing one.
+    const p = await plan('app-with-secret-20261125T131900Z-0008', template('app-with-secret.json'));
     expect(await beginCustomizer({ plan: p, spec, phase: 'customize', index: 0 })).toEqual({
       state: 'Failed',
       error: { code: 'SecretNotFound', message: 'secret DB_PASSWORD (vault kiln-secrets, name no-such-secret): could not be read (404 SecretNotFound)', retryable: false },
@@ -390,7 +396,7 @@ describe('failures', () => {
     });
     expect(await planBake({ runId: 'ubuntu-web-20261125T131900Z-0003', spec, now: NOW })).toEqual({
       ok: false,
-      error: { code: 'NotFound', message: `distribution ubuntu-web: gallery image definition ${missing} does not exist`, retryable: false, resourceId: missing },
+      error: { code: 'PreflightFailed', message: `preflight found 1 problem; nothing was created:\nproperties.distribute[0].galleryImageId: gallery image definition ${missing} does not exist`, retryable: false },
     });
   });
 
