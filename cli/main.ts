@@ -10,6 +10,7 @@ import { registerCancel } from './commands/cancel.ts';
 import { registerApprove } from './commands/approve.ts';
 import { registerRetry } from './commands/retry.ts';
 import { registerTemplates } from './commands/templates.ts';
+import { registerPreflight } from './commands/preflight.ts';
 
 const program = new Command('kiln')
   .description('Kiln: bake, capture, replicate and roll out Azure VM images from Image Builder templates')
@@ -18,6 +19,7 @@ const program = new Command('kiln')
   .exitOverride();
 
 registerValidate(program);
+registerPreflight(program);
 registerUp(program);
 registerBake(program);
 registerStatus(program);

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { ArmResponse } from './arm/http.ts';
 
-const API = { resources: '2025-04-01', compute: '2026-04-01', gallery: '2025-12-03' } as const;
+const API = { resources: '2025-04-01', compute: '2026-04-01', gallery: '2025-12-03', network: '2024-05-01' } as const;
 
 const marketplaceImage = z.object({ publisher: z.string(), offer: z.string(), sku: z.string(), version: z.string().default('latest') }).strict();
 
@@ -70,6 +70,18 @@ export const seedSchema = z
         .strict()
         .refine((set) => (set.imageReferenceId === undefined) !== (set.imageReference === undefined), { message: 'give exactly one of imageReferenceId and imageReference' }),
     ),
+    /** Networks a template may name as its build subnet (vmProfile.vnetConfig.subnetId). */
+    virtualNetworks: z.array(
+      z
+        .object({
+          resourceGroup: z.string(),
+          name: z.string(),
+          location: z.string(),
+          addressPrefix: z.string(),
+          subnets: z.array(z.object({ name: z.string(), addressPrefix: z.string() }).strict()),
+        })
+        .strict(),
+    ).default([]),
     secrets: z.record(z.string(), z.string()).default({}),
   })
   .strict();
@@ -104,6 +116,14 @@ export async function applySeed(seed: LocalEnvironmentSeed, send: SeedDispatch, 
   const group = (name: string) => `${sub}/resourceGroups/${name}`;
   for (const rg of seed.resourceGroups) {
     if (!exists(group(rg.name))) await send('PUT', group(rg.name), API.resources, { location: rg.location, tags: rg.tags });
+  }
+  for (const vnet of seed.virtualNetworks) {
+    const id = `${group(vnet.resourceGroup)}/providers/Microsoft.Network/virtualNetworks/${vnet.name}`;
+    if (exists(id)) continue;
+    await send('PUT', id, API.network, {
+      location: vnet.location,
+      properties: { addressSpace: { addressPrefixes: [vnet.addressPrefix] }, subnets: vnet.subnets.map((s) => ({ name: s.name, properties: { addressPrefix: s.addressPrefix } })) },
+    });
   }
   for (const gallery of seed.galleries) {
     const galleryId = `${group(gallery.resourceGroup)}/providers/Microsoft.Compute/galleries/${gallery.name}`;

@@ -54,12 +54,6 @@ beforeAll(async () => {
   const config = loadConfig(localAzureSettings(emulator, 'UseDevelopmentStorage=true'));
   clients = createAzureClients(config, { additionalPolicies: [recorder] });
   setActivityEnvironment(createActivityEnvironment(config, clients));
-  // A network in westeurope: the wrong region for an eastus build VM.
-  const vnet = `/subscriptions/${SUB}/resourceGroups/web-prod/providers/Microsoft.Network/virtualNetworks/far-vnet`;
-  await clients.resources.resources.beginCreateOrUpdateByIdAndWait(vnet.slice(1), '2024-05-01', {
-    location: 'westeurope',
-    properties: { addressSpace: { addressPrefixes: ['10.9.0.0/16'] }, subnets: [{ name: 'build', properties: { addressPrefix: '10.9.0.0/24' } }] },
-  }, { updateIntervalInMs: 10 });
 });
 
 afterAll(async () => {
@@ -74,12 +68,9 @@ describe('preflight', () => {
   });
 
   it('fails the plan step listing a bad vmSize, an unknown sku, a subnet in another region and a Windows source for a Linux definition, creating nothing', async () => {
-    const spec = template((t) => {
-      t.properties.vmProfile = { vmSize: 'Standard_Bogus_v9', vnetConfig: { subnetId: `/subscriptions/${SUB}/resourceGroups/web-prod/providers/Microsoft.Network/virtualNetworks/far-vnet/subnets/build` } };
-      t.properties.source = { type: 'PlatformImage', publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2099-datacenter-imaginary', version: 'latest' };
-      t.properties.customize = [];
-      t.properties.validate = {};
-    });
+    const parsed = parseTemplate(JSON.parse(readFileSync(join('test', 'fixtures', 'templates', 'preflight-four-problems.json'), 'utf8')));
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    const spec = parsed.spec;
     const groupsBefore = await groupNames();
     writes.length = 0;
     const started = Date.now();
@@ -93,7 +84,7 @@ describe('preflight', () => {
     expect(lines).toEqual([
       'properties.source: marketplace image MicrosoftWindowsServer:WindowsServer:2099-datacenter-imaginary:latest is not offered in eastus',
       'properties.vmProfile.vmSize: VM size Standard_Bogus_v9 is not offered in eastus',
-      expect.stringMatching(/^properties\.vmProfile\.vnetConfig\.subnetId: subnet .*far-vnet\/subnets\/build is in westeurope, the build VM is in eastus/),
+      expect.stringMatching(/^properties\.vmProfile\.vnetConfig\.subnetId: subnet .*weu-build-vnet\/subnets\/build is in westeurope, the build VM is in eastus/),
       'properties.distribute[0].galleryImageId: the source is Windows, the image definition ubuntu-web is Linux',
     ]);
     expect(writes).toEqual([]);
