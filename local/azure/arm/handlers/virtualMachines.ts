@@ -36,6 +36,8 @@ export interface VmState {
 
 export const vmState = (vm: StoredResource): VmState => vm.state as unknown as VmState;
 
+const POWER_OPERATIONS = new Set(['virtualMachines.start', 'virtualMachines.restart', 'virtualMachines.powerOff', 'virtualMachines.deallocate']);
+
 const EFFECT_CREATED = 'vm.created';
 const EFFECT_POWER = 'vm.power';
 const EFFECT_DELETE = 'vm.delete';
@@ -192,6 +194,19 @@ export function virtualMachineRoutes(ctx: HandlerContext): Route[] {
     return { status: 200, body: present(vm, expand === 'instanceview' ? { ...vm.properties, instanceView: instanceView(vm) } : vm.properties) };
   };
 
+  /**
+   * A newer power action preempts one in flight (its operation ends Failed with OperationPreempted, as Azure's does);
+   * any other operation in flight on the VM (an update, a delete) refuses the action with 409.
+   */
+  const preemptPowerActions = (vm: StoredResource, action: string) => {
+    const inFlight = ctx.ops.running(vm.id).filter((op) => op.resourceId.toLowerCase() === vm.id.toLowerCase());
+    const blocking = inFlight.find((op) => !POWER_OPERATIONS.has(op.operation));
+    if (blocking) throw errors.operationNotAllowed(`Operation '${action}' is not allowed on VM '${vm.name}' since the VM is running operation '${blocking.operation}' (${blocking.id}). Retry after it completes.`);
+    for (const op of inFlight) {
+      ctx.ops.finish(op, { error: { code: 'OperationPreempted', message: `Operation execution has been preempted by a more recent operation ('${action}').` } });
+    }
+  };
+
   /** A power action: checks Azure's rules, moves to the transitional state, ends in the final one. */
   const powerAction = (action: 'start' | 'restart' | 'powerOff' | 'deallocate') => async (req: ArmRequest): Promise<ArmResponse> => {
     const vm = requireVm(req);
@@ -211,6 +226,7 @@ export function virtualMachineRoutes(ctx: HandlerContext): Route[] {
       powerOff: { transitional: 'stopping', final: 'stopped', kind: 'vmPowerOff' },
       deallocate: { transitional: 'deallocating', final: 'deallocated', kind: 'vmDeallocate' },
     }[action] as { transitional: PowerState; final: PowerState; kind: 'vmStart' | 'vmRestart' | 'vmPowerOff' | 'vmDeallocate' };
+    preemptPowerActions(vm, action);
     // A stop or restart ends every guest process (a running script, a detached deprovision).
     if (action !== 'start' && state.disk) await guest.stopGuest(state.disk);
     // Deallocating a stopped VM still goes through deallocating; starting a running VM is a no-op that succeeds.
