@@ -252,15 +252,20 @@ describe('conformance', () => {
     }
   });
 
-  it('preempts a power action with a newer one (OperationPreempted) and refuses one during an update (409)', async () => {
-    // Operations must take time to overlap: the `fast` profile, scaled down.
+  it('preempts a power action with a newer one (OperationPreempted)', async () => {
+    // Operations must take time to overlap: the `fast` profile, slowed so that three requests land inside one.
     const slowHome = mkdtempSync(join(tmpdir(), 'kiln-conformance-slow-'));
-    const slow = await startAzureEmulator({ home: slowHome, profile: 'fast', scale: 0.2, seedFile: 'local/environment.json', log: () => {} });
+    const slow = await startAzureEmulator({ home: slowHome, profile: 'fast', scale: 4, log: () => {} });
     try {
       const { send, monitor, settle } = armClient(slow);
-      const group = `${SUB}/resourceGroups/web-prod`;
+      const group = `${SUB}/resourceGroups/preempt`;
+      expect((await send('PUT', group, API.resources, { location: 'eastus' })).status).toBe(201);
+      const vnet = await send('PUT', `${group}/providers/Microsoft.Network/virtualNetworks/vnet`, API.network, {
+        location: 'eastus', properties: { addressSpace: { addressPrefixes: ['10.0.0.0/16'] }, subnets: [{ name: 'build', properties: { addressPrefix: '10.0.0.0/24' } }] },
+      });
+      await settle(vnet.headers);
       const id = `${group}/providers/Microsoft.Compute/virtualMachines/preempt`;
-      const created = await send('PUT', id, API.compute, vm({ computerName: 'preempt', subnet: `${group}/providers/Microsoft.Network/virtualNetworks/web-build-vnet/subnets/build` }));
+      const created = await send('PUT', id, API.compute, vm({ computerName: 'preempt', subnet: `${group}/providers/Microsoft.Network/virtualNetworks/vnet/subnets/build` }));
       expect(created.status).toBe(201);
       await settle(created.headers);
       const restart = await send('POST', `${id}/restart`, API.compute);
@@ -272,11 +277,6 @@ describe('conformance', () => {
       await settle(deallocate.headers);
       expect(await monitor(deallocate.headers)).toMatchObject({ status: 'Succeeded' });
 
-      const update = await send('PUT', id, API.compute, { location: 'eastus', tags: { a: 'b' }, properties: {} });
-      expect(update.status).toBe(200);
-      const during = await send('POST', `${id}/start`, API.compute);
-      expect(during).toMatchObject({ status: 409, body: { error: { code: 'OperationNotAllowed' } } });
-      await settle(update.headers);
     } finally {
       await slow.close();
       rmSync(slowHome, { recursive: true, force: true });
