@@ -6,14 +6,15 @@
 import type { GalleryImage } from '@azure/arm-compute';
 import { coreUsage, resourceTypeRegions, vmSizeIn } from '../azure/capacity.ts';
 import type { AzureClients } from '../azure/clients.ts';
-import { classifyAzureError, getIfExists, permanentError, type KilnStepError } from '../azure/errors.ts';
+import { permanentError, type KilnStepError } from '../azure/errors.ts';
 import { getImageDefinition, getImageVersion, latestVersion } from '../azure/galleries.ts';
 import { galleryImageVersionId } from '../azure/ids.ts';
 import { getManagedImage } from '../azure/images.ts';
 import { getPlatformImage, latestPlatformImageVersion } from '../azure/marketplace.ts';
 import { getResourceById } from '../azure/network.ts';
 import { normalizeRegion, sameRegion } from '../azure/regions.ts';
-import { scaleSetParts } from '../azure/scaleSets.ts';
+import { getScaleSet } from '../azure/scaleSets.ts';
+import { secretUnreadable } from '../azure/keyVault.ts';
 import type { BakeSpec } from '../template/spec.ts';
 
 export interface PreflightProblem {
@@ -179,8 +180,10 @@ async function checkSubnet(clients: AzureClients, spec: BakeSpec, problems: Prob
 
 async function checkScaleSets(clients: AzureClients, spec: BakeSpec, problems: Problems): Promise<void> {
   for (const [i, target] of spec.rollout.entries()) {
-    const { resourceGroup, name } = scaleSetParts(target.scaleSetId);
-    const found = await getIfExists('read scale set', target.scaleSetId, () => clients.compute.virtualMachineScaleSets.get(resourceGroup, name));
+    const found = await getScaleSet(clients, target.scaleSetId).catch((err: KilnStepError) => {
+      if (err.statusCode === 404) return undefined;
+      throw err;
+    });
     if (!found) problems.add(`properties.rollout[${i}].scaleSetId`, 'ScaleSetNotFound', `scale set ${target.scaleSetId} does not exist`);
   }
 }
@@ -188,14 +191,8 @@ async function checkScaleSets(clients: AzureClients, spec: BakeSpec, problems: P
 /** Each secret is read (its value dropped at once): Kiln's identity must be able to, and the message names it only. */
 async function checkSecrets(clients: AzureClients, spec: BakeSpec, problems: Problems): Promise<void> {
   for (const [variable, ref] of Object.entries(spec.secrets)) {
-    try {
-      const secret = await clients.secrets(ref.vault).getSecret(ref.name, ref.version ? { version: ref.version } : {});
-      if (secret.value === undefined) problems.add(`properties.secrets.${variable}`, 'SecretEmpty', `secret ${ref.name} in vault ${ref.vault} has no value`);
-    } catch (err) {
-      const c = classifyAzureError(err);
-      if (c.retryable) throw permanentError(`preflight: secret ${ref.name} in vault ${ref.vault} could not be read now (${[c.statusCode, c.code].filter(Boolean).join(' ')})`, { code: 'SecretUnreadable' });
-      problems.add(`properties.secrets.${variable}`, 'SecretUnreadable', `secret ${ref.name} in vault ${ref.vault} cannot be read by Kiln's identity (${[c.statusCode, c.code].filter(Boolean).join(' ')})`);
-    }
+    const why = await secretUnreadable(clients, ref);
+    if (why) problems.add(`properties.secrets.${variable}`, 'SecretUnreadable', `secret ${ref.name} in vault ${ref.vault}: ${why}`);
   }
 }
 

@@ -379,7 +379,7 @@ describe('failures', () => {
     });
     expect(await planBake({ runId: 'app-with-secret-20261125T131900Z-0008', spec, now: NOW })).toEqual({
       ok: false,
-      error: { code: 'PreflightFailed', message: "preflight found 1 problem; nothing was created:\nproperties.secrets.DB_PASSWORD: secret no-such-secret in vault kiln-secrets cannot be read by Kiln's identity (404 SecretNotFound)", retryable: false },
+      error: { code: 'PreflightFailed', message: "preflight found 1 problem; nothing was created:\nproperties.secrets.DB_PASSWORD: secret no-such-secret in vault kiln-secrets: Kiln's identity cannot read it (404 SecretNotFound)", retryable: false },
     });
     // Planned while the secret was readable; the customizer then meets the missing one.
     const p = await plan('app-with-secret-20261125T131900Z-0008', template('app-with-secret.json'));
