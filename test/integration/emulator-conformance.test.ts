@@ -3,7 +3,7 @@
 // operation it exercises and, for a rejection, the rule; the suite checks every operation Kiln calls has a happy
 // path and every rule a rejection, and prints the counts.
 import { request } from 'node:https';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -24,7 +24,7 @@ interface Pair {
   operation: string;
   /** For a rejection: the rule it shows. */
   rule?: string;
-  method: 'GET' | 'PUT' | 'POST' | 'DELETE';
+  method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'DELETE';
   path: string;
   api: keyof typeof API;
   body?: unknown;
@@ -58,6 +58,9 @@ const PAIRS: Pair[] = [
   { operation: 'resourceGroups.createOrUpdate', method: 'PUT', path: RG, api: 'resources', body: { location: 'East US' }, status: 201, match: { name: 'conformance', location: 'eastus' } },
   { operation: 'resourceGroups.createOrUpdate', rule: 'location must be a region', method: 'PUT', path: `${SUB}/resourceGroups/on-mars`, api: 'resources', body: { location: 'mars' }, status: 400, code: 'LocationNotAvailableForResourceGroup' },
   { operation: 'resourceGroups.get', method: 'GET', path: RG, api: 'resources', status: 200, match: { properties: { provisioningState: 'Succeeded' } } },
+  { operation: 'resourceGroups.checkExistence', method: 'HEAD', path: RG, api: 'resources', status: 204 },
+  { operation: 'resourceGroups.checkExistence', rule: 'missing group', method: 'HEAD', path: `${SUB}/resourceGroups/none-such`, api: 'resources', status: 404 },
+  { operation: 'resourceGroups.list', method: 'GET', path: `${SUB}/resourcegroups?$filter=${encodeURIComponent("tagName eq 'kiln-run' and tagValue eq 'x'")}`, api: 'resources', status: 200, match: { value: [] } },
   { operation: 'resourceGroups.get', rule: 'missing group', method: 'GET', path: `${SUB}/resourceGroups/none-such`, api: 'resources', status: 404, code: 'ResourceGroupNotFound' },
 
   // ---- network ----
@@ -83,6 +86,7 @@ const PAIRS: Pair[] = [
     body: { location: 'mars', properties: { addressSpace: { addressPrefixes: ['10.0.0.0/16'] } } } },
   { operation: 'virtualNetworks.createOrUpdate', method: 'PUT', path: `${NETWORK}/virtualNetworks/weu`, api: 'network', settle: true, status: 201,
     body: { location: 'westeurope', properties: { addressSpace: { addressPrefixes: ['10.8.0.0/16'] }, subnets: [{ name: 'build', properties: { addressPrefix: '10.8.0.0/24' } }] } } },
+  { operation: 'virtualNetworks.get', method: 'GET', path: `${NETWORK}/virtualNetworks/vnet`, api: 'network', status: 200, match: { location: 'eastus', properties: { subnets: [{ name: 'build' }] } } },
   { operation: 'subnets.get', method: 'GET', path: SUBNET, api: 'network', status: 200, match: { name: 'build', properties: { addressPrefix: '10.0.1.0/24', provisioningState: 'Succeeded' } } },
   { operation: 'subnets.createOrUpdate', rule: 'subnet inside its VNet', method: 'PUT', path: `${NETWORK}/virtualNetworks/vnet/subnets/far`, api: 'network', status: 400, code: 'NetcfgSubnetRangeOutsideVnet', body: { properties: { addressPrefix: '192.168.0.0/24' } } },
   { operation: 'subnets.createOrUpdate', rule: 'subnets do not overlap', method: 'PUT', path: `${NETWORK}/virtualNetworks/vnet/subnets/twin`, api: 'network', status: 400, code: 'NetcfgSubnetRangesOverlap', body: { properties: { addressPrefix: '10.0.1.0/25' } } },
@@ -166,16 +170,23 @@ const PAIRS: Pair[] = [
   { operation: 'resourceGroups.delete', method: 'DELETE', path: RG, api: 'resources', status: 202 },
 ];
 
-/** Operations Kiln calls (src/azure) that this suite covers; scale sets and run commands have their own suites. */
-const KILN_OPERATIONS = [
-  'providers.get', 'resourceGroups.createOrUpdate', 'resourceGroups.get', 'resourceGroups.delete',
-  'networkSecurityGroups.createOrUpdate', 'virtualNetworks.createOrUpdate', 'subnets.get',
-  'virtualMachineImages.list', 'virtualMachineImages.get', 'resourceSkus.list', 'usage.list',
-  'virtualMachines.createOrUpdate', 'virtualMachines.get', 'virtualMachines.instanceView', 'virtualMachines.restart',
-  'virtualMachines.powerOff', 'virtualMachines.deallocate', 'virtualMachines.start', 'virtualMachines.generalize', 'virtualMachines.delete',
-  'images.createOrUpdate', 'images.get', 'images.delete',
-  'galleryImages.get', 'galleryImageVersions.createOrUpdate', 'galleryImageVersions.get', 'galleryImageVersions.listByGalleryImage', 'galleryImageVersions.delete',
-];
+/** The SDK calls Kiln makes (infra/permissions.json, checked against src/azure by deploy-permissions.test.ts). */
+const KILN_CALLS = Object.keys((JSON.parse(readFileSync('infra/permissions.json', 'utf8')) as { operations: Record<string, unknown> }).operations);
+/** Generic by-id calls reach the network routes the emulator names by resource type. */
+const BY_ID: Record<string, string[]> = {
+  'resources.createOrUpdateById': ['virtualNetworks.createOrUpdate', 'networkSecurityGroups.createOrUpdate'],
+  'resources.getById': ['virtualNetworks.get', 'subnets.get'],
+};
+/** Scale sets and run commands have their own suites (emulator-scaleset, emulator-runcommand). */
+const OWN_SUITES = /^(virtualMachineScaleSets|virtualMachineScaleSetVMs|virtualMachineRunCommands)\./;
+/** Not emulated yet (local/azure/README.md): the suite fails once the emulator answers them, so pairs get written. */
+const NOT_EMULATED = ['disks.grantAccess', 'disks.revokeAccess'];
+
+function operationsToCover(): string[] {
+  return KILN_CALLS.map((call) => call.replace(/^(compute|resources)\./, ''))
+    .flatMap((op) => BY_ID[op] ?? [op])
+    .filter((op) => !OWN_SUITES.test(op) && !NOT_EMULATED.includes(op));
+}
 
 let home: string;
 let emulator: AzureEmulator;
@@ -230,10 +241,17 @@ afterAll(async () => {
 describe('conformance', () => {
   it('covers every operation Kiln calls with a happy path, and every rule with a rejection', () => {
     const happy = new Set(PAIRS.filter((p) => p.status < 300).map((p) => p.operation));
-    expect(KILN_OPERATIONS.filter((op) => !happy.has(op))).toEqual([]);
+    expect(operationsToCover().length).toBeGreaterThan(20);
+    expect(operationsToCover().filter((op) => !happy.has(op))).toEqual([]);
     const rules = new Set(PAIRS.filter((p) => p.rule && p.status >= 400).map((p) => p.rule));
     console.log(`conformance: ${PAIRS.length} pairs, ${new Set(PAIRS.map((p) => p.operation)).size} operations, ${rules.size} rules`);
     expect(rules.size).toBeGreaterThanOrEqual(30);
+  });
+
+  it('does not yet emulate disk access (listed as a gap in local/azure/README.md)', async () => {
+    const { send } = armClient(emulator);
+    const grant = await send('POST', `${SUB}/resourceGroups/kiln-images/providers/Microsoft.Compute/disks/d/beginGetAccess`, API.compute, { access: 'Read', durationInSeconds: 60 });
+    expect(grant.status).toBe(404);
   });
 
   it('answers each request as Azure does, in order', async () => {
