@@ -96,11 +96,14 @@ describe('preflight', () => {
     const spec = template((t) => {
       t.properties.vmProfile = { vmSize: 'Standard_NC6s_v3' };
       t.properties.distribute = [
-        { type: 'ManagedImage', imageId: `/subscriptions/${SUB}/resourceGroups/web-prod/providers/Microsoft.Compute/images/far`, location: 'westus', runOutputName: 'far' },
+        { type: 'ManagedImage', imageId: `/subscriptions/${SUB}/resourceGroups/web-prod/providers/Microsoft.Compute/images/far`, location: 'eastus', runOutputName: 'far' },
         { type: 'SharedImage', galleryImageId: `${GALLERY}/images/ubuntu-web`, runOutputName: 'web', targetRegions: [{ name: 'eastus' }, { name: 'Mars Central' }] },
       ];
       t.properties.rollout = [{ scaleSetId: `/subscriptions/${SUB}/resourceGroups/web-prod/providers/Microsoft.Compute/virtualMachineScaleSets/nope` }];
     });
+    // Validation refuses this for a template with a location; a properties-only one (built in eastus) reaches preflight.
+    const managed = spec.distributions[0]!;
+    if (managed.type === 'ManagedImage') managed.location = 'westus';
     const problems = await preflight(clients, spec);
     expect(problems.map((p) => [p.path, p.code])).toEqual([
       ['properties.vmProfile.vmSize', 'VmSizeRestricted'],
