@@ -100,10 +100,9 @@ function approvedShape(writes: typeof sent): string {
 
 beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'kiln-adapters-'));
-  [emulator, azurite] = await Promise.all([
-    startAzureEmulator({ home: join(home, 'azure'), profile: 'zero', seedFile: 'local/environment.json', filesDir: 'examples/files' }),
-    startAzurite({ location: join(home, 'azurite'), port: 0 }),
-  ]);
+  // Disk access publishes into Azurite, so Azurite comes first.
+  azurite = await startAzurite({ location: join(home, 'azurite'), port: 0 });
+  emulator = await startAzureEmulator({ home: join(home, 'azure'), profile: 'zero', seedFile: 'local/environment.json', filesDir: 'examples/files', diskAccessStorage: azurite.connectionString });
   const config = loadConfig({
     ...localAzureSettings(emulator, azurite.connectionString),
     KILN_POLL_MIN_MS: '10',
@@ -431,5 +430,39 @@ describe('janitor', () => {
     expect((await clients.resources.resourceGroups.checkExistence('kiln-staging-expired')).body).toBe(false);
     expect((await clients.resources.resourceGroups.checkExistence('kiln-staging-live')).body).toBe(true);
     expect((await clients.resources.resourceGroups.checkExistence('someone-elses')).body).toBe(true);
+  });
+});
+
+describe('a VHD output', () => {
+  it('exports the generalized OS disk through disk access and a copy in storage: a fixed VHD holding the customized files', async () => {
+    const spec = template('ubuntu-web.json', (t) => {
+      t.properties['distribute'] = [{ type: 'VHD', runOutputName: 'vhd' }];
+      delete t.properties['rollout'];
+    });
+    const p = await staged('ubuntu-web-20261125T131900Z-0011', spec);
+    for (const [index] of spec.customizers.entries()) expect(await settle(beginCustomizer({ plan: p, spec, phase: 'customize', index }))).toMatchObject({ state: 'Succeeded' });
+    const diskName = (await clients.compute.virtualMachines.get(p.staging.resourceGroupName, p.staging.vmName)).storageProfile!.osDisk!.managedDisk!.id!.split('/').pop()!;
+    // Azure gives no access to the disk of a running VM.
+    await expect(clients.compute.disks.grantAccess(p.staging.resourceGroupName, diskName, { access: 'Read', durationInSeconds: 60 }).pollUntilDone())
+      .rejects.toMatchObject({ code: 'OperationNotAllowed', statusCode: 409 });
+    expect(await settle(beginDeprovision({ plan: p }))).toEqual({ state: 'Succeeded' });
+    expect(await settle(beginDeallocate({ plan: p }))).toEqual({ state: 'Succeeded' });
+    expect(await generalizeVm({ plan: p })).toEqual({ state: 'Succeeded' });
+    expect(await settle(beginCapture({ plan: p, spec, distribution: 0 }))).toEqual({ state: 'Succeeded' });
+
+    const dist = p.distributions[0]!;
+    if (dist.type !== 'VHD') throw new Error('expected a VHD distribution');
+    const [container, ...name] = new URL(dist.uri).pathname.split('/').filter(Boolean).slice(1);
+    const vhd = await clients.blobs.getContainerClient(container!).getBlobClient(name.join('/')).downloadToBuffer();
+    const footer = vhd.subarray(vhd.length - 512);
+    expect(footer.subarray(0, 8).toString('ascii')).toBe('conectix');
+    expect(footer.readUInt32BE(60)).toBe(2); // fixed disk
+    expect(Number(footer.readBigUInt64BE(48))).toBe(vhd.length - 512);
+    expect((vhd.length - 512) % (1024 * 1024)).toBe(0);
+    // The payload is the disk's files: the customizer's page is in it.
+    expect(vhd.includes(Buffer.from('Served by a Kiln image'))).toBe(true);
+    // Access was revoked once the copy was done.
+    expect((await clients.compute.disks.get(p.staging.resourceGroupName, diskName)).diskState).toBe('Reserved');
+    expect(await settle(beginDeleteStagingGroup({ plan: p }))).toEqual({ state: 'Succeeded' });
   });
 });

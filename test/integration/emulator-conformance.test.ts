@@ -15,7 +15,7 @@ const COMPUTE = `${RG}/providers/Microsoft.Compute`;
 const NETWORK = `${RG}/providers/Microsoft.Network`;
 const GALLERY = `${COMPUTE}/galleries/confGallery`;
 const MARKETPLACE = `${SUB}/providers/Microsoft.Compute/locations/eastus/publishers`;
-const API = { resources: '2025-04-01', compute: '2026-04-01', gallery: '2025-12-03', network: '2024-05-01', skus: '2021-07-01' } as const;
+const API = { resources: '2025-04-01', compute: '2026-04-01', gallery: '2025-12-03', network: '2024-05-01', skus: '2021-07-01', disk: '2026-03-02' } as const;
 const UBUNTU = { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' };
 const SUBNET = `${NETWORK}/virtualNetworks/vnet/subnets/build`;
 
@@ -135,6 +135,10 @@ const PAIRS: Pair[] = [
   { operation: 'virtualMachines.powerOff', method: 'POST', path: `${COMPUTE}/virtualMachines/confwin/powerOff`, api: 'compute', status: 202, settle: true },
   { operation: 'virtualMachines.generalize', method: 'POST', path: `${COMPUTE}/virtualMachines/confwin/generalize`, api: 'compute', status: 200 },
 
+  // ---- disks (access itself: azure-adapters.test.ts, with Azurite) ----
+  { operation: 'disks.get', rule: 'disk exists', method: 'GET', path: `${COMPUTE}/disks/none-such`, api: 'disk', status: 404, code: 'ResourceNotFound' },
+  { operation: 'disks.grantAccess', rule: 'disk exists', method: 'POST', path: `${COMPUTE}/disks/none-such/beginGetAccess`, api: 'disk', body: { access: 'Read', durationInSeconds: 60 }, status: 404, code: 'ResourceNotFound' },
+
   // ---- managed images ----
   { operation: 'images.createOrUpdate', rule: 'image in its source VM region', method: 'PUT', path: `${COMPUTE}/images/far`, api: 'compute', body: { location: 'westus', properties: { sourceVirtualMachine: { id: `${COMPUTE}/virtualMachines/confvm` } } }, status: 400, code: 'InvalidParameter' },
   { operation: 'images.createOrUpdate', rule: 'image generation is the VM generation', method: 'PUT', path: `${COMPUTE}/images/gen1`, api: 'compute', body: { location: 'eastus', properties: { sourceVirtualMachine: { id: `${COMPUTE}/virtualMachines/confvm` }, hyperVGeneration: 'V1' } }, status: 400, code: 'InvalidParameter' },
@@ -179,13 +183,13 @@ const BY_ID: Record<string, string[]> = {
 };
 /** Scale sets and run commands have their own suites (emulator-scaleset, emulator-runcommand). */
 const OWN_SUITES = /^(virtualMachineScaleSets|virtualMachineScaleSetVMs|virtualMachineRunCommands)\./;
-/** Not emulated yet (local/azure/README.md): the suite fails once the emulator answers them, so pairs get written. */
-const NOT_EMULATED = ['disks.grantAccess', 'disks.revokeAccess'];
+/** Disk access needs Azurite beside the emulator: its happy path is azure-adapters.test.ts's "a VHD output". */
+const NEEDS_STORAGE = ['disks.grantAccess', 'disks.revokeAccess'];
 
 function operationsToCover(): string[] {
   return KILN_CALLS.map((call) => call.replace(/^(compute|resources)\./, ''))
     .flatMap((op) => BY_ID[op] ?? [op])
-    .filter((op) => !OWN_SUITES.test(op) && !NOT_EMULATED.includes(op));
+    .filter((op) => !OWN_SUITES.test(op) && !NEEDS_STORAGE.includes(op));
 }
 
 let home: string;
@@ -246,12 +250,6 @@ describe('conformance', () => {
     const rules = new Set(PAIRS.filter((p) => p.rule && p.status >= 400).map((p) => p.rule));
     console.log(`conformance: ${PAIRS.length} pairs, ${new Set(PAIRS.map((p) => p.operation)).size} operations, ${rules.size} rules`);
     expect(rules.size).toBeGreaterThanOrEqual(30);
-  });
-
-  it('does not yet emulate disk access (listed as a gap in local/azure/README.md)', async () => {
-    const { send } = armClient(emulator);
-    const grant = await send('POST', `${SUB}/resourceGroups/kiln-images/providers/Microsoft.Compute/disks/d/beginGetAccess`, API.compute, { access: 'Read', durationInSeconds: 60 });
-    expect(grant.status).toBe(404);
   });
 
   it('answers each request as Azure does, in order', async () => {

@@ -1,4 +1,5 @@
 /** What every handler module is given: the store-backed resources, the operation engine and the emulator's parts. */
+import type { DiskAccessStore } from '../disk-access-store.ts';
 import type { FaultKind, FaultRequest, FiredFault } from '../faults.ts';
 import type { Latency, OperationKind } from '../latency.ts';
 import type { RunScriptOptions, RunScriptResult } from '../sandbox-types.ts';
@@ -36,6 +37,8 @@ export interface GuestPort {
   writeFile(disk: string, path: string, content: string): Promise<void>;
   runScript(disk: string, script: string, env: Record<string, string>, timeoutSec: number, onOutput?: RunScriptOptions['onOutput']): Promise<RunScriptResult>;
   stopGuest(disk: string): Promise<void>;
+  /** Writes the disk's content as a fixed VHD to `out` (disk access); returns its size in bytes. */
+  exportVhd(disk: string, out: string): Promise<number>;
   readonly isolation: { isolated: boolean; reason?: string };
 }
 
@@ -46,6 +49,8 @@ export interface HandlerContext {
   ops: OperationEngine;
   latency: Latency;
   guest: GuestPort;
+  /** Where disk access publishes VHDs; undefined when the emulator runs without storage beside it. */
+  diskAccess?: DiskAccessStore;
   /** Marketplace images: what a VM's publisher/offer/sku reference may name. */
   marketplace: MarketplaceCatalogue;
   /** Fires an injected fault of `kind` for this request, if a rule matches (e.g. lroFailed, runCommandTimeout). */
