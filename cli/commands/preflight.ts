@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { formatProblems, preflight, type PreflightProblem } from '../../src/activities/preflight.ts';
 import { createAzureClients } from '../../src/azure/clients.ts';
 import { loadConfig } from '../../src/config.ts';
-import { parseTemplateFile, type BakeSpec } from '../../src/template/index.ts';
+import { loadTemplateFile, type BakeSpec } from '../../src/template/index.ts';
 import { action, printJson } from './api-options.ts';
 import { formatError } from './validate.ts';
 
@@ -47,7 +47,7 @@ export function registerPreflight(program: Command): void {
     .option('--seed <file>', 'local environment seed for the local check (default local/environment.json)')
     .option('--json', 'print { file, problems: [{ path, code, message }] }')
     .action(action(async (file: string, options: PreflightOptions) => {
-      const parsed = await parseTemplateFile(file);
+      const parsed = await loadTemplateFile(file);
       if (!parsed.ok) {
         process.stderr.write(`invalid ${file}: ${parsed.errors.length} error${parsed.errors.length === 1 ? '' : 's'}\n${parsed.errors.map((e) => `  ${formatError(e)}`).join('\n')}\n`);
         process.exitCode = 1;

@@ -101,7 +101,7 @@ describe('preflight', () => {
       ];
       t.properties.rollout = [{ scaleSetId: `/subscriptions/${SUB}/resourceGroups/web-prod/providers/Microsoft.Compute/virtualMachineScaleSets/nope` }];
     });
-    // Validation refuses this for a template with a location; a properties-only one (built in eastus) reaches preflight.
+    // Validation refuses this already; preflight checks it too, for a spec that did not come through validation.
     const managed = spec.distributions[0]!;
     if (managed.type === 'ManagedImage') managed.location = 'westus';
     const problems = await preflight(clients, spec);
