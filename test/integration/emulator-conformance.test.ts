@@ -61,6 +61,7 @@ const PAIRS: Pair[] = [
   { operation: 'resourceGroups.checkExistence', method: 'HEAD', path: RG, api: 'resources', status: 204 },
   { operation: 'resourceGroups.checkExistence', rule: 'missing group', method: 'HEAD', path: `${SUB}/resourceGroups/none-such`, api: 'resources', status: 404 },
   { operation: 'resourceGroups.list', method: 'GET', path: `${SUB}/resourcegroups?$filter=${encodeURIComponent("tagName eq 'kiln-run' and tagValue eq 'x'")}`, api: 'resources', status: 200, match: { value: [] } },
+  { operation: 'resources.listByResourceGroup', method: 'GET', path: `${RG}/resources`, api: 'resources', status: 200, match: { value: [] } },
   { operation: 'resourceGroups.get', rule: 'missing group', method: 'GET', path: `${SUB}/resourceGroups/none-such`, api: 'resources', status: 404, code: 'ResourceGroupNotFound' },
 
   // ---- network ----
