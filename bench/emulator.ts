@@ -56,7 +56,7 @@ try {
     location: 'eastus',
     hardwareProfile: { vmSize: 'Standard_D2s_v5' },
     storageProfile: { imageReference: { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' } },
-    osProfile: { computerName: name, adminUsername: 'azureuser' },
+    osProfile: { computerName: name, adminUsername: 'azureuser', adminPassword: 'Bench-Passw0rd!' },
     networkProfile: { networkInterfaces: [nic] },
   });
   await compute.virtualMachines.createOrUpdate('bench', 'reader', vmBody('reader'), POLL);

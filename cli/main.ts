@@ -11,6 +11,7 @@ import { registerApprove } from './commands/approve.ts';
 import { registerRetry } from './commands/retry.ts';
 import { registerTemplates } from './commands/templates.ts';
 import { packerArgv, registerConvert } from './commands/convert.ts';
+import { registerPreflight } from './commands/preflight.ts';
 
 const program = new Command('kiln')
   .description('Kiln: bake, capture, replicate and roll out Azure VM images from Image Builder templates')
@@ -19,6 +20,7 @@ const program = new Command('kiln')
   .exitOverride();
 
 registerValidate(program);
+registerPreflight(program);
 registerUp(program);
 registerBake(program);
 registerStatus(program);

@@ -220,6 +220,8 @@ export async function startLocalDefault(options: LocalDefaultOptions): Promise<L
       scale: options.scale,
       seedFile: options.seedFile ?? join(repoRoot, 'local/environment.json'),
       filesDir: join(repoRoot, 'examples/files'),
+      // Disk access publishes VHDs into Azurite, so that a VHD distribution's copy runs there.
+      diskAccessStorage: azurite.connectionString,
       ...(options.isolation ? { isolation: options.isolation } : {}),
       ...(options.log ? { log: options.log } : {}),
     });

@@ -12,6 +12,9 @@ import { createGuestPort } from './arm/guest.ts';
 import { WindowsGuests } from './arm/windows-guest.ts';
 import { galleryRoutes } from './arm/handlers/galleries.ts';
 import { imageRoutes } from './arm/handlers/images.ts';
+import { capacityRoutes } from './arm/handlers/capacity.ts';
+import { diskRoutes } from './arm/handlers/disks.ts';
+import { createDiskAccessStore } from './disk-access-store.ts';
 import { createMarketplaceCatalogue, marketplaceRoutes, publishRequest, type MarketplaceCatalogue } from './arm/handlers/marketplace.ts';
 import { networkRoutes } from './arm/handlers/network.ts';
 import { operationRoutes } from './arm/handlers/operations.ts';
@@ -51,6 +54,8 @@ export interface AzureEmulatorOptions {
   /** `off` never runs scripts (as on a machine without root/overlayfs). */
   isolation?: 'auto' | 'off';
   log?: (line: string) => void;
+  /** A storage connection string (Azurite's) where disk access publishes VHDs; without it disk access is refused. */
+  diskAccessStorage?: string;
 }
 
 export interface AzureEmulator {
@@ -207,13 +212,15 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
     subscriptionId, tenantId, resources, ops, latency,
     guest: createGuestPort(home, sandbox),
     windowsGuests: new WindowsGuests(),
+    marketplace: createMarketplaceCatalogue(),
+    ...(options.diskAccessStorage ? { diskAccess: createDiskAccessStore(options.diskAccessStorage) } : {}),
     takeFault: (request, kind) => faults.take(request, [kind]),
   };
-  const marketplace = createMarketplaceCatalogue();
+  const { marketplace } = ctx;
   const routes = new RouteTable().add(
     ...operationRoutes(ctx), ...resourceGroupRoutes(ctx), ...webAppRoutes(ctx), ...eventGridRoutes(ctx), ...networkRoutes(ctx), ...virtualMachineRoutes(ctx),
     ...runCommandRoutes(ctx), ...imageRoutes(ctx), ...galleryRoutes(ctx), ...scaleSetRoutes(ctx),
-    ...marketplaceRoutes(marketplace),
+    ...marketplaceRoutes(marketplace), ...capacityRoutes(ctx), ...diskRoutes(ctx),
   );
 
   const readDiskFile = async (resourceId: string, path: string): Promise<Buffer | undefined> => {

@@ -2,11 +2,12 @@
  * The local environment's seed file (local/environment.json): what a subscription already holds before a
  * bake. Resources are created through the emulator's own handlers, as Azure would make them, and only when missing.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { ArmResponse } from './arm/http.ts';
 
-const API = { resources: '2025-04-01', compute: '2026-04-01', gallery: '2025-12-03' } as const;
+const API = { resources: '2025-04-01', compute: '2026-04-01', gallery: '2025-12-03', network: '2024-05-01' } as const;
 
 const marketplaceImage = z.object({ publisher: z.string(), offer: z.string(), sku: z.string(), version: z.string().default('latest') }).strict();
 
@@ -69,6 +70,18 @@ export const seedSchema = z
         .strict()
         .refine((set) => (set.imageReferenceId === undefined) !== (set.imageReference === undefined), { message: 'give exactly one of imageReferenceId and imageReference' }),
     ),
+    /** Networks a template may name as its build subnet (vmProfile.vnetConfig.subnetId). */
+    virtualNetworks: z.array(
+      z
+        .object({
+          resourceGroup: z.string(),
+          name: z.string(),
+          location: z.string(),
+          addressPrefix: z.string(),
+          subnets: z.array(z.object({ name: z.string(), addressPrefix: z.string() }).strict()),
+        })
+        .strict(),
+    ).default([]),
     secrets: z.record(z.string(), z.string()).default({}),
   })
   .strict();
@@ -103,6 +116,14 @@ export async function applySeed(seed: LocalEnvironmentSeed, send: SeedDispatch, 
   const group = (name: string) => `${sub}/resourceGroups/${name}`;
   for (const rg of seed.resourceGroups) {
     if (!exists(group(rg.name))) await send('PUT', group(rg.name), API.resources, { location: rg.location, tags: rg.tags });
+  }
+  for (const vnet of seed.virtualNetworks) {
+    const id = `${group(vnet.resourceGroup)}/providers/Microsoft.Network/virtualNetworks/${vnet.name}`;
+    if (exists(id)) continue;
+    await send('PUT', id, API.network, {
+      location: vnet.location,
+      properties: { addressSpace: { addressPrefixes: [vnet.addressPrefix] }, subnets: vnet.subnets.map((s) => ({ name: s.name, properties: { addressPrefix: s.addressPrefix } })) },
+    });
   }
   for (const gallery of seed.galleries) {
     const galleryId = `${group(gallery.resourceGroup)}/providers/Microsoft.Compute/galleries/${gallery.name}`;
@@ -153,7 +174,8 @@ async function bakeSeedVersion(send: SeedDispatch, groupPath: string, location: 
     properties: {
       hardwareProfile: { vmSize: 'Standard_D2s_v5' },
       storageProfile: { imageReference: version.from, osDisk: { createOption: 'FromImage' } },
-      osProfile: { computerName: vmName, adminUsername: 'azureuser' },
+      // Azure's profile rules hold for the seed too: a Windows computer name fits 15 characters, and a login is given.
+      osProfile: { computerName: `seed${createHash('sha256').update(vmName).digest('hex').slice(0, 8)}`, adminUsername: 'azureuser', adminPassword: `Seed-${randomBytes(12).toString('base64url')}1!` },
       networkProfile: { networkInterfaces: [{ id: `${groupPath}/providers/Microsoft.Network/networkInterfaces/${vmName}-nic`, properties: { primary: true } }] },
     },
   });

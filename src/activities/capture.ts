@@ -11,8 +11,9 @@
 import type { GalleryImageVersion, Image } from '@azure/arm-compute';
 import type { AzureClients } from '../azure/clients.ts';
 import { callAzure, permanentError } from '../azure/errors.ts';
-import { getImageDefinition, getImageVersion, imageVersionModel, sameRegion, startCreateImageVersion, startDeleteImageVersion } from '../azure/galleries.ts';
+import { getImageDefinition, getImageVersion, imageVersionModel, startCreateImageVersion, startDeleteImageVersion } from '../azure/galleries.ts';
 import { getManagedImage, managedImageModel, startCreateManagedImage, startDeleteManagedImage } from '../azure/images.ts';
+import { sameRegion } from '../azure/regions.ts';
 import { TAG_RUN_ID } from '../azure/resourceGroups.ts';
 import { startVhdExport } from '../azure/vhd.ts';
 import type { ReplicaRegion } from '../template/spec.ts';

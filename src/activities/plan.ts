@@ -13,6 +13,7 @@ import { rolloutNotes } from './rollout-preflight.ts';
 import { activityEnvironment } from './environment.ts';
 import { nextVersion, stagingNames } from './naming.ts';
 import { outcome } from './outcomes.ts';
+import { requirePreflight } from './preflight.ts';
 
 /** What the source and targets say about the build VM. */
 interface ImageFacts {
@@ -90,6 +91,8 @@ export async function planBake(input: PlanBakeInput): Promise<PlanBakeOutput> {
 
 async function makePlan({ runId, spec, now, reuseVersion }: PlanBakeInput): Promise<BakePlan> {
   const { clients, config } = activityEnvironment();
+  // Every problem Azure would meet later, listed at once, before anything is created.
+  await requirePreflight(clients, spec);
   const facts = await sourceFacts(clients, spec);
   let osType = facts.osType;
   let trustedLaunch = facts.trustedLaunch;

@@ -5,6 +5,7 @@ import type { ReplicaRegion } from '../template/spec.ts';
 import type { AzureClients } from './clients.ts';
 import { callAzure, getIfExists, permanentError } from './errors.ts';
 import { parseResourceId } from './ids.ts';
+import { normalizeRegion, sameRegion } from './regions.ts';
 import { startOperation, type OperationHandle } from './operations.ts';
 
 export interface ImageVersionParts {
@@ -156,7 +157,8 @@ async function startPublishingUpdate(
 /** Sets the version's target regions to the planned ones: one update starts every region's copy in parallel. */
 export async function startReplication(clients: AzureClients, imageVersionId: string, regions: ReplicaRegion[]): Promise<OperationHandle | undefined> {
   const wanted = targetRegions(regions);
-  const key = (r: TargetRegion) => `${r.name.toLowerCase()}|${r.regionalReplicaCount ?? 1}|${r.storageAccountType ?? ''}`;
+  // Azure answers with display names ("East US"): compared by normalised name, an unchanged state sends nothing.
+  const key = (r: TargetRegion) => `${normalizeRegion(r.name)}|${r.regionalReplicaCount ?? 1}|${r.storageAccountType ?? ''}`;
   return startPublishingUpdate(clients, imageVersionId, 'replicate gallery image version', (profile, location) => {
     const current = profile.targetRegions ?? [];
     // The gallery's own region holds the source replica and must stay a target.
@@ -182,12 +184,6 @@ export interface RegionReplication {
   state: 'Unknown' | 'Replicating' | 'Completed' | 'Failed';
   percent: number;
   details?: string;
-}
-
-/** Region names compare without case and spaces ("West Europe" is westeurope). */
-export function sameRegion(a: string, b: string): boolean {
-  const norm = (s: string) => s.replaceAll(' ', '').toLowerCase();
-  return norm(a) === norm(b);
 }
 
 /** One region's replication state, from GET with $expand=ReplicationStatus. */

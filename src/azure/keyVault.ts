@@ -36,3 +36,17 @@ export async function resolveSecrets(
   }
   return values;
 }
+
+/** Whether Kiln's identity can read a secret: undefined when it can, else why not (status and code, never a value). */
+export async function secretUnreadable(clients: AzureClients, ref: SecretRef): Promise<string | undefined> {
+  try {
+    const secret = await clients.secrets(ref.vault).getSecret(ref.name, ref.version ? { version: ref.version } : {});
+    return secret.value === undefined ? 'it has no value' : undefined;
+  } catch (err) {
+    const c = classifyAzureError(err);
+    const status = [c.statusCode, c.code].filter(Boolean).join(' ');
+    // Throttling and outages are not the secret's fault: the step is tried again.
+    if (c.retryable) throw new KilnStepError(`secret ${ref.name} in vault ${ref.vault} could not be read now (${status})`, { retryable: true, code: c.code ?? 'SecretUnreadable', statusCode: c.statusCode });
+    return `Kiln's identity cannot read it (${status})`;
+  }
+}

@@ -5,6 +5,9 @@ import { z } from 'zod';
 import { namesForbiddenAddress } from './addresses.ts';
 import { ARM_TYPES, parseArmIdOf, type ArmKind } from './arm-id.ts';
 import { ISO_DURATION_EXPECTED, parseAibDuration, parseIsoDuration } from './duration.ts';
+import { normalizeRegion } from '../azure/regions.ts';
+
+export { normalizeRegion };
 
 export const VERSION = /^\d+\.\d+\.\d+$/;
 
@@ -116,9 +119,6 @@ export const region = formatted(
   'a region such as eastus or westeurope',
 );
 
-export function normalizeRegion(name: string): string {
-  return name.replace(/\s+/g, '').toLowerCase();
-}
 
 export const TEMPLATE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 export const TEMPLATE_NAME_EXPECTED = '1-64 letters, digits, "-", "_" or ".", starting with a letter or digit';

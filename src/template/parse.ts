@@ -87,7 +87,7 @@ export function parseTemplate(given: unknown, options: ParseOptions = {}): Parse
       found: 'nothing',
     });
   }
-  errors.push(...crossFieldErrors(properties, prefix));
+  errors.push(...crossFieldErrors(properties, prefix, location));
   if (errors.length > 0 || location === undefined) return failResult(errors);
   return {
     ok: true,

@@ -31,8 +31,8 @@ function powerShellIdentityErrors(step: Extract<Step, { type: 'PowerShell' }>, p
   }
 }
 
-/** Every cross-field problem in `props`; `prefix` is where `properties` sits in the file. */
-export function crossFieldErrors(props: TemplateProperties, prefix: readonly PropertyKey[]): TemplateError[] {
+/** Every cross-field problem in `props`; `prefix` is where `properties` sits in the file; `location` the build region. */
+export function crossFieldErrors(props: TemplateProperties, prefix: readonly PropertyKey[], location?: string): TemplateError[] {
   const errors: TemplateError[] = [];
   const err = (path: PropertyKey[], message: string, expected?: string, found?: string) =>
     errors.push({ path: formatPath([...prefix, ...path]), message, ...(expected ? { expected } : {}), ...(found ? { found } : {}) });
@@ -90,6 +90,10 @@ export function crossFieldErrors(props: TemplateProperties, prefix: readonly Pro
     const seen = outputNames.get(dist.runOutputName);
     if (seen !== undefined) err(['distribute', i, 'runOutputName'], `duplicates distribute[${seen}].runOutputName`, 'a unique name', JSON.stringify(dist.runOutputName));
     else outputNames.set(dist.runOutputName, i);
+    // Azure captures a managed image only in its source VM's region, and the build VM is in the template's.
+    if (dist.type === 'ManagedImage' && location !== undefined && normalizeRegion(dist.location) !== normalizeRegion(location)) {
+      err(['distribute', i, 'location'], `a managed image is captured from the build VM, which is in ${normalizeRegion(location)}; bake in ${normalizeRegion(dist.location)} or distribute to a gallery and replicate there`, normalizeRegion(location), JSON.stringify(dist.location));
+    }
     if (dist.type !== 'SharedImage') return;
     if (dist.replicationRegions && dist.targetRegions) {
       err(['distribute', i, 'targetRegions'], 'cannot be used together with replicationRegions', 'either replicationRegions or targetRegions', 'both');

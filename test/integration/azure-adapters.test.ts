@@ -102,10 +102,9 @@ function approvedShape(writes: typeof sent): string {
 
 beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), 'kiln-adapters-'));
-  [emulator, azurite] = await Promise.all([
-    startAzureEmulator({ home: join(home, 'azure'), profile: 'zero', seedFile: 'local/environment.json', filesDir: 'examples/files' }),
-    startAzurite({ location: join(home, 'azurite'), port: 0 }),
-  ]);
+  // Disk access publishes into Azurite, so Azurite comes first.
+  azurite = await startAzurite({ location: join(home, 'azurite'), port: 0 });
+  emulator = await startAzureEmulator({ home: join(home, 'azure'), profile: 'zero', seedFile: 'local/environment.json', filesDir: 'examples/files', diskAccessStorage: azurite.connectionString });
   const config = loadConfig({
     ...localAzureSettings(emulator, azurite.connectionString),
     KILN_POLL_MIN_MS: '10',
@@ -324,7 +323,8 @@ describe('limits', () => {
     if (dist.type !== 'SharedImage') throw new Error('expected a SharedImage distribution');
     expect(await settle(beginReplication({ imageVersionId: dist.imageVersionId, regions: dist.regions }))).toEqual({ state: 'Succeeded' });
     const regions = (await getImageVersion(clients, dist.imageVersionId))?.publishingProfile?.targetRegions?.map((r) => r.name);
-    expect(regions).toEqual(['eastus', 'westeurope']);
+    // Azure names target regions by display name.
+    expect(regions).toEqual(['East US', 'West Europe']);
 
     // This version is not promoted, so "latest" of ubuntu-web is still the one the first test promoted (1.0.1).
     expect(dist.version).toBe('1.0.2');
@@ -374,11 +374,16 @@ describe('failures', () => {
     expect(await settle(beginDeleteStagingGroup({ plan: p }))).toEqual({ state: 'Succeeded' });
   });
 
-  it('fails a customizer whose secret is not in the vault, naming the reference', async () => {
+  it('refuses a secret that is not in the vault at plan, and fails a customizer whose secret went missing since, naming the reference', async () => {
     const spec = template('app-with-secret.json', (t) => {
       t.properties['secrets'] = { DB_PASSWORD: { vault: 'kiln-secrets', name: 'no-such-secret' } };
     });
-    const p = await plan('app-with-secret-20261125T131900Z-0008', spec);
+    expect(await planBake({ runId: 'app-with-secret-20261125T131900Z-0008', spec, now: NOW })).toEqual({
+      ok: false,
+      error: { code: 'PreflightFailed', message: "preflight found 1 problem; nothing was created:\nproperties.secrets.DB_PASSWORD: secret no-such-secret in vault kiln-secrets: Kiln's identity cannot read it (404 SecretNotFound)", retryable: false },
+    });
+    // Planned while the secret was readable; the customizer then meets the missing one.
+    const p = await plan('app-with-secret-20261125T131900Z-0008', template('app-with-secret.json'));
     expect(await beginCustomizer({ plan: p, spec, phase: 'customize', index: 0, limitMs: HOUR })).toEqual({
       state: 'Failed',
       error: { code: 'SecretNotFound', message: 'secret DB_PASSWORD (vault kiln-secrets, name no-such-secret): could not be read (404 SecretNotFound)', retryable: false },
@@ -392,7 +397,7 @@ describe('failures', () => {
     });
     expect(await planBake({ runId: 'ubuntu-web-20261125T131900Z-0003', spec, now: NOW })).toEqual({
       ok: false,
-      error: { code: 'NotFound', message: `distribution ubuntu-web: gallery image definition ${missing} does not exist`, retryable: false, resourceId: missing },
+      error: { code: 'PreflightFailed', message: `preflight found 1 problem; nothing was created:\nproperties.distribute[0].galleryImageId: gallery image definition ${missing} does not exist`, retryable: false },
     });
   });
 
@@ -427,5 +432,39 @@ describe('janitor', () => {
     expect((await clients.resources.resourceGroups.checkExistence('kiln-staging-expired')).body).toBe(false);
     expect((await clients.resources.resourceGroups.checkExistence('kiln-staging-live')).body).toBe(true);
     expect((await clients.resources.resourceGroups.checkExistence('someone-elses')).body).toBe(true);
+  });
+});
+
+describe('a VHD output', () => {
+  it('exports the generalized OS disk through disk access and a copy in storage: a fixed VHD holding the customized files', async () => {
+    const spec = template('ubuntu-web.json', (t) => {
+      t.properties['distribute'] = [{ type: 'VHD', runOutputName: 'vhd' }];
+      delete t.properties['rollout'];
+    });
+    const p = await staged('ubuntu-web-20261125T131900Z-0011', spec);
+    for (const [index] of spec.customizers.entries()) expect(await settle(beginCustomizer({ plan: p, spec, phase: 'customize', index, limitMs: HOUR }))).toMatchObject({ state: 'Succeeded' });
+    const diskName = (await clients.compute.virtualMachines.get(p.staging.resourceGroupName, p.staging.vmName)).storageProfile!.osDisk!.managedDisk!.id!.split('/').pop()!;
+    // Azure gives no access to the disk of a running VM.
+    await expect(clients.compute.disks.grantAccess(p.staging.resourceGroupName, diskName, { access: 'Read', durationInSeconds: 60 }).pollUntilDone())
+      .rejects.toMatchObject({ code: 'OperationNotAllowed', statusCode: 409 });
+    expect(await settle(beginDeprovision({ plan: p }))).toEqual({ state: 'Succeeded' });
+    expect(await settle(beginDeallocate({ plan: p }))).toEqual({ state: 'Succeeded' });
+    expect(await generalizeVm({ plan: p })).toEqual({ state: 'Succeeded' });
+    expect(await settle(beginCapture({ plan: p, spec, distribution: 0 }))).toEqual({ state: 'Succeeded' });
+
+    const dist = p.distributions[0]!;
+    if (dist.type !== 'VHD') throw new Error('expected a VHD distribution');
+    const [container, ...name] = new URL(dist.uri).pathname.split('/').filter(Boolean).slice(1);
+    const vhd = await clients.blobs.getContainerClient(container!).getBlobClient(name.join('/')).downloadToBuffer();
+    const footer = vhd.subarray(vhd.length - 512);
+    expect(footer.subarray(0, 8).toString('ascii')).toBe('conectix');
+    expect(footer.readUInt32BE(60)).toBe(2); // fixed disk
+    expect(Number(footer.readBigUInt64BE(48))).toBe(vhd.length - 512);
+    expect((vhd.length - 512) % (1024 * 1024)).toBe(0);
+    // The payload is the disk's files: the customizer's page is in it.
+    expect(vhd.includes(Buffer.from('Served by a Kiln image'))).toBe(true);
+    // Access was revoked once the copy was done.
+    expect((await clients.compute.disks.get(p.staging.resourceGroupName, diskName)).diskState).toBe('Reserved');
+    expect(await settle(beginDeleteStagingGroup({ plan: p }))).toEqual({ state: 'Succeeded' });
   });
 });

@@ -100,7 +100,7 @@ describe('virtual machines', () => {
     expect(created.vmId).toMatch(/^[0-9a-f-]{36}$/);
     expect(await power('rg-vm', 'build')).toEqual(['ProvisioningState/succeeded', 'PowerState/running']);
 
-    expect(await failure(t.compute.virtualMachines.createOrUpdate('rg-vm', 'nosubnet', vmModel({ image: UBUNTU, subnetId: `${vnetId}/subnets/missing` }), FAST_POLL))).toMatchObject({ code: 'InvalidResourceReference', statusCode: 404 });
+    expect(await failure(t.compute.virtualMachines.createOrUpdate('rg-vm', 'nosubnet', vmModel({ image: UBUNTU, subnetId: `${vnetId}/subnets/missing` }), FAST_POLL))).toMatchObject({ code: 'InvalidResourceReference', statusCode: 400 });
     expect(await failure(t.compute.virtualMachines.createOrUpdate('rg-vm', 'noos', vmModel({ image: UBUNTU, osProfile: false }), FAST_POLL))).toMatchObject({ code: 'InvalidParameter', statusCode: 400 });
     expect(await failure(t.compute.virtualMachines.createOrUpdate('rg-vm', '-bad-', vmModel({ image: UBUNTU }), FAST_POLL))).toMatchObject({ code: 'InvalidResourceName', statusCode: 400 });
 

@@ -66,7 +66,7 @@ describe('bake effects through the emulator', () => {
       location: 'eastus',
       hardwareProfile: { vmSize: 'Standard_D2s_v5' },
       storageProfile: { imageReference: { id: versionV1 }, osDisk: { createOption: 'FromImage' } },
-      osProfile: { computerName: BUILD_VM, adminUsername: BUILDER, linuxConfiguration: { disablePasswordAuthentication: true } },
+      osProfile: { computerName: BUILD_VM, adminUsername: BUILDER, linuxConfiguration: { disablePasswordAuthentication: true, ssh: { publicKeys: [{ path: `/home/${BUILDER}/.ssh/authorized_keys`, keyData: 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKiln test' }] } } },
       networkProfile: {
         networkApiVersion: '2022-11-01',
         networkInterfaceConfigurations: [

@@ -56,14 +56,14 @@ describe('image versions', () => {
     const during = await t.compute.galleryImageVersions.get(RG, 'gal', 'web', '1.0.0', { expand: 'ReplicationStatus' });
     expect(during.provisioningState).toBe('Creating');
     expect(during.replicationStatus?.aggregatedState).toBe('InProgress');
-    expect(during.replicationStatus?.summary?.map((s) => s.region).sort()).toEqual(['eastus', 'westeurope']);
+    expect(during.replicationStatus?.summary?.map((s) => s.region).sort()).toEqual(['East US', 'West Europe']);
     expect(during.replicationStatus?.summary?.every((s) => s.state === 'Replicating' && s.progress! < 100)).toBe(true);
     const result = await poller;
     expect(result.provisioningState).toBe('Succeeded');
     expect(result.replicationStatus).toBeUndefined();
     const after = await t.compute.galleryImageVersions.get(RG, 'gal', 'web', '1.0.0', { expand: 'ReplicationStatus' });
     expect(after.replicationStatus).toMatchObject({ aggregatedState: 'Completed', summary: [{ state: 'Completed', progress: 100 }, { state: 'Completed', progress: 100 }] });
-    expect(after.publishingProfile?.targetRegions?.map((r) => r.name)).toEqual(['eastus', 'westeurope']);
+    expect(after.publishingProfile?.targetRegions?.map((r) => r.name)).toEqual(['East US', 'West Europe']);
   });
 
   it('"latest" is the highest version by number, skipping excludeFromLatest', async () => {

@@ -85,6 +85,7 @@ const rows: Row[] = [
   ['duplicate runOutputName', (t) => t.properties.distribute.push({ type: 'VHD', runOutputName: 'web' }), 'properties.distribute[1].runOutputName', /duplicates/],
   ['versioning with a pinned version', (t) => Object.assign(t.properties.distribute[0], { galleryImageId: `${GALLERY}/ubuntu-web/versions/1.2.3`, versioning: { scheme: 'Latest' } }), 'properties.distribute[0].versioning', /names a version/],
   ['unknown versioning scheme', (t) => (t.properties.distribute[0].versioning = { scheme: 'Next' }), 'properties.distribute[0].versioning.scheme', /unknown scheme/],
+  ['ManagedImage outside the build region', (t) => t.properties.distribute.push({ type: 'ManagedImage', imageId: `${SUB}/resourceGroups/rg/providers/Microsoft.Compute/images/img`, location: 'West US', runOutputName: 'mi' }), 'properties.distribute[1].location', /captured from the build VM, which is in eastus; bake in westus/],
   ['ManagedImage without location', (t) => t.properties.distribute.push({ type: 'ManagedImage', imageId: `${SUB}/resourceGroups/rg/providers/Microsoft.Compute/images/img`, runOutputName: 'mi' }), 'properties.distribute[1].location', /is required/],
   // build VM and the rest of AIB
   ['subnet id names a vnet', (t) => (t.properties.vmProfile = { vnetConfig: { subnetId: `${SUB}/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/vnet` } }), 'properties.vmProfile.vnetConfig.subnetId', /subnet/],

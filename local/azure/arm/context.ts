@@ -1,9 +1,11 @@
 /** What every handler module is given: the store-backed resources, the operation engine and the emulator's parts. */
+import type { DiskAccessStore } from '../disk-access-store.ts';
 import type { FaultKind, FaultRequest, FiredFault } from '../faults.ts';
 import type { Latency, OperationKind } from '../latency.ts';
 import type { RunScriptOptions, RunScriptResult } from '../sandbox-types.ts';
 import type { ArmRequest } from './http.ts';
 import type { Effect, MonitorStyle, Operation, OperationEngine, Step } from './lro.ts';
+import type { MarketplaceCatalogue } from './handlers/marketplace.ts';
 import type { Resources } from './resources.ts';
 import type { WindowsGuests } from './windows-guest.ts';
 
@@ -36,6 +38,8 @@ export interface GuestPort {
   writeFile(disk: string, path: string, content: string): Promise<void>;
   runScript(disk: string, script: string, env: Record<string, string>, timeoutSec: number, onOutput?: RunScriptOptions['onOutput']): Promise<RunScriptResult>;
   stopGuest(disk: string): Promise<void>;
+  /** Writes the disk's content as a fixed VHD to `out` (disk access); returns its size in bytes. */
+  exportVhd(disk: string, out: string): Promise<number>;
   readonly isolation: { isolated: boolean; reason?: string };
 }
 
@@ -48,6 +52,10 @@ export interface HandlerContext {
   guest: GuestPort;
   /** The stand-in for Windows guests, with what a test scripted (pending updates, exit codes). */
   windowsGuests: WindowsGuests;
+  /** Where disk access publishes VHDs; undefined when the emulator runs without storage beside it. */
+  diskAccess?: DiskAccessStore;
+  /** Marketplace images: what a VM's publisher/offer/sku reference may name. */
+  marketplace: MarketplaceCatalogue;
   /** Fires an injected fault of `kind` for this request, if a rule matches (e.g. lroFailed, runCommandTimeout). */
   takeFault(request: FaultRequest, kind: FaultKind): FiredFault | undefined;
 }

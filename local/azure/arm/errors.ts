@@ -40,4 +40,13 @@ export const errors = {
   invalidParameter: (target: string, message: string) => armError('InvalidParameter', message, 400, { target }),
   operationNotAllowed: (message: string) => armError('OperationNotAllowed', message, 409),
   conflict: (message: string) => armError('Conflict', message, 409),
+  /** A reference to a resource that is missing or in another region: Network's wording, both cases alike. */
+  invalidResourceReference: (referencedId: string, byId: string) =>
+    armError('InvalidResourceReference', `Resource ${referencedId} referenced by resource ${byId} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.`, 400),
+  /** Compute's answer when a resource and the one it is made from are in different regions. */
+  regionMismatch: (target: string, what: string, location: string, source: string, sourceLocation: string) =>
+    armError('InvalidParameter', `The ${what} must be in the same region as ${source}: found '${location}', expected '${sourceLocation}'.`, 400, { target }),
+  /** The OS type, Hyper-V generation or security type of a source does not fit what is made from it. */
+  propertyMismatch: (target: string, property: string, found: string, expected: string, owner: string) =>
+    armError('InvalidParameter', `The ${property} '${found}' of the source does not match the ${property} '${expected}' of ${owner}.`, 400, { target }),
 };

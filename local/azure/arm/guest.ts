@@ -1,7 +1,8 @@
 /** The handlers' view of guests (GuestPort), built on the disk layers and the sandbox: disks are named by directory. */
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { createDiskFrom, deleteDisk, deprovisionDisk, deleteSnapshot, openDisk, provisionDisk, readFileFromDisk, snapshotDisk, writeFileToDisk } from '../disks.ts';
+import { createDiskFrom, deleteDisk, deprovisionDisk, deleteSnapshot, openDisk, provisionDisk, readFileFromDisk, snapshotDisk, snapshotTree, writeFileToDisk } from '../disks.ts';
+import { writeTreeAsVhd } from '../disk-vhd.ts';
 import type { Sandbox } from '../sandbox-types.ts';
 import type { GuestPort } from './context.ts';
 
@@ -51,6 +52,15 @@ export function createGuestPort(home: string, sandbox: Sandbox): GuestPort {
     },
     async stopGuest(dir) {
       await sandbox.stopGuest(await openDisk(dir));
+    },
+    async exportVhd(dir, out) {
+      // The merged layers of the disk, as capture makes them, archived; the snapshot is only a means.
+      const snapshot = await snapshotDisk(await openDisk(dir), join(snapshotsDir, randomUUID()));
+      try {
+        return await writeTreeAsVhd(snapshotTree(snapshot), out);
+      } finally {
+        await deleteSnapshot(snapshot);
+      }
     },
   };
 }

@@ -16,6 +16,10 @@ const API_VERSIONS: Record<Exclude<ApiFamily, 'none'>, readonly string[]> = {
   compute: ['2023-03-01', '2023-07-01', '2023-09-01', '2024-03-01', '2024-07-01', '2024-11-01', '2025-04-01', '2025-11-01', '2026-03-01', '2026-04-01'],
   gallery: ['2022-03-03', '2022-08-03', '2023-07-03', '2024-03-03', '2025-03-03', '2025-12-03'],
   resources: ['2021-04-01', '2022-09-01', '2023-07-01', '2024-03-01', '2024-07-01', '2024-11-01', '2025-03-01', '2025-04-01'],
+  // Microsoft.Compute/skus keeps its own api-version line.
+  skus: ['2019-04-01', '2021-07-01'],
+  // Managed disks keep theirs too (…-02).
+  disk: ['2023-04-02', '2024-03-02', '2025-01-02', '2026-03-02'],
   // Generic resources by id pass whatever api-version the caller chose; Microsoft.Network has one per few months.
   network: [],
   web: ['2022-09-01', '2023-01-01', '2023-12-01', '2024-04-01', '2024-11-01'],
@@ -30,7 +34,7 @@ function checkApiVersion(family: ApiFamily, apiVersion: string | null, operation
   }
   const known = family === 'network' ? NETWORK_API_VERSION.test(apiVersion) : API_VERSIONS[family].includes(apiVersion);
   // Status monitors are polled with the api-version of the operation they follow (compute or gallery).
-  const monitorOk = operation === 'operations.get' && (API_VERSIONS.compute.includes(apiVersion) || API_VERSIONS.gallery.includes(apiVersion));
+  const monitorOk = operation === 'operations.get' && (API_VERSIONS.compute.includes(apiVersion) || API_VERSIONS.gallery.includes(apiVersion) || API_VERSIONS.disk.includes(apiVersion));
   if (!known && !monitorOk) {
     const supported = family === 'network' ? 'dated versions from 2018-01-01' : `'${API_VERSIONS[family].join("', '")}'`;
     const code = family === 'resources' ? 'InvalidApiVersionParameter' : 'NoRegisteredProviderFound';

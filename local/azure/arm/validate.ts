@@ -1,5 +1,6 @@
 /** Request validation with Azure's error codes: every message names the field, what was expected and what was found. */
 import { armError, errors } from './errors.ts';
+import { checkLocation } from './regions.ts';
 
 export type Json = Record<string, unknown>;
 
@@ -37,10 +38,11 @@ export function requiredString(parent: Json, field: string, path = field): strin
   return value;
 }
 
-export function requiredLocation(body: Json): string {
+/** The body's location as an ARM region name; a region the catalogue lacks is refused for `resourceType`. */
+export function requiredLocation(body: Json, resourceType = 'the requested resource type'): string {
   const location = stringAt(body, 'location');
   if (!location) throw armError('LocationRequired', 'The location property is required for this definition.', 400, { target: 'location' });
-  return location.toLowerCase().replace(/\s+/g, '');
+  return checkLocation(location, resourceType);
 }
 
 export function tagsOf(body: Json): Record<string, string> | undefined {

@@ -10,6 +10,7 @@ import { present, providerId, type StoredResource } from '../resources.ts';
 import type { Route } from '../routes.ts';
 import { arrayAt, bodyObject, isObject, objectAt, parseVersionName, requiredLocation, requiredString, stringAt, tagsOf, validateName, type Json } from '../validate.ts';
 import { deleteHandler, deleteTree } from '../release.ts';
+import { checkLocation, displayName } from '../regions.ts';
 import { generalizedSourceVm } from './images.ts';
 import { planReplication, replicationSummary, type RegionPlan } from './replication.ts';
 import { vmState } from './virtualMachines.ts';
@@ -68,7 +69,7 @@ export function galleryRoutes(ctx: HandlerContext): Route[] {
     validateName('gallery', name);
     resources.requireGroup(sub, rg);
     const body = bodyObject(req.body);
-    const location = requiredLocation(body);
+    const location = requiredLocation(body, GALLERY_TYPE);
     const properties = objectAt(body, 'properties') ?? {};
     const id = galleryId(req.params);
     const existing = resources.find(id);
@@ -86,7 +87,7 @@ export function galleryRoutes(ctx: HandlerContext): Route[] {
     validateName('galleryImage', name);
     const gallery = resources.requireParent(sub, rg, galleryId(req.params));
     const body = bodyObject(req.body);
-    const location = requiredLocation(body);
+    const location = requiredLocation(body, DEFINITION_TYPE);
     const properties = objectAt(body, 'properties') ?? {};
     const osType = requiredString(properties, 'osType', 'properties.osType');
     const osState = requiredString(properties, 'osState', 'properties.osState');
@@ -104,6 +105,7 @@ export function galleryRoutes(ctx: HandlerContext): Route[] {
         }
       }
     }
+    if (gallery.location && gallery.location !== location) throw errors.regionMismatch('location', 'gallery image definition', location, `gallery '${gallery.name}'`, gallery.location);
     const definition = existing ?? resources.create({ id, name, type: DEFINITION_TYPE, resourceGroup: gallery.resourceGroup, location, properties: {} });
     definition.tags = tagsOf(body) ?? definition.tags;
     definition.properties = { hyperVGeneration: 'V1', architecture: 'x64', ...properties, provisioningState: existing ? 'Updating' : 'Creating' };
@@ -113,9 +115,15 @@ export function galleryRoutes(ctx: HandlerContext): Route[] {
   };
 
   // ---- image versions ----
+  /** Azure names target regions and replication regions by display name ("East US"), unlike `location`. */
   const presentVersion = (version: StoredResource, expandReplication: boolean): Json => {
-    const properties: Json = { ...version.properties };
-    if (expandReplication) properties.replicationStatus = replicationSummary(version, Date.now());
+    const publishing = version.properties.publishingProfile as Json | undefined;
+    const targetRegions = Array.isArray(publishing?.targetRegions) ? (publishing.targetRegions as Json[]).map((r) => ({ ...r, name: displayName(String(r.name)) })) : undefined;
+    const properties: Json = { ...version.properties, ...(publishing ? { publishingProfile: { ...publishing, ...(targetRegions ? { targetRegions } : {}) } } : {}) };
+    if (expandReplication) {
+      const status = replicationSummary(version, Date.now());
+      properties.replicationStatus = { ...status, summary: status.summary.map((r) => ({ ...r, region: displayName(r.region) })) };
+    }
     return present(version, properties);
   };
 
@@ -132,7 +140,7 @@ export function galleryRoutes(ctx: HandlerContext): Route[] {
     const regions = list.map((entry, i) => {
       const path = `properties.publishingProfile.targetRegions[${i}]`;
       if (!isObject(entry)) throw errors.invalidParameter(path, `${path} must be an object with a name.`);
-      const name = requiredString(entry, 'name', `${path}.name`).toLowerCase().replace(/\s+/g, '');
+      const name = checkLocation(requiredString(entry, 'name', `${path}.name`), VERSION_TYPE, `${path}.name`);
       const count = entry.regionalReplicaCount ?? publishing.replicaCount ?? 1;
       if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 100) throw errors.invalidParameter(`${path}.regionalReplicaCount`, `regionalReplicaCount must be an integer from 1 to 100, found ${JSON.stringify(count)}.`);
       const storageAccountType = (entry.storageAccountType ?? publishing.storageAccountType ?? 'Standard_LRS') as string;
@@ -150,11 +158,12 @@ export function galleryRoutes(ctx: HandlerContext): Route[] {
     parseVersionName(name);
     const definition = resources.requireParent(sub, rg, definitionId(req.params));
     const body = bodyObject(req.body);
-    const location = requiredLocation(body);
+    const location = requiredLocation(body, VERSION_TYPE);
     const properties = objectAt(body, 'properties') ?? {};
     const storage = objectAt(properties, 'storageProfile', 'properties.storageProfile');
     const sourceId = sourceOf(storage);
     const publishing = objectAt(properties, 'publishingProfile', 'properties.publishingProfile') ?? {};
+    if (definition.location && definition.location !== location) throw errors.regionMismatch('location', 'gallery image version', location, `its gallery image definition '${definition.name}'`, definition.location);
     const targetRegions = targetRegionsOf(publishing, location);
     const id = versionId(req.params);
     const existing = resources.find(id);
@@ -188,6 +197,7 @@ export function galleryRoutes(ctx: HandlerContext): Route[] {
     } else {
       throw errors.invalidParameter('properties.storageProfile.source', `The source '${sourceId}' is not a VM or a managed image.`);
     }
+    checkSourceFits(source, definition, location);
 
     const now = Date.now();
     const replication = planReplication(ctx.latency, location, targetRegions, now);
@@ -236,4 +246,16 @@ export function galleryRoutes(ctx: HandlerContext): Route[] {
     { method: 'DELETE', pattern: VERSION, operation: 'galleryImageVersions.delete', api: 'gallery', handler: deleteRoute(versionId) },
     { method: 'GET', pattern: `${DEFINITION}/versions`, operation: 'galleryImageVersions.listByGalleryImage', api: 'gallery', handler: listOf(definitionId, VERSION_TYPE, 'gallery image', (r) => presentVersion(r, false)) },
   ];
+}
+
+/** A version's source must be in the version's region and have the definition's OS type and Hyper-V generation. */
+function checkSourceFits(source: StoredResource, definition: StoredResource, location: string): void {
+  const target = 'properties.storageProfile.source';
+  if (source.location && source.location !== location) throw errors.regionMismatch(target, `source '${source.name}'`, source.location, 'the gallery image version', location);
+  const facts = source.type === 'Microsoft.Compute/images'
+    ? { osType: String(((source.properties.storageProfile as Json).osDisk as Json | undefined)?.osType ?? 'Linux'), generation: String(source.properties.hyperVGeneration ?? 'V1') }
+    : { osType: vmState(source).osType, generation: vmState(source).hyperVGeneration ?? 'V1' };
+  const owner = `gallery image definition '${definition.name}'`;
+  if (facts.osType !== definition.properties.osType) throw errors.propertyMismatch(target, 'OS type', facts.osType, String(definition.properties.osType), owner);
+  if (facts.generation !== String(definition.properties.hyperVGeneration ?? 'V1')) throw errors.propertyMismatch(target, 'Hyper-V generation', facts.generation, String(definition.properties.hyperVGeneration), owner);
 }

@@ -3,15 +3,21 @@ import type { DiskSource, HandlerContext } from '../context.ts';
 import { armError } from '../errors.ts';
 import { parseId, type StoredResource } from '../resources.ts';
 import { compareVersions, type Json } from '../validate.ts';
+import { resolveMarketplace } from './marketplace.ts';
 import { replicationSummary } from './replication.ts';
 
 export interface ResolvedImage {
   source: DiskSource;
   osType: 'Linux' | 'Windows';
   osState: 'Generalized' | 'Specialized';
+  hyperVGeneration: 'V1' | 'V2';
+  /** The smallest OS disk the image fits on. */
+  osDiskSizeGB: number;
   /** Gallery versions: the version a definition id resolved to. */
   exactVersion?: string;
 }
+
+const generationOf = (value: unknown): 'V1' | 'V2' => (value === 'V2' ? 'V2' : 'V1');
 
 const invalidImage = (message: string) => armError('InvalidParameter', message, 400, { target: 'imageReference' });
 
@@ -35,11 +41,13 @@ function fromGalleryVersion(version: StoredResource, definition: StoredResource,
     source: { kind: 'snapshot', snapshot: String(version.state.snapshot) },
     osType: props.osType === 'Windows' ? 'Windows' : 'Linux',
     osState: props.osState === 'Specialized' ? 'Specialized' : 'Generalized',
+    hyperVGeneration: generationOf(props.hyperVGeneration),
+    osDiskSizeGB: Number(((version.properties.storageProfile as Json | undefined)?.osDiskImage as Json | undefined)?.sizeInGB ?? 30),
     exactVersion: version.name,
   };
 }
 
-export function resolveImage(ctx: HandlerContext, reference: Json | undefined, location: string): ResolvedImage {
+export function resolveImage(ctx: HandlerContext, reference: Json | undefined, location: string, plan?: unknown): ResolvedImage {
   if (!reference) throw armError('InvalidParameter', "Required parameter 'storageProfile.imageReference' is missing (null).", 400, { target: 'imageReference' });
   const id = typeof reference.id === 'string' ? reference.id : undefined;
   if (!id) {
@@ -47,11 +55,14 @@ export function resolveImage(ctx: HandlerContext, reference: Json | undefined, l
     if (![publisher, offer, sku].every((v) => typeof v === 'string' && v !== '')) {
       throw invalidImage('The image reference must have either an id or publisher, offer and sku (found neither).');
     }
-    const windows = String(publisher).toLowerCase().includes('windows');
+    const image = resolveMarketplace(ctx.marketplace, { publisher: String(publisher), offer: String(offer), sku: String(sku), ...(typeof version === 'string' ? { version } : {}) }, plan);
     return {
-      source: { kind: 'marketplace', osType: windows ? 'Windows' : 'Linux', image: `${publisher}:${offer}:${sku}:${typeof version === 'string' ? version : 'latest'}` },
-      osType: windows ? 'Windows' : 'Linux',
+      source: { kind: 'marketplace', osType: image.osType, image: `${image.publisher}:${image.offer}:${image.sku}:${image.version}` },
+      osType: image.osType,
       osState: 'Generalized',
+      hyperVGeneration: image.hyperVGeneration,
+      osDiskSizeGB: image.osDiskSizeGB,
+      exactVersion: image.version,
     };
   }
   const parsed = parseId(id);
@@ -59,9 +70,16 @@ export function resolveImage(ctx: HandlerContext, reference: Json | undefined, l
   const found = ctx.resources.find(id);
   // Microsoft.Compute/images/{img}
   if (types.length === 3 && /^images$/i.test(types[1]!)) {
-    if (!found) throw armError('NotFound', `The Image '${id}' cannot be found in '${location}' region.`, 404);
+    // A managed image serves only its own region: elsewhere Azure does not find it.
+    if (!found || found.location !== location) throw armError('NotFound', `The Image '${id}' cannot be found in '${location}' region.`, 404);
     const osDisk = ((found.properties.storageProfile as Json).osDisk ?? {}) as Json;
-    return { source: { kind: 'snapshot', snapshot: String(found.state.snapshot) }, osType: osDisk.osType === 'Windows' ? 'Windows' : 'Linux', osState: 'Generalized' };
+    return {
+      source: { kind: 'snapshot', snapshot: String(found.state.snapshot) },
+      osType: osDisk.osType === 'Windows' ? 'Windows' : 'Linux',
+      osState: 'Generalized',
+      hyperVGeneration: generationOf(found.properties.hyperVGeneration),
+      osDiskSizeGB: Number(osDisk.diskSizeGB ?? 30),
+    };
   }
   // Microsoft.Compute/galleries/{g}/images/{def}[/versions/{v}]
   if ((types.length === 5 || types.length === 7) && /^galleries$/i.test(types[1]!)) {

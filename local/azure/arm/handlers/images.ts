@@ -47,7 +47,7 @@ export function imageRoutes(ctx: HandlerContext): Route[] {
     validateName('image', name);
     resources.requireGroup(sub, rg);
     const body = bodyObject(req.body);
-    const location = requiredLocation(body);
+    const location = requiredLocation(body, IMAGE_TYPE);
     const properties = objectAt(body, 'properties') ?? {};
     const source = objectAt(properties, 'sourceVirtualMachine', 'properties.sourceVirtualMachine');
     if (!source) throw armError('InvalidParameter', "The emulator captures images from a VM: 'properties.sourceVirtualMachine.id' is required.", 400, { target: 'sourceVirtualMachine' });
@@ -55,13 +55,18 @@ export function imageRoutes(ctx: HandlerContext): Route[] {
     const id = imageId(req.params);
     const existing = resources.find(id);
     if (existing) throw errors.conflict(`The image '${name}' already exists; a managed image cannot be recaptured. Delete it first.`);
+    if (vm.location !== location) throw errors.regionMismatch('location', `image '${name}'`, location, `its source virtual machine '${vm.name}'`, vm.location ?? '');
     const osType = vmState(vm).osType;
+    const generation = vmState(vm).hyperVGeneration ?? 'V1';
+    if (properties.hyperVGeneration !== undefined && properties.hyperVGeneration !== generation) {
+      throw errors.propertyMismatch('properties.hyperVGeneration', 'Hyper-V generation', generation, String(properties.hyperVGeneration), `image '${name}'`);
+    }
     const image = resources.create({
       id, name, type: IMAGE_TYPE, resourceGroup: rg, location, tags: tagsOf(body),
       properties: {
         sourceVirtualMachine: { id: vm.id },
         storageProfile: { osDisk: { osType, osState: 'Generalized', caching: 'ReadWrite', storageAccountType: 'Standard_LRS', managedDisk: { id: (vm.properties.storageProfile as { osDisk?: { managedDisk?: { id?: string } } }).osDisk?.managedDisk?.id } }, dataDisks: [] },
-        hyperVGeneration: properties.hyperVGeneration ?? 'V1',
+        hyperVGeneration: generation,
         provisioningState: 'Creating',
       },
     });

@@ -7,6 +7,7 @@ import { acceptedWrite } from '../lro.ts';
 import { present, providerId, type StoredResource } from '../resources.ts';
 import { deleteHandler, deleteTree } from '../release.ts';
 import type { Route } from '../routes.ts';
+import { checkSecurityRules, checkSubnetRange, vnetPrefixes } from './network-rules.ts';
 import { arrayAt, bodyObject, isObject, objectAt, requiredLocation, requiredString, tagsOf, validateName, type Json } from '../validate.ts';
 
 const PROVIDER = 'Microsoft.Network';
@@ -37,10 +38,19 @@ export function networkRoutes(ctx: HandlerContext): Route[] {
     return present(resource, { ...resource.properties, subnets });
   };
 
-  const subnetRecord = (vnet: StoredResource, name: string, properties: Json, provisioningState: string): StoredResource => {
+  /** A referenced NSG must exist in the VNet's region (Network answers InvalidResourceReference either way). */
+  const checkNsgReference = (properties: Json, location: string | undefined, subnetId: string) => {
+    const nsg = objectAt(properties, 'networkSecurityGroup', 'properties.networkSecurityGroup');
+    const nsgId = nsg ? requiredString(nsg, 'id', 'properties.networkSecurityGroup.id') : undefined;
+    if (nsgId && resources.find(nsgId)?.location !== location) throw errors.invalidResourceReference(nsgId, subnetId);
+  };
+
+  const subnetRecord = (vnet: StoredResource, name: string, properties: Json, provisioningState: string, siblings: Array<{ name: string; prefix: unknown }>): StoredResource => {
     validateName('network', name);
     requiredString(properties, 'addressPrefix', `properties.addressPrefix`);
     const id = `${vnet.id}/subnets/${name}`;
+    checkSubnetRange({ id, name, prefix: properties.addressPrefix }, { name: vnet.name, prefixes: vnetPrefixes(vnet.properties, vnet.id) }, siblings);
+    checkNsgReference(properties, vnet.location, id);
     const existing = resources.find(id);
     const record = existing ?? resources.create({ id, name, type: `${PROVIDER}/virtualNetworks/subnets`, resourceGroup: vnet.resourceGroup, properties: {}, tracked: false });
     record.properties = { ...properties, provisioningState };
@@ -53,7 +63,7 @@ export function networkRoutes(ctx: HandlerContext): Route[] {
     validateName('network', name);
     resources.requireGroup(sub, rg);
     const body = bodyObject(req.body);
-    const location = requiredLocation(body);
+    const location = requiredLocation(body, `${PROVIDER}/${type}`);
     const properties = { ...(objectAt(body, 'properties') ?? {}) };
     const id = providerId(sub, rg, PROVIDER, type, name);
     const existing = resources.find(id);
@@ -64,7 +74,22 @@ export function networkRoutes(ctx: HandlerContext): Route[] {
       if (!space || !arrayAt(space, 'addressPrefixes', 'properties.addressSpace.addressPrefixes')?.length) {
         throw errors.invalidParameter('properties.addressSpace.addressPrefixes', 'Required parameter \'properties.addressSpace.addressPrefixes\' is missing: expected at least one address prefix such as 10.0.0.0/16.');
       }
+      vnetPrefixes(properties, id);
+    } else {
+      checkSecurityRules(arrayAt(properties, 'securityRules', 'properties.securityRules') ?? [], id);
     }
+    // Every subnet is checked before anything is stored: a refused request changes nothing.
+    const subnetPrefixes = subnets.map((entry, i) => ({
+      name: isObject(entry) && typeof entry.name === 'string' ? entry.name : `#${i}`,
+      prefix: isObject(entry) && isObject(entry.properties) ? entry.properties.addressPrefix : undefined,
+    }));
+    subnets.forEach((entry, i) => {
+      if (!isObject(entry)) throw errors.invalidParameter(`properties.subnets[${i}]`, `Subnet ${i} must be an object.`);
+      const subnetProps = objectAt(entry, 'properties', `properties.subnets[${i}].properties`) ?? {};
+      const subnetId = `${id}/subnets/${requiredString(entry, 'name', `properties.subnets[${i}].name`)}`;
+      checkSubnetRange({ id: subnetId, name: String(entry.name), prefix: requiredString(subnetProps, 'addressPrefix', `properties.subnets[${i}].properties.addressPrefix`) }, { name, prefixes: vnetPrefixes(properties, id) }, subnetPrefixes.slice(0, i));
+      checkNsgReference(subnetProps, location, subnetId);
+    });
     const resource = existing ?? resources.create({ id, name, type: `${PROVIDER}/${type}`, resourceGroup: rg, location, properties: {} });
     resource.location = location;
     resource.tags = tagsOf(body);
@@ -74,7 +99,7 @@ export function networkRoutes(ctx: HandlerContext): Route[] {
     const ids = [id];
     subnets.forEach((entry, i) => {
       if (!isObject(entry)) throw errors.invalidParameter(`properties.subnets[${i}]`, `Subnet ${i} must be an object.`);
-      ids.push(subnetRecord(resource, requiredString(entry, 'name', `properties.subnets[${i}].name`), objectAt(entry, 'properties', `properties.subnets[${i}].properties`) ?? {}, 'Updating').id);
+      ids.push(subnetRecord(resource, requiredString(entry, 'name', `properties.subnets[${i}].name`), objectAt(entry, 'properties', `properties.subnets[${i}].properties`) ?? {}, 'Updating', subnetPrefixes.slice(0, i)).id);
     });
     const op = beginOperation(ctx, req, { resourceId: id, location, style: 'network', markFailedOnFault: true, steps: [stepAfter(ctx, 'networkResourceCreate', { kind: NETWORK_READY_EFFECT, args: { ids } })] });
     return acceptedWrite(req.origin, op, !existing, view(resource));
@@ -84,7 +109,8 @@ export function networkRoutes(ctx: HandlerContext): Route[] {
     const { sub, rg, vnet, name } = req.params as { sub: string; rg: string; vnet: string; name: string };
     const parent = resources.requireParent(sub, rg, providerId(sub, rg, PROVIDER, 'virtualNetworks', vnet));
     const existed = resources.find(`${parent.id}/subnets/${name}`) !== undefined;
-    const subnet = subnetRecord(parent, name, objectAt(bodyObject(req.body), 'properties') ?? {}, 'Updating');
+    const siblings = resources.below(parent.id).map((s) => ({ name: s.name, prefix: s.properties.addressPrefix }));
+    const subnet = subnetRecord(parent, name, objectAt(bodyObject(req.body), 'properties') ?? {}, 'Updating', siblings);
     const op = beginOperation(ctx, req, { resourceId: subnet.id, location: parent.location ?? 'eastus', style: 'network', steps: [stepAfter(ctx, 'networkResourceCreate', { kind: NETWORK_READY_EFFECT, args: { ids: [subnet.id] } })] });
     return acceptedWrite(req.origin, op, !existed, { id: subnet.id, name, type: subnet.type, etag: subnet.extra?.etag, properties: subnet.properties });
   };

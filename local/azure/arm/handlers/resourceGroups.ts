@@ -37,7 +37,7 @@ export function resourceGroupRoutes(ctx: HandlerContext): Route[] {
     const { sub, rg } = req.params as { sub: string; rg: string };
     validateName('resourceGroup', rg);
     const body = bodyObject(req.body);
-    const location = requiredLocation(body);
+    const location = requiredLocation(body, 'resourceGroups');
     const id = groupId(sub, rg);
     const existing = resources.find(id);
     if (existing?.state.deleting) {

@@ -11,6 +11,7 @@ import { present, providerId, type StoredResource } from '../resources.ts';
 import { deleteHandler, deleteTree } from '../release.ts';
 import type { Route } from '../routes.ts';
 import { bodyObject, isObject, objectAt, requiredLocation, requiredString, stringAt, tagsOf, validateName, type Json } from '../validate.ts';
+import { CORE_LIMITS, checkVmSize, findVmSize, type VmSize } from '../catalogue/vm-sizes.ts';
 import { resolveImage } from './imageSources.ts';
 
 export const VM_TYPE = 'Microsoft.Compute/virtualMachines';
@@ -24,6 +25,7 @@ export interface VmState {
   generalized: boolean;
   disk?: string;
   osType: 'Linux' | 'Windows';
+  hyperVGeneration?: 'V1' | 'V2';
   adminUsername?: string;
   computerName?: string;
   /** The guest removed its agent (a foreground deprovision): run commands can no longer report. */
@@ -33,6 +35,8 @@ export interface VmState {
 }
 
 export const vmState = (vm: StoredResource): VmState => vm.state as unknown as VmState;
+
+const POWER_OPERATIONS = new Set(['virtualMachines.start', 'virtualMachines.restart', 'virtualMachines.powerOff', 'virtualMachines.deallocate']);
 
 const EFFECT_CREATED = 'vm.created';
 const EFFECT_POWER = 'vm.power';
@@ -65,7 +69,7 @@ export function instanceView(resource: StoredResource): Json {
     statuses.push({ code: `PowerState/${state.power}`, level: 'Info', displayStatus: POWER_TEXT[state.power] });
   }
   if (state.generalized) statuses.push({ code: 'OSState/generalized', level: 'Info', displayStatus: 'VM generalized' });
-  const view: Json = { computerName: state.computerName, osName: state.osType === 'Windows' ? 'Windows' : 'Linux', statuses };
+  const view: Json = { computerName: state.computerName, osName: state.osType === 'Windows' ? 'Windows' : 'Linux', hyperVGeneration: state.hyperVGeneration ?? 'V1', statuses };
   if (state.power === 'running' && !state.agentRemoved) {
     view.vmAgent = { vmAgentVersion: '2.13.1.1', statuses: [{ code: 'ProvisioningState/succeeded', level: 'Info', displayStatus: 'Ready', message: 'Guest Agent is running' }] };
   }
@@ -123,7 +127,7 @@ export function virtualMachineRoutes(ctx: HandlerContext): Route[] {
     validateName('virtualMachine', name);
     resources.requireGroup(sub, rg);
     const body = bodyObject(req.body);
-    const location = requiredLocation(body);
+    const location = requiredLocation(body, VM_TYPE);
     const properties = objectAt(body, 'properties') ?? {};
     const id = vmId(req.params);
     // A VM whose creation failed is created again by a new PUT (as a retried deployment does).
@@ -141,15 +145,19 @@ export function virtualMachineRoutes(ctx: HandlerContext): Route[] {
 
     const hardware = objectAt(properties, 'hardwareProfile', 'properties.hardwareProfile');
     if (!hardware) throw armError('InvalidParameter', "Required parameter 'hardwareProfile' is missing (null).", 400, { target: 'hardwareProfile' });
-    requiredString(hardware, 'vmSize', 'hardwareProfile.vmSize');
+    const vmSize = requiredString(hardware, 'vmSize', 'hardwareProfile.vmSize');
     const storage = objectAt(properties, 'storageProfile', 'properties.storageProfile') ?? {};
-    const image = resolveImage(ctx, objectAt(storage, 'imageReference', 'storageProfile.imageReference'), location);
+    const image = resolveImage(ctx, objectAt(storage, 'imageReference', 'storageProfile.imageReference'), location, body.plan);
+    const size = checkVmSize(vmSize, location, image.hyperVGeneration);
     const osProfile = objectAt(properties, 'osProfile', 'properties.osProfile');
     if (image.osState === 'Generalized' && !osProfile) throw armError('InvalidParameter', "Required parameter 'osProfile' is missing (null).", 400, { target: 'osProfile' });
     if (image.osState === 'Specialized' && osProfile) throw armError('InvalidParameter', "Parameter 'osProfile' is not allowed.", 400, { target: 'osProfile' });
     const adminUsername = osProfile ? requiredString(osProfile, 'adminUsername', 'osProfile.adminUsername') : undefined;
     const computerName = osProfile ? (stringAt(osProfile, 'computerName', 'osProfile.computerName') ?? name) : name;
-    checkNetwork(ctx, properties);
+    if (osProfile) checkOsProfile(osProfile, image.osType, computerName);
+    checkOsDiskSize(objectAt(storage, 'osDisk', 'storageProfile.osDisk'), image.osDiskSizeGB);
+    checkNetwork(ctx, properties, location, id);
+    checkCoreQuota(ctx, location, size);
 
     const osDiskName = `${name}_OsDisk_1_${randomUUID().replace(/-/g, '')}`;
     const storageProfile: Json = {
@@ -163,7 +171,7 @@ export function virtualMachineRoutes(ctx: HandlerContext): Route[] {
         managedDisk: { ...((objectAt(storage, 'osDisk') ?? {}).managedDisk as Json | undefined), id: providerId(sub, rg, 'Microsoft.Compute', 'disks', osDiskName) },
       },
     };
-    const state: VmState = { power: 'starting', generalized: false, osType: image.osType, adminUsername, computerName };
+    const state: VmState = { power: 'starting', generalized: false, osType: image.osType, hyperVGeneration: image.hyperVGeneration, adminUsername, computerName };
     const vm = resources.create({
       id, name, type: VM_TYPE, resourceGroup: rg, location, tags: tagsOf(body),
       extra: pick(body, ['identity', 'zones', 'plan']),
@@ -186,6 +194,19 @@ export function virtualMachineRoutes(ctx: HandlerContext): Route[] {
     return { status: 200, body: present(vm, expand === 'instanceview' ? { ...vm.properties, instanceView: instanceView(vm) } : vm.properties) };
   };
 
+  /**
+   * A newer power action preempts one in flight (its operation ends Failed with OperationPreempted, as Azure's does);
+   * any other operation in flight on the VM (an update, a delete) refuses the action with 409.
+   */
+  const preemptPowerActions = (vm: StoredResource, action: string) => {
+    const inFlight = ctx.ops.running(vm.id).filter((op) => op.resourceId.toLowerCase() === vm.id.toLowerCase());
+    const blocking = inFlight.find((op) => !POWER_OPERATIONS.has(op.operation));
+    if (blocking) throw errors.operationNotAllowed(`Operation '${action}' is not allowed on VM '${vm.name}' since the VM is running operation '${blocking.operation}' (${blocking.id}). Retry after it completes.`);
+    for (const op of inFlight) {
+      ctx.ops.finish(op, { error: { code: 'OperationPreempted', message: `Operation execution has been preempted by a more recent operation ('${action}').` } });
+    }
+  };
+
   /** A power action: checks Azure's rules, moves to the transitional state, ends in the final one. */
   const powerAction = (action: 'start' | 'restart' | 'powerOff' | 'deallocate') => async (req: ArmRequest): Promise<ArmResponse> => {
     const vm = requireVm(req);
@@ -205,6 +226,7 @@ export function virtualMachineRoutes(ctx: HandlerContext): Route[] {
       powerOff: { transitional: 'stopping', final: 'stopped', kind: 'vmPowerOff' },
       deallocate: { transitional: 'deallocating', final: 'deallocated', kind: 'vmDeallocate' },
     }[action] as { transitional: PowerState; final: PowerState; kind: 'vmStart' | 'vmRestart' | 'vmPowerOff' | 'vmDeallocate' };
+    preemptPowerActions(vm, action);
     // A stop or restart ends every guest process (a running script, a detached deprovision).
     if (action !== 'start' && state.disk) await guest.stopGuest(state.disk);
     // Deallocating a stopped VM still goes through deallocating; starting a running VM is a no-op that succeeds.
@@ -249,8 +271,8 @@ function pick(body: Json, fields: string[]): Json {
   return Object.fromEntries(fields.filter((f) => body[f] !== undefined).map((f) => [f, body[f]]));
 }
 
-/** Inline NICs need networkApiVersion, and every referenced subnet must exist (InvalidResourceReference). */
-function checkNetwork(ctx: HandlerContext, properties: Json): void {
+/** Inline NICs need networkApiVersion; every referenced subnet must exist in the VM's region (InvalidResourceReference). */
+function checkNetwork(ctx: HandlerContext, properties: Json, location: string, vmId: string): void {
   const network = objectAt(properties, 'networkProfile', 'properties.networkProfile');
   if (!network) throw armError('InvalidParameter', "Required parameter 'networkProfile' is missing (null).", 400, { target: 'networkProfile' });
   const configs = network.networkInterfaceConfigurations;
@@ -262,12 +284,74 @@ function checkNetwork(ctx: HandlerContext, properties: Json): void {
       const ipConfigs = isObject(config) && isObject(config.properties) && Array.isArray(config.properties.ipConfigurations) ? config.properties.ipConfigurations : [];
       for (const ip of ipConfigs) {
         const subnetId = isObject(ip) && isObject(ip.properties) && isObject(ip.properties.subnet) ? ip.properties.subnet.id : undefined;
-        if (typeof subnetId === 'string' && !ctx.resources.find(subnetId)) {
-          throw armError('InvalidResourceReference', `Resource ${subnetId} referenced by resource ${String((config as Json).name)} was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.`, 404);
-        }
+        if (typeof subnetId !== 'string') continue;
+        const vnet = ctx.resources.find(subnetId.split('/').slice(0, -2).join('/'));
+        const nicId = `${vmId}/networkInterfaces/${String((config as Json).name)}`;
+        if (!ctx.resources.find(subnetId) || vnet?.location !== location) throw errors.invalidResourceReference(subnetId, nicId);
       }
     }
   } else if (!Array.isArray(network.networkInterfaces) || network.networkInterfaces.length === 0) {
     throw armError('InvalidParameter', 'The VM needs networkProfile.networkInterfaces or networkProfile.networkInterfaceConfigurations (found neither).', 400, { target: 'networkProfile' });
+  }
+}
+
+const WINDOWS_NAME_FORBIDDEN = /[`~!@#$%^&*()=+_[\]{}\\|;:.'",<>/?]/;
+
+/** Azure's computer-name and authentication rules for the guest OS the image holds. */
+function checkOsProfile(osProfile: Json, osType: 'Linux' | 'Windows', computerName: string): void {
+  if (osType === 'Windows') {
+    if (computerName.length > 15 || /^\d+$/.test(computerName) || WINDOWS_NAME_FORBIDDEN.test(computerName)) {
+      throw armError('InvalidParameter', `Windows computer name cannot be more than 15 characters long, be entirely numeric, or contain the following characters: \` ~ ! @ # $ % ^ & * ( ) = + _ [ ] { } \\ | ; : . ' " , < > / ? (found '${computerName}', ${computerName.length} characters).`, 400, { target: 'computerName' });
+    }
+    return;
+  }
+  if (computerName.length > 64) {
+    throw armError('InvalidParameter', `Linux host name cannot exceed 64 characters in length (found ${computerName.length}).`, 400, { target: 'computerName' });
+  }
+  const linux = objectAt(osProfile, 'linuxConfiguration', 'osProfile.linuxConfiguration') ?? {};
+  const keys = objectAt(linux, 'ssh', 'osProfile.linuxConfiguration.ssh')?.publicKeys;
+  const hasKeys = Array.isArray(keys) && keys.length > 0;
+  const passwordDisabled = linux.disablePasswordAuthentication === true;
+  if ((passwordDisabled && !hasKeys) || (!hasKeys && typeof osProfile.adminPassword !== 'string')) {
+    throw armError('InvalidParameter', 'Authentication using either SSH or by user name and password must be enabled in Linux profile.', 400, { target: 'linuxConfiguration' });
+  }
+}
+
+/** An explicit OS disk size below the image's is refused (Azure's wording). */
+function checkOsDiskSize(osDisk: Json | undefined, imageSizeGB: number): void {
+  const size = osDisk?.diskSizeGB;
+  if (typeof size === 'number' && size < imageSizeGB) {
+    throw armError('InvalidParameter', `Disk size ${size}GB is smaller than the size of the corresponding disk in the VM image: ${imageSizeGB}GB. This is not allowed. Please choose equal or greater size or do not specify an explicit size.`, 400, { target: 'osDisk.diskSizeGB' });
+  }
+}
+
+/** vCPUs in use in a region per family and in total: VMs and scale-set instances (by their sku). */
+export function coreUsage(ctx: HandlerContext, location: string): { total: number; families: Map<string, number> } {
+  const families = new Map<string, number>();
+  let total = 0;
+  for (const r of ctx.resources.store.list<StoredResource>('resource')) {
+    if (r.location !== location) continue;
+    const vmSizeName = r.type === VM_TYPE ? (r.properties.hardwareProfile as Json | undefined)?.vmSize
+      : r.type === 'Microsoft.Compute/virtualMachineScaleSets' ? (r.extra?.sku as Json | undefined)?.name : undefined;
+    const size = typeof vmSizeName === 'string' ? findVmSize(vmSizeName) : undefined;
+    if (!size) continue;
+    const count = r.type === VM_TYPE ? 1 : Number((r.extra?.sku as Json | undefined)?.capacity ?? 0);
+    total += size.vCPUs * count;
+    families.set(size.family, (families.get(size.family) ?? 0) + size.vCPUs * count);
+  }
+  return { total, families };
+}
+
+/** A VM that would take a region's vCPUs past the quota is refused before it is made. */
+function checkCoreQuota(ctx: HandlerContext, location: string, size: VmSize): void {
+  const usage = coreUsage(ctx, location);
+  const checks = [
+    { what: `${size.family} Cores`, used: usage.families.get(size.family) ?? 0, limit: CORE_LIMITS.family },
+    { what: 'Total Regional Cores', used: usage.total, limit: CORE_LIMITS.total },
+  ];
+  for (const c of checks) {
+    if (c.used + size.vCPUs > c.limit) {
+      throw armError('OperationNotAllowed', `Operation could not be completed as it results in exceeding approved ${c.what} quota. Additional details - Deployment Model: Resource Manager, Location: ${location}, Current Limit: ${c.limit}, Current Usage: ${c.used}, Additional Required: ${size.vCPUs}, (Minimum) New Limit Required: ${c.used + size.vCPUs}.`, 409);
+    }
   }
 }

@@ -1,0 +1,65 @@
+/**
+ * What a subscription may create where: the regions each resource type is offered in (`providers/{namespace}`, by
+ * display name as Azure lists them), VM sizes per region (`Microsoft.Compute/skus`) and vCPU usage (`usages`).
+ */
+import type { HandlerContext } from '../context.ts';
+import { armError } from '../errors.ts';
+import { checkLocation, displayName, regionNames } from '../regions.ts';
+import type { Route } from '../routes.ts';
+import { CORE_LIMITS, resourceSkus } from '../catalogue/vm-sizes.ts';
+import { coreUsage } from './virtualMachines.ts';
+
+/** `location eq 'eastus'` is the one filter Azure's skus API supports. */
+function locationFilter(filter: string | null): string | undefined {
+  if (!filter) return undefined;
+  const match = /^\s*location\s+eq\s+'([^']+)'\s*$/i.exec(filter);
+  if (!match) throw armError('InvalidFilter', `The $filter '${filter}' is not supported: expected location eq '{location}'.`, 400, { target: '$filter' });
+  return checkLocation(match[1]!, 'Microsoft.Compute/skus', '$filter');
+}
+
+/** Azure's localized names for the family quotas ("standardDSv5Family" → "Standard DSv5 Family vCPUs"). */
+const familyLabel = (family: string): string => `Standard ${family.replace(/^standard/, '').replace(/Family$/, '')} Family vCPUs`;
+
+/** The resource types the emulator serves, per provider. */
+const PROVIDERS: Record<string, string[]> = {
+  'Microsoft.Compute': ['virtualMachines', 'virtualMachineScaleSets', 'images', 'galleries', 'galleries/images', 'galleries/images/versions', 'disks', 'locations', 'skus'],
+  'Microsoft.Network': ['virtualNetworks', 'virtualNetworks/subnets', 'networkSecurityGroups', 'networkInterfaces'],
+  'Microsoft.KeyVault': ['vaults'],
+};
+
+export function capacityRoutes(ctx: HandlerContext): Route[] {
+  return [
+    {
+      method: 'GET', pattern: '/subscriptions/{sub}/providers/{namespace}', operation: 'providers.get', api: 'resources',
+      handler: (req) => {
+        const namespace = Object.keys(PROVIDERS).find((n) => n.toLowerCase() === req.params.namespace!.toLowerCase());
+        if (!namespace) throw armError('InvalidResourceNamespace', `The resource namespace '${req.params.namespace}' is invalid.`, 404);
+        const locations = regionNames().map(displayName);
+        return {
+          status: 200,
+          body: {
+            id: `/subscriptions/${req.params.sub}/providers/${namespace}`, namespace, registrationState: 'Registered', registrationPolicy: 'RegistrationRequired',
+            resourceTypes: PROVIDERS[namespace]!.map((resourceType) => ({ resourceType, locations, apiVersions: [], capabilities: 'None' })),
+          },
+        };
+      },
+    },
+    {
+      method: 'GET', pattern: '/subscriptions/{sub}/providers/Microsoft.Compute/skus', operation: 'resourceSkus.list', api: 'skus',
+      handler: (req) => ({ status: 200, body: { value: resourceSkus(locationFilter(req.query.get('$filter'))) } }),
+    },
+    {
+      method: 'GET', pattern: '/subscriptions/{sub}/providers/Microsoft.Compute/locations/{location}/usages', operation: 'usage.list', api: 'compute',
+      handler: (req) => {
+        const location = checkLocation(req.params.location!, 'Microsoft.Compute/locations/usages');
+        const usage = coreUsage(ctx, location);
+        const families = new Set([...resourceSkus(location).map((s) => String(s.family)), ...usage.families.keys()]);
+        const value = [
+          { unit: 'Count', currentValue: usage.total, limit: CORE_LIMITS.total, name: { value: 'cores', localizedValue: 'Total Regional vCPUs' } },
+          ...[...families].sort().map((family) => ({ unit: 'Count', currentValue: usage.families.get(family) ?? 0, limit: CORE_LIMITS.family, name: { value: family, localizedValue: familyLabel(family) } })),
+        ];
+        return { status: 200, body: { value } };
+      },
+    },
+  ];
+}

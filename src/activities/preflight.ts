@@ -1,0 +1,230 @@
+/**
+ * Preflight: everything a bake would meet later, checked through Azure's read APIs before anything is created, and
+ * every problem listed at once with the template path it comes from (the plan step and `kiln preflight` run it).
+ */
+
+import type { GalleryImage } from '@azure/arm-compute';
+import { coreUsage, resourceTypeRegions, vmSizeIn } from '../azure/capacity.ts';
+import type { AzureClients } from '../azure/clients.ts';
+import { permanentError, type KilnStepError } from '../azure/errors.ts';
+import { getImageDefinition, getImageVersion, latestVersion } from '../azure/galleries.ts';
+import { galleryImageVersionId } from '../azure/ids.ts';
+import { getManagedImage } from '../azure/images.ts';
+import { getPlatformImage, latestPlatformImageVersion } from '../azure/marketplace.ts';
+import { getResourceById } from '../azure/network.ts';
+import { normalizeRegion, sameRegion } from '../azure/regions.ts';
+import { getScaleSet } from '../azure/scaleSets.ts';
+import { secretUnreadable } from '../azure/keyVault.ts';
+import type { BakeSpec } from '../template/spec.ts';
+
+export interface PreflightProblem {
+  /** Where in the template the problem comes from (`properties.vmProfile.vmSize`). */
+  path: string;
+  /** A short stable name for the kind of problem (`VmSizeNotOffered`). */
+  code: string;
+  message: string;
+}
+
+/** What the source says about the build VM, as far as Azure could tell. */
+interface SourceFacts {
+  osType?: 'Linux' | 'Windows';
+  hyperVGeneration?: 'V1' | 'V2';
+}
+
+const SOURCE = 'properties.source';
+const VM_SIZE = 'properties.vmProfile.vmSize';
+const SUBNET = 'properties.vmProfile.vnetConfig.subnetId';
+
+const osTypeOf = (value: string | undefined): SourceFacts['osType'] =>
+  value === undefined ? undefined : /windows/i.test(value) ? 'Windows' : 'Linux';
+const generationOf = (value: string | undefined): SourceFacts['hyperVGeneration'] =>
+  value === 'V1' || value === 'V2' ? value : undefined;
+const securityType = (definition: GalleryImage): string | undefined =>
+  definition.features?.find((f) => f.name === 'SecurityType')?.value;
+
+/** Collects problems; a non-404 Azure failure (throttling, outage) still fails the check so that plan retries it. */
+class Problems {
+  readonly list: PreflightProblem[] = [];
+  add(path: string, code: string, message: string): void {
+    this.list.push({ path, code, message });
+  }
+}
+
+async function checkSource(clients: AzureClients, spec: BakeSpec, problems: Problems): Promise<SourceFacts> {
+  const source = spec.source;
+  const location = normalizeRegion(spec.location);
+  switch (source.type) {
+    case 'PlatformImage': {
+      const urn = `${source.publisher}:${source.offer}:${source.sku}`;
+      const ref = { location, publisher: source.publisher, offer: source.offer, sku: source.sku };
+      const version = source.version === 'latest'
+        ? await latestPlatformImageVersion(clients, ref).catch((err: KilnStepError) => {
+          if (err.statusCode === 404) return undefined;
+          throw err;
+        })
+        : source.version;
+      const image = version ? await getPlatformImage(clients, ref, version) : undefined;
+      if (!image) {
+        problems.add(SOURCE, 'SourceImageNotFound', `marketplace image ${urn}:${source.version} is not offered in ${location}`);
+        // Marketplace publishers name their OS (MicrosoftWindowsServer): enough to check the target definitions too.
+        return { osType: osTypeOf(`${source.publisher} ${source.offer}`) };
+      }
+      return { osType: osTypeOf(image.osType), hyperVGeneration: generationOf(image.hyperVGeneration) };
+    }
+    case 'ManagedImage': {
+      const image = await getManagedImage(clients, source.imageId);
+      if (!image) {
+        problems.add(`${SOURCE}.imageId`, 'SourceImageNotFound', `managed image ${source.imageId} does not exist`);
+        return {};
+      }
+      if (!sameRegion(image.location, location)) {
+        problems.add(`${SOURCE}.imageId`, 'SourceImageInOtherRegion', `managed image ${source.imageId} is in ${image.location}; a VM can use it only in its own region, and the build VM is in ${location}`);
+      }
+      return { osType: osTypeOf(image.storageProfile?.osDisk?.osType), hyperVGeneration: generationOf(image.hyperVGeneration) };
+    }
+    case 'SharedImageVersion': {
+      const definition = await getImageDefinition(clients, source.image.id);
+      if (!definition) {
+        problems.add(`${SOURCE}.imageVersionId`, 'SourceImageNotFound', `gallery image definition ${source.image.id} does not exist`);
+        return {};
+      }
+      const facts = { osType: osTypeOf(definition.osType), hyperVGeneration: generationOf(definition.hyperVGeneration ?? 'V1') };
+      const name = source.version ?? (await latestVersion(clients, source.image.id));
+      const version = name ? await getImageVersion(clients, galleryImageVersionId(source.image.id, name)) : undefined;
+      if (!version) {
+        problems.add(`${SOURCE}.imageVersionId`, 'SourceImageNotFound', name ? `gallery image version ${galleryImageVersionId(source.image.id, name)} does not exist` : `gallery image ${source.image.id} has no version to build from`);
+        return facts;
+      }
+      const regions = (version.publishingProfile?.targetRegions ?? []).map((r) => r.name);
+      if (!regions.some((r) => sameRegion(r, location))) {
+        problems.add(`${SOURCE}.imageVersionId`, 'SourceImageNotInRegion', `gallery image version ${version.id ?? name} is not replicated to ${location} (its regions: ${regions.map(normalizeRegion).join(', ') || 'none'})`);
+      }
+      return facts;
+    }
+  }
+}
+
+async function checkVmSize(clients: AzureClients, spec: BakeSpec, facts: SourceFacts, problems: Problems): Promise<void> {
+  const { vmSize } = spec.vmProfile;
+  const location = normalizeRegion(spec.location);
+  const size = await vmSizeIn(clients, location, vmSize);
+  if (!size) {
+    problems.add(VM_SIZE, 'VmSizeNotOffered', `VM size ${vmSize} is not offered in ${location}`);
+    return;
+  }
+  if (size.restriction) problems.add(VM_SIZE, 'VmSizeRestricted', `VM size ${vmSize} is restricted for this subscription in ${location} (${size.restriction})`);
+  if (facts.hyperVGeneration && !size.hyperVGenerations.includes(facts.hyperVGeneration)) {
+    problems.add(VM_SIZE, 'VmSizeGeneration', `VM size ${vmSize} cannot boot a Hyper-V ${facts.hyperVGeneration} source (it supports ${size.hyperVGenerations.join(', ')})`);
+  }
+  if (size.vCPUs === undefined) return;
+  const usage = await coreUsage(clients, location);
+  for (const key of [size.family, 'cores']) {
+    const quota = key ? usage.get(key.toLowerCase()) : undefined;
+    if (quota && quota.current + size.vCPUs > quota.limit) {
+      problems.add(VM_SIZE, 'QuotaExceeded', `${quota.name} in ${location}: ${quota.current} of ${quota.limit} in use, the build VM needs ${size.vCPUs} more`);
+    }
+  }
+}
+
+async function checkDistributions(clients: AzureClients, spec: BakeSpec, facts: SourceFacts, regions: Set<string>, problems: Problems): Promise<void> {
+  const location = normalizeRegion(spec.location);
+  for (const [i, dist] of spec.distributions.entries()) {
+    const at = `properties.distribute[${i}]`;
+    if (dist.type === 'ManagedImage') {
+      // A managed image is captured from the build VM, which Azure allows only in the VM's own region.
+      if (!sameRegion(dist.location, location)) {
+        problems.add(`${at}.location`, 'ManagedImageInOtherRegion', `a managed image is captured from the build VM and must be in its region ${location}, found ${normalizeRegion(dist.location)}; set the template's location to ${normalizeRegion(dist.location)}, or distribute to a gallery and replicate there`);
+      }
+      continue;
+    }
+    if (dist.type !== 'SharedImage') continue;
+    dist.regions.forEach((r, j) => {
+      if (!regions.has(normalizeRegion(r.name))) problems.add(`${at}.targetRegions[${j}].name`, 'RegionNotFound', `region ${r.name} does not exist or does not offer gallery images`);
+    });
+    const definition = await getImageDefinition(clients, dist.image.id);
+    if (!definition) {
+      problems.add(`${at}.galleryImageId`, 'ImageDefinitionNotFound', `gallery image definition ${dist.image.id} does not exist`);
+      continue;
+    }
+    if (!sameRegion(definition.location, location)) {
+      problems.add(`${at}.galleryImageId`, 'GalleryInOtherRegion', `gallery image definition ${dist.image.id} is in ${definition.location}; its versions are captured from the build VM, which must be in the same region, and the build VM is in ${location}`);
+    }
+    const osType = osTypeOf(definition.osType);
+    if (facts.osType && osType && facts.osType !== osType) {
+      problems.add(`${at}.galleryImageId`, 'OsTypeMismatch', `the source is ${facts.osType}, the image definition ${dist.image.image} is ${osType}`);
+    }
+    const generation = generationOf(definition.hyperVGeneration ?? 'V1');
+    if (facts.hyperVGeneration && generation && facts.hyperVGeneration !== generation) {
+      problems.add(`${at}.galleryImageId`, 'HyperVGenerationMismatch', `the source is Hyper-V ${facts.hyperVGeneration}, the image definition ${dist.image.image} is ${generation}`);
+    }
+    const security = securityType(definition);
+    if (security && /TrustedLaunch|ConfidentialVM/i.test(security) && facts.hyperVGeneration === 'V1') {
+      problems.add(`${at}.galleryImageId`, 'SecurityTypeMismatch', `the image definition ${dist.image.image} requires ${security}, which needs a Hyper-V V2 source; the source is V1`);
+    }
+  }
+}
+
+async function checkSubnet(clients: AzureClients, spec: BakeSpec, problems: Problems): Promise<void> {
+  const subnetId = spec.vmProfile.subnetId;
+  if (!subnetId) return;
+  const vnetId = subnetId.split('/').slice(0, -2).join('/');
+  const [subnet, vnet] = await Promise.all([getResourceById(clients, subnetId), getResourceById(clients, vnetId)]);
+  if (!subnet || !vnet) {
+    problems.add(SUBNET, 'SubnetNotFound', `subnet ${subnetId} does not exist`);
+    return;
+  }
+  if (vnet.location && !sameRegion(vnet.location, spec.location)) {
+    problems.add(SUBNET, 'SubnetInOtherRegion', `subnet ${subnetId} is in ${normalizeRegion(vnet.location)}, the build VM is in ${normalizeRegion(spec.location)}; a VM's NIC must be in its subnet's region`);
+  }
+}
+
+async function checkScaleSets(clients: AzureClients, spec: BakeSpec, problems: Problems): Promise<void> {
+  for (const [i, target] of spec.rollout.entries()) {
+    const found = await getScaleSet(clients, target.scaleSetId).catch((err: KilnStepError) => {
+      if (err.statusCode === 404) return undefined;
+      throw err;
+    });
+    if (!found) problems.add(`properties.rollout[${i}].scaleSetId`, 'ScaleSetNotFound', `scale set ${target.scaleSetId} does not exist`);
+  }
+}
+
+/** Each secret is read (its value dropped at once): Kiln's identity must be able to, and the message names it only. */
+async function checkSecrets(clients: AzureClients, spec: BakeSpec, problems: Problems): Promise<void> {
+  for (const [variable, ref] of Object.entries(spec.secrets)) {
+    const why = await secretUnreadable(clients, ref);
+    if (why) problems.add(`properties.secrets.${variable}`, 'SecretUnreadable', `secret ${ref.name} in vault ${ref.vault}: ${why}`);
+  }
+}
+
+/** Every problem the template would meet on this subscription, in template order; empty when the bake may start. */
+export async function preflight(clients: AzureClients, spec: BakeSpec): Promise<PreflightProblem[]> {
+  const problems = new Problems();
+  const location = normalizeRegion(spec.location);
+  const regions = await resourceTypeRegions(clients, 'Microsoft.Compute', 'virtualMachines');
+  if (!regions.has(location)) {
+    problems.add('location', 'RegionNotFound', `region ${spec.location} does not exist or does not offer virtual machines`);
+    return problems.list;
+  }
+  const facts = await checkSource(clients, spec, problems);
+  await Promise.all([
+    checkVmSize(clients, spec, facts, problems),
+    checkDistributions(clients, spec, facts, regions, problems),
+    checkSubnet(clients, spec, problems),
+    checkScaleSets(clients, spec, problems),
+    checkSecrets(clients, spec, problems),
+  ]);
+  const order = (p: PreflightProblem) => ['location', SOURCE, 'properties.vmProfile', 'properties.distribute', 'properties.rollout', 'properties.secrets'].findIndex((prefix) => p.path.startsWith(prefix));
+  return problems.list.sort((a, b) => order(a) - order(b) || a.path.localeCompare(b.path));
+}
+
+/** One line per problem: `path: message`. */
+export function formatProblems(problems: PreflightProblem[]): string {
+  return problems.map((p) => `${p.path}: ${p.message}`).join('\n');
+}
+
+/** Fails the plan step at once (permanent: nothing was created, a retry would find the same) when preflight finds problems. */
+export async function requirePreflight(clients: AzureClients, spec: BakeSpec): Promise<void> {
+  const problems = await preflight(clients, spec);
+  if (problems.length === 0) return;
+  throw permanentError(`preflight found ${problems.length} problem${problems.length === 1 ? '' : 's'}; nothing was created:\n${formatProblems(problems)}`, { code: 'PreflightFailed' });
+}

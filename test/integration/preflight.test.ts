@@ -1,0 +1,142 @@
+// Preflight and the region fixes against the seeded emulator: a template with four problems fails the plan step
+// listing all four with nothing created; replicating again against Azure's display names sends nothing.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { PipelinePolicy } from '@azure/core-rest-pipeline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createActivityEnvironment, setActivityEnvironment } from '../../src/activities/environment.ts';
+import { planBake } from '../../src/activities/plan.ts';
+import { preflight } from '../../src/activities/preflight.ts';
+import { createAzureClients, type AzureClients } from '../../src/azure/clients.ts';
+import { getImageVersion, startReplication } from '../../src/azure/galleries.ts';
+import { loadConfig } from '../../src/config.ts';
+import { parseTemplate } from '../../src/template/index.ts';
+import type { BakeSpec } from '../../src/template/spec.ts';
+import { startAzureEmulator, type AzureEmulator } from '../../local/azure/index.ts';
+import { localAzureSettings } from '../../local/default.ts';
+
+const SUB = '00000000-0000-0000-0000-000000000000';
+const GALLERY = `/subscriptions/${SUB}/resourceGroups/kiln-images/providers/Microsoft.Compute/galleries/kilnGallery`;
+const SEEDED_VERSION = `${GALLERY}/images/ubuntu-web/versions/1.0.0`;
+
+let home: string;
+let emulator: AzureEmulator;
+let clients: AzureClients;
+const writes: Array<{ method: string; path: string }> = [];
+
+const recorder: PipelinePolicy = {
+  name: 'record-writes',
+  async sendRequest(request, next) {
+    if (request.method !== 'GET' && request.method !== 'HEAD') writes.push({ method: request.method, path: new URL(request.url).pathname });
+    return next(request);
+  },
+};
+
+function template(edit: (t: { location: string; properties: Record<string, unknown> }) => void = () => {}): BakeSpec {
+  const json = JSON.parse(readFileSync(join('examples', 'ubuntu-web.json'), 'utf8'));
+  edit(json);
+  const parsed = parseTemplate(json);
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+  return parsed.spec;
+}
+
+async function groupNames(): Promise<string[]> {
+  const names: string[] = [];
+  for await (const group of clients.resources.resourceGroups.list()) names.push(group.name!);
+  return names.sort();
+}
+
+beforeAll(async () => {
+  home = mkdtempSync(join(tmpdir(), 'kiln-preflight-'));
+  emulator = await startAzureEmulator({ home: join(home, 'azure'), profile: 'zero', seedFile: 'local/environment.json' });
+  // No blob call is made here: the storage setting only has to parse.
+  const config = loadConfig(localAzureSettings(emulator, 'UseDevelopmentStorage=true'));
+  clients = createAzureClients(config, { additionalPolicies: [recorder] });
+  setActivityEnvironment(createActivityEnvironment(config, clients));
+});
+
+afterAll(async () => {
+  setActivityEnvironment(undefined);
+  await emulator?.close();
+  rmSync(home, { recursive: true, force: true });
+});
+
+describe('preflight', () => {
+  it('finds nothing wrong with the example', async () => {
+    expect(await preflight(clients, template())).toEqual([]);
+  });
+
+  it('fails the plan step listing a bad vmSize, an unknown sku, a subnet in another region and a Windows source for a Linux definition, creating nothing', async () => {
+    const parsed = parseTemplate(JSON.parse(readFileSync(join('test', 'fixtures', 'templates', 'preflight-four-problems.json'), 'utf8')));
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+    const spec = parsed.spec;
+    const groupsBefore = await groupNames();
+    writes.length = 0;
+    const started = Date.now();
+    const out = await planBake({ runId: 'ubuntu-web-20261206T100000Z-0001', spec, now: '2026-12-06T10:00:00.000Z' });
+    const elapsedMs = Date.now() - started;
+
+    expect(out.ok).toBe(false);
+    if (out.ok) return;
+    expect(out.error).toMatchObject({ code: 'PreflightFailed', retryable: false });
+    const lines = out.error.message.split('\n').slice(1);
+    expect(lines).toEqual([
+      'properties.source: marketplace image MicrosoftWindowsServer:WindowsServer:2099-datacenter-imaginary:latest is not offered in eastus',
+      'properties.vmProfile.vmSize: VM size Standard_Bogus_v9 is not offered in eastus',
+      expect.stringMatching(/^properties\.vmProfile\.vnetConfig\.subnetId: subnet .*weu-build-vnet\/subnets\/build is in westeurope, the build VM is in eastus/),
+      'properties.distribute[0].galleryImageId: the source is Windows, the image definition ubuntu-web is Linux',
+    ]);
+    expect(writes).toEqual([]);
+    expect(await groupNames()).toEqual(groupsBefore);
+    expect(elapsedMs).toBeLessThan(5_000);
+  });
+
+  it('refuses a managed image outside the build region, a restricted size, a missing scale set and a region that does not exist', async () => {
+    const spec = template((t) => {
+      t.properties.vmProfile = { vmSize: 'Standard_NC6s_v3' };
+      t.properties.distribute = [
+        { type: 'ManagedImage', imageId: `/subscriptions/${SUB}/resourceGroups/web-prod/providers/Microsoft.Compute/images/far`, location: 'eastus', runOutputName: 'far' },
+        { type: 'SharedImage', galleryImageId: `${GALLERY}/images/ubuntu-web`, runOutputName: 'web', targetRegions: [{ name: 'eastus' }, { name: 'Mars Central' }] },
+      ];
+      t.properties.rollout = [{ scaleSetId: `/subscriptions/${SUB}/resourceGroups/web-prod/providers/Microsoft.Compute/virtualMachineScaleSets/nope` }];
+    });
+    // Validation refuses this already; preflight checks it too, for a spec that did not come through validation.
+    const managed = spec.distributions[0]!;
+    if (managed.type === 'ManagedImage') managed.location = 'westus';
+    const problems = await preflight(clients, spec);
+    expect(problems.map((p) => [p.path, p.code])).toEqual([
+      ['properties.vmProfile.vmSize', 'VmSizeRestricted'],
+      ['properties.distribute[0].location', 'ManagedImageInOtherRegion'],
+      ['properties.distribute[1].targetRegions[1].name', 'RegionNotFound'],
+      ['properties.rollout[0].scaleSetId', 'ScaleSetNotFound'],
+    ]);
+    expect(problems[1]!.message).toMatch(/must be in its region eastus, found westus/);
+  });
+
+  it('refuses a build region Azure does not have', async () => {
+    expect(await preflight(clients, template((t) => { t.location = 'mars'; }))).toEqual([
+      { path: 'location', code: 'RegionNotFound', message: 'region mars does not exist or does not offer virtual machines' },
+    ]);
+  });
+});
+
+describe('replicate against display names', () => {
+  it('sends one update for a new region and nothing when retried, although Azure answers "East US"', async () => {
+    const regions = [
+      { name: 'eastus', replicaCount: 1, storageAccountType: 'Standard_LRS' as const },
+      { name: 'westeurope', replicaCount: 1, storageAccountType: 'Standard_LRS' as const },
+      { name: 'westus2', replicaCount: 1, storageAccountType: 'Standard_LRS' as const },
+    ];
+    const seeded = await getImageVersion(clients, SEEDED_VERSION);
+    expect(seeded?.publishingProfile?.targetRegions?.map((r) => r.name)).toEqual(['East US', 'West Europe']);
+
+    writes.length = 0;
+    expect(await startReplication(clients, SEEDED_VERSION, regions)).toBeDefined();
+    expect(writes.filter((w) => w.method === 'PUT')).toHaveLength(1);
+
+    writes.length = 0;
+    expect(await startReplication(clients, SEEDED_VERSION, regions)).toBeUndefined();
+    expect(writes).toEqual([]);
+  });
+});
