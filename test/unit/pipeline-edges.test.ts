@@ -48,7 +48,7 @@ describe('cancel while waiting in a sub-orchestration', () => {
     expect(record.status).toBe('Canceled');
     expect(record.error).toMatchObject({ step: 'rollout', code: 'Canceled' });
     expect(stepStatus(record)).toMatchObject({ promote: 'Succeeded', rollout: 'Canceled', cleanup: 'Succeeded' });
-    expect(record.outputs.scaleSets).toEqual([{ id: h.spec.rollout[0]!.scaleSetId, status: 'Failed', updated: 0, total: 3 }]);
+    expect(record.outputs.scaleSets).toEqual([{ id: h.spec.rollout[0]!.scaleSetId, status: 'Failed', updated: 0, total: 3, path: 'batches' }]);
   });
 });
 

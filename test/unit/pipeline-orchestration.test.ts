@@ -4,81 +4,35 @@
  * watchdog, approval, lock, resume. The emulator-backed bakes are in test/e2e/bake-*.test.ts.
  */
 
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { InvocationContext } from '@azure/functions';
-import * as df from 'durable-functions';
+import type * as df from 'durable-functions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Activity } from '../../src/activities/contracts.ts';
-import { SkippableClock } from '../../local/host/clock.ts';
-import { startLocalHost, type LocalHost } from '../../local/host/index.ts';
+import type { SkippableClock } from '../../local/host/clock.ts';
 import type { BakeInput, BakeProgress } from '../../src/pipeline/contracts.ts';
 import type { RunRecord } from '../../src/runs/record.ts';
-import { parseTemplate } from '../../src/template/index.ts';
 import type { BakeSpec } from '../../src/template/spec.ts';
 import { fake, galleryImage } from '../fixtures/bake-app/fake-azure.ts';
+import { startBakeHarness, type BakeHarness } from '../support/bake-harness.ts';
 
-const app = join(import.meta.dirname, '../fixtures/bake-app');
-let home: string;
-let host: LocalHost;
+let h: BakeHarness;
 let clock: SkippableClock;
 let client: df.DurableClient;
 let spec: BakeSpec;
-let runs = 0;
 
 beforeAll(async () => {
-  home = mkdtempSync(join(tmpdir(), 'kiln-bake-orch-'));
-  clock = new SkippableClock();
-  host = await startLocalHost({
-    appEntry: join(app, 'app.ts'),
-    home,
-    port: 0,
-    settings: {},
-    hostJsonPath: join(app, 'host.json'),
-    clock,
-    log: () => undefined,
-  });
-  const binding = df.input.durableClient();
-  const context = new InvocationContext({ functionName: 'test', options: { extraInputs: [binding] } });
-  context.extraInputs.set(binding, host.engine.clientInput(host.url));
-  client = df.getClient(context);
-  const parsed = parseTemplate(JSON.parse(readFileSync(join(import.meta.dirname, '../../examples/ubuntu-web.json'), 'utf8')), { fallbackName: 'ubuntu-web' });
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  spec = parsed.spec;
+  h = await startBakeHarness('ubuntu-web');
+  ({ clock, client, spec } = h);
 });
 
 afterAll(async () => {
-  await host?.close();
-  rmSync(home, { recursive: true, force: true });
+  await h?.close();
 });
 
 beforeEach(() => fake.reset());
 
-async function start(overrides: Partial<BakeSpec> = {}, extra: Partial<BakeInput> = {}): Promise<string> {
-  const runId = `ubuntu-web-20261125T130000Z-${String(++runs).padStart(4, '0')}`;
-  const input: BakeInput = { runId, templateName: 'ubuntu-web', trigger: 'http', spec: { ...spec, ...overrides }, ...extra };
-  await client.startNew('bake', { instanceId: runId, input });
-  return runId;
-}
-
-async function waitFor(id: string, done: (s: df.DurableOrchestrationStatus) => boolean, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const status = await client.getStatus(id);
-    if (done(status)) return status;
-    if (Date.now() > deadline) throw new Error(`${id}: still ${status.runtimeStatus} (${JSON.stringify(status.customStatus)})`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-async function finished(id: string): Promise<RunRecord> {
-  const status = await waitFor(id, (s) => ['Completed', 'Failed', 'Terminated'].includes(String(s.runtimeStatus)));
-  expect(status.runtimeStatus, String(status.output)).toBe('Completed');
-  const record = fake.records.get(id)!;
-  expect(status.output).toEqual(record);
-  return record;
-}
+const start = (overrides: Partial<BakeSpec> = {}, extra: Partial<BakeInput> = {}) => h.start(overrides, extra);
+const waitFor = (id: string, done: (s: df.DurableOrchestrationStatus) => boolean, timeoutMs?: number) => h.waitFor(id, done, timeoutMs);
+const finished = (id: string): Promise<RunRecord> => h.finished(id);
 
 /** How many times the hanging first customizer has been looked at. */
 const customizerLooks = () =>
