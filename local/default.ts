@@ -218,6 +218,8 @@ export async function startLocalDefault(options: LocalDefaultOptions): Promise<L
       scale: options.scale,
       seedFile: options.seedFile ?? join(repoRoot, 'local/environment.json'),
       filesDir: join(repoRoot, 'examples/files'),
+      // Guests see the host's system directories only; these may lie inside one (e.g. KILN_HOME under /var).
+      privatePaths: [home, repoRoot],
       ...(options.isolation ? { isolation: options.isolation } : {}),
       ...(options.log ? { log: options.log } : {}),
     });
