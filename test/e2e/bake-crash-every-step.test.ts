@@ -58,7 +58,7 @@ afterAll(async () => {
     up.kill('SIGTERM');
     await exited;
   }
-  if (home && !process.env.KILN_KEEP_CRASH_HOME) await rm(home, { recursive: true, force: true });
+  if (home) await rm(home, { recursive: true, force: true });
 });
 
 describe('the local default killed during every step of a bake', () => {
@@ -91,7 +91,6 @@ describe('the local default killed during every step of a bake', () => {
       if (step === 'end') break;
       await killUp();
       killedDuring.push(step);
-      console.log(`killed during ${step}`);
       ready = await startUp(false);
     }
 
@@ -99,8 +98,9 @@ describe('the local default killed during every step of a bake', () => {
     expect(run.status, describeRun(run)).toBe('Succeeded');
     expect(await imageVersions(azure, 'ubuntu-web')).toEqual([...before, run.outputs.version].sort());
     expect(await resourceGroupExists(azure, stagingGroupName(run.staging!.resourceGroupId))).toBe(false);
-    // The steps whose crash the issue names are always caught (they run long enough to be seen running).
-    expect(killedDuring).toEqual(expect.arrayContaining(['customize', 'generalize']));
+    // Steps of a few milliseconds (lock, cleanup) are not always seen running; those whose crash broke bakes before
+    // (customize, generalize) and those with Azure operations in flight always are.
+    expect(killedDuring).toEqual(expect.arrayContaining(['stage', 'customize', 'validate', 'generalize', 'capture', 'replicate', 'rollout']));
     console.log(`kill -9 during: ${killedDuring.join(', ')} (${killedDuring.length} of ${STEPS.length} steps)`);
   }, 300_000);
 });
