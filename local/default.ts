@@ -222,6 +222,8 @@ export async function startLocalDefault(options: LocalDefaultOptions): Promise<L
       filesDir: join(repoRoot, 'examples/files'),
       // Disk access publishes VHDs into Azurite, so that a VHD distribution's copy runs there.
       diskAccessStorage: azurite.connectionString,
+      // Guests see the host's system directories only; these may lie inside one (e.g. KILN_HOME under /var).
+      privatePaths: [home, repoRoot],
       ...(options.isolation ? { isolation: options.isolation } : {}),
       ...(options.log ? { log: options.log } : {}),
     });

@@ -32,7 +32,7 @@ import os, sys
 root = sys.argv[1]
 for d, dirs, files in os.walk(root):
     try:
-        if os.getxattr(d, 'trusted.overlay.opaque', follow_symlinks=False) == b'y':
+        if os.getxattr(d, 'user.overlay.opaque', follow_symlinks=False) == b'y':
             print(d)
     except OSError:
         pass
@@ -40,14 +40,14 @@ for d, dirs, files in os.walk(root):
 const MARK_OPAQUE = `
 import os, sys
 for d in sys.argv[1:]:
-    os.setxattr(d, 'trusted.overlay.opaque', b'y', follow_symlinks=False)
+    os.setxattr(d, 'user.overlay.opaque', b'y', follow_symlinks=False)
 `;
 
 const CHECK_OPAQUE = `
 import os, sys
 for d in sys.argv[1:]:
     try:
-        print('1' if os.getxattr(d, 'trusted.overlay.opaque', follow_symlinks=False) == b'y' else '0')
+        print('1' if os.getxattr(d, 'user.overlay.opaque', follow_symlinks=False) == b'y' else '0')
     except OSError:
         print('0')
 `;

@@ -9,6 +9,7 @@ import type { Stats } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { promisify } from 'node:util';
 import { copyTree, isWhiteout, listOpaqueDirs, markOpaque, opaqueFlags } from './disks-overlay.ts';
+import { SYSTEM_DIRS } from './sandbox-guest.ts';
 
 /** A VM's disk. Serializable: the emulator keeps it in its resource store. */
 export interface Disk {
@@ -130,6 +131,8 @@ async function resolveInLayers(
   const parts = guestPath(path).split('/').filter(Boolean);
   for (const layer of layerStack(disk)) {
     const isHost = layer === HOST_ROOT;
+    // A guest sees only the host's system directories (sandbox-guest.ts).
+    if (isHost && !SYSTEM_DIRS.includes(parts[0] ?? '')) continue;
     const ancestors: string[] = [];
     for (let depth = 1; depth < parts.length; depth += 1) {
       const ancestor = join(layer, ...parts.slice(0, depth));

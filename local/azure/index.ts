@@ -51,8 +51,10 @@ export interface AzureEmulatorOptions {
   seedFile?: string;
   /** Served at /kiln-files/{path} for File customizers. */
   filesDir?: string;
-  /** `off` never runs scripts (as on a machine without root/overlayfs). */
+  /** `off` never runs scripts (as on a machine without user namespaces/overlayfs). */
   isolation?: 'auto' | 'off';
+  /** Host paths guests must not see even inside system directories (KILN_HOME, the checkout); the home always. */
+  privatePaths?: string[];
   log?: (line: string) => void;
   /** A storage connection string (Azurite's) where disk access publishes VHDs; without it disk access is refused. */
   diskAccessStorage?: string;
@@ -78,7 +80,8 @@ export interface AzureEmulator {
    * due to end (latency profile plus real work such as a script) and was seen to end: a benchmark's critical path.
    */
   timeline(options?: { since?: number }): TimelineEntry[];
-  close(): Promise<void>;
+  /** `stopGuests: false` leaves the guests running, as a killed emulator does (they are found again at the next start). */
+  close(options?: { stopGuests?: boolean }): Promise<void>;
 }
 
 /** The bearer token clients must send; kept under home so a restarted emulator accepts the same one. */
@@ -207,7 +210,20 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
     const now = Date.now();
     if (launcher) ops.note({ operation: 'guest.powerOff', resourceId: `${vmId}/guest`, status: 'Succeeded', startedAt: launcher.dueAt!, dueAt: now, settledAt: now });
   };
-  const sandbox = await createSandbox({ home, caPem: certificate.caPem, isolation: options.isolation, onGuestPowerOff });
+  const files = filesRoute(options.filesDir);
+  let port: number | undefined;
+  const sandbox = await createSandbox({
+    home, caPem: certificate.caPem, isolation: options.isolation, onGuestPowerOff, privatePaths: options.privatePaths,
+    // Guests fetch `https://127.0.0.1:{port}/kiln-files/…` as the host does, relayed to this handler alone.
+    files: {
+      port: () => port,
+      serve: async (req, res) => {
+        if (!(await files(req, res, new URL(req.url ?? '/', 'https://127.0.0.1')))) res.writeHead(404).end();
+      },
+      certPem: certificate.certPem,
+      keyPem: certificate.keyPem,
+    },
+  });
   const ctx: HandlerContext = {
     subscriptionId, tenantId, resources, ops, latency,
     guest: createGuestPort(home, sandbox),
@@ -234,10 +250,10 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
 
   const server = createArmServer({
     cert: certificate.certPem, key: certificate.keyPem, token, routes, ops, faults, log,
-    publicRoutes: [filesRoute(options.filesDir)],
+    publicRoutes: [files],
     adminRoutes: [adminRoutes(faults, readDiskFile, marketplace, timeline)],
   });
-  const port = await listen(server, options.port ?? 0);
+  port = await listen(server, options.port ?? 0);
   const armEndpoint = `https://127.0.0.1:${port}`;
 
   const keyVault = await startKeyVaultServer({
@@ -245,13 +261,13 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
     faults, tenantId, token, seedSecrets: seed?.secrets,
   });
 
-  const close = async () => {
+  const close = async (closeOptions: { stopGuests?: boolean } = {}) => {
     await new Promise<void>((done) => {
       server.close(() => done());
       server.closeAllConnections();
     });
     await keyVault.close();
-    await sandbox.close();
+    await sandbox.close(closeOptions);
     store.close();
   };
 

@@ -1,13 +1,22 @@
 /**
- * Runs Run Command scripts for real inside emulated VMs: each running VM is a mount + PID namespace whose root is an
- * overlay of the VM's disk over the host root, so writes land only in the disk's upper directory.
+ * Runs Run Command scripts for real inside emulated VMs. Each running VM is a guest: its own user, mount, PID, IPC,
+ * UTS and network namespaces, a root built from its disk over the host's system directories (nothing private of the
+ * host's), and a network that reaches only public addresses and the files endpoint, through the emulator's proxy.
+ * Guests are not the emulator's children: they outlive it, and a restarted emulator finds them (and their runs'
+ * results) again from what they keep on disk.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { access, mkdir, open, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createDiskFrom, deleteDisk, diskPaths, type Disk } from './disks.ts';
 import { canReadOpaqueMarks } from './disks-overlay.ts';
-import { CONTROL_FILES, ensurePlatformLayers, GUEST_CONTROL_DIR, GUEST_INIT } from './sandbox-guest.ts';
+import {
+  CONTROL_FILES, ensurePlatformLayers, GUEST_CONTROL_DIR, GUEST_INIT, GUEST_NET_DIR, GUEST_PROXY_PORT, GUEST_RUN_COMMAND,
+  type PlatformLayers,
+} from './sandbox-guest.ts';
+import { FILES_SOCKET, PROXY_SOCKET, startGuestNetwork, type GuestNetwork } from './sandbox-network.ts';
 import type { GuestPowerOff, RunScriptOptions, RunScriptResult, Sandbox, SandboxOptions } from './sandbox-types.ts';
 
 export type { GuestPowerOff, RunScriptOptions, RunScriptResult, Sandbox, SandboxOptions } from './sandbox-types.ts';
@@ -21,38 +30,32 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const POWEROFF_POLL_MS = 100;
 /** How often a running script's output files are read for `onOutput`. */
 const OUTPUT_TAIL_MS = 200;
-const BOOT_TIMEOUT_MS = 10_000;
+const RUN_POLL_MS = 25;
+const BOOT_TIMEOUT_MS = 15_000;
+const RELAY = join(dirname(fileURLToPath(import.meta.url)), 'sandbox-relay.ts');
+const isRoot = process.getuid?.() === 0;
 
-interface Guest {
+/** What a restarted emulator needs to find a running guest again: kept in `{home}/guests/`. */
+interface GuestRecord {
   disk: Disk;
+  /** Host PID of the guest's init (PID 1 inside). */
   initPid: number;
   /** `/proc/{initPid}/ns/pid` at boot: tells the guest's init from a later process that reuses its PID. */
   namespace: string;
-  exited: Promise<void>;
+}
+
+interface Guest extends GuestRecord {
   poller: NodeJS.Timeout;
 }
 
-function run(command: string, args: string[]): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+function run(command: string, args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', (error) => resolve({ code: null, stderr: error.message }));
-    child.on('close', (code) => resolve({ code, stderr }));
+    child.on('error', (error) => done({ code: null, stderr: error.message }));
+    child.on('close', (code) => done({ code, stderr }));
   });
-}
-
-/** The preconditions for isolating guests: root, overlayfs, and mount/PID namespaces that actually work. */
-async function probeIsolation(): Promise<{ isolated: boolean; reason?: string }> {
-  if (process.getuid?.() !== 0) return { isolated: false, reason: 'the emulator is not running as root' };
-  const filesystems = await readFile('/proc/filesystems', 'utf8').catch(() => '');
-  if (!/\boverlay\b/.test(filesystems)) return { isolated: false, reason: 'the kernel has no overlayfs' };
-  if (!canReadOpaqueMarks) return { isolated: false, reason: 'python3 (to read overlayfs directory marks at capture) was not found' };
-  const probe = await run('unshare', ['--mount', '--pid', '--fork', '--propagation', 'private', 'true']);
-  if (probe.code !== 0) {
-    return { isolated: false, reason: `mount/PID namespaces are not available (unshare: ${probe.stderr.trim() || `exit ${probe.code}`})` };
-  }
-  return { isolated: true };
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -62,28 +65,13 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-/** Host PIDs of every live (not zombie) process in the PID namespace of `initPid`, init excluded. */
-async function namespaceMembers(initPid: number): Promise<number[]> {
-  const namespace = await readlink(`/proc/${initPid}/ns/pid`).catch(() => undefined);
-  if (!namespace) return [];
-  const members: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    const pid = Number(entry);
-    if (!Number.isInteger(pid) || pid === initPid) continue;
-    if ((await readlink(`/proc/${pid}/ns/pid`).catch(() => undefined)) !== namespace) continue;
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-    // The state follows the parenthesised command name, which may itself contain spaces or parentheses.
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    if (state !== '' && state !== 'Z') members.push(pid);
-  }
-  return members;
-}
+const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
 async function waitFor(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new SandboxError(`guest: timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
   }
 }
 
@@ -112,94 +100,184 @@ function validateEnv(env: Record<string, string>): void {
   }
 }
 
+/** The environment every script starts with: root's, plus the proxy that is the guest's way out. */
+const SCRIPT_ENV: Record<string, string> = {
+  PATH: GUEST_PATH, HOME: '/root', USER: 'root', LOGNAME: 'root', SHELL: '/bin/bash', LANG: 'C.UTF-8',
+  ...Object.fromEntries(['http_proxy', 'https_proxy', 'HTTP_PROXY', 'HTTPS_PROXY'].map((name) => [name, `http://127.0.0.1:${GUEST_PROXY_PORT}`])),
+  no_proxy: '127.0.0.1,localhost', NO_PROXY: '127.0.0.1,localhost',
+};
+
+/** The preconditions a trial boot cannot explain by itself. */
+async function missingPrerequisite(): Promise<string | undefined> {
+  const filesystems = await readFile('/proc/filesystems', 'utf8').catch(() => '');
+  if (!/\boverlay\b/.test(filesystems)) return 'the kernel has no overlayfs';
+  if (!canReadOpaqueMarks) return 'python3 (to read overlayfs directory marks at capture) was not found';
+  return undefined;
+}
+
 export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
-  let isolation: Sandbox['isolation'] =
-    options.isolation === 'off' ? { isolated: false, reason: 'isolation is turned off for this emulator' } : await probeIsolation();
-  const platform = isolation.isolated ? await ensurePlatformLayers(options.home, options.caPem) : undefined;
+  const home = resolve(options.home);
+  const registry = join(home, 'guests');
+  let isolation: Sandbox['isolation'] = options.isolation === 'off'
+    ? { isolated: false, reason: 'isolation is turned off for this emulator' }
+    : await missingPrerequisite().then((reason) => (reason ? { isolated: false, reason } : { isolated: true }));
+  let platform: PlatformLayers | undefined;
+  let network: GuestNetwork | undefined;
   const guests = new Map<string, Guest>();
   const booting = new Map<string, Promise<Guest>>();
   let runCounter = 0;
+  let closed = false;
 
-  /** Starts the guest's init in new mount and PID namespaces; a trial init exits once everything is mounted. */
-  async function spawnInit(disk: Disk, trial: boolean): Promise<{ unshare: ChildProcess; exited: Promise<number | null>; stderr: () => string }> {
+  const recordPath = (disk: Disk) => join(registry, `${createHash('sha256').update(disk.dir).digest('hex').slice(0, 32)}.json`);
+  const isAlive = async (record: GuestRecord) => (await readlink(`/proc/${record.initPid}/ns/pid`).catch(() => undefined)) === record.namespace;
+
+  /** The guest's overlay mounts: the root over the skeleton, and each system directory over its host directory. */
+  function mountPlan(disk: Disk, layers: PlatformLayers): { rootLower: string; systemMounts: string[]; hostView: string } {
     const paths = diskPaths(disk);
-    if (!platform) throw new SandboxError('guest: cannot boot without isolation');
-    const layers = [platform.agent, ...disk.layers, platform.trust];
-    const scratch = join(disk.dir, 'host');
-    for (const path of [...layers, paths.upper, paths.work]) {
+    // overlayfs refuses a layer inside another layer of the same mount: the host directory that holds the disks
+    // then enters through an overlay of its own.
+    const hostView = layers.systemDirs.some((dir) => home.startsWith(`/${dir}/`)) ? join(disk.dir, 'host') : '';
+    const systemMounts = layers.systemDirs.flatMap((dir) => {
+      const lowers = [layers.agent, ...disk.layers, layers.trust, layers.mask].map((layer) => join(layer, dir));
+      return [dir, [...lowers, hostView ? join(hostView, dir) : `/${dir}`].join(':')];
+    });
+    const rootLower = [layers.agent, ...disk.layers, layers.trust, layers.skeleton].join(':');
+    for (const path of [home, disk.dir, ...disk.layers]) {
       // overlayfs mount options are split on ',' and lower layers on ':'.
-      if (/[:,\\]/.test(path)) throw new SandboxError(`guest disk path ${JSON.stringify(path)}: must not contain ':', ',' or '\\'`);
+      if (/[:,\\\n]/.test(path)) throw new SandboxError(`guest disk path ${JSON.stringify(path)}: must not contain ':', ',', '\\' or a line break`);
     }
+    return { rootLower, systemMounts, hostView };
+  }
+
+  /** Lower layers that do not exist (an image without /opt) are left out: overlayfs refuses missing ones. */
+  async function existingLowers(systemMounts: string[]): Promise<string[]> {
+    const result: string[] = [];
+    for (let index = 0; index < systemMounts.length; index += 2) {
+      const parts = systemMounts[index + 1]!.split(':');
+      const kept: string[] = [];
+      for (const [position, part] of parts.entries()) if (position === parts.length - 1 || (await exists(part))) kept.push(part);
+      result.push(systemMounts[index]!, kept.join(':'));
+    }
+    return result;
+  }
+
+  /**
+   * Starts the guest's init in its namespaces, detached from the emulator (a session of its own, output to a file),
+   * and resolves with the PID of `unshare` and its exit (for a trial boot).
+   */
+  async function spawnInit(disk: Disk, trial: boolean): Promise<{ unsharePid: number; exited: Promise<number | null>; bootLog: string }> {
+    if (!platform || !network) throw new SandboxError('guest: cannot boot without isolation');
+    const paths = diskPaths(disk);
+    const plan = mountPlan(disk, platform);
     await rm(paths.control, { recursive: true, force: true });
     await mkdir(paths.control, { recursive: true });
-    for (const dir of [paths.upper, paths.work, paths.merged, scratch]) await mkdir(dir, { recursive: true });
-
-    const unshare = spawn('unshare', ['--mount', '--pid', '--fork', '--propagation', 'private', '--kill-child', '--', 'bash', '-c', GUEST_INIT], {
-      stdio: ['ignore', 'ignore', 'pipe'],
+    await writeFile(join(paths.control, CONTROL_FILES.alive), '');
+    for (const dir of ['', ...platform.systemDirs]) {
+      await mkdir(join(paths.upper, dir), { recursive: true });
+      await mkdir(join(paths.work, dir || 'root'), { recursive: true });
+    }
+    await mkdir(paths.merged, { recursive: true });
+    if (plan.hostView) await mkdir(plan.hostView, { recursive: true });
+    const bootLog = join(paths.control, 'boot.log');
+    const log = await open(bootLog, 'w');
+    const files = options.files?.port();
+    const routes = [`${GUEST_PROXY_PORT}=${GUEST_NET_DIR}/${PROXY_SOCKET}`, ...(files ? [`${files}=${GUEST_NET_DIR}/${FILES_SOCKET}`] : [])];
+    const namespaces = ['--user', ...(isRoot ? [] : ['--map-root-user']), '--mount', '--pid', '--ipc', '--uts', '--net', '--fork', '--propagation', 'private'];
+    const child = spawn('unshare', [...namespaces, '--', 'bash', '-c', GUEST_INIT, 'kiln-guest-init', ...(await existingLowers(plan.systemMounts))], {
+      detached: true,
+      stdio: ['ignore', 'ignore', log.fd],
       env: {
         PATH: GUEST_PATH,
-        KILN_LOWER: layers.join(':'),
+        KILN_ROOT_LOWER: plan.rootLower,
         KILN_UPPER: paths.upper,
         KILN_WORK: paths.work,
         KILN_MERGED: paths.merged,
         KILN_CONTROL: paths.control,
-        KILN_SCRATCH: scratch,
-        KILN_EMULATOR_PID: String(process.pid),
+        KILN_HOST_VIEW: plan.hostView,
+        KILN_NET: network.dir,
+        KILN_NODE: process.execPath,
+        KILN_RELAY: RELAY,
+        KILN_RELAY_ROUTES: routes.join(' '),
         KILN_TRIAL: trial ? '1' : '0',
       },
     });
-    let stderr = '';
-    unshare.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => {
-      unshare.on('error', (error) => {
-        stderr += error.message;
-        resolve(null);
-      });
-      unshare.on('close', (code) => resolve(code));
+    await log.close();
+    const exited = new Promise<number | null>((done) => {
+      child.on('error', () => done(null));
+      child.on('exit', (code) => done(code));
     });
-    return { unshare, exited, stderr: () => stderr.trim() };
+    child.unref();
+    if (!child.pid) throw new SandboxError(`guest of ${disk.dir}: unshare did not start (${await readFile(bootLog, 'utf8').catch(() => '')})`);
+    if (isRoot) {
+      // An identity map: image files keep their owners, yet the guest's root has capabilities only in its namespaces.
+      const ours = await readlink('/proc/self/ns/user');
+      const pid = child.pid;
+      await waitFor(async () => (await readlink(`/proc/${pid}/ns/user`).catch(() => ours)) !== ours, BOOT_TIMEOUT_MS, `the guest of ${disk.dir} to enter its namespaces`);
+      await writeFile(`/proc/${pid}/uid_map`, '0 0 4294967295\n');
+      await writeFile(`/proc/${pid}/gid_map`, '0 0 4294967295\n');
+    }
+    return { unsharePid: child.pid, exited, bootLog };
+  }
+
+  function watch(record: GuestRecord): Guest {
+    const guest: Guest = { ...record, poller: setInterval(() => void checkPowerOff(guest), POWEROFF_POLL_MS) };
+    guest.poller.unref();
+    guests.set(record.disk.dir, guest);
+    return guest;
   }
 
   async function boot(disk: Disk): Promise<Guest> {
-    const { unshare, exited, stderr } = await spawnInit(disk, false);
+    const { unsharePid, exited, bootLog } = await spawnInit(disk, false);
     let gone = false;
     void exited.then(() => (gone = true));
     const bootedFile = join(diskPaths(disk).control, CONTROL_FILES.booted);
     await waitFor(async () => gone || (await exists(bootedFile)), BOOT_TIMEOUT_MS, `the guest of ${disk.dir} to boot`);
-    if (gone) throw new SandboxError(`guest of ${disk.dir} failed to boot: ${stderr()}`);
-    const children = await readFile(`/proc/${unshare.pid}/task/${unshare.pid}/children`, 'utf8');
+    if (gone) throw new SandboxError(`guest of ${disk.dir} failed to boot: ${(await readFile(bootLog, 'utf8').catch(() => '')).trim()}`);
+    const children = await readFile(`/proc/${unsharePid}/task/${unsharePid}/children`, 'utf8');
     const initPid = Number(children.trim().split(/\s+/)[0]);
     if (!Number.isInteger(initPid) || initPid <= 0) throw new SandboxError(`guest of ${disk.dir}: cannot find its init process`);
-
-    const namespace = await readlink(`/proc/${initPid}/ns/pid`);
-    const guest: Guest = { disk, initPid, namespace, exited: exited.then(() => undefined), poller: setInterval(() => void checkPowerOff(guest), POWEROFF_POLL_MS) };
-    guest.poller.unref();
-    void exited.then(() => {
-      clearInterval(guest.poller);
-      if (guests.get(disk.dir) === guest) guests.delete(disk.dir);
-    });
-    guests.set(disk.dir, guest);
-    return guest;
+    const record: GuestRecord = { disk, initPid, namespace: await readlink(`/proc/${initPid}/ns/pid`) };
+    await mkdir(registry, { recursive: true });
+    await writeFile(recordPath(disk), JSON.stringify(record));
+    return watch(record);
   }
 
-  /** Boots a throwaway guest once: some machines pass every precondition yet cannot stack the overlays. */
+  /** Boots a throwaway guest once: some machines pass every precondition yet cannot build a guest. */
   async function trialBoot(): Promise<Sandbox['isolation']> {
-    const disk = await createDiskFrom(null, join(options.home, 'guest-trial', `${process.pid}-${Date.now()}`));
+    const disk = await createDiskFrom(null, join(home, 'guest-trial', `${process.pid}-${Date.now()}`));
     try {
       const init = await spawnInit(disk, true);
       const code = await init.exited;
-      return code === 0 ? { isolated: true } : { isolated: false, reason: `a trial guest could not mount its overlay (${init.stderr() || `exit ${code}`})` };
+      const log = (await readFile(init.bootLog, 'utf8').catch(() => '')).trim();
+      return code === 0 ? { isolated: true } : { isolated: false, reason: `a trial guest could not be built (${log || `exit ${code}`})` };
+    } catch (error) {
+      return { isolated: false, reason: `a trial guest could not be built (${(error as Error).message})` };
     } finally {
       await deleteDisk(disk);
     }
   }
 
-  async function checkPowerOff(guest: Guest): Promise<void> {
+  async function checkPowerOff(guest: GuestRecord): Promise<void> {
     const reasonText = await readFile(join(diskPaths(guest.disk).control, CONTROL_FILES.poweroff), 'utf8').catch(() => undefined);
     if (reasonText === undefined || guests.get(guest.disk.dir) !== guest) return;
     const reason: GuestPowerOff['reason'] = reasonText.trim() === 'deprovision' ? 'deprovision' : 'shutdown';
     await stopGuest(guest.disk);
     options.onGuestPowerOff?.({ disk: guest.disk, reason });
+  }
+
+  /** Finds the guests a previous emulator started: running ones are watched again, powered-off ones reported. */
+  async function adoptGuests(): Promise<void> {
+    for (const name of await readdir(registry).catch(() => [] as string[])) {
+      const path = join(registry, name);
+      const record = JSON.parse(await readFile(path, 'utf8')) as GuestRecord;
+      if (await isAlive(record)) {
+        watch(record);
+        continue;
+      }
+      await rm(path, { force: true });
+      const reasonText = await readFile(join(diskPaths(record.disk).control, CONTROL_FILES.poweroff), 'utf8').catch(() => undefined);
+      if (reasonText !== undefined) options.onGuestPowerOff?.({ disk: record.disk, reason: reasonText.trim() === 'deprovision' ? 'deprovision' : 'shutdown' });
+    }
   }
 
   async function guestFor(disk: Disk): Promise<Guest> {
@@ -218,15 +296,16 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     if (!guest) return;
     guests.delete(disk.dir);
     clearInterval(guest.poller);
-    // Killing PID 1 of the namespace kills every process in it; unshare exits once they are all gone.
-    if ((await readlink(`/proc/${guest.initPid}/ns/pid`).catch(() => undefined)) === guest.namespace) {
+    // Killing PID 1 of the namespace kills every process in it.
+    if (await isAlive(guest)) {
       try {
         process.kill(guest.initPid, 'SIGKILL');
       } catch {
         // Exited in the meantime.
       }
     }
-    await guest.exited;
+    await waitFor(async () => !(await isAlive(guest)), BOOT_TIMEOUT_MS, `the guest of ${disk.dir} to stop`);
+    await rm(recordPath(disk), { force: true });
   }
 
   /** Follows a run's stdout and stderr files, handing each new piece to `onOutput`; `stop` reads the rest. */
@@ -263,90 +342,122 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     };
   }
 
-  async function runScript(job: RunScriptOptions): Promise<RunScriptResult> {
-    if (!isolation.isolated) return notIsolated(isolation.reason ?? 'unknown reason');
+  async function startScript(job: RunScriptOptions): Promise<string> {
     const env = job.env ?? {};
     validateEnv(env);
     if (!Number.isFinite(job.timeoutSec) || job.timeoutSec <= 0) {
       throw new SandboxError(`timeoutSec: expected a positive number of seconds, found ${JSON.stringify(job.timeoutSec)}`);
     }
     const guest = await guestFor(job.disk);
-    const control = diskPaths(job.disk).control;
-    const runId = `${Date.now()}-${++runCounter}`;
-    const runDir = join(control, 'runs', runId);
+    const runId = job.runId ?? `${Date.now()}-${process.pid}-${++runCounter}`;
+    if (!/^[A-Za-z0-9-]+$/.test(runId)) throw new SandboxError(`runId: expected letters, digits and '-', found ${JSON.stringify(runId)}`);
+    const runDir = join(diskPaths(job.disk).control, 'runs', runId);
     await mkdir(runDir, { recursive: true });
     await writeFile(join(runDir, 'script.sh'), job.script, { mode: 0o700 });
-    const stdoutFile = await open(join(runDir, 'stdout'), 'w');
-    const stderrFile = await open(join(runDir, 'stderr'), 'w');
-
-    // Processes already running (left by earlier runs) are not this run's detached ones.
-    const before = new Set(await namespaceMembers(guest.initPid));
-
-    // Output goes to files, not pipes: a detached process that keeps stdout open must not hold the run open.
-    const child = spawn(
+    await writeFile(join(runDir, 'timeout'), `${Math.ceil(job.timeoutSec)}\n`);
+    // The handler is started detached inside the guest (`setsid -f`): it belongs to the guest, not to the emulator.
+    const started = await run(
       'nsenter',
-      ['--target', String(guest.initPid), '--mount', '--pid', '--', 'chroot', diskPaths(job.disk).merged, '/bin/bash', `${GUEST_CONTROL_DIR}/runs/${runId}/script.sh`],
-      {
-        cwd: '/',
-        detached: true,
-        stdio: ['ignore', stdoutFile.fd, stderrFile.fd],
-        env: { PATH: GUEST_PATH, HOME: '/root', USER: 'root', LOGNAME: 'root', SHELL: '/bin/bash', LANG: 'C.UTF-8', ...env },
-      },
+      ['--target', String(guest.initPid), '--user', '--mount', '--pid', '--ipc', '--uts', '--net', '--root', '--wd', ...(isRoot ? [] : ['--preserve-credentials']), '--', '/usr/bin/setsid', '-f', GUEST_RUN_COMMAND, `${GUEST_CONTROL_DIR}/runs/${runId}`],
+      { ...SCRIPT_ENV, ...env },
     );
-    await Promise.all([stdoutFile.close(), stderrFile.close()]);
+    if (started.code !== 0) throw new SandboxError(`guest of ${job.disk.dir}: the run could not start (${started.stderr.trim() || `exit ${started.code}`})`);
+    return runId;
+  }
 
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // Already exited.
+  async function waitScript(disk: Disk, runId: string, onOutput?: RunScriptOptions['onOutput']): Promise<RunScriptResult> {
+    if (!isolation.isolated) return notIsolated(isolation.reason ?? 'unknown reason');
+    const control = diskPaths(disk).control;
+    const runDir = join(control, 'runs', runId);
+    const tail = onOutput ? tailOutput(runDir, onOutput) : undefined;
+    let ended: string | undefined;
+    for (;;) {
+      // A closed emulator is gone as a killed one is: nothing of it reports any more (the next one will).
+      if (closed) {
+        await tail?.stop();
+        return new Promise<never>(() => undefined);
       }
-    }, job.timeoutSec * 1000);
-    const tail = job.onOutput ? tailOutput(runDir, job.onOutput) : undefined;
-    const exitCode = await new Promise<number | null>((resolve) => {
-      child.on('error', () => resolve(null));
-      child.on('close', (code) => resolve(code));
-    });
-    clearTimeout(timer);
+      ended = await readFile(join(runDir, 'exit'), 'utf8').catch(() => undefined);
+      const guest = guests.get(disk.dir) ?? (await booting.get(disk.dir)?.catch(() => undefined));
+      if (ended !== undefined || !guest || !(await isAlive(guest))) break;
+      await sleep(RUN_POLL_MS);
+    }
     await tail?.stop();
-
+    const [code, timedOutFlag, leftFlag] = (ended ?? '').trim().split(' ');
+    const timedOut = timedOutFlag === '1';
+    const exitCode = ended === undefined || timedOut ? null : Number(code);
     const agentRemoved = await exists(join(control, CONTROL_FILES.agentRemoved));
     const poweredOff = await exists(join(control, CONTROL_FILES.poweroff));
-    const stillRunning = guests.get(job.disk.dir) === guest;
-    const detachedStarted = stillRunning && !timedOut && (await namespaceMembers(guest.initPid)).some((pid) => !before.has(pid));
-    const [stdout, stderr] = await Promise.all([
-      readFile(join(runDir, 'stdout'), 'utf8').catch(() => ''),
-      readFile(join(runDir, 'stderr'), 'utf8').catch(() => ''),
-    ]);
-    // The script and its output stay only in the result: the run directory may hold what protected parameters revealed.
-    await rm(runDir, { recursive: true, force: true });
+    const [stdout, stderr, timeout] = await Promise.all(
+      ['stdout', 'stderr', 'timeout'].map((name) => readFile(join(runDir, name), 'utf8').catch(() => '')),
+    );
     let message: string | undefined;
-    if (timedOut) message = `The script was killed after ${job.timeoutSec} seconds (timeoutInSeconds).`;
-    else if (exitCode === null && poweredOff) message = 'The VM powered off while the script was running.';
-    else if (exitCode === null) message = 'The script was killed.';
+    if (timedOut) message = `The script was killed after ${timeout!.trim()} seconds (timeoutInSeconds).`;
+    else if (ended === undefined && poweredOff) message = 'The VM powered off while the script was running.';
+    else if (ended === undefined) message = 'The VM stopped while the script was running.';
     return {
       isolated: true,
-      exitCode: timedOut ? null : exitCode,
-      stdout,
-      stderr,
+      exitCode,
+      stdout: stdout!,
+      stderr: stderr!,
       timedOut,
       agentRemoved,
-      detachedStarted,
+      detachedStarted: leftFlag === '1' && !timedOut && guests.has(disk.dir),
       ...(message ? { message } : {}),
     };
   }
 
-  if (isolation.isolated) isolation = await trialBoot();
+  /** Whether the guest took the run on (its handler wrote the script's PID); a handler starting now gets a moment. */
+  async function scriptStarted(disk: Disk, runId: string): Promise<boolean> {
+    const runDir = join(diskPaths(disk).control, 'runs', runId);
+    if (!(await exists(runDir))) return false;
+    const deadline = Date.now() + 2000;
+    while (!(await exists(join(runDir, 'pid')))) {
+      if (Date.now() > deadline) return false;
+      await sleep(RUN_POLL_MS);
+    }
+    return true;
+  }
+
+  // The script and its output go once the result is kept: the run directory may hold what protected parameters revealed.
+  const releaseScript = async (disk: Disk, runId: string) => rm(join(diskPaths(disk).control, 'runs', runId), { recursive: true, force: true });
+
+  if (isolation.isolated) {
+    try {
+      platform = await ensurePlatformLayers(home, options.caPem, [home, ...(options.privatePaths ?? [])]);
+      network = await startGuestNetwork(join(home, 'guest-net'), options.files);
+      isolation = await trialBoot();
+    } catch (error) {
+      isolation = { isolated: false, reason: `the guest platform could not be prepared (${(error as Error).message})` };
+    }
+    if (isolation.isolated) await adoptGuests();
+  }
 
   return {
     isolation,
-    runScript,
+    async startScript(job) {
+      if (!isolation.isolated) throw new SandboxError(`guest: scripts are not run here (${isolation.reason})`);
+      return startScript(job);
+    },
+    waitScript,
+    scriptStarted,
+    releaseScript,
+    async runScript(job) {
+      if (!isolation.isolated) return notIsolated(isolation.reason ?? 'unknown reason');
+      const runId = await startScript(job);
+      try {
+        return await waitScript(job.disk, runId, job.onOutput);
+      } finally {
+        await releaseScript(job.disk, runId);
+      }
+    },
     stopGuest,
     isGuestRunning: (disk) => guests.has(disk.dir),
-    async close() {
-      await Promise.all([...guests.values()].map((guest) => stopGuest(guest.disk)));
+    async close(closeOptions = {}) {
+      closed = true;
+      for (const guest of guests.values()) clearInterval(guest.poller);
+      if (closeOptions.stopGuests !== false) await Promise.all([...guests.values()].map((guest) => stopGuest(guest.disk)));
+      await network?.close();
     },
   };
 }

@@ -20,6 +20,8 @@ export interface TestEmulator {
   id(rest: string): string;
   /** Stops the emulator (keeping its home) and starts it again on the same home. */
   restart(): Promise<void>;
+  /** Drops the emulator as kill -9 would (its guests run on), waits `downMs`, and starts it again on the same home. */
+  crash(downMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -42,6 +44,12 @@ export async function startTestEmulator(options: Omit<AzureEmulatorOptions, 'hom
     id: (rest) => `/subscriptions/${test.emulator.subscriptionId}/resourceGroups/${rest}`,
     async restart() {
       await test.emulator.close();
+      test.emulator = await start();
+      Object.assign(test, clientsFor(test.emulator));
+    },
+    async crash(downMs) {
+      await test.emulator.close({ stopGuests: false });
+      await new Promise((resolve) => setTimeout(resolve, downMs));
       test.emulator = await start();
       Object.assign(test, clientsFor(test.emulator));
     },

@@ -1,9 +1,7 @@
-// The guest sandbox for real: scripts in an overlay over the host root, waagent deprovision, capture, timeouts.
+// The guest sandbox for real: scripts in an overlay over the host's system directories, waagent deprovision, capture, timeouts.
 import { existsSync } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -28,6 +26,7 @@ let cert: EmulatorCertificate;
 let sandbox: Sandbox;
 const powerOffs: GuestPowerOff[] = [];
 let diskCounter = 0;
+const FILES_PORT = 8443;
 
 async function newDisk(options: { provision?: boolean } = {}): Promise<Disk> {
   const disk = await createDiskFrom(null, join(home, 'disks', `vm${++diskCounter}`));
@@ -60,7 +59,11 @@ const text = async (disk: Disk, path: string) => (await readFileFromDisk(disk, p
 beforeAll(async () => {
   home = await mkdtemp(join(tmpdir(), 'kiln-sandbox-'));
   cert = await loadOrCreateCertificate(home);
-  sandbox = await createSandbox({ home, caPem: cert.caPem, onGuestPowerOff: (event) => powerOffs.push(event) });
+  sandbox = await createSandbox({
+    home, caPem: cert.caPem, onGuestPowerOff: (event) => powerOffs.push(event),
+    // The port exists only inside guests (their relay listens there): no host listener is needed.
+    files: { port: () => FILES_PORT, serve: async (_request, response) => void response.end('kiln-files'), certPem: cert.certPem, keyPem: cert.keyPem },
+  });
 });
 
 afterAll(async () => {
@@ -134,26 +137,16 @@ describe('guest sandbox', () => {
     expect(await liveSleeps(disk)).toBe(0);
   });
 
-  it('trusts the emulator CA inside the guest', async (context) => {
+  it('trusts the emulator CA inside the guest, at the files endpoint it reaches as the host does', async (context) => {
     requireIsolation(context);
-    const server = createServer({ cert: cert.certPem, key: cert.keyPem }, (_request, response) => response.end('kiln-files'));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    try {
-      const port = (server.address() as AddressInfo).port;
-      const disk = await newDisk();
-      const result = await sandbox.runScript({ disk, script: `curl -sS https://127.0.0.1:${port}/`, timeoutSec: 30 });
-      expect(result.stderr).toBe('');
-      expect(result.stdout).toBe('kiln-files');
-      // A customization that rebuilds the trust store keeps trusting the emulator.
-      const rebuilt = await sandbox.runScript({
-        disk,
-        script: `update-ca-certificates >/dev/null 2>&1 && curl -sS https://127.0.0.1:${port}/`,
-        timeoutSec: 60,
-      });
-      expect(rebuilt).toMatchObject({ exitCode: 0, stdout: 'kiln-files' });
-    } finally {
-      server.close();
-    }
+    const disk = await newDisk();
+    const url = `https://127.0.0.1:${FILES_PORT}/kiln-files/x`;
+    const result = await sandbox.runScript({ disk, script: `curl -sS ${url}`, timeoutSec: 30 });
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('kiln-files');
+    // A customization that rebuilds the trust store keeps trusting the emulator.
+    const rebuilt = await sandbox.runScript({ disk, script: `update-ca-certificates >/dev/null 2>&1 && curl -sS ${url}`, timeoutSec: 60 });
+    expect(rebuilt).toMatchObject({ exitCode: 0, stdout: 'kiln-files' });
   });
 
   it('deprovisions detached: the run completes, the guest powers off, machine identity is gone', async (context) => {
@@ -233,7 +226,7 @@ describe('guest sandbox', () => {
     await unisolated.close();
   });
 
-  it('works unprivileged: disks are made, provisioned and captured, scripts are not run', async (context) => {
+  it('works unprivileged: the guest is a user namespace of the emulator\'s user, or scripts are not run', async (context) => {
     if (process.getuid?.() !== 0) context.skip('needs root to drop to an unprivileged user');
     const dir = await mkdtemp(join(tmpdir(), 'kiln-unprivileged-'));
     await chmod(dir, 0o777);
@@ -247,20 +240,29 @@ describe('guest sandbox', () => {
        const sandbox = await createSandbox({ home, caPem: 'unused' });
        const disk = await createDiskFrom(null, home + '/disks/vm');
        await provisionDisk(disk, { adminUsername: 'azureuser', hostname: 'vm' });
-       const run = await sandbox.runScript({ disk, script: 'touch ' + home + '/ran', timeoutSec: 5 });
+       const run = await sandbox.runScript({ disk, script: 'id -u; touch ' + home + '/ran; echo made > /etc/made', timeoutSec: 20 });
+       await sandbox.close();
        const image = await snapshotDisk(disk, home + '/images/v1');
        const copy = await createDiskFrom(image, home + '/disks/copy');
        const passwd = String(await readFileFromDisk(copy, '/etc/passwd'));
-       console.log(JSON.stringify({ isolation: sandbox.isolation, run, hasUser: passwd.includes('azureuser:') }));`,
+       const made = String(await readFileFromDisk(copy, '/etc/made'));
+       console.log(JSON.stringify({ isolation: sandbox.isolation, run, hasUser: passwd.includes('azureuser:'), made }));`,
       { mode: 0o644 },
     );
     try {
       const { stdout } = await execFileAsync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--disable-warning=ExperimentalWarning', check]);
       const outcome = JSON.parse(stdout);
-      expect(outcome.isolation).toEqual({ isolated: false, reason: 'the emulator is not running as root' });
-      expect(outcome.run).toMatchObject({ isolated: false, exitCode: null });
       expect(outcome.hasUser).toBe(true);
+      // Never on the host, whether or not the script ran.
       expect(existsSync(join(dir, 'ran'))).toBe(false);
+      if (outcome.isolation.isolated) {
+        // Root inside its own user namespace; the home is not visible there; its writes land on the disk.
+        expect(outcome.run).toMatchObject({ isolated: true, exitCode: 0, stdout: '0\n' });
+        expect(outcome.run.stderr).toMatch(/No such file or directory/);
+        expect(outcome.made).toBe('made\n');
+      } else {
+        expect(outcome.run).toMatchObject({ isolated: false, exitCode: null });
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

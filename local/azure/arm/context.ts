@@ -37,6 +37,14 @@ export interface GuestPort {
   readFile(disk: string, path: string): Promise<Buffer | undefined>;
   writeFile(disk: string, path: string, content: string): Promise<void>;
   runScript(disk: string, script: string, env: Record<string, string>, timeoutSec: number, onOutput?: RunScriptOptions['onOutput']): Promise<RunScriptResult>;
+  /** Starts a script the guest runs on its own (it outlives the emulator); the id finds its result later. */
+  startScript(disk: string, script: string, env: Record<string, string>, timeoutSec: number, runId?: string): Promise<string>;
+  /** Whether the guest took a run on (false: an emulator was killed before it reached the guest). */
+  scriptStarted(disk: string, runId: string): Promise<boolean>;
+  /** Waits for a started script (also one an earlier emulator process started) and returns its result. */
+  waitScript(disk: string, runId: string, onOutput?: RunScriptOptions['onOutput']): Promise<RunScriptResult>;
+  /** Forgets a run's script and output once its result is kept. */
+  releaseScript(disk: string, runId: string): Promise<void>;
   stopGuest(disk: string): Promise<void>;
   /** Writes the disk's content as a fixed VHD to `out` (disk access); returns its size in bytes. */
   exportVhd(disk: string, out: string): Promise<number>;

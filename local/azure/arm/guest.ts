@@ -42,13 +42,27 @@ export function createGuestPort(home: string, sandbox: Sandbox): GuestPort {
       await deprovisionDisk(await openDisk(dir));
     },
     async readFile(dir, path) {
-      return readFileFromDisk(await openDisk(dir), path);
+      // A disk deleted by a rebuild that an emulator kill interrupted holds no file (the rebuild is redone later).
+      const disk = await openDisk(dir).catch(() => undefined);
+      return disk && readFileFromDisk(disk, path);
     },
     async writeFile(dir, path, content) {
       await writeFileToDisk(await openDisk(dir), path, content);
     },
     async runScript(dir, script, env, timeoutSec, onOutput) {
       return sandbox.runScript({ disk: await openDisk(dir), script, env, timeoutSec, ...(onOutput ? { onOutput } : {}) });
+    },
+    async startScript(dir, script, env, timeoutSec, runId) {
+      return sandbox.startScript({ disk: await openDisk(dir), script, env, timeoutSec, ...(runId ? { runId } : {}) });
+    },
+    async scriptStarted(dir, runId) {
+      return sandbox.scriptStarted(await openDisk(dir), runId);
+    },
+    async waitScript(dir, runId, onOutput) {
+      return sandbox.waitScript(await openDisk(dir), runId, onOutput);
+    },
+    async releaseScript(dir, runId) {
+      await sandbox.releaseScript(await openDisk(dir), runId);
     },
     async stopGuest(dir) {
       await sandbox.stopGuest(await openDisk(dir));

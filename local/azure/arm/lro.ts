@@ -48,6 +48,8 @@ export interface Operation {
   steps: Step[];
   /** Completed by an in-process task (a script) rather than by the clock alone. */
   external: boolean;
+  /** The step being applied: an emulator killed meanwhile applies it again at its next start. */
+  applying?: Step;
   /** How late (ms) the engine applied the operation's latest step: the wait for a request to move time on. */
   lagMs?: number;
   /**
@@ -109,6 +111,11 @@ export class OperationEngine {
     for (const op of store.list<Operation>('operation')) {
       if (op.status !== 'InProgress') continue;
       this.#activeIds.add(op.id);
+      if (op.applying) {
+        op.steps.unshift(op.applying);
+        delete op.applying;
+        this.save(op);
+      }
       // The in-process task (a script) that would have ended it died with the previous emulator process.
       if (op.external) this.finish(op, { error: { code: 'OperationPreempted', message: 'The emulator restarted while the operation was running; run it again.' } });
     }
@@ -230,6 +237,7 @@ export class OperationEngine {
       const { op, step, index } = due;
       // The step is taken before it runs, so a task the effect starts sees the operation as it is from now on.
       op.steps.splice(index, 1);
+      op.applying = step;
       const ranFrom = Date.now();
       const stepDue = step.due ?? step.at;
       op.lagMs = Math.max(0, Math.max(now, ranFrom) - stepDue);
@@ -243,7 +251,11 @@ export class OperationEngine {
         result = { fail: { code: 'InternalExecutionError', message: `An internal execution error occurred: ${(error as Error).message}` } };
       }
       const fresh = this.get(op.id) ?? op;
-      if (fresh.status !== 'InProgress') continue;
+      delete fresh.applying;
+      if (fresh.status !== 'InProgress') {
+        this.save(fresh);
+        continue;
+      }
       // The effect's own work (a snapshot, an upgrade) counts as the operation's, from when the step was due.
       fresh.dueAt = Math.max(fresh.dueAt ?? 0, stepDue + (Date.now() - ranFrom));
       fresh.steps = fresh.steps.concat(dueSteps(result?.addSteps ?? [], fresh.lagMs ?? 0));

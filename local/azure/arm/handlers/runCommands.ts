@@ -2,6 +2,7 @@
  * Run commands on a VM: the managed API (createOrUpdate LRO, get with instanceView, list, delete) and the action
  * runCommand. Scripts run in the VM's guest; a foreground deprovision never reports back, as on Azure.
  */
+import { randomUUID } from 'node:crypto';
 import { AnonymousCredential, AppendBlobClient } from '@azure/storage-blob';
 import { beginOperation, stepAfter, type HandlerContext } from '../context.ts';
 import { armError, errors } from '../errors.ts';
@@ -73,9 +74,9 @@ async function appendBlob(sasUrl: string, text: string | Buffer): Promise<void> 
  * The agent's side of the output blobs: each piece of output is appended in order as the script writes it, and at
  * the end only what was not appended yet. A failed append is reported at the end, where the run's result is made.
  */
-function outputBlobs(blobs: { output?: string; error?: string }) {
+function outputBlobs(blobs: { output?: string; error?: string }, appended = { stdout: 0, stderr: 0 }) {
   // Counted when queued, so the final rest starts after every piece already on its way.
-  const queued = { stdout: 0, stderr: 0 };
+  const queued = { ...appended };
   let queue: Promise<void> = Promise.resolve();
   let failure: Error | undefined;
   const uriOf = (stream: 'stdout' | 'stderr') => (stream === 'stdout' ? blobs.output : blobs.error);
@@ -100,6 +101,13 @@ function outputBlobs(blobs: { output?: string; error?: string }) {
       if (failure) throw failure;
     },
   };
+}
+
+/** How much of a run's output an earlier emulator process already appended to a blob (0 without one). */
+async function appendedBytes(sasUrl: string | undefined): Promise<number> {
+  if (!sasUrl) return 0;
+  const properties = await new AppendBlobClient(sasUrl, new AnonymousCredential()).getProperties().catch(() => undefined);
+  return properties?.contentLength ?? 0;
 }
 
 export function runCommandRoutes(ctx: HandlerContext): Route[] {
@@ -177,21 +185,42 @@ export function runCommandRoutes(ctx: HandlerContext): Route[] {
     resources.save(vm);
   });
 
-  const launch = (op: Operation, vm: StoredResource, script: string, env: Record<string, string>, timeoutSec: number, onOutput: RunScriptOptions['onOutput'], onDone: (result: RunScriptResult) => Promise<void>) => {
+  /** A VM whose agent is gone (a foreground deprovision): no run on it reports again. */
+  const markAgentRemoved = (vmId: string) => {
+    const fresh = resources.find(vmId);
+    if (!fresh) return;
+    vmState(fresh).agentRemoved = true;
+    resources.save(fresh);
+  };
+
+  /**
+   * A Linux script the guest runs on its own, so it outlives the emulator; `onStarted` keeps the run's id where a
+   * restarted emulator finds it (resumeRuns). The run's files go once `onDone` has kept the result.
+   */
+  const runInGuest = async (disk: string, script: string, env: Record<string, string>, timeoutSec: number, onOutput: RunScriptOptions['onOutput'], onStarted: (runId: string) => void, onDone: (result: RunScriptResult) => Promise<void>) => {
+    const runId = randomUUID();
+    // Kept before the guest starts it: a restarted emulator then knows of every run the guest may have taken on.
+    onStarted(runId);
+    await guest.startScript(disk, script, env, timeoutSec, runId);
+    const result = await guest.waitScript(disk, runId, onOutput);
+    await onDone(result);
+    await guest.releaseScript(disk, runId);
+  };
+
+  const launch = (op: Operation, vm: StoredResource, script: string, env: Record<string, string>, timeoutSec: number, onOutput: RunScriptOptions['onOutput'], onDone: (result: RunScriptResult) => Promise<void>, onStarted: (runId: string) => void = () => undefined) => {
     const started = Date.now();
+    const disk = vmState(vm).disk!;
+    const afterRun = async (result: RunScriptResult) => {
+      if (!result.agentRemoved) return onDone(result);
+      markAgentRemoved(vm.id);
+      ctx.ops.resolveExternal(op.id, [{ at: started + timeoutSec * 1000, effect: { kind: EFFECT_AGENT_GONE, args: { id: op.resourceId, timeoutSec } } }]);
+    };
     const run = vmState(vm).osType === 'Windows'
-      ? Promise.resolve(simulateWindows(vm, script))
-      : guest.runScript(vmState(vm).disk!, script, env, timeoutSec, onOutput).then((result) => simulateDetachedLinux(vm, script, result));
+      ? afterRun(simulateWindows(vm, script))
+      : guest.isolation.isolated
+        ? runInGuest(disk, script, env, timeoutSec, onOutput, onStarted, afterRun)
+        : guest.runScript(disk, script, env, timeoutSec, onOutput).then((result) => afterRun(simulateDetachedLinux(vm, script, result)));
     run
-      .then(async (result) => {
-        if (!result.agentRemoved) return onDone(result);
-        const fresh = resources.find(vm.id);
-        if (fresh) {
-          vmState(fresh).agentRemoved = true;
-          resources.save(fresh);
-        }
-        ctx.ops.resolveExternal(op.id, [{ at: started + timeoutSec * 1000, effect: { kind: EFFECT_AGENT_GONE, args: { id: op.resourceId, timeoutSec } } }]);
-      })
       .catch((error: unknown) => {
         ctx.ops.finish(op, { error: { code: 'InternalExecutionError', message: `The run command could not be executed: ${(error as Error).message}` } });
       });
@@ -231,10 +260,17 @@ export function runCommandRoutes(ctx: HandlerContext): Route[] {
   ctx.ops.registerEffect(EFFECT_START, (args, op) => {
     const rc = resources.find(String(args.id));
     const vm = resources.find(String(args.vmId));
-    const env = pendingEnv.get(op.id);
+    // A run without parameters needs nothing from memory: it starts after an emulator restart as on Azure.
+    const env = pendingEnv.get(op.id) ?? (args.parameterCount === 0 ? {} : undefined);
     pendingEnv.delete(op.id);
     if (!rc || !vm || !vmState(vm).disk) return { fail: { code: 'Conflict', message: 'The VM or run command was removed before the script started.' } };
-    if (!env) return { fail: { code: 'OperationPreempted', message: 'The emulator restarted before the script started; run the command again.' } };
+    if (!env) {
+      const message = 'The emulator restarted before the script started; its parameters are kept in memory only, so run the command again.';
+      rc.state.view = { executionState: 'Failed', executionMessage: message, endTime: new Date().toISOString() } satisfies RunView;
+      rc.properties.provisioningState = 'Failed';
+      resources.save(rc);
+      return { fail: { code: 'OperationPreempted', message } };
+    }
     const view = rc.state.view as RunView;
     view.executionState = 'Running';
     view.startTime = new Date().toISOString();
@@ -254,9 +290,47 @@ export function runCommandRoutes(ctx: HandlerContext): Route[] {
       // With asyncExecution the operation ended when the script started; the run itself still reports.
       if (asyncExecution) applyReport(rc.id, finished);
       else ctx.ops.resolveExternal(op.id, [stepAfter(ctx, 'runCommandManagedReport', { kind: EFFECT_REPORT, args: { id: rc.id, view: finished as unknown as Json } })]);
+    }, (runId) => {
+      const fresh = resources.find(rc.id);
+      if (!fresh) return;
+      fresh.state.guestRun = { disk: vmState(vm).disk!, runId, parameterCount: Object.keys(env).length };
+      resources.save(fresh);
     });
     return undefined;
   });
+
+  /**
+   * Runs an earlier emulator process started and did not see end (it was killed): their guests ran on, so each
+   * reports its real result once its script ends, as the Run Command would have on Azure.
+   */
+  const resumeRuns = () => {
+    for (const rc of resources.store.list<StoredResource>('resource').filter((r) => r.type === RC_TYPE)) {
+      const view = rc.state.view as RunView | undefined;
+      const run = rc.state.guestRun as { disk: string; runId: string; parameterCount: number } | undefined;
+      if (view?.executionState !== 'Running' || !run || rc.properties.asyncExecution !== true) continue;
+      const uris = { output: stringAt(rc.properties, 'outputBlobUri'), error: stringAt(rc.properties, 'errorBlobUri') };
+      const timeoutSec = Number(rc.properties.timeoutInSeconds ?? 0) || DEFAULT_TIMEOUT_SEC;
+      const script = String((rc.properties.source as { script?: unknown } | undefined)?.script ?? '');
+      void (async () => {
+        // Killed between keeping the run and the guest taking it: start it now, unless it needed parameters (memory only).
+        if (!(await guest.scriptStarted(run.disk, run.runId))) {
+          if (run.parameterCount > 0) throw new Error('the emulator restarted before the script started, and its parameters are kept in memory only');
+          await guest.startScript(run.disk, script, {}, timeoutSec, run.runId);
+        }
+        // Output the earlier process appended already is not appended twice.
+        const blobs = outputBlobs(uris, { stdout: await appendedBytes(uris.output), stderr: await appendedBytes(uris.error) });
+        return { result: await guest.waitScript(run.disk, run.runId, blobs.onOutput), blobs };
+      })()
+        .then(async ({ result, blobs }) => {
+          const vmId = rc.id.slice(0, rc.id.toLowerCase().lastIndexOf('/runcommands/'));
+          if (result.agentRemoved) return markAgentRemoved(vmId);
+          applyReport(rc.id, await viewFrom(result, view.startTime ?? new Date().toISOString(), blobs));
+          await guest.releaseScript(run.disk, run.runId);
+        })
+        .catch((error: unknown) => applyReport(rc.id, { ...view, executionState: 'Failed', executionMessage: `The run's result could not be read after the emulator restarted: ${(error as Error).message}`, endTime: new Date().toISOString() }));
+    }
+  };
+  resumeRuns();
 
   /** Records a finished run; with treatFailureAsDeploymentFailure a failed script fails the operation. */
   const applyReport = (id: string, view: RunView) => {
@@ -328,7 +402,7 @@ export function runCommandRoutes(ctx: HandlerContext): Route[] {
     const timeoutFault = ctx.takeFault(req, 'runCommandTimeout')?.message;
     const op = beginOperation(ctx, req, {
       resourceId: id, location: vm.location!, style: 'compute', markFailedOnFault: true,
-      steps: [stepAfter(ctx, 'runCommandManagedStart', { kind: EFFECT_START, args: { id, vmId: vm.id, script, timeoutFault } })],
+      steps: [stepAfter(ctx, 'runCommandManagedStart', { kind: EFFECT_START, args: { id, vmId: vm.id, script, timeoutFault, parameterCount: Object.keys(env).length } })],
     });
     pendingEnv.set(op.id, env);
     return acceptedWrite(req.origin, op, !existing, presentRc(rc, false));
