@@ -197,7 +197,7 @@ describe('400 in under a second: a table of malformed inputs', () => {
     const response = await fetch(`${local.functionsUrl}/api/${path}`, {
       method,
       headers: { 'content-type': 'application/json', 'x-functions-key': local.apiKey },
-      body,
+      body: body as string | Uint8Array<ArrayBuffer> | undefined,
     });
     const problem = (await response.json()) as { status: number; detail: string; errors?: { path: string; found?: string }[] };
     const elapsed = performance.now() - started;
