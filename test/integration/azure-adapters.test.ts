@@ -67,8 +67,10 @@ function template(file: string, edit: (t: { properties: Record<string, unknown> 
 /** Polls like the orchestration does (without the durable timers) until the operation leaves InProgress. */
 async function settle(status: OperationStatus | Promise<OperationStatus>): Promise<OperationStatus> {
   let current = await status;
-  for (let i = 0; current.state === 'InProgress'; i++) {
-    if (i > 500) throw new Error(`still in progress: ${JSON.stringify(current)}`);
+  // A deadline in time, not in looks: real scripts in guests take longer on a loaded machine.
+  const deadline = Date.now() + 60_000;
+  while (current.state === 'InProgress') {
+    if (Date.now() > deadline) throw new Error(`still in progress after 60 s: ${JSON.stringify(current)}`);
     await new Promise((r) => setTimeout(r, 10));
     current = await pollOperation(current.operation);
   }
