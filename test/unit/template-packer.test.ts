@@ -65,7 +65,7 @@ describe('Packer JSON', () => {
     expect(p.stagingResourceGroup).toBe(`/subscriptions/${SUB}/resourceGroups/kiln-images`);
     expect(p.vmProfile).toEqual({ vmSize: 'Standard_D4ds_v5', osDiskSizeGB: 128 });
     expect(p.customize.map((c: { type: string }) => c.type)).toEqual(['PowerShell', 'WindowsRestart', 'WindowsUpdate', 'PowerShell']);
-    expect(p.customize[0]).toMatchObject({ runElevated: true, validExitCodes: [0, 3010], inline: ["$env:RELEASE = 'windows-base'", "$env:OWNER = 'platform'", expect.any(String), expect.any(String)] });
+    expect(p.customize[0]).toMatchObject({ runElevated: true, runAsSystem: true, validExitCodes: [0, 3010], inline: ["$env:RELEASE = 'windows-base'", "$env:OWNER = 'platform'", expect.any(String), expect.any(String)] });
     expect(p.customize[1]).toEqual({ type: 'WindowsRestart', name: 'windows-restart-2', restartTimeout: '10m' });
     expect(p.customize[2]).toMatchObject({ type: 'WindowsUpdate', searchCriteria: 'IsInstalled=0', updateLimit: 25 });
     expect(p.customize[3].inline).toEqual(["while ((Get-Service RdAgent).Status -ne 'Running') { Start-Sleep -s 5 }"]);

@@ -125,8 +125,12 @@ export async function mapProvisioners(blocks: PackerBlock[], files: LocalFiles |
         if (windows) {
           const user = str(block, 'elevated_user');
           if (user) {
-            Object.assign(extra, /^(system|nt authority\\system)$/i.test(user) ? { runAsSystem: true } : { runElevated: true });
-            note('mapped', 'elevated_user', /^(system|nt authority\\system)$/i.test(user) ? 'runAsSystem' : 'runElevated (Run Command elevates; no user or password is kept)');
+            // Run Command runs elevated only as LocalSystem (AIB's runElevated + runAsSystem); it cannot log on as another
+            // account without keeping its password, so a named elevated_user runs as LocalSystem, and the note says so.
+            Object.assign(extra, { runElevated: true, runAsSystem: true });
+            note('mapped', 'elevated_user', /^(system|nt authority\\system)$/i.test(user)
+              ? 'runElevated + runAsSystem (LocalSystem)'
+              : `runElevated + runAsSystem: runs elevated as LocalSystem, not as ${user} (Run Command cannot log on as ${user}; no password is kept)`);
           }
           const codes = block.config.valid_exit_codes;
           if (codes !== undefined) {
