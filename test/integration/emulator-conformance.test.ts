@@ -58,6 +58,7 @@ const PAIRS: Pair[] = [
   { operation: 'resourceGroups.createOrUpdate', method: 'PUT', path: RG, api: 'resources', body: { location: 'East US' }, status: 201, match: { name: 'conformance', location: 'eastus' } },
   { operation: 'resourceGroups.createOrUpdate', rule: 'location must be a region', method: 'PUT', path: `${SUB}/resourceGroups/on-mars`, api: 'resources', body: { location: 'mars' }, status: 400, code: 'LocationNotAvailableForResourceGroup' },
   { operation: 'resourceGroups.get', method: 'GET', path: RG, api: 'resources', status: 200, match: { properties: { provisioningState: 'Succeeded' } } },
+  { operation: 'virtualMachines.list', method: 'GET', path: `${COMPUTE}/virtualMachines`, api: 'compute', status: 200, match: { value: [] } },
   { operation: 'resourceGroups.checkExistence', method: 'HEAD', path: RG, api: 'resources', status: 204 },
   { operation: 'resourceGroups.checkExistence', rule: 'missing group', method: 'HEAD', path: `${SUB}/resourceGroups/none-such`, api: 'resources', status: 404 },
   { operation: 'resourceGroups.list', method: 'GET', path: `${SUB}/resourcegroups?$filter=${encodeURIComponent("tagName eq 'kiln-run' and tagValue eq 'x'")}`, api: 'resources', status: 200, match: { value: [] } },
@@ -183,7 +184,7 @@ const BY_ID: Record<string, string[]> = {
   'resources.getById': ['virtualNetworks.get', 'subnets.get'],
 };
 /** Scale sets and run commands have their own suites (emulator-scaleset, emulator-runcommand). */
-const OWN_SUITES = /^(virtualMachineScaleSets|virtualMachineScaleSetVMs|virtualMachineRunCommands)\./;
+const OWN_SUITES = /^(virtualMachineScaleSets|virtualMachineScaleSetVMs|virtualMachineScaleSetRollingUpgrades|virtualMachineRunCommands)\./;
 /** Disk access needs Azurite beside the emulator: its happy path is azure-adapters.test.ts's "a VHD output". */
 const NEEDS_STORAGE = ['disks.grantAccess', 'disks.revokeAccess'];
 
