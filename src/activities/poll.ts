@@ -41,9 +41,10 @@ function pollKind<K extends OperationKind>(env: ActivityEnvironment, kind: K, re
 
 export async function pollOperation(ref: PollOperationInput): Promise<PollOperationOutput> {
   return operationStatus(async () => {
-    // History written before the refs were typed may hold a kind (or shape) no poller knows any more.
-    if (!Object.hasOwn(pollers, ref.kind)) {
-      return { state: 'Failed', error: { code: 'UnknownOperation', message: `pollOperation: no poller for operation kind ${JSON.stringify(ref.kind)}`, retryable: false, resourceId: ref.resourceId } };
+    // History written by an earlier Kiln may hold a kind no poller knows, or a ref in the old `data` bag shape.
+    if (!Object.hasOwn(pollers, ref.kind) || 'data' in ref) {
+      const message = `pollOperation: operation kind ${JSON.stringify(ref.kind)} is not one this Kiln polls, or its reference has an older shape (begun by an earlier version); run the bake again`;
+      return { state: 'Failed', error: { code: 'UnknownOperation', message, retryable: false, resourceId: ref.resourceId } };
     }
     return pollKind(activityEnvironment(), ref.kind, ref);
   });
