@@ -90,6 +90,7 @@ export interface StepFailure {
 /** Result of a read that can fail permanently (not found, forbidden). */
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: StepFailure };
 
+// Each kind's ref is declared by its step module; type-only imports are erased, so no I/O reaches an orchestration.
 import type { OperationHandle } from '../azure/operations.ts';
 import type { AllRef } from './outcomes.ts';
 import type { RestartWaitRef } from './windows-restart.ts';
