@@ -17,14 +17,22 @@ import { sameRegion } from '../azure/regions.ts';
 import { TAG_RUN_ID } from '../azure/resourceGroups.ts';
 import { startVhdExport } from '../azure/vhd.ts';
 import type { ReplicaRegion } from '../template/spec.ts';
-import type { BeginCaptureInput, OperationRef, OperationStatus } from './contracts.ts';
+import type { BeginCaptureInput, OperationStatus } from './contracts.ts';
 import { activityEnvironment } from './environment.ts';
 import { operationStatus } from './outcomes.ts';
-import { VHD_EXPORT } from './vhd-export.ts';
+import type { Pollers } from './poll.ts';
+import { vhdExportRef } from './vhd-export.ts';
 
 export const CAPTURE = 'capture';
 
-type Target = 'galleryImageVersion' | 'managedImage';
+/**
+ * A gallery version or managed image being captured: the model to create it from, and whether this capture sent
+ * the create (`created`).
+ */
+export type CaptureRef = { kind: typeof CAPTURE; resourceId: string; created: boolean } & (
+  | { target: 'galleryImageVersion'; model: GalleryImageVersion }
+  | { target: 'managedImage'; model: Image }
+);
 
 export async function beginCapture({ plan, spec, distribution }: BeginCaptureInput): Promise<OperationStatus> {
   return operationStatus(async () => {
@@ -42,24 +50,24 @@ export async function beginCapture({ plan, spec, distribution }: BeginCaptureInp
         const planned = d.regions.find((r) => sameRegion(r.name, home));
         const region: ReplicaRegion = planned ?? { name: home, replicaCount: 1, storageAccountType: d.regions[0]?.storageAccountType ?? 'Standard_LRS' };
         const model = imageVersionModel({ location: home, sourceVirtualMachineId: plan.staging.vmId, region, tags });
-        return advanceCapture(clients, { kind: CAPTURE, resourceId: d.imageVersionId, data: { target: 'galleryImageVersion', model: JSON.stringify(model), created: false } });
+        return advanceCapture(clients, { kind: CAPTURE, resourceId: d.imageVersionId, target: 'galleryImageVersion', model, created: false });
       }
       case 'ManagedImage': {
         // The VM knows its generation (a marketplace source does not say it in the template); the plan's is the fallback.
         const view = await callAzure('read instance view of', plan.staging.vmId, () => clients.compute.virtualMachines.instanceView(plan.staging.resourceGroupName, plan.staging.vmName));
         const hyperVGeneration = view.hyperVGeneration === 'V1' || view.hyperVGeneration === 'V2' ? view.hyperVGeneration : plan.build.hyperVGeneration;
         const model = managedImageModel({ location: d.location, sourceVirtualMachineId: plan.staging.vmId, hyperVGeneration, tags });
-        return advanceCapture(clients, { kind: CAPTURE, resourceId: d.imageId, data: { target: 'managedImage', model: JSON.stringify(model), created: false } });
+        return advanceCapture(clients, { kind: CAPTURE, resourceId: d.imageId, target: 'managedImage', model, created: false });
       }
       case 'VHD': {
         const handle = await startVhdExport(clients, { resourceGroup: plan.staging.resourceGroupName, vmName: plan.staging.vmName, targetUri: d.uri });
-        return handle ? { state: 'InProgress', operation: { kind: VHD_EXPORT, resourceId: plan.staging.vmId, data: handle } } : { state: 'Succeeded' };
+        return handle ? { state: 'InProgress', operation: vhdExportRef(plan.staging.vmId, handle) } : { state: 'Succeeded' };
       }
     }
   });
 }
 
-async function provisioningState(clients: AzureClients, target: Target, id: string): Promise<string | undefined> {
+async function provisioningState(clients: AzureClients, target: CaptureRef['target'], id: string): Promise<string | undefined> {
   const resource = target === 'galleryImageVersion' ? await getImageVersion(clients, id) : await getManagedImage(clients, id);
   return resource && (resource.provisioningState ?? 'Succeeded');
 }
@@ -68,29 +76,31 @@ async function provisioningState(clients: AzureClients, target: Target, id: stri
  * One step of the capture: looks at the target and moves it on. `created` records that this capture sent the
  * create, so a Failed state afterwards is this attempt failing (retryable: the next begin deletes and recreates).
  */
-export async function advanceCapture(clients: AzureClients, ref: OperationRef): Promise<OperationStatus> {
-  const target = ref.data?.['target'] as Target;
+export async function advanceCapture(clients: AzureClients, ref: CaptureRef): Promise<OperationStatus> {
   const id = ref.resourceId;
-  const state = await provisioningState(clients, target, id);
-  const waiting = (created: boolean): OperationStatus => ({ state: 'InProgress', operation: { ...ref, data: { ...ref.data, created } } });
+  const state = await provisioningState(clients, ref.target, id);
+  const waiting = (created: boolean): OperationStatus => ({ state: 'InProgress', operation: { ...ref, created } });
   switch (state) {
     case 'Succeeded':
       return { state: 'Succeeded' };
     case undefined: {
-      const model = JSON.parse(String(ref.data?.['model']));
-      if (target === 'galleryImageVersion') await startCreateImageVersion(clients, id, model as GalleryImageVersion);
-      else await startCreateManagedImage(clients, id, model as Image);
+      if (ref.target === 'galleryImageVersion') await startCreateImageVersion(clients, id, ref.model);
+      else await startCreateManagedImage(clients, id, ref.model);
       return waiting(true);
     }
     case 'Failed':
-      if (ref.data?.['created'] === true) {
+      if (ref.created) {
         return { state: 'Failed', error: { code: 'ProvisioningFailed', message: `capture: ${id} ended with provisioningState Failed`, retryable: true, resourceId: id } };
       }
-      if (target === 'galleryImageVersion') await startDeleteImageVersion(clients, id);
+      if (ref.target === 'galleryImageVersion') await startDeleteImageVersion(clients, id);
       else await startDeleteManagedImage(clients, id);
       return waiting(false);
     default:
       // Creating, Updating, Deleting, Migrating: look again later.
-      return waiting(ref.data?.['created'] === true);
+      return waiting(ref.created);
   }
 }
+
+export const capturePollers: Pollers<typeof CAPTURE> = {
+  [CAPTURE]: (env, ref) => advanceCapture(env.clients, ref),
+};

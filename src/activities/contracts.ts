@@ -90,17 +90,35 @@ export interface StepFailure {
 /** Result of a read that can fail permanently (not found, forbidden). */
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: StepFailure };
 
+// Each kind's ref is declared by its step module; type-only imports are erased, so no I/O reaches an orchestration.
+import type { OperationHandle } from '../azure/operations.ts';
+import type { AllRef } from './outcomes.ts';
+import type { RestartWaitRef } from './windows-restart.ts';
+import type { UpdateRestartRef } from './windows-update.ts';
+import type { RunCommandRef } from './customize.ts';
+import type { VmStoppedRef } from './generalize.ts';
+import type { CaptureRef } from './capture.ts';
+import type { VhdExportRef } from './vhd-export.ts';
+import type { GroupDeletedRef, StagedResourcesRef } from './stage-group.ts';
+
 /**
- * A started long-running operation, as `pollOperation` needs it again. `kind` and `data` are the activity
- * side's business (an Azure-AsyncOperation URL, a run command name, a wanted power state…); the orchestration
- * only carries the object from a begin… to pollOperation.
+ * A started long-running operation, as `pollOperation` needs it again: one typed shape per kind, each defined by
+ * the step module that begins and polls it. It travels through durable history, so it is plain JSON (no functions,
+ * no classes, no JSON text inside). The orchestration only carries it from a begin… to pollOperation.
  */
-export interface OperationRef {
-  kind: string;
-  /** The ARM resource the operation acts on (for messages). */
-  resourceId: string;
-  data?: Record<string, string | number | boolean | null>;
-}
+export type OperationRef =
+  | OperationHandle
+  | AllRef
+  | RunCommandRef
+  | RestartWaitRef
+  | UpdateRestartRef
+  | VmStoppedRef
+  | CaptureRef
+  | VhdExportRef
+  | GroupDeletedRef
+  | StagedResourcesRef;
+
+export type OperationKind = OperationRef['kind'];
 
 /** State of a long-running operation, from a begin… activity or from pollOperation. */
 export type OperationStatus =

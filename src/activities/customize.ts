@@ -11,18 +11,60 @@ import { resolveSecrets } from '../azure/keyVault.ts';
 import { deleteRunCommandBlobs, prepareRunCommandBlobs, readRunCommandBlobs } from '../azure/runCommandBlobs.ts';
 import { getRunCommand, startDeleteRunCommand, startRunCommand, type RunCommandView } from '../azure/runCommands.ts';
 import type { Customizer, InVMValidation, SecretRef } from '../template/spec.ts';
-import type { BeginCustomizerInput, OperationRef, OperationStatus } from './contracts.ts';
+import type { BeginCustomizerInput, OperationStatus } from './contracts.ts';
 import { activityEnvironment, type ActivityEnvironment } from './environment.ts';
-import { followOutput, startLiveOutput } from './live-output.ts';
+import { followOutput, startLiveOutput, type LiveCursor } from './live-output.ts';
 import { lastLines, maskSecrets } from './masking.ts';
 import { runCommandName } from './naming.ts';
 import { operationStatus } from './outcomes.ts';
+import type { Pollers } from './poll.ts';
 import { bootTimeIn, customizerScript } from './scripts.ts';
 import { withUploadUrls } from './uploads.ts';
 import { continueUpdates } from './windows-update.ts';
 import { restartWait } from './windows-restart.ts';
 
 export const RUN_COMMAND = 'run-command';
+
+/** What each look at a customizer or validation step needs again (the restart wait after it carries it too). */
+export interface CustomizerCommand {
+  runId: string;
+  resourceGroup: string;
+  vm: string;
+  /** The Run Command's name (a WindowsUpdate pass after the first has its own). */
+  name: string;
+  phase: BeginCustomizerInput['phase'];
+  /** The step's name in the template. */
+  step: string;
+  stepType: (Customizer | InVMValidation)['type'];
+  location: string;
+  validExitCodes: number[];
+  /** The secrets the step names, looked up again to mask its output (never their values). */
+  secretRefs: Record<string, SecretRef>;
+  restartCheck: string | null;
+  /** Why the platform did not run part of the step: the whole step is then simulated. */
+  simulated?: string;
+  /** WindowsUpdate: the loop of passes. */
+  update?: UpdateLoop;
+}
+
+/** A WindowsUpdate step's passes: each runs `script` again until one installs nothing. */
+export interface UpdateLoop {
+  pass: number;
+  script: string;
+  timeoutInSeconds: number;
+  /** The step's number in its phase (1-based), for the log's header. */
+  number: number;
+  /** The first pass's Run Command name; pass n is `{base}-pass-{n}`. */
+  base: string;
+}
+
+/** A customizer's or validation's Run Command (and each later WindowsUpdate pass). */
+export interface RunCommandRef extends CustomizerCommand {
+  kind: typeof RUN_COMMAND;
+  resourceId: string;
+  /** How far its output is in the run's log (live-output.ts). */
+  liveOutput?: LiveCursor;
+}
 
 /** Steps back after which a finished Run Command is deleted. */
 const RETIRE_AFTER = 10;
@@ -60,24 +102,22 @@ export async function beginCustomizer(input: BeginCustomizerInput): Promise<Oper
       throw permanentError(`${phase} step "${step.name}": ${(err as Error).message}`, { code: 'InvalidStep' });
     }
     const refs = Object.fromEntries(secretNames(step).map((n) => [n, spec.secrets[n]]).filter(([, r]) => r !== undefined)) as Record<string, SecretRef>;
-    const ref: OperationRef = {
+    const ref: RunCommandRef = {
       kind: RUN_COMMAND,
       resourceId: runCommandId(env.config.subscriptionId, rg, vm, name),
-      data: {
-        runId: plan.runId,
-        resourceGroup: rg,
-        vm,
-        name,
-        phase,
-        step: step.name,
-        stepType: step.type,
-        location: plan.location,
-        validExitCodes: JSON.stringify(script.validExitCodes),
-        secretRefs: JSON.stringify(refs),
-        restartCheck: step.type === 'WindowsRestart' ? (step.restartCheckCommand ?? null) : null,
-        // WindowsUpdate runs its pass script again until a pass installs nothing, within the step's limit.
-        ...(step.type === 'WindowsUpdate' ? { pass: 1, passScript: script.script, timeoutInSeconds: script.timeoutInSeconds, number: index + 1 } : {}),
-      },
+      runId: plan.runId,
+      resourceGroup: rg,
+      vm,
+      name,
+      phase,
+      step: step.name,
+      stepType: step.type,
+      location: plan.location,
+      validExitCodes: script.validExitCodes,
+      secretRefs: refs,
+      restartCheck: step.type === 'WindowsRestart' ? (step.restartCheckCommand ?? null) : null,
+      // WindowsUpdate runs its pass script again until a pass installs nothing, within the step's limit.
+      ...(step.type === 'WindowsUpdate' ? { update: { pass: 1, script: script.script, timeoutInSeconds: script.timeoutInSeconds, number: index + 1, base: name } } : {}),
     };
     // A Run Command of this name means an earlier attempt started it: never run the script twice.
     if (await getRunCommand(env.clients, rg, vm, name)) return { state: 'InProgress', operation: await startLiveOutput(env, ref) };
@@ -110,22 +150,21 @@ export async function beginCustomizer(input: BeginCustomizerInput): Promise<Oper
 const RUNNING = new Set(['Unknown', 'Pending', 'Running']);
 
 /** One look at a customizer's Run Command; at its end the masked output goes to the log and the verdict is returned. */
-export async function pollRunCommand(env: ActivityEnvironment, ref: OperationRef): Promise<OperationStatus> {
-  const d = ref.data ?? {};
-  const [runId, rg, vm, name, phase, step] = ['runId', 'resourceGroup', 'vm', 'name', 'phase', 'step'].map((k) => String(d[k]));
-  const view = await getRunCommand(env.clients, rg!, vm!, name!);
+export async function pollRunCommand(env: ActivityEnvironment, ref: RunCommandRef): Promise<OperationStatus> {
+  const { runId, resourceGroup: rg, vm, name, phase, step } = ref;
+  const view = await getRunCommand(env.clients, rg, vm, name);
   if (!view) {
     // Whether the script ran is unknown; beginning again could run a non-repeatable script twice.
     return { state: 'Failed', error: { code: 'RunCommandMissing', message: `${phase} step "${step}": Run Command ${ref.resourceId} no longer exists, so whether its script ran is unknown; retry the bake to run the step again`, retryable: false, resourceId: ref.resourceId } };
   }
   if (RUNNING.has(view.executionState) && view.provisioningState !== 'Failed') return { state: 'InProgress', operation: await followOutput(env, ref) };
 
-  const refs = JSON.parse(String(d['secretRefs'] ?? '{}')) as Record<string, SecretRef>;
+  const refs = ref.secretRefs;
   const secretValues = Object.keys(refs).length > 0 ? [...(await resolveSecrets(env.clients, refs, Object.keys(refs))).values()] : [];
-  const output = await collectOutput(env.clients, runId!, name!, view);
+  const output = await collectOutput(env.clients, runId, name, view);
   const stdout = maskSecrets(output.stdout, secretValues);
   const stderr = maskSecrets(output.stderr, secretValues);
-  const validExitCodes = JSON.parse(String(d['validExitCodes'] ?? '[0]')) as number[];
+  const validExitCodes = ref.validExitCodes;
   // A script the platform did not run has no exit code of its own; only a stand-in's scripted one is judged.
   const exitCode = view.exitCode ?? (view.executionState === 'Succeeded' && !view.simulated ? 0 : undefined);
   const notRun = view.simulated !== undefined && exitCode === undefined && view.executionState === 'Succeeded';
@@ -142,14 +181,14 @@ export async function pollRunCommand(env: ActivityEnvironment, ref: OperationRef
   if (output.fresh) {
     await followOutput(env, ref, { final: true, secrets: secretValues, trailer: `== ${phase} ${step} ${verdict}\n` });
     // The blobs held the unmasked text: gone as soon as the masked copy is safe in the log.
-    await deleteRunCommandBlobs(env.clients, runId!, name!);
+    await deleteRunCommandBlobs(env.clients, runId, name);
   }
   if (ok || notRun) {
     // Once any part of a step was simulated, the whole step was: restarts and update passes carry it on.
-    const simulated = view.simulated ?? (typeof d['simulated'] === 'string' ? d['simulated'] : undefined);
-    const carried: OperationRef = simulated ? { ...ref, data: { ...d, simulated } } : ref;
-    if (d['stepType'] === 'WindowsUpdate') return continueUpdates(env, carried, stdout);
-    if (d['stepType'] === 'WindowsRestart') {
+    const simulated = view.simulated ?? ref.simulated;
+    const carried: RunCommandRef = simulated ? { ...ref, simulated } : ref;
+    if (ref.update) return continueUpdates(env, carried, ref.update, stdout);
+    if (ref.stepType === 'WindowsRestart') {
       const bootBefore = bootTimeIn(stdout);
       if (!bootBefore) {
         return { state: 'Failed', error: { code: 'RestartNotStarted', message: `${phase} step "${step}": the restart script reported no boot time; Run Command ${ref.resourceId}`, retryable: false, resourceId: ref.resourceId } };
@@ -172,6 +211,11 @@ export async function pollRunCommand(env: ActivityEnvironment, ref: OperationRef
     },
   };
 }
+
+/** The poller of the Run Commands beginCustomizer and the WindowsUpdate loop start. */
+export const customizePollers: Pollers<typeof RUN_COMMAND> = {
+  [RUN_COMMAND]: pollRunCommand,
+};
 
 function maskedError(err: KilnStepError, secrets: string[]): KilnStepError {
   return new KilnStepError(maskSecrets(err.message, secrets), {

@@ -11,15 +11,24 @@ import type {
   BeginDeprovisionInput,
   GeneralizeVmInput,
   GeneralizeVmOutput,
-  OperationRef,
   OperationStatus,
 } from './contracts.ts';
 import { activityEnvironment } from './environment.ts';
 import { runCommandName } from './naming.ts';
 import { operationStatus, statusOf } from './outcomes.ts';
+import type { Pollers } from './poll.ts';
 import { deprovisionScript } from './scripts.ts';
 
 export const VM_STOPPED = 'vm-stopped';
+
+/** The wait for the guest to shut itself down after the deprovision Run Command `runCommand`. */
+export interface VmStoppedRef {
+  kind: typeof VM_STOPPED;
+  resourceId: string;
+  resourceGroup: string;
+  vm: string;
+  runCommand: string;
+}
 
 const STOPPED = new Set(['stopped', 'deallocated']);
 
@@ -43,7 +52,7 @@ export async function beginDeprovision({ plan }: BeginDeprovisionInput): Promise
         timeoutInSeconds: script.timeoutInSeconds,
       });
     }
-    return { state: 'InProgress', operation: { kind: VM_STOPPED, resourceId: plan.staging.vmId, data: { resourceGroup: rg, vm, runCommand: name } } };
+    return { state: 'InProgress', operation: { kind: VM_STOPPED, resourceId: plan.staging.vmId, resourceGroup: rg, vm, runCommand: name } };
   });
 }
 
@@ -51,17 +60,20 @@ export async function beginDeprovision({ plan }: BeginDeprovisionInput): Promise
  * One look at the VM's power state: Succeeded once the guest has shut itself down — simulated when the platform
  * says the deprovision script itself was not run (the stop then proves nothing about the image).
  */
-export async function pollVmStopped(clients: AzureClients, ref: OperationRef): Promise<OperationStatus> {
-  const [rg, vm] = [String(ref.data?.['resourceGroup']), String(ref.data?.['vm'])];
+export async function pollVmStopped(clients: AzureClients, ref: VmStoppedRef): Promise<OperationStatus> {
+  const { resourceGroup: rg, vm } = ref;
   const state = await getVmState(clients, rg, vm);
   if (!state.exists) {
     return { state: 'Failed', error: { code: 'NotFound', message: `generalize: VM ${ref.resourceId} no longer exists`, retryable: false, resourceId: ref.resourceId } };
   }
   if (!state.generalized && !(state.powerState && STOPPED.has(state.powerState))) return { state: 'InProgress', operation: ref };
-  const runCommand = ref.data?.['runCommand'];
-  const simulated = typeof runCommand === 'string' ? (await getRunCommand(clients, rg, vm, runCommand))?.simulated : undefined;
+  const simulated = (await getRunCommand(clients, rg, vm, ref.runCommand))?.simulated;
   return { state: 'Succeeded', ...(simulated ? { simulated } : {}) };
 }
+
+export const generalizePollers: Pollers<typeof VM_STOPPED> = {
+  [VM_STOPPED]: (env, ref) => pollVmStopped(env.clients, ref),
+};
 
 export async function beginDeallocate({ plan }: BeginDeallocateInput): Promise<OperationStatus> {
   return operationStatus(async () => {

@@ -7,8 +7,7 @@
 
 import { resolveSecrets } from '../azure/keyVault.ts';
 import { readRunCommandBlobFrom } from '../azure/runCommandBlobs.ts';
-import type { SecretRef } from '../template/spec.ts';
-import type { OperationRef } from './contracts.ts';
+import type { RunCommandRef } from './customize.ts';
 import type { ActivityEnvironment } from './environment.ts';
 import { maskSecrets } from './masking.ts';
 
@@ -19,22 +18,10 @@ export interface LiveCursor {
   log: number;
 }
 
-const CURSOR = 'liveOutput';
 const NEWLINE = 0x0a;
 
-/** The run log and Run Command an operation's output belongs to. */
-function target(ref: OperationRef): { runId: string; phase: string; name: string } {
-  const d = ref.data ?? {};
-  return { runId: String(d['runId']), phase: String(d['phase']), name: String(d['name']) };
-}
-
-export function cursorOf(ref: OperationRef): LiveCursor | undefined {
-  const text = ref.data?.[CURSOR];
-  return typeof text === 'string' ? (JSON.parse(text) as LiveCursor) : undefined;
-}
-
-function withCursor(ref: OperationRef, cursor: LiveCursor): OperationRef {
-  return { ...ref, data: { ...ref.data, [CURSOR]: JSON.stringify(cursor) } };
+function withCursor(ref: RunCommandRef, liveOutput: LiveCursor): RunCommandRef {
+  return { ...ref, liveOutput };
 }
 
 /**
@@ -42,18 +29,17 @@ function withCursor(ref: OperationRef, cursor: LiveCursor): OperationRef {
  * (its Run Command already running, some output maybe logged), what follows the header is read back by the first
  * append and not written twice.
  */
-export async function startLiveOutput(env: ActivityEnvironment, ref: OperationRef): Promise<OperationRef> {
-  const { runId, phase } = target(ref);
+export async function startLiveOutput(env: ActivityEnvironment, ref: RunCommandRef): Promise<RunCommandRef> {
+  const { runId, phase, step } = ref;
   const text = (await (await env.runStore()).readLog(runId, phase)).toString('utf8');
-  const step = String(ref.data?.['step']);
   const header = [...text.matchAll(/^== ([a-z]+) \d+: (.*) \(\w+\) started\n/gm)].findLast((m) => m[1] === phase && m[2] === step);
   const log = header ? Buffer.byteLength(text.slice(0, header.index + header[0].length)) : Buffer.byteLength(text);
   return withCursor(ref, { stdout: 0, stderr: 0, log });
 }
 
 /** The secret values a step's output must not show (looked up again at each poll: they are never kept). */
-async function secretsOf(env: ActivityEnvironment, ref: OperationRef): Promise<string[]> {
-  const refs = JSON.parse(String(ref.data?.['secretRefs'] ?? '{}')) as Record<string, SecretRef>;
+async function secretsOf(env: ActivityEnvironment, ref: RunCommandRef): Promise<string[]> {
+  const refs = ref.secretRefs;
   const names = Object.keys(refs);
   return names.length === 0 ? [] : [...(await resolveSecrets(env.clients, refs, names)).values()];
 }
@@ -95,12 +81,12 @@ function stderrLines(text: string): string {
  */
 export async function followOutput(
   env: ActivityEnvironment,
-  ref: OperationRef,
+  ref: RunCommandRef,
   options: { final?: boolean; trailer?: string; secrets?: string[] } = {},
-): Promise<OperationRef> {
-  const { runId, phase, name } = target(ref);
+): Promise<RunCommandRef> {
+  const { runId, phase, name } = ref;
   const store = await env.runStore();
-  const cursor = cursorOf(ref) ?? { stdout: 0, stderr: 0, log: await store.logLength(runId, phase) };
+  const cursor = ref.liveOutput ?? { stdout: 0, stderr: 0, log: await store.logLength(runId, phase) };
   const [stdout, stderr] = await Promise.all([
     readRunCommandBlobFrom(env.clients, runId, name, 'stdout', cursor.stdout),
     readRunCommandBlobFrom(env.clients, runId, name, 'stderr', cursor.stderr),

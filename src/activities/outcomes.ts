@@ -4,8 +4,10 @@
  */
 
 import { classifyAzureError, KilnStepError } from '../azure/errors.ts';
-import type { OperationHandle } from '../azure/operations.ts';
+import { pollOperationHandle, type OperationHandle } from '../azure/operations.ts';
+import type { AzureClients } from '../azure/clients.ts';
 import type { OperationStatus, Outcome, StepFailure } from './contracts.ts';
+import type { Pollers } from './poll.ts';
 
 /** The StepFailure for an error; messages from Kiln's adapters already name the resource. */
 export function stepFailure(err: unknown): StepFailure {
@@ -53,9 +55,38 @@ export function statusOf(handle: OperationHandle | undefined): OperationStatus {
   return handle ? { state: 'InProgress', operation: handle } : { state: 'Succeeded' };
 }
 
-/** Several operations started together (NSG and VNet) travel as one. */
+/** Several operations started together (NSG and VNet), travelling as one: done when all are. */
+export interface AllRef {
+  kind: 'all';
+  resourceId: string;
+  /** The ones still running. */
+  operations: OperationHandle[];
+}
+
 export function statusOfAll(handles: OperationHandle[], resourceId: string): OperationStatus {
   if (handles.length === 0) return { state: 'Succeeded' };
   if (handles.length === 1) return statusOf(handles[0]);
-  return { state: 'InProgress', operation: { kind: 'all', resourceId, data: { operations: JSON.stringify(handles) } } };
+  return { state: 'InProgress', operation: { kind: 'all', resourceId, operations: handles } };
 }
+
+async function pollHandle(clients: AzureClients, handle: OperationHandle): Promise<OperationStatus> {
+  const status = await pollOperationHandle(clients, handle);
+  if (status.done) return { state: 'Succeeded' };
+  return { state: 'InProgress', operation: handle, ...(status.retryAfterMs !== undefined ? { retryAfterMs: status.retryAfterMs } : {}) };
+}
+
+async function pollAll(clients: AzureClients, ref: AllRef): Promise<OperationStatus> {
+  const running: OperationHandle[] = [];
+  for (const handle of ref.operations) {
+    if (!(await pollOperationHandle(clients, handle)).done) running.push(handle);
+  }
+  if (running.length === 0) return { state: 'Succeeded' };
+  return { state: 'InProgress', operation: { ...ref, operations: running } };
+}
+
+/** The plain Azure operations every begin… without a step-specific wait returns. */
+export const azureOperationPollers: Pollers<OperationHandle['kind'] | AllRef['kind']> = {
+  lro: (env, ref) => pollHandle(env.clients, ref),
+  'vm-provisioning': (env, ref) => pollHandle(env.clients, ref),
+  all: (env, ref) => pollAll(env.clients, ref),
+};

@@ -19,10 +19,11 @@ import { deleteRunCommandBlobs } from '../azure/runCommandBlobs.ts';
 import { getVm, startDeleteVm } from '../azure/virtualMachines.ts';
 import { providerId } from '../azure/ids.ts';
 import type { AzureClients } from '../azure/clients.ts';
-import type { BakePlan, BeginDeleteStagingGroupInput, CreateStagingGroupInput, CreateStagingGroupOutput, OperationRef, OperationStatus } from './contracts.ts';
+import type { BakePlan, BeginDeleteStagingGroupInput, CreateStagingGroupInput, CreateStagingGroupOutput, OperationStatus } from './contracts.ts';
 import { activityEnvironment } from './environment.ts';
 import { stagingNames } from './naming.ts';
 import { operationStatus } from './outcomes.ts';
+import type { Pollers } from './poll.ts';
 
 export const TAG_TEMPLATE = 'kiln-template';
 
@@ -77,6 +78,26 @@ export async function createStagingGroup({ plan, templateName }: CreateStagingGr
 export const GROUP_DELETED = 'staging-group-deleted';
 export const STAGED_RESOURCES_DELETED = 'staged-resources-deleted';
 
+/** The staging group being deleted; `lro` is the delete this look is waiting for, if any. */
+export interface GroupDeletedRef {
+  kind: typeof GROUP_DELETED;
+  resourceId: string;
+  name: string;
+  lro: OperationHandle | null;
+}
+
+/** Kiln's own resources in a group the template gave, deleted one after another. */
+export interface StagedResourcesRef {
+  kind: typeof STAGED_RESOURCES_DELETED;
+  resourceId: string;
+  resourceGroup: string;
+  vm: string;
+  vnet: string;
+  nsg: string;
+  /** Kiln created the network (so the VNet and NSG are its to delete). */
+  network: boolean;
+}
+
 export async function beginDeleteStagingGroup({ plan }: BeginDeleteStagingGroupInput): Promise<OperationStatus> {
   return operationStatus(async () => {
     const { clients } = activityEnvironment();
@@ -89,35 +110,38 @@ export async function beginDeleteStagingGroup({ plan }: BeginDeleteStagingGroupI
     if (!handle && !(await resourceGroupExists(clients, plan.staging.resourceGroupName))) return { state: 'Succeeded' };
     return {
       state: 'InProgress',
-      operation: { kind: GROUP_DELETED, resourceId: plan.staging.resourceGroupId, data: { name: plan.staging.resourceGroupName, lro: handle ? JSON.stringify(handle) : null } },
+      operation: { kind: GROUP_DELETED, resourceId: plan.staging.resourceGroupId, name: plan.staging.resourceGroupName, lro: handle ?? null },
     };
   });
 }
 
 /** One look at a group deletion: Succeeded only once the group is really gone (HEAD answers 404). */
-export async function pollGroupDeleted(clients: AzureClients, ref: OperationRef): Promise<OperationStatus> {
-  const name = String(ref.data?.['name']);
+export async function pollGroupDeleted(clients: AzureClients, ref: GroupDeletedRef): Promise<OperationStatus> {
+  const { name, lro } = ref;
   if (!(await resourceGroupExists(clients, name))) return { state: 'Succeeded' };
-  const lro = ref.data?.['lro'];
-  if (typeof lro === 'string') {
-    const status = await pollOperationHandle(clients, JSON.parse(lro) as OperationHandle);
+  if (lro) {
+    const status = await pollOperationHandle(clients, lro);
     // The delete finished but the group still answers: ARM's read side lags a moment; look again.
-    if (status.done) return { state: 'InProgress', operation: { ...ref, data: { ...ref.data, lro: null } } };
+    if (status.done) return { state: 'InProgress', operation: { ...ref, lro: null } };
     return { state: 'InProgress', operation: ref, ...(status.retryAfterMs !== undefined ? { retryAfterMs: status.retryAfterMs } : {}) };
   }
   const group = await getResourceGroup(clients, name);
   if (group?.provisioningState === 'Deleting') return { state: 'InProgress', operation: ref };
   // Still there and nobody deleting it (an earlier delete failed, or ours was lost): start again.
   const handle = await startResourceGroupDelete(clients, name);
-  return { state: 'InProgress', operation: { ...ref, data: { ...ref.data, lro: handle ? JSON.stringify(handle) : null } } };
+  return { state: 'InProgress', operation: { ...ref, lro: handle ?? null } };
 }
 
-function stagedResourcesRef(plan: BakePlan): OperationRef {
+function stagedResourcesRef(plan: BakePlan): StagedResourcesRef {
   const names = stagingNames(plan.runId, plan.staging.resourceGroupName);
   return {
     kind: STAGED_RESOURCES_DELETED,
     resourceId: plan.staging.resourceGroupId,
-    data: { resourceGroup: plan.staging.resourceGroupName, vm: plan.staging.vmName, vnet: names.vnet, nsg: names.nsg, network: plan.staging.createNetwork },
+    resourceGroup: plan.staging.resourceGroupName,
+    vm: plan.staging.vmName,
+    vnet: names.vnet,
+    nsg: names.nsg,
+    network: plan.staging.createNetwork,
   };
 }
 
@@ -125,19 +149,18 @@ function stagedResourcesRef(plan: BakePlan): OperationRef {
  * In a group the template gave, Kiln deletes only what it made, in dependency order: the VM (its NIC and disk go
  * with it), then the VNet, then the NSG. Each look starts the next deletion; Succeeded once all are gone.
  */
-export async function deleteStagedResources(clients: AzureClients, ref: OperationRef): Promise<OperationStatus> {
-  const d = ref.data ?? {};
-  const rg = String(d['resourceGroup']);
-  const vm = await getVm(clients, rg, String(d['vm']));
+export async function deleteStagedResources(clients: AzureClients, ref: StagedResourcesRef): Promise<OperationStatus> {
+  const rg = ref.resourceGroup;
+  const vm = await getVm(clients, rg, ref.vm);
   if (vm) {
-    if (vm.provisioningState !== 'Deleting') await startDeleteVm(clients, rg, String(d['vm']));
+    if (vm.provisioningState !== 'Deleting') await startDeleteVm(clients, rg, ref.vm);
     return { state: 'InProgress', operation: ref };
   }
-  if (d['network'] === true) {
+  if (ref.network) {
     const sub = clients.subscriptionId;
     for (const id of [
-      providerId(sub, rg, `Microsoft.Network/virtualNetworks/${String(d['vnet'])}`),
-      providerId(sub, rg, `Microsoft.Network/networkSecurityGroups/${String(d['nsg'])}`),
+      providerId(sub, rg, `Microsoft.Network/virtualNetworks/${ref.vnet}`),
+      providerId(sub, rg, `Microsoft.Network/networkSecurityGroups/${ref.nsg}`),
     ]) {
       const resource = await getResourceById(clients, id);
       if (!resource) continue;
@@ -149,3 +172,9 @@ export async function deleteStagedResources(clients: AzureClients, ref: Operatio
   }
   return { state: 'Succeeded' };
 }
+
+/** The undo of the whole staging (beginDeleteStagingGroup) is polled by these. */
+export const cleanupPollers: Pollers<typeof GROUP_DELETED | typeof STAGED_RESOURCES_DELETED> = {
+  [GROUP_DELETED]: (env, ref) => pollGroupDeleted(env.clients, ref),
+  [STAGED_RESOURCES_DELETED]: (env, ref) => deleteStagedResources(env.clients, ref),
+};

@@ -16,15 +16,20 @@ import { vmReady, vmStateFromInstanceView } from './vmState.ts';
 export type OperationApi = 'compute' | 'resources';
 
 /**
- * A started operation, safe to keep in orchestration history (the shape of the contracts' OperationRef).
+ * A started operation, safe to keep in orchestration history (two of the contracts' OperationRef kinds).
  * kind `lro`: the SDK poller's state; kind `vm-provisioning`: the request went out in an earlier attempt whose
  * poller state was lost, so the VM's own provisioningState is watched.
  */
-export interface OperationHandle {
-  kind: 'lro' | 'vm-provisioning';
-  resourceId: string;
-  data: { action: string; api: OperationApi; state: string | null };
-}
+export type OperationHandle =
+  | {
+      kind: 'lro';
+      resourceId: string;
+      action: string;
+      api: OperationApi;
+      /** The SDK poller's own serialized state (`poller.serialize()`), opaque to Kiln; null: nothing left to poll. */
+      state: string | null;
+    }
+  | { kind: 'vm-provisioning'; resourceId: string; action: string };
 
 /** `result` is the operation's final body (e.g. a disk's access SAS); it stays inside the polling activity. */
 export type LroStatus = { done: false; retryAfterMs?: number } | { done: true; result?: unknown };
@@ -46,7 +51,7 @@ export async function startOperation(
       await poller.pollUntilDone(); // returns at once; throws if the synchronous answer was a failure
       return undefined;
     }
-    return { kind: 'lro', resourceId: meta.resourceId, data: { action: meta.action, api: meta.api, state: await poller.serialize() } };
+    return { kind: 'lro', resourceId: meta.resourceId, action: meta.action, api: meta.api, state: await poller.serialize() };
   } catch (err) {
     throw azureError(err, meta.action, meta.resourceId);
   }
@@ -54,13 +59,13 @@ export async function startOperation(
 
 /** A handle that watches a VM's provisioningState (its create request went out earlier). */
 export function watchVmProvisioning(resourceId: string): OperationHandle {
-  return { kind: 'vm-provisioning', resourceId, data: { action: 'create virtual machine', api: 'compute', state: null } };
+  return { kind: 'vm-provisioning', resourceId, action: 'create virtual machine' };
 }
 
 /** Polls a started operation once: done, still running, or a classified failure (thrown KilnStepError). */
 export async function pollOperationHandle(clients: AzureClients, handle: OperationHandle): Promise<LroStatus> {
   if (handle.kind === 'vm-provisioning') return pollVmProvisioning(clients, handle);
-  const { state, api, action } = handle.data;
+  const { state, api, action } = handle;
   if (state === null) return { done: true };
   // The source operation only names the helper's lookup; the URL and method in the state pick the deserializer.
   const poller: AnyPoller =
@@ -77,13 +82,13 @@ export async function pollOperationHandle(clients: AzureClients, handle: Operati
   }
 }
 
-async function pollVmProvisioning(clients: AzureClients, handle: OperationHandle): Promise<LroStatus> {
+async function pollVmProvisioning(clients: AzureClients, handle: Extract<OperationHandle, { kind: 'vm-provisioning' }>): Promise<LroStatus> {
   const { resourceGroup, segments } = parseResourceId(handle.resourceId);
   const name = segments[segments.length - 1]![1];
-  const vm = await callAzure(handle.data.action, handle.resourceId, () => clients.compute.virtualMachines.get(resourceGroup, name, { expand: 'instanceView' }));
+  const vm = await callAzure(handle.action, handle.resourceId, () => clients.compute.virtualMachines.get(resourceGroup, name, { expand: 'instanceView' }));
   if (vm.provisioningState === 'Failed') {
     // Beginning again re-sends the create (a Failed VM is put again), which is what a retry of the step should do.
-    throw new KilnStepError(`${handle.data.action} ${handle.resourceId} failed: provisioningState is Failed`, {
+    throw new KilnStepError(`${handle.action} ${handle.resourceId} failed: provisioningState is Failed`, {
       retryable: true,
       operationFailed: true,
       code: 'ProvisioningFailed',

@@ -16,10 +16,10 @@ export type VhdExportState = {
   disk: string;
   diskId: string;
   targetUri: string;
-  phase: 'grant' | 'copy';
-  /** The grantAccess operation while phase is grant (serialized OperationHandle). */
-  grant: string | null;
-};
+} & (
+  /** Waiting for the grantAccess operation (its result is the SAS), then copying. */
+  { phase: 'grant'; grant: OperationHandle } | { phase: 'copy' }
+);
 
 /** How long the disk's read SAS lives: a 30 GB copy inside one region takes minutes; replication is not involved. */
 const SAS_SECONDS = 4 * 3600;
@@ -57,7 +57,7 @@ export async function startVhdExport(
     { action: 'grant read access to disk', resourceId: diskId, api: 'compute' },
   );
   if (!grant) throw permanentError(`VHD capture: grant access to ${diskId} returned no operation to read the SAS from`, { code: 'NoAccessUri', resourceId: diskId });
-  return { diskResourceGroup: disk.resourceGroup, disk: diskName, diskId, targetUri: o.targetUri, phase: 'grant', grant: JSON.stringify(grant) };
+  return { diskResourceGroup: disk.resourceGroup, disk: diskName, diskId, targetUri: o.targetUri, phase: 'grant', grant };
 }
 
 export type VhdExportStatus = { done: false; state: VhdExportState; percent?: number } | { done: true };
@@ -66,13 +66,14 @@ export type VhdExportStatus = { done: false; state: VhdExportState; percent?: nu
 export async function pollVhdExport(clients: AzureClients, state: VhdExportState): Promise<VhdExportStatus> {
   const { blob } = targetBlob(clients, state.targetUri);
   if (state.phase === 'grant') {
-    const status = await pollOperationHandle(clients, JSON.parse(state.grant!) as OperationHandle);
+    const status = await pollOperationHandle(clients, state.grant);
     if (!status.done) return { done: false, state };
     const sas = (status.result as { accessSAS?: string } | undefined)?.accessSAS;
     if (!sas) throw permanentError(`VHD capture: grant access to ${state.diskId} returned no SAS`, { code: 'NoAccessUri', resourceId: state.diskId });
     // Only the copy's start is awaited; later looks read the blob's copy status.
     await callAzure('start copy to', state.targetUri.split('?')[0]!, () => blob.beginCopyFromURL(sas));
-    return { done: false, state: { ...state, phase: 'copy', grant: null } };
+    const { grant: _grant, ...names } = state;
+    return { done: false, state: { ...names, phase: 'copy' } };
   }
   const props = await callAzure('read copy status of', state.targetUri.split('?')[0]!, () => blob.getProperties());
   if (props.copyStatus === 'pending') {

@@ -9,6 +9,7 @@
 
 import type { OrchestrationContext } from 'durable-functions';
 import type { RunRecord } from '../runs/record.ts';
+import { BAKE_STEPS, type StepName } from '../runs/progress.ts';
 import { BakeRun } from './bake-run.ts';
 import {
   approve,
@@ -28,25 +29,34 @@ import {
 import type { BakeInput } from './contracts.ts';
 import type { Flowing } from './flow.ts';
 
+/** What each step does; their order is BAKE_STEPS' (src/runs/progress.ts), and a step without a body does not compile. */
+const STEP_BODIES: { [K in StepName]: (run: BakeRun) => Flowing<void> } = {
+  plan, //       names, staging group, VM, next version
+  lock, //       one bake per gallery image at a time (waits)
+  stage, //      group → network → VM
+  customize, //  one Run Command per customizer
+  validate, //   inVMValidations, errorHandling
+  generalize, // detached deprovision → stopped → deallocate → generalize
+  capture, //    image version (excluded from latest until promote)
+  replicate, //  every region in parallel
+  promote, //    excludeFromLatest=false
+  approve, //    optional gate, with timeout
+  rollout, //    every scale set in parallel, rollback on failure
+  cleanup, //    delete the staging group, wait until it is gone
+};
+
 export function* bake(context: OrchestrationContext): Flowing<RunRecord> {
   const run = new BakeRun(context, context.df.getInput() as BakeInput);
   try {
-    yield* run.step('plan', () => plan(run)); //            names, staging group, VM, next version
-    yield* run.step('lock', () => lock(run)); //            one bake per gallery image at a time (waits)
-    yield* run.step('stage', () => stage(run)); //          group → network → VM
-    yield* run.step('customize', () => customize(run)); //  one Run Command per customizer
-    yield* run.step('validate', () => validate(run)); //    inVMValidations, errorHandling
-    yield* run.step('generalize', () => generalize(run)); // detached deprovision → stopped → deallocate → generalize
-    yield* run.step('capture', () => capture(run)); //      image version (excluded from latest until promote)
-    yield* run.step('replicate', () => replicate(run)); //  every region in parallel
-    yield* run.step('promote', () => promote(run)); //      excludeFromLatest=false
-    yield* run.step('approve', () => approve(run)); //      optional gate, with timeout
-    yield* run.step('rollout', () => rollout(run)); //      every scale set in parallel, rollback on failure
+    // Every step in order but cleanup, which runs whatever happened before it.
+    for (const name of BAKE_STEPS) {
+      if (name !== 'cleanup') yield* run.step(name, () => STEP_BODIES[name](run));
+    }
   } catch (error) {
     run.failed(error);
   }
   run.flow.stopListeningForCancel();
-  yield* run.step('cleanup', () => cleanup(run)); //        delete the staging group, wait until it is gone
+  yield* run.step('cleanup', () => STEP_BODIES.cleanup(run));
   yield* unlock(run);
   return yield* run.finish();
 }

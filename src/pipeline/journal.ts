@@ -1,24 +1,11 @@
 /** The run record as the bake keeps it: pure updates, so the orchestration only decides when to save. */
 
 import type { StepName } from '../activities/contracts.ts';
+import { BAKE_STEPS } from '../runs/progress.ts';
 import type { RunRecord, StepRecord, StepStatus } from '../runs/record.ts';
 import type { BakeInput } from './contracts.ts';
 
-/** The bake's steps in docs/design.md §1 order. */
-export const BAKE_STEPS: readonly StepName[] = [
-  'plan',
-  'lock',
-  'stage',
-  'customize',
-  'validate',
-  'generalize',
-  'capture',
-  'replicate',
-  'promote',
-  'approve',
-  'rollout',
-  'cleanup',
-];
+export { BAKE_STEPS } from '../runs/progress.ts';
 
 /** A Running record with every step Pending. */
 export function newRunRecord(input: BakeInput, now: string): RunRecord {

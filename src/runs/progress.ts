@@ -2,20 +2,23 @@
 
 import type { RunStatus, StepStatus } from './record.ts';
 
-/** The bake steps, in pipeline order (the run record's step names). */
-export type StepName =
-  | 'plan'
-  | 'lock'
-  | 'stage'
-  | 'customize'
-  | 'validate'
-  | 'generalize'
-  | 'capture'
-  | 'replicate'
-  | 'promote'
-  | 'approve'
-  | 'rollout'
-  | 'cleanup';
+/** The bake's steps in pipeline order: the one list the orchestration runs, the record holds and the CLI shows. */
+export const BAKE_STEPS = [
+  'plan',
+  'lock',
+  'stage',
+  'customize',
+  'validate',
+  'generalize',
+  'capture',
+  'replicate',
+  'promote',
+  'approve',
+  'rollout',
+  'cleanup',
+] as const;
+
+export type StepName = (typeof BAKE_STEPS)[number];
 
 export interface RegionProgress {
   kind: 'region';

@@ -12,12 +12,13 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { KilnClient } from '../../src/api/client.ts';
 import type { ReadyLine, LocalDefault } from '../../local/default.ts';
+import { BAKE_STEPS } from '../../src/runs/progress.ts';
 import type { RunRecord } from '../../src/runs/record.ts';
 import { imageVersions, properties, resourceGroupExists, stagingGroupName } from './bake-support.ts';
 import { describeRun, exampleTemplate, poll, repo, waitForEnd } from './triggers-support.ts';
 
 /** The steps a kill must land in (approve is skipped by this template). */
-const STEPS = ['plan', 'lock', 'stage', 'customize', 'validate', 'generalize', 'capture', 'replicate', 'promote', 'rollout', 'cleanup'];
+const STEPS: string[] = BAKE_STEPS.filter((step) => step !== 'approve');
 
 let home: string;
 let up: ChildProcess | undefined;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createHttpHeaders, type HttpClient, type PipelineRequest } from '@azure/core-rest-pipeline';
 import { BlobSASPermissions } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { OperationRef } from '../../src/activities/contracts.ts';
+import type { RunCommandRef } from '../../src/activities/customize.ts';
 import { pollRunCommand } from '../../src/activities/customize.ts';
 import { createActivityEnvironment } from '../../src/activities/environment.ts';
 import { createAzureClients, type AzureClients } from '../../src/azure/clients.ts';
@@ -90,10 +90,20 @@ describe('VHD capture', () => {
 });
 
 describe('Windows Run Command verdicts', () => {
-  const ref = (name: string): OperationRef => ({
+  const ref = (name: string): RunCommandRef => ({
     kind: 'run-command',
     resourceId: `/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm/runCommands/${name}`,
-    data: { runId: 'win-20261125T131900Z-0001', resourceGroup: 'rg', vm: 'vm', name, phase: 'customize', step: name, stepType: 'PowerShell', location: 'eastus', validExitCodes: '[0,3010]', secretRefs: '{}', restartCheck: null },
+    runId: 'win-20261125T131900Z-0001',
+    resourceGroup: 'rg',
+    vm: 'vm',
+    name,
+    phase: 'customize',
+    step: name,
+    stepType: 'PowerShell',
+    location: 'eastus',
+    validExitCodes: [0, 3010],
+    secretRefs: {},
+    restartCheck: null,
   });
 
   it('counts an exit code listed in validExitCodes as success, whatever the execution state says', async () => {

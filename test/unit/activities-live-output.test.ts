@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type Azurite } from '../../local/azurite.ts';
 import type { AzureClients } from '../../src/azure/clients.ts';
 import { RUN_COMMAND_OUTPUT_CONTAINER } from '../../src/azure/runCommandBlobs.ts';
-import type { OperationRef } from '../../src/activities/contracts.ts';
+import type { RunCommandRef } from '../../src/activities/customize.ts';
 import type { ActivityEnvironment } from '../../src/activities/environment.ts';
-import { cursorOf, followOutput, releasable, startLiveOutput } from '../../src/activities/live-output.ts';
+import { followOutput, releasable, startLiveOutput } from '../../src/activities/live-output.ts';
 import { openRunStore, type RunStore } from '../../src/runs/store.ts';
 
 let dir: string;
@@ -35,10 +35,24 @@ afterAll(async () => {
 });
 
 /** A customizer's operation whose step header is already in the log, and a writer for its output blobs. */
-async function started(): Promise<{ ref: OperationRef; runId: string; write(stream: 'stdout' | 'stderr', text: string): Promise<void> }> {
+async function started(): Promise<{ ref: RunCommandRef; runId: string; write(stream: 'stdout' | 'stderr', text: string): Promise<void> }> {
   const runId = `live-20261206T100000Z-${String(++counter).padStart(4, '0')}`;
   await runs.appendLog(runId, 'customize', '== customize 1: app (Shell) started\n');
-  const ref: OperationRef = { kind: 'run-command', resourceId: 'rc', data: { runId, phase: 'customize', name: 'kiln-customize-0', step: 'app' } };
+  const ref: RunCommandRef = {
+    kind: 'run-command',
+    resourceId: 'rc',
+    runId,
+    resourceGroup: 'rg',
+    vm: 'vm',
+    name: 'kiln-customize-0',
+    phase: 'customize',
+    step: 'app',
+    stepType: 'Shell',
+    location: 'eastus',
+    validExitCodes: [0],
+    secretRefs: {},
+    restartCheck: null,
+  };
   const container = blobs.getContainerClient(RUN_COMMAND_OUTPUT_CONTAINER);
   return {
     ref: await startLiveOutput(env, ref),
@@ -86,7 +100,7 @@ describe('followOutput', () => {
     // Each stream stays in its own order.
     expect(text.indexOf('\none\n')).toBeLessThan(text.indexOf('\ntwo\n'));
     expect(text.indexOf('err one')).toBeLessThan(text.indexOf('err two'));
-    expect(cursorOf(final)).toEqual({ stdout: 8, stderr: 16, log: Buffer.byteLength(text) });
+    expect(final.liveOutput).toEqual({ stdout: 8, stderr: 16, log: Buffer.byteLength(text) });
   });
 
   it('writes nothing twice when the step is begun again after several polls logged interleaved output', async () => {
@@ -99,7 +113,7 @@ describe('followOutput', () => {
     await followOutput(env, p2);
     // The operation was begun again: its Run Command was found running, so the cursor starts at the step's header.
     const again = await startLiveOutput(env, ref);
-    expect(cursorOf(again)).toEqual(cursorOf(ref));
+    expect(again.liveOutput).toEqual(ref.liveOutput);
     await write('stdout', 'three\n');
     await followOutput(env, again, { final: true, secrets: [], trailer: '== end\n' });
     expect(await log(runId)).toBe('== customize 1: app (Shell) started\none\nstderr| warn\nstderr| \ntwo\nthree\n== end\n');

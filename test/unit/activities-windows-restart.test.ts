@@ -2,9 +2,10 @@
 // ran before the reboot or while the VM was down are replaced, and the step ends when a newer boot is reported.
 import { createHttpHeaders, type HttpClient, type PipelineRequest } from '@azure/core-rest-pipeline';
 import { describe, expect, it } from 'vitest';
-import type { OperationRef, OperationStatus } from '../../src/activities/contracts.ts';
+import type { OperationStatus } from '../../src/activities/contracts.ts';
+import type { RunCommandRef } from '../../src/activities/customize.ts';
 import type { ActivityEnvironment } from '../../src/activities/environment.ts';
-import { pollWindowsRestart, restartWait } from '../../src/activities/windows-restart.ts';
+import { pollWindowsRestart, restartWait, type RestartWaitRef } from '../../src/activities/windows-restart.ts';
 import { createAzureClients } from '../../src/azure/clients.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { RunStore } from '../../src/runs/store.ts';
@@ -47,18 +48,33 @@ function environment(httpClient: HttpClient, log: string[]): ActivityEnvironment
   return { config, clients: createAzureClients(config, { httpClient }), runStore: async () => store };
 }
 
-const restartRef: OperationRef = {
+const restartRef: RunCommandRef = {
   kind: 'run-command',
   resourceId: '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm/runCommands/kiln-customize-02',
-  data: { runId: 'win-20261125T131900Z-0001', resourceGroup: 'rg', vm: 'vm', name: 'kiln-customize-02', phase: 'customize', step: 'restart', location: 'eastus', restartCheck: 'Test-Path C:\\ready' },
+  runId: 'win-20261125T131900Z-0001',
+  resourceGroup: 'rg',
+  vm: 'vm',
+  name: 'kiln-customize-02',
+  phase: 'customize',
+  step: 'restart',
+  stepType: 'WindowsRestart',
+  location: 'eastus',
+  validExitCodes: [0],
+  secretRefs: {},
+  restartCheck: 'Test-Path C:\\ready',
 };
 
-async function pollUntilSettled(env: ActivityEnvironment, ref: OperationRef, views: Map<string, View[]>, script: (check: string) => View[]): Promise<OperationStatus> {
+async function pollUntilSettled(env: ActivityEnvironment, ref: RestartWaitRef, views: Map<string, View[]>, script: (check: string) => View[]): Promise<OperationStatus> {
   let status: OperationStatus = { state: 'InProgress', operation: ref };
+  let wait = ref;
   for (let i = 0; i < 20 && status.state === 'InProgress'; i++) {
-    const check = `kiln-customize-02-check-${String(status.operation.data?.['check'])}`;
+    const check = `kiln-customize-02-check-${wait.check}`;
     const created = views.has(check);
-    status = await pollWindowsRestart(env, status.operation);
+    status = await pollWindowsRestart(env, wait);
+    if (status.state === 'InProgress') {
+      if (status.operation.kind !== 'windows-restart') throw new Error(`a restart wait went on as ${status.operation.kind}`);
+      wait = status.operation;
+    }
     if (!created && views.has(check)) views.set(check, script(check));
   }
   return status;

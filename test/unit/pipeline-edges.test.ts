@@ -4,7 +4,7 @@
  * (continueDistributeOnFailure, sourceValidationOnly).
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Activity } from '../../src/activities/contracts.ts';
+import { Activity, type OperationRef } from '../../src/activities/contracts.ts';
 import type { RunRecord } from '../../src/runs/record.ts';
 import { fake } from '../fixtures/bake-app/fake-azure.ts';
 import { startBakeHarness, type BakeHarness } from '../support/bake-harness.ts';
@@ -22,7 +22,7 @@ afterAll(async () => {
 beforeEach(() => fake.reset());
 
 const stepStatus = (record: RunRecord) => Object.fromEntries(record.steps.map((s) => [s.name, s.status]));
-const looksAt = (key: string) => fake.called(Activity.pollOperation).filter((c) => (c.input as { data?: { key?: string } }).data?.key === key).length;
+const looksAt = (key: string) => fake.called(Activity.pollOperation).filter((c) => (c.input as OperationRef).resourceId === key).length;
 
 describe('cancel while waiting in a sub-orchestration', () => {
   it('during replication: ends Canceled, nothing promoted or rolled out, staging deleted', async () => {

@@ -6,7 +6,7 @@
 
 import type * as df from 'durable-functions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Activity } from '../../src/activities/contracts.ts';
+import { Activity, type OperationRef } from '../../src/activities/contracts.ts';
 import type { SkippableClock } from '../../local/host/clock.ts';
 import type { BakeInput, BakeProgress } from '../../src/pipeline/contracts.ts';
 import type { RunRecord } from '../../src/runs/record.ts';
@@ -36,7 +36,7 @@ const finished = (id: string): Promise<RunRecord> => h.finished(id);
 
 /** How many times the hanging first customizer has been looked at. */
 const customizerLooks = () =>
-  fake.called(Activity.pollOperation).filter((c) => (c.input as { data?: { key?: string } }).data?.key === 'beginCustomizer:customize:0').length;
+  fake.called(Activity.pollOperation).filter((c) => (c.input as OperationRef).resourceId === 'beginCustomizer:customize:0').length;
 
 const stepStatus = (record: RunRecord) => Object.fromEntries(record.steps.map((s) => [s.name, s.status]));
 
