@@ -41,7 +41,7 @@ export const sourceImageVersionId = formatted(
 );
 
 /** Build VMs and webhooks never reach link-local or metadata addresses (src/template/addresses.ts). */
-const NOT_METADATA = {
+export const NOT_METADATA = {
   message: 'must not point at a link-local or metadata address',
   params: { expected: 'a public (or, where allowed, private) host' },
 };

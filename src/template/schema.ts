@@ -23,7 +23,9 @@ import {
   sha256,
   VAULT_NAME,
   webhookUri,
+  NOT_METADATA,
 } from './fields.ts';
+import { namesForbiddenAddress } from './addresses.ts';
 import { UPLOAD_URI_EXPECTED, uploadDigest } from './uploads.ts';
 
 /** Stated limits: a template bigger than this, or with more steps, is refused before any deeper work. */
@@ -85,7 +87,7 @@ const powerShell = z.strictObject({
 const fileSourceUri = z.string().refine(
   (v) => uploadDigest(v) !== undefined || (URL.canParse(v) && new URL(v).protocol === 'https:'),
   { message: 'must be an https URI or a Kiln upload URI', params: { expected: `https://… or ${UPLOAD_URI_EXPECTED}` } },
-);
+).refine((v) => uploadDigest(v) !== undefined || !namesForbiddenAddress(v), NOT_METADATA);
 const file = z.strictObject({
   type: z.literal('File'),
   name: nonEmpty.optional(),
