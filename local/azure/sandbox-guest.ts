@@ -112,6 +112,8 @@ exec env -i /bin/bash -c '${GUEST_IDLE}' kiln-guest-init
  * knows is in DIR, so an emulator restarted meanwhile reads the result from there.
  */
 const RUN_COMMAND = String.raw`#!/bin/bash
+# Let go of the starter's pipes at once: the emulator waits for them to close before it follows the run's output.
+exec </dev/null >/dev/null 2>&1
 dir=$1
 read -r timeout < "$dir/timeout"
 before=" $(cd /proc && echo [0-9]*) "

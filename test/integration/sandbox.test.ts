@@ -88,6 +88,21 @@ describe('guest sandbox', () => {
     expect(await text(disk, `${marker}/file`)).toBe('hello from the guest\n');
   });
 
+  it('hands output to onOutput while the script runs, not only at its end', async (context) => {
+    requireIsolation(context);
+    const disk = await newDisk();
+    const pieces: string[] = [];
+    const result = await sandbox.runScript({
+      disk,
+      // Output is read every 200 ms: two seconds apart, the lines cannot arrive in the same piece.
+      script: 'echo first\nsleep 2\necho second',
+      timeoutSec: 30,
+      onOutput: (stream, chunk) => void pieces.push(`${stream}:${chunk.toString()}`),
+    });
+    expect(result.stdout).toBe('first\nsecond\n');
+    expect(pieces[0]).toBe('stdout:first\n');
+  });
+
   it('hides a host file the guest deletes, in the VM and in images captured from it', async (context) => {
     requireIsolation(context);
     const disk = await newDisk();
