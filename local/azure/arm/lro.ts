@@ -255,11 +255,20 @@ export class OperationEngine {
    * due step has applied, except behind an effect that has outlived the patience: that operation stays InProgress.
    */
   async settle(now = Date.now()): Promise<void> {
+    await this.#settle(now, false);
+  }
+
+  /** Like settle, but waits for slow effects too (the seed: what already exists must be there when it is read). */
+  async settleFully(now = Date.now()): Promise<void> {
+    await this.#settle(now, true);
+  }
+
+  async #settle(now: number, fully: boolean): Promise<void> {
     for (;;) {
       // Each pass also picks up steps that the previous pass's effects made due on other resources.
-      const waiting = this.#startDueLanes(now).filter((lane) => lane.busy && !lane.stalled);
+      const waiting = this.#startDueLanes(now).filter((lane) => lane.busy && (fully || !lane.stalled));
       if (waiting.length === 0) return;
-      await Promise.all(waiting.map((lane) => this.#untilIdleOrStalled(lane)));
+      await Promise.all(waiting.map((lane) => this.#untilDone(lane, fully)));
     }
   }
 
@@ -281,8 +290,9 @@ export class OperationEngine {
     });
   }
 
-  async #untilIdleOrStalled(lane: Lane): Promise<void> {
-    while (lane.busy && !lane.stalled) await lane.changed;
+  /** Until the lane is idle, or (unless `fully`) its running effect has outlived the patience. */
+  async #untilDone(lane: Lane, fully: boolean): Promise<void> {
+    while (lane.busy && (fully || !lane.stalled)) await lane.changed;
     if (lane.error !== undefined) throw lane.error;
   }
 
