@@ -128,11 +128,9 @@ export class Flow {
   ): Flowing<{ attempts: number; simulated?: string }> {
     const deadline = earliest(this.after(watchdogMs, `its watchdog (${describeMs(watchdogMs)})`), cap);
     for (let attempt = 1; ; attempt++) {
-      let begun = yield* this.call<OperationStatus>(activity, input);
-      if (begun.state === 'InProgress') {
-        // Many operations end within moments: one look before settling in to wait saves a poller and a timer.
-        begun = yield* this.call<OperationStatus>(Activity.pollOperation, begun.operation);
-      }
+      // The begin… activity has already looked once (functions/activities.ts): an operation that ended within moments
+      // needs no poller and no timer, and one that runs on costs no extra round trip.
+      const begun = yield* this.call<OperationStatus>(activity, input);
       const status: AwaitOperationOutput = begun.state === 'InProgress' ? yield* this.awaitInChild(step, label, begun, deadline) : begun;
       if (status.state === 'Succeeded') return { attempts: attempt, ...(status.simulated ? { simulated: status.simulated } : {}) };
       if (status.state === 'Canceled') throw new BakeCanceled();
