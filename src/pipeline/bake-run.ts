@@ -10,7 +10,7 @@ import type { RunError, RunRecord, StepStatus } from '../runs/record.ts';
 import { progressOf } from '../runs/status.ts';
 import type { BakeSpec } from '../template/spec.ts';
 import type { BakeInput } from './contracts.ts';
-import { BakeCanceled, Flow, StepFailed, type Deadline, type Flowing } from './flow.ts';
+import { BakeCanceled, Flow, StepFailed, transientRetry, type Deadline, type Flowing } from './flow.ts';
 import { newRunRecord, settlePendingSteps, stepOf, updateStep } from './journal.ts';
 import type { ResumePlan } from './resume.ts';
 
@@ -61,9 +61,9 @@ export class BakeRun {
   }
 
   /**
-   * Runs one step: Running → its body → Succeeded (or what the body settled). The start is saved at once; the end is
-   * saved with whatever comes next (the next step's start, or finish), which follows without a wait: one round trip
-   * per step boundary instead of two, and no state change left unsaved.
+   * Runs one step: Running → its body → Succeeded (or what the body settled). The start is saved together with the
+   * step's first call; the end with whatever comes next (the next step's start, or finish), which follows without a
+   * wait: no round trip of its own per step boundary, and no state change left unsaved.
    */
   *step<T>(name: StepName, body: () => Flowing<T>): Flowing<T | undefined> {
     const reason = this.skips.get(name);
@@ -74,7 +74,7 @@ export class BakeRun {
     this.current = name;
     this.settled = undefined;
     this.record = updateStep(this.record, name, { status: 'Running', startedAt: this.flow.now().toISOString() });
-    yield* this.save();
+    yield* this.saveAlongside();
     const value = yield* body();
     const { status, message }: { status: StepStatus; message?: string } = this.settled ?? this.simulatedOutcome(name) ?? { status: 'Succeeded' };
     this.record = updateStep(this.record, name, {
@@ -167,9 +167,19 @@ export class BakeRun {
   /** The durable copy (an activity, never interrupted by a cancel), unless nothing changed since, and the custom status. */
   *save(): Flowing<void> {
     this.showProgress();
+    yield* this.flow.flush();
     if (this.record === this.saved) return;
     const record = this.record;
     yield* this.flow.call(Activity.saveRunRecord, record, { cancellable: false });
+    this.saved = record;
+  }
+
+  /** As save, but the activity runs together with the step's first call rather than before it. */
+  private *saveAlongside(): Flowing<void> {
+    this.showProgress();
+    if (this.record === this.saved) return;
+    const record = this.record;
+    yield* this.flow.startAlongside(this.flow.context.df.callActivityWithRetry(Activity.saveRunRecord, transientRetry(), record));
     this.saved = record;
   }
 
