@@ -7,6 +7,7 @@ import { Activity } from '../src/activities/contracts.ts';
 import { beginCustomizer } from '../src/activities/customize.ts';
 import { beginDeallocate, beginDeprovision, generalizeVm } from '../src/activities/generalize.ts';
 import { planBake } from '../src/activities/plan.ts';
+import { lookingOnce } from '../src/activities/look-once.ts';
 import { pollOperation } from '../src/activities/poll.ts';
 import { beginPromote } from '../src/activities/promote.ts';
 import { beginReplication, readReplication } from '../src/activities/replicate.ts';
@@ -24,30 +25,31 @@ import { beginDeleteStagingGroup, createStagingGroup } from '../src/activities/s
 import { beginStagingNetwork } from '../src/activities/stage-network.ts';
 import { beginStagingVm } from '../src/activities/stage-vm.ts';
 
+// The begin… activities a bake awaits as operations answer after one look (src/pipeline/flow.ts counts on it).
 const handlers = {
   [Activity.loadRunRecord]: loadRunRecord,
   [Activity.saveRunRecord]: saveRunRecord,
   [Activity.saveRunProgress]: saveRunProgress,
   [Activity.planBake]: planBake,
-  [Activity.createStagingGroup]: createStagingGroup,
-  [Activity.beginStagingNetwork]: beginStagingNetwork,
-  [Activity.beginStagingVm]: beginStagingVm,
-  [Activity.beginCustomizer]: beginCustomizer,
-  [Activity.beginDeprovision]: beginDeprovision,
-  [Activity.beginDeallocate]: beginDeallocate,
-  [Activity.generalizeVm]: generalizeVm,
-  [Activity.beginCapture]: beginCapture,
+  [Activity.createStagingGroup]: lookingOnce(createStagingGroup, pollOperation),
+  [Activity.beginStagingNetwork]: lookingOnce(beginStagingNetwork, pollOperation),
+  [Activity.beginStagingVm]: lookingOnce(beginStagingVm, pollOperation),
+  [Activity.beginCustomizer]: lookingOnce(beginCustomizer, pollOperation),
+  [Activity.beginDeprovision]: lookingOnce(beginDeprovision, pollOperation),
+  [Activity.beginDeallocate]: lookingOnce(beginDeallocate, pollOperation),
+  [Activity.generalizeVm]: lookingOnce(generalizeVm, pollOperation),
+  [Activity.beginCapture]: lookingOnce(beginCapture, pollOperation),
   [Activity.beginReplication]: beginReplication,
   [Activity.readReplication]: readReplication,
-  [Activity.beginPromote]: beginPromote,
+  [Activity.beginPromote]: lookingOnce(beginPromote, pollOperation),
   [Activity.readScaleSet]: readScaleSet,
-  [Activity.beginScaleSetModel]: beginScaleSetModel,
-  [Activity.beginInstanceUpgrade]: beginInstanceUpgrade,
+  [Activity.beginScaleSetModel]: lookingOnce(beginScaleSetModel, pollOperation),
+  [Activity.beginInstanceUpgrade]: lookingOnce(beginInstanceUpgrade, pollOperation),
   [Activity.readInstances]: readInstances,
   [Activity.readRollingUpgrade]: readRollingUpgrade,
   [Activity.beginRollingUpgrade]: beginRollingUpgrade,
-  [Activity.beginCancelRollingUpgrade]: beginCancelRollingUpgrade,
-  [Activity.beginDeleteStagingGroup]: beginDeleteStagingGroup,
+  [Activity.beginCancelRollingUpgrade]: lookingOnce(beginCancelRollingUpgrade, pollOperation),
+  [Activity.beginDeleteStagingGroup]: lookingOnce(beginDeleteStagingGroup, pollOperation),
   [Activity.pollOperation]: pollOperation,
 } as const;
 

@@ -139,8 +139,9 @@ async function spawnHost(options: {
       '--app', options.appEntry,
       '--home', options.home,
       '--port', String(options.port),
-      '--function-key', options.keys.function,
-      '--admin-key', options.keys.admin,
+      // A key may start with '-' (base64url): joined with '=' so it is never read as an option.
+      `--function-key=${options.keys.function}`,
+      `--admin-key=${options.keys.admin}`,
     ],
     { cwd: repoRoot, env: { ...process.env, ...options.settings }, stdio: ['ignore', 'pipe', 'inherit'] },
   );

@@ -279,7 +279,7 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
         seed,
         async (method, path, apiVersion, body) => {
           const response = await dispatchInternal(routes, ops, { method, path, apiVersion, body, origin: armEndpoint });
-          await ops.settle();
+          await ops.settleFully();
           return response;
         },
         (id) => resources.find(id) !== undefined,

@@ -1,4 +1,4 @@
-/** Activities that keep the run's durable copy: load a record (resume), save it at each step change, save progress. */
+/** Activities that keep the run's durable copy: load a record (resume), save it (once per step boundary), save progress. */
 
 import { loadConfig } from '../config.ts';
 import { createAzureClients } from '../azure/clients.ts';

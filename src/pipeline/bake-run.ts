@@ -1,6 +1,7 @@
 /**
- * One bake's state inside the orchestration: its run record (saved through an activity at every step change and
- * mirrored in the custom status), the build deadline, which steps are skipped and why, and how the run ends.
+ * One bake's state inside the orchestration: its run record (mirrored in the custom status at every change and saved
+ * through an activity when a step starts, before a wait and at the end), the build deadline, which steps are skipped
+ * and why, and how the run ends.
  */
 
 import type { OrchestrationContext } from 'durable-functions';
@@ -9,7 +10,7 @@ import type { RunError, RunRecord, StepStatus } from '../runs/record.ts';
 import { progressOf } from '../runs/status.ts';
 import type { BakeSpec } from '../template/spec.ts';
 import type { BakeInput } from './contracts.ts';
-import { BakeCanceled, Flow, StepFailed, type Deadline, type Flowing } from './flow.ts';
+import { BakeCanceled, Flow, StepFailed, transientRetry, type Deadline, type Flowing } from './flow.ts';
 import { newRunRecord, settlePendingSteps, stepOf, updateStep } from './journal.ts';
 import type { ResumePlan } from './resume.ts';
 
@@ -39,6 +40,8 @@ export class BakeRun {
   private settled?: { status: StepStatus; message?: string };
   private waitingFor?: string;
   private ending?: { status: 'Failed' | 'Canceled'; error: RunError };
+  /** The record as last saved: a save with nothing new is skipped (records are replaced, never mutated). */
+  private saved?: RunRecord;
 
   constructor(context: OrchestrationContext, input: BakeInput) {
     this.input = input;
@@ -57,7 +60,11 @@ export class BakeRun {
     for (const step of steps) if (!this.skips.has(step)) this.skips.set(step, reason);
   }
 
-  /** Runs one step: Running → its body → Succeeded (or what the body settled), saving the record around it. */
+  /**
+   * Runs one step: Running → its body → Succeeded (or what the body settled). The start is saved together with the
+   * step's first call; the end with whatever comes next (the next step's start, or finish), which follows without a
+   * wait: no round trip of its own per step boundary, and no state change left unsaved.
+   */
   *step<T>(name: StepName, body: () => Flowing<T>): Flowing<T | undefined> {
     const reason = this.skips.get(name);
     if (reason !== undefined) {
@@ -67,7 +74,7 @@ export class BakeRun {
     this.current = name;
     this.settled = undefined;
     this.record = updateStep(this.record, name, { status: 'Running', startedAt: this.flow.now().toISOString() });
-    yield* this.save();
+    yield* this.saveAlongside();
     const value = yield* body();
     const { status, message }: { status: StepStatus; message?: string } = this.settled ?? this.simulatedOutcome(name) ?? { status: 'Succeeded' };
     this.record = updateStep(this.record, name, {
@@ -77,7 +84,7 @@ export class BakeRun {
     });
     this.current = undefined;
     this.waitingFor = undefined;
-    yield* this.save();
+    this.showProgress();
     return value;
   }
 
@@ -157,10 +164,27 @@ export class BakeRun {
     return this.record;
   }
 
-  /** The durable copy (an activity, never interrupted by a cancel) and the custom status. */
+  /** The durable copy (an activity, never interrupted by a cancel), unless nothing changed since, and the custom status. */
   *save(): Flowing<void> {
+    this.showProgress();
+    yield* this.flow.flush();
+    if (this.record === this.saved) return;
+    const record = this.record;
+    yield* this.flow.call(Activity.saveRunRecord, record, { cancellable: false });
+    this.saved = record;
+  }
+
+  /** As save, but the activity runs together with the step's first call rather than before it. */
+  private *saveAlongside(): Flowing<void> {
+    this.showProgress();
+    if (this.record === this.saved) return;
+    const record = this.record;
+    yield* this.flow.startAlongside(this.flow.context.df.callActivityWithRetry(Activity.saveRunRecord, transientRetry(), record));
+    this.saved = record;
+  }
+
+  private showProgress(): void {
     this.flow.context.df.setCustomStatus(progressOf(this.record, this.waitingFor));
-    yield* this.flow.call(Activity.saveRunRecord, this.record, { cancellable: false });
   }
 }
 

@@ -76,6 +76,8 @@ export class Flow {
   private readonly cancel: Task;
   private cancellable = true;
   private children = 0;
+  /** A task started alongside the next call (a record save): waited for with it, and always before anything later. */
+  private alongside?: Task;
 
   constructor(context: OrchestrationContext, poll: PollBounds) {
     this.context = context;
@@ -99,17 +101,31 @@ export class Flow {
   /** An activity, retried on thrown (transient) failures; a cancel interrupts the wait unless `cancellable` is false. */
   *call<T>(name: ActivityName, input: unknown, options: { cancellable?: boolean } = {}): Flowing<T> {
     const task = this.context.df.callActivityWithRetry(name, transientRetry(), input);
-    if (options.cancellable === false) yield task;
-    else yield* this.race(task);
+    yield* this.wait(task, options.cancellable !== false);
     return task.result as T;
   }
 
   /** An operation on a durable entity (the bake lock). */
   *entity<T>(name: string, key: string, operation: string, input: unknown, options: { cancellable?: boolean } = {}): Flowing<T> {
     const task = this.context.df.callEntity(new df.EntityId(name, key), operation, input);
-    if (options.cancellable === false) yield task;
-    else yield* this.race(task);
+    yield* this.wait(task, options.cancellable !== false);
     return task.result as T;
+  }
+
+  /**
+   * Starts `task` (never interrupted by a cancel) together with the next call or entity call, so it costs no round
+   * trip of its own; a timer, an event or another task started alongside waits for it first.
+   */
+  *startAlongside(task: Task): Flowing<void> {
+    yield* this.flush();
+    this.alongside = task;
+  }
+
+  /** Waits for the task started alongside, if nothing has waited for it yet. */
+  *flush(): Flowing<void> {
+    const task = this.alongside;
+    this.alongside = undefined;
+    if (task) yield task;
   }
 
   /**
@@ -128,11 +144,9 @@ export class Flow {
   ): Flowing<{ attempts: number; simulated?: string }> {
     const deadline = earliest(this.after(watchdogMs, `its watchdog (${describeMs(watchdogMs)})`), cap);
     for (let attempt = 1; ; attempt++) {
-      let begun = yield* this.call<OperationStatus>(activity, input);
-      if (begun.state === 'InProgress') {
-        // Many operations end within moments: one look before settling in to wait saves a poller and a timer.
-        begun = yield* this.call<OperationStatus>(Activity.pollOperation, begun.operation);
-      }
+      // The begin… activity has already looked once (functions/activities.ts): an operation that ended within moments
+      // needs no poller and no timer, and one that runs on costs no extra round trip.
+      const begun = yield* this.call<OperationStatus>(activity, input);
       const status: AwaitOperationOutput = begun.state === 'InProgress' ? yield* this.awaitInChild(step, label, begun, deadline) : begun;
       if (status.state === 'Succeeded') return { attempts: attempt, ...(status.simulated ? { simulated: status.simulated } : {}) };
       if (status.state === 'Canceled') throw new BakeCanceled();
@@ -146,6 +160,7 @@ export class Flow {
 
   /** Sleeps until `at` on a durable timer; a cancel cuts it short. */
   *sleepUntil(at: Date): Flowing<void> {
+    yield* this.flush();
     const timer = this.context.df.createTimer(at);
     if (!this.cancellable) {
       yield timer;
@@ -177,6 +192,7 @@ export class Flow {
 
   /** Waits for an external event or until `deadline`, whichever is first; undefined on timeout. */
   *event<T>(name: string, deadline: Date): Flowing<T | undefined> {
+    yield* this.flush();
     const event = this.context.df.waitForExternalEvent(name);
     const timer = this.context.df.createTimer(deadline);
     yield this.context.df.Task.any(this.cancellable ? [event, timer, this.cancel] : [event, timer]);
@@ -224,13 +240,29 @@ export class Flow {
 
   /** Yields the task (raced with cancel while cancellable) and rethrows its failure. */
   private *race(task: Task): Flowing<void> {
-    if (this.cancellable) {
-      yield this.context.df.Task.any([task, this.cancel]);
-      if (!task.isCompleted && !task.isFaulted) throw new BakeCanceled();
-    } else {
-      yield task;
+    yield* this.wait(task, true);
+  }
+
+  /**
+   * Yields `task` with the task started alongside, if any, raced with the cancel when `cancellable`, and rethrows a
+   * failure. The task alongside is finished before anything after this wait, so record saves land in order.
+   */
+  private *wait(task: Task, cancellable: boolean): Flowing<void> {
+    const alongside = this.alongside;
+    this.alongside = undefined;
+    const waited = alongside ? this.context.df.Task.all([alongside, task]) : task;
+    try {
+      if (cancellable && this.cancellable) {
+        yield this.context.df.Task.any([waited, this.cancel]);
+        if (!ended(waited)) throw new BakeCanceled();
+      } else {
+        yield waited;
+      }
+    } finally {
+      if (alongside && !ended(alongside)) yield alongside;
     }
-    if (task.isFaulted) throw task.result instanceof Error ? task.result : new Error(String(task.result));
+    if (alongside?.isFaulted) throw asError(alongside.result);
+    if (task.isFaulted) throw asError(task.result);
   }
 }
 
@@ -258,4 +290,12 @@ export function* awaitOperation(context: OrchestrationContext): Flowing<AwaitOpe
     if (error instanceof BakeCanceled) return { state: 'Canceled' };
     throw error;
   }
+}
+
+function ended(task: Task): boolean {
+  return task.isCompleted || task.isFaulted;
+}
+
+function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
 }

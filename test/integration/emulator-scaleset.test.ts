@@ -1,7 +1,7 @@
 // Scale sets through @azure/arm-compute, on the seeded local environment: the model, instances with
 // latestModelApplied and health, manual upgrades, reimage, rolling upgrades (progress, cancel, fault), Flexible
 // members, instance protection and the automatic OS upgrade's requirements.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FAST_POLL, SEED, failure, startTestEmulator, type TestEmulator } from './emulator-helpers.ts';
 
 let t: TestEmulator;
@@ -14,6 +14,18 @@ async function instances(rg: string, name: string, filter?: string) {
   return list;
 }
 const health = (vm: Awaited<ReturnType<typeof instances>>[number]) => vm.instanceView?.vmHealth?.status?.code;
+
+/** The latest rolling upgrade once it stops moving: its batches are an operation of their own, which may outlast the update's. */
+async function rolledOut(rg: string, name: string) {
+  return vi.waitFor(
+    async () => {
+      const latest = await t.compute.virtualMachineScaleSetRollingUpgrades.getLatest(rg, name);
+      expect(latest.runningStatus?.code).not.toBe('RollingForward');
+      return latest;
+    },
+    { timeout: 60_000, interval: 100 },
+  );
+}
 
 /** A Rolling scale set with a health extension, on ubuntu-web 1.0.0. */
 async function rollingScaleSet(rg: string, name: string, capacity: number): Promise<void> {
@@ -79,7 +91,7 @@ describe('rolling upgrades', () => {
     expect(await failure(t.compute.virtualMachineScaleSetRollingUpgrades.getLatest('roll-a', 'rolla'))).toMatchObject({ statusCode: 404 });
     expect(await failure(t.compute.virtualMachineScaleSetRollingUpgrades.cancel('roll-a', 'rolla', FAST_POLL))).toMatchObject({ code: 'OperationNotAllowed', statusCode: 409 });
     await t.compute.virtualMachineScaleSets.update('roll-a', 'rolla', { virtualMachineProfile: { storageProfile: { imageReference: { id: versionId('ubuntu-app') } } } }, FAST_POLL);
-    const latest = await t.compute.virtualMachineScaleSetRollingUpgrades.getLatest('roll-a', 'rolla');
+    const latest = await rolledOut('roll-a', 'rolla');
     expect(latest.runningStatus?.code).toBe('Completed');
     expect(latest.progress).toMatchObject({ successfulInstanceCount: 5, failedInstanceCount: 0, pendingInstanceCount: 0 });
     expect((await instances('roll-a', 'rolla')).every((vm) => vm.latestModelApplied && vm.storageProfile?.imageReference?.id === versionId('ubuntu-app'))).toBe(true);
@@ -91,7 +103,7 @@ describe('rolling upgrades', () => {
     await t.compute.virtualMachineScaleSets.update('roll-b', 'rollb', { upgradePolicy: { mode: 'Rolling' }, virtualMachineProfile: { storageProfile: { imageReference: { id: t.id('kiln-images/providers/Microsoft.Compute/galleries/kilnGallery/images/ubuntu-web') } } } }, FAST_POLL);
     t.emulator.faults.set([{ match: { operation: 'virtualMachineScaleSetRollingUpgrades.batch' }, kind: 'unhealthy' }]);
     await t.compute.virtualMachineScaleSets.update('roll-b', 'rollb', { virtualMachineProfile: { storageProfile: { imageReference: { id: t.id('kiln-images/providers/Microsoft.Compute/galleries/kilnGallery/images/ubuntu-app') } } } }, FAST_POLL);
-    const latest = await t.compute.virtualMachineScaleSetRollingUpgrades.getLatest('roll-b', 'rollb');
+    const latest = await rolledOut('roll-b', 'rollb');
     expect(latest.runningStatus?.code).toBe('Faulted');
     expect(latest.error?.code).toBe('MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade');
     expect(latest.progress?.failedInstanceCount).toBe(1);

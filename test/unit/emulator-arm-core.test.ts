@@ -2,7 +2,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ArmError } from '../../local/azure/arm/errors.ts';
 import { OperationEngine, acceptedAction, monitorBody, operationResult } from '../../local/azure/arm/lro.ts';
 import { RouteTable } from '../../local/azure/arm/routes.ts';
@@ -79,6 +79,48 @@ describe('operation engine', () => {
     expect(engine.get(ok.id)?.status).toBe('Succeeded');
     expect(monitorBody(engine.get(ok.id)!)).toMatchObject({ status: 'Succeeded', endTime: expect.any(String) });
     expect(() => operationResult(engine.get(bad.id)!)).toThrow(ArmError);
+  });
+
+  it('applies operations on different resources at once: an effect may wait for another resource\'s effect', async () => {
+    const { store } = await newStore();
+    const engine = new OperationEngine(store);
+    let open: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    engine.registerEffect('waits', () => gate);
+    engine.registerEffect('opens', () => open());
+    const now = Date.now();
+    const base = { subscriptionId: 's', location: 'eastus', apiVersion: '2026-04-01', style: 'compute' as const, operation: 'x' };
+    const waits = engine.start({ ...base, resourceId: '/a', steps: [{ at: now - 10, effect: { kind: 'waits', args: {} } }] });
+    const opens = engine.start({ ...base, resourceId: '/b', steps: [{ at: now, effect: { kind: 'opens', args: {} } }] });
+    // One at a time, the first effect would wait for the second until its 120 s deadline.
+    await engine.settle(now);
+    expect([engine.get(waits.id)?.status, engine.get(opens.id)?.status]).toEqual(['Succeeded', 'Succeeded']);
+  });
+
+  it('a hung effect delays no unrelated request; later operations on its resource wait their turn', async () => {
+    const { store } = await newStore();
+    const engine = new OperationEngine(store, { patienceMs: 10 });
+    const applied: string[] = [];
+    let release: () => void = () => undefined;
+    const hung = new Promise<void>((resolve) => (release = resolve));
+    engine.registerEffect('hang', () => hung.then(() => void applied.push('hang')));
+    engine.registerEffect('note', (args) => void applied.push(String(args.name)));
+    const now = Date.now();
+    const base = { subscriptionId: 's', location: 'eastus', apiVersion: '2026-04-01', style: 'compute' as const, operation: 'x' };
+    const stuck = engine.start({ ...base, resourceId: '/stuck', steps: [{ at: now, effect: { kind: 'hang', args: {} } }] });
+    const behind = engine.start({ ...base, resourceId: '/STUCK', steps: [{ at: now + 1, effect: { kind: 'note', args: { name: 'behind' } } }] });
+    const other = engine.start({ ...base, resourceId: '/other', steps: [{ at: now + 1, effect: { kind: 'note', args: { name: 'other' } } }] });
+    await engine.settle(now + 1);
+    expect(applied).toEqual(['other']);
+    expect([engine.get(stuck.id)?.status, engine.get(behind.id)?.status, engine.get(other.id)?.status]).toEqual(['InProgress', 'InProgress', 'Succeeded']);
+    // A request arriving while the effect is still stuck does not wait for it at all.
+    const later = engine.start({ ...base, resourceId: '/later', steps: [{ at: now + 2, effect: { kind: 'note', args: { name: 'later' } } }] });
+    await engine.settle(now + 2);
+    expect(engine.get(later.id)?.status).toBe('Succeeded');
+    release();
+    await vi.waitFor(() => expect(engine.get(behind.id)?.status).toBe('Succeeded'));
+    expect(applied).toEqual(['other', 'later', 'hang', 'behind']);
+    expect([engine.get(stuck.id)?.status, engine.get(behind.id)?.status]).toEqual(['Succeeded', 'Succeeded']);
   });
 
   it('answers actions with Azure-AsyncOperation, Location (monitor=true) and Retry-After, and keeps operations across a restart', async () => {

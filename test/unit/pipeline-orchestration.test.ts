@@ -297,4 +297,21 @@ describe('bake orchestration', () => {
     for (const name of [Activity.beginStagingVm, Activity.beginCustomizer, Activity.beginCapture]) expect(fake.called(name)).toHaveLength(0);
     expect((fake.called(Activity.planBake)[0]!.input as { reuseVersion?: string }).reuseVersion).toBe(failed.outputs.version);
   });
+
+  it('saves the record once per step boundary, and every step\'s start and end reach a save', async () => {
+    const id = await start();
+    const record = await finished(id);
+    const saves = fake.called(Activity.saveRunRecord).map((c) => c.input as RunRecord);
+    const ran = record.steps.filter((step) => step.status !== 'Skipped').map((step) => step.name);
+    // One save per step started, plus the final one; none repeats the one before.
+    expect(saves.length).toBe(ran.length + 1);
+    for (const [index, saved] of saves.entries()) if (index > 0) expect(saved).not.toEqual(saves[index - 1]);
+    for (const name of ran) {
+      const statusIn = (saved: RunRecord) => saved.steps.find((step) => step.name === name)!.status;
+      const running = saves.findIndex((saved) => statusIn(saved) === 'Running');
+      expect(running, name).toBeGreaterThanOrEqual(0);
+      expect(saves.slice(running + 1).some((saved) => statusIn(saved) === 'Succeeded'), name).toBe(true);
+    }
+    expect(saves.at(-1)).toEqual(record);
+  });
 });

@@ -81,8 +81,14 @@ export type EffectResult =
 
 export type EffectHandler = (args: Record<string, unknown>, op: Operation, now: number) => EffectResult | Promise<EffectResult>;
 
-/** An effect that hangs must not stall every later request (they all wait for the settle). */
+/** An effect that never ends fails its operation after this long, so its resource's later operations can run. */
 const EFFECT_DEADLINE_MS = 120_000;
+
+/**
+ * How long a request waits for an effect already running before it reads state anyway: long enough for the usual
+ * millisecond effects, short enough that a slow one (a guest boot, a disk copy) holds up no other request for long.
+ */
+const EFFECT_PATIENCE_MS = 1_000;
 
 function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -90,6 +96,26 @@ function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise
     timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000} s`)), ms);
   });
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The operations on one resource id: their steps apply one at a time, in time order; other lanes run alongside.
+ * `stalled` says the running effect has outlived the patience, so requests stop waiting for this lane.
+ */
+interface Lane {
+  busy: boolean;
+  stalled: boolean;
+  /** The latest `now` a settle asked this lane to reach. */
+  wanted: number;
+  /** What stopped the lane (the store failed, e.g. closed at shutdown): the requests waiting on it fail with it. */
+  error?: unknown;
+  /** Resolves at the next change of `busy` or `stalled`. */
+  changed: Promise<void>;
+  wake: () => void;
+}
+
+function laneKey(op: Operation): string {
+  return op.resourceId.toLowerCase();
 }
 
 /** Steps scheduled by something that ran `lagMs` late are due that much before their `at`. */
@@ -100,14 +126,16 @@ function dueSteps(steps: Step[], lagMs: number): Step[] {
 export class OperationEngine {
   readonly #store: ArmStore;
   readonly #effects = new Map<string, EffectHandler>();
-  #settling: Promise<void> = Promise.resolve();
+  readonly #lanes = new Map<string, Lane>();
+  readonly #patienceMs: number;
   /** Ids of running operations, so a settle does not scan every operation ever run. */
   readonly #activeIds = new Set<string>();
   /** Work on the timeline that is no operation (a guest's detached processes); in memory only. */
   readonly #noted: TimelineEntry[] = [];
 
-  constructor(store: ArmStore) {
+  constructor(store: ArmStore, options: { patienceMs?: number } = {}) {
     this.#store = store;
+    this.#patienceMs = options.patienceMs ?? EFFECT_PATIENCE_MS;
     for (const op of store.list<Operation>('operation')) {
       if (op.status !== 'InProgress') continue;
       this.#activeIds.add(op.id);
@@ -221,49 +249,125 @@ export class OperationEngine {
     });
   }
 
-  /** Applies every step that is due, oldest first, one settle at a time (requests call this before reading state). */
-  settle(now = Date.now()): Promise<void> {
-    const next = this.#settling.then(() => this.#settleNow(now));
-    this.#settling = next.catch(() => undefined);
-    return next;
+  /**
+   * Applies every step that is due (requests call this before reading state). Operations on different resources apply
+   * concurrently; those on one resource, and the steps of one operation, in time order. The request waits until every
+   * due step has applied, except behind an effect that has outlived the patience: that operation stays InProgress.
+   */
+  async settle(now = Date.now()): Promise<void> {
+    await this.#settle(now, false);
   }
 
-  async #settleNow(now: number): Promise<void> {
+  /** Like settle, but waits for slow effects too (the seed: what already exists must be there when it is read). */
+  async settleFully(now = Date.now()): Promise<void> {
+    await this.#settle(now, true);
+  }
+
+  async #settle(now: number, fully: boolean): Promise<void> {
+    for (;;) {
+      // Each pass also picks up steps that the previous pass's effects made due on other resources.
+      const waiting = this.#startDueLanes(now).filter((lane) => lane.busy && (fully || !lane.stalled));
+      if (waiting.length === 0) return;
+      await Promise.all(waiting.map((lane) => this.#untilDone(lane, fully)));
+    }
+  }
+
+  #startDueLanes(now: number): Lane[] {
+    const keys = new Set(this.#active().filter((op) => op.steps.some((step) => step.at <= now)).map(laneKey));
+    return [...keys].map((key) => {
+      let lane = this.#lanes.get(key);
+      if (!lane) {
+        lane = { busy: false, stalled: false, wanted: now, changed: Promise.resolve(), wake: () => undefined };
+        this.#renewSignal(lane);
+        this.#lanes.set(key, lane);
+      }
+      lane.wanted = Math.max(lane.wanted, now);
+      if (!lane.busy) {
+        lane.busy = true;
+        void this.#runLane(key, lane);
+      }
+      return lane;
+    });
+  }
+
+  /** Until the lane is idle, or (unless `fully`) its running effect has outlived the patience. */
+  async #untilDone(lane: Lane, fully: boolean): Promise<void> {
+    while (lane.busy && (fully || !lane.stalled)) await lane.changed;
+    if (lane.error !== undefined) throw lane.error;
+  }
+
+  #renewSignal(lane: Lane): void {
+    const wake = lane.wake;
+    lane.changed = new Promise((resolve) => (lane.wake = resolve));
+    wake();
+  }
+
+  async #runLane(key: string, lane: Lane): Promise<void> {
+    try {
+      await this.#applyDueSteps(key, lane);
+    } catch (error) {
+      lane.error = error;
+      lane.busy = false;
+      this.#lanes.delete(key);
+      this.#renewSignal(lane);
+    }
+  }
+
+  async #applyDueSteps(key: string, lane: Lane): Promise<void> {
     for (;;) {
       const due = this.#active()
-        .flatMap((op) => op.steps.map((step, index) => ({ op, step, index })).filter(({ step }) => step.at <= now))
+        .filter((op) => laneKey(op) === key)
+        .flatMap((op) => op.steps.map((step, index) => ({ op, step, index })).filter(({ step }) => step.at <= lane.wanted))
         .sort((a, b) => a.step.at - b.step.at)[0];
-      if (!due) break;
-      const { op, step, index } = due;
-      // The step is taken before it runs, so a task the effect starts sees the operation as it is from now on.
-      op.steps.splice(index, 1);
-      op.applying = step;
-      const ranFrom = Date.now();
-      const stepDue = step.due ?? step.at;
-      op.lagMs = Math.max(0, Math.max(now, ranFrom) - stepDue);
-      this.save(op);
-      const handler = this.#effects.get(step.effect.kind);
-      if (!handler) throw new Error(`no handler registered for effect ${step.effect.kind}`);
-      let result: EffectResult;
+      if (!due) {
+        // Decided in the same turn as the check, so a settle arriving next starts the lane again.
+        lane.busy = false;
+        this.#lanes.delete(key);
+        this.#renewSignal(lane);
+        return;
+      }
+      const timer = setTimeout(() => {
+        lane.stalled = true;
+        this.#renewSignal(lane);
+      }, this.#patienceMs);
       try {
-        result = await withDeadline(Promise.resolve(handler(step.effect.args, op, step.at)), EFFECT_DEADLINE_MS, step.effect.kind);
-      } catch (error) {
-        result = { fail: { code: 'InternalExecutionError', message: `An internal execution error occurred: ${(error as Error).message}` } };
+        await this.#apply(due.op, due.step, due.index, lane.wanted);
+      } finally {
+        clearTimeout(timer);
+        lane.stalled = false;
       }
-      const fresh = this.get(op.id) ?? op;
-      delete fresh.applying;
-      if (fresh.status !== 'InProgress') {
-        this.save(fresh);
-        continue;
-      }
-      // The effect's own work (a snapshot, an upgrade) counts as the operation's, from when the step was due.
-      fresh.dueAt = Math.max(fresh.dueAt ?? 0, stepDue + (Date.now() - ranFrom));
-      fresh.steps = fresh.steps.concat(dueSteps(result?.addSteps ?? [], fresh.lagMs ?? 0));
-      if (result?.output !== undefined) fresh.output = result.output;
-      this.save(fresh);
-      if (result?.fail) this.finish(fresh, { error: result.fail });
-      else if (fresh.steps.length === 0 && !fresh.external) this.finish(fresh, {});
     }
+  }
+
+  async #apply(op: Operation, step: Step, index: number, now: number): Promise<void> {
+    // The step is taken before it runs, so a task the effect starts sees the operation as it is from now on.
+    op.steps.splice(index, 1);
+    op.applying = step;
+    const ranFrom = Date.now();
+    const stepDue = step.due ?? step.at;
+    op.lagMs = Math.max(0, Math.max(now, ranFrom) - stepDue);
+    this.save(op);
+    const handler = this.#effects.get(step.effect.kind);
+    let result: EffectResult;
+    try {
+      if (!handler) throw new Error(`no handler registered for effect ${step.effect.kind}`);
+      result = await withDeadline(Promise.resolve(handler(step.effect.args, op, step.at)), EFFECT_DEADLINE_MS, step.effect.kind);
+    } catch (error) {
+      result = { fail: { code: 'InternalExecutionError', message: `An internal execution error occurred: ${(error as Error).message}` } };
+    }
+    const fresh = this.get(op.id) ?? op;
+    delete fresh.applying;
+    if (fresh.status !== 'InProgress') {
+      this.save(fresh);
+      return;
+    }
+    // The effect's own work (a snapshot, an upgrade) counts as the operation's, from when the step was due.
+    fresh.dueAt = Math.max(fresh.dueAt ?? 0, stepDue + (Date.now() - ranFrom));
+    fresh.steps = fresh.steps.concat(dueSteps(result?.addSteps ?? [], fresh.lagMs ?? 0));
+    if (result?.output !== undefined) fresh.output = result.output;
+    this.save(fresh);
+    if (result?.fail) this.finish(fresh, { error: result.fail });
+    else if (fresh.steps.length === 0 && !fresh.external) this.finish(fresh, {});
   }
 }
 
