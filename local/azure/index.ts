@@ -176,6 +176,12 @@ function adminRoutes(faults: FaultController, readDiskFile: AzureEmulator['readD
   };
 }
 
+/** The blob endpoint's port in a storage connection string on the host's loopback (Azurite), if it names one. */
+function blobPortOf(connectionString: string | undefined): number | undefined {
+  const endpoint = /BlobEndpoint=(https?:\/\/(?:127\.0\.0\.1|localhost):(\d+))/i.exec(connectionString ?? '');
+  return endpoint ? Number(endpoint[2]) : undefined;
+}
+
 export async function startAzureEmulator(options: AzureEmulatorOptions): Promise<AzureEmulator> {
   const home = resolve(options.home);
   await mkdir(home, { recursive: true });
@@ -214,6 +220,7 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
   let port: number | undefined;
   const sandbox = await createSandbox({
     home, caPem: certificate.caPem, isolation: options.isolation, onGuestPowerOff, privatePaths: options.privatePaths,
+    storagePort: () => blobPortOf(options.diskAccessStorage),
     // Guests fetch `https://127.0.0.1:{port}/kiln-files/…` as the host does, relayed to this handler alone.
     files: {
       port: () => port,

@@ -7,7 +7,7 @@ import { lookup } from 'node:dns/promises';
 import { mkdir, rm } from 'node:fs/promises';
 import { request as httpRequest, createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { BlockList, connect, isIP, type Socket } from 'node:net';
+import { BlockList, connect, createServer as createNetServer, isIP, type Server as NetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 
@@ -22,6 +22,8 @@ export interface GuestFiles {
 
 export const PROXY_SOCKET = 'proxy.sock';
 export const FILES_SOCKET = 'files.sock';
+/** Blob storage as an Azure VM reaches its storage account: locally, Azurite on the host's loopback. */
+export const STORAGE_SOCKET = 'storage.sock';
 
 /** Address ranges an Azure VM cannot reach on the internet side: loopback, private, link-local, CGNAT, multicast… */
 const NOT_PUBLIC = new BlockList();
@@ -82,16 +84,27 @@ export interface GuestNetwork {
   close(): Promise<void>;
 }
 
-function listenOn(server: Server, path: string): Promise<void> {
+function listenOn(server: NetServer, path: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(path, () => resolve());
   });
 }
 
-/** Starts the proxy and files sockets in `dir` (replacing stale ones a killed emulator left). */
-export async function startGuestNetwork(dir: string, files: GuestFiles | undefined, resolveName: Resolver = systemResolver): Promise<GuestNetwork> {
+/**
+ * Starts the proxy, files and storage sockets in `dir` (replacing stale ones a killed emulator left). The storage
+ * socket relays to `storagePort()` on the host's loopback and nowhere else (a SAS URL a build VM downloads from).
+ */
+export async function startGuestNetwork(dir: string, files: GuestFiles | undefined, storagePort: () => number | undefined = () => undefined, resolveName: Resolver = systemResolver): Promise<GuestNetwork> {
   await mkdir(dir, { recursive: true });
+  const storage = createNetServer((guestSide) => {
+    const port = storagePort();
+    if (port === undefined) return void guestSide.destroy();
+    const hostSide = connect(port, '127.0.0.1');
+    guestSide.pipe(hostSide).pipe(guestSide);
+    guestSide.on('error', () => hostSide.destroy());
+    hostSide.on('error', () => guestSide.destroy());
+  });
   const filesServer = createHttpsServer({ cert: files?.certPem, key: files?.keyPem }, (req, res) => {
     if (!files) return void res.writeHead(404).end();
     files.serve(req, res).catch(() => res.destroy());
@@ -137,19 +150,18 @@ export async function startGuestNetwork(dir: string, files: GuestFiles | undefin
     });
     upstream.on('error', (error) => (socket.writable ? refuse(socket, '502 Bad Gateway', error.message) : socket.destroy()));
   });
-  const proxyPath = join(dir, PROXY_SOCKET);
-  const filesPath = join(dir, FILES_SOCKET);
-  await rm(proxyPath, { force: true });
-  await rm(filesPath, { force: true });
-  await listenOn(proxy, proxyPath);
-  await listenOn(filesServer, filesPath);
+  const servers: Array<[NetServer, string]> = [[proxy, PROXY_SOCKET], [filesServer, FILES_SOCKET], [storage, STORAGE_SOCKET]];
+  for (const [server, name] of servers) {
+    await rm(join(dir, name), { force: true });
+    await listenOn(server, join(dir, name));
+  }
   return {
     dir,
     async close() {
-      for (const server of [proxy, filesServer]) {
+      for (const [server] of servers) {
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
-          server.closeAllConnections();
+          if ('closeAllConnections' in server) (server as Server).closeAllConnections();
         });
       }
     },

@@ -50,6 +50,11 @@ export interface SandboxOptions {
   privatePaths?: string[];
   /** The emulator's files endpoint, which guests reach at the same URL as the host does. */
   files?: GuestFiles;
+  /**
+   * The blob endpoint's port on the host's loopback (locally, Azurite): guests reach it at the same address, as an
+   * Azure VM reaches storage (SAS URLs of uploads, Run Command output). Nothing else on the host's loopback.
+   */
+  storagePort?: () => number | undefined;
   /** `off` behaves as on a machine without user namespaces/overlayfs (scripts are not run); default `auto`. */
   isolation?: 'auto' | 'off';
   /** Called when a guest powers itself off; the emulator then marks the VM stopped. */

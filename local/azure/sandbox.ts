@@ -16,7 +16,7 @@ import {
   CONTROL_FILES, ensurePlatformLayers, GUEST_CONTROL_DIR, GUEST_INIT, GUEST_NET_DIR, GUEST_PROXY_PORT, GUEST_RUN_COMMAND,
   type PlatformLayers,
 } from './sandbox-guest.ts';
-import { FILES_SOCKET, PROXY_SOCKET, startGuestNetwork, type GuestNetwork } from './sandbox-network.ts';
+import { FILES_SOCKET, PROXY_SOCKET, STORAGE_SOCKET, startGuestNetwork, type GuestNetwork } from './sandbox-network.ts';
 import type { GuestPowerOff, RunScriptOptions, RunScriptResult, Sandbox, SandboxOptions } from './sandbox-types.ts';
 
 export type { GuestPowerOff, RunScriptOptions, RunScriptResult, Sandbox, SandboxOptions } from './sandbox-types.ts';
@@ -181,7 +181,12 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     const bootLog = join(paths.control, 'boot.log');
     const log = await open(bootLog, 'w');
     const files = options.files?.port();
-    const routes = [`${GUEST_PROXY_PORT}=${GUEST_NET_DIR}/${PROXY_SOCKET}`, ...(files ? [`${files}=${GUEST_NET_DIR}/${FILES_SOCKET}`] : [])];
+    const storage = options.storagePort?.();
+    const routes = [
+      `${GUEST_PROXY_PORT}=${GUEST_NET_DIR}/${PROXY_SOCKET}`,
+      ...(files ? [`${files}=${GUEST_NET_DIR}/${FILES_SOCKET}`] : []),
+      ...(storage ? [`${storage}=${GUEST_NET_DIR}/${STORAGE_SOCKET}`] : []),
+    ];
     const namespaces = ['--user', ...(isRoot ? [] : ['--map-root-user']), '--mount', '--pid', '--ipc', '--uts', '--net', '--fork', '--propagation', 'private'];
     const child = spawn('unshare', [...namespaces, '--', 'bash', '-c', GUEST_INIT, 'kiln-guest-init', ...(await existingLowers(plan.systemMounts))], {
       detached: true,
@@ -425,7 +430,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   if (isolation.isolated) {
     try {
       platform = await ensurePlatformLayers(home, options.caPem, [home, ...(options.privatePaths ?? [])]);
-      network = await startGuestNetwork(join(home, 'guest-net'), options.files);
+      network = await startGuestNetwork(join(home, 'guest-net'), options.files, () => options.storagePort?.());
       isolation = await trialBoot();
     } catch (error) {
       isolation = { isolated: false, reason: `the guest platform could not be prepared (${(error as Error).message})` };
