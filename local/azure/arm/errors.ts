@@ -38,6 +38,12 @@ export const errors = {
   parentNotFound: (parentId: string) =>
     armError('ParentResourceNotFound', `Can not perform requested operation on nested resource. Parent resource '${parentId}' not found.`, 404),
   invalidParameter: (target: string, message: string) => armError('InvalidParameter', message, 400, { target }),
+  /** Compute's answer for a required property left out; `path` is both named and the target unless told. */
+  requiredParameterMissing: (path: string, target = path) => armError('InvalidParameter', `Required parameter '${path}' is missing (null).`, 400, { target }),
+  /** A property that is fixed once the resource exists; `current` is what it is, when worth saying. */
+  propertyChangeNotAllowed: (property: string, current?: string) =>
+    armError('PropertyChangeNotAllowed', `Changing property '${property}' is not allowed${current === undefined ? '' : ` (it is '${current}')`}.`, 409, { target: property }),
+  noRollingUpgrade: (scaleSet: string) => armError('NotFound', `No rolling upgrade has run on scale set '${scaleSet}'.`, 404),
   operationNotAllowed: (message: string) => armError('OperationNotAllowed', message, 409),
   conflict: (message: string) => armError('Conflict', message, 409),
   /** A reference to a resource that is missing or in another region: Network's wording, both cases alike. */
