@@ -43,6 +43,18 @@ export const errors = {
   /** A property that is fixed once the resource exists; `current` is what it is, when worth saying. */
   propertyChangeNotAllowed: (property: string, current?: string) =>
     armError('PropertyChangeNotAllowed', `Changing property '${property}' is not allowed${current === undefined ? '' : ` (it is '${current}')`}.`, 409, { target: property }),
+  parameterNotAllowed: (name: string) => armError('InvalidParameter', `Parameter '${name}' is not allowed.`, 400, { target: name }),
+  windowsComputerName: (computerName: string) =>
+    armError('InvalidParameter', `Windows computer name cannot be more than 15 characters long, be entirely numeric, or contain the following characters: \` ~ ! @ # $ % ^ & * ( ) = + _ [ ] { } \\ | ; : . ' " , < > / ? (found '${computerName}', ${computerName.length} characters).`, 400, { target: 'computerName' }),
+  linuxHostNameTooLong: (computerName: string) =>
+    armError('InvalidParameter', `Linux host name cannot exceed 64 characters in length (found ${computerName.length}).`, 400, { target: 'computerName' }),
+  linuxAuthenticationMissing: () =>
+    armError('InvalidParameter', 'Authentication using either SSH or by user name and password must be enabled in Linux profile.', 400, { target: 'linuxConfiguration' }),
+  osDiskSmallerThanImage: (size: number, imageSizeGB: number) =>
+    armError('InvalidParameter', `Disk size ${size}GB is smaller than the size of the corresponding disk in the VM image: ${imageSizeGB}GB. This is not allowed. Please choose equal or greater size or do not specify an explicit size.`, 400, { target: 'osDisk.diskSizeGB' }),
+  /** Compute's quota refusal: `what` is the quota ('standardDSv5Family Cores', 'Total Regional Cores'). */
+  coreQuotaExceeded: (q: { what: string; location: string; limit: number; used: number; required: number }) =>
+    armError('OperationNotAllowed', `Operation could not be completed as it results in exceeding approved ${q.what} quota. Additional details - Deployment Model: Resource Manager, Location: ${q.location}, Current Limit: ${q.limit}, Current Usage: ${q.used}, Additional Required: ${q.required}, (Minimum) New Limit Required: ${q.used + q.required}.`, 409),
   noRollingUpgrade: (scaleSet: string) => armError('NotFound', `No rolling upgrade has run on scale set '${scaleSet}'.`, 404),
   operationNotAllowed: (message: string) => armError('OperationNotAllowed', message, 409),
   conflict: (message: string) => armError('Conflict', message, 409),
