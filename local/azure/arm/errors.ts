@@ -55,6 +55,10 @@ export const errors = {
   /** Compute's quota refusal: `what` is the quota ('standardDSv5Family Cores', 'Total Regional Cores'). */
   coreQuotaExceeded: (q: { what: string; location: string; limit: number; used: number; required: number }) =>
     armError('OperationNotAllowed', `Operation could not be completed as it results in exceeding approved ${q.what} quota. Additional details - Deployment Model: Resource Manager, Location: ${q.location}, Current Limit: ${q.limit}, Current Usage: ${q.used}, Additional Required: ${q.required}, (Minimum) New Limit Required: ${q.used + q.required}.`, 409),
+  /** A parent (gallery, image definition) that still holds children. */
+  cannotDeleteNested: (name: string) => armError('CannotDeleteResource', `Can not delete resource '${name}' before nested resources are deleted.`, 409),
+  galleryVersionSourceNotFound: (sourceId: string) =>
+    armError('InvalidParameter', `The source '${sourceId}' of the gallery image version was not found.`, 404, { target: 'properties.storageProfile.source' }),
   noRollingUpgrade: (scaleSet: string) => armError('NotFound', `No rolling upgrade has run on scale set '${scaleSet}'.`, 404),
   operationNotAllowed: (message: string) => armError('OperationNotAllowed', message, 409),
   conflict: (message: string) => armError('Conflict', message, 409),
