@@ -28,7 +28,7 @@ const EFFECT_GUEST_RESTARTED = 'vm.guestRestarted';
 const EFFECT_GUEST_DEPROVISIONED = 'vm.guestDeprovisioned';
 
 /** Parameters wait here for their run (by operation id), in memory only: protected values must never reach the store. */
-type PendingParameters = Map<string, Record<string, string>>;
+export type PendingParameters = Map<string, Record<string, string>>;
 
 type ExecutionState = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'TimedOut' | 'Canceled';
 
