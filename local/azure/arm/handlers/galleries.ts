@@ -39,6 +39,7 @@ function markReady(ctx: HandlerContext, args: Json): void {
   resource.properties.provisioningState = 'Succeeded';
   ctx.resources.save(resource);
 }
+
 /** A version takes its snapshot: the managed image's, or one of the source VM's OS disk. */
 async function captureVersion(ctx: HandlerContext, args: Json): Promise<EffectResult> {
   const version = ctx.resources.find(String(args.id));

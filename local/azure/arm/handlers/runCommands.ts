@@ -153,6 +153,7 @@ function simulateWindows(ctx: HandlerContext, vm: StoredResource, script: string
   if (detachedRestart) guestEvent(ctx, vm, 'ctx.guest.restart', 'vmRestart', EFFECT_GUEST_RESTARTED);
   return { isolated: false, exitCode: run.exitCode, stdout: run.stdout, stderr: '', timedOut: false, agentRemoved: false, detachedStarted: detachedStop || detachedRestart, message: 'Windows guests are not emulated; the PowerShell script was recorded, not run' };
 }
+
 /** A detached shutdown (or sysprep) the guest started has stopped the VM. */
 function guestStopped(ctx: HandlerContext, args: Json): void {
   const vm = ctx.resources.find(String(args.id));
@@ -160,6 +161,7 @@ function guestStopped(ctx: HandlerContext, args: Json): void {
   vmState(vm).power = 'stopped';
   ctx.resources.save(vm);
 }
+
 /** A detached restart the guest started has booted it again. */
 function guestRestarted(ctx: HandlerContext, args: Json): void {
   const vm = ctx.resources.find(String(args.id));
@@ -181,6 +183,7 @@ function simulateDetachedLinux(ctx: HandlerContext, vm: StoredResource, script: 
   const effect = deprovision ? 'Its detached deprovision is applied to the disk from the host instead, and the VM stops.' : 'Its detached shutdown stops the VM.';
   return { ...result, detachedStarted: true, message: `${result.message ?? 'Script not run.'} ${effect}` };
 }
+
 /** A detached deprovision, applied from the host, has stopped the VM. */
 async function guestDeprovisioned(ctx: HandlerContext, args: Json): Promise<void> {
   const vm = ctx.resources.find(String(args.id));

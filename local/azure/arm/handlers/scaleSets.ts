@@ -98,6 +98,7 @@ const automaticOsUpgrade = (vmss: StoredResource): boolean => ((upgradePolicy(vm
 const isProtected = (instance: StoredResource): boolean => ((instance.properties.protectionPolicy as Json | undefined)?.protectFromScaleSetActions) === true;
 
 const vmssId = (p: Record<string, string>): string => providerId(p.sub!, p.rg!, 'Microsoft.Compute', 'virtualMachineScaleSets', p.vmss!);
+
 function requireVmss(ctx: HandlerContext, req: ArmRequest): StoredResource {
   return ctx.resources.require(req.params.sub!, req.params.rg!, vmssId(req.params), VMSS_TYPE, req.params.vmss!);
 }
@@ -105,6 +106,7 @@ function requireVmss(ctx: HandlerContext, req: ArmRequest): StoredResource {
 function instancesOf(ctx: HandlerContext, vmss: StoredResource): StoredResource[] {
   return ctx.resources.below(vmss.id).filter((r) => r.type === INSTANCE_TYPE).sort((a, b) => Number(a.extra?.instanceId) - Number(b.extra?.instanceId) || String(a.extra?.instanceId).localeCompare(String(b.extra?.instanceId)));
 }
+
 const istate = (instance: StoredResource) => instance.state as unknown as InstanceState;
 const modelVersion = (vmss: StoredResource) => Number(vmss.state.modelVersion ?? 1);
 
@@ -283,6 +285,8 @@ async function applyModel(ctx: HandlerContext, args: Json): Promise<undefined> {
   }
   return undefined;
 }
+
+/** Rebuilds the named instances from the current model (updateInstances, reimage). */
 async function upgradeInstances(ctx: HandlerContext, args: Json): Promise<void> {
   const vmss = ctx.resources.find(String(args.id));
   if (!vmss) return;

@@ -77,6 +77,7 @@ export function instanceView(resource: StoredResource): Json {
 }
 
 const vmId = (p: Record<string, string>): string => providerId(p.sub!, p.rg!, 'Microsoft.Compute', 'virtualMachines', p.vm!);
+
 function requireVm(ctx: HandlerContext, req: ArmRequest): StoredResource {
   return ctx.resources.require(req.params.sub!, req.params.rg!, vmId(req.params), VM_TYPE, req.params.vm!);
 }
