@@ -38,6 +38,80 @@ export const errors = {
   parentNotFound: (parentId: string) =>
     armError('ParentResourceNotFound', `Can not perform requested operation on nested resource. Parent resource '${parentId}' not found.`, 404),
   invalidParameter: (target: string, message: string) => armError('InvalidParameter', message, 400, { target }),
+  /** Compute's answer for a required property left out; `path` is both named and the target unless told. */
+  requiredParameterMissing: (path: string, target = path) => armError('InvalidParameter', `Required parameter '${path}' is missing (null).`, 400, { target }),
+  /** A property that is fixed once the resource exists; `current` is what it is, when worth saying. */
+  propertyChangeNotAllowed: (property: string, current?: string) =>
+    armError('PropertyChangeNotAllowed', `Changing property '${property}' is not allowed${current === undefined ? '' : ` (it is '${current}')`}.`, 409, { target: property }),
+  parameterNotAllowed: (name: string) => armError('InvalidParameter', `Parameter '${name}' is not allowed.`, 400, { target: name }),
+  windowsComputerName: (computerName: string) =>
+    armError('InvalidParameter', `Windows computer name cannot be more than 15 characters long, be entirely numeric, or contain the following characters: \` ~ ! @ # $ % ^ & * ( ) = + _ [ ] { } \\ | ; : . ' " , < > / ? (found '${computerName}', ${computerName.length} characters).`, 400, { target: 'computerName' }),
+  linuxHostNameTooLong: (computerName: string) =>
+    armError('InvalidParameter', `Linux host name cannot exceed 64 characters in length (found ${computerName.length}).`, 400, { target: 'computerName' }),
+  linuxAuthenticationMissing: () =>
+    armError('InvalidParameter', 'Authentication using either SSH or by user name and password must be enabled in Linux profile.', 400, { target: 'linuxConfiguration' }),
+  osDiskSmallerThanImage: (size: number, imageSizeGB: number) =>
+    armError('InvalidParameter', `Disk size ${size}GB is smaller than the size of the corresponding disk in the VM image: ${imageSizeGB}GB. This is not allowed. Please choose equal or greater size or do not specify an explicit size.`, 400, { target: 'osDisk.diskSizeGB' }),
+  /** Compute's quota refusal: `what` is the quota ('standardDSv5Family Cores', 'Total Regional Cores'). */
+  coreQuotaExceeded: (q: { what: string; location: string; limit: number; used: number; required: number }) =>
+    armError('OperationNotAllowed', `Operation could not be completed as it results in exceeding approved ${q.what} quota. Additional details - Deployment Model: Resource Manager, Location: ${q.location}, Current Limit: ${q.limit}, Current Usage: ${q.used}, Additional Required: ${q.required}, (Minimum) New Limit Required: ${q.used + q.required}.`, 409),
+  /** A parent (gallery, image definition) that still holds children. */
+  cannotDeleteNested: (name: string) => armError('CannotDeleteResource', `Can not delete resource '${name}' before nested resources are deleted.`, 409),
+  galleryVersionSourceNotFound: (sourceId: string) =>
+    armError('InvalidParameter', `The source '${sourceId}' of the gallery image version was not found.`, 404, { target: 'properties.storageProfile.source' }),
+  /** Network's and Event Grid's word for a malformed request. */
+  invalidRequest: (message: string) => armError('InvalidRequest', message, 400),
+  invalidRequestContent: (message: string) => armError('InvalidRequestContent', message, 400),
+  invalidFilter: (filter: string, expected: string) =>
+    armError('InvalidFilter', `The $filter '${filter}' is not supported: expected ${expected}.`, 400, { target: '$filter' }),
+  /** Resource Manager's code for a $filter it cannot read (no target, unlike Compute's). */
+  invalidFilterInQueryString: (filter: string, expected: string) =>
+    armError('InvalidFilterInQueryString', `The $filter '${filter}' is not supported: expected ${expected}.`, 400),
+  invalidResourceNamespace: (namespace: string) => armError('InvalidResourceNamespace', `The resource namespace '${namespace}' is invalid.`, 404),
+  operationNotFound: (id: string) => armError('NotFound', `The operation '${id}' was not found.`, 404),
+  resourceGroupBeingDeleted: (group: string) =>
+    armError('ResourceGroupBeingDeleted', `The resource group '${group}' is in deprovisioning state and cannot perform this operation.`, 409),
+  invalidResourceGroupLocation: (location: string, existing: string) =>
+    armError('InvalidResourceGroupLocation', `Invalid resource group location '${location}'. The Resource group already exists in location '${existing}'.`, 409),
+  webhookValidationFailed: (url: string, why: string) =>
+    armError('Url validation', `Webhook validation handshake failed for ${url}. Http POST request failed with response code ${why}. For troublehooting, visit https://aka.ms/esvalidation.`, 400),
+  // ---- image sources ----
+  sourceVirtualMachineNotFound: (vmId: string) =>
+    armError('InvalidParameter', `The source virtual machine '${vmId}' was not found.`, 404, { target: 'sourceVirtualMachine' }),
+  imageNotFoundInRegion: (id: string, location: string) => armError('NotFound', `The Image '${id}' cannot be found in '${location}' region.`, 404),
+  galleryImageNotFound: (definitionId: string) => armError('GalleryImageNotFound', `The gallery image '${definitionId}' is not found.`, 404),
+  imageVersionNotFound: (id: string) => armError('ImageVersionNotFound', `The gallery image version '${id}' is not found.`, 404),
+  noLatestImageVersion: (definitionId: string) =>
+    armError('ImageVersionNotFound', `The gallery image '${definitionId}' has no version that can be used as latest.`, 404),
+  galleryImageVersionNotInRegion: (versionId: string, location: string, state: string) =>
+    armError('GalleryImageVersionNotAvailableInRegion', `The gallery image version '${versionId}' is not available in region '${location}' (replication state: ${state}).`, 409),
+  platformImageNotFound: (urn: string) =>
+    armError('PlatformImageNotFound', `The platform image '${urn}' is not available. Verify that all fields in the storage profile are correct. For more details about storage profile information, please refer to https://aka.ms/storageprofile`, 404, { target: 'imageReference' }),
+  marketplacePlanMissing: () =>
+    armError('VMMarketplaceInvalidInput', 'Creating a virtual machine from Marketplace image or a custom image sourced from a Marketplace image requires Plan information in the request.', 400, { target: 'plan' }),
+  marketplacePlanMismatch: (expected: unknown, found: unknown) =>
+    armError('VMMarketplaceInvalidInput', `The purchase information does not match. Unable to deploy from the Marketplace image: expected plan ${JSON.stringify(expected)}, found ${JSON.stringify(found)}.`, 400, { target: 'plan' }),
+  /** Azure's answer for any marketplace path that names something the catalogue lacks. */
+  vmImageArtifactNotFound: () => armError('NotFound', 'Artifact: VMImage was not found.', 404),
+  // ---- network ----
+  invalidAddressPrefixFormat: (prefix: string, resourceId: string, target: string) =>
+    armError('InvalidAddressPrefixFormat', `Address prefix ${prefix} of resource ${resourceId} is not formatted correctly. It should follow CIDR notation, for example 10.0.0.0/24.`, 400, { target }),
+  addressPrefixTooLong: (prefix: string, resourceId: string, target: string) =>
+    armError('InvalidAddressPrefixFormat', `Address prefix ${prefix} of resource ${resourceId} has a prefix length above 32.`, 400, { target }),
+  invalidCidrNotation: (prefix: string, resourceId: string, expected: string, target: string) =>
+    armError('InvalidCIDRNotation', `The address prefix ${prefix} in resource ${resourceId} has an invalid CIDR notation. For the given prefix length, the address prefix should be ${expected}.`, 400, { target }),
+  subnetRangeOutsideVnet: (subnet: string, vnet: string) =>
+    armError('NetcfgSubnetRangeOutsideVnet', `Subnet '${subnet}' is not valid because its IP address range is outside the IP address range of virtual network '${vnet}'.`, 400, { target: 'properties.addressPrefix' }),
+  subnetRangesOverlap: (subnet: string, sibling: string, vnet: string) =>
+    armError('NetcfgSubnetRangesOverlap', `Subnet '${subnet}' is not valid because its IP address range overlaps with that of an existing subnet '${sibling}' in virtual network '${vnet}'.`, 400, { target: 'properties.addressPrefix' }),
+  securityRuleInvalidPriority: (rule: string, priority: unknown, target: string) =>
+    armError('SecurityRuleInvalidPriority', `Security rule ${rule} has invalid Priority. Value provided: ${JSON.stringify(priority)} Allowed range 100-4096.`, 400, { target }),
+  /** SecurityRuleInvalidDirection / SecurityRuleInvalidAccess: a value outside `allowed`. */
+  securityRuleInvalidValue: (field: 'Direction' | 'Access', rule: string, value: unknown, allowed: string[], target: string) =>
+    armError(`SecurityRuleInvalid${field}`, `Security rule ${rule} has invalid ${field}. Value provided: ${JSON.stringify(value)} Allowed values: ${allowed.join(', ')}.`, 400, { target }),
+  securityRuleConflict: (rule: string, clash: string, nsgId: string, target: string) =>
+    armError('SecurityRuleConflict', `Security rule ${rule} conflicts with rule ${clash}. Rules cannot have the same Priority and Direction. To learn more, see aka.ms/nsgrules. (${nsgId})`, 400, { target }),
+  noRollingUpgrade: (scaleSet: string) => armError('NotFound', `No rolling upgrade has run on scale set '${scaleSet}'.`, 404),
   operationNotAllowed: (message: string) => armError('OperationNotAllowed', message, 409),
   conflict: (message: string) => armError('Conflict', message, 409),
   /** A reference to a resource that is missing or in another region: Network's wording, both cases alike. */

@@ -3,7 +3,7 @@
  * display name as Azure lists them), VM sizes per region (`Microsoft.Compute/skus`) and vCPU usage (`usages`).
  */
 import type { HandlerContext } from '../context.ts';
-import { armError } from '../errors.ts';
+import { errors } from '../errors.ts';
 import { checkLocation, displayName, regionNames } from '../regions.ts';
 import type { Route } from '../routes.ts';
 import { CORE_LIMITS, resourceSkus } from '../catalogue/vm-sizes.ts';
@@ -13,7 +13,7 @@ import { coreUsage } from './virtualMachines.ts';
 function locationFilter(filter: string | null): string | undefined {
   if (!filter) return undefined;
   const match = /^\s*location\s+eq\s+'([^']+)'\s*$/i.exec(filter);
-  if (!match) throw armError('InvalidFilter', `The $filter '${filter}' is not supported: expected location eq '{location}'.`, 400, { target: '$filter' });
+  if (!match) throw errors.invalidFilter(filter, "location eq '{location}'");
   return checkLocation(match[1]!, 'Microsoft.Compute/skus', '$filter');
 }
 
@@ -33,7 +33,7 @@ export function capacityRoutes(ctx: HandlerContext): Route[] {
       method: 'GET', pattern: '/subscriptions/{sub}/providers/{namespace}', operation: 'providers.get', api: 'resources',
       handler: (req) => {
         const namespace = Object.keys(PROVIDERS).find((n) => n.toLowerCase() === req.params.namespace!.toLowerCase());
-        if (!namespace) throw armError('InvalidResourceNamespace', `The resource namespace '${req.params.namespace}' is invalid.`, 404);
+        if (!namespace) throw errors.invalidResourceNamespace(req.params.namespace!);
         const locations = regionNames().map(displayName);
         return {
           status: 200,

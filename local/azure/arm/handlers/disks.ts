@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beginOperation, stepAfter, type HandlerContext } from '../context.ts';
-import { armError, errors } from '../errors.ts';
+import { errors } from '../errors.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
 import { acceptedAction } from '../lro.ts';
 import { providerId, type StoredResource } from '../resources.ts';
@@ -93,7 +93,7 @@ export function diskRoutes(ctx: HandlerContext): Route[] {
     if (power !== 'stopped' && power !== 'deallocated') {
       throw errors.operationNotAllowed(`Disk '${req.params.disk}' is attached to VM '${vm.id}' which is ${power}: stop or deallocate the VM to get access to its disk.`);
     }
-    if (!ctx.diskAccess) throw armError('OperationNotAllowed', 'Disk access needs storage beside the emulator (started without diskAccessStorage).', 409);
+    if (!ctx.diskAccess) throw errors.operationNotAllowed('Disk access needs storage beside the emulator (started without diskAccessStorage).');
     const op = beginOperation(ctx, req, {
       resourceId: diskId(req.params), location: vm.location!, style: 'compute',
       steps: [stepAfter(ctx, 'networkResourceCreate', { kind: EFFECT_GRANT, args: { vmId: vm.id, name: String(req.params.disk).toLowerCase(), seconds } })],

@@ -5,7 +5,7 @@
  * `blobs_extension` key, otherwise the handshake fails (400 `Url validation`).
  */
 import { beginOperation, stepAfter, type HandlerContext } from '../context.ts';
-import { armError } from '../errors.ts';
+import { errors } from '../errors.ts';
 import type { ArmRequest } from '../http.ts';
 import { acceptedWrite } from '../lro.ts';
 import { present, providerId, type StoredResource } from '../resources.ts';
@@ -19,23 +19,20 @@ const TOPIC = '/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Even
 const SUBSCRIPTION = `${TOPIC}/eventSubscriptions/{name}`;
 const READY_EFFECT = 'eventSubscription.ready';
 
-const handshakeFailed = (url: string, why: string) =>
-  armError('Url validation', `Webhook validation handshake failed for ${url}. Http POST request failed with response code ${why}. For troublehooting, visit https://aka.ms/esvalidation.`, 400);
-
 /** The endpoint must answer Event Grid's validation: https, and for a Functions blob webhook the current key. */
 function validateWebhook(ctx: HandlerContext, endpointUrl: string): void {
   let url: URL;
   try {
     url = new URL(endpointUrl);
   } catch {
-    throw armError('InvalidRequest', `The attribute 'endpointUrl' is not a valid absolute URI: '${endpointUrl.split('?')[0]}'.`, 400);
+    throw errors.invalidRequest(`The attribute 'endpointUrl' is not a valid absolute URI: '${endpointUrl.split('?')[0]}'.`);
   }
   const shown = `${url.origin}${url.pathname}`;
-  if (url.protocol !== 'https:') throw armError('InvalidRequest', `The attribute 'endpointUrl' must use https: '${shown}'.`, 400);
+  if (url.protocol !== 'https:') throw errors.invalidRequest(`The attribute 'endpointUrl' must use https: '${shown}'.`);
   const site = /^([^.]+)\.azurewebsites\.net$/i.exec(url.hostname)?.[1];
   if (site && url.pathname === '/runtime/webhooks/blobs') {
     const key = blobsExtensionKey(ctx, site);
-    if (!url.searchParams.get('code') || url.searchParams.get('code') !== key) throw handshakeFailed(shown, 'Unauthorized');
+    if (!url.searchParams.get('code') || url.searchParams.get('code') !== key) throw errors.webhookValidationFailed(shown, 'Unauthorized');
   }
 }
 
@@ -86,11 +83,11 @@ export function eventGridRoutes(ctx: HandlerContext): Route[] {
     const { sub, rg, topicId, name, id } = subscriptionOf(req);
     const topic = resources.requireParent(sub, rg, topicId);
     const properties = objectAt(bodyObject(req.body), 'properties');
-    if (!properties) throw armError('InvalidRequest', "The request body must have a 'properties' object.", 400);
+    if (!properties) throw errors.invalidRequest("The request body must have a 'properties' object.");
     const destination = objectAt(properties, 'destination', 'properties.destination');
-    if (destination?.endpointType !== 'WebHook') throw armError('InvalidRequest', `properties.destination.endpointType must be 'WebHook' here; found '${String(destination?.endpointType)}'.`, 400);
+    if (destination?.endpointType !== 'WebHook') throw errors.invalidRequest(`properties.destination.endpointType must be 'WebHook' here; found '${String(destination?.endpointType)}'.`);
     const endpointUrl = stringAt(objectAt(destination, 'properties', 'properties.destination.properties') ?? {}, 'endpointUrl', 'properties.destination.properties.endpointUrl');
-    if (!endpointUrl) throw armError('InvalidRequest', "The attribute 'endpointUrl' is required for a WebHook destination.", 400);
+    if (!endpointUrl) throw errors.invalidRequest("The attribute 'endpointUrl' is required for a WebHook destination.");
     validateWebhook(ctx, endpointUrl);
     const existing = resources.find(id);
     const stored = existing ?? resources.create({ id, name, type: SUBSCRIPTION_TYPE, resourceGroup: rg, properties: {}, tracked: false });

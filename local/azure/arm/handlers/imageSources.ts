@@ -1,6 +1,6 @@
 /** Resolves an `imageReference` (marketplace, managed image, gallery version or definition) to a disk source. */
 import type { DiskSource, HandlerContext } from '../context.ts';
-import { armError } from '../errors.ts';
+import { errors } from '../errors.ts';
 import { parseId, type StoredResource } from '../resources.ts';
 import { compareVersions, type Json } from '../validate.ts';
 import { resolveMarketplace } from './marketplace.ts';
@@ -19,7 +19,7 @@ export interface ResolvedImage {
 
 const generationOf = (value: unknown): 'V1' | 'V2' => (value === 'V2' ? 'V2' : 'V1');
 
-const invalidImage = (message: string) => armError('InvalidParameter', message, 400, { target: 'imageReference' });
+const invalidImage = (message: string) => errors.invalidParameter('imageReference', message);
 
 /** The newest version by numeric comparison, skipping excludeFromLatest (Azure's "latest"). */
 export function latestVersion(ctx: HandlerContext, definitionId: string): StoredResource | undefined {
@@ -34,7 +34,7 @@ function fromGalleryVersion(version: StoredResource, definition: StoredResource,
   const replication = replicationSummary(version, Date.now());
   const region = replication.summary.find((r) => r.region === location);
   if (!region || region.state !== 'Completed') {
-    throw armError('GalleryImageVersionNotAvailableInRegion', `The gallery image version '${version.id}' is not available in region '${location}' (replication state: ${region?.state ?? 'not a target region'}).`, 409);
+    throw errors.galleryImageVersionNotInRegion(version.id, location, region?.state ?? 'not a target region');
   }
   const props = definition.properties;
   return {
@@ -48,7 +48,7 @@ function fromGalleryVersion(version: StoredResource, definition: StoredResource,
 }
 
 export function resolveImage(ctx: HandlerContext, reference: Json | undefined, location: string, plan?: unknown): ResolvedImage {
-  if (!reference) throw armError('InvalidParameter', "Required parameter 'storageProfile.imageReference' is missing (null).", 400, { target: 'imageReference' });
+  if (!reference) throw errors.requiredParameterMissing('storageProfile.imageReference', 'imageReference');
   const id = typeof reference.id === 'string' ? reference.id : undefined;
   if (!id) {
     const { publisher, offer, sku, version } = reference;
@@ -71,7 +71,7 @@ export function resolveImage(ctx: HandlerContext, reference: Json | undefined, l
   // Microsoft.Compute/images/{img}
   if (types.length === 3 && /^images$/i.test(types[1]!)) {
     // A managed image serves only its own region: elsewhere Azure does not find it.
-    if (!found || found.location !== location) throw armError('NotFound', `The Image '${id}' cannot be found in '${location}' region.`, 404);
+    if (!found || found.location !== location) throw errors.imageNotFoundInRegion(id, location);
     const osDisk = ((found.properties.storageProfile as Json).osDisk ?? {}) as Json;
     return {
       source: { kind: 'snapshot', snapshot: String(found.state.snapshot) },
@@ -85,10 +85,10 @@ export function resolveImage(ctx: HandlerContext, reference: Json | undefined, l
   if ((types.length === 5 || types.length === 7) && /^galleries$/i.test(types[1]!)) {
     const definitionId = id.split('/').slice(0, types.length === 7 ? -2 : undefined).join('/');
     const definition = ctx.resources.find(definitionId);
-    if (!definition) throw armError('GalleryImageNotFound', `The gallery image '${definitionId}' is not found.`, 404);
+    if (!definition) throw errors.galleryImageNotFound(definitionId);
     const version = types.length === 7 ? found : latestVersion(ctx, definitionId);
     if (!version || version.properties.provisioningState === 'Failed') {
-      throw armError('ImageVersionNotFound', types.length === 7 ? `The gallery image version '${id}' is not found.` : `The gallery image '${definitionId}' has no version that can be used as latest.`, 404);
+      throw types.length === 7 ? errors.imageVersionNotFound(id) : errors.noLatestImageVersion(definitionId);
     }
     return fromGalleryVersion(version, definition, location);
   }

@@ -1,6 +1,6 @@
 /** Managed images captured from a generalized VM: create (LRO), get, delete. */
 import { beginOperation, stepAfter, type HandlerContext } from '../context.ts';
-import { armError, errors } from '../errors.ts';
+import { errors } from '../errors.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
 import { acceptedWrite } from '../lro.ts';
 import { present, providerId, type StoredResource } from '../resources.ts';
@@ -18,7 +18,7 @@ const EFFECT_DELETE = 'image.delete';
 export function generalizedSourceVm(ctx: HandlerContext, vmId: string, operation: string): StoredResource {
   const vm = ctx.resources.find(vmId);
   if (!vm || vm.type !== VM_TYPE) {
-    throw armError('InvalidParameter', `The source virtual machine '${vmId}' was not found.`, 404, { target: 'sourceVirtualMachine' });
+    throw errors.sourceVirtualMachineNotFound(vmId);
   }
   if (!vmState(vm).generalized) {
     throw errors.operationNotAllowed(`The operation '${operation}' requires the Virtual Machine '${vm.name}' to be Generalized.`);
@@ -50,7 +50,7 @@ export function imageRoutes(ctx: HandlerContext): Route[] {
     const location = requiredLocation(body, IMAGE_TYPE);
     const properties = objectAt(body, 'properties') ?? {};
     const source = objectAt(properties, 'sourceVirtualMachine', 'properties.sourceVirtualMachine');
-    if (!source) throw armError('InvalidParameter', "The emulator captures images from a VM: 'properties.sourceVirtualMachine.id' is required.", 400, { target: 'sourceVirtualMachine' });
+    if (!source) throw errors.invalidParameter('sourceVirtualMachine', "The emulator captures images from a VM: 'properties.sourceVirtualMachine.id' is required.");
     const vm = generalizedSourceVm(ctx, requiredString(source, 'id', 'properties.sourceVirtualMachine.id'), 'Create Image');
     const id = imageId(req.params);
     const existing = resources.find(id);

@@ -5,7 +5,7 @@
  * (`PUT /_emulator/marketplace`) to drive source-update rebuilds. Every image is offered in every catalogue region.
  * The catalogue is the marketplace's, not the subscription's, so it is not persisted.
  */
-import { armError } from '../errors.ts';
+import { errors } from '../errors.ts';
 import { checkLocation } from '../regions.ts';
 import type { Route } from '../routes.ts';
 import { compareVersions, isObject } from '../validate.ts';
@@ -74,7 +74,7 @@ export function createMarketplaceCatalogue(): MarketplaceCatalogue {
     versions,
     publish(image, version) {
       compareVersions(version, version); // throws InvalidParameter for a name that is not Major.Minor.Patch
-      if (!find(image)) throw platformImageNotFound(`${image.publisher}:${image.offer}:${image.sku}:${version}`);
+      if (!find(image)) throw errors.platformImageNotFound(`${image.publisher}:${image.offer}:${image.sku}:${version}`);
       const set = published.get(keyOf(image)) ?? new Set<string>();
       set.add(version);
       published.set(keyOf(image), set);
@@ -83,25 +83,21 @@ export function createMarketplaceCatalogue(): MarketplaceCatalogue {
   };
 }
 
-export function platformImageNotFound(urn: string) {
-  return armError('PlatformImageNotFound', `The platform image '${urn}' is not available. Verify that all fields in the storage profile are correct. For more details about storage profile information, please refer to https://aka.ms/storageprofile`, 404, { target: 'imageReference' });
-}
-
 /** What a VM made from a marketplace reference gets; refuses images, versions and missing plans as Azure does. */
 export function resolveMarketplace(catalogue: MarketplaceCatalogue, reference: MarketplaceImage & { version?: string }, plan: unknown): MarketplaceSku & { version: string } {
   const version = reference.version ?? 'latest';
   const urn = `${reference.publisher}:${reference.offer}:${reference.sku}:${version}`;
   const sku = catalogue.find(reference);
-  if (!sku) throw platformImageNotFound(urn);
+  if (!sku) throw errors.platformImageNotFound(urn);
   const versions = catalogue.versions(sku);
   const chosen = version.toLowerCase() === 'latest' ? versions.at(-1)! : versions.find((v) => v === version);
-  if (!chosen) throw platformImageNotFound(urn);
+  if (!chosen) throw errors.platformImageNotFound(urn);
   if (sku.plan) {
     if (!isObject(plan)) {
-      throw armError('VMMarketplaceInvalidInput', 'Creating a virtual machine from Marketplace image or a custom image sourced from a Marketplace image requires Plan information in the request.', 400, { target: 'plan' });
+      throw errors.marketplacePlanMissing();
     }
     if (!same(String(plan.name), sku.plan.name) || !same(String(plan.product), sku.plan.product) || !same(String(plan.publisher), sku.plan.publisher)) {
-      throw armError('VMMarketplaceInvalidInput', `The purchase information does not match. Unable to deploy from the Marketplace image: expected plan ${JSON.stringify(sku.plan)}, found ${JSON.stringify(plan)}.`, 400, { target: 'plan' });
+      throw errors.marketplacePlanMismatch(sku.plan, plan);
     }
   }
   return { ...sku, version: chosen };
@@ -113,7 +109,7 @@ export function publishRequest(body: unknown): { image: MarketplaceImage; versio
   const value = isObject(body) ? body : {};
   for (const field of fields) {
     if (typeof value[field] !== 'string' || value[field] === '') {
-      throw armError('InvalidRequestContent', `Body field '${field}': expected a non-empty string, found ${JSON.stringify(value[field])}.`, 400);
+      throw errors.invalidRequestContent(`Body field '${field}': expected a non-empty string, found ${JSON.stringify(value[field])}.`);
     }
   }
   const { publisher, offer, sku, version } = value as Record<(typeof fields)[number], string>;
@@ -121,8 +117,6 @@ export function publishRequest(body: unknown): { image: MarketplaceImage; versio
 }
 
 const BASE = '/subscriptions/{sub}/providers/Microsoft.Compute/locations/{location}/publishers';
-/** Azure's answer for any marketplace path that names something the catalogue lacks. */
-const artifactNotFound = () => armError('NotFound', 'Artifact: VMImage was not found.', 404);
 
 export function marketplaceRoutes(catalogue: MarketplaceCatalogue): Route[] {
   const resourceId = (p: Record<string, string>, ...rest: string[]) =>
@@ -132,7 +126,7 @@ export function marketplaceRoutes(catalogue: MarketplaceCatalogue): Route[] {
   const matching = (p: Record<string, string>) => {
     inRegion(p);
     const found = SKUS.filter((s) => same(s.publisher, p.publisher!) && (!p.offer || same(s.offer, p.offer)) && (!p.sku || same(s.sku, p.sku)));
-    if (found.length === 0) throw artifactNotFound();
+    if (found.length === 0) throw errors.vmImageArtifactNotFound();
     return found;
   };
   const unique = (names: string[]) => [...new Set(names)];
@@ -164,7 +158,7 @@ export function marketplaceRoutes(catalogue: MarketplaceCatalogue): Route[] {
       handler: (req) => {
         const [sku] = matching(req.params);
         const version = catalogue.versions(sku!).find((v) => v === req.params.version);
-        if (!version) throw artifactNotFound();
+        if (!version) throw errors.vmImageArtifactNotFound();
         return {
           status: 200,
           body: {

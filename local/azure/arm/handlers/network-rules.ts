@@ -1,6 +1,6 @@
 /** Microsoft.Network's address and security-rule checks, with its error codes: what a VNet, subnet or NSG must satisfy. */
 import ipaddr from 'ipaddr.js';
-import { armError } from '../errors.ts';
+import { errors } from '../errors.ts';
 import { isObject, type Json } from '../validate.ts';
 
 type Cidr = [ipaddr.IPv4, number];
@@ -8,13 +8,13 @@ type Cidr = [ipaddr.IPv4, number];
 /** An IPv4 prefix in CIDR notation, or Azure's 400 naming the resource it came with. */
 export function parsePrefix(prefix: unknown, resourceId: string, target: string): Cidr {
   if (typeof prefix !== 'string' || !/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(prefix) || !ipaddr.IPv4.isValidFourPartDecimal(prefix.split('/')[0]!)) {
-    throw armError('InvalidAddressPrefixFormat', `Address prefix ${String(prefix)} of resource ${resourceId} is not formatted correctly. It should follow CIDR notation, for example 10.0.0.0/24.`, 400, { target });
+    throw errors.invalidAddressPrefixFormat(String(prefix), resourceId, target);
   }
   const cidr = ipaddr.IPv4.parseCIDR(prefix);
-  if (cidr[1] > 32) throw armError('InvalidAddressPrefixFormat', `Address prefix ${prefix} of resource ${resourceId} has a prefix length above 32.`, 400, { target });
+  if (cidr[1] > 32) throw errors.addressPrefixTooLong(prefix, resourceId, target);
   const network = ipaddr.IPv4.networkAddressFromCIDR(prefix).toString();
   if (network !== cidr[0].toString()) {
-    throw armError('InvalidCIDRNotation', `The address prefix ${prefix} in resource ${resourceId} has an invalid CIDR notation. For the given prefix length, the address prefix should be ${network}/${cidr[1]}.`, 400, { target });
+    throw errors.invalidCidrNotation(prefix, resourceId, `${network}/${cidr[1]}`, target);
   }
   return cidr;
 }
@@ -33,12 +33,12 @@ export function vnetPrefixes(properties: Json, vnetId: string): Cidr[] {
 export function checkSubnetRange(subnet: { id: string; name: string; prefix: unknown }, vnet: { name: string; prefixes: Cidr[] }, siblings: Array<{ name: string; prefix: unknown }>): void {
   const cidr = parsePrefix(subnet.prefix, subnet.id, 'properties.addressPrefix');
   if (!vnet.prefixes.some((outer) => inside(cidr, outer))) {
-    throw armError('NetcfgSubnetRangeOutsideVnet', `Subnet '${subnet.name}' is not valid because its IP address range is outside the IP address range of virtual network '${vnet.name}'.`, 400, { target: 'properties.addressPrefix' });
+    throw errors.subnetRangeOutsideVnet(subnet.name, vnet.name);
   }
   for (const sibling of siblings) {
     if (sibling.name.toLowerCase() === subnet.name.toLowerCase() || typeof sibling.prefix !== 'string') continue;
     if (overlap(cidr, ipaddr.IPv4.parseCIDR(sibling.prefix))) {
-      throw armError('NetcfgSubnetRangesOverlap', `Subnet '${subnet.name}' is not valid because its IP address range overlaps with that of an existing subnet '${sibling.name}' in virtual network '${vnet.name}'.`, 400, { target: 'properties.addressPrefix' });
+      throw errors.subnetRangesOverlap(subnet.name, sibling.name, vnet.name);
     }
   }
 }
@@ -55,18 +55,18 @@ export function checkSecurityRules(rules: unknown[], nsgId: string): void {
     const props = isObject(rule) && isObject(rule.properties) ? rule.properties : {};
     const priority = props.priority;
     if (typeof priority !== 'number' || !Number.isInteger(priority) || priority < 100 || priority > 4096) {
-      throw armError('SecurityRuleInvalidPriority', `Security rule ${name} has invalid Priority. Value provided: ${JSON.stringify(priority)} Allowed range 100-4096.`, 400, { target: `${at}.properties.priority` });
+      throw errors.securityRuleInvalidPriority(name, priority, `${at}.properties.priority`);
     }
     if (!DIRECTIONS.includes(String(props.direction))) {
-      throw armError('SecurityRuleInvalidDirection', `Security rule ${name} has invalid Direction. Value provided: ${JSON.stringify(props.direction)} Allowed values: ${DIRECTIONS.join(', ')}.`, 400, { target: `${at}.properties.direction` });
+      throw errors.securityRuleInvalidValue('Direction', name, props.direction, DIRECTIONS, `${at}.properties.direction`);
     }
     if (!ACCESS.includes(String(props.access))) {
-      throw armError('SecurityRuleInvalidAccess', `Security rule ${name} has invalid Access. Value provided: ${JSON.stringify(props.access)} Allowed values: ${ACCESS.join(', ')}.`, 400, { target: `${at}.properties.access` });
+      throw errors.securityRuleInvalidValue('Access', name, props.access, ACCESS, `${at}.properties.access`);
     }
     const key = `${String(props.direction)}/${priority}`;
     const clash = taken.get(key);
     if (clash) {
-      throw armError('SecurityRuleConflict', `Security rule ${name} conflicts with rule ${clash}. Rules cannot have the same Priority and Direction. To learn more, see aka.ms/nsgrules. (${nsgId})`, 400, { target: `${at}.properties.priority` });
+      throw errors.securityRuleConflict(name, clash, nsgId, `${at}.properties.priority`);
     }
     taken.set(key, name);
   });

@@ -1,7 +1,7 @@
 /** Status monitors (Azure-AsyncOperation) and operation results (Location) for every long-running operation. */
 import type { HandlerContext } from '../context.ts';
 import { FAIL_EFFECT } from '../context.ts';
-import { armError } from '../errors.ts';
+import { errors } from '../errors.ts';
 import type { ArmRequest } from '../http.ts';
 import { monitorBody, operationResult, type Operation } from '../lro.ts';
 import type { Route } from '../routes.ts';
@@ -23,7 +23,7 @@ export function operationRoutes(ctx: HandlerContext): Route[] {
   const find = (req: ArmRequest): Operation => {
     const op = ops.get(req.params.op!);
     if (!op || op.subscriptionId.toLowerCase() !== req.params.sub!.toLowerCase()) {
-      throw armError('NotFound', `The operation '${req.params.op}' was not found.`, 404);
+      throw errors.operationNotFound(req.params.op!);
     }
     return op;
   };

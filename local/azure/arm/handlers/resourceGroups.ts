@@ -1,6 +1,6 @@
 /** Resource groups: create, get, head, delete (a Location-only LRO that deletes what is in the group), list resources. */
 import { beginOperation, stepAfter, type HandlerContext } from '../context.ts';
-import { armError } from '../errors.ts';
+import { errors } from '../errors.ts';
 import type { ArmRequest } from '../http.ts';
 import { acceptedResourceGroupDelete, type Effect } from '../lro.ts';
 import { groupId, present, type StoredResource } from '../resources.ts';
@@ -20,7 +20,7 @@ function tagFilter(filter: string | null): ((r: StoredResource) => boolean) | un
   if (!filter) return undefined;
   const match = /^\s*tagName\s+eq\s+'([^']*)'(?:\s+and\s+tagValue\s+eq\s+'([^']*)')?\s*$/i.exec(filter);
   if (!match) {
-    throw armError('InvalidFilterInQueryString', `The $filter '${filter}' is not supported: expected tagName eq '<name>' [and tagValue eq '<value>'].`, 400);
+    throw errors.invalidFilterInQueryString(filter, "tagName eq '<name>' [and tagValue eq '<value>']");
   }
   const [, name, value] = match;
   return (r) => r.tags?.[name!] !== undefined && (value === undefined || r.tags[name!] === value);
@@ -41,10 +41,10 @@ export function resourceGroupRoutes(ctx: HandlerContext): Route[] {
     const id = groupId(sub, rg);
     const existing = resources.find(id);
     if (existing?.state.deleting) {
-      throw armError('ResourceGroupBeingDeleted', `The resource group '${rg}' is in deprovisioning state and cannot perform this operation.`, 409);
+      throw errors.resourceGroupBeingDeleted(rg);
     }
     if (existing && existing.location !== location) {
-      throw armError('InvalidResourceGroupLocation', `Invalid resource group location '${location}'. The Resource group already exists in location '${existing.location}'.`, 409);
+      throw errors.invalidResourceGroupLocation(location, String(existing.location));
     }
     const group = existing ?? resources.create({ id, name: rg, type: TYPE, resourceGroup: rg, location, properties: {}, tracked: false });
     group.tags = tagsOf(body) ?? (existing ? existing.tags : undefined);

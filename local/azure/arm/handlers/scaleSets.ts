@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { beginOperation, stepAfter, type HandlerContext } from '../context.ts';
-import { armError, errors } from '../errors.ts';
+import { errors } from '../errors.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
 import { acceptedAction, acceptedWrite, type Operation, type Step } from '../lro.ts';
 import { present, providerId, type StoredResource } from '../resources.ts';
@@ -97,504 +97,530 @@ const isGalleryDefinition = (reference: Json | undefined): boolean => typeof ref
 const automaticOsUpgrade = (vmss: StoredResource): boolean => ((upgradePolicy(vmss).automaticOSUpgradePolicy as Json | undefined)?.enableAutomaticOSUpgrade) === true;
 const isProtected = (instance: StoredResource): boolean => ((instance.properties.protectionPolicy as Json | undefined)?.protectFromScaleSetActions) === true;
 
-export function scaleSetRoutes(ctx: HandlerContext): Route[] {
-  const { resources, guest } = ctx;
-  const vmssId = (p: Record<string, string>) => providerId(p.sub!, p.rg!, 'Microsoft.Compute', 'virtualMachineScaleSets', p.vmss!);
-  const requireVmss = (req: ArmRequest) => resources.require(req.params.sub!, req.params.rg!, vmssId(req.params), VMSS_TYPE, req.params.vmss!);
-  const instancesOf = (vmss: StoredResource) =>
-    resources.below(vmss.id).filter((r) => r.type === INSTANCE_TYPE).sort((a, b) => Number(a.extra?.instanceId) - Number(b.extra?.instanceId) || String(a.extra?.instanceId).localeCompare(String(b.extra?.instanceId)));
-  const istate = (instance: StoredResource) => instance.state as unknown as InstanceState;
-  const modelVersion = (vmss: StoredResource) => Number(vmss.state.modelVersion ?? 1);
+const vmssId = (p: Record<string, string>): string => providerId(p.sub!, p.rg!, 'Microsoft.Compute', 'virtualMachineScaleSets', p.vmss!);
 
-  const healthy = async (instance: StoredResource): Promise<boolean> => {
-    const disk = istate(instance).disk;
-    return !disk || (await guest.readFile(disk, UNHEALTHY_MARKER)) === undefined;
-  };
+function requireVmss(ctx: HandlerContext, req: ArmRequest): StoredResource {
+  return ctx.resources.require(req.params.sub!, req.params.rg!, vmssId(req.params), VMSS_TYPE, req.params.vmss!);
+}
 
-  /** Gives an instance a fresh OS disk from the scale set's current model image (upgrade and reimage alike). */
-  const rebuildInstance = async (vmss: StoredResource, instance: StoredResource, operation: string): Promise<void> => {
-    const reference = modelImage(vmss);
-    const image = resolveImage(ctx, reference, vmss.location!);
-    const state = istate(instance);
-    if (state.disk) await guest.deleteDisk(state.disk);
-    const osProfile = ((vmss.properties.virtualMachineProfile as Json).osProfile ?? {}) as Json;
-    const prefix = String(osProfile.computerNamePrefix ?? vmss.name);
-    const id = String(instance.extra?.instanceId);
-    state.disk = await guest.createDisk(image.source, image.osState === 'Generalized' ? { computerName: `${prefix}${id.padStart(6, '0')}`, adminUsername: String(osProfile.adminUsername ?? 'azureuser') } : undefined);
-    state.modelVersion = modelVersion(vmss);
-    state.imageReference = reference ?? {};
-    state.exactVersion = image.exactVersion;
-    state.upgrading = false;
-    // An injected `unhealthy` fault makes this instance fail its health probe after the upgrade.
-    if (ctx.takeFault({ operation, method: 'POST', path: instance.id }, 'unhealthy')) await guest.writeFile(state.disk, UNHEALTHY_MARKER, 'injected fault\n');
-    resources.save(instance);
-  };
+function instancesOf(ctx: HandlerContext, vmss: StoredResource): StoredResource[] {
+  return ctx.resources.below(vmss.id).filter((r) => r.type === INSTANCE_TYPE).sort((a, b) => Number(a.extra?.instanceId) - Number(b.extra?.instanceId) || String(a.extra?.instanceId).localeCompare(String(b.extra?.instanceId)));
+}
 
-  /** Uniform members are numbered and never reuse a number; Flexible members are VMs named {scale set}_{8 hex}. */
-  const nextInstanceId = (vmss: StoredResource): string => {
-    if (isFlexible(vmss)) return `${vmss.name}_${randomUUID().replace(/-/g, '').slice(0, 8)}`;
-    const next = Number(vmss.state.nextInstanceId ?? instancesOf(vmss).length);
-    vmss.state.nextInstanceId = next + 1;
-    resources.save(vmss);
-    return String(next);
-  };
+const istate = (instance: StoredResource) => instance.state as unknown as InstanceState;
+const modelVersion = (vmss: StoredResource) => Number(vmss.state.modelVersion ?? 1);
 
-  const createInstance = async (vmss: StoredResource, instanceId: string): Promise<void> => {
-    const id = `${vmss.id}/virtualMachines/${instanceId}`;
-    const instance = resources.create({
-      id, name: `${vmss.name}_${instanceId}`, type: INSTANCE_TYPE, resourceGroup: vmss.resourceGroup, location: vmss.location, tracked: false,
-      extra: { instanceId }, properties: { vmId: randomUUID(), provisioningState: 'Succeeded' },
-      state: { power: 'running', modelVersion: 0, imageReference: {} } satisfies InstanceState as unknown as Json,
-    });
-    await rebuildInstance(vmss, instance, 'virtualMachineScaleSets.createOrUpdate');
-  };
+async function healthy(ctx: HandlerContext, instance: StoredResource): Promise<boolean> {
+  const disk = istate(instance).disk;
+  return !disk || (await ctx.guest.readFile(disk, UNHEALTHY_MARKER)) === undefined;
+}
 
-  // ---- rolling upgrades ----
+/** Gives an instance a fresh OS disk from the scale set's current model image (upgrade and reimage alike). */
+async function rebuildInstance(ctx: HandlerContext, vmss: StoredResource, instance: StoredResource, operation: string): Promise<void> {
+  const reference = modelImage(vmss);
+  const image = resolveImage(ctx, reference, vmss.location!);
+  const state = istate(instance);
+  if (state.disk) await ctx.guest.deleteDisk(state.disk);
+  const osProfile = ((vmss.properties.virtualMachineProfile as Json).osProfile ?? {}) as Json;
+  const prefix = String(osProfile.computerNamePrefix ?? vmss.name);
+  const id = String(instance.extra?.instanceId);
+  state.disk = await ctx.guest.createDisk(image.source, image.osState === 'Generalized' ? { computerName: `${prefix}${id.padStart(6, '0')}`, adminUsername: String(osProfile.adminUsername ?? 'azureuser') } : undefined);
+  state.modelVersion = modelVersion(vmss);
+  state.imageReference = reference ?? {};
+  state.exactVersion = image.exactVersion;
+  state.upgrading = false;
+  // An injected `unhealthy` fault makes this instance fail its health probe after the upgrade.
+  if (ctx.takeFault({ operation, method: 'POST', path: instance.id }, 'unhealthy')) await ctx.guest.writeFile(state.disk, UNHEALTHY_MARKER, 'injected fault\n');
+  ctx.resources.save(instance);
+}
 
-  const rolling = (vmss: StoredResource) => vmss.state.rolling as RollingState | undefined;
+/** Uniform members are numbered and never reuse a number; Flexible members are VMs named {scale set}_{8 hex}. */
+function nextInstanceId(ctx: HandlerContext, vmss: StoredResource): string {
+  if (isFlexible(vmss)) return `${vmss.name}_${randomUUID().replace(/-/g, '').slice(0, 8)}`;
+  const next = Number(vmss.state.nextInstanceId ?? instancesOf(ctx, vmss).length);
+  vmss.state.nextInstanceId = next + 1;
+  ctx.resources.save(vmss);
+  return String(next);
+}
 
-  /** Instances a rollout must touch: not on the latest model, or on an older image than a moving reference gives. */
-  const outdated = (vmss: StoredResource): StoredResource[] => {
-    const target = resolveImage(ctx, modelImage(vmss), vmss.location!).exactVersion;
-    return instancesOf(vmss).filter((i) => !isProtected(i) && (istate(i).modelVersion !== modelVersion(vmss) || (target !== undefined && istate(i).exactVersion !== target)));
-  };
-
-  const startRollout = (vmss: StoredResource, req: ArmRequest, invoker: 'User' | 'Platform' = 'User'): Operation => {
-    const previous = rolling(vmss);
-    if (previous?.code === 'RollingForward') {
-      const running = ctx.ops.get(previous.operationId);
-      if (running) ctx.ops.finish(running, { error: { code: 'OperationPreempted', message: 'Operation execution has been preempted by a more recent operation.' } });
-    }
-    const policy = rollingPolicy(vmss);
-    const targets = outdated(vmss);
-    const batchSize = Math.max(1, Math.floor((instancesOf(vmss).length * Number(policy.maxBatchInstancePercent)) / 100));
-    const pause = durationMs(policy.pauseTimeBetweenBatches);
-    const batches: RollingBatch[] = [];
-    let at = Date.now();
-    for (let i = 0; i < targets.length; i += batchSize) {
-      const duration = ctx.latency.durationMs('vmssInstanceUpgradeLinux') + ctx.latency.durationMs('healthExtensionToHealthy') + ctx.latency.durationMs('rollingUpgradeBatchOverhead');
-      batches.push({ instanceIds: targets.slice(i, i + batchSize).map((t) => String(t.extra?.instanceId)), startAt: at, endAt: at + duration });
-      at += duration + pause;
-    }
-    const steps: Step[] = batches.map((b, index) => ({ at: b.endAt, effect: { kind: EFFECT_BATCH, args: { id: vmss.id, index } } }));
-    const operation = beginOperation(ctx, req, { resourceId: `${vmss.id}/rollingUpgrades`, location: vmss.location!, style: 'compute', steps });
-    const now = new Date().toISOString();
-    vmss.state.rolling = { operationId: operation.id, policy, code: batches.length > 0 ? 'RollingForward' : 'Completed', startTime: now, lastAction: 'Start', lastActionTime: now, batches, successful: [], failed: [], invoker } satisfies RollingState;
-    resources.save(vmss);
-    return operation;
-  };
-
-  ctx.ops.registerEffect(EFFECT_BATCH, async (args, op) => {
-    const vmss = resources.find(String(args.id));
-    const state = vmss ? rolling(vmss) : undefined;
-    if (!vmss || !state || state.code !== 'RollingForward' || state.operationId !== op.id) return { fail: { code: 'OperationPreempted', message: 'Operation execution has been preempted by a more recent operation.' } };
-    const batch = state.batches[Number(args.index)]!;
-    const upgraded: StoredResource[] = [];
-    for (const id of batch.instanceIds) {
-      const instance = resources.find(`${vmss.id}/virtualMachines/${id}`);
-      // Autoscale may have removed it since the batch was planned; protection may have been set since.
-      if (!instance || isProtected(instance)) continue;
-      await rebuildInstance(vmss, instance, 'virtualMachineScaleSetRollingUpgrades.batch');
-      upgraded.push(instance);
-    }
-    for (const instance of upgraded) (await healthy(instance) ? state.successful : state.failed).push(String(instance.extra?.instanceId));
-    const total = instancesOf(vmss).length;
-    const upgradedCount = state.successful.length + state.failed.length;
-    const unhealthyUpgradedPercent = upgradedCount === 0 ? 0 : (state.failed.length / upgradedCount) * 100;
-    let unhealthyAll = 0;
-    for (const instance of instancesOf(vmss)) if (!(await healthy(instance))) unhealthyAll++;
-    const policy = state.policy;
-    let fail: { code: string; message: string } | undefined;
-    if (unhealthyUpgradedPercent > Number(policy.maxUnhealthyUpgradedInstancePercent)) {
-      fail = { code: 'MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade', message: `Rolling Upgrade failed after exceeding the MaxUnhealthyUpgradedInstancePercent value defined in the RollingUpgradePolicy. ${state.failed.length} of ${upgradedCount} upgraded instances (${Math.round(unhealthyUpgradedPercent)}%) are unhealthy; the limit is ${String(policy.maxUnhealthyUpgradedInstancePercent)}%.` };
-    } else if ((unhealthyAll / total) * 100 > Number(policy.maxUnhealthyInstancePercent)) {
-      fail = { code: 'MaxUnhealthyInstancePercentExceededInRollingUpgrade', message: `Rolling Upgrade failed after exceeding the MaxUnhealthyInstancePercent value defined in the RollingUpgradePolicy. ${unhealthyAll} of ${total} instances are unhealthy; the limit is ${String(policy.maxUnhealthyInstancePercent)}%.` };
-    }
-    const now = new Date().toISOString();
-    if (fail) {
-      state.code = 'Faulted';
-      state.error = fail;
-      state.lastActionTime = now;
-      op.steps = [];
-    } else if (Number(args.index) === state.batches.length - 1) {
-      state.code = 'Completed';
-      state.lastActionTime = now;
-    }
-    resources.save(vmss);
-    return fail ? { fail } : undefined;
+async function createInstance(ctx: HandlerContext, vmss: StoredResource, instanceId: string): Promise<void> {
+  const id = `${vmss.id}/virtualMachines/${instanceId}`;
+  const instance = ctx.resources.create({
+    id, name: `${vmss.name}_${instanceId}`, type: INSTANCE_TYPE, resourceGroup: vmss.resourceGroup, location: vmss.location, tracked: false,
+    extra: { instanceId }, properties: { vmId: randomUUID(), provisioningState: 'Succeeded' },
+    state: { power: 'running', modelVersion: 0, imageReference: {} } satisfies InstanceState as unknown as Json,
   });
+  await rebuildInstance(ctx, vmss, instance, 'virtualMachineScaleSets.createOrUpdate');
+}
 
-  const latest = (req: ArmRequest): ArmResponse => {
-    const vmss = requireVmss(req);
-    platformOsUpgrade(vmss, req);
-    const state = rolling(vmss);
-    if (!state) throw armError('NotFound', `No rolling upgrade has run on scale set '${vmss.name}'.`, 404);
-    const now = Date.now();
-    const done = new Set([...state.successful, ...state.failed]);
-    const active = state.code === 'RollingForward' ? state.batches.find((b) => b.startAt <= now && now < b.endAt) : undefined;
-    const inProgress = active ? active.instanceIds.filter((id) => !done.has(id)).length : 0;
-    const planned = state.batches.reduce((n, b) => n + b.instanceIds.length, 0);
-    const body: Json = {
-      id: `${vmss.id}/rollingUpgrades/latest`, name: 'latest', type: 'Microsoft.Compute/virtualMachineScaleSets/rollingUpgrades', location: vmss.location,
-      properties: {
-        policy: state.policy,
-        runningStatus: { code: state.code, startTime: state.startTime, lastAction: state.lastAction, lastActionTime: state.lastActionTime },
-        invoker: state.invoker,
-        progress: {
-          successfulInstanceCount: state.successful.length, failedInstanceCount: state.failed.length,
-          inProgressInstanceCount: inProgress, pendingInstanceCount: state.code === 'RollingForward' ? planned - done.size - inProgress : 0,
-        },
-        ...(state.error ? { error: state.error } : {}),
-      },
-    };
-    return { status: 200, body };
-  };
+// ---- rolling upgrades ----
 
-  const cancel = (req: ArmRequest): ArmResponse => {
-    const vmss = requireVmss(req);
-    const state = rolling(vmss);
-    if (state?.code !== 'RollingForward') throw errors.operationNotAllowed(`There is no ongoing rolling upgrade to cancel on scale set '${vmss.name}'.`);
-    const now = new Date().toISOString();
-    state.code = 'Cancelled';
-    state.lastAction = 'Cancel';
+const rolling = (vmss: StoredResource) => vmss.state.rolling as RollingState | undefined;
+
+/** Instances a rollout must touch: not on the latest model, or on an older image than a moving reference gives. */
+function outdated(ctx: HandlerContext, vmss: StoredResource): StoredResource[] {
+  const target = resolveImage(ctx, modelImage(vmss), vmss.location!).exactVersion;
+  return instancesOf(ctx, vmss).filter((i) => !isProtected(i) && (istate(i).modelVersion !== modelVersion(vmss) || (target !== undefined && istate(i).exactVersion !== target)));
+}
+
+function startRollout(ctx: HandlerContext, vmss: StoredResource, req: ArmRequest, invoker: 'User' | 'Platform' = 'User'): Operation {
+  const previous = rolling(vmss);
+  if (previous?.code === 'RollingForward') {
+    const running = ctx.ops.get(previous.operationId);
+    if (running) ctx.ops.finish(running, { error: { code: 'OperationPreempted', message: 'Operation execution has been preempted by a more recent operation.' } });
+  }
+  const policy = rollingPolicy(vmss);
+  const targets = outdated(ctx, vmss);
+  const batchSize = Math.max(1, Math.floor((instancesOf(ctx, vmss).length * Number(policy.maxBatchInstancePercent)) / 100));
+  const pause = durationMs(policy.pauseTimeBetweenBatches);
+  const batches: RollingBatch[] = [];
+  let at = Date.now();
+  for (let i = 0; i < targets.length; i += batchSize) {
+    const duration = ctx.latency.durationMs('vmssInstanceUpgradeLinux') + ctx.latency.durationMs('healthExtensionToHealthy') + ctx.latency.durationMs('rollingUpgradeBatchOverhead');
+    batches.push({ instanceIds: targets.slice(i, i + batchSize).map((t) => String(t.extra?.instanceId)), startAt: at, endAt: at + duration });
+    at += duration + pause;
+  }
+  const steps: Step[] = batches.map((b, index) => ({ at: b.endAt, effect: { kind: EFFECT_BATCH, args: { id: vmss.id, index } } }));
+  const operation = beginOperation(ctx, req, { resourceId: `${vmss.id}/rollingUpgrades`, location: vmss.location!, style: 'compute', steps });
+  const now = new Date().toISOString();
+  vmss.state.rolling = { operationId: operation.id, policy, code: batches.length > 0 ? 'RollingForward' : 'Completed', startTime: now, lastAction: 'Start', lastActionTime: now, batches, successful: [], failed: [], invoker } satisfies RollingState;
+  ctx.resources.save(vmss);
+  return operation;
+}
+
+/** Applies one planned batch of a rolling upgrade, then checks the policy's health thresholds. */
+async function applyRollingBatch(ctx: HandlerContext, args: Json, op: Operation): Promise<{ fail: { code: string; message: string } } | undefined> {
+  const vmss = ctx.resources.find(String(args.id));
+  const state = vmss ? rolling(vmss) : undefined;
+  if (!vmss || !state || state.code !== 'RollingForward' || state.operationId !== op.id) return { fail: { code: 'OperationPreempted', message: 'Operation execution has been preempted by a more recent operation.' } };
+  const batch = state.batches[Number(args.index)]!;
+  const upgraded: StoredResource[] = [];
+  for (const id of batch.instanceIds) {
+    const instance = ctx.resources.find(`${vmss.id}/virtualMachines/${id}`);
+    // Autoscale may have removed it since the batch was planned; protection may have been set since.
+    if (!instance || isProtected(instance)) continue;
+    await rebuildInstance(ctx, vmss, instance, 'virtualMachineScaleSetRollingUpgrades.batch');
+    upgraded.push(instance);
+  }
+  for (const instance of upgraded) (await healthy(ctx, instance) ? state.successful : state.failed).push(String(instance.extra?.instanceId));
+  const total = instancesOf(ctx, vmss).length;
+  const upgradedCount = state.successful.length + state.failed.length;
+  const unhealthyUpgradedPercent = upgradedCount === 0 ? 0 : (state.failed.length / upgradedCount) * 100;
+  let unhealthyAll = 0;
+  for (const instance of instancesOf(ctx, vmss)) if (!(await healthy(ctx, instance))) unhealthyAll++;
+  const policy = state.policy;
+  let fail: { code: string; message: string } | undefined;
+  if (unhealthyUpgradedPercent > Number(policy.maxUnhealthyUpgradedInstancePercent)) {
+    fail = { code: 'MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade', message: `Rolling Upgrade failed after exceeding the MaxUnhealthyUpgradedInstancePercent value defined in the RollingUpgradePolicy. ${state.failed.length} of ${upgradedCount} upgraded instances (${Math.round(unhealthyUpgradedPercent)}%) are unhealthy; the limit is ${String(policy.maxUnhealthyUpgradedInstancePercent)}%.` };
+  } else if ((unhealthyAll / total) * 100 > Number(policy.maxUnhealthyInstancePercent)) {
+    fail = { code: 'MaxUnhealthyInstancePercentExceededInRollingUpgrade', message: `Rolling Upgrade failed after exceeding the MaxUnhealthyInstancePercent value defined in the RollingUpgradePolicy. ${unhealthyAll} of ${total} instances are unhealthy; the limit is ${String(policy.maxUnhealthyInstancePercent)}%.` };
+  }
+  const now = new Date().toISOString();
+  if (fail) {
+    state.code = 'Faulted';
+    state.error = fail;
     state.lastActionTime = now;
-    resources.save(vmss);
-    const running = ctx.ops.get(state.operationId);
-    if (running) ctx.ops.finish(running, { status: 'Canceled', error: { code: 'OperationCanceled', message: 'The rolling upgrade was cancelled.' } });
-    const op = beginOperation(ctx, req, { resourceId: `${vmss.id}/rollingUpgrades/cancel`, location: vmss.location!, style: 'compute', steps: [] });
-    return acceptedAction(req.origin, op);
+    op.steps = [];
+  } else if (Number(args.index) === state.batches.length - 1) {
+    state.code = 'Completed';
+    state.lastActionTime = now;
+  }
+  ctx.resources.save(vmss);
+  return fail ? { fail } : undefined;
+}
+
+export function getLatestRollingUpgrade(ctx: HandlerContext, req: ArmRequest): ArmResponse {
+  const vmss = requireVmss(ctx, req);
+  platformOsUpgrade(ctx, vmss, req);
+  const state = rolling(vmss);
+  if (!state) throw errors.noRollingUpgrade(vmss.name);
+  const now = Date.now();
+  const done = new Set([...state.successful, ...state.failed]);
+  const active = state.code === 'RollingForward' ? state.batches.find((b) => b.startAt <= now && now < b.endAt) : undefined;
+  const inProgress = active ? active.instanceIds.filter((id) => !done.has(id)).length : 0;
+  const planned = state.batches.reduce((n, b) => n + b.instanceIds.length, 0);
+  const body: Json = {
+    id: `${vmss.id}/rollingUpgrades/latest`, name: 'latest', type: 'Microsoft.Compute/virtualMachineScaleSets/rollingUpgrades', location: vmss.location,
+    properties: {
+      policy: state.policy,
+      runningStatus: { code: state.code, startTime: state.startTime, lastAction: state.lastAction, lastActionTime: state.lastActionTime },
+      invoker: state.invoker,
+      progress: {
+        successfulInstanceCount: state.successful.length, failedInstanceCount: state.failed.length,
+        inProgressInstanceCount: inProgress, pendingInstanceCount: state.code === 'RollingForward' ? planned - done.size - inProgress : 0,
+      },
+      ...(state.error ? { error: state.error } : {}),
+    },
   };
+  return { status: 200, body };
+}
 
-  // ---- model ----
+export function cancelRollingUpgrade(ctx: HandlerContext, req: ArmRequest): ArmResponse {
+  const vmss = requireVmss(ctx, req);
+  const state = rolling(vmss);
+  if (state?.code !== 'RollingForward') throw errors.operationNotAllowed(`There is no ongoing rolling upgrade to cancel on scale set '${vmss.name}'.`);
+  const now = new Date().toISOString();
+  state.code = 'Cancelled';
+  state.lastAction = 'Cancel';
+  state.lastActionTime = now;
+  ctx.resources.save(vmss);
+  const running = ctx.ops.get(state.operationId);
+  if (running) ctx.ops.finish(running, { status: 'Canceled', error: { code: 'OperationCanceled', message: 'The rolling upgrade was cancelled.' } });
+  const op = beginOperation(ctx, req, { resourceId: `${vmss.id}/rollingUpgrades/cancel`, location: vmss.location!, style: 'compute', steps: [] });
+  return acceptedAction(req.origin, op);
+}
 
-  ctx.ops.registerEffect(EFFECT_MODEL, async (args) => {
-    const vmss = resources.find(String(args.id));
-    if (!vmss) return;
-    for (let i = instancesOf(vmss).length; i < Number(args.capacity ?? 0); i++) await createInstance(vmss, nextInstanceId(vmss));
-    vmss.properties.provisioningState = 'Succeeded';
-    resources.save(vmss);
-    const mode = String(upgradePolicy(vmss).mode ?? 'Manual');
-    if (args.modelChanged && mode === 'Automatic') {
-      for (const instance of outdated(vmss)) await rebuildInstance(vmss, instance, 'virtualMachineScaleSets.update');
-    }
-    return undefined;
+// ---- model ----
+
+/** Brings the instance count to the model's capacity; in Automatic mode a model change upgrades every instance. */
+async function applyModel(ctx: HandlerContext, args: Json): Promise<undefined> {
+  const vmss = ctx.resources.find(String(args.id));
+  if (!vmss) return;
+  for (let i = instancesOf(ctx, vmss).length; i < Number(args.capacity ?? 0); i++) await createInstance(ctx, vmss, nextInstanceId(ctx, vmss));
+  vmss.properties.provisioningState = 'Succeeded';
+  ctx.resources.save(vmss);
+  const mode = String(upgradePolicy(vmss).mode ?? 'Manual');
+  if (args.modelChanged && mode === 'Automatic') {
+    for (const instance of outdated(ctx, vmss)) await rebuildInstance(ctx, vmss, instance, 'virtualMachineScaleSets.update');
+  }
+  return undefined;
+}
+
+/** Rebuilds the named instances from the current model (updateInstances, reimage). */
+async function upgradeInstances(ctx: HandlerContext, args: Json): Promise<void> {
+  const vmss = ctx.resources.find(String(args.id));
+  if (!vmss) return;
+  for (const id of args.instanceIds as string[]) {
+    const instance = ctx.resources.find(`${vmss.id}/virtualMachines/${id}`);
+    if (instance) await rebuildInstance(ctx, vmss, instance, String(args.operation));
+  }
+}
+
+/** Validates a (merged) model: an image Azure can resolve, and a health source for Rolling mode. */
+function checkModel(ctx: HandlerContext, properties: Json, location: string): void {
+  const mode = String(((properties.upgradePolicy ?? {}) as Json).mode ?? 'Manual');
+  if (!['Manual', 'Automatic', 'Rolling'].includes(mode)) throw errors.invalidParameter('upgradePolicy.mode', `upgradePolicy.mode must be Manual, Automatic or Rolling, found '${mode}'.`);
+  if (mode === 'Rolling' && !hasHealthSource(properties)) {
+    throw errors.invalidParameter('upgradePolicy.mode', 'Rolling upgrade mode needs a health source: an Application Health extension or a load balancer health probe.');
+  }
+  if (mode === 'Rolling') durationMs(((((properties.upgradePolicy as Json).rollingUpgradePolicy ?? {}) as Json).pauseTimeBetweenBatches) ?? 'PT0S');
+  const orchestration = properties.orchestrationMode ?? 'Uniform';
+  if (orchestration !== 'Uniform' && orchestration !== 'Flexible') throw errors.invalidParameter('orchestrationMode', `orchestrationMode must be Uniform or Flexible, found ${JSON.stringify(orchestration)}.`);
+  const autoOs = (((properties.upgradePolicy ?? {}) as Json).automaticOSUpgradePolicy ?? {}) as Json;
+  if (autoOs.enableAutomaticOSUpgrade === true) {
+    if (mode === 'Manual') throw errors.invalidParameter('upgradePolicy.automaticOSUpgradePolicy.enableAutomaticOSUpgrade', 'Automatic OS image upgrade needs upgradePolicy.mode Automatic or Rolling, found Manual.');
+    if (!hasHealthSource(properties)) throw errors.invalidParameter('upgradePolicy.automaticOSUpgradePolicy.enableAutomaticOSUpgrade', 'Automatic OS image upgrade needs a health source: an Application Health extension or a load balancer health probe.');
+  }
+  resolveImage(ctx, ((properties.virtualMachineProfile as Json | undefined)?.storageProfile as Json | undefined)?.imageReference as Json | undefined, location);
+}
+
+function writeModel(ctx: HandlerContext, req: ArmRequest, patch: boolean): ArmResponse {
+  const { sub, rg, vmss: name } = req.params as { sub: string; rg: string; vmss: string };
+  validateName('scaleSet', name);
+  ctx.resources.requireGroup(sub, rg);
+  const body = bodyObject(req.body);
+  const id = vmssId(req.params);
+  const existing = ctx.resources.find(id);
+  if (patch && !existing) throw errors.resourceNotFound(VMSS_TYPE, name, rg);
+  const location = existing?.location ?? requiredLocation(body);
+  const incoming = objectAt(body, 'properties', 'properties') ?? {};
+  const properties = patch && existing ? deepMerge(existing.properties, incoming) : { ...incoming };
+  if (existing && (existing.properties.orchestrationMode ?? 'Uniform') !== (properties.orchestrationMode ?? 'Uniform')) {
+    throw errors.propertyChangeNotAllowed('orchestrationMode');
+  }
+  const profile = objectAt(properties, 'virtualMachineProfile', 'properties.virtualMachineProfile');
+  if (!profile) throw errors.requiredParameterMissing('virtualMachineProfile');
+  const osProfile = objectAt(profile, 'osProfile', 'properties.virtualMachineProfile.osProfile');
+  if (osProfile) {
+    delete osProfile.adminPassword;
+    delete osProfile.customData;
+  }
+  checkModel(ctx, properties, location);
+  const sku = objectAt(body, 'sku') ?? (existing?.extra?.sku as Json | undefined) ?? { name: 'Standard_D2s_v5', tier: 'Standard', capacity: 0 };
+  const capacity = sku.capacity ?? 0;
+  if (typeof capacity !== 'number' || !Number.isInteger(capacity) || capacity < 0 || capacity > 1000) throw errors.invalidParameter('sku.capacity', `sku.capacity must be an integer from 0 to 1000, found ${JSON.stringify(capacity)}.`);
+  const modelChanged = !existing || JSON.stringify(existing.properties.virtualMachineProfile) !== JSON.stringify(properties.virtualMachineProfile);
+  const vmss = existing ?? ctx.resources.create({ id, name, type: VMSS_TYPE, resourceGroup: rg, location, properties: {}, state: { modelVersion: 1 } });
+  if (existing && modelChanged) vmss.state.modelVersion = modelVersion(existing) + 1;
+  vmss.tags = tagsOf(body) ?? vmss.tags;
+  vmss.extra = { ...(vmss.extra ?? {}), sku, ...(body.identity ? { identity: body.identity } : {}), ...(body.zones ? { zones: body.zones } : {}) };
+  vmss.properties = { ...properties, uniqueId: existing?.properties.uniqueId ?? randomUUID(), timeCreated: existing?.properties.timeCreated ?? new Date().toISOString(), provisioningState: existing ? 'Updating' : 'Creating' };
+  ctx.resources.save(vmss);
+  const op = beginOperation(ctx, req, {
+    resourceId: id, location, style: 'compute', markFailedOnFault: true,
+    steps: [stepAfter(ctx, 'vmssModelUpdate', { kind: EFFECT_MODEL, args: { id, capacity, modelChanged } })],
   });
-  ctx.ops.registerEffect(EFFECT_UPGRADE, async (args) => {
-    const vmss = resources.find(String(args.id));
-    if (!vmss) return;
-    for (const id of args.instanceIds as string[]) {
-      const instance = resources.find(`${vmss.id}/virtualMachines/${id}`);
-      if (instance) await rebuildInstance(vmss, instance, String(args.operation));
+  // In Rolling mode a model change starts a batched upgrade of the instances (after the model is saved).
+  if (existing && modelChanged && String(upgradePolicy(vmss).mode) === 'Rolling') startRollout(ctx, vmss, { ...req, operation: 'virtualMachineScaleSetRollingUpgrades.startOSUpgrade' });
+  // PATCH answers without Location (its final GET would follow it otherwise).
+  return acceptedWrite(req.origin, op, !existing, present(vmss));
+}
+
+// ---- automatic OS image upgrade ----
+
+/**
+ * With a definition reference and automatic OS image upgrade on, a newer version that became latest (promotion)
+ * and reached the region starts a platform rolling upgrade, once per version; Azure notices it when the scale set
+ * is next looked at.
+ */
+function platformOsUpgrade(ctx: HandlerContext, vmss: StoredResource, req: ArmRequest): void {
+  if (!automaticOsUpgrade(vmss) || !isGalleryDefinition(modelImage(vmss)) || rolling(vmss)?.code === 'RollingForward') return;
+  let latestVersion: string | undefined;
+  try {
+    latestVersion = resolveImage(ctx, modelImage(vmss), vmss.location!).exactVersion;
+  } catch {
+    return; // not replicated to this region yet: nothing to upgrade to
+  }
+  if (!latestVersion || vmss.state.autoOsUpgradeVersion === latestVersion || outdated(ctx, vmss).length === 0) return;
+  vmss.state.autoOsUpgradeVersion = latestVersion;
+  startRollout(ctx, vmss, { ...req, operation: 'virtualMachineScaleSetRollingUpgrades.startOSUpgrade' }, 'Platform');
+}
+
+// ---- autoscale ----
+
+/**
+ * The scaleIn/scaleOut faults stand for autoscale acting while a request about the set runs: scale-in removes the
+ * newest unprotected member outside `keep`; scale-out adds one made from the current model (as Azure makes it).
+ */
+async function autoscale(ctx: HandlerContext, vmss: StoredResource, req: ArmRequest, keep: string[]): Promise<void> {
+  const request = { operation: req.operation, method: req.method, path: req.path };
+  const capacity = (delta: number) => {
+    const sku = (vmss.extra?.sku ?? {}) as Json;
+    vmss.extra = { ...(vmss.extra ?? {}), sku: { ...sku, capacity: Math.max(0, Number(sku.capacity ?? 0) + delta) } };
+    ctx.resources.save(vmss);
+  };
+  if (ctx.takeFault(request, 'scaleIn')) {
+    const victim = instancesOf(ctx, vmss).filter((i) => !keep.includes(String(i.extra?.instanceId)) && ((i.properties.protectionPolicy as Json | undefined)?.protectFromScaleIn) !== true).at(-1);
+    if (!victim) return;
+    const disk = istate(victim).disk;
+    if (disk) await ctx.guest.deleteDisk(disk);
+    ctx.resources.remove(victim.id);
+    capacity(-1);
+  } else if (ctx.takeFault(request, 'scaleOut')) {
+    await createInstance(ctx, vmss, nextInstanceId(ctx, vmss));
+    capacity(1);
+  }
+}
+
+// ---- instances ----
+
+async function presentInstance(ctx: HandlerContext, vmss: StoredResource, instance: StoredResource, expand: boolean): Promise<Json> {
+  const state = istate(instance);
+  const { protectionPolicy, ...stored } = instance.properties;
+  const properties: Json = {
+    ...stored,
+    latestModelApplied: state.modelVersion === modelVersion(vmss),
+    provisioningState: state.upgrading ? 'Updating' : 'Succeeded',
+    storageProfile: { imageReference: { ...state.imageReference, ...(state.exactVersion ? { exactVersion: state.exactVersion } : {}) } },
+    ...(protectionPolicy ? { protectionPolicy } : {}),
+  };
+  if (expand) properties.instanceView = await instanceViewOf(ctx, vmss, instance);
+  return { id: instance.id, name: instance.name, type: instance.type, location: instance.location, instanceId: instance.extra?.instanceId, properties };
+}
+
+async function instanceViewOf(ctx: HandlerContext, vmss: StoredResource, instance: StoredResource): Promise<Json> {
+  const view: Json = { statuses: [{ code: 'ProvisioningState/succeeded', level: 'Info', displayStatus: 'Provisioning succeeded' }, { code: `PowerState/${istate(instance).power}`, level: 'Info', displayStatus: 'VM running' }] };
+  if (hasHealthSource(vmss.properties)) {
+    const ok = await healthy(ctx, instance);
+    view.vmHealth = { status: { code: ok ? 'HealthState/healthy' : 'HealthState/unhealthy', level: ok ? 'Info' : 'Warning', displayStatus: ok ? 'The VM is healthy' : 'The VM is unhealthy' } };
+  }
+  return view;
+}
+
+/** A Flexible member as the VM list shows it: an ordinary VM that names its scale set. */
+async function presentFlexibleMember(ctx: HandlerContext, vmss: StoredResource, instance: StoredResource, expand: boolean): Promise<Json> {
+  const state = istate(instance);
+  const id = providerId(ctx.subscriptionId, vmss.resourceGroup, 'Microsoft.Compute', 'virtualMachines', String(instance.extra?.instanceId));
+  const properties: Json = {
+    vmId: instance.properties.vmId,
+    provisioningState: state.upgrading ? 'Updating' : 'Succeeded',
+    virtualMachineScaleSet: { id: vmss.id },
+    storageProfile: { imageReference: { ...state.imageReference, ...(state.exactVersion ? { exactVersion: state.exactVersion } : {}) } },
+    ...(expand ? { instanceView: await instanceViewOf(ctx, vmss, instance) } : {}),
+  };
+  return { id, name: String(instance.extra?.instanceId), type: VM_TYPE, location: instance.location, properties };
+}
+
+/** The Uniform-only instance APIs refuse a Flexible scale set (its members are VMs). */
+function requireUniform(vmss: StoredResource, operation: string): void {
+  if (isFlexible(vmss)) throw errors.operationNotAllowed(`The operation '${operation}' is not supported for Virtual Machine Scale Set '${vmss.name}' with orchestration mode 'Flexible': its members are virtual machines.`);
+}
+
+/** The two filters Azure allows on the instance list. */
+function instanceFilter(filter: string | null): ((view: Json) => boolean) | undefined {
+  if (!filter) return undefined;
+  const latestModel = /^\s*properties\/latestModelApplied\s+eq\s+(true|false)\s*$/i.exec(filter);
+  if (latestModel) return (view) => (view.properties as Json).latestModelApplied === (latestModel[1]!.toLowerCase() === 'true');
+  if (/^\s*startswith\(instanceView\/statuses\/code,\s*'PowerState'\)\s+eq\s+true\s*$/i.test(filter)) return () => true;
+  throw errors.invalidParameter('$filter', `The $filter '${filter}' is not supported: expected properties/latestModelApplied eq true|false or startswith(instanceView/statuses/code, 'PowerState') eq true.`);
+}
+
+export async function listScaleSetInstances(ctx: HandlerContext, req: ArmRequest): Promise<ArmResponse> {
+  const vmss = requireVmss(ctx, req);
+  requireUniform(vmss, 'virtualMachineScaleSetVMs.list');
+  platformOsUpgrade(ctx, vmss, req);
+  await autoscale(ctx, vmss, req, []);
+  const expand = (req.query.get('$expand') ?? '').toLowerCase() === 'instanceview';
+  const filter = instanceFilter(req.query.get('$filter'));
+  const value: Json[] = [];
+  for (const instance of instancesOf(ctx, vmss)) {
+    const view = await presentInstance(ctx, vmss, instance, expand || /PowerState/i.test(req.query.get('$filter') ?? ''));
+    if (!filter || filter(view)) value.push(view);
+  }
+  return { status: 200, body: { value, nextLink: null } };
+}
+
+/**
+ * The resource group's VM list, where Flexible members appear; `$filter='virtualMachineScaleSet/id' eq '{id}'`
+ * lists one scale set's members, and only with it may `$expand=instanceView` be asked for (as Azure says).
+ */
+export async function listVirtualMachines(ctx: HandlerContext, req: ArmRequest): Promise<ArmResponse> {
+  const { sub, rg } = req.params as { sub: string; rg: string };
+  ctx.resources.requireGroup(sub, rg);
+  const filter = req.query.get('$filter');
+  const expand = (req.query.get('$expand') ?? '').toLowerCase() === 'instanceview';
+  if (!filter) {
+    if (expand) throw errors.invalidParameter('$expand', "The $expand 'instanceView' can only be specified with a valid $filter option ('virtualMachineScaleSet/id' eq '{scale set id}').");
+    const group = `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Compute/`.toLowerCase();
+    const vms = ctx.resources.store.list<StoredResource>('resource', '').filter((r) => r.type === VM_TYPE && r.id.toLowerCase().startsWith(group));
+    const flexible: Json[] = [];
+    for (const set of ctx.resources.store.list<StoredResource>('resource', '').filter((r) => r.type === VMSS_TYPE && isFlexible(r) && r.id.toLowerCase().startsWith(group))) {
+      for (const instance of instancesOf(ctx, set)) flexible.push(await presentFlexibleMember(ctx, set, instance, false));
     }
-  });
+    return { status: 200, body: { value: [...vms.map((vm) => present(vm)), ...flexible], nextLink: null } };
+  }
+  const match = /^\s*'virtualMachineScaleSet\/id'\s+eq\s+'([^']+)'\s*$/i.exec(filter);
+  if (!match) throw errors.invalidParameter('$filter', `The $filter '${filter}' is not supported: the allowed value is 'virtualMachineScaleSet/id' eq '/subscriptions/{subId}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachineScaleSets/{name}'.`);
+  const vmss = ctx.resources.find(match[1]!);
+  if (!vmss || vmss.type !== VMSS_TYPE) return { status: 200, body: { value: [], nextLink: null } };
+  platformOsUpgrade(ctx, vmss, req);
+  await autoscale(ctx, vmss, req, []);
+  const value: Json[] = [];
+  // Uniform instances are not VMs of the group's list.
+  if (isFlexible(vmss)) for (const instance of instancesOf(ctx, vmss)) value.push(await presentFlexibleMember(ctx, vmss, instance, expand));
+  return { status: 200, body: { value, nextLink: null } };
+}
+
+function requireInstance(ctx: HandlerContext, req: ArmRequest): { vmss: StoredResource; instance: StoredResource } {
+  const vmss = requireVmss(ctx, req);
+  requireUniform(vmss, req.operation);
+  const instance = ctx.resources.find(`${vmss.id}/virtualMachines/${req.params.instance}`);
+  if (!instance) throw errors.notFound(`scale set instance '${req.params.instance}' of '${vmss.name}'`);
+  return { vmss, instance };
+}
+
+/** PUT/PATCH of an instance: the one writable part Kiln's world needs is protectionPolicy. */
+export async function updateScaleSetInstance(ctx: HandlerContext, req: ArmRequest): Promise<ArmResponse> {
+  const { vmss, instance } = requireInstance(ctx, req);
+  const properties = objectAt(bodyObject(req.body), 'properties', 'properties') ?? {};
+  const policy = objectAt(properties, 'protectionPolicy', 'properties.protectionPolicy');
+  if (policy) {
+    for (const key of ['protectFromScaleIn', 'protectFromScaleSetActions']) {
+      if (policy[key] !== undefined && typeof policy[key] !== 'boolean') throw errors.invalidParameter(`properties.protectionPolicy.${key}`, `${key} must be true or false, found ${JSON.stringify(policy[key])}.`);
+    }
+    instance.properties = { ...instance.properties, protectionPolicy: { protectFromScaleIn: policy.protectFromScaleIn === true, protectFromScaleSetActions: policy.protectFromScaleSetActions === true } };
+    ctx.resources.save(instance);
+  }
+  return { status: 200, body: await presentInstance(ctx, vmss, instance, false) };
+}
+
+/** `{instanceIds}` from an action body, checked against the scale set (every instance when absent). */
+function instanceIdsOf(ctx: HandlerContext, vmss: StoredResource, body: unknown): string[] {
+  const all = instancesOf(ctx, vmss).map((i) => String(i.extra?.instanceId));
+  const ids = isObject(body) ? arrayAt(body, 'instanceIds') : undefined;
+  if (!ids) return all;
+  for (const id of ids) {
+    if (typeof id !== 'string' || !all.includes(id)) throw errors.invalidParameter('instanceIds', `Instance id ${JSON.stringify(id)} is not an instance of scale set '${vmss.name}' (instances: ${all.join(', ')}).`);
+  }
+  return ids as string[];
+}
+
+/** Rebuilds the named instances (all when none are named) from the current model, as one operation. */
+async function upgradeAction(ctx: HandlerContext, req: ArmRequest, operation: string, requireIds: boolean): Promise<ArmResponse> {
+  const vmss = requireVmss(ctx, req);
+  if (requireIds && !(isObject(req.body) && Array.isArray(req.body.instanceIds))) {
+    throw errors.requiredParameterMissing('instanceIds');
+  }
+  const ids = req.params.instance ? [requireInstance(ctx, req).instance.extra?.instanceId as string] : instanceIdsOf(ctx, vmss, req.body);
+  const guarded = ids.filter((id) => isProtected(ctx.resources.find(`${vmss.id}/virtualMachines/${id}`)!));
+  if (guarded.length > 0) {
+    throw errors.operationNotAllowed(`Instances ${guarded.join(', ')} of scale set '${vmss.name}' are protected from scale set actions (protectionPolicy.protectFromScaleSetActions); the operation cannot be performed on them.`);
+  }
+  for (const id of ids) {
+    const instance = ctx.resources.find(`${vmss.id}/virtualMachines/${id}`)!;
+    istate(instance).upgrading = true;
+    ctx.resources.save(instance);
+  }
+  await autoscale(ctx, vmss, req, ids);
+  const op = beginOperation(ctx, req, { resourceId: vmss.id, location: vmss.location!, style: 'compute', steps: [stepAfter(ctx, 'vmssInstanceUpgradeLinux', { kind: EFFECT_UPGRADE, args: { id: vmss.id, instanceIds: ids, operation } })] });
+  return acceptedAction(req.origin, op);
+}
+
+export function startOsUpgrade(ctx: HandlerContext, req: ArmRequest): ArmResponse {
+  const vmss = requireVmss(ctx, req);
+  if (String(upgradePolicy(vmss).mode) !== 'Rolling' && !((upgradePolicy(vmss).automaticOSUpgradePolicy as Json | undefined)?.useRollingUpgradePolicy)) {
+    throw errors.operationNotAllowed(`Scale set '${vmss.name}' has upgradePolicy.mode '${String(upgradePolicy(vmss).mode)}': a rolling OS upgrade needs Rolling mode.`);
+  }
+  const op = startRollout(ctx, vmss, req);
+  return acceptedAction(req.origin, op);
+}
+
+
+export function getScaleSet(ctx: HandlerContext, req: ArmRequest): ArmResponse {
+  const vmss = requireVmss(ctx, req);
+  platformOsUpgrade(ctx, vmss, req);
+  return { status: 200, body: present(vmss) };
+}
+
+export const createOrUpdateScaleSet = (ctx: HandlerContext, req: ArmRequest): ArmResponse => writeModel(ctx, req, false);
+export const updateScaleSet = (ctx: HandlerContext, req: ArmRequest): ArmResponse => writeModel(ctx, req, true);
+export const deleteScaleSet = (ctx: HandlerContext, req: ArmRequest): ArmResponse =>
+  deleteHandler(ctx, { idOf: vmssId, style: 'compute', latency: 'vmssModelUpdate', effect: EFFECT_DELETE })(req);
+export const updateScaleSetInstances = (ctx: HandlerContext, req: ArmRequest): Promise<ArmResponse> => upgradeAction(ctx, req, 'virtualMachineScaleSets.updateInstances', true);
+export const reimageScaleSet = (ctx: HandlerContext, req: ArmRequest): Promise<ArmResponse> => upgradeAction(ctx, req, 'virtualMachineScaleSets.reimage', false);
+export const reimageAllScaleSet = (ctx: HandlerContext, req: ArmRequest): Promise<ArmResponse> => upgradeAction(ctx, req, 'virtualMachineScaleSets.reimageAll', false);
+export const reimageScaleSetInstance = (ctx: HandlerContext, req: ArmRequest): Promise<ArmResponse> => upgradeAction(ctx, req, 'virtualMachineScaleSetVMs.reimage', false);
+
+export async function getScaleSetInstance(ctx: HandlerContext, req: ArmRequest): Promise<ArmResponse> {
+  const { vmss, instance } = requireInstance(ctx, req);
+  return { status: 200, body: await presentInstance(ctx, vmss, instance, (req.query.get('$expand') ?? '').toLowerCase() === 'instanceview') };
+}
+
+export async function getScaleSetInstanceView(ctx: HandlerContext, req: ArmRequest): Promise<ArmResponse> {
+  const { vmss, instance } = requireInstance(ctx, req);
+  return { status: 200, body: await instanceViewOf(ctx, vmss, instance) };
+}
+
+/** The effects scale set operations apply when their time comes (also after an emulator restart). */
+export function registerScaleSetEffects(ctx: HandlerContext): void {
+  ctx.ops.registerEffect(EFFECT_BATCH, (args, op) => applyRollingBatch(ctx, args, op));
+  ctx.ops.registerEffect(EFFECT_MODEL, (args) => applyModel(ctx, args));
+  ctx.ops.registerEffect(EFFECT_UPGRADE, (args) => upgradeInstances(ctx, args));
   ctx.ops.registerEffect(EFFECT_DELETE, (args, op) => deleteTree(ctx, String(args.id), op.id));
+}
 
-  /** Validates a (merged) model: an image Azure can resolve, and a health source for Rolling mode. */
-  const checkModel = (properties: Json, location: string) => {
-    const mode = String(((properties.upgradePolicy ?? {}) as Json).mode ?? 'Manual');
-    if (!['Manual', 'Automatic', 'Rolling'].includes(mode)) throw errors.invalidParameter('upgradePolicy.mode', `upgradePolicy.mode must be Manual, Automatic or Rolling, found '${mode}'.`);
-    if (mode === 'Rolling' && !hasHealthSource(properties)) {
-      throw armError('InvalidParameter', 'Rolling upgrade mode needs a health source: an Application Health extension or a load balancer health probe.', 400, { target: 'upgradePolicy.mode' });
-    }
-    if (mode === 'Rolling') durationMs(((((properties.upgradePolicy as Json).rollingUpgradePolicy ?? {}) as Json).pauseTimeBetweenBatches) ?? 'PT0S');
-    const orchestration = properties.orchestrationMode ?? 'Uniform';
-    if (orchestration !== 'Uniform' && orchestration !== 'Flexible') throw errors.invalidParameter('orchestrationMode', `orchestrationMode must be Uniform or Flexible, found ${JSON.stringify(orchestration)}.`);
-    const autoOs = (((properties.upgradePolicy ?? {}) as Json).automaticOSUpgradePolicy ?? {}) as Json;
-    if (autoOs.enableAutomaticOSUpgrade === true) {
-      if (mode === 'Manual') throw armError('InvalidParameter', 'Automatic OS image upgrade needs upgradePolicy.mode Automatic or Rolling, found Manual.', 400, { target: 'upgradePolicy.automaticOSUpgradePolicy.enableAutomaticOSUpgrade' });
-      if (!hasHealthSource(properties)) throw armError('InvalidParameter', 'Automatic OS image upgrade needs a health source: an Application Health extension or a load balancer health probe.', 400, { target: 'upgradePolicy.automaticOSUpgradePolicy.enableAutomaticOSUpgrade' });
-    }
-    resolveImage(ctx, ((properties.virtualMachineProfile as Json | undefined)?.storageProfile as Json | undefined)?.imageReference as Json | undefined, location);
-  };
-
-  const writeModel = (req: ArmRequest, patch: boolean): ArmResponse => {
-    const { sub, rg, vmss: name } = req.params as { sub: string; rg: string; vmss: string };
-    validateName('scaleSet', name);
-    resources.requireGroup(sub, rg);
-    const body = bodyObject(req.body);
-    const id = vmssId(req.params);
-    const existing = resources.find(id);
-    if (patch && !existing) throw errors.resourceNotFound(VMSS_TYPE, name, rg);
-    const location = existing?.location ?? requiredLocation(body);
-    const incoming = objectAt(body, 'properties', 'properties') ?? {};
-    const properties = patch && existing ? deepMerge(existing.properties, incoming) : { ...incoming };
-    if (existing && (existing.properties.orchestrationMode ?? 'Uniform') !== (properties.orchestrationMode ?? 'Uniform')) {
-      throw armError('PropertyChangeNotAllowed', "Changing property 'orchestrationMode' is not allowed.", 409, { target: 'orchestrationMode' });
-    }
-    const profile = objectAt(properties, 'virtualMachineProfile', 'properties.virtualMachineProfile');
-    if (!profile) throw armError('InvalidParameter', "Required parameter 'virtualMachineProfile' is missing (null).", 400, { target: 'virtualMachineProfile' });
-    const osProfile = objectAt(profile, 'osProfile', 'properties.virtualMachineProfile.osProfile');
-    if (osProfile) {
-      delete osProfile.adminPassword;
-      delete osProfile.customData;
-    }
-    checkModel(properties, location);
-    const sku = objectAt(body, 'sku') ?? (existing?.extra?.sku as Json | undefined) ?? { name: 'Standard_D2s_v5', tier: 'Standard', capacity: 0 };
-    const capacity = sku.capacity ?? 0;
-    if (typeof capacity !== 'number' || !Number.isInteger(capacity) || capacity < 0 || capacity > 1000) throw errors.invalidParameter('sku.capacity', `sku.capacity must be an integer from 0 to 1000, found ${JSON.stringify(capacity)}.`);
-    const modelChanged = !existing || JSON.stringify(existing.properties.virtualMachineProfile) !== JSON.stringify(properties.virtualMachineProfile);
-    const vmss = existing ?? resources.create({ id, name, type: VMSS_TYPE, resourceGroup: rg, location, properties: {}, state: { modelVersion: 1 } });
-    if (existing && modelChanged) vmss.state.modelVersion = modelVersion(existing) + 1;
-    vmss.tags = tagsOf(body) ?? vmss.tags;
-    vmss.extra = { ...(vmss.extra ?? {}), sku, ...(body.identity ? { identity: body.identity } : {}), ...(body.zones ? { zones: body.zones } : {}) };
-    vmss.properties = { ...properties, uniqueId: existing?.properties.uniqueId ?? randomUUID(), timeCreated: existing?.properties.timeCreated ?? new Date().toISOString(), provisioningState: existing ? 'Updating' : 'Creating' };
-    resources.save(vmss);
-    const op = beginOperation(ctx, req, {
-      resourceId: id, location, style: 'compute', markFailedOnFault: true,
-      steps: [stepAfter(ctx, 'vmssModelUpdate', { kind: EFFECT_MODEL, args: { id, capacity, modelChanged } })],
-    });
-    // In Rolling mode a model change starts a batched upgrade of the instances (after the model is saved).
-    if (existing && modelChanged && String(upgradePolicy(vmss).mode) === 'Rolling') startRollout(vmss, { ...req, operation: 'virtualMachineScaleSetRollingUpgrades.startOSUpgrade' });
-    // PATCH answers without Location (its final GET would follow it otherwise).
-    return acceptedWrite(req.origin, op, !existing, present(vmss));
-  };
-
-  // ---- automatic OS image upgrade ----
-
-  /**
-   * With a definition reference and automatic OS image upgrade on, a newer version that became latest (promotion)
-   * and reached the region starts a platform rolling upgrade, once per version; Azure notices it when the scale set
-   * is next looked at.
-   */
-  const platformOsUpgrade = (vmss: StoredResource, req: ArmRequest): void => {
-    if (!automaticOsUpgrade(vmss) || !isGalleryDefinition(modelImage(vmss)) || rolling(vmss)?.code === 'RollingForward') return;
-    let latestVersion: string | undefined;
-    try {
-      latestVersion = resolveImage(ctx, modelImage(vmss), vmss.location!).exactVersion;
-    } catch {
-      return; // not replicated to this region yet: nothing to upgrade to
-    }
-    if (!latestVersion || vmss.state.autoOsUpgradeVersion === latestVersion || outdated(vmss).length === 0) return;
-    vmss.state.autoOsUpgradeVersion = latestVersion;
-    startRollout(vmss, { ...req, operation: 'virtualMachineScaleSetRollingUpgrades.startOSUpgrade' }, 'Platform');
-  };
-
-  // ---- autoscale ----
-
-  /**
-   * The scaleIn/scaleOut faults stand for autoscale acting while a request about the set runs: scale-in removes the
-   * newest unprotected member outside `keep`; scale-out adds one made from the current model (as Azure makes it).
-   */
-  const autoscale = async (vmss: StoredResource, req: ArmRequest, keep: string[]): Promise<void> => {
-    const request = { operation: req.operation, method: req.method, path: req.path };
-    const capacity = (delta: number) => {
-      const sku = (vmss.extra?.sku ?? {}) as Json;
-      vmss.extra = { ...(vmss.extra ?? {}), sku: { ...sku, capacity: Math.max(0, Number(sku.capacity ?? 0) + delta) } };
-      resources.save(vmss);
-    };
-    if (ctx.takeFault(request, 'scaleIn')) {
-      const victim = instancesOf(vmss).filter((i) => !keep.includes(String(i.extra?.instanceId)) && ((i.properties.protectionPolicy as Json | undefined)?.protectFromScaleIn) !== true).at(-1);
-      if (!victim) return;
-      const disk = istate(victim).disk;
-      if (disk) await guest.deleteDisk(disk);
-      resources.remove(victim.id);
-      capacity(-1);
-    } else if (ctx.takeFault(request, 'scaleOut')) {
-      await createInstance(vmss, nextInstanceId(vmss));
-      capacity(1);
-    }
-  };
-
-  // ---- instances ----
-
-  const presentInstance = async (vmss: StoredResource, instance: StoredResource, expand: boolean): Promise<Json> => {
-    const state = istate(instance);
-    const { protectionPolicy, ...stored } = instance.properties;
-    const properties: Json = {
-      ...stored,
-      latestModelApplied: state.modelVersion === modelVersion(vmss),
-      provisioningState: state.upgrading ? 'Updating' : 'Succeeded',
-      storageProfile: { imageReference: { ...state.imageReference, ...(state.exactVersion ? { exactVersion: state.exactVersion } : {}) } },
-      ...(protectionPolicy ? { protectionPolicy } : {}),
-    };
-    if (expand) properties.instanceView = await instanceViewOf(vmss, instance);
-    return { id: instance.id, name: instance.name, type: instance.type, location: instance.location, instanceId: instance.extra?.instanceId, properties };
-  };
-
-  const instanceViewOf = async (vmss: StoredResource, instance: StoredResource): Promise<Json> => {
-    const view: Json = { statuses: [{ code: 'ProvisioningState/succeeded', level: 'Info', displayStatus: 'Provisioning succeeded' }, { code: `PowerState/${istate(instance).power}`, level: 'Info', displayStatus: 'VM running' }] };
-    if (hasHealthSource(vmss.properties)) {
-      const ok = await healthy(instance);
-      view.vmHealth = { status: { code: ok ? 'HealthState/healthy' : 'HealthState/unhealthy', level: ok ? 'Info' : 'Warning', displayStatus: ok ? 'The VM is healthy' : 'The VM is unhealthy' } };
-    }
-    return view;
-  };
-
-  /** A Flexible member as the VM list shows it: an ordinary VM that names its scale set. */
-  const presentFlexibleMember = async (vmss: StoredResource, instance: StoredResource, expand: boolean): Promise<Json> => {
-    const state = istate(instance);
-    const id = providerId(ctx.subscriptionId, vmss.resourceGroup, 'Microsoft.Compute', 'virtualMachines', String(instance.extra?.instanceId));
-    const properties: Json = {
-      vmId: instance.properties.vmId,
-      provisioningState: state.upgrading ? 'Updating' : 'Succeeded',
-      virtualMachineScaleSet: { id: vmss.id },
-      storageProfile: { imageReference: { ...state.imageReference, ...(state.exactVersion ? { exactVersion: state.exactVersion } : {}) } },
-      ...(expand ? { instanceView: await instanceViewOf(vmss, instance) } : {}),
-    };
-    return { id, name: String(instance.extra?.instanceId), type: VM_TYPE, location: instance.location, properties };
-  };
-
-  /** The Uniform-only instance APIs refuse a Flexible scale set (its members are VMs). */
-  const requireUniform = (vmss: StoredResource, operation: string) => {
-    if (isFlexible(vmss)) throw errors.operationNotAllowed(`The operation '${operation}' is not supported for Virtual Machine Scale Set '${vmss.name}' with orchestration mode 'Flexible': its members are virtual machines.`);
-  };
-
-  /** The two filters Azure allows on the instance list. */
-  const instanceFilter = (filter: string | null): ((view: Json) => boolean) | undefined => {
-    if (!filter) return undefined;
-    const latestModel = /^\s*properties\/latestModelApplied\s+eq\s+(true|false)\s*$/i.exec(filter);
-    if (latestModel) return (view) => (view.properties as Json).latestModelApplied === (latestModel[1]!.toLowerCase() === 'true');
-    if (/^\s*startswith\(instanceView\/statuses\/code,\s*'PowerState'\)\s+eq\s+true\s*$/i.test(filter)) return () => true;
-    throw armError('InvalidParameter', `The $filter '${filter}' is not supported: expected properties/latestModelApplied eq true|false or startswith(instanceView/statuses/code, 'PowerState') eq true.`, 400, { target: '$filter' });
-  };
-
-  const listInstances = async (req: ArmRequest): Promise<ArmResponse> => {
-    const vmss = requireVmss(req);
-    requireUniform(vmss, 'virtualMachineScaleSetVMs.list');
-    platformOsUpgrade(vmss, req);
-    await autoscale(vmss, req, []);
-    const expand = (req.query.get('$expand') ?? '').toLowerCase() === 'instanceview';
-    const filter = instanceFilter(req.query.get('$filter'));
-    const value: Json[] = [];
-    for (const instance of instancesOf(vmss)) {
-      const view = await presentInstance(vmss, instance, expand || /PowerState/i.test(req.query.get('$filter') ?? ''));
-      if (!filter || filter(view)) value.push(view);
-    }
-    return { status: 200, body: { value, nextLink: null } };
-  };
-
-  /**
-   * The resource group's VM list, where Flexible members appear; `$filter='virtualMachineScaleSet/id' eq '{id}'`
-   * lists one scale set's members, and only with it may `$expand=instanceView` be asked for (as Azure says).
-   */
-  const listVirtualMachines = async (req: ArmRequest): Promise<ArmResponse> => {
-    const { sub, rg } = req.params as { sub: string; rg: string };
-    resources.requireGroup(sub, rg);
-    const filter = req.query.get('$filter');
-    const expand = (req.query.get('$expand') ?? '').toLowerCase() === 'instanceview';
-    if (!filter) {
-      if (expand) throw errors.invalidParameter('$expand', "The $expand 'instanceView' can only be specified with a valid $filter option ('virtualMachineScaleSet/id' eq '{scale set id}').");
-      const group = `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.Compute/`.toLowerCase();
-      const vms = resources.store.list<StoredResource>('resource', '').filter((r) => r.type === VM_TYPE && r.id.toLowerCase().startsWith(group));
-      const flexible: Json[] = [];
-      for (const set of resources.store.list<StoredResource>('resource', '').filter((r) => r.type === VMSS_TYPE && isFlexible(r) && r.id.toLowerCase().startsWith(group))) {
-        for (const instance of instancesOf(set)) flexible.push(await presentFlexibleMember(set, instance, false));
-      }
-      return { status: 200, body: { value: [...vms.map((vm) => present(vm)), ...flexible], nextLink: null } };
-    }
-    const match = /^\s*'virtualMachineScaleSet\/id'\s+eq\s+'([^']+)'\s*$/i.exec(filter);
-    if (!match) throw errors.invalidParameter('$filter', `The $filter '${filter}' is not supported: the allowed value is 'virtualMachineScaleSet/id' eq '/subscriptions/{subId}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachineScaleSets/{name}'.`);
-    const vmss = resources.find(match[1]!);
-    if (!vmss || vmss.type !== VMSS_TYPE) return { status: 200, body: { value: [], nextLink: null } };
-    platformOsUpgrade(vmss, req);
-    await autoscale(vmss, req, []);
-    const value: Json[] = [];
-    // Uniform instances are not VMs of the group's list.
-    if (isFlexible(vmss)) for (const instance of instancesOf(vmss)) value.push(await presentFlexibleMember(vmss, instance, expand));
-    return { status: 200, body: { value, nextLink: null } };
-  };
-
-  const requireInstance = (req: ArmRequest) => {
-    const vmss = requireVmss(req);
-    requireUniform(vmss, req.operation);
-    const instance = resources.find(`${vmss.id}/virtualMachines/${req.params.instance}`);
-    if (!instance) throw errors.notFound(`scale set instance '${req.params.instance}' of '${vmss.name}'`);
-    return { vmss, instance };
-  };
-
-  /** PUT/PATCH of an instance: the one writable part Kiln's world needs is protectionPolicy. */
-  const updateInstance = async (req: ArmRequest): Promise<ArmResponse> => {
-    const { vmss, instance } = requireInstance(req);
-    const properties = objectAt(bodyObject(req.body), 'properties', 'properties') ?? {};
-    const policy = objectAt(properties, 'protectionPolicy', 'properties.protectionPolicy');
-    if (policy) {
-      for (const key of ['protectFromScaleIn', 'protectFromScaleSetActions']) {
-        if (policy[key] !== undefined && typeof policy[key] !== 'boolean') throw errors.invalidParameter(`properties.protectionPolicy.${key}`, `${key} must be true or false, found ${JSON.stringify(policy[key])}.`);
-      }
-      instance.properties = { ...instance.properties, protectionPolicy: { protectFromScaleIn: policy.protectFromScaleIn === true, protectFromScaleSetActions: policy.protectFromScaleSetActions === true } };
-      resources.save(instance);
-    }
-    return { status: 200, body: await presentInstance(vmss, instance, false) };
-  };
-
-  /** `{instanceIds}` from an action body, checked against the scale set (every instance when absent). */
-  const instanceIdsOf = (vmss: StoredResource, body: unknown): string[] => {
-    const all = instancesOf(vmss).map((i) => String(i.extra?.instanceId));
-    const ids = isObject(body) ? arrayAt(body, 'instanceIds') : undefined;
-    if (!ids) return all;
-    for (const id of ids) {
-      if (typeof id !== 'string' || !all.includes(id)) throw errors.invalidParameter('instanceIds', `Instance id ${JSON.stringify(id)} is not an instance of scale set '${vmss.name}' (instances: ${all.join(', ')}).`);
-    }
-    return ids as string[];
-  };
-
-  const upgradeAction = (operation: string, requireIds: boolean) => async (req: ArmRequest): Promise<ArmResponse> => {
-    const vmss = requireVmss(req);
-    if (requireIds && !(isObject(req.body) && Array.isArray(req.body.instanceIds))) {
-      throw armError('InvalidParameter', "Required parameter 'instanceIds' is missing (null).", 400, { target: 'instanceIds' });
-    }
-    const ids = req.params.instance ? [requireInstance(req).instance.extra?.instanceId as string] : instanceIdsOf(vmss, req.body);
-    const guarded = ids.filter((id) => isProtected(resources.find(`${vmss.id}/virtualMachines/${id}`)!));
-    if (guarded.length > 0) {
-      throw errors.operationNotAllowed(`Instances ${guarded.join(', ')} of scale set '${vmss.name}' are protected from scale set actions (protectionPolicy.protectFromScaleSetActions); the operation cannot be performed on them.`);
-    }
-    for (const id of ids) {
-      const instance = resources.find(`${vmss.id}/virtualMachines/${id}`)!;
-      istate(instance).upgrading = true;
-      resources.save(instance);
-    }
-    await autoscale(vmss, req, ids);
-    const op = beginOperation(ctx, req, { resourceId: vmss.id, location: vmss.location!, style: 'compute', steps: [stepAfter(ctx, 'vmssInstanceUpgradeLinux', { kind: EFFECT_UPGRADE, args: { id: vmss.id, instanceIds: ids, operation } })] });
-    return acceptedAction(req.origin, op);
-  };
-
-  const startOsUpgrade = (req: ArmRequest): ArmResponse => {
-    const vmss = requireVmss(req);
-    if (String(upgradePolicy(vmss).mode) !== 'Rolling' && !((upgradePolicy(vmss).automaticOSUpgradePolicy as Json | undefined)?.useRollingUpgradePolicy)) {
-      throw errors.operationNotAllowed(`Scale set '${vmss.name}' has upgradePolicy.mode '${String(upgradePolicy(vmss).mode)}': a rolling OS upgrade needs Rolling mode.`);
-    }
-    const op = startRollout(vmss, req);
-    return acceptedAction(req.origin, op);
-  };
-
-  const remove = deleteHandler(ctx, { idOf: vmssId, style: 'compute', latency: 'vmssModelUpdate', effect: EFFECT_DELETE });
-
-  const getVmss = (req: ArmRequest): ArmResponse => {
-    const vmss = requireVmss(req);
-    platformOsUpgrade(vmss, req);
-    return { status: 200, body: present(vmss) };
-  };
-
+/** The route table: each operation's function, given the context. */
+export function scaleSetRoutes(ctx: HandlerContext): Route[] {
+  registerScaleSetEffects(ctx);
+  const on = (handler: (ctx: HandlerContext, req: ArmRequest) => Promise<ArmResponse> | ArmResponse) => (req: ArmRequest) => handler(ctx, req);
   return [
-    { method: 'GET', pattern: BASE, operation: 'virtualMachineScaleSets.get', api: 'compute', handler: getVmss },
-    { method: 'PUT', pattern: BASE, operation: 'virtualMachineScaleSets.createOrUpdate', api: 'compute', handler: (req) => writeModel(req, false) },
-    { method: 'PATCH', pattern: BASE, operation: 'virtualMachineScaleSets.update', api: 'compute', handler: (req) => writeModel(req, true) },
-    { method: 'DELETE', pattern: BASE, operation: 'virtualMachineScaleSets.delete', api: 'compute', handler: remove },
-    { method: 'POST', pattern: `${BASE}/manualupgrade`, operation: 'virtualMachineScaleSets.updateInstances', api: 'compute', handler: upgradeAction('virtualMachineScaleSets.updateInstances', true) },
-    { method: 'POST', pattern: `${BASE}/reimage`, operation: 'virtualMachineScaleSets.reimage', api: 'compute', handler: upgradeAction('virtualMachineScaleSets.reimage', false) },
-    { method: 'POST', pattern: `${BASE}/reimageall`, operation: 'virtualMachineScaleSets.reimageAll', api: 'compute', handler: upgradeAction('virtualMachineScaleSets.reimageAll', false) },
-    { method: 'POST', pattern: `${BASE}/virtualMachines/{instance}/reimage`, operation: 'virtualMachineScaleSetVMs.reimage', api: 'compute', handler: upgradeAction('virtualMachineScaleSetVMs.reimage', false) },
-    { method: 'GET', pattern: `${BASE}/virtualMachines`, operation: 'virtualMachineScaleSetVMs.list', api: 'compute', handler: listInstances },
-    {
-      method: 'GET', pattern: `${BASE}/virtualMachines/{instance}`, operation: 'virtualMachineScaleSetVMs.get', api: 'compute',
-      handler: async (req) => {
-        const { vmss, instance } = requireInstance(req);
-        return { status: 200, body: await presentInstance(vmss, instance, (req.query.get('$expand') ?? '').toLowerCase() === 'instanceview') };
-      },
-    },
-    { method: 'PUT', pattern: `${BASE}/virtualMachines/{instance}`, operation: 'virtualMachineScaleSetVMs.update', api: 'compute', handler: updateInstance },
-    { method: 'PATCH', pattern: `${BASE}/virtualMachines/{instance}`, operation: 'virtualMachineScaleSetVMs.update', api: 'compute', handler: updateInstance },
-    {
-      method: 'GET', pattern: `${BASE}/virtualMachines/{instance}/instanceView`, operation: 'virtualMachineScaleSetVMs.getInstanceView', api: 'compute',
-      handler: async (req) => {
-        const { vmss, instance } = requireInstance(req);
-        return { status: 200, body: await instanceViewOf(vmss, instance) };
-      },
-    },
-    { method: 'GET', pattern: '/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines', operation: 'virtualMachines.list', api: 'compute', handler: listVirtualMachines },
-    { method: 'POST', pattern: `${BASE}/osRollingUpgrade`, operation: 'virtualMachineScaleSetRollingUpgrades.startOSUpgrade', api: 'compute', handler: startOsUpgrade },
-    { method: 'POST', pattern: `${BASE}/extensionRollingUpgrade`, operation: 'virtualMachineScaleSetRollingUpgrades.startExtensionUpgrade', api: 'compute', handler: startOsUpgrade },
-    { method: 'POST', pattern: `${BASE}/rollingUpgrades/cancel`, operation: 'virtualMachineScaleSetRollingUpgrades.cancel', api: 'compute', handler: cancel },
-    { method: 'GET', pattern: `${BASE}/rollingUpgrades/latest`, operation: 'virtualMachineScaleSetRollingUpgrades.getLatest', api: 'compute', handler: latest },
+    { method: 'GET', pattern: BASE, operation: 'virtualMachineScaleSets.get', api: 'compute', handler: on(getScaleSet) },
+    { method: 'PUT', pattern: BASE, operation: 'virtualMachineScaleSets.createOrUpdate', api: 'compute', handler: on(createOrUpdateScaleSet) },
+    { method: 'PATCH', pattern: BASE, operation: 'virtualMachineScaleSets.update', api: 'compute', handler: on(updateScaleSet) },
+    { method: 'DELETE', pattern: BASE, operation: 'virtualMachineScaleSets.delete', api: 'compute', handler: on(deleteScaleSet) },
+    { method: 'POST', pattern: `${BASE}/manualupgrade`, operation: 'virtualMachineScaleSets.updateInstances', api: 'compute', handler: on(updateScaleSetInstances) },
+    { method: 'POST', pattern: `${BASE}/reimage`, operation: 'virtualMachineScaleSets.reimage', api: 'compute', handler: on(reimageScaleSet) },
+    { method: 'POST', pattern: `${BASE}/reimageall`, operation: 'virtualMachineScaleSets.reimageAll', api: 'compute', handler: on(reimageAllScaleSet) },
+    { method: 'POST', pattern: `${BASE}/virtualMachines/{instance}/reimage`, operation: 'virtualMachineScaleSetVMs.reimage', api: 'compute', handler: on(reimageScaleSetInstance) },
+    { method: 'GET', pattern: `${BASE}/virtualMachines`, operation: 'virtualMachineScaleSetVMs.list', api: 'compute', handler: on(listScaleSetInstances) },
+    { method: 'GET', pattern: `${BASE}/virtualMachines/{instance}`, operation: 'virtualMachineScaleSetVMs.get', api: 'compute', handler: on(getScaleSetInstance) },
+    { method: 'PUT', pattern: `${BASE}/virtualMachines/{instance}`, operation: 'virtualMachineScaleSetVMs.update', api: 'compute', handler: on(updateScaleSetInstance) },
+    { method: 'PATCH', pattern: `${BASE}/virtualMachines/{instance}`, operation: 'virtualMachineScaleSetVMs.update', api: 'compute', handler: on(updateScaleSetInstance) },
+    { method: 'GET', pattern: `${BASE}/virtualMachines/{instance}/instanceView`, operation: 'virtualMachineScaleSetVMs.getInstanceView', api: 'compute', handler: on(getScaleSetInstanceView) },
+    { method: 'GET', pattern: '/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines', operation: 'virtualMachines.list', api: 'compute', handler: on(listVirtualMachines) },
+    { method: 'POST', pattern: `${BASE}/osRollingUpgrade`, operation: 'virtualMachineScaleSetRollingUpgrades.startOSUpgrade', api: 'compute', handler: on(startOsUpgrade) },
+    { method: 'POST', pattern: `${BASE}/extensionRollingUpgrade`, operation: 'virtualMachineScaleSetRollingUpgrades.startExtensionUpgrade', api: 'compute', handler: on(startOsUpgrade) },
+    { method: 'POST', pattern: `${BASE}/rollingUpgrades/cancel`, operation: 'virtualMachineScaleSetRollingUpgrades.cancel', api: 'compute', handler: on(cancelRollingUpgrade) },
+    { method: 'GET', pattern: `${BASE}/rollingUpgrades/latest`, operation: 'virtualMachineScaleSetRollingUpgrades.getLatest', api: 'compute', handler: on(getLatestRollingUpgrade) },
   ];
 }

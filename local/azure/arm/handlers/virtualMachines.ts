@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { beginOperation, stepAfter, type DiskSource, type HandlerContext } from '../context.ts';
-import { armError, errors } from '../errors.ts';
+import { errors } from '../errors.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
 import { acceptedAction, acceptedWrite } from '../lro.ts';
 import { present, providerId, type StoredResource } from '../resources.ts';
@@ -76,194 +76,226 @@ export function instanceView(resource: StoredResource): Json {
   return view;
 }
 
-export function virtualMachineRoutes(ctx: HandlerContext): Route[] {
-  const { resources, guest } = ctx;
-  const vmId = (p: Record<string, string>) => providerId(p.sub!, p.rg!, 'Microsoft.Compute', 'virtualMachines', p.vm!);
-  const requireVm = (req: ArmRequest) => resources.require(req.params.sub!, req.params.rg!, vmId(req.params), VM_TYPE, req.params.vm!);
+const vmId = (p: Record<string, string>): string => providerId(p.sub!, p.rg!, 'Microsoft.Compute', 'virtualMachines', p.vm!);
 
-  /** Disks being made since the PUT: creation overlaps the VM's create latency and other requests. */
-  const diskInProgress = new Map<string, Promise<string>>();
-  const startDisk = (vm: StoredResource, source: DiskSource, osState: string): Promise<string> => {
+function requireVm(ctx: HandlerContext, req: ArmRequest): StoredResource {
+  return ctx.resources.require(req.params.sub!, req.params.rg!, vmId(req.params), VM_TYPE, req.params.vm!);
+}
+
+/** Disks being made since the PUT, by VM id: creation overlaps the VM's create latency and other requests. */
+export class PendingDisks {
+  readonly #byVm = new Map<string, Promise<string>>();
+
+  start(ctx: HandlerContext, vm: StoredResource, source: DiskSource, osState: string): Promise<string> {
     const state = vmState(vm);
     const provisioning = osState === 'Generalized' ? { computerName: state.computerName ?? vm.name, adminUsername: state.adminUsername ?? 'azureuser' } : undefined;
-    const pending = guest.createDisk(source, provisioning);
+    const pending = ctx.guest.createDisk(source, provisioning);
     // The effect awaits it; an early failure must not surface as an unhandled rejection meanwhile.
     pending.catch(() => undefined);
-    diskInProgress.set(vm.id.toLowerCase(), pending);
+    this.#byVm.set(vm.id.toLowerCase(), pending);
     return pending;
-  };
+  }
 
-  ctx.ops.registerEffect(EFFECT_CREATED, async (args) => {
-    const vm = resources.find(String(args.id));
-    const pending = diskInProgress.get(String(args.id).toLowerCase());
-    diskInProgress.delete(String(args.id).toLowerCase());
-    if (!vm) {
-      if (pending) await pending.then((disk) => guest.deleteDisk(disk)).catch(() => undefined);
-      return { fail: { code: 'NotFound', message: `The VM '${String(args.id)}' was deleted while it was being created.` } };
-    }
-    const state = vmState(vm);
-    // After an emulator restart the head start is gone: the disk is made now.
-    if (!state.disk) state.disk = await (pending ?? startDisk(vm, args.source as DiskSource, String(args.osState)));
-    vm.properties.provisioningState = 'Succeeded';
-    state.power = 'running';
-    state.bootTime = new Date().toISOString();
-    resources.save(vm);
+  /** The disk started for a VM, if any, forgotten here (the caller owns it now). */
+  take(vmId: string): Promise<string> | undefined {
+    const pending = this.#byVm.get(vmId.toLowerCase());
+    this.#byVm.delete(vmId.toLowerCase());
+    return pending;
+  }
+}
+
+/** A VM's creation completes: its disk (started at the PUT, or made now after a restart) and the running state. */
+async function completeCreate(ctx: HandlerContext, disks: PendingDisks, args: Json): Promise<{ fail: { code: string; message: string } } | undefined> {
+  const vm = ctx.resources.find(String(args.id));
+  const pending = disks.take(String(args.id));
+  if (!vm) {
+    if (pending) await pending.then((disk) => ctx.guest.deleteDisk(disk)).catch(() => undefined);
+    return { fail: { code: 'NotFound', message: `The VM '${String(args.id)}' was deleted while it was being created.` } };
+  }
+  const state = vmState(vm);
+  // After an emulator restart the head start is gone: the disk is made now.
+  if (!state.disk) state.disk = await (pending ?? disks.start(ctx, vm, args.source as DiskSource, String(args.osState)));
+  vm.properties.provisioningState = 'Succeeded';
+  state.power = 'running';
+  state.bootTime = new Date().toISOString();
+  ctx.resources.save(vm);
+  return undefined;
+}
+
+/** A power change (or a model update) completes: the VM reaches the final power state. */
+function completePower(ctx: HandlerContext, args: Json): void {
+  const vm = ctx.resources.find(String(args.id));
+  if (!vm) return;
+  const state = vmState(vm);
+  // Starting a running VM (or updating its model) does not boot it again.
+  if (args.power === 'running' && state.power !== 'running') state.bootTime = new Date().toISOString();
+  state.power = args.power as PowerState;
+  if (args.power === 'running') state.agentRemoved = false;
+  vm.properties.provisioningState = 'Succeeded';
+  ctx.resources.save(vm);
+}
+
+export function createOrUpdateVirtualMachine(ctx: HandlerContext, req: ArmRequest, disks: PendingDisks): ArmResponse {
+  const { sub, rg, vm: name } = req.params as { sub: string; rg: string; vm: string };
+  validateName('virtualMachine', name);
+  ctx.resources.requireGroup(sub, rg);
+  const body = bodyObject(req.body);
+  const location = requiredLocation(body, VM_TYPE);
+  const properties = objectAt(body, 'properties') ?? {};
+  const id = vmId(req.params);
+  // A VM whose creation failed is created again by a new PUT (as a retried deployment does).
+  const failedCreate = ctx.resources.find(id);
+  if (failedCreate && failedCreate.properties.provisioningState === 'Failed' && !vmState(failedCreate).disk) ctx.resources.remove(id);
+  const existing = ctx.resources.find(id);
+  if (existing) {
+    if (existing.location !== location) throw errors.invalidParameter('location', `Changing property 'location' is not allowed: the VM is in '${existing.location}', the request says '${location}'.`);
+    existing.tags = tagsOf(body) ?? existing.tags;
+    existing.properties = { ...existing.properties, ...withoutSecrets({ ...properties, storageProfile: existing.properties.storageProfile, osProfile: existing.properties.osProfile }), provisioningState: 'Updating' };
+    ctx.resources.save(existing);
+    const op = beginOperation(ctx, req, { resourceId: id, location, style: 'compute', steps: [stepAfter(ctx, 'vmssModelUpdate', { kind: EFFECT_POWER, args: { id, power: vmState(existing).power } })] });
+    return acceptedWrite(req.origin, op, false, present(existing));
+  }
+
+  const hardware = objectAt(properties, 'hardwareProfile', 'properties.hardwareProfile');
+  if (!hardware) throw errors.requiredParameterMissing('hardwareProfile');
+  const vmSize = requiredString(hardware, 'vmSize', 'hardwareProfile.vmSize');
+  const storage = objectAt(properties, 'storageProfile', 'properties.storageProfile') ?? {};
+  const image = resolveImage(ctx, objectAt(storage, 'imageReference', 'storageProfile.imageReference'), location, body.plan);
+  const size = checkVmSize(vmSize, location, image.hyperVGeneration);
+  const osProfile = objectAt(properties, 'osProfile', 'properties.osProfile');
+  if (image.osState === 'Generalized' && !osProfile) throw errors.requiredParameterMissing('osProfile');
+  if (image.osState === 'Specialized' && osProfile) throw errors.parameterNotAllowed('osProfile');
+  const adminUsername = osProfile ? requiredString(osProfile, 'adminUsername', 'osProfile.adminUsername') : undefined;
+  const computerName = osProfile ? (stringAt(osProfile, 'computerName', 'osProfile.computerName') ?? name) : name;
+  if (osProfile) checkOsProfile(osProfile, image.osType, computerName);
+  checkOsDiskSize(objectAt(storage, 'osDisk', 'storageProfile.osDisk'), image.osDiskSizeGB);
+  checkNetwork(ctx, properties, location, id);
+  checkCoreQuota(ctx, location, size);
+
+  const osDiskName = `${name}_OsDisk_1_${randomUUID().replace(/-/g, '')}`;
+  const storageProfile: Json = {
+    ...storage,
+    imageReference: { ...(objectAt(storage, 'imageReference') ?? {}), ...(image.exactVersion ? { exactVersion: image.exactVersion } : {}) },
+    osDisk: {
+      ...(objectAt(storage, 'osDisk') ?? {}),
+      osType: image.osType,
+      name: osDiskName,
+      createOption: 'FromImage',
+      managedDisk: { ...((objectAt(storage, 'osDisk') ?? {}).managedDisk as Json | undefined), id: providerId(sub, rg, 'Microsoft.Compute', 'disks', osDiskName) },
+    },
+  };
+  const state: VmState = { power: 'starting', generalized: false, osType: image.osType, hyperVGeneration: image.hyperVGeneration, adminUsername, computerName };
+  const vm = ctx.resources.create({
+    id, name, type: VM_TYPE, resourceGroup: rg, location, tags: tagsOf(body),
+    extra: pick(body, ['identity', 'zones', 'plan']),
+    properties: { ...withoutSecrets(properties), storageProfile, vmId: randomUUID(), timeCreated: new Date().toISOString(), provisioningState: 'Creating' },
+    state: state as unknown as Json,
   });
-  ctx.ops.registerEffect(EFFECT_POWER, async (args) => {
-    const vm = resources.find(String(args.id));
-    if (!vm) return;
-    const state = vmState(vm);
-    // Starting a running VM (or updating its model) does not boot it again.
-    if (args.power === 'running' && state.power !== 'running') state.bootTime = new Date().toISOString();
-    state.power = args.power as PowerState;
-    if (args.power === 'running') state.agentRemoved = false;
-    vm.properties.provisioningState = 'Succeeded';
-    resources.save(vm);
+  const kind = image.osType === 'Windows' ? 'vmCreateWindows' : 'vmCreateLinux';
+  const op = beginOperation(ctx, req, {
+    resourceId: id, location, style: 'compute', markFailedOnFault: true,
+    steps: [stepAfter(ctx, kind, { kind: EFFECT_CREATED, args: { id, source: image.source, osState: image.osState } })],
   });
+  // No disk for a create that an injected fault will fail.
+  if (op.steps.some((step) => step.effect.kind === EFFECT_CREATED)) void disks.start(ctx, vm, image.source, image.osState);
+  return acceptedWrite(req.origin, op, true, present(vm));
+}
+
+export function getVirtualMachine(ctx: HandlerContext, req: ArmRequest): ArmResponse {
+  const vm = requireVm(ctx, req);
+  const expand = (req.query.get('$expand') ?? '').toLowerCase();
+  return { status: 200, body: present(vm, expand === 'instanceview' ? { ...vm.properties, instanceView: instanceView(vm) } : vm.properties) };
+}
+
+/**
+ * A newer power action preempts one in flight (its operation ends Failed with OperationPreempted, as Azure's does);
+ * any other operation in flight on the VM (an update, a delete) refuses the action with 409.
+ */
+function preemptPowerActions(ctx: HandlerContext, vm: StoredResource, action: string): void {
+  const inFlight = ctx.ops.running(vm.id).filter((op) => op.resourceId.toLowerCase() === vm.id.toLowerCase());
+  const blocking = inFlight.find((op) => !POWER_OPERATIONS.has(op.operation));
+  if (blocking) throw errors.operationNotAllowed(`Operation '${action}' is not allowed on VM '${vm.name}' since the VM is running operation '${blocking.operation}' (${blocking.id}). Retry after it completes.`);
+  for (const op of inFlight) {
+    ctx.ops.finish(op, { error: { code: 'OperationPreempted', message: `Operation execution has been preempted by a more recent operation ('${action}').` } });
+  }
+}
+
+/** A power action: checks Azure's rules, moves to the transitional state, ends in the final one. */
+async function powerAction(ctx: HandlerContext, req: ArmRequest, action: 'start' | 'restart' | 'powerOff' | 'deallocate'): Promise<ArmResponse> {
+  const vm = requireVm(ctx, req);
+  const state = vmState(vm);
+  if (vm.properties.provisioningState === 'Creating' || vm.properties.provisioningState === 'Deleting') {
+    throw errors.operationNotAllowed(`Operation '${action}' is not allowed on VM '${vm.name}' since the VM is ${String(vm.properties.provisioningState).toLowerCase()}.`);
+  }
+  if ((action === 'start' || action === 'restart') && state.generalized) {
+    throw errors.operationNotAllowed(`Operation '${action}' is not allowed on VM '${vm.name}' since the VM is generalized.`);
+  }
+  if (action === 'restart' && state.power !== 'running') {
+    throw errors.operationNotAllowed(`Operation 'restart' is not allowed on VM '${vm.name}' since the VM is ${state.power}.`);
+  }
+  const plan = {
+    start: { transitional: 'starting', final: 'running', kind: 'vmStart' },
+    restart: { transitional: 'starting', final: 'running', kind: 'vmRestart' },
+    powerOff: { transitional: 'stopping', final: 'stopped', kind: 'vmPowerOff' },
+    deallocate: { transitional: 'deallocating', final: 'deallocated', kind: 'vmDeallocate' },
+  }[action] as { transitional: PowerState; final: PowerState; kind: 'vmStart' | 'vmRestart' | 'vmPowerOff' | 'vmDeallocate' };
+  preemptPowerActions(ctx, vm, action);
+  // A stop or restart ends every guest process (a running script, a detached deprovision).
+  if (action !== 'start' && state.disk) await ctx.guest.stopGuest(state.disk);
+  // Deallocating a stopped VM still goes through deallocating; starting a running VM is a no-op that succeeds.
+  if (!(action === 'start' && state.power === 'running')) state.power = plan.transitional;
+  vm.properties.provisioningState = 'Updating';
+  ctx.resources.save(vm);
+  const op = beginOperation(ctx, req, { resourceId: vm.id, location: vm.location!, style: 'compute', steps: [stepAfter(ctx, plan.kind, { kind: EFFECT_POWER, args: { id: vm.id, power: plan.final } })] });
+  return acceptedAction(req.origin, op);
+}
+
+export async function generalizeVirtualMachine(ctx: HandlerContext, req: ArmRequest): Promise<ArmResponse> {
+  const vm = requireVm(ctx, req);
+  const state = vmState(vm);
+  if (ctx.ops.running(vm.id).length > 0) {
+    throw errors.operationNotAllowed(`Operation 'generalize' is not allowed on VM '${vm.name}' since another operation is in progress.`);
+  }
+  if (state.power !== 'stopped' && state.power !== 'deallocated') {
+    throw errors.operationNotAllowed(`Operation 'generalize' is not allowed on VM '${vm.name}' since the VM is ${state.power}. A VM shut down from inside the guest must still be powered off or deallocated through the API.`);
+  }
+  if (state.disk) await ctx.guest.deprovision(state.disk);
+  state.generalized = true;
+  ctx.resources.save(vm);
+  return { status: 200 };
+}
+
+
+export const deleteVirtualMachine = (ctx: HandlerContext, req: ArmRequest): ArmResponse =>
+  deleteHandler(ctx, { idOf: vmId, style: 'compute', latency: 'vmDeallocate', effect: EFFECT_DELETE })(req);
+export const getVirtualMachineInstanceView = (ctx: HandlerContext, req: ArmRequest): ArmResponse => ({ status: 200, body: instanceView(requireVm(ctx, req)) });
+export const startVirtualMachine = (ctx: HandlerContext, req: ArmRequest): Promise<ArmResponse> => powerAction(ctx, req, 'start');
+export const restartVirtualMachine = (ctx: HandlerContext, req: ArmRequest): Promise<ArmResponse> => powerAction(ctx, req, 'restart');
+export const powerOffVirtualMachine = (ctx: HandlerContext, req: ArmRequest): Promise<ArmResponse> => powerAction(ctx, req, 'powerOff');
+export const deallocateVirtualMachine = (ctx: HandlerContext, req: ArmRequest): Promise<ArmResponse> => powerAction(ctx, req, 'deallocate');
+
+/** The effects VM operations apply when their time comes (also after an emulator restart). */
+export function registerVirtualMachineEffects(ctx: HandlerContext, disks: PendingDisks): void {
+  ctx.ops.registerEffect(EFFECT_CREATED, (args) => completeCreate(ctx, disks, args));
+  ctx.ops.registerEffect(EFFECT_POWER, (args) => completePower(ctx, args));
   ctx.ops.registerEffect(EFFECT_DELETE, (args, op) => deleteTree(ctx, String(args.id), op.id));
+}
 
-  const createOrUpdate = (req: ArmRequest): ArmResponse => {
-    const { sub, rg, vm: name } = req.params as { sub: string; rg: string; vm: string };
-    validateName('virtualMachine', name);
-    resources.requireGroup(sub, rg);
-    const body = bodyObject(req.body);
-    const location = requiredLocation(body, VM_TYPE);
-    const properties = objectAt(body, 'properties') ?? {};
-    const id = vmId(req.params);
-    // A VM whose creation failed is created again by a new PUT (as a retried deployment does).
-    const failedCreate = resources.find(id);
-    if (failedCreate && failedCreate.properties.provisioningState === 'Failed' && !vmState(failedCreate).disk) resources.remove(id);
-    const existing = resources.find(id);
-    if (existing) {
-      if (existing.location !== location) throw errors.invalidParameter('location', `Changing property 'location' is not allowed: the VM is in '${existing.location}', the request says '${location}'.`);
-      existing.tags = tagsOf(body) ?? existing.tags;
-      existing.properties = { ...existing.properties, ...withoutSecrets({ ...properties, storageProfile: existing.properties.storageProfile, osProfile: existing.properties.osProfile }), provisioningState: 'Updating' };
-      resources.save(existing);
-      const op = beginOperation(ctx, req, { resourceId: id, location, style: 'compute', steps: [stepAfter(ctx, 'vmssModelUpdate', { kind: EFFECT_POWER, args: { id, power: vmState(existing).power } })] });
-      return acceptedWrite(req.origin, op, false, present(existing));
-    }
-
-    const hardware = objectAt(properties, 'hardwareProfile', 'properties.hardwareProfile');
-    if (!hardware) throw armError('InvalidParameter', "Required parameter 'hardwareProfile' is missing (null).", 400, { target: 'hardwareProfile' });
-    const vmSize = requiredString(hardware, 'vmSize', 'hardwareProfile.vmSize');
-    const storage = objectAt(properties, 'storageProfile', 'properties.storageProfile') ?? {};
-    const image = resolveImage(ctx, objectAt(storage, 'imageReference', 'storageProfile.imageReference'), location, body.plan);
-    const size = checkVmSize(vmSize, location, image.hyperVGeneration);
-    const osProfile = objectAt(properties, 'osProfile', 'properties.osProfile');
-    if (image.osState === 'Generalized' && !osProfile) throw armError('InvalidParameter', "Required parameter 'osProfile' is missing (null).", 400, { target: 'osProfile' });
-    if (image.osState === 'Specialized' && osProfile) throw armError('InvalidParameter', "Parameter 'osProfile' is not allowed.", 400, { target: 'osProfile' });
-    const adminUsername = osProfile ? requiredString(osProfile, 'adminUsername', 'osProfile.adminUsername') : undefined;
-    const computerName = osProfile ? (stringAt(osProfile, 'computerName', 'osProfile.computerName') ?? name) : name;
-    if (osProfile) checkOsProfile(osProfile, image.osType, computerName);
-    checkOsDiskSize(objectAt(storage, 'osDisk', 'storageProfile.osDisk'), image.osDiskSizeGB);
-    checkNetwork(ctx, properties, location, id);
-    checkCoreQuota(ctx, location, size);
-
-    const osDiskName = `${name}_OsDisk_1_${randomUUID().replace(/-/g, '')}`;
-    const storageProfile: Json = {
-      ...storage,
-      imageReference: { ...(objectAt(storage, 'imageReference') ?? {}), ...(image.exactVersion ? { exactVersion: image.exactVersion } : {}) },
-      osDisk: {
-        ...(objectAt(storage, 'osDisk') ?? {}),
-        osType: image.osType,
-        name: osDiskName,
-        createOption: 'FromImage',
-        managedDisk: { ...((objectAt(storage, 'osDisk') ?? {}).managedDisk as Json | undefined), id: providerId(sub, rg, 'Microsoft.Compute', 'disks', osDiskName) },
-      },
-    };
-    const state: VmState = { power: 'starting', generalized: false, osType: image.osType, hyperVGeneration: image.hyperVGeneration, adminUsername, computerName };
-    const vm = resources.create({
-      id, name, type: VM_TYPE, resourceGroup: rg, location, tags: tagsOf(body),
-      extra: pick(body, ['identity', 'zones', 'plan']),
-      properties: { ...withoutSecrets(properties), storageProfile, vmId: randomUUID(), timeCreated: new Date().toISOString(), provisioningState: 'Creating' },
-      state: state as unknown as Json,
-    });
-    const kind = image.osType === 'Windows' ? 'vmCreateWindows' : 'vmCreateLinux';
-    const op = beginOperation(ctx, req, {
-      resourceId: id, location, style: 'compute', markFailedOnFault: true,
-      steps: [stepAfter(ctx, kind, { kind: EFFECT_CREATED, args: { id, source: image.source, osState: image.osState } })],
-    });
-    // No disk for a create that an injected fault will fail.
-    if (op.steps.some((step) => step.effect.kind === EFFECT_CREATED)) void startDisk(vm, image.source, image.osState);
-    return acceptedWrite(req.origin, op, true, present(vm));
-  };
-
-  const get = (req: ArmRequest): ArmResponse => {
-    const vm = requireVm(req);
-    const expand = (req.query.get('$expand') ?? '').toLowerCase();
-    return { status: 200, body: present(vm, expand === 'instanceview' ? { ...vm.properties, instanceView: instanceView(vm) } : vm.properties) };
-  };
-
-  /**
-   * A newer power action preempts one in flight (its operation ends Failed with OperationPreempted, as Azure's does);
-   * any other operation in flight on the VM (an update, a delete) refuses the action with 409.
-   */
-  const preemptPowerActions = (vm: StoredResource, action: string) => {
-    const inFlight = ctx.ops.running(vm.id).filter((op) => op.resourceId.toLowerCase() === vm.id.toLowerCase());
-    const blocking = inFlight.find((op) => !POWER_OPERATIONS.has(op.operation));
-    if (blocking) throw errors.operationNotAllowed(`Operation '${action}' is not allowed on VM '${vm.name}' since the VM is running operation '${blocking.operation}' (${blocking.id}). Retry after it completes.`);
-    for (const op of inFlight) {
-      ctx.ops.finish(op, { error: { code: 'OperationPreempted', message: `Operation execution has been preempted by a more recent operation ('${action}').` } });
-    }
-  };
-
-  /** A power action: checks Azure's rules, moves to the transitional state, ends in the final one. */
-  const powerAction = (action: 'start' | 'restart' | 'powerOff' | 'deallocate') => async (req: ArmRequest): Promise<ArmResponse> => {
-    const vm = requireVm(req);
-    const state = vmState(vm);
-    if (vm.properties.provisioningState === 'Creating' || vm.properties.provisioningState === 'Deleting') {
-      throw armError('OperationNotAllowed', `Operation '${action}' is not allowed on VM '${vm.name}' since the VM is ${String(vm.properties.provisioningState).toLowerCase()}.`, 409);
-    }
-    if ((action === 'start' || action === 'restart') && state.generalized) {
-      throw errors.operationNotAllowed(`Operation '${action}' is not allowed on VM '${vm.name}' since the VM is generalized.`);
-    }
-    if (action === 'restart' && state.power !== 'running') {
-      throw errors.operationNotAllowed(`Operation 'restart' is not allowed on VM '${vm.name}' since the VM is ${state.power}.`);
-    }
-    const plan = {
-      start: { transitional: 'starting', final: 'running', kind: 'vmStart' },
-      restart: { transitional: 'starting', final: 'running', kind: 'vmRestart' },
-      powerOff: { transitional: 'stopping', final: 'stopped', kind: 'vmPowerOff' },
-      deallocate: { transitional: 'deallocating', final: 'deallocated', kind: 'vmDeallocate' },
-    }[action] as { transitional: PowerState; final: PowerState; kind: 'vmStart' | 'vmRestart' | 'vmPowerOff' | 'vmDeallocate' };
-    preemptPowerActions(vm, action);
-    // A stop or restart ends every guest process (a running script, a detached deprovision).
-    if (action !== 'start' && state.disk) await guest.stopGuest(state.disk);
-    // Deallocating a stopped VM still goes through deallocating; starting a running VM is a no-op that succeeds.
-    if (!(action === 'start' && state.power === 'running')) state.power = plan.transitional;
-    vm.properties.provisioningState = 'Updating';
-    resources.save(vm);
-    const op = beginOperation(ctx, req, { resourceId: vm.id, location: vm.location!, style: 'compute', steps: [stepAfter(ctx, plan.kind, { kind: EFFECT_POWER, args: { id: vm.id, power: plan.final } })] });
-    return acceptedAction(req.origin, op);
-  };
-
-  const generalize = async (req: ArmRequest): Promise<ArmResponse> => {
-    const vm = requireVm(req);
-    const state = vmState(vm);
-    if (ctx.ops.running(vm.id).length > 0) {
-      throw errors.operationNotAllowed(`Operation 'generalize' is not allowed on VM '${vm.name}' since another operation is in progress.`);
-    }
-    if (state.power !== 'stopped' && state.power !== 'deallocated') {
-      throw errors.operationNotAllowed(`Operation 'generalize' is not allowed on VM '${vm.name}' since the VM is ${state.power}. A VM shut down from inside the guest must still be powered off or deallocated through the API.`);
-    }
-    if (state.disk) await guest.deprovision(state.disk);
-    state.generalized = true;
-    resources.save(vm);
-    return { status: 200 };
-  };
-
-  const remove = deleteHandler(ctx, { idOf: vmId, style: 'compute', latency: 'vmDeallocate', effect: EFFECT_DELETE });
-
+/** The route table: each operation's function, given the context (and the disks being made, which creation shares). */
+export function virtualMachineRoutes(ctx: HandlerContext): Route[] {
+  const disks = new PendingDisks();
+  registerVirtualMachineEffects(ctx, disks);
+  const on = (handler: (ctx: HandlerContext, req: ArmRequest) => Promise<ArmResponse> | ArmResponse) => (req: ArmRequest) => handler(ctx, req);
   return [
-    { method: 'PUT', pattern: VM_BASE, operation: 'virtualMachines.createOrUpdate', api: 'compute', handler: createOrUpdate },
-    { method: 'GET', pattern: VM_BASE, operation: 'virtualMachines.get', api: 'compute', handler: get },
-    { method: 'DELETE', pattern: VM_BASE, operation: 'virtualMachines.delete', api: 'compute', handler: remove },
-    { method: 'GET', pattern: `${VM_BASE}/instanceView`, operation: 'virtualMachines.instanceView', api: 'compute', handler: (req) => ({ status: 200, body: instanceView(requireVm(req)) }) },
-    { method: 'POST', pattern: `${VM_BASE}/start`, operation: 'virtualMachines.start', api: 'compute', handler: powerAction('start') },
-    { method: 'POST', pattern: `${VM_BASE}/restart`, operation: 'virtualMachines.restart', api: 'compute', handler: powerAction('restart') },
-    { method: 'POST', pattern: `${VM_BASE}/powerOff`, operation: 'virtualMachines.powerOff', api: 'compute', handler: powerAction('powerOff') },
-    { method: 'POST', pattern: `${VM_BASE}/deallocate`, operation: 'virtualMachines.deallocate', api: 'compute', handler: powerAction('deallocate') },
-    { method: 'POST', pattern: `${VM_BASE}/generalize`, operation: 'virtualMachines.generalize', api: 'compute', handler: generalize },
+    { method: 'PUT', pattern: VM_BASE, operation: 'virtualMachines.createOrUpdate', api: 'compute', handler: (req) => createOrUpdateVirtualMachine(ctx, req, disks) },
+    { method: 'GET', pattern: VM_BASE, operation: 'virtualMachines.get', api: 'compute', handler: on(getVirtualMachine) },
+    { method: 'DELETE', pattern: VM_BASE, operation: 'virtualMachines.delete', api: 'compute', handler: on(deleteVirtualMachine) },
+    { method: 'GET', pattern: `${VM_BASE}/instanceView`, operation: 'virtualMachines.instanceView', api: 'compute', handler: on(getVirtualMachineInstanceView) },
+    { method: 'POST', pattern: `${VM_BASE}/start`, operation: 'virtualMachines.start', api: 'compute', handler: on(startVirtualMachine) },
+    { method: 'POST', pattern: `${VM_BASE}/restart`, operation: 'virtualMachines.restart', api: 'compute', handler: on(restartVirtualMachine) },
+    { method: 'POST', pattern: `${VM_BASE}/powerOff`, operation: 'virtualMachines.powerOff', api: 'compute', handler: on(powerOffVirtualMachine) },
+    { method: 'POST', pattern: `${VM_BASE}/deallocate`, operation: 'virtualMachines.deallocate', api: 'compute', handler: on(deallocateVirtualMachine) },
+    { method: 'POST', pattern: `${VM_BASE}/generalize`, operation: 'virtualMachines.generalize', api: 'compute', handler: on(generalizeVirtualMachine) },
   ];
 }
 
@@ -274,11 +306,11 @@ function pick(body: Json, fields: string[]): Json {
 /** Inline NICs need networkApiVersion; every referenced subnet must exist in the VM's region (InvalidResourceReference). */
 function checkNetwork(ctx: HandlerContext, properties: Json, location: string, vmId: string): void {
   const network = objectAt(properties, 'networkProfile', 'properties.networkProfile');
-  if (!network) throw armError('InvalidParameter', "Required parameter 'networkProfile' is missing (null).", 400, { target: 'networkProfile' });
+  if (!network) throw errors.requiredParameterMissing('networkProfile');
   const configs = network.networkInterfaceConfigurations;
   if (Array.isArray(configs) && configs.length > 0) {
     if (typeof network.networkApiVersion !== 'string') {
-      throw armError('InvalidParameter', "Required parameter 'networkProfile.networkApiVersion' is missing: it is needed with networkInterfaceConfigurations.", 400, { target: 'networkApiVersion' });
+      throw errors.invalidParameter('networkApiVersion', "Required parameter 'networkProfile.networkApiVersion' is missing: it is needed with networkInterfaceConfigurations.");
     }
     for (const config of configs) {
       const ipConfigs = isObject(config) && isObject(config.properties) && Array.isArray(config.properties.ipConfigurations) ? config.properties.ipConfigurations : [];
@@ -291,7 +323,7 @@ function checkNetwork(ctx: HandlerContext, properties: Json, location: string, v
       }
     }
   } else if (!Array.isArray(network.networkInterfaces) || network.networkInterfaces.length === 0) {
-    throw armError('InvalidParameter', 'The VM needs networkProfile.networkInterfaces or networkProfile.networkInterfaceConfigurations (found neither).', 400, { target: 'networkProfile' });
+    throw errors.invalidParameter('networkProfile', 'The VM needs networkProfile.networkInterfaces or networkProfile.networkInterfaceConfigurations (found neither).');
   }
 }
 
@@ -301,19 +333,19 @@ const WINDOWS_NAME_FORBIDDEN = /[`~!@#$%^&*()=+_[\]{}\\|;:.'",<>/?]/;
 function checkOsProfile(osProfile: Json, osType: 'Linux' | 'Windows', computerName: string): void {
   if (osType === 'Windows') {
     if (computerName.length > 15 || /^\d+$/.test(computerName) || WINDOWS_NAME_FORBIDDEN.test(computerName)) {
-      throw armError('InvalidParameter', `Windows computer name cannot be more than 15 characters long, be entirely numeric, or contain the following characters: \` ~ ! @ # $ % ^ & * ( ) = + _ [ ] { } \\ | ; : . ' " , < > / ? (found '${computerName}', ${computerName.length} characters).`, 400, { target: 'computerName' });
+      throw errors.windowsComputerName(computerName);
     }
     return;
   }
   if (computerName.length > 64) {
-    throw armError('InvalidParameter', `Linux host name cannot exceed 64 characters in length (found ${computerName.length}).`, 400, { target: 'computerName' });
+    throw errors.linuxHostNameTooLong(computerName);
   }
   const linux = objectAt(osProfile, 'linuxConfiguration', 'osProfile.linuxConfiguration') ?? {};
   const keys = objectAt(linux, 'ssh', 'osProfile.linuxConfiguration.ssh')?.publicKeys;
   const hasKeys = Array.isArray(keys) && keys.length > 0;
   const passwordDisabled = linux.disablePasswordAuthentication === true;
   if ((passwordDisabled && !hasKeys) || (!hasKeys && typeof osProfile.adminPassword !== 'string')) {
-    throw armError('InvalidParameter', 'Authentication using either SSH or by user name and password must be enabled in Linux profile.', 400, { target: 'linuxConfiguration' });
+    throw errors.linuxAuthenticationMissing();
   }
 }
 
@@ -321,7 +353,7 @@ function checkOsProfile(osProfile: Json, osType: 'Linux' | 'Windows', computerNa
 function checkOsDiskSize(osDisk: Json | undefined, imageSizeGB: number): void {
   const size = osDisk?.diskSizeGB;
   if (typeof size === 'number' && size < imageSizeGB) {
-    throw armError('InvalidParameter', `Disk size ${size}GB is smaller than the size of the corresponding disk in the VM image: ${imageSizeGB}GB. This is not allowed. Please choose equal or greater size or do not specify an explicit size.`, 400, { target: 'osDisk.diskSizeGB' });
+    throw errors.osDiskSmallerThanImage(size, imageSizeGB);
   }
 }
 
@@ -351,7 +383,7 @@ function checkCoreQuota(ctx: HandlerContext, location: string, size: VmSize): vo
   ];
   for (const c of checks) {
     if (c.used + size.vCPUs > c.limit) {
-      throw armError('OperationNotAllowed', `Operation could not be completed as it results in exceeding approved ${c.what} quota. Additional details - Deployment Model: Resource Manager, Location: ${location}, Current Limit: ${c.limit}, Current Usage: ${c.used}, Additional Required: ${size.vCPUs}, (Minimum) New Limit Required: ${c.used + size.vCPUs}.`, 409);
+      throw errors.coreQuotaExceeded({ what: c.what, location, limit: c.limit, used: c.used, required: size.vCPUs });
     }
   }
 }
