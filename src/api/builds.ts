@@ -30,6 +30,11 @@ function accepted(request: HttpRequest, id: string, extra: Record<string, unknow
   return json(202, { id, location, ...extra }, { location });
 }
 
+/** `{ name: { value } }` (ARM parameter files) or `{ name: value }`, as plain values. */
+function parameterValues(parameters: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(parameters).map(([key, value]) => [key, isObject(value) && 'value' in value ? value.value : value]));
+}
+
 /**
  * POST /builds. The body is a template (any shape loadTemplate reads), `{ "templateName": … }` for a stored template,
  * or `{ "templateName": …, "template": …, "parameters"?: … }` for a template given a name (and ARM parameter values).
@@ -40,6 +45,8 @@ export async function postBuild(request: HttpRequest, client: DurableClient): Pr
   const { runs, templates, config } = await services();
   let template: unknown = body.value;
   let name: string | undefined;
+  // A Packer HCL2 template travels as text: `template` is then a string, its variables the `parameters`.
+  let hclText: string | undefined;
   if (isObject(body.value) && 'templateName' in body.value) {
     const { templateName, template: inline, parameters, ...rest } = body.value;
     const errors: TemplateError[] = [];
@@ -55,13 +62,19 @@ export async function postBuild(request: HttpRequest, client: DurableClient): Pr
       const stored = await templates.get(name);
       if (stored === undefined) return notFound('template', name);
       template = stored;
+    } else if (typeof inline === 'string') {
+      hclText = inline;
     } else {
       template = inline;
     }
     // ARM parameter values beside the template: the same shape a blob drop or stored template carries.
-    if (parameters !== undefined) template = { template, parameters };
+    if (hclText !== undefined) template = parameters ?? {};
+    else if (parameters !== undefined) template = { template, parameters };
   }
-  const parsed = await loadTemplate({ json: template }, { ...(name ? { name } : {}), subscriptionId: config.subscriptionId });
+  const options = { ...(name ? { name } : {}), subscriptionId: config.subscriptionId };
+  const parsed = hclText === undefined
+    ? await loadTemplate({ json: template }, options)
+    : await loadTemplate({ path: `${name}.pkr.hcl`, text: hclText }, { ...options, ...(isObject(template) ? { parameters: parameterValues(template) } : {}) });
   if (!parsed.ok) return templateErrorsProblem(parsed.errors);
   const id = await startBake(client, runs, { templateName: parsed.spec.name, trigger: 'http', spec: parsed.spec });
   // Accepted-but-ignored input (read-only fields, resources not deployed) is said, never dropped silently.

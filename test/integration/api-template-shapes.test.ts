@@ -85,4 +85,31 @@ describe('Packer templates through the API', () => {
     expect(response.status).toBe(400);
     expect(((await response.json()) as { errors: { message: string }[] }).errors[0]!.message).toMatch(/kiln CLI, which uploads local files \(LocalFileUnavailable\)$/);
   });
+
+  it('POST /builds takes Packer HCL2 as text, its variables from `parameters`, and names an HCL error with its line', async () => {
+    const hcl = [
+      'variable "image_name" { type = string }',
+      'source "azure-arm" "web" {',
+      '  location = "East US"',
+      '  vm_size = "Standard_DS2_v2"',
+      '  os_type = "Linux"',
+      '  image_publisher = "Canonical"',
+      '  image_offer = "ubuntu-24_04-lts"',
+      '  image_sku = "server"',
+      '  managed_image_name = var.image_name',
+      '  managed_image_resource_group_name = "kiln-images"',
+      '}',
+      'build {',
+      '  sources = ["source.azure-arm.web"]',
+      '  provisioner "shell" { inline = ["echo hello > /etc/kiln-hcl"] }',
+      '}',
+    ].join('\n');
+    const accepted = await call('POST', 'builds', { templateName: 'hcl-web', template: hcl, parameters: { image_name: { value: 'hcl-image' } } });
+    expect(accepted.status).toBe(202);
+    expect(((await accepted.json()) as { id: string }).id).toMatch(/^hcl-web-/);
+
+    const broken = await call('POST', 'builds', { templateName: 'hcl-web', template: `${hcl}\nbuild {` });
+    expect(broken.status).toBe(400);
+    expect(JSON.stringify(await broken.json())).toMatch(/hcl-web\.pkr\.hcl:\d+/);
+  });
 });
