@@ -162,6 +162,9 @@ async function runningRecord(id: string): Promise<{ record: RunRecord } | { resp
 /** POST /builds/{id}/cancel — the bake stops at its next step boundary and cleans up. */
 export async function cancelBuild(request: HttpRequest, client: DurableClient): Promise<HttpResponseInit> {
   const id = request.params.id ?? '';
+  // Canceling a canceled run again is harmless (two cancels racing, a retried request): it answers as done.
+  const ended = await findRun(id);
+  if (ended?.status === 'Canceled') return json(200, { id, location: runUrl(request, id), status: 'Canceled' });
   const found = await runningRecord(id);
   if ('response' in found) return found.response;
   // The bake forwards it to its sub-orchestrations itself.
