@@ -12,7 +12,7 @@ import type { EntityContext } from 'durable-functions';
 
 export interface BakeLockState {
   holder?: { runId: string; leaseUntil: string };
-  queue: { runId: string; seenAt: string }[];
+  queue: { runId: string; seenAt: string; arrivedAt?: string }[];
 }
 
 export interface AcquireRequest {
@@ -23,6 +23,8 @@ export interface AcquireRequest {
   leaseUntil: string;
   /** A queued waiter not seen for this long has given up. */
   staleAfterMs: number;
+  /** When the caller's bake was started: waiters queue in this order, so bakes of one image publish in the order they arrived. */
+  arrivedAt?: string;
 }
 
 export interface AcquireResult {
@@ -54,9 +56,14 @@ export function acquire(state: BakeLockState, request: AcquireRequest): { state:
   // The caller keeps its place (or joins at the end); waiters that stopped asking drop out.
   const queue = state.queue.filter((w) => w.runId === request.runId || now - at(w.seenAt) <= request.staleAfterMs);
   const place = queue.findIndex((w) => w.runId === request.runId);
-  const seen = { runId: request.runId, seenAt: request.now };
-  if (place === -1) queue.push(seen);
-  else queue[place] = seen;
+  const seen = { runId: request.runId, seenAt: request.now, ...(request.arrivedAt ? { arrivedAt: request.arrivedAt } : {}) };
+  if (place !== -1) queue[place] = seen;
+  else {
+    // Behind everyone who arrived earlier (or says nothing), ahead of those who arrived later.
+    const later = request.arrivedAt === undefined ? -1 : queue.findIndex((w) => w.arrivedAt !== undefined && at(w.arrivedAt) > at(request.arrivedAt!));
+    if (later === -1) queue.push(seen);
+    else queue.splice(later, 0, seen);
+  }
   if (!holder && queue[0]?.runId === request.runId) {
     return {
       state: { holder: { runId: request.runId, leaseUntil: request.leaseUntil }, queue: queue.slice(1) },

@@ -104,6 +104,7 @@ export function* lock(run: BakeRun): Flowing<void> {
         now: now.toISOString(),
         leaseUntil: new Date(now.getTime() + leaseMs).toISOString(),
         staleAfterMs: 3 * bakePlan.poll.maxMs + 60_000,
+        arrivedAt: run.record.createdAt,
       };
       const result = yield* run.flow.entity<AcquireResult>(Entity.bakeLock, key, 'acquire', request);
       if (result.granted) break;

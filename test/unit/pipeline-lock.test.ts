@@ -58,4 +58,14 @@ describe('bake lock', () => {
     expect(lockKey(id)).toBe(lockKey(id.toUpperCase()));
     expect(lockKey(id)).not.toMatch(/[/@]/);
   });
+
+  it('queues waiters in the order their bakes arrived, not the order they first asked', () => {
+    let state = ask({ queue: [] }, 'run-a', 0).state;
+    const askArrived = (st: BakeLockState, runId: string, minute: number, arrived: number) =>
+      acquire(st, { runId, now: t(minute), leaseUntil: t(minute + 60), staleAfterMs: 5 * 60_000, arrivedAt: t(arrived) });
+    state = askArrived(state, 'run-late', 1, 3).state;
+    state = askArrived(state, 'run-early', 2, 1).state;
+    expect(state.queue.map((w) => w.runId)).toEqual(['run-early', 'run-late']);
+    expect(release(state, { runId: 'run-a' }).result).toEqual({ next: 'run-early' });
+  });
 });
