@@ -53,6 +53,9 @@ export async function postBuild(request: HttpRequest, client: DurableClient): Pr
     if (typeof templateName !== 'string' || !TEMPLATE_NAME.test(templateName)) {
       errors.push({ path: 'templateName', message: 'expected a template name', expected: TEMPLATE_NAME_EXPECTED, found: shown(templateName) });
     }
+    if (parameters !== undefined && !isObject(parameters)) {
+      errors.push({ path: 'parameters', message: 'expected parameter values by name', expected: '{ "name": value } or { "name": { "value": … } }', found: shown(parameters) });
+    }
     for (const key of Object.keys(rest)) {
       errors.push({ path: key, message: `unexpected member ${key} beside templateName`, expected: 'templateName, template and parameters only' });
     }
@@ -74,7 +77,7 @@ export async function postBuild(request: HttpRequest, client: DurableClient): Pr
   const options = { ...(name ? { name } : {}), subscriptionId: config.subscriptionId };
   const parsed = hclText === undefined
     ? await loadTemplate({ json: template }, options)
-    : await loadTemplate({ path: `${name}.pkr.hcl`, text: hclText }, { ...options, ...(isObject(template) ? { parameters: parameterValues(template) } : {}) });
+    : await loadTemplate({ path: `${name}.pkr.hcl`, text: hclText }, { ...options, parameters: parameterValues(template as Record<string, unknown>) });
   if (!parsed.ok) return templateErrorsProblem(parsed.errors);
   const id = await startBake(client, runs, { templateName: parsed.spec.name, trigger: 'http', spec: parsed.spec });
   // Accepted-but-ignored input (read-only fields, resources not deployed) is said, never dropped silently.
@@ -150,8 +153,8 @@ async function findRun(id: string): Promise<RunRecord | undefined> {
   return isRunId(id) ? (await services()).runs.get(id) : undefined;
 }
 
-async function runningRecord(id: string): Promise<{ record: RunRecord } | { response: HttpResponseInit }> {
-  const record = await findRun(id);
+async function runningRecord(id: string, found?: RunRecord): Promise<{ record: RunRecord } | { response: HttpResponseInit }> {
+  const record = found ?? (await findRun(id));
   if (!record) return { response: notFound('run', id) };
   if (FINAL_RUN_STATUSES.has(record.status)) {
     return { response: problem(409, 'run-finished', `run ${id} has already ended (${record.status})`, { runStatus: record.status }) };
@@ -163,9 +166,9 @@ async function runningRecord(id: string): Promise<{ record: RunRecord } | { resp
 export async function cancelBuild(request: HttpRequest, client: DurableClient): Promise<HttpResponseInit> {
   const id = request.params.id ?? '';
   // Canceling a canceled run again is harmless (two cancels racing, a retried request): it answers as done.
-  const ended = await findRun(id);
-  if (ended?.status === 'Canceled') return json(200, { id, location: runUrl(request, id), status: 'Canceled' });
-  const found = await runningRecord(id);
+  const record = await findRun(id);
+  if (record?.status === 'Canceled') return json(200, { id, location: runUrl(request, id), status: 'Canceled' });
+  const found = await runningRecord(id, record);
   if ('response' in found) return found.response;
   // The bake forwards it to its sub-orchestrations itself.
   await client.raiseEvent(id, BakeEvent.cancel, null);

@@ -108,6 +108,10 @@ describe('Packer templates through the API', () => {
     expect(accepted.status).toBe(202);
     expect(((await accepted.json()) as { id: string }).id).toMatch(/^hcl-web-/);
 
+    const badParameters = await call('POST', 'builds', { templateName: 'hcl-web', template: hcl, parameters: 'image_name=x' });
+    expect(badParameters.status).toBe(400);
+    expect(((await badParameters.json()) as { errors: { path: string }[] }).errors[0]!.path).toBe('parameters');
+
     const broken = await call('POST', 'builds', { templateName: 'hcl-web', template: `${hcl}\nbuild {` });
     expect(broken.status).toBe(400);
     expect(JSON.stringify(await broken.json())).toMatch(/hcl-web\.pkr\.hcl:\d+/);
