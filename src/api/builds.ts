@@ -3,6 +3,8 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { DurableClient } from 'durable-functions';
 import { loadTemplate } from '../template/index.ts';
+import { parameterValuesOf } from '../template/arm/parameters.ts';
+import { isTemplateName, loadTemplateFiles, type TemplateFiles } from '../template/stored.ts';
 import { isRunId, retryRunId } from '../runs/ids.ts';
 import { advanceLogCursor, decodeLogCursor, encodeLogCursor } from './log-cursor.ts';
 import type { RunRecord, RunStatus } from '../runs/record.ts';
@@ -30,11 +32,6 @@ function accepted(request: HttpRequest, id: string, extra: Record<string, unknow
   return json(202, { id, location, ...extra }, { location });
 }
 
-/** `{ name: { value } }` (ARM parameter files) or `{ name: value }`, as plain values. */
-function parameterValues(parameters: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(parameters).map(([key, value]) => [key, isObject(value) && 'value' in value ? value.value : value]));
-}
-
 /**
  * POST /builds. The body is a template (any shape loadTemplate reads), `{ "templateName": … }` for a stored template,
  * or `{ "templateName": …, "template": …, "parameters"?: … }` for a template given a name (and ARM parameter values).
@@ -45,8 +42,11 @@ export async function postBuild(request: HttpRequest, client: DurableClient): Pr
   const { runs, templates, config } = await services();
   let template: unknown = body.value;
   let name: string | undefined;
+  // A stored template is read as its files: a Packer HCL2 one, or one with a parameters file beside it.
+  let stored: TemplateFiles | undefined;
   // A Packer HCL2 template travels as text: `template` is then a string, its variables the `parameters`.
   let hclText: string | undefined;
+  let given: Record<string, unknown> | undefined;
   if (isObject(body.value) && 'templateName' in body.value) {
     const { templateName, template: inline, parameters, ...rest } = body.value;
     const errors: TemplateError[] = [];
@@ -62,22 +62,28 @@ export async function postBuild(request: HttpRequest, client: DurableClient): Pr
     if (errors.length) return templateErrorsProblem(errors);
     name = templateName as string;
     if (inline === undefined) {
-      const stored = await templates.get(name);
+      stored = isTemplateName(name) ? await templates.read(name) : undefined;
       if (stored === undefined) return notFound('template', name);
-      template = stored;
     } else if (typeof inline === 'string') {
       hclText = inline;
     } else {
       template = inline;
     }
-    // ARM parameter values beside the template: the same shape a blob drop or stored template carries.
-    if (hclText !== undefined) template = parameters ?? {};
-    else if (parameters !== undefined) template = { template, parameters };
+    if (parameters !== undefined) {
+      const read = parameterValuesOf(parameters);
+      if (read.errors.length > 0) return templateErrorsProblem(read.errors.map((e) => ({ ...e, path: e.path === '$' ? 'parameters' : `parameters.${e.path}` })));
+      given = read.values;
+    }
+    // ARM parameter values beside an inline JSON template: the same shape a blob drop or stored template carries.
+    if (given !== undefined && hclText === undefined && !stored) template = { template, parameters };
   }
   const options = { ...(name ? { name } : {}), subscriptionId: config.subscriptionId };
-  const parsed = hclText === undefined
-    ? await loadTemplate({ json: template }, options)
-    : await loadTemplate({ path: `${name}.pkr.hcl`, text: hclText }, { ...options, parameters: parameterValues(template as Record<string, unknown>) });
+  const withValues = { ...options, ...(given ? { parameters: given } : {}) };
+  const parsed = stored
+    ? await loadTemplateFiles(stored, withValues)
+    : hclText === undefined
+      ? await loadTemplate({ json: template }, options)
+      : await loadTemplate({ path: `${name}.pkr.hcl`, text: hclText }, withValues);
   if (!parsed.ok) return templateErrorsProblem(parsed.errors);
   const id = await startBake(client, runs, { templateName: parsed.spec.name, trigger: 'http', spec: parsed.spec });
   // Accepted-but-ignored input (read-only fields, resources not deployed) is said, never dropped silently.

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { CronExpressionParser } from 'cron-parser';
 import { isRunId } from '../runs/ids.ts';
-import { parseTemplate } from '../template/index.ts';
+import { loadTemplateFiles } from '../template/stored.ts';
 import { TEMPLATE_NAME } from '../template/fields.ts';
 import { json, notFound } from './problem.ts';
 import { services } from './services.ts';
@@ -95,11 +95,13 @@ export function nextOccurrence(cron: string, now: Date): string {
 
 /** GET /schedules — each stored template's schedule and its next patch rebuild. */
 export async function listSchedules(): Promise<HttpResponseInit> {
-  const { templates } = await services();
+  const { templates, config } = await services();
   const now = new Date();
   const items = [];
   for (const name of (await templates.list()).filter((n) => TEMPLATE_NAME.test(n)).sort()) {
-    const parsed = parseTemplate(await templates.get(name), { name });
+    const stored = await templates.read(name);
+    if (!stored) continue;
+    const parsed = await loadTemplateFiles(stored, { name, subscriptionId: config.subscriptionId });
     if (!parsed.ok) {
       items.push({ name, valid: false, errors: parsed.errors.map(({ path, message }) => ({ path, message })) });
       continue;

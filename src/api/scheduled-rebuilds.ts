@@ -7,8 +7,8 @@ import { latestPlatformImageVersion } from '../azure/marketplace.ts';
 import {
   galleryTarget, isScheduleDue, planPatchRebuild, planSourceUpdateRebuild, SchedulePlanError, sourceUpdateDecision,
 } from '../pipeline/schedule.ts';
-import { loadTemplate } from '../template/index.ts';
 import { TEMPLATE_NAME } from '../template/fields.ts';
+import { loadTemplateFiles } from '../template/stored.ts';
 import type { BakeSpec } from '../template/spec.ts';
 import { startBake } from './bakes.ts';
 import { openScheduleStateStore, type ScheduleStateStore } from './schedule-state.ts';
@@ -26,6 +26,8 @@ export function tickTime(timer: Timer): Date {
 interface ScheduledTemplate {
   name: string;
   spec: BakeSpec;
+  /** When the template file was last written (stored or dropped). */
+  storedAt: Date;
 }
 
 /**
@@ -36,15 +38,16 @@ async function scheduledTemplates(svc: Services, context: InvocationContext): Pr
   const found: ScheduledTemplate[] = [];
   for (const name of await svc.templates.list()) {
     if (!TEMPLATE_NAME.test(name)) continue;
-    let stored: unknown;
+    let stored: Awaited<ReturnType<typeof svc.templates.read>>;
     try {
-      stored = await svc.templates.get(name);
+      stored = await svc.templates.read(name);
     } catch (error) {
       context.warn(`schedule: template ${name} cannot be read (${(error as Error).message}); skipped`);
       continue;
     }
-    const parsed = await loadTemplate({ json: stored }, { name, subscriptionId: svc.config.subscriptionId });
-    if (parsed.ok) found.push({ name, spec: parsed.spec });
+    if (!stored) continue;
+    const parsed = await loadTemplateFiles(stored, { name, subscriptionId: svc.config.subscriptionId });
+    if (parsed.ok) found.push({ name, spec: parsed.spec, storedAt: stored.lastModified });
     else context.warn(`schedule: template ${name} is invalid (${parsed.errors.length} errors); skipped`);
   }
   return found;
@@ -81,11 +84,6 @@ async function galleryVersions(svc: Services, imageDefinitionId: string): Promis
   return undefined;
 }
 
-async function templateCreatedAt(svc: Services, name: string): Promise<Date> {
-  const properties = await svc.templates.container.getBlobClient(`${name}.json`).getProperties();
-  return properties.lastModified ?? new Date(0);
-}
-
 /**
  * Patch rebuilds: a template whose schedule.patch had an occurrence since the last tick (or since it was stored)
  * is rebuilt from its image's latest gallery version with the OS patch step, as the next patch version.
@@ -95,9 +93,9 @@ export async function runPatchRebuilds(timer: Timer, client: DurableClient, cont
   const svc = await services();
   const state: ScheduleStateStore = await openScheduleStateStore(svc.azure.blobs);
   const templates = (await scheduledTemplates(svc, context)).filter((t) => t.spec.schedule.patch);
-  await eachTemplate(context, 'patch rebuild', templates, async ({ name, spec }) => {
+  await eachTemplate(context, 'patch rebuild', templates, async ({ name, spec, storedAt }) => {
     const since = (await state.get(name)).patchCheckedAt;
-    const from = since ? new Date(since) : await templateCreatedAt(svc, name);
+    const from = since ? new Date(since) : storedAt;
     if (isScheduleDue(spec.schedule.patch!, from, tick)) {
       // Azure failures throw and leave the occurrence due, so the next tick tries again; a template that cannot
       // be patched (no gallery target, an OS Kiln cannot tell) is reported once per occurrence and skipped.

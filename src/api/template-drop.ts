@@ -1,10 +1,15 @@
-/** The blob trigger's handler: a template dropped into container `templates` starts one bake of it. */
+/**
+ * The blob trigger's handler: a template dropped into container `templates` (`{name}.json`, `{name}.pkr.hcl`)
+ * starts one bake of it, with the values files beside it (`{name}.parameters.json`, `{name}.pkrvars.hcl`).
+ */
 
 import { createHash } from 'node:crypto';
 import type { InvocationContext } from '@azure/functions';
 import type { DurableClient } from 'durable-functions';
 import { newRunId } from '../runs/ids.ts';
-import { loadTemplate } from '../template/index.ts';
+import { TEMPLATE_NAME } from '../template/fields.ts';
+import { TEMPLATE_FILE_NAMES, isTemplateName, loadTemplateFiles, templateFileRole, utf8Text } from '../template/stored.ts';
+import type { TemplateError } from '../template/spec.ts';
 import { recordRefusedBake, startBake } from './bakes.ts';
 import { services } from './services.ts';
 
@@ -24,29 +29,55 @@ function runIdOf(name: string, properties: BlobProperties | undefined): string {
   return newRunId(name, at, () => suffix);
 }
 
+function bytesOf(blob: unknown): Uint8Array {
+  if (blob instanceof Uint8Array) return blob;
+  return Buffer.from(typeof blob === 'string' ? blob : JSON.stringify(blob), 'utf8');
+}
+
 /**
- * Each blob version fires once (the host keeps receipts). An invalid template gives a Failed run record holding
- * every validation error; nothing here throws for bad input, so a bad upload never retries or poisons the trigger.
+ * Each blob version fires once (the host keeps receipts). A drop Kiln cannot read (an invalid template, a file
+ * that is not UTF-8, a name Kiln does not know) gives a Failed run record holding every error; nothing here throws
+ * for bad input, so a bad upload never retries or poisons the trigger.
  */
 export async function handleTemplateDrop(blob: unknown, client: DurableClient, context: InvocationContext): Promise<void> {
-  const name = String(context.triggerMetadata?.name ?? '');
-  const { runs, config } = await services();
-  const runId = runIdOf(name, context.triggerMetadata?.properties as BlobProperties | undefined);
-  const text = Buffer.isBuffer(blob) ? blob.toString('utf8') : typeof blob === 'string' ? blob : JSON.stringify(blob);
-  const parsed = await loadTemplate({ path: name, text }, { name, subscriptionId: config.subscriptionId });
-  if (!parsed.ok) {
-    if (await runs.get(runId)) return;
-    await recordRefusedBake(runs, { templateName: name, trigger: 'blob', errors: parsed.errors, runId });
-    const count = parsed.errors.length;
-    context.warn(`templates/${name}.json is not a valid template (${count} error${count === 1 ? '' : 's'}); run ${runId} records them`);
+  const blobName = String(context.triggerMetadata?.name ?? '');
+  const role = templateFileRole(blobName);
+  if (role && role.role !== 'template') {
+    context.log(`templates/${blobName}: values for template ${role.name}, read when that template is dropped or baked`);
     return;
   }
+  const name = role?.name ?? blobName;
+  const { runs, templates, config } = await services();
+  const runId = runIdOf(name, context.triggerMetadata?.properties as BlobProperties | undefined);
+  const refuse = async (errors: TemplateError[]): Promise<void> => {
+    if (await runs.get(runId)) return;
+    await recordRefusedBake(runs, { templateName: name, trigger: 'blob', errors, runId });
+    const count = errors.length;
+    context.warn(`templates/${blobName} is not a template Kiln can bake (${count} error${count === 1 ? '' : 's'}); run ${runId} records them`);
+  };
+  if (!role) {
+    return refuse([{ path: blobName, message: `Kiln reads templates named ${TEMPLATE_FILE_NAMES}`, expected: TEMPLATE_FILE_NAMES, found: JSON.stringify(blobName) }]);
+  }
+  const decoded = utf8Text(blobName, bytesOf(blob));
+  if ('error' in decoded) return refuse([decoded.error]);
+  // The values beside this version of the template, as they are now: drop them first, then the template.
+  const beside = TEMPLATE_NAME.test(name) && isTemplateName(name) ? await templates.read(name) : undefined;
+  const files = {
+    file: blobName,
+    text: decoded.text,
+    ...(beside?.parameters !== undefined ? { parameters: beside.parameters } : {}),
+    ...(beside?.variables !== undefined ? { variables: beside.variables } : {}),
+  };
+  // Reading does no I/O: a throw is a reader's bug on this input, recorded for the user rather than retried to poison.
+  const parsed = await loadTemplateFiles(files, { name, subscriptionId: config.subscriptionId })
+    .catch((error: Error) => ({ ok: false as const, errors: [{ path: blobName, message: `Kiln could not read this file: ${error.message}` }] }));
+  if (!parsed.ok) return refuse(parsed.errors);
   // The orchestration, not the record, says whether this version's bake started (the record is written first).
   if ((await client.getStatus(runId).catch(() => undefined))?.runtimeStatus) {
-    context.log(`templates/${name}.json: this version already started run ${runId}`);
+    context.log(`templates/${blobName}: this version already started run ${runId}`);
     return;
   }
   await startBake(client, runs, { templateName: name, trigger: 'blob', spec: parsed.spec, runId });
-  context.log(`templates/${name}.json: started bake ${runId}`);
-  for (const warning of parsed.warnings) context.warn(`templates/${name}.json: ${warning.path}: ${warning.message}`);
+  context.log(`templates/${blobName}: started bake ${runId}`);
+  for (const warning of parsed.warnings) context.warn(`templates/${blobName}: ${warning.path}: ${warning.message}`);
 }

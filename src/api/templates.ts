@@ -1,25 +1,60 @@
-/** HTTP handlers for /templates: store, read, list and delete templates (container `templates`, `{name}.json`). */
+/** HTTP handlers for /templates: store, read, list and delete templates (container `templates`: `{name}.json`, `{name}.pkr.hcl`). */
 
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import { loadTemplate } from '../template/index.ts';
+import { loadTemplate, type TemplateError } from '../template/index.ts';
+import { isTemplateName, loadTemplateFiles, templateFileNames, type TemplateFiles } from '../template/stored.ts';
+import { shown } from './json-text.ts';
 import { TEMPLATE_NAME, TEMPLATE_NAME_EXPECTED } from '../template/fields.ts';
 import { json, notFound, problem } from './problem.ts';
 import { readJsonBody, templateErrorsProblem } from './request.ts';
 import { services } from './services.ts';
 
 function checkName(name: string): HttpResponseInit | undefined {
-  if (TEMPLATE_NAME.test(name)) return undefined;
+  if (TEMPLATE_NAME.test(name) && isTemplateName(name)) return undefined;
   return templateErrorsProblem([{
     path: 'name',
     message: 'invalid template name',
-    expected: TEMPLATE_NAME_EXPECTED,
+    expected: `${TEMPLATE_NAME_EXPECTED}, not ending in .parameters`,
     found: JSON.stringify(name),
   }]);
 }
 
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const HCL_MEMBERS = ['template', 'parameters', 'variables'];
+
 /**
- * PUT /templates/{name} — validates, then stores the template. Storing it is a blob drop: the blob trigger starts
- * a bake of it, as for any upload to the container.
+ * `{ "template": "<HCL2 text>", "parameters"?: {…}, "variables"?: "<.pkrvars.hcl text>" }`: a Packer HCL2
+ * template (JSON carries it as a string) as the files it is stored as; undefined for a JSON template.
+ */
+function hclFiles(name: string, body: unknown): { files: TemplateFiles; errors: TemplateError[] } | undefined {
+  if (!isObject(body) || typeof body.template !== 'string') return undefined;
+  const errors: TemplateError[] = [];
+  for (const key of Object.keys(body).filter((k) => !HCL_MEMBERS.includes(k))) {
+    errors.push({ path: key, message: `unexpected member ${key} beside an HCL2 template`, expected: HCL_MEMBERS.join(', ') });
+  }
+  if (body.parameters !== undefined && !isObject(body.parameters)) {
+    errors.push({ path: 'parameters', message: 'expected variable values by name', expected: '{ "name": value }', found: shown(body.parameters) });
+  }
+  if (body.variables !== undefined && typeof body.variables !== 'string') {
+    errors.push({ path: 'variables', message: 'expected the text of a .pkrvars.hcl file', expected: 'a string', found: shown(body.variables) });
+  }
+  const names = templateFileNames(name);
+  const files: TemplateFiles = {
+    file: names.hcl,
+    text: body.template,
+    ...(isObject(body.parameters) ? { parameters: JSON.stringify(body.parameters, null, 2) } : {}),
+    ...(typeof body.variables === 'string' ? { variables: body.variables } : {}),
+  };
+  return { files, errors };
+}
+
+/**
+ * PUT /templates/{name} — validates, then stores the template: JSON as `{name}.json`; a Packer HCL2 template
+ * (`template` as text) as `{name}.pkr.hcl` with its values beside it. Storing it is a blob drop: the blob trigger
+ * starts a bake of it, as for any upload to the container; a scheduled rebuild reads the same files later.
  */
 export async function putTemplate(request: HttpRequest): Promise<HttpResponseInit> {
   const name = request.params.name ?? '';
@@ -28,19 +63,47 @@ export async function putTemplate(request: HttpRequest): Promise<HttpResponseIni
   const body = await readJsonBody(request);
   if (!body.ok) return body.response;
   const { templates, config } = await services();
-  const parsed = await loadTemplate({ json: body.value }, { name, subscriptionId: config.subscriptionId });
+  const options = { name, subscriptionId: config.subscriptionId };
+  const hcl = hclFiles(name, body.value);
+  if (hcl && hcl.errors.length > 0) return templateErrorsProblem(hcl.errors);
+  const parsed = hcl ? await loadTemplateFiles(hcl.files, options) : await loadTemplate({ json: body.value }, options);
   if (!parsed.ok) return templateErrorsProblem(parsed.errors);
-  const existed = (await templates.get(name)) !== undefined;
-  await templates.put(name, body.value);
+  const existed = (await templates.read(name)) !== undefined;
+  if (hcl) {
+    const { text, parameters, variables } = hcl.files;
+    await templates.write(name, { format: 'hcl', text, ...(parameters !== undefined ? { parameters } : {}), ...(variables !== undefined ? { variables } : {}) });
+  } else {
+    await templates.put(name, body.value);
+  }
   const location = `${new URL(request.url).origin}/api/templates/${encodeURIComponent(name)}`;
-  return json(existed ? 200 : 201, { name, location }, { location });
+  return json(existed ? 200 : 201, { name, location, ...(parsed.warnings.length > 0 ? { warnings: parsed.warnings } : {}) }, { location });
 }
 
-/** GET /templates/{name} — the template as stored; a name no template can have is simply unknown. */
+/**
+ * GET /templates/{name} — the template as stored: the JSON of a JSON template; a Packer HCL2 template in the shape
+ * PUT takes it (`{ template, parameters?, variables? }`); a dropped file that is not JSON as its text.
+ */
 export async function getTemplate(request: HttpRequest): Promise<HttpResponseInit> {
   const name = request.params.name ?? '';
-  const template = TEMPLATE_NAME.test(name) ? await (await services()).templates.get(name) : undefined;
-  return template === undefined ? notFound('template', name) : json(200, template);
+  const stored = TEMPLATE_NAME.test(name) && isTemplateName(name) ? await (await services()).templates.read(name) : undefined;
+  if (stored === undefined) return notFound('template', name);
+  if (stored.file.endsWith('.json')) {
+    try {
+      return json(200, JSON.parse(stored.text.replace(/^\uFEFF/, '')));
+    } catch {
+      return { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: stored.text };
+    }
+  }
+  const parameters = stored.parameters === undefined ? undefined : parsedOrText(stored.parameters);
+  return json(200, { template: stored.text, ...(parameters !== undefined ? { parameters } : {}), ...(stored.variables !== undefined ? { variables: stored.variables } : {}) });
+}
+
+function parsedOrText(text: string): unknown {
+  try {
+    return JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch {
+    return text;
+  }
 }
 
 /** DELETE /templates/{name}. */

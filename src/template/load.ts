@@ -33,6 +33,8 @@ export interface LoadOptions extends ParseOptions {
   subscriptionId?: string;
   /** The resource group `resourceGroup()` and `resourceId()` resolve to in ARM expressions. */
   resourceGroup?: string;
+  /** Packer HCL2 variables files (`*.pkrvars.hcl`) given beside the template text. */
+  variableFiles?: { path: string; text: string }[];
 }
 
 /** One converted input: the AIB imageTemplate resource it became, and what the conversion noticed on the way. */

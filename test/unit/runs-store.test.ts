@@ -82,17 +82,33 @@ describe('RunStore', () => {
 });
 
 describe('TemplateStore', () => {
-  it('puts, gets, lists and deletes templates by name', async () => {
+  it('puts, reads, lists and deletes templates by name', async () => {
     const template = { properties: { source: { type: 'PlatformImage' } } };
     await templates.put('ubuntu-web', template);
-    expect(await templates.get('ubuntu-web')).toEqual(template);
+    expect(JSON.parse((await templates.read('ubuntu-web'))!.text)).toEqual(template);
     expect(await templates.list()).toContain('ubuntu-web');
     expect(await templates.delete('ubuntu-web')).toBe(true);
     expect(await templates.delete('ubuntu-web')).toBe(false);
-    expect(await templates.get('ubuntu-web')).toBeUndefined();
+    expect(await templates.read('ubuntu-web')).toBeUndefined();
   });
 
-  it('refuses a name that is not a plain blob name', async () => {
-    await expect(templates.get('../runs/x')).rejects.toThrow(TemplateNameError);
+  it('keeps an HCL2 template with the values beside it, and a rewrite removes what it no longer gives', async () => {
+    await templates.put('web', { properties: {} });
+    await templates.write('web', { format: 'hcl', text: 'source "azure-arm" "x" {}', parameters: '{"a":"1"}', variables: 'b = "2"' });
+    expect(await templates.read('web')).toMatchObject({ file: 'web.pkr.hcl', text: 'source "azure-arm" "x" {}', parameters: '{"a":"1"}', variables: 'b = "2"' });
+    // The JSON spelling was replaced, and the values files are not templates of their own.
+    expect((await templates.list()).filter((n) => n.startsWith('web'))).toEqual(['web']);
+    await templates.write('web', { format: 'hcl', text: 'source "azure-arm" "y" {}' });
+    const again = await templates.read('web');
+    expect(again).toMatchObject({ file: 'web.pkr.hcl', text: 'source "azure-arm" "y" {}' });
+    expect(again).not.toHaveProperty('parameters');
+    expect(again).not.toHaveProperty('variables');
+    expect(await templates.delete('web')).toBe(true);
+    expect(await templates.list()).not.toContain('web');
+  });
+
+  it('refuses a name that is not a plain blob name, or that would read as a values file', async () => {
+    await expect(templates.read('../runs/x')).rejects.toThrow(TemplateNameError);
+    await expect(templates.put('web.parameters', {})).rejects.toThrow(TemplateNameError);
   });
 });

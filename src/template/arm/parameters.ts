@@ -46,3 +46,16 @@ export function parseAssignment(text: string): { name: string; value: string } |
   if (eq <= 0) return undefined;
   return { name: text.slice(0, eq).trim(), value: text.slice(eq + 1) };
 }
+
+/**
+ * Values given beside a template (the API's `parameters`, a `.parameters.json` file): a deployment parameters file,
+ * ARM's `{ "name": { "value": … } }`, or plain `{ "name": value }` (a Packer template's variables).
+ */
+export function parameterValuesOf(json: unknown): { values: ParameterValues; errors: TemplateError[] } {
+  if (isParametersFile(json)) return readParameterValues(json);
+  if (!isPlainObject(json)) {
+    return { values: {}, errors: [{ path: '$', message: 'must be an object of values by name', expected: '{ "name": value } or { "name": { "value": … } }', found: describe(json) }] };
+  }
+  const armShaped = Object.values(json).some((entry) => isPlainObject(entry) && ('value' in entry || 'reference' in entry));
+  return armShaped ? readParameterValues(json) : { values: { ...json }, errors: [] };
+}

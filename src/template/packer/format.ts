@@ -4,6 +4,7 @@
  * refused with a pointer to the CLI, which uploads them.
  */
 
+import { parameterValuesOf } from '../arm/parameters.ts';
 import { convertPacker, isPackerHclPath, isPackerJson, templateNameOf } from './index.ts';
 
 /** What the loader hands a format (structurally the loader's TemplateInput). */
@@ -19,6 +20,7 @@ export interface PackerFormatOptions {
   subscriptionId?: string;
   location?: string;
   name?: string;
+  variableFiles?: { path: string; text: string }[];
 }
 
 export type PackerFormatConversion =
@@ -36,8 +38,7 @@ function wrapped(json: unknown): { template: Record<string, unknown>; parameters
   if (!isObject(json) || !isPackerJson(json.template)) return undefined;
   if (!Object.keys(json).every((k) => ['template', 'parameters', 'location'].includes(k))) return undefined;
   // ARM's `{ name: { value } }` or plain `{ name: value }`.
-  const parameters = Object.fromEntries(Object.entries(isObject(json.parameters) ? json.parameters : {})
-    .map(([k, v]) => [k, isObject(v) && 'value' in v ? v.value : v]));
+  const parameters = isObject(json.parameters) ? parameterValuesOf(json.parameters).values : {};
   return { template: json.template, parameters, ...(typeof json.location === 'string' ? { location: json.location } : {}) };
 }
 
@@ -57,7 +58,7 @@ export const packerFormat = {
     const path = input.path && (json ? !isPackerHclPath(input.path) : true) ? input.path : `${givenOptions.name ?? 'template'}.json`;
     const text = input.text ?? JSON.stringify(input.json, null, 2);
     const vars = Object.fromEntries(Object.entries(options.parameters ?? {}).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]));
-    const result = await convertPacker({ files: [{ path, text }], vars }, {
+    const result = await convertPacker({ files: [{ path, text }], vars, ...(options.variableFiles ? { varFiles: options.variableFiles } : {}) }, {
       ...(options.subscriptionId ? { subscriptionId: options.subscriptionId } : {}),
       ...(options.location ? { location: options.location } : {}),
       name: options.name ?? templateNameOf(path),
