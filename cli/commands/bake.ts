@@ -6,32 +6,16 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { KilnClient } from '../../src/api/client.ts';
 import type { LocalDefault } from '../../local/default.ts';
-import { loadTemplateFile, type LoadResult } from '../../src/template/index.ts';
-import type { Upload } from '../../src/template/packer/index.ts';
 import { watchRun } from '../progress-watch.ts';
 import { bakeExitCode, summaryLines } from '../progress.ts';
 import { action, addApiOptions, connect, printJson, type ApiOptions } from './api-options.ts';
 import { addLocalOptions, localDefaultOptions, type LocalOptions } from './local-options.ts';
-import { addTemplateOptions, loadOptionsOf, type TemplateOptions } from './template-options.ts';
-import { formatError } from './validate.ts';
-import { addPackerOptions, isPackerInput, loadPackerPath, LOCAL_SUBSCRIPTION_ID, uploadFiles, type PackerCliOptions } from './convert.ts';
+import { addTemplateOptions, type TemplateOptions } from './template-options.ts';
+import { readTemplateInput } from './template-input.ts';
+import { addPackerOptions, failed, uploadFiles, type PackerCliOptions } from './convert.ts';
 
 interface BakeOptions extends ApiOptions, LocalOptions, TemplateOptions, PackerCliOptions {
   json?: boolean;
-}
-
-/** The template and the local files to upload before it: a Packer template converted, any other shape loaded. */
-async function readBakeInput(file: string, options: BakeOptions): Promise<{ parsed: LoadResult; uploads: Upload[] }> {
-  const loadOptions = await loadOptionsOf(options);
-  if (!(await isPackerInput(file))) return { parsed: await loadTemplateFile(file, loadOptions), uploads: [] };
-  // The local default's subscription only when baking on it; a remote Kiln needs the template's or --subscription.
-  const { result, notes, uploads } = await loadPackerPath(file, options, loadOptions, options.endpoint ? undefined : LOCAL_SUBSCRIPTION_ID);
-  if (!result.ok) return { parsed: result, uploads };
-  // What was dropped (credentials, deprovision lines, passwords) is said; the ignored lines are counted.
-  const dropped = notes.filter((n) => n.kind === 'dropped').map((n) => ({ path: n.at, message: `${n.what}: ${n.message}` }));
-  const ignored = notes.filter((n) => n.kind === 'ignored').length;
-  const counted = ignored > 0 ? [{ path: file, message: `${ignored} Packer setting(s) ignored; kiln validate ${file} lists them with the reason` }] : [];
-  return { parsed: { ...result, warnings: [...dropped, ...counted, ...result.warnings] }, uploads };
 }
 
 /**
@@ -73,13 +57,8 @@ export function registerBake(program: Command): void {
       .option('--json', 'print the final run record as JSON'),
   )))).action(action(async (file: string, options: BakeOptions) => {
     // Checked here first so every template error shows at once, before anything starts.
-    const { parsed, uploads } = await readBakeInput(file, options);
-    if (!parsed.ok) {
-      process.stderr.write(`${file}: ${parsed.errors.length} error(s)\n`);
-      for (const error of parsed.errors) process.stderr.write(`  ${formatError(error)}\n`);
-      process.exitCode = 1;
-      return;
-    }
+    const { parsed, uploads } = await readTemplateInput(file, options);
+    if (!parsed.ok) return failed(file, parsed.errors);
     for (const warning of parsed.warnings) process.stderr.write(`warning ${warning.path}: ${warning.message}\n`);
     // The API gets the imageTemplate resource the file became: parameters, --location and conversions are applied here.
     const template = parsed.template;

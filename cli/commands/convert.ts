@@ -99,12 +99,6 @@ export function packerErrors(conversion: Extract<PackerConversion, { ok: false }
   return conversion.errors.map((e) => ({ path: e.at, message: `${e.message} (${e.code})` }));
 }
 
-/** A successful conversion's template and uploads; a failed one throws every located error as one message. */
-export function templateFromPacker(converted: PackerConversion): { template: Record<string, unknown>; uploads: Upload[] } {
-  if (converted.ok) return { template: converted.template, uploads: converted.uploads };
-  throw new Error(`the Packer template cannot be converted:\n${packerErrors(converted).map((e) => `  ${e.path}: ${e.message}`).join('\n')}`);
-}
-
 /** One line per note: what Kiln mapped, dropped or ignored, where, and why. */
 export function noteLines(notes: ConversionNote[]): string[] {
   return notes.map((n) => `${n.kind.padEnd(7)} ${n.at} ${n.what}: ${n.message}`);
@@ -145,7 +139,8 @@ export function registerConvert(program: Command): void {
   }));
 }
 
-function failed(file: string, errors: TemplateError[]): void {
+/** Prints every error of a template file and makes the command exit 1. */
+export function failed(file: string, errors: TemplateError[]): void {
   process.stderr.write(`${file}: ${errors.length} error(s)\n`);
   for (const e of errors) process.stderr.write(`  ${formatError(e)}\n`);
   process.exitCode = 1;

@@ -1,26 +1,28 @@
 /** `kiln templates put|list|show|delete`: the stored templates (a put also starts a bake, as any upload does). */
 
-import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import type { Command } from 'commander';
 import { action, addApiOptions, connect, printJson, type ApiOptions } from './api-options.ts';
-import { addPackerOptions, convertPackerPath, isPackerInput, LOCAL_SUBSCRIPTION_ID, templateFromPacker, uploadFiles, type PackerCliOptions } from './convert.ts';
+import { addPackerOptions, failed, uploadFiles, type PackerCliOptions } from './convert.ts';
+import { readTemplateInput } from './template-input.ts';
+import { addTemplateOptions, type TemplateOptions } from './template-options.ts';
 
 export function registerTemplates(program: Command): void {
   const templates = program.command('templates').description('manage stored templates');
-  addPackerOptions(addApiOptions(
+  addPackerOptions(addTemplateOptions(addApiOptions(
     templates
       .command('put')
-      .description('store a template (container templates); storing it starts a bake of it; a Packer template is stored converted')
-      .argument('<file>', 'template file, or a Packer template (.json, .pkr.hcl, directory)')
-      .option('--name <name>', 'template name (default: the file name without .json)'),
-  ), { withTarget: true }).action(action(async (file: string, options: ApiOptions & PackerCliOptions & { name?: string }) => {
-    const packer = (await isPackerInput(file)) ? templateFromPacker(await convertPackerPath(file, options, options.endpoint ? undefined : LOCAL_SUBSCRIPTION_ID)) : undefined;
-    const template: unknown = packer?.template ?? JSON.parse(await readFile(file, 'utf8'));
-    const name = options.name ?? (packer ? String((template as { name: string }).name) : basename(file, extname(file)));
+      .description('store a template (container templates); storing it starts a bake of it; it is stored as kiln bake would send it: ARM evaluated, a Packer template converted (its local files uploaded)')
+      .argument('<file>', 'template file (AIB imageTemplate resource or properties, ARM deployment template, Packer template or directory)')
+      .option('--name <name>', 'template name (default: the file name without .json; a Packer template\'s own name)'),
+  ))).action(action(async (file: string, options: ApiOptions & TemplateOptions & PackerCliOptions & { name?: string }) => {
+    const { parsed, uploads, packer } = await readTemplateInput(file, options);
+    if (!parsed.ok) return failed(file, parsed.errors);
+    for (const warning of parsed.warnings) process.stderr.write(`warning ${warning.path}: ${warning.message}\n`);
+    const name = options.name ?? (packer ? parsed.spec.name : basename(file, extname(file)));
     const client = await connect(options);
-    await uploadFiles(client, packer?.uploads ?? [], (line) => process.stdout.write(`${line}\n`));
-    await client.putTemplate(name, template);
+    await uploadFiles(client, uploads, (line) => process.stdout.write(`${line}\n`));
+    await client.putTemplate(name, parsed.template);
     process.stdout.write(`stored template ${name}\n`);
   }));
   addApiOptions(templates.command('list').description('list stored templates').option('--json', 'print as JSON'))

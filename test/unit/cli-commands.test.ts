@@ -182,4 +182,17 @@ describe('kiln cancel, retry, templates', () => {
     expect(await runKiln(['templates', 'delete', 'web', ...api()])).toMatchObject({ code: 0, stdout: 'deleted template web\n' });
     expect(await runKiln(['templates', 'delete', 'gone', ...api()])).toMatchObject({ code: 1 });
   });
+
+  it('templates put reads an ARM template as kiln bake does: --parameters and --param applied before it is stored', async () => {
+    const put = await runKiln([
+      'templates', 'put', 'test/fixtures/templates/arm/sig-deployment.json', '--name', 'web',
+      '--parameters', 'test/fixtures/templates/arm/sig-deployment.parameters.json', '--param', 'environment=dev',
+      '--location', 'eastus', '--resource-group', 'rg-b', '--subscription', '11111111-2222-3333-4444-555555555555', ...api(),
+    ]);
+    expect(put.code, put.stderr).toBe(0);
+    const sent = JSON.parse(received.find((r) => r.method === 'PUT')!.body) as Record<string, unknown>;
+    // The file's values (name, team tag) and --param over the file (env).
+    expect(sent).toMatchObject({ type: 'Microsoft.VirtualMachineImages/imageTemplates', name: 'ubuntu-web-arm', tags: { env: 'dev', team: 'web' } });
+    expect(JSON.stringify(sent)).not.toContain('[parameters(');
+  });
 });

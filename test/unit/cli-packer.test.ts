@@ -22,7 +22,7 @@ beforeAll(async () => {
       received.push({ method: req.method!, url: req.url!, body });
       const send = (status: number, value: unknown): void => void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
       if (req.headers['x-functions-key'] !== KEY) return send(401, { status: 401 });
-      if (req.method === 'PUT' && req.url?.startsWith('/api/uploads/')) return send(201, {});
+      if (req.method === 'PUT' && (req.url?.startsWith('/api/uploads/') || req.url?.startsWith('/api/templates/'))) return send(201, {});
       if (req.method === 'POST' && req.url === '/api/builds') return send(202, { id: ID });
       if (req.method === 'GET' && req.url === `/api/builds/${ID}`) {
         return send(200, { id: ID, templateName: 'linux-files', trigger: 'http', status: 'Succeeded', createdAt: '2026-12-06T00:00:00Z', steps: [], outputs: { regions: {}, scaleSets: [] } });
@@ -54,6 +54,31 @@ describe('kiln bake on a Packer template', () => {
     expect(new Set(named)).toEqual(new Set(uploads.map((u) => u.url)));
     expect(received.map((r) => r.body.toString()).join('\n')).not.toContain('client-id-never-sent');
     expect(stderr).toMatch(/warning test\/fixtures\/packer\/linux-files\.pkr\.hcl:\d+: client_id, client_secret: Packer credentials are not used/);
+  });
+});
+
+describe('kiln templates put on a Packer template', () => {
+  it('stores what kiln bake would send: the same -var-file and -var, the name from the template', async () => {
+    const before = received.length;
+    const { code, stdout, stderr } = await runKiln([
+      'templates', 'put', 'test/fixtures/packer/ubuntu-dir', '-var-file', 'test/fixtures/packer/prod.pkrvars.hcl', '-var', 'environment=qa',
+      '--subscription', '00000000-0000-0000-0000-000000000000', '--endpoint', endpoint, '--key', KEY,
+    ]);
+    expect(code, stderr).toBe(0);
+    const put = received.slice(before).find((r) => r.url.startsWith('/api/templates/'))!;
+    expect(put.url).toBe('/api/templates/ubuntu-dir');
+    const stored = JSON.parse(put.body.toString()) as { tags: Record<string, string>; properties: { distribute: { galleryImageId: string }[] } };
+    expect(stored.tags).toEqual({ environment: 'qa', image: 'ubuntu-app' });
+    expect(stored.properties.distribute[0]!.galleryImageId).toMatch(/\/versions\/2\.0\.0$/);
+    expect(stdout).toContain('stored template ubuntu-dir');
+  });
+
+  it('refuses a template with errors before sending anything', async () => {
+    const before = received.length;
+    const { code, stderr } = await runKiln(['templates', 'put', 'test/fixtures/packer/bad/ansible.json', '--subscription', '00000000-0000-0000-0000-000000000000', '--endpoint', endpoint, '--key', KEY]);
+    expect(code).toBe(1);
+    expect(stderr).toContain('(UnsupportedProvisioner)');
+    expect(received.length).toBe(before);
   });
 });
 

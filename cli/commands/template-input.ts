@@ -1,0 +1,32 @@
+/**
+ * Reading a template file the way `kiln bake` and `kiln templates put` both do: a Packer template converted here
+ * (its local files become uploads), any other shape loaded with the ARM parameters, location and target given.
+ */
+
+import { loadTemplateFile, type LoadResult } from '../../src/template/index.ts';
+import type { Upload } from '../../src/template/packer/index.ts';
+import { isPackerInput, loadPackerPath, LOCAL_SUBSCRIPTION_ID, type PackerCliOptions } from './convert.ts';
+import { loadOptionsOf, type TemplateOptions } from './template-options.ts';
+
+/** The template and the local files to upload before it; `packer` says which way the file was read. */
+export interface TemplateFileInput {
+  parsed: LoadResult;
+  uploads: Upload[];
+  packer: boolean;
+}
+
+/**
+ * Reads a template file for sending to Kiln. `endpoint` is the remote Kiln it goes to, if any: the local default's
+ * subscription fills in Packer's implicit ids only when the template is for the local default.
+ */
+export async function readTemplateInput(file: string, options: TemplateOptions & PackerCliOptions & { endpoint?: string }): Promise<TemplateFileInput> {
+  const loadOptions = await loadOptionsOf(options);
+  if (!(await isPackerInput(file))) return { parsed: await loadTemplateFile(file, loadOptions), uploads: [], packer: false };
+  const { result, notes, uploads } = await loadPackerPath(file, options, loadOptions, options.endpoint ? undefined : LOCAL_SUBSCRIPTION_ID);
+  if (!result.ok) return { parsed: result, uploads, packer: true };
+  // What was dropped (credentials, deprovision lines, passwords) is said; the ignored lines are counted.
+  const dropped = notes.filter((n) => n.kind === 'dropped').map((n) => ({ path: n.at, message: `${n.what}: ${n.message}` }));
+  const ignored = notes.filter((n) => n.kind === 'ignored').length;
+  const counted = ignored > 0 ? [{ path: file, message: `${ignored} Packer setting(s) ignored; kiln validate ${file} lists them with the reason` }] : [];
+  return { parsed: { ...result, warnings: [...dropped, ...counted, ...result.warnings] }, uploads, packer: true };
+}
