@@ -75,7 +75,7 @@ describe('blob trigger', () => {
     const deliver = async (): Promise<void> => {
       const context = new InvocationContext({
         functionName: 'templateDropped',
-        triggerMetadata: { name: 'redelivered-web', properties: version },
+        triggerMetadata: { name: 'redelivered-web.json', properties: version },
         options: { trigger: { type: 'blobTrigger', name: 'blob' }, extraInputs: [{ type: 'durableClient', name: 'client' }], extraOutputs: [] },
       });
       context.extraInputs.set('client', env.local.host!.engine.clientInput(env.local.functionsUrl));

@@ -83,7 +83,7 @@ describe('Packer templates through the API', () => {
     const scripted = { ...tutorial, provisioners: [{ type: 'shell', script: 'setup.sh' }] };
     const response = await call('PUT', 'templates/packer-scripted', scripted);
     expect(response.status).toBe(400);
-    expect(((await response.json()) as { errors: { message: string }[] }).errors[0]!.message).toMatch(/kiln CLI, which uploads local files \(LocalFileUnavailable\)$/);
+    expect(((await response.json()) as { errors: { message: string }[] }).errors[0]!.message).toMatch(/provisioner "shell" script "setup\.sh" is a local file.*kiln templates put FILE.*\(LocalFileUnavailable\)$/);
   });
 
   it('POST /builds takes Packer HCL2 as text, its variables from `parameters`, and names an HCL error with its line', async () => {

@@ -232,6 +232,6 @@ describe('the Packer format of the template loader (HTTP API, blob drop)', () =>
     expect(packerFormat.claims({ json: { template: json, parameters: {} } })).toBe(true);
     expect(beside.ok && beside.template).toMatchObject({ properties: { customize: [{ inline: ['echo hey'] }] } });
     const local = await packerFormat.convert({ json: JSON.parse(minimalJson([{ type: 'file', source: 'a.txt', destination: '/a' }])) }, { subscriptionId: SUB });
-    expect(!local.ok && local.errors[0]!.message).toMatch(/kiln CLI, which uploads local files \(LocalFileUnavailable\)$/);
+    expect(!local.ok && local.errors[0]!.message).toMatch(/provisioner "file" source "a\.txt" is a local file.*kiln templates put FILE.*\(LocalFileUnavailable\)$/);
   });
 });

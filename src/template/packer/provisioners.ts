@@ -93,7 +93,10 @@ export async function mapProvisioners(blocks: PackerBlock[], files: LocalFiles |
     return { uri: uploadUri(sha), sha };
   };
   const readLocal = async (block: PackerBlock, key: string, path: string): Promise<{ path: string; dir: boolean }> => {
-    if (!files) return refuse('LocalFileUnavailable', block.fieldAt(key), `${key} ${JSON.stringify(path)} is a local file; bake or store this template with the kiln CLI, which uploads local files`);
+    // A server (blob drop, PUT /templates, POST /builds) has a path but not the bytes, so no upload it could look up.
+    if (!files) {
+      return refuse('LocalFileUnavailable', block.fieldAt(key), `provisioner "${block.type}" ${key} ${JSON.stringify(path)} is a local file, and Kiln's API and blob drop have no local files: store the template with \`kiln templates put FILE\` (or bake it with \`kiln bake FILE\`); the kiln CLI uploads local files (PUT /api/uploads/{sha256}) and names them by their sha256`);
+    }
     const resolved = await files.resolve(path);
     if (!resolved) return refuse('FileNotFound', block.fieldAt(key), `${key} ${JSON.stringify(path)}: no such file or directory`);
     return { path: resolved, dir: await files.isDirectory(resolved) };
