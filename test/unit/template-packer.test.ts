@@ -235,3 +235,45 @@ describe('the Packer format of the template loader (HTTP API, blob drop)', () =>
     expect(!local.ok && local.errors[0]!.message).toMatch(/provisioner "file" source "a\.txt" is a local file.*kiln templates put FILE.*\(LocalFileUnavailable\)$/);
   });
 });
+
+describe('per-build provisioner settings', () => {
+  const inlines = (result: Extract<PackerConversion, { ok: true }>) => (props(result).customize as { inline?: string[] }[]).map((c) => c.inline?.join('; '));
+
+  it('JSON: the override for the azure-arm builder\'s name applies, only/except keep or skip the provisioner, each noted', async () => {
+    const result = ok(await convertPath(`${FIXTURES}/overrides.json`));
+    // The override's fields replace the base's (inline) and add to it (environment_vars).
+    expect(inlines(result)).toEqual(["export FLAVOUR='azure'; echo azure > /etc/kiln-flavour", 'echo for-azure-too', 'echo except-vmware']);
+    const notes = result.notes.filter((n) => /override|only|except/.test(n.what));
+    expect(notes.map((n) => `${n.kind} ${n.at} ${n.what}`)).toEqual([
+      `mapped ${FIXTURES}/overrides.json:20 provisioner "shell" override.azure-web`,
+      `ignored ${FIXTURES}/overrides.json:20 provisioner "shell" override.vmware-web`,
+      `ignored ${FIXTURES}/overrides.json:25 provisioner "shell" only`,
+      `mapped ${FIXTURES}/overrides.json:26 provisioner "shell" only`,
+      `ignored ${FIXTURES}/overrides.json:27 provisioner "shell" except`,
+      `mapped ${FIXTURES}/overrides.json:28 provisioner "shell" except`,
+    ]);
+    expect(notes[0]!.message).toBe('applied for the azure-arm build "azure-web" Kiln bakes: inline, environment_vars');
+  });
+
+  it('JSON: a builder without a name is named by its type', async () => {
+    const result = ok(await convertText('t.json', minimalJson([
+      { type: 'shell', inline: ['echo base'], override: { 'azure-arm': { inline: ['echo by-type'] } } },
+      { type: 'shell', only: ['azure-arm'], inline: ['echo only-type'] },
+    ])));
+    expect(inlines(result)).toEqual(['echo by-type', 'echo only-type']);
+  });
+
+  it('HCL2: override keys are source names; only/except take TYPE.NAME and source.TYPE.NAME', async () => {
+    const result = ok(await convertPath(`${FIXTURES}/overrides.pkr.hcl`));
+    expect(inlines(result)).toEqual(['echo azure > /etc/kiln-flavour', 'echo only-azure']);
+    expect(result.notes).toContainEqual(expect.objectContaining({ kind: 'ignored', what: 'provisioner "shell" override.other', message: 'for another build; Kiln bakes the azure-arm build "web"' }));
+    expect(result.notes).toContainEqual(expect.objectContaining({ kind: 'ignored', what: 'provisioner "shell" only', message: 'runs only for amazon-ebs.web, not for the azure-arm build "web" Kiln bakes; not run' }));
+  });
+
+  it('a malformed override or only is a named, located error', async () => {
+    const bad = await convertText('t.json', minimalJson([{ type: 'shell', inline: ['x'], override: { 'azure-arm': 'inline' } }]));
+    expect(!bad.ok && bad.errors[0]).toMatchObject({ code: 'InvalidField', message: 'override.azure-arm must be an object of the provisioner\'s settings' });
+    const only = await convertText('t.json', minimalJson([{ type: 'shell', inline: ['x'], only: 'azure-arm' }]));
+    expect(!only.ok && only.errors[0]).toMatchObject({ code: 'InvalidField', at: expect.stringMatching(/^t\.json:\d+$/), message: 'only must be a list of build names' });
+  });
+});

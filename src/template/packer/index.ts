@@ -6,6 +6,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { mapAzureArm } from './azure-arm.ts';
+import { provisionersFor } from './build-filter.ts';
 import { readHclTemplate, type SourceFile } from './hcl-template.ts';
 import { readJsonTemplate } from './json-template.ts';
 import { PackerConversionError, refuse, type ConversionNote, type PackerError, type PackerTemplate, type Upload } from './model.ts';
@@ -94,7 +95,8 @@ export async function convertPacker(input: PackerInput, options: PackerOptions):
       packer = await readHclTemplate(input.files, { ...common, varFiles: input.varFiles ?? [] });
     }
     const builder = mapAzureArm(packer.builders, { ...(options.subscriptionId ? { subscriptionId: options.subscriptionId } : {}), ...(options.location ? { location: options.location } : {}) }, notes);
-    const provisioned = await mapProvisioners(packer.provisioners, options.localFiles, notes);
+    // mapAzureArm accepted exactly one builder: the build the provisioners' only/except/override are read for.
+    const provisioned = await mapProvisioners(provisionersFor(packer.provisioners, packer.builders[0]!, notes), options.localFiles, notes);
     for (const post of packer.postProcessors) {
       if (post.type !== 'manifest') refuse('UnsupportedPostProcessor', post.at, `post-processor "${post.type}": Kiln publishes to the image outputs only; its run record replaces Packer's manifest`);
       notes.push({ kind: 'ignored', at: post.at, what: 'post-processor "manifest"', message: 'Kiln writes a run record with the image ids (kiln status ID --json)' });

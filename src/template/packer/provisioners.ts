@@ -30,7 +30,7 @@ const REFUSED_PROVISIONERS: Record<string, string> = {
 
 /** Fields every provisioner may have that change nothing for Kiln. */
 const IGNORED_COMMON: Record<string, string> = {
-  only: 'Kiln bakes the one build', except: 'Kiln bakes the one build', pause_before: 'Kiln runs steps back to back',
+  pause_before: 'Kiln runs steps back to back',
   max_retries: 'a failed step fails the bake; retry the bake from its failed step', timeout: 'Kiln applies its own per-step time limit',
   skip_clean: 'Kiln removes its script files itself', remote_folder: 'Kiln chooses where scripts go', remote_path: 'Kiln chooses where scripts go',
   remote_file: 'Kiln chooses where scripts go', start_retry_timeout: 'Run Command needs no connection retries',
