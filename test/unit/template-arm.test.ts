@@ -107,11 +107,19 @@ describe('ARM functions', () => {
     expect(run(text)).toEqual(expected);
   });
 
-  it('uniqueString and guid are deterministic, shaped like ARM\'s, and differ by input', () => {
-    const u = run("uniqueString('a', 'b')");
-    expect(u).toMatch(/^[a-z2-7]{13}$/);
-    expect(run("uniqueString('a', 'b')")).toBe(u);
-    expect(run("uniqueString('a', 'c')")).not.toBe(u);
+  // Values ARM gave for these inputs, as published: a README run of Microsoft's Azure.Deployments.Expression package
+  // (takekazuomi/arm-uniquestring), a Stack Overflow answer (questions/43295720), the Go port's README
+  // (JasonWhall/go-azure-uniquestring) and the azapi provider's unit test (Azure/terraform-provider-azapi).
+  it.each([
+    ["uniqueString('test')", 'rbgf3xv4ufgzg'],
+    ["uniqueString('tyeth')", 'zcztcwvu6iyg6'],
+    ["uniqueString('hello', 'world')", 'a7wkljktk6wne'],
+    ["uniqueString('/subscriptions/00000000-0000-0000-0000-000000000000', 'resource-id')", 'cwvxuqg24sifi'],
+  ])('%s is ARM\'s value', (text, expected) => {
+    expect(run(text)).toBe(expected);
+  });
+
+  it('guid is deterministic, shaped like ARM\'s (its exact value is not ARM\'s), and differs by input', () => {
     const g = run("guid('x')");
     expect(g).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(run("guid('x')")).toBe(g);

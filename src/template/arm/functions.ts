@@ -2,6 +2,7 @@
 
 import { createHash } from 'node:crypto';
 import { ArmExpressionError } from './expression.ts';
+import { uniqueString } from './unique-string.ts';
 
 /** What an expression can see: parameters, variables, and the deployment's subscription and resource group. */
 export interface ArmScope {
@@ -107,18 +108,6 @@ function resourceId(args: unknown[], scope: ArmScope): string {
   return `/subscriptions/${subscriptionId}/resourceGroups/${group}/providers/${namespace}/${path}`;
 }
 
-const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
-
-/** 13 lowercase characters, deterministic in its arguments (the same shape as ARM's, not ARM's exact value). */
-function uniqueString(args: unknown[]): string {
-  const digest = createHash('sha256').update(args.map((a) => str('uniqueString', a)).join('-')).digest();
-  let bits = 0n;
-  for (const byte of digest.subarray(0, 9)) bits = (bits << 8n) | BigInt(byte);
-  let out = '';
-  for (let i = 0; i < 13; i++) out += BASE32[Number((bits >> BigInt(i * 5)) & 31n)];
-  return out;
-}
-
 /** A name-based UUID (version 5 layout), deterministic in its arguments (not ARM's exact value). */
 function guid(args: unknown[]): string {
   const hex = createHash('sha1').update(args.map((a) => str('guid', a)).join('-')).digest('hex').slice(0, 32).split('');
@@ -198,7 +187,7 @@ export const FUNCTIONS: Readonly<Record<string, ArmFunction>> = {
   tolower: (args) => (arity('toLower', args, 1), str('toLower', args[0]).toLowerCase()),
   toupper: (args) => (arity('toUpper', args, 1), str('toUpper', args[0]).toUpperCase()),
   replace: (args) => (arity('replace', args, 3), str('replace', args[0], 'first argument').split(str('replace', args[1], 'second argument')).join(str('replace', args[2], 'third argument'))),
-  uniquestring: (args) => (arity('uniqueString', args, 1, Infinity), uniqueString(args)),
+  uniquestring: (args) => (arity('uniqueString', args, 1, Infinity), uniqueString(args.map((a) => str('uniqueString', a)))),
   guid: (args) => (arity('guid', args, 1, Infinity), guid(args)),
   if: (args) => {
     arity('if', args, 3);
