@@ -2,8 +2,7 @@
 
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { loadTemplate, type TemplateError } from '../template/index.ts';
-import { isTemplateName, loadTemplateFiles, templateFileNames, type TemplateFiles } from '../template/stored.ts';
-import { shown } from './json-text.ts';
+import { hclInJson, isTemplateName, loadTemplateFiles, templateFileNames, type TemplateFiles } from '../template/stored.ts';
 import { TEMPLATE_NAME, TEMPLATE_NAME_EXPECTED } from '../template/fields.ts';
 import { json, notFound, problem } from './problem.ts';
 import { readJsonBody, templateErrorsProblem } from './request.ts';
@@ -19,36 +18,17 @@ function checkName(name: string): HttpResponseInit | undefined {
   }]);
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-const HCL_MEMBERS = ['template', 'parameters', 'variables'];
-
-/**
- * `{ "template": "<HCL2 text>", "parameters"?: {…}, "variables"?: "<.pkrvars.hcl text>" }`: a Packer HCL2
- * template (JSON carries it as a string) as the files it is stored as; undefined for a JSON template.
- */
+/** A Packer HCL2 template sent as JSON, as the files it is stored as; undefined for a JSON template. */
 function hclFiles(name: string, body: unknown): { files: TemplateFiles; errors: TemplateError[] } | undefined {
-  if (!isObject(body) || typeof body.template !== 'string') return undefined;
-  const errors: TemplateError[] = [];
-  for (const key of Object.keys(body).filter((k) => !HCL_MEMBERS.includes(k))) {
-    errors.push({ path: key, message: `unexpected member ${key} beside an HCL2 template`, expected: HCL_MEMBERS.join(', ') });
-  }
-  if (body.parameters !== undefined && !isObject(body.parameters)) {
-    errors.push({ path: 'parameters', message: 'expected variable values by name', expected: '{ "name": value }', found: shown(body.parameters) });
-  }
-  if (body.variables !== undefined && typeof body.variables !== 'string') {
-    errors.push({ path: 'variables', message: 'expected the text of a .pkrvars.hcl file', expected: 'a string', found: shown(body.variables) });
-  }
-  const names = templateFileNames(name);
+  const hcl = hclInJson(body);
+  if (!hcl) return undefined;
   const files: TemplateFiles = {
-    file: names.hcl,
-    text: body.template,
-    ...(isObject(body.parameters) ? { parameters: JSON.stringify(body.parameters, null, 2) } : {}),
-    ...(typeof body.variables === 'string' ? { variables: body.variables } : {}),
+    file: templateFileNames(name).hcl,
+    text: hcl.template,
+    ...(hcl.parameters ? { parameters: JSON.stringify(hcl.parameters, null, 2) } : {}),
+    ...(hcl.variables !== undefined ? { variables: hcl.variables } : {}),
   };
-  return { files, errors };
+  return { files, errors: hcl.errors };
 }
 
 /**

@@ -66,43 +66,102 @@ export function utf8Text(file: string, bytes: Uint8Array): { text: string } | { 
   }
 }
 
-function parametersOf(files: TemplateFiles): { values?: Record<string, unknown>; errors: TemplateError[] } {
-  if (files.parameters === undefined) return { errors: [] };
-  const file = templateFileNames(templateFileRole(files.file)?.name ?? '').parameters;
-  let json: unknown;
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Values given as JSON (a values file's text or an object), read as ARM's forms or plain values; errors point at `at`. */
+function valuesOf(json: unknown, at: string): { values: Record<string, unknown>; errors: TemplateError[] } {
+  const read = parameterValuesOf(json);
+  return { values: read.values, errors: read.errors.map((e) => ({ ...e, path: e.path === '$' ? at : `${at}: ${e.path}` })) };
+}
+
+function valuesFileOf(text: string | undefined, file: string): { values?: Record<string, unknown>; errors: TemplateError[] } {
+  if (text === undefined) return { errors: [] };
   try {
-    json = JSON.parse(files.parameters.replace(/^\uFEFF/, ''));
+    return valuesOf(JSON.parse(text.replace(/^\uFEFF/, '')), file);
   } catch (error) {
     return { errors: [{ path: file, message: `not valid JSON: ${(error as Error).message}`, expected: 'a parameters file (JSON)' }] };
   }
-  const read = parameterValuesOf(json);
-  return { values: read.values, errors: read.errors.map((e) => ({ ...e, path: e.path === '$' ? file : `${file}: ${e.path}` })) };
+}
+
+const HCL_IN_JSON_MEMBERS = ['template', 'parameters', 'variables'];
+
+/** A Packer HCL2 template carried in JSON, with its values; what PUT /templates takes, and a dropped NAME.json may hold. */
+export interface HclInJson {
+  template: string;
+  parameters?: Record<string, unknown>;
+  variables?: string;
+  errors: TemplateError[];
+}
+
+/**
+ * `{ "template": "<HCL2 text>", "parameters"?: { "name": value }, "variables"?: "<.pkrvars.hcl text>" }`; undefined
+ * for anything else (a JSON template, whose `template` member would be an object).
+ */
+export function hclInJson(json: unknown): HclInJson | undefined {
+  if (!isObject(json) || typeof json.template !== 'string') return undefined;
+  const errors: TemplateError[] = [];
+  for (const key of Object.keys(json).filter((k) => !HCL_IN_JSON_MEMBERS.includes(k))) {
+    errors.push({ path: key, message: `unexpected member ${key} beside an HCL2 template`, expected: HCL_IN_JSON_MEMBERS.join(', ') });
+  }
+  if (json.parameters !== undefined && !isObject(json.parameters)) {
+    errors.push({ path: 'parameters', message: 'expected variable values by name', expected: '{ "name": value }', found: describe(json.parameters) });
+  }
+  if (json.variables !== undefined && typeof json.variables !== 'string') {
+    errors.push({ path: 'variables', message: 'expected the text of a .pkrvars.hcl file', expected: 'a string', found: describe(json.variables) });
+  }
+  return {
+    template: json.template,
+    ...(isObject(json.parameters) ? { parameters: json.parameters } : {}),
+    ...(typeof json.variables === 'string' ? { variables: json.variables } : {}),
+    errors,
+  };
+}
+
+function jsonOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch {
+    return undefined;
+  }
 }
 
 /**
  * Loads a stored or dropped template with the values beside it: `.parameters.json` as the parameters (for any
  * shape; over a `parameters` member inside the template; the caller's own win over both), `.pkrvars.hcl` as a
- * Packer HCL2 variables file.
+ * Packer HCL2 variables file. A `NAME.json` holding `{ "template": "<HCL2 text>", … }` is read as that HCL2 template.
  */
 export async function loadTemplateFiles(files: TemplateFiles, options: LoadOptions = {}): Promise<LoadResult> {
   const role = templateFileRole(files.file);
   if (role?.role !== 'template') {
     return failResult([{ path: files.file, message: `Kiln reads templates named ${TEMPLATE_FILE_NAMES}`, expected: TEMPLATE_FILE_NAMES, found: describe(files.file) }]);
   }
-  const { values, errors } = parametersOf(files);
-  if (files.variables !== undefined && role.format !== 'hcl') {
-    const variables = templateFileNames(role.name).variables;
+  const names = templateFileNames(role.name);
+  const beside = valuesFileOf(files.parameters, names.parameters);
+  const errors = [...beside.errors];
+  const hcl = role.format === 'json' ? hclInJson(jsonOrUndefined(files.text)) : undefined;
+  const inside = hcl?.parameters ? valuesOf(hcl.parameters, `${files.file}: parameters`) : undefined;
+  if (hcl) errors.push(...hcl.errors.map((e) => ({ ...e, path: `${files.file}: ${e.path}` })), ...(inside?.errors ?? []));
+  const isHcl = role.format === 'hcl' || hcl !== undefined;
+  if (files.variables !== undefined && !isHcl) {
     errors.push({
-      path: variables,
-      message: `a .pkrvars.hcl file gives values to a Packer HCL2 template (${role.name}.pkr.hcl); for ${files.file} put them in ${templateFileNames(role.name).parameters}`,
-      expected: `${role.name}.pkr.hcl beside it`,
+      path: names.variables,
+      message: `a .pkrvars.hcl file gives values to a Packer HCL2 template (${names.hcl}); for ${files.file} put them in ${names.parameters}`,
+      expected: `${names.hcl} beside it`,
       found: files.file,
     });
   }
   if (errors.length > 0) return failResult(errors);
-  return loadTemplate({ path: files.file, text: files.text }, {
+  const variableFiles = [
+    ...(hcl?.variables !== undefined ? [{ path: `${files.file}: variables`, text: hcl.variables }] : []),
+    ...(files.variables !== undefined ? [{ path: names.variables, text: files.variables }] : []),
+  ];
+  const values = inside || beside.values ? { ...inside?.values, ...beside.values } : undefined;
+  // HCL2 carried in JSON is read as NAME.pkr.hcl: the name says it is HCL2, and its errors point into that text.
+  return loadTemplate(hcl ? { path: names.hcl, text: hcl.template } : { path: files.file, text: files.text }, {
     ...options,
     ...(values ? { parameters: { ...values, ...options.parameters } } : {}),
-    ...(files.variables !== undefined ? { variableFiles: [{ path: templateFileNames(role.name).variables, text: files.variables }] } : {}),
+    ...(variableFiles.length > 0 ? { variableFiles } : {}),
   });
 }

@@ -53,6 +53,17 @@ describe('loading a template with the values beside it', () => {
     expect(inline(caller)).toContain('echo caller');
   });
 
+  it('a NAME.json holding PUT /templates\' HCL2 body is read as that HCL2 template, the values file beside it winning', async () => {
+    const body = JSON.stringify({ template: hcl, parameters: { image_name: 'inside', greeting: 'inside' }, variables: 'greeting = "variables"' });
+    const inside = await loadTemplateFiles({ file: 'web-drop.json', text: body }, options);
+    expect(inline(inside)).toContain('echo inside');
+    expect(inside.ok && inside.shape).toBe('Packer template');
+    const besideWins = await loadTemplateFiles({ file: 'web-drop.json', text: body, parameters: '{ "greeting": "beside" }' }, options);
+    expect(inline(besideWins)).toContain('echo beside');
+    const bad = await loadTemplateFiles({ file: 'web-drop.json', text: JSON.stringify({ template: hcl, vars: {} }) }, options);
+    expect(!bad.ok && bad.errors.map((e) => e.path)).toEqual(['web-drop.json: vars']);
+  });
+
   it('ARM: a deployment parameters file beside the template', async () => {
     const loaded = await loadTemplateFiles({ file: 'arm.json', text: arm, parameters: armParameters }, { subscriptionId: SUB, location: 'eastus', resourceGroup: 'rg' });
     expect(loaded.ok && loaded.spec.name).toBe('ubuntu-web-arm');
