@@ -102,7 +102,16 @@ export async function convertTemplate(given: TemplateInput, options: LoadOptions
     const message = 'must be a JSON object: an imageTemplate resource, its properties, or an ARM deployment template';
     return { ok: false, shape: 'template', errors: [{ path: '$', message, expected: 'an object', found: describe(input.json) }] };
   }
-  return { ok: true, shape: aibShape(input.json), template: input.json, warnings: [] };
+  return { ok: true, shape: aibShape(input.json), template: input.json, warnings: unusedValues(options) };
+}
+
+/** Values given for a template that has nothing to give them to (an AIB template has no parameters): said, not dropped silently. */
+function unusedValues(options: LoadOptions): TemplateWarning[] {
+  const names = Object.keys(options.parameters ?? {});
+  const warnings: TemplateWarning[] = [];
+  if (names.length > 0) warnings.push({ path: 'parameters', message: `an AIB template has no parameters; the values given for ${names.join(', ')} are not used` });
+  for (const file of options.variableFiles ?? []) warnings.push({ path: file.path, message: 'an AIB template has no variables; this variables file is not used' });
+  return warnings;
 }
 
 function tooBig(bytes: number): TemplateError[] {

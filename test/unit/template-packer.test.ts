@@ -277,3 +277,12 @@ describe('per-build provisioner settings', () => {
     expect(!only.ok && only.errors[0]).toMatchObject({ code: 'InvalidField', at: expect.stringMatching(/^t\.json:\d+$/), message: 'only must be a list of build names' });
   });
 });
+
+describe('Packer JSON wrapped with its values', () => {
+  it('a value the wrapper cannot give (a Key Vault reference) is a named error, not dropped', async () => {
+    const { packerFormat } = await import('../../src/template/packer/format.ts');
+    const template = JSON.parse(minimalJson([{ type: 'shell', inline: ['echo hi'] }]));
+    const refused = await packerFormat.convert({ json: { template, parameters: { secret: { reference: { keyVault: {} } } } } }, { subscriptionId: SUB });
+    expect(!refused.ok && refused.errors[0]).toMatchObject({ path: 'parameters.secret', message: expect.stringMatching(/Key Vault parameter references are not supported/) });
+  });
+});

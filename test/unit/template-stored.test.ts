@@ -64,6 +64,12 @@ describe('loading a template with the values beside it', () => {
     expect(!bad.ok && bad.errors.map((e) => e.path)).toEqual(['web-drop.json: vars']);
   });
 
+  it('values beside an AIB template, which has no parameters, are said to be unused', async () => {
+    const aib = await readFile('examples/ubuntu-web.json', 'utf8');
+    const loaded = await loadTemplateFiles({ file: 'web.json', text: aib, parameters: '{ "x": "1" }' }, options);
+    expect(loaded.ok && loaded.warnings).toContainEqual({ path: 'parameters', message: 'an AIB template has no parameters; the values given for x are not used' });
+  });
+
   it('ARM: a deployment parameters file beside the template', async () => {
     const loaded = await loadTemplateFiles({ file: 'arm.json', text: arm, parameters: armParameters }, { subscriptionId: SUB, location: 'eastus', resourceGroup: 'rg' });
     expect(loaded.ok && loaded.spec.name).toBe('ubuntu-web-arm');

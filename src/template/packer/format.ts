@@ -34,12 +34,13 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** `{ "template": <Packer JSON>, "parameters"?: {…}, "location"?: … }`: the API's and blob drop's way to give variables. */
-function wrapped(json: unknown): { template: Record<string, unknown>; parameters: Record<string, unknown>; location?: string } | undefined {
+function wrapped(json: unknown): { template: Record<string, unknown>; parameters: Record<string, unknown>; errors: { path: string; message: string }[]; location?: string } | undefined {
   if (!isObject(json) || !isPackerJson(json.template)) return undefined;
   if (!Object.keys(json).every((k) => ['template', 'parameters', 'location'].includes(k))) return undefined;
   // ARM's `{ name: { value } }` or plain `{ name: value }`.
-  const parameters = isObject(json.parameters) ? parameterValuesOf(json.parameters).values : {};
-  return { template: json.template, parameters, ...(typeof json.location === 'string' ? { location: json.location } : {}) };
+  const read = isObject(json.parameters) ? parameterValuesOf(json.parameters) : { values: {}, errors: [] };
+  const errors = read.errors.map((e) => ({ ...e, path: e.path === '$' ? 'parameters' : `parameters.${e.path}` }));
+  return { template: json.template, parameters: read.values, errors, ...(typeof json.location === 'string' ? { location: json.location } : {}) };
 }
 
 export const packerFormat = {
@@ -49,6 +50,7 @@ export const packerFormat = {
   },
   async convert(given: PackerFormatInput, givenOptions: PackerFormatOptions): Promise<PackerFormatConversion> {
     const beside = wrapped(given.json);
+    if (beside && beside.errors.length > 0) return { ok: false, shape: SHAPE, errors: beside.errors };
     // The caller's own options win over what sits beside the template.
     const input = beside ? { ...given, json: beside.template, text: undefined } : given;
     const options = beside
