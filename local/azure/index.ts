@@ -243,7 +243,7 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
   const routes = new RouteTable().add(
     ...operationRoutes(ctx), ...resourceGroupRoutes(ctx), ...webAppRoutes(ctx), ...eventGridRoutes(ctx), ...networkRoutes(ctx), ...virtualMachineRoutes(ctx),
     ...runCommandRoutes(ctx), ...imageRoutes(ctx), ...galleryRoutes(ctx), ...scaleSetRoutes(ctx),
-    ...marketplaceRoutes(marketplace), ...capacityRoutes(ctx), ...diskRoutes(ctx),
+    ...marketplaceRoutes(ctx), ...capacityRoutes(ctx), ...diskRoutes(ctx),
   );
 
   const readDiskFile = async (resourceId: string, path: string): Promise<Buffer | undefined> => {
