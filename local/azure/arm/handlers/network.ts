@@ -1,6 +1,6 @@
 /** Generic resources by id for the network pieces a staging VM needs: virtual networks with subnets, and NSGs. */
 import { randomUUID } from 'node:crypto';
-import { beginOperation, stepAfter, withContext, type HandlerContext } from '../context.ts';
+import { beginOperation, stepAfter, withContext, type HandlerContext, type OperationHandler } from '../context.ts';
 import { errors } from '../errors.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
 import { acceptedWrite } from '../lro.ts';
@@ -146,25 +146,25 @@ export function registerNetworkEffects(ctx: HandlerContext): void {
   ctx.ops.registerEffect(NETWORK_DELETE_EFFECT, (args, op) => deleteTree(ctx, String(args.id), op.id));
 }
 
+/** A network resource type's four operations by id, as routes. */
+function routesById(on: ReturnType<typeof withContext>, pattern: string, type: string, handlers: Record<'createOrUpdate' | 'get' | 'checkExistence' | 'delete', OperationHandler>): Route[] {
+  const methods = [['PUT', 'createOrUpdate'], ['GET', 'get'], ['HEAD', 'checkExistence'], ['DELETE', 'delete']] as const;
+  return methods.map(([method, name]) => ({ method, pattern, operation: `${type}.${name}`, api: 'network' as const, handler: on(handlers[name]) }));
+}
+
 /** The route table: each operation's function, given the context. */
 export function networkRoutes(ctx: HandlerContext): Route[] {
   registerNetworkEffects(ctx);
   const on = withContext(ctx);
-  const vnet = `${GROUP}/virtualNetworks/{name}`;
-  const nsg = `${GROUP}/networkSecurityGroups/{name}`;
-  const subnet = `${GROUP}/virtualNetworks/{vnet}/subnets/{name}`;
   return [
-    { method: 'PUT', pattern: vnet, operation: 'virtualNetworks.createOrUpdate', api: 'network', handler: on(createOrUpdateVirtualNetwork) },
-    { method: 'GET', pattern: vnet, operation: 'virtualNetworks.get', api: 'network', handler: on(getVirtualNetwork) },
-    { method: 'HEAD', pattern: vnet, operation: 'virtualNetworks.checkExistence', api: 'network', handler: on(checkVirtualNetworkExistence) },
-    { method: 'DELETE', pattern: vnet, operation: 'virtualNetworks.delete', api: 'network', handler: on(deleteVirtualNetwork) },
-    { method: 'PUT', pattern: nsg, operation: 'networkSecurityGroups.createOrUpdate', api: 'network', handler: on(createOrUpdateNetworkSecurityGroup) },
-    { method: 'GET', pattern: nsg, operation: 'networkSecurityGroups.get', api: 'network', handler: on(getNetworkSecurityGroup) },
-    { method: 'HEAD', pattern: nsg, operation: 'networkSecurityGroups.checkExistence', api: 'network', handler: on(checkNetworkSecurityGroupExistence) },
-    { method: 'DELETE', pattern: nsg, operation: 'networkSecurityGroups.delete', api: 'network', handler: on(deleteNetworkSecurityGroup) },
-    { method: 'PUT', pattern: subnet, operation: 'subnets.createOrUpdate', api: 'network', handler: on(createOrUpdateSubnet) },
-    { method: 'GET', pattern: subnet, operation: 'subnets.get', api: 'network', handler: on(getSubnet) },
-    { method: 'HEAD', pattern: subnet, operation: 'subnets.checkExistence', api: 'network', handler: on(checkSubnetExistence) },
-    { method: 'DELETE', pattern: subnet, operation: 'subnets.delete', api: 'network', handler: on(deleteSubnet) },
+    ...routesById(on, `${GROUP}/virtualNetworks/{name}`, 'virtualNetworks', {
+      createOrUpdate: createOrUpdateVirtualNetwork, get: getVirtualNetwork, checkExistence: checkVirtualNetworkExistence, delete: deleteVirtualNetwork,
+    }),
+    ...routesById(on, `${GROUP}/networkSecurityGroups/{name}`, 'networkSecurityGroups', {
+      createOrUpdate: createOrUpdateNetworkSecurityGroup, get: getNetworkSecurityGroup, checkExistence: checkNetworkSecurityGroupExistence, delete: deleteNetworkSecurityGroup,
+    }),
+    ...routesById(on, `${GROUP}/virtualNetworks/{vnet}/subnets/{name}`, 'subnets', {
+      createOrUpdate: createOrUpdateSubnet, get: getSubnet, checkExistence: checkSubnetExistence, delete: deleteSubnet,
+    }),
   ];
 }
