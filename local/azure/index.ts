@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve, sep } from 'node:path';
 import { createReadStream } from 'node:fs';
 import type { HandlerContext } from './arm/context.ts';
-import { ArmError, armError } from './arm/errors.ts';
+import { ArmError, errors } from './arm/errors.ts';
 import { createGuestPort } from './arm/guest.ts';
 import { WindowsGuests } from './arm/windows-guest.ts';
 import { galleryRoutes } from './arm/handlers/galleries.ts';
@@ -112,7 +112,7 @@ function filesRoute(filesDir: string | undefined): RawHandler {
     const file = root ? resolve(root, relative) : undefined;
     const info = file && file.startsWith(root + sep) ? await stat(file).catch(() => undefined) : undefined;
     if (!file || !info?.isFile() || req.method !== 'GET') {
-      const body = JSON.stringify(errorResponse(armError('NotFound', `No file '${relative}' is served by the emulator.`, 404)).body);
+      const body = JSON.stringify(errorResponse(errors.fileNotServed(relative)).body);
       res.writeHead(404, { 'Content-Type': 'application/json' }).end(body);
       return true;
     }
@@ -152,22 +152,22 @@ function adminRoutes(faults: FaultController, readDiskFile: AzureEmulator['readD
       }
       if (url.pathname === '/_emulator/timeline' && req.method === 'GET') {
         const since = url.searchParams.get('since') ?? '0';
-        if (!/^\d+$/.test(since)) throw armError('InvalidParameter', `Query parameter since: expected epoch milliseconds, found '${since}'.`, 400);
+        if (!/^\d+$/.test(since)) throw errors.adminQueryInvalid(`Query parameter since: expected epoch milliseconds, found '${since}'.`);
         return sendJson(res, 200, timeline({ since: Number(since) })), true;
       }
       if (url.pathname === '/_emulator/disks' && req.method === 'GET') {
         const id = url.searchParams.get('id');
         const path = url.searchParams.get('path');
-        if (!id || !path) throw armError('InvalidParameter', 'Query parameters id (a VM or scale-set instance id) and path (absolute, in the guest) are required.', 400);
+        if (!id || !path) throw errors.adminQueryInvalid('Query parameters id (a VM or scale-set instance id) and path (absolute, in the guest) are required.');
         const content = await readDiskFile(id, path);
-        if (content === undefined) throw armError('NotFound', `No file '${path}' on the disk of '${id}'.`, 404);
+        if (content === undefined) throw errors.noDiskFile(path, id);
         res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': String(content.length) }).end(content);
         return true;
       }
-      throw armError('NotFound', `No emulator admin route ${req.method} ${url.pathname}.`, 404);
+      throw errors.noAdminRoute(req.method, url.pathname);
     } catch (error) {
       // Bad fault rules and bad JSON are the caller's mistake (400); anything else is the server's (500, by the caller).
-      const known = error instanceof FaultRuleError || error instanceof SyntaxError ? armError('InvalidRequestContent', error.message, 400) : error;
+      const known = error instanceof FaultRuleError || error instanceof SyntaxError ? errors.invalidRequestContent(error.message) : error;
       if (!(known instanceof ArmError)) throw error;
       const response = errorResponse(known);
       sendJson(res, response.status, response.body);
@@ -243,13 +243,13 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
   const routes = new RouteTable().add(
     ...operationRoutes(ctx), ...resourceGroupRoutes(ctx), ...webAppRoutes(ctx), ...eventGridRoutes(ctx), ...networkRoutes(ctx), ...virtualMachineRoutes(ctx),
     ...runCommandRoutes(ctx), ...imageRoutes(ctx), ...galleryRoutes(ctx), ...scaleSetRoutes(ctx),
-    ...marketplaceRoutes(marketplace), ...capacityRoutes(ctx), ...diskRoutes(ctx),
+    ...marketplaceRoutes(ctx), ...capacityRoutes(ctx), ...diskRoutes(ctx),
   );
 
   const readDiskFile = async (resourceId: string, path: string): Promise<Buffer | undefined> => {
     const resource = resources.find(resourceId);
     const disk = resource?.state.disk;
-    if (typeof disk !== 'string') throw armError('NotFound', `'${resourceId}' is not a VM or scale-set instance with a disk.`, 404);
+    if (typeof disk !== 'string') throw errors.noDisk(resourceId);
     return ctx.guest.readFile(disk, path);
   };
 

@@ -470,3 +470,56 @@ describe('a VHD output', () => {
     expect(await settle(beginDeleteStagingGroup({ plan: p }))).toEqual({ state: 'Succeeded' });
   });
 });
+
+describe('Run Commands', () => {
+  /** The Run Commands on the staging VM, by name. */
+  async function runCommandNames(p: BakePlan): Promise<string[]> {
+    const names: string[] = [];
+    for await (const rc of clients.compute.virtualMachineRunCommands.listByVirtualMachine(p.staging.resourceGroupName, p.staging.vmName)) names.push(rc.name!);
+    return names.sort();
+  }
+  const customizeNames = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `kiln-customize-${String(from + i).padStart(2, '0')}`);
+
+  it('prunes the Run Command ten steps back from step 11 on, never one before, and a repeated begin prunes nothing more', async () => {
+    const spec = template('ubuntu-web.json', (t) => {
+      t.properties['customize'] = Array.from({ length: 11 }, (_, i) => ({ type: 'Shell', name: `step-${i + 1}`, inline: [`echo step ${i + 1}`] }));
+      delete t.properties['validate'];
+    });
+    const p = await staged('ubuntu-web-20261125T131900Z-0012', spec);
+    for (const index of spec.customizers.keys()) {
+      if (index === 10) expect(await runCommandNames(p)).toEqual(customizeNames(1, 10));
+      expect(await settle(beginCustomizer({ plan: p, spec, phase: 'customize', index, limitMs: HOUR }))).toEqual({ state: 'Succeeded' });
+    }
+    expect(await runCommandNames(p)).toEqual(customizeNames(2, 11));
+    // An activity retried after its Run Command started finds it and neither runs the script again nor prunes again.
+    sent.length = 0;
+    expect(await settle(beginCustomizer({ plan: p, spec, phase: 'customize', index: 10, limitMs: HOUR }))).toEqual({ state: 'Succeeded' });
+    expect(sent.filter((w) => w.path.includes('/runCommands/'))).toEqual([]);
+    expect(await runCommandNames(p)).toEqual(customizeNames(2, 11));
+    expect(await settle(beginDeleteStagingGroup({ plan: p }))).toEqual({ state: 'Succeeded' });
+  });
+
+  it('fails a step whose Run Command vanished while its script ran, without starting the script again', async () => {
+    const spec = template('ubuntu-web.json', (t) => {
+      t.properties['customize'] = [{ type: 'Shell', name: 'long-install', inline: ['echo installing', 'sleep 600'] }];
+      delete t.properties['validate'];
+    });
+    const p = await staged('ubuntu-web-20261125T131900Z-0013', spec);
+    const started = await beginCustomizer({ plan: p, spec, phase: 'customize', index: 0, limitMs: HOUR });
+    if (started.state !== 'InProgress') throw new Error(`expected the step to run, found ${JSON.stringify(started)}`);
+    expect(await pollOperation(started.operation)).toMatchObject({ state: 'InProgress' });
+
+    // Someone (or something) deletes the Run Command under the running step.
+    await clients.compute.virtualMachineRunCommands.beginDeleteAndWait(p.staging.resourceGroupName, p.staging.vmName, 'kiln-customize-01', { updateIntervalInMs: 10 });
+    sent.length = 0;
+    const status = await pollOperation(started.operation);
+    expect(status).toMatchObject({ state: 'Failed', error: { code: 'RunCommandMissing', retryable: false, resourceId: `${p.staging.vmId}/runCommands/kiln-customize-01` } });
+    const error = status.state === 'Failed' ? status.error : undefined;
+    expect(error?.message).toContain('customize step "long-install": Run Command');
+    expect(error?.message).toContain('no longer exists, so whether its script ran is unknown');
+    // The look that found it gone sent nothing: no second run of a script that may have done half its work.
+    expect(sent).toEqual([]);
+    expect(await runCommandNames(p)).toEqual([]);
+    expect(await settle(beginDeleteStagingGroup({ plan: p }))).toEqual({ state: 'Succeeded' });
+  });
+});

@@ -3,7 +3,7 @@ import type { DiskAccessStore } from '../disk-access-store.ts';
 import type { FaultKind, FaultRequest, FiredFault } from '../faults.ts';
 import type { Latency, OperationKind } from '../latency.ts';
 import type { RunScriptOptions, RunScriptResult } from '../sandbox-types.ts';
-import type { ArmRequest } from './http.ts';
+import type { ArmRequest, ArmResponse } from './http.ts';
 import type { Effect, MonitorStyle, Operation, OperationEngine, Step } from './lro.ts';
 import type { MarketplaceCatalogue } from './handlers/marketplace.ts';
 import type { Resources } from './resources.ts';
@@ -67,6 +67,12 @@ export interface HandlerContext {
   /** Fires an injected fault of `kind` for this request, if a rule matches (e.g. lroFailed, runCommandTimeout). */
   takeFault(request: FaultRequest, kind: FaultKind): FiredFault | undefined;
 }
+
+/** One operation's function: what it needs is the context and the request, nothing captured. */
+export type OperationHandler = (ctx: HandlerContext, req: ArmRequest) => Promise<ArmResponse> | ArmResponse;
+
+/** Gives operation functions their context, for a route table. */
+export const withContext = (ctx: HandlerContext) => (handler: OperationHandler) => (req: ArmRequest): Promise<ArmResponse> | ArmResponse => handler(ctx, req);
 
 /** One step of `kind`'s latency after `from`. */
 export function stepAfter(ctx: HandlerContext, kind: OperationKind, effect: Effect, from = Date.now()): Step {

@@ -24,12 +24,58 @@ export class ArmError extends Error {
   }
 }
 
-export function armError(code: string, message: string, status: number, options?: { target?: string; headers?: Record<string, string> }): ArmError {
+/** Not exported: every error is named in the table below, so its wording lives in one place. */
+function armError(code: string, message: string, status: number, options?: { target?: string; headers?: Record<string, string> }): ArmError {
   return new ArmError(code, message, status, options);
 }
 
 /** Azure's wording for the common cases, so handlers do not each invent their own. */
 export const errors = {
+  // ---- the front door: authentication, routing, api-version, body ----
+  authorizationMissing: () =>
+    armError('AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing.", 401, { headers: { 'WWW-Authenticate': 'Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token"' } }),
+  invalidAuthenticationToken: () => armError('InvalidAuthenticationToken', 'The access token is invalid.', 401),
+  missingApiVersion: () => armError('MissingApiVersionParameter', 'The api-version query parameter (?api-version=) is required for all requests.', 400),
+  /** Resource Manager says InvalidApiVersionParameter; a resource provider, NoRegisteredProviderFound. */
+  unsupportedApiVersion: (apiVersion: string, operation: string, supported: string, byResourceManager: boolean) =>
+    armError(byResourceManager ? 'InvalidApiVersionParameter' : 'NoRegisteredProviderFound', `The api-version '${apiVersion}' is invalid for '${operation}'. The supported versions are ${supported}.`, 400),
+  requestEntityTooLarge: (maxBytes: number) => armError('RequestEntityTooLarge', `The request content is larger than ${maxBytes} bytes.`, 413),
+  /** A body that is not JSON (`why` is the parser's reason) or not the JSON object the operation takes. */
+  undeserializableContent: (why: string) => armError('InvalidRequestContent', `The request content was invalid and could not be deserialized: ${why}.`, 400),
+  unsupportedOperation: (method: string, path: string) => armError('UnsupportedOperation', `The requested operation ${method} ${path} is not supported.`, 400),
+  invalidResourceType: (path: string) => armError('InvalidResourceType', `The resource type or operation at '${path}' could not be found in the emulated ARM API.`, 404),
+  noHttpResource: (path: string) => armError('NotFound', `No HTTP resource was found that matches the request URI '${path}'.`, 404),
+  /** An injected fault: a throttle answers 429 (with Retry-After when set), an error 500. */
+  injectedFault: (fault: { code: string; message: string; kind: string; retryAfterSeconds?: number }) =>
+    armError(fault.code, fault.message, fault.kind === 'throttle' ? 429 : 500, { headers: fault.retryAfterSeconds !== undefined ? { 'Retry-After': String(fault.retryAfterSeconds) } : {} }),
+  internalServerError: (method: string | undefined, url: string | undefined, why: string) =>
+    armError('InternalServerError', `The emulator failed while handling ${method} ${url}: ${why}`, 500),
+  /** A Location (operation result) URL of an operation that failed or was canceled: its error, as 409. */
+  operationFailed: (error: { code: string; message: string }) => armError(error.code, error.message, 409),
+  // ---- request validation ----
+  locationRequired: () => armError('LocationRequired', 'The location property is required for this definition.', 400, { target: 'location' }),
+  locationNotAvailableForResourceGroup: (location: string, regions: string[], target: string) =>
+    armError('LocationNotAvailableForResourceGroup', `The provided location '${location}' is not available for resource group. List of available regions is '${regions.join(',')}'.`, 400, { target }),
+  locationNotAvailableForResourceType: (location: string, resourceType: string, regions: string[], target: string) =>
+    armError('LocationNotAvailableForResourceType', `The provided location '${location}' is not available for resource type '${resourceType}'. List of available regions for the resource type is '${regions.join(',')}'.`, 400, { target }),
+  /** Resource Manager's code for a bad group name (InvalidResourceGroupName), a provider's for others. */
+  invalidResourceName: (kind: string, name: string, rule: string) =>
+    armError(kind === 'resourceGroup' ? 'InvalidResourceGroupName' : 'InvalidResourceName', `The ${kind} name '${name}' is invalid: expected ${rule}.`, 400, { target: 'name' }),
+  invalidGalleryImageVersionName: (name: string, maxPart: number) =>
+    armError('InvalidParameter', `The gallery image version name '${name}' is invalid: expected Major.Minor.Patch with each part an integer from 0 to ${maxPart}.`, 400, { target: 'galleryImageVersionName' }),
+  // ---- VM sizes ----
+  invalidVmSize: (name: string, validSizes: string[], target: string) =>
+    armError('InvalidParameter', `The value '${name}' provided for the VM size is not valid. The valid sizes in the current region are: ${validSizes.join(', ')}.`, 400, { target }),
+  skuNotAvailable: (size: string, location: string, target: string) =>
+    armError('SkuNotAvailable', `The requested VM size for resource 'Following SKUs have failed for Capacity Restrictions: ${size}' is currently not available in location '${location}'. Please try another size or deploy to a different location or different zone.`, 409, { target }),
+  vmSizeGenerationMismatch: (size: string, generation: 'V1' | 'V2', target: string) =>
+    armError('BadRequest', `The selected VM size '${size}' cannot boot Hypervisor Generation '${generation.slice(1)}'. If this was a Create operation please check that the Hypervisor Generation of the Image matches the Hypervisor Generation of the selected VM Size.`, 400, { target }),
+  // ---- the emulator's own routes (files a VM downloads, /_emulator admin) ----
+  fileNotServed: (relative: string) => armError('NotFound', `No file '${relative}' is served by the emulator.`, 404),
+  adminQueryInvalid: (message: string) => armError('InvalidParameter', message, 400),
+  noDiskFile: (path: string, resourceId: string) => armError('NotFound', `No file '${path}' on the disk of '${resourceId}'.`, 404),
+  noDisk: (resourceId: string) => armError('NotFound', `'${resourceId}' is not a VM or scale-set instance with a disk.`, 404),
+  noAdminRoute: (method: string | undefined, pathname: string) => armError('NotFound', `No emulator admin route ${method} ${pathname}.`, 404),
   resourceGroupNotFound: (group: string) =>
     armError('ResourceGroupNotFound', `Resource group '${group}' could not be found.`, 404),
   resourceNotFound: (type: string, name: string, group: string) =>

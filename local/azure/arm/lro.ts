@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ArmResponse } from './http.ts';
-import { armError } from './errors.ts';
+import { errors } from './errors.ts';
 import type { ArmStore } from './store.ts';
 
 export type OperationStatus = 'InProgress' | 'Succeeded' | 'Failed' | 'Canceled';
@@ -427,7 +427,7 @@ export function operationResult(op: Operation): ArmResponse {
   if (op.status === 'InProgress') return { status: 202, headers: { 'Retry-After': '1' } };
   if (op.status === 'Failed' || op.status === 'Canceled') {
     const error = op.error ?? { code: 'OperationCanceled', message: 'Operation was canceled.' };
-    throw armError(error.code, error.message, 409);
+    throw errors.operationFailed(error);
   }
   return { status: 200, body: op.output ?? undefined };
 }

@@ -2,7 +2,7 @@
  * The emulator's region catalogue: ARM names and the display names Azure answers with in some places (gallery
  * target regions and replication status), and the location check every resource PUT goes through.
  */
-import { armError } from './errors.ts';
+import { errors } from './errors.ts';
 
 /** Public-cloud regions with their display names (`az account list-locations`). */
 const REGIONS: ReadonlyArray<readonly [name: string, displayName: string]> = [
@@ -43,7 +43,7 @@ export function checkLocation(value: string, resourceType: string, target = 'loc
   const name = regionName(value);
   if (DISPLAY.has(name)) return name;
   if (resourceType === 'resourceGroups') {
-    throw armError('LocationNotAvailableForResourceGroup', `The provided location '${value}' is not available for resource group. List of available regions is '${regionNames().join(',')}'.`, 400, { target });
+    throw errors.locationNotAvailableForResourceGroup(value, regionNames(), target);
   }
-  throw armError('LocationNotAvailableForResourceType', `The provided location '${value}' is not available for resource type '${resourceType}'. List of available regions for the resource type is '${regionNames().join(',')}'.`, 400, { target });
+  throw errors.locationNotAvailableForResourceType(value, resourceType, regionNames(), target);
 }

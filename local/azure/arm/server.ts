@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { FaultController } from '../faults.ts';
-import { ArmError, armError } from './errors.ts';
+import { ArmError, errors } from './errors.ts';
 import type { ArmRequest, ArmResponse } from './http.ts';
 import type { OperationEngine } from './lro.ts';
 import type { ApiFamily, RouteMatch, RouteTable } from './routes.ts';
@@ -30,15 +30,14 @@ const NETWORK_API_VERSION = /^20(1[89]|2\d)-\d\d-\d\d$/;
 function checkApiVersion(family: ApiFamily, apiVersion: string | null, operation: string): string {
   if (family === 'none') return apiVersion ?? '';
   if (!apiVersion) {
-    throw armError('MissingApiVersionParameter', "The api-version query parameter (?api-version=) is required for all requests.", 400);
+    throw errors.missingApiVersion();
   }
   const known = family === 'network' ? NETWORK_API_VERSION.test(apiVersion) : API_VERSIONS[family].includes(apiVersion);
   // Status monitors are polled with the api-version of the operation they follow (compute or gallery).
   const monitorOk = operation === 'operations.get' && (API_VERSIONS.compute.includes(apiVersion) || API_VERSIONS.gallery.includes(apiVersion) || API_VERSIONS.disk.includes(apiVersion));
   if (!known && !monitorOk) {
     const supported = family === 'network' ? 'dated versions from 2018-01-01' : `'${API_VERSIONS[family].join("', '")}'`;
-    const code = family === 'resources' ? 'InvalidApiVersionParameter' : 'NoRegisteredProviderFound';
-    throw armError(code, `The api-version '${apiVersion}' is invalid for '${operation}'. The supported versions are ${supported}.`, 400);
+    throw errors.unsupportedApiVersion(apiVersion, operation, supported, family === 'resources');
   }
   return apiVersion;
 }
@@ -54,13 +53,13 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
     size += (chunk as Buffer).length;
     if (size <= MAX_BODY_BYTES) chunks.push(chunk as Buffer);
   }
-  if (size > MAX_BODY_BYTES) throw armError('RequestEntityTooLarge', `The request content is larger than ${MAX_BODY_BYTES} bytes.`, 413);
+  if (size > MAX_BODY_BYTES) throw errors.requestEntityTooLarge(MAX_BODY_BYTES);
   const text = Buffer.concat(chunks).toString('utf8');
   if (text.trim() === '') return undefined;
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw armError('InvalidRequestContent', `The request content was invalid and could not be deserialized: ${(error as Error).message}.`, 400);
+    throw errors.undeserializableContent((error as Error).message);
   }
 }
 
@@ -99,11 +98,11 @@ function findRoute(routes: RouteTable, method: string, path: string, discardBody
   const { match, pathKnown } = routes.match(method, path);
   if (match) return match;
   discardBody();
-  if (pathKnown) throw armError('UnsupportedOperation', `The requested operation ${method} ${path} is not supported.`, 400);
+  if (pathKnown) throw errors.unsupportedOperation(method, path);
   if (/\/providers\/([^/]+)\/([^/]+)/i.test(path)) {
-    throw armError('InvalidResourceType', `The resource type or operation at '${path}' could not be found in the emulated ARM API.`, 404);
+    throw errors.invalidResourceType(path);
   }
-  throw armError('NotFound', `No HTTP resource was found that matches the request URI '${path}'.`, 404);
+  throw errors.noHttpResource(path);
 }
 
 async function runRoute(match: RouteMatch, ops: OperationEngine, request: Omit<ArmRequest, 'params' | 'operation'>): Promise<ArmResponse> {
@@ -137,11 +136,11 @@ export function createArmServer(options: ArmServerOptions): Server {
 
     const auth = req.headers.authorization;
     if (!auth || !/^Bearer\s+\S/i.test(auth)) {
-      send(res, method, errorResponse(armError('AuthenticationFailed', "Authentication failed. The 'Authorization' header is missing.", 401, { headers: { 'WWW-Authenticate': 'Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token"' } })));
+      send(res, method, errorResponse(errors.authorizationMissing()));
       return;
     }
     if (auth.replace(/^Bearer\s+/i, '') !== token) {
-      send(res, method, errorResponse(armError('InvalidAuthenticationToken', 'The access token is invalid.', 401)));
+      send(res, method, errorResponse(errors.invalidAuthenticationToken()));
       return;
     }
 
@@ -152,8 +151,7 @@ export function createArmServer(options: ArmServerOptions): Server {
     const fault = faults.take({ operation: match.route.operation, method, path }, ['throttle', 'error500']);
     if (fault) {
       req.resume();
-      const headers: Record<string, string> = fault.retryAfterSeconds !== undefined ? { 'Retry-After': String(fault.retryAfterSeconds) } : {};
-      throw armError(fault.code, fault.message, fault.kind === 'throttle' ? 429 : 500, { headers });
+      throw errors.injectedFault(fault);
     }
     const body = await readBody(req);
     const origin = `https://${req.headers.host ?? '127.0.0.1'}`;
@@ -162,7 +160,7 @@ export function createArmServer(options: ArmServerOptions): Server {
 
   return createServer({ cert: options.cert, key: options.key }, (req, res) => {
     handle(req, res).catch((error: unknown) => {
-      const armErr = error instanceof ArmError ? error : armError('InternalServerError', `The emulator failed while handling ${req.method} ${req.url}: ${(error as Error).message}`, 500);
+      const armErr = error instanceof ArmError ? error : errors.internalServerError(req.method, req.url, (error as Error).message);
       if (!(error instanceof ArmError)) log(`emulator: ${req.method} ${req.url} failed: ${(error as Error).stack ?? String(error)}`);
       if (res.headersSent) {
         res.end();

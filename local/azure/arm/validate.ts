@@ -1,5 +1,5 @@
 /** Request validation with Azure's error codes: every message names the field, what was expected and what was found. */
-import { armError, errors } from './errors.ts';
+import { errors } from './errors.ts';
 import { checkLocation } from './regions.ts';
 
 export type Json = Record<string, unknown>;
@@ -11,7 +11,7 @@ export function isObject(value: unknown): value is Json {
 /** The request body as an object, or 400 InvalidRequestContent. */
 export function bodyObject(body: unknown): Json {
   if (!isObject(body)) {
-    throw armError('InvalidRequestContent', `The request content was invalid and could not be deserialized: expected a JSON object, found ${body === undefined ? 'no body' : JSON.stringify(body).slice(0, 60)}.`, 400);
+    throw errors.undeserializableContent(`expected a JSON object, found ${body === undefined ? 'no body' : JSON.stringify(body).slice(0, 60)}`);
   }
   return body;
 }
@@ -33,7 +33,7 @@ export function stringAt(parent: Json, field: string, path = field): string | un
 export function requiredString(parent: Json, field: string, path = field): string {
   const value = stringAt(parent, field, path);
   if (value === undefined || value === '') {
-    throw armError('InvalidParameter', `Required parameter '${path}' is missing (null).`, 400, { target: path });
+    throw errors.requiredParameterMissing(path);
   }
   return value;
 }
@@ -41,7 +41,7 @@ export function requiredString(parent: Json, field: string, path = field): strin
 /** The body's location as an ARM region name; a region the catalogue lacks is refused for `resourceType`. */
 export function requiredLocation(body: Json, resourceType = 'the requested resource type'): string {
   const location = stringAt(body, 'location');
-  if (!location) throw armError('LocationRequired', 'The location property is required for this definition.', 400, { target: 'location' });
+  if (!location) throw errors.locationRequired();
   return checkLocation(location, resourceType);
 }
 
@@ -75,8 +75,7 @@ const NAME_RULES: Record<string, { pattern: RegExp; rule: string }> = {
 export function validateName(kind: keyof typeof NAME_RULES, name: string): void {
   const rules = NAME_RULES[kind]!;
   if (!rules.pattern.test(name)) {
-    const code = kind === 'resourceGroup' ? 'InvalidResourceGroupName' : 'InvalidResourceName';
-    throw armError(code, `The ${kind} name '${name}' is invalid: expected ${rules.rule}.`, 400, { target: 'name' });
+    throw errors.invalidResourceName(kind, name, rules.rule);
   }
 }
 
@@ -87,7 +86,7 @@ export function parseVersionName(name: string): [number, number, number] {
   const parts = /^(\d+)\.(\d+)\.(\d+)$/.exec(name);
   const numbers = parts ? [Number(parts[1]), Number(parts[2]), Number(parts[3])] : [];
   if (!parts || numbers.some((n) => n > MAX_INT32)) {
-    throw armError('InvalidParameter', `The gallery image version name '${name}' is invalid: expected Major.Minor.Patch with each part an integer from 0 to ${MAX_INT32}.`, 400, { target: 'galleryImageVersionName' });
+    throw errors.invalidGalleryImageVersionName(name, MAX_INT32);
   }
   return numbers as [number, number, number];
 }

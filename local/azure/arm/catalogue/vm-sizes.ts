@@ -2,7 +2,7 @@
  * The VM size catalogue (`Microsoft.Compute/skus`): the sizes each region offers, their vCPUs, family and Hyper-V
  * generations, and the subscription restrictions Azure reports; the rules a VM's `hardwareProfile.vmSize` meets.
  */
-import { armError } from '../errors.ts';
+import { errors } from '../errors.ts';
 import { regionNames } from '../regions.ts';
 
 export interface VmSize {
@@ -75,13 +75,13 @@ export const CORE_LIMITS = { total: 100, family: 50 } as const;
 export function checkVmSize(name: string, location: string, generation: 'V1' | 'V2', target = 'hardwareProfile.vmSize'): VmSize {
   const found = findVmSize(name);
   if (!found) {
-    throw armError('InvalidParameter', `The value '${name}' provided for the VM size is not valid. The valid sizes in the current region are: ${SIZES.filter((s) => !s.restrictedIn.includes(location)).map((s) => s.name).join(', ')}.`, 400, { target });
+    throw errors.invalidVmSize(name, SIZES.filter((s) => !s.restrictedIn.includes(location)).map((s) => s.name), target);
   }
   if (found.restrictedIn.includes(location)) {
-    throw armError('SkuNotAvailable', `The requested VM size for resource 'Following SKUs have failed for Capacity Restrictions: ${found.name}' is currently not available in location '${location}'. Please try another size or deploy to a different location or different zone.`, 409, { target });
+    throw errors.skuNotAvailable(found.name, location, target);
   }
   if (!found.hyperVGenerations.includes(generation)) {
-    throw armError('BadRequest', `The selected VM size '${found.name}' cannot boot Hypervisor Generation '${generation.slice(1)}'. If this was a Create operation please check that the Hypervisor Generation of the Image matches the Hypervisor Generation of the selected VM Size.`, 400, { target });
+    throw errors.vmSizeGenerationMismatch(found.name, generation, target);
   }
   return found;
 }

@@ -2,7 +2,8 @@
  * What a subscription may create where: the regions each resource type is offered in (`providers/{namespace}`, by
  * display name as Azure lists them), VM sizes per region (`Microsoft.Compute/skus`) and vCPU usage (`usages`).
  */
-import type { HandlerContext } from '../context.ts';
+import { withContext, type HandlerContext } from '../context.ts';
+import type { ArmRequest, ArmResponse } from '../http.ts';
 import { errors } from '../errors.ts';
 import { checkLocation, displayName, regionNames } from '../regions.ts';
 import type { Route } from '../routes.ts';
@@ -27,39 +28,39 @@ const PROVIDERS: Record<string, string[]> = {
   'Microsoft.KeyVault': ['vaults'],
 };
 
+export function getProvider(_ctx: HandlerContext, req: ArmRequest): ArmResponse {
+  const namespace = Object.keys(PROVIDERS).find((n) => n.toLowerCase() === req.params.namespace!.toLowerCase());
+  if (!namespace) throw errors.invalidResourceNamespace(req.params.namespace!);
+  const locations = regionNames().map(displayName);
+  return {
+    status: 200,
+    body: {
+      id: `/subscriptions/${req.params.sub}/providers/${namespace}`, namespace, registrationState: 'Registered', registrationPolicy: 'RegistrationRequired',
+      resourceTypes: PROVIDERS[namespace]!.map((resourceType) => ({ resourceType, locations, apiVersions: [], capabilities: 'None' })),
+    },
+  };
+}
+
+export const listResourceSkus = (_ctx: HandlerContext, req: ArmRequest): ArmResponse =>
+  ({ status: 200, body: { value: resourceSkus(locationFilter(req.query.get('$filter'))) } });
+
+export function listUsage(ctx: HandlerContext, req: ArmRequest): ArmResponse {
+  const location = checkLocation(req.params.location!, 'Microsoft.Compute/locations/usages');
+  const usage = coreUsage(ctx, location);
+  const families = new Set([...resourceSkus(location).map((s) => String(s.family)), ...usage.families.keys()]);
+  const value = [
+    { unit: 'Count', currentValue: usage.total, limit: CORE_LIMITS.total, name: { value: 'cores', localizedValue: 'Total Regional vCPUs' } },
+    ...[...families].sort().map((family) => ({ unit: 'Count', currentValue: usage.families.get(family) ?? 0, limit: CORE_LIMITS.family, name: { value: family, localizedValue: familyLabel(family) } })),
+  ];
+  return { status: 200, body: { value } };
+}
+
+/** The route table: each operation's function, given the context. */
 export function capacityRoutes(ctx: HandlerContext): Route[] {
+  const on = withContext(ctx);
   return [
-    {
-      method: 'GET', pattern: '/subscriptions/{sub}/providers/{namespace}', operation: 'providers.get', api: 'resources',
-      handler: (req) => {
-        const namespace = Object.keys(PROVIDERS).find((n) => n.toLowerCase() === req.params.namespace!.toLowerCase());
-        if (!namespace) throw errors.invalidResourceNamespace(req.params.namespace!);
-        const locations = regionNames().map(displayName);
-        return {
-          status: 200,
-          body: {
-            id: `/subscriptions/${req.params.sub}/providers/${namespace}`, namespace, registrationState: 'Registered', registrationPolicy: 'RegistrationRequired',
-            resourceTypes: PROVIDERS[namespace]!.map((resourceType) => ({ resourceType, locations, apiVersions: [], capabilities: 'None' })),
-          },
-        };
-      },
-    },
-    {
-      method: 'GET', pattern: '/subscriptions/{sub}/providers/Microsoft.Compute/skus', operation: 'resourceSkus.list', api: 'skus',
-      handler: (req) => ({ status: 200, body: { value: resourceSkus(locationFilter(req.query.get('$filter'))) } }),
-    },
-    {
-      method: 'GET', pattern: '/subscriptions/{sub}/providers/Microsoft.Compute/locations/{location}/usages', operation: 'usage.list', api: 'compute',
-      handler: (req) => {
-        const location = checkLocation(req.params.location!, 'Microsoft.Compute/locations/usages');
-        const usage = coreUsage(ctx, location);
-        const families = new Set([...resourceSkus(location).map((s) => String(s.family)), ...usage.families.keys()]);
-        const value = [
-          { unit: 'Count', currentValue: usage.total, limit: CORE_LIMITS.total, name: { value: 'cores', localizedValue: 'Total Regional vCPUs' } },
-          ...[...families].sort().map((family) => ({ unit: 'Count', currentValue: usage.families.get(family) ?? 0, limit: CORE_LIMITS.family, name: { value: family, localizedValue: familyLabel(family) } })),
-        ];
-        return { status: 200, body: { value } };
-      },
-    },
+    { method: 'GET', pattern: '/subscriptions/{sub}/providers/{namespace}', operation: 'providers.get', api: 'resources', handler: on(getProvider) },
+    { method: 'GET', pattern: '/subscriptions/{sub}/providers/Microsoft.Compute/skus', operation: 'resourceSkus.list', api: 'skus', handler: on(listResourceSkus) },
+    { method: 'GET', pattern: '/subscriptions/{sub}/providers/Microsoft.Compute/locations/{location}/usages', operation: 'usage.list', api: 'compute', handler: on(listUsage) },
   ];
 }

@@ -3,7 +3,7 @@
  * generalized VM or a managed image) and replicates to its target regions over time.
  */
 import { errors } from '../errors.ts';
-import { beginOperation, stepAfter, type HandlerContext } from '../context.ts';
+import { beginOperation, stepAfter, withContext, type HandlerContext } from '../context.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
 import { acceptedWrite, type EffectResult } from '../lro.ts';
 import { present, providerId, type StoredResource } from '../resources.ts';
@@ -254,7 +254,7 @@ export function registerGalleryEffects(ctx: HandlerContext): void {
 /** The route table: each operation's function, given the context. */
 export function galleryRoutes(ctx: HandlerContext): Route[] {
   registerGalleryEffects(ctx);
-  const on = (handler: (ctx: HandlerContext, req: ArmRequest) => ArmResponse) => (req: ArmRequest) => handler(ctx, req);
+  const on = withContext(ctx);
   return [
     { method: 'PUT', pattern: GALLERY, operation: 'galleries.createOrUpdate', api: 'gallery', handler: on(createOrUpdateGallery) },
     { method: 'GET', pattern: GALLERY, operation: 'galleries.get', api: 'gallery', handler: on(getGallery) },

@@ -5,7 +5,9 @@
  * (`PUT /_emulator/marketplace`) to drive source-update rebuilds. Every image is offered in every catalogue region.
  * The catalogue is the marketplace's, not the subscription's, so it is not persisted.
  */
+import { withContext, type HandlerContext } from '../context.ts';
 import { errors } from '../errors.ts';
+import type { ArmRequest, ArmResponse } from '../http.ts';
 import { checkLocation } from '../regions.ts';
 import type { Route } from '../routes.ts';
 import { compareVersions, isObject } from '../validate.ts';
@@ -118,62 +120,66 @@ export function publishRequest(body: unknown): { image: MarketplaceImage; versio
 
 const BASE = '/subscriptions/{sub}/providers/Microsoft.Compute/locations/{location}/publishers';
 
-export function marketplaceRoutes(catalogue: MarketplaceCatalogue): Route[] {
-  const resourceId = (p: Record<string, string>, ...rest: string[]) =>
-    [`/Subscriptions/${p.sub}/Providers/Microsoft.Compute/Locations/${p.location}/Publishers/${p.publisher}`, ...rest].join('/');
-  const entry = (p: Record<string, string>, name: string, ...rest: string[]) => ({ name, location: p.location, id: resourceId(p, ...rest, name) });
-  const inRegion = (p: Record<string, string>) => checkLocation(p.location!, 'Microsoft.Compute/locations/publishers');
-  const matching = (p: Record<string, string>) => {
-    inRegion(p);
-    const found = SKUS.filter((s) => same(s.publisher, p.publisher!) && (!p.offer || same(s.offer, p.offer)) && (!p.sku || same(s.sku, p.sku)));
-    if (found.length === 0) throw errors.vmImageArtifactNotFound();
-    return found;
+type Params = Record<string, string>;
+
+const publisherId = (p: Params, ...rest: string[]) =>
+  [`/Subscriptions/${p.sub}/Providers/Microsoft.Compute/Locations/${p.location}/Publishers/${p.publisher}`, ...rest].join('/');
+const entry = (p: Params, name: string, ...rest: string[]) => ({ name, location: p.location, id: publisherId(p, ...rest, name) });
+const inRegion = (p: Params) => checkLocation(p.location!, 'Microsoft.Compute/locations/publishers');
+const unique = (names: string[]) => [...new Set(names)];
+
+/** The catalogue's SKUs the path names (publisher, and offer and sku when given); none is Azure's 404. */
+function matching(p: Params): MarketplaceSku[] {
+  inRegion(p);
+  const found = SKUS.filter((s) => same(s.publisher, p.publisher!) && (!p.offer || same(s.offer, p.offer)) && (!p.sku || same(s.sku, p.sku)));
+  if (found.length === 0) throw errors.vmImageArtifactNotFound();
+  return found;
+}
+
+export function listPublishers(_ctx: HandlerContext, req: ArmRequest): ArmResponse {
+  inRegion(req.params);
+  return { status: 200, body: unique(SKUS.map((s) => s.publisher)).map((name) => ({ name, location: req.params.location, id: `/Subscriptions/${req.params.sub}/Providers/Microsoft.Compute/Locations/${req.params.location}/Publishers/${name}` })) };
+}
+
+export const listOffers = (_ctx: HandlerContext, req: ArmRequest): ArmResponse =>
+  ({ status: 200, body: unique(matching(req.params).map((s) => s.offer)).map((o) => entry(req.params, o, 'ArtifactTypes/VMImage/Offers')) });
+
+export const listSkus = (_ctx: HandlerContext, req: ArmRequest): ArmResponse =>
+  ({ status: 200, body: matching(req.params).map((s) => entry(req.params, s.sku, `ArtifactTypes/VMImage/Offers/${s.offer}/Skus`)) });
+
+export function listImageVersions(ctx: HandlerContext, req: ArmRequest): ArmResponse {
+  const [sku] = matching(req.params);
+  return { status: 200, body: ctx.marketplace.versions(sku!).map((v) => entry(req.params, v, `ArtifactTypes/VMImage/Offers/${sku!.offer}/Skus/${sku!.sku}/Versions`)) };
+}
+
+export function getImageVersion(ctx: HandlerContext, req: ArmRequest): ArmResponse {
+  const [sku] = matching(req.params);
+  const version = ctx.marketplace.versions(sku!).find((v) => v === req.params.version);
+  if (!version) throw errors.vmImageArtifactNotFound();
+  return {
+    status: 200,
+    body: {
+      ...entry(req.params, version, `ArtifactTypes/VMImage/Offers/${sku!.offer}/Skus/${sku!.sku}/Versions`),
+      properties: {
+        osDiskImage: { operatingSystem: sku!.osType, sizeInGb: sku!.osDiskSizeGB },
+        dataDiskImages: [],
+        hyperVGeneration: sku!.hyperVGeneration,
+        architecture: 'x64',
+        automaticOSUpgradeProperties: { automaticOSUpgradeSupported: false },
+        ...(sku!.plan ? { plan: sku!.plan } : {}),
+      },
+    },
   };
-  const unique = (names: string[]) => [...new Set(names)];
+}
+
+/** The route table: each operation's function, given the context (whose catalogue holds the published versions). */
+export function marketplaceRoutes(ctx: HandlerContext): Route[] {
+  const on = withContext(ctx);
   return [
-    {
-      method: 'GET', pattern: BASE, operation: 'virtualMachineImages.listPublishers', api: 'compute',
-      handler: (req) => {
-        inRegion(req.params);
-        return { status: 200, body: unique(SKUS.map((s) => s.publisher)).map((name) => ({ name, location: req.params.location, id: `/Subscriptions/${req.params.sub}/Providers/Microsoft.Compute/Locations/${req.params.location}/Publishers/${name}` })) };
-      },
-    },
-    {
-      method: 'GET', pattern: `${BASE}/{publisher}/artifacttypes/vmimage/offers`, operation: 'virtualMachineImages.listOffers', api: 'compute',
-      handler: (req) => ({ status: 200, body: unique(matching(req.params).map((s) => s.offer)).map((o) => entry(req.params, o, 'ArtifactTypes/VMImage/Offers')) }),
-    },
-    {
-      method: 'GET', pattern: `${BASE}/{publisher}/artifacttypes/vmimage/offers/{offer}/skus`, operation: 'virtualMachineImages.listSkus', api: 'compute',
-      handler: (req) => ({ status: 200, body: matching(req.params).map((s) => entry(req.params, s.sku, `ArtifactTypes/VMImage/Offers/${s.offer}/Skus`)) }),
-    },
-    {
-      method: 'GET', pattern: `${BASE}/{publisher}/artifacttypes/vmimage/offers/{offer}/skus/{sku}/versions`, operation: 'virtualMachineImages.list', api: 'compute',
-      handler: (req) => {
-        const [sku] = matching(req.params);
-        return { status: 200, body: catalogue.versions(sku!).map((v) => entry(req.params, v, `ArtifactTypes/VMImage/Offers/${sku!.offer}/Skus/${sku!.sku}/Versions`)) };
-      },
-    },
-    {
-      method: 'GET', pattern: `${BASE}/{publisher}/artifacttypes/vmimage/offers/{offer}/skus/{sku}/versions/{version}`, operation: 'virtualMachineImages.get', api: 'compute',
-      handler: (req) => {
-        const [sku] = matching(req.params);
-        const version = catalogue.versions(sku!).find((v) => v === req.params.version);
-        if (!version) throw errors.vmImageArtifactNotFound();
-        return {
-          status: 200,
-          body: {
-            ...entry(req.params, version, `ArtifactTypes/VMImage/Offers/${sku!.offer}/Skus/${sku!.sku}/Versions`),
-            properties: {
-              osDiskImage: { operatingSystem: sku!.osType, sizeInGb: sku!.osDiskSizeGB },
-              dataDiskImages: [],
-              hyperVGeneration: sku!.hyperVGeneration,
-              architecture: 'x64',
-              automaticOSUpgradeProperties: { automaticOSUpgradeSupported: false },
-              ...(sku!.plan ? { plan: sku!.plan } : {}),
-            },
-          },
-        };
-      },
-    },
+    { method: 'GET', pattern: BASE, operation: 'virtualMachineImages.listPublishers', api: 'compute', handler: on(listPublishers) },
+    { method: 'GET', pattern: `${BASE}/{publisher}/artifacttypes/vmimage/offers`, operation: 'virtualMachineImages.listOffers', api: 'compute', handler: on(listOffers) },
+    { method: 'GET', pattern: `${BASE}/{publisher}/artifacttypes/vmimage/offers/{offer}/skus`, operation: 'virtualMachineImages.listSkus', api: 'compute', handler: on(listSkus) },
+    { method: 'GET', pattern: `${BASE}/{publisher}/artifacttypes/vmimage/offers/{offer}/skus/{sku}/versions`, operation: 'virtualMachineImages.list', api: 'compute', handler: on(listImageVersions) },
+    { method: 'GET', pattern: `${BASE}/{publisher}/artifacttypes/vmimage/offers/{offer}/skus/{sku}/versions/{version}`, operation: 'virtualMachineImages.get', api: 'compute', handler: on(getImageVersion) },
   ];
 }

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AnonymousCredential, AppendBlobClient } from '@azure/storage-blob';
-import { beginOperation, stepAfter, type HandlerContext } from '../context.ts';
+import { beginOperation, stepAfter, withContext, type HandlerContext } from '../context.ts';
 import { errors } from '../errors.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
 import { acceptedAction, acceptedWrite, type EffectResult, type Operation } from '../lro.ts';
@@ -494,7 +494,7 @@ export function runCommandRoutes(ctx: HandlerContext): Route[] {
   const pendingEnv: PendingParameters = new Map();
   registerRunCommandEffects(ctx, pendingEnv);
   resumeRuns(ctx);
-  const on = (handler: (ctx: HandlerContext, req: ArmRequest) => Promise<ArmResponse> | ArmResponse) => (req: ArmRequest) => handler(ctx, req);
+  const on = withContext(ctx);
   return [
     { method: 'PUT', pattern: `${VM_BASE}/runCommands/{name}`, operation: 'virtualMachineRunCommands.createOrUpdate', api: 'compute', handler: (req) => createOrUpdateRunCommand(ctx, req, pendingEnv) },
     { method: 'GET', pattern: `${VM_BASE}/runCommands/{name}`, operation: 'virtualMachineRunCommands.getByVirtualMachine', api: 'compute', handler: on(getRunCommand) },

@@ -7,7 +7,7 @@
  * instance carries what was captured into it.
  */
 import { randomUUID } from 'node:crypto';
-import { beginOperation, stepAfter, type HandlerContext } from '../context.ts';
+import { beginOperation, stepAfter, withContext, type HandlerContext } from '../context.ts';
 import { errors } from '../errors.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
 import { acceptedAction, acceptedWrite, type Operation, type Step } from '../lro.ts';
@@ -602,7 +602,7 @@ export function registerScaleSetEffects(ctx: HandlerContext): void {
 /** The route table: each operation's function, given the context. */
 export function scaleSetRoutes(ctx: HandlerContext): Route[] {
   registerScaleSetEffects(ctx);
-  const on = (handler: (ctx: HandlerContext, req: ArmRequest) => Promise<ArmResponse> | ArmResponse) => (req: ArmRequest) => handler(ctx, req);
+  const on = withContext(ctx);
   return [
     { method: 'GET', pattern: BASE, operation: 'virtualMachineScaleSets.get', api: 'compute', handler: on(getScaleSet) },
     { method: 'PUT', pattern: BASE, operation: 'virtualMachineScaleSets.createOrUpdate', api: 'compute', handler: on(createOrUpdateScaleSet) },

@@ -3,7 +3,7 @@
  * deallocate, powerOff, start, restart, generalize and delete, with Azure's state rules.
  */
 import { randomUUID } from 'node:crypto';
-import { beginOperation, stepAfter, type DiskSource, type HandlerContext } from '../context.ts';
+import { beginOperation, stepAfter, withContext, type DiskSource, type HandlerContext } from '../context.ts';
 import { errors } from '../errors.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
 import { acceptedAction, acceptedWrite } from '../lro.ts';
@@ -285,7 +285,7 @@ export function registerVirtualMachineEffects(ctx: HandlerContext, disks: Pendin
 export function virtualMachineRoutes(ctx: HandlerContext): Route[] {
   const disks = new PendingDisks();
   registerVirtualMachineEffects(ctx, disks);
-  const on = (handler: (ctx: HandlerContext, req: ArmRequest) => Promise<ArmResponse> | ArmResponse) => (req: ArmRequest) => handler(ctx, req);
+  const on = withContext(ctx);
   return [
     { method: 'PUT', pattern: VM_BASE, operation: 'virtualMachines.createOrUpdate', api: 'compute', handler: (req) => createOrUpdateVirtualMachine(ctx, req, disks) },
     { method: 'GET', pattern: VM_BASE, operation: 'virtualMachines.get', api: 'compute', handler: on(getVirtualMachine) },

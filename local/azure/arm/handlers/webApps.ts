@@ -4,8 +4,8 @@
  * site's `functionAppTriggersLoad` latency has passed after its creation (immediately at the `zero` profile).
  */
 import { randomBytes } from 'node:crypto';
-import type { HandlerContext } from '../context.ts';
-import type { ArmRequest } from '../http.ts';
+import { withContext, type HandlerContext } from '../context.ts';
+import type { ArmRequest, ArmResponse } from '../http.ts';
 import { present, providerId, type StoredResource } from '../resources.ts';
 import type { Route } from '../routes.ts';
 import { bodyObject, requiredLocation, tagsOf } from '../validate.ts';
@@ -24,50 +24,50 @@ function presentSite(site: StoredResource): Record<string, unknown> {
   return present(site, { ...site.properties, state: 'Running', defaultHostName: `${site.name}.azurewebsites.net` });
 }
 
+export function createOrUpdateWebApp(ctx: HandlerContext, req: ArmRequest): ArmResponse {
+  const { id, sub, rg, site } = siteId(req);
+  ctx.resources.requireGroup(sub, rg);
+  const body = bodyObject(req.body);
+  const existing = ctx.resources.find(id);
+  const stored = existing ?? ctx.resources.create({ id, name: site, type: TYPE, resourceGroup: rg, location: requiredLocation(body), properties: {} });
+  stored.properties = { kind: body.kind ?? 'functionapp', ...(bodyObject(body.properties ?? {})) };
+  stored.tags = tagsOf(body) ?? stored.tags;
+  stored.state = {
+    masterKey: stored.state.masterKey ?? newKey(),
+    functionKey: stored.state.functionKey ?? newKey(),
+    blobsExtensionKey: stored.state.blobsExtensionKey ?? newKey(),
+    triggersLoadedAt: Date.now() + ctx.latency.durationMs('functionAppTriggersLoad'),
+  };
+  ctx.resources.save(stored);
+  return { status: existing ? 200 : 201, body: presentSite(stored) };
+}
+
+export function getWebApp(ctx: HandlerContext, req: ArmRequest): ArmResponse {
+  const { id, sub, rg, site } = siteId(req);
+  return { status: 200, body: presentSite(ctx.resources.require(sub, rg, id, TYPE, site)) };
+}
+
+export function listWebAppHostKeys(ctx: HandlerContext, req: ArmRequest): ArmResponse {
+  const { id, sub, rg, site } = siteId(req);
+  const stored = ctx.resources.require(sub, rg, id, TYPE, site);
+  const loaded = Date.now() >= Number(stored.state.triggersLoadedAt);
+  return {
+    status: 200,
+    body: {
+      masterKey: stored.state.masterKey,
+      functionKeys: { default: stored.state.functionKey },
+      systemKeys: loaded ? { blobs_extension: stored.state.blobsExtensionKey } : {},
+    },
+  };
+}
+
+/** The route table: each operation's function, given the context. */
 export function webAppRoutes(ctx: HandlerContext): Route[] {
-  const { resources } = ctx;
-
-  const createOrUpdate = (req: ArmRequest) => {
-    const { id, sub, rg, site } = siteId(req);
-    resources.requireGroup(sub, rg);
-    const body = bodyObject(req.body);
-    const existing = resources.find(id);
-    const stored = existing ?? resources.create({ id, name: site, type: TYPE, resourceGroup: rg, location: requiredLocation(body), properties: {} });
-    stored.properties = { kind: body.kind ?? 'functionapp', ...(bodyObject(body.properties ?? {})) };
-    stored.tags = tagsOf(body) ?? stored.tags;
-    stored.state = {
-      masterKey: stored.state.masterKey ?? newKey(),
-      functionKey: stored.state.functionKey ?? newKey(),
-      blobsExtensionKey: stored.state.blobsExtensionKey ?? newKey(),
-      triggersLoadedAt: Date.now() + ctx.latency.durationMs('functionAppTriggersLoad'),
-    };
-    resources.save(stored);
-    return { status: existing ? 200 : 201, body: presentSite(stored) };
-  };
-
-  const get = (req: ArmRequest) => {
-    const { id, sub, rg, site } = siteId(req);
-    return { status: 200, body: presentSite(resources.require(sub, rg, id, TYPE, site)) };
-  };
-
-  const listHostKeys = (req: ArmRequest) => {
-    const { id, sub, rg, site } = siteId(req);
-    const stored = resources.require(sub, rg, id, TYPE, site);
-    const loaded = Date.now() >= Number(stored.state.triggersLoadedAt);
-    return {
-      status: 200,
-      body: {
-        masterKey: stored.state.masterKey,
-        functionKeys: { default: stored.state.functionKey },
-        systemKeys: loaded ? { blobs_extension: stored.state.blobsExtensionKey } : {},
-      },
-    };
-  };
-
+  const on = withContext(ctx);
   return [
-    { method: 'PUT', pattern: SITE, operation: 'webApps.createOrUpdate', api: 'web', handler: createOrUpdate },
-    { method: 'GET', pattern: SITE, operation: 'webApps.get', api: 'web', handler: get },
-    { method: 'POST', pattern: `${SITE}/host/default/listKeys`, operation: 'webApps.listHostKeys', api: 'web', handler: listHostKeys },
+    { method: 'PUT', pattern: SITE, operation: 'webApps.createOrUpdate', api: 'web', handler: on(createOrUpdateWebApp) },
+    { method: 'GET', pattern: SITE, operation: 'webApps.get', api: 'web', handler: on(getWebApp) },
+    { method: 'POST', pattern: `${SITE}/host/default/listKeys`, operation: 'webApps.listHostKeys', api: 'web', handler: on(listWebAppHostKeys) },
   ];
 }
 
