@@ -51,13 +51,16 @@ try {
   const compute = new ComputeManagementClient(credential, emulator.subscriptionId, options);
   const resources = new ResourceManagementClient(credential, emulator.subscriptionId, options);
   await resources.resourceGroups.createOrUpdate('bench', { location: 'eastus' });
-  const nic = { id: '/subscriptions/x/resourceGroups/bench/providers/Microsoft.Network/networkInterfaces/nic', primary: true };
+  // A NIC needs a subnet in its region, as on Azure.
+  const vnetId = `/subscriptions/${emulator.subscriptionId}/resourceGroups/bench/providers/Microsoft.Network/virtualNetworks/bench`;
+  await resources.resources.beginCreateOrUpdateByIdAndWait(vnetId.slice(1), '2024-05-01', { location: 'eastus', properties: { addressSpace: { addressPrefixes: ['10.0.0.0/16'] }, subnets: [{ name: 'default', properties: { addressPrefix: '10.0.0.0/24' } }] } }, POLL);
+  const nic = { name: 'nic', primary: true, deleteOption: 'Delete' as const, ipConfigurations: [{ name: 'ip', subnet: { id: `${vnetId}/subnets/default` } }] };
   const vmBody = (name: string) => ({
     location: 'eastus',
     hardwareProfile: { vmSize: 'Standard_D2s_v5' },
     storageProfile: { imageReference: { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' } },
     osProfile: { computerName: name, adminUsername: 'azureuser', adminPassword: 'Bench-Passw0rd!' },
-    networkProfile: { networkInterfaces: [nic] },
+    networkProfile: { networkApiVersion: '2022-11-01' as const, networkInterfaceConfigurations: [{ ...nic, name: `${name}-nic` }] },
   });
   await compute.virtualMachines.createOrUpdate('bench', 'reader', vmBody('reader'), POLL);
 

@@ -17,6 +17,7 @@ import { diskRoutes } from './arm/handlers/disks.ts';
 import { createDiskAccessStore } from './disk-access-store.ts';
 import { createMarketplaceCatalogue, marketplaceRoutes, publishRequest, type MarketplaceCatalogue } from './arm/handlers/marketplace.ts';
 import { networkRoutes } from './arm/handlers/network.ts';
+import { networkInterfaceRoutes } from './arm/handlers/networkInterfaces.ts';
 import { operationRoutes } from './arm/handlers/operations.ts';
 import { resourceGroupRoutes } from './arm/handlers/resourceGroups.ts';
 import { webAppRoutes } from './arm/handlers/webApps.ts';
@@ -241,7 +242,7 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
   };
   const { marketplace } = ctx;
   const routes = new RouteTable().add(
-    ...operationRoutes(ctx), ...resourceGroupRoutes(ctx), ...webAppRoutes(ctx), ...eventGridRoutes(ctx), ...networkRoutes(ctx), ...virtualMachineRoutes(ctx),
+    ...operationRoutes(ctx), ...resourceGroupRoutes(ctx), ...webAppRoutes(ctx), ...eventGridRoutes(ctx), ...networkRoutes(ctx), ...networkInterfaceRoutes(ctx), ...virtualMachineRoutes(ctx),
     ...runCommandRoutes(ctx), ...imageRoutes(ctx), ...galleryRoutes(ctx), ...scaleSetRoutes(ctx),
     ...marketplaceRoutes(ctx), ...capacityRoutes(ctx), ...diskRoutes(ctx),
   );

@@ -169,14 +169,17 @@ export async function applySeed(seed: LocalEnvironmentSeed, send: SeedDispatch, 
 async function bakeSeedVersion(send: SeedDispatch, groupPath: string, location: string, imageName: string, versionId: string, version: LocalEnvironmentSeed['galleries'][number]['images'][number]['versions'][number]): Promise<void> {
   const vmName = `seed-${imageName}-${version.name}`.replace(/\./g, '-');
   const vmId = `${groupPath}/providers/Microsoft.Compute/virtualMachines/${vmName}`;
+  // Its NIC needs a subnet in its region: a network of its own, deleted with it, as a bake's staging network is.
+  const vnetId = `${groupPath}/providers/Microsoft.Network/virtualNetworks/${vmName}-vnet`;
+  await send('PUT', vnetId, API.network, { location, properties: { addressSpace: { addressPrefixes: ['10.0.0.0/24'] }, subnets: [{ name: 'build', properties: { addressPrefix: '10.0.0.0/24' } }] } });
   await send('PUT', vmId, API.compute, {
     location,
     properties: {
       hardwareProfile: { vmSize: 'Standard_D2s_v5' },
-      storageProfile: { imageReference: version.from, osDisk: { createOption: 'FromImage' } },
+      storageProfile: { imageReference: version.from, osDisk: { createOption: 'FromImage', deleteOption: 'Delete' } },
       // Azure's profile rules hold for the seed too: a Windows computer name fits 15 characters, and a login is given.
       osProfile: { computerName: `seed${createHash('sha256').update(vmName).digest('hex').slice(0, 8)}`, adminUsername: 'azureuser', adminPassword: `Seed-${randomBytes(12).toString('base64url')}1!` },
-      networkProfile: { networkInterfaces: [{ id: `${groupPath}/providers/Microsoft.Network/networkInterfaces/${vmName}-nic`, properties: { primary: true } }] },
+      networkProfile: { networkApiVersion: '2022-11-01', networkInterfaceConfigurations: [{ name: `${vmName}-nic`, properties: { primary: true, deleteOption: 'Delete', ipConfigurations: [{ name: 'ip', properties: { subnet: { id: `${vnetId}/subnets/build` } } }] } }] },
     },
   });
   await send('POST', `${vmId}/deallocate`, API.compute);
@@ -189,4 +192,5 @@ async function bakeSeedVersion(send: SeedDispatch, groupPath: string, location: 
     },
   });
   await send('DELETE', vmId, API.compute);
+  await send('DELETE', vnetId, API.network);
 }

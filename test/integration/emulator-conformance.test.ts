@@ -18,6 +18,9 @@ const MARKETPLACE = `${SUB}/providers/Microsoft.Compute/locations/eastus/publish
 const API = { resources: '2025-04-01', compute: '2026-04-01', gallery: '2025-12-03', network: '2024-05-01', skus: '2021-07-01', disk: '2026-03-02' } as const;
 const UBUNTU = { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' };
 const SUBNET = `${NETWORK}/virtualNetworks/vnet/subnets/build`;
+const NIC = `${NETWORK}/networkInterfaces`;
+const nicBody = (location: string, subnet: string | undefined) =>
+  ({ location, properties: { ipConfigurations: subnet ? [{ name: 'ipconfig1', properties: { subnet: { id: subnet } } }] : [] } });
 
 interface Pair {
   /** The SDK's operation name. */
@@ -36,16 +39,16 @@ interface Pair {
   settle?: boolean;
 }
 
-const vm = (over: { location?: string; vmSize?: string; image?: Record<string, unknown>; computerName?: string; osProfile?: Record<string, unknown>; osDisk?: Record<string, unknown>; subnet?: string; plan?: unknown } = {}) => ({
+const vm = (over: { location?: string; vmSize?: string; image?: Record<string, unknown>; computerName?: string; osProfile?: Record<string, unknown>; osDisk?: Record<string, unknown>; subnet?: string; plan?: unknown; nics?: unknown[] } = {}) => ({
   location: over.location ?? 'eastus',
   ...(over.plan ? { plan: over.plan } : {}),
   properties: {
     hardwareProfile: { vmSize: over.vmSize ?? 'Standard_D2s_v5' },
     storageProfile: { imageReference: over.image ?? UBUNTU, osDisk: { createOption: 'FromImage', ...(over.osDisk ?? {}) } },
     osProfile: over.osProfile ?? { computerName: over.computerName ?? 'confvm', adminUsername: 'azureuser', adminPassword: 'Conformance-Passw0rd!' },
-    networkProfile: {
+    networkProfile: over.nics ? { networkInterfaces: over.nics } : {
       networkApiVersion: '2022-11-01',
-      networkInterfaceConfigurations: [{ name: 'nic', properties: { primary: true, ipConfigurations: [{ name: 'ip', properties: { subnet: { id: over.subnet ?? SUBNET } } }] } }],
+      networkInterfaceConfigurations: [{ name: `${over.computerName ?? 'confvm'}-nic`, properties: { primary: true, ipConfigurations: [{ name: 'ip', properties: { subnet: { id: over.subnet ?? SUBNET } } }] } }],
     },
   },
 });
@@ -92,6 +95,13 @@ const PAIRS: Pair[] = [
   { operation: 'subnets.get', method: 'GET', path: SUBNET, api: 'network', status: 200, match: { name: 'build', properties: { addressPrefix: '10.0.1.0/24', provisioningState: 'Succeeded' } } },
   { operation: 'subnets.createOrUpdate', rule: 'subnet inside its VNet', method: 'PUT', path: `${NETWORK}/virtualNetworks/vnet/subnets/far`, api: 'network', status: 400, code: 'NetcfgSubnetRangeOutsideVnet', body: { properties: { addressPrefix: '192.168.0.0/24' } } },
   { operation: 'subnets.createOrUpdate', rule: 'subnets do not overlap', method: 'PUT', path: `${NETWORK}/virtualNetworks/vnet/subnets/twin`, api: 'network', status: 400, code: 'NetcfgSubnetRangesOverlap', body: { properties: { addressPrefix: '10.0.1.0/25' } } },
+  { operation: 'networkInterfaces.createOrUpdate', method: 'PUT', path: `${NIC}/freenic`, api: 'network', body: nicBody('eastus', SUBNET), status: 201, settle: true,
+    match: { properties: { ipConfigurations: [{ name: 'ipconfig1', properties: { subnet: { id: SUBNET } } }] } } },
+  { operation: 'networkInterfaces.createOrUpdate', rule: 'NIC subnet exists', method: 'PUT', path: `${NIC}/bad`, api: 'network', body: nicBody('eastus', `${NETWORK}/virtualNetworks/vnet/subnets/missing`), status: 400, code: 'InvalidResourceReference' },
+  { operation: 'networkInterfaces.createOrUpdate', rule: 'NIC subnet in the NIC region', method: 'PUT', path: `${NIC}/bad`, api: 'network', body: nicBody('westeurope', SUBNET), status: 400, code: 'InvalidResourceReference' },
+  { operation: 'networkInterfaces.createOrUpdate', rule: 'NIC has an IP configuration', method: 'PUT', path: `${NIC}/bad`, api: 'network', body: nicBody('eastus', undefined), status: 400, code: 'InvalidParameter' },
+  { operation: 'networkInterfaces.get', method: 'GET', path: `${NIC}/freenic`, api: 'network', status: 200, match: { location: 'eastus', properties: { provisioningState: 'Succeeded' } } },
+  { operation: 'networkInterfaces.get', rule: 'NIC exists', method: 'GET', path: `${NIC}/bad`, api: 'network', status: 404, code: 'ResourceNotFound' },
 
   // ---- catalogues ----
   { operation: 'virtualMachineImages.listPublishers', method: 'GET', path: MARKETPLACE, api: 'compute', status: 200 },
@@ -122,8 +132,26 @@ const PAIRS: Pair[] = [
   { operation: 'virtualMachines.createOrUpdate', rule: 'OS disk not smaller than the image', method: 'PUT', path: `${COMPUTE}/virtualMachines/x`, api: 'compute', body: vm({ osDisk: { diskSizeGB: 8 } }), status: 400, code: 'InvalidParameter' },
   { operation: 'virtualMachines.createOrUpdate', rule: 'subnet exists', method: 'PUT', path: `${COMPUTE}/virtualMachines/x`, api: 'compute', body: vm({ subnet: `${NETWORK}/virtualNetworks/vnet/subnets/missing` }), status: 400, code: 'InvalidResourceReference' },
   { operation: 'virtualMachines.createOrUpdate', rule: 'subnet in the VM region', method: 'PUT', path: `${COMPUTE}/virtualMachines/x`, api: 'compute', body: vm({ subnet: `${NETWORK}/virtualNetworks/weu/subnets/build` }), status: 400, code: 'InvalidResourceReference' },
-  { operation: 'virtualMachines.createOrUpdate', method: 'PUT', path: `${COMPUTE}/virtualMachines/confvm`, api: 'compute', body: vm(), status: 201, settle: true,
-    match: { properties: { storageProfile: { imageReference: { exactVersion: '24.04.202411010' } } } } },
+  { operation: 'virtualMachines.createOrUpdate', method: 'PUT', path: `${COMPUTE}/virtualMachines/confvm`, api: 'compute', body: vm({ osDisk: { name: 'confvm-os' } }), status: 201, settle: true,
+    match: { properties: { storageProfile: { imageReference: { exactVersion: '24.04.202411010' }, osDisk: { name: 'confvm-os' } }, networkProfile: { networkInterfaces: [{ id: `${NIC}/confvm-nic`, properties: { deleteOption: 'Detach' } }] } } } },
+  // ---- NICs and OS disks a VM holds ----
+  { operation: 'networkInterfaces.get', method: 'GET', path: `${NIC}/confvm-nic`, api: 'network', status: 200, match: { properties: { virtualMachine: { id: `${COMPUTE}/virtualMachines/confvm` } } } },
+  { operation: 'networkInterfaces.delete', rule: 'a NIC a VM holds cannot be deleted', method: 'DELETE', path: `${NIC}/confvm-nic`, api: 'network', status: 400, code: 'NicInUse' },
+  { operation: 'subnets.delete', rule: 'a subnet with NICs cannot be deleted', method: 'DELETE', path: SUBNET, api: 'network', status: 400, code: 'InUseSubnetCannotBeDeleted' },
+  { operation: 'virtualNetworks.delete', rule: 'a subnet with NICs cannot be deleted', method: 'DELETE', path: `${NETWORK}/virtualNetworks/vnet`, api: 'network', status: 400, code: 'InUseSubnetCannotBeDeleted' },
+  { operation: 'virtualMachines.createOrUpdate', rule: 'a NIC another VM holds cannot be used', method: 'PUT', path: `${COMPUTE}/virtualMachines/x`, api: 'compute', body: vm({ nics: [{ id: `${NIC}/confvm-nic` }] }), status: 400, code: 'NicInUse' },
+  { operation: 'virtualMachines.createOrUpdate', rule: 'a referenced NIC exists in the VM region', method: 'PUT', path: `${COMPUTE}/virtualMachines/x`, api: 'compute', body: vm({ nics: [{ id: `${NIC}/none-such` }] }), status: 400, code: 'InvalidResourceReference' },
+  { operation: 'virtualMachines.createOrUpdate', rule: 'a referenced NIC exists in the VM region', method: 'PUT', path: `${COMPUTE}/virtualMachines/x`, api: 'compute', body: vm({ location: 'westeurope', nics: [{ id: `${NIC}/freenic` }] }), status: 400, code: 'InvalidResourceReference' },
+  { operation: 'virtualMachines.createOrUpdate', method: 'PUT', path: `${COMPUTE}/virtualMachines/confnicvm`, api: 'compute', status: 201, settle: true,
+    body: vm({ computerName: 'confnicvm', osDisk: { name: 'confnicvm-os', deleteOption: 'Delete' }, nics: [{ id: `${NIC}/freenic`, properties: { deleteOption: 'Delete' } }] }) },
+  { operation: 'disks.get', method: 'GET', path: `${COMPUTE}/disks/confnicvm-os`, api: 'disk', status: 200,
+    match: { managedBy: `${COMPUTE}/virtualMachines/confnicvm`, properties: { diskState: 'Attached', osType: 'Linux', hyperVGeneration: 'V2', creationData: { createOption: 'FromImage' } } } },
+  { operation: 'disks.delete', rule: 'an attached disk cannot be deleted', method: 'DELETE', path: `${COMPUTE}/disks/confnicvm-os`, api: 'disk', status: 409, code: 'OperationNotAllowed' },
+  { operation: 'disks.listByResourceGroup', method: 'GET', path: `${COMPUTE}/disks`, api: 'disk', status: 200 },
+  { operation: 'networkInterfaces.list', method: 'GET', path: NIC, api: 'network', status: 200 },
+  { operation: 'virtualMachines.delete', method: 'DELETE', path: `${COMPUTE}/virtualMachines/confnicvm`, api: 'compute', status: 202, settle: true },
+  { operation: 'networkInterfaces.get', rule: 'deleteOption Delete: the NIC goes with its VM', method: 'GET', path: `${NIC}/freenic`, api: 'network', status: 404, code: 'ResourceNotFound' },
+  { operation: 'disks.get', rule: 'deleteOption Delete: the OS disk goes with its VM', method: 'GET', path: `${COMPUTE}/disks/confnicvm-os`, api: 'disk', status: 404, code: 'ResourceNotFound' },
   { operation: 'virtualMachines.createOrUpdate', method: 'PUT', path: `${COMPUTE}/virtualMachines/confwin`, api: 'compute', body: vm({ image: WINDOWS, computerName: 'confwin' }), status: 201, settle: true },
   { operation: 'virtualMachines.start', method: 'POST', path: `${COMPUTE}/virtualMachines/confwin/start`, api: 'compute', status: 202, settle: true },
   { operation: 'virtualMachines.get', method: 'GET', path: `${COMPUTE}/virtualMachines/confvm`, api: 'compute', status: 200, match: { properties: { provisioningState: 'Succeeded' } } },
@@ -173,6 +201,11 @@ const PAIRS: Pair[] = [
   { operation: 'galleryImageVersions.delete', method: 'DELETE', path: `${GALLERY}/images/linux/versions/1.0.0`, api: 'gallery', status: 202, settle: true },
   { operation: 'images.delete', method: 'DELETE', path: `${COMPUTE}/images/confimage`, api: 'compute', status: 202, settle: true },
   { operation: 'virtualMachines.delete', method: 'DELETE', path: `${COMPUTE}/virtualMachines/confvm`, api: 'compute', status: 202, settle: true },
+  // deleteOption Detach (the default): the NIC and the disk stay, free, and can then be deleted.
+  { operation: 'disks.get', method: 'GET', path: `${COMPUTE}/disks/confvm-os`, api: 'disk', status: 200, match: { properties: { diskState: 'Unattached' } } },
+  { operation: 'disks.delete', method: 'DELETE', path: `${COMPUTE}/disks/confvm-os`, api: 'disk', status: 202, settle: true },
+  { operation: 'networkInterfaces.delete', method: 'DELETE', path: `${NIC}/confvm-nic`, api: 'network', status: 202, settle: true },
+  { operation: 'virtualNetworks.delete', method: 'DELETE', path: `${NETWORK}/virtualNetworks/weu`, api: 'network', status: 202, settle: true },
   { operation: 'resourceGroups.delete', method: 'DELETE', path: RG, api: 'resources', status: 202 },
 ];
 

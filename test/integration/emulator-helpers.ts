@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { ResourceManagementClient } from '@azure/arm-resources';
-import { startAzureEmulator, type AzureEmulator, type AzureEmulatorOptions } from '../../local/azure/index.ts';
+import { randomUUID } from 'node:crypto';
+import { LOCAL_SUBSCRIPTION_ID, startAzureEmulator, type AzureEmulator, type AzureEmulatorOptions } from '../../local/azure/index.ts';
 
 export const SEED = join(import.meta.dirname, '..', '..', 'local', 'environment.json');
 export const NETWORK_API = '2024-05-01';
@@ -37,6 +38,7 @@ export async function startTestEmulator(options: Omit<AzureEmulatorOptions, 'hom
     };
   };
   const emulator = await start();
+  await makeTestNetwork(clientsFor(emulator).resources);
   const test: TestEmulator = {
     home,
     emulator,
@@ -72,16 +74,34 @@ export async function failure(promise: Promise<unknown>): Promise<{ code?: strin
   throw new Error('expected the call to fail, but it succeeded');
 }
 
-/** A VM body the emulator accepts: inline NIC on the given subnet (or a pre-made NIC id when none). */
+/** The regions test VMs use: each gets a VNet in the `test-network` group, made when the test emulator starts. */
+const TEST_NETWORK_REGIONS = ['eastus', 'westeurope', 'northeurope', 'westus'];
+const testSubnetId = (location: string) =>
+  `/subscriptions/${LOCAL_SUBSCRIPTION_ID}/resourceGroups/test-network/providers/Microsoft.Network/virtualNetworks/${location}-vnet/subnets/default`;
+
+/** A NIC needs a subnet in its region (as on Azure): the subnets a test VM gets when the test names none. */
+async function makeTestNetwork(resources: ResourceManagementClient): Promise<void> {
+  await resources.resourceGroups.createOrUpdate('test-network', { location: 'eastus' });
+  await Promise.all(TEST_NETWORK_REGIONS.map((location) => resources.resources.beginCreateOrUpdateByIdAndWait(
+    testSubnetId(location).replace(/^\/|\/subnets\/default$/g, ''), NETWORK_API,
+    { location, properties: { addressSpace: { addressPrefixes: ['10.0.0.0/16'] }, subnets: [{ name: 'default', properties: { addressPrefix: '10.0.0.0/24' } }] } }, FAST_POLL,
+  )));
+}
+
+/** A VM body the emulator accepts: an inline NIC (its own name, deleted with the VM) on the given subnet or the test network's. */
 export function vmModel(options: { image: Record<string, unknown>; subnetId?: string; osProfile?: boolean; location?: string; name?: string }) {
   return {
     location: options.location ?? 'eastus',
     hardwareProfile: { vmSize: 'Standard_D2s_v5' },
     storageProfile: { imageReference: options.image, osDisk: { createOption: 'FromImage' as const } },
     ...(options.osProfile === false ? {} : { osProfile: { computerName: options.name ?? 'vm', adminUsername: 'azureuser', adminPassword: 'Secret-Passw0rd!' } }),
-    networkProfile: options.subnetId
-      ? { networkApiVersion: '2022-11-01' as const, networkInterfaceConfigurations: [{ name: 'nic', primary: true, ipConfigurations: [{ name: 'ip', subnet: { id: options.subnetId } }] }] }
-      : { networkInterfaces: [{ id: '/subscriptions/x/resourceGroups/x/providers/Microsoft.Network/networkInterfaces/nic', primary: true }] },
+    networkProfile: {
+      networkApiVersion: '2022-11-01' as const,
+      networkInterfaceConfigurations: [{
+        name: `nic-${randomUUID().slice(0, 8)}`, primary: true, deleteOption: 'Delete' as const,
+        ipConfigurations: [{ name: 'ip', subnet: { id: options.subnetId ?? testSubnetId(options.location ?? 'eastus') } }],
+      }],
+    },
   };
 }
 

@@ -157,6 +157,18 @@ export const errors = {
     armError(`SecurityRuleInvalid${field}`, `Security rule ${rule} has invalid ${field}. Value provided: ${JSON.stringify(value)} Allowed values: ${allowed.join(', ')}.`, 400, { target }),
   securityRuleConflict: (rule: string, clash: string, nsgId: string, target: string) =>
     armError('SecurityRuleConflict', `Security rule ${rule} conflicts with rule ${clash}. Rules cannot have the same Priority and Direction. To learn more, see aka.ms/nsgrules. (${nsgId})`, 400, { target }),
+  // ---- NICs and managed disks as resources ----
+  /** Network's refusal to delete (or reuse) a NIC that a VM holds. */
+  nicInUse: (nicId: string, vmId: string) =>
+    armError('NicInUse', `Network Interface ${nicId} is used by existing resource ${vmId}. In order to delete the network interface, it must be dissociated from the resource. To learn more, see aka.ms/deletenic.`, 400),
+  /** A subnet (or the VNet holding it) with NIC IP configurations in it. */
+  subnetInUse: (subnetName: string, ipConfigurationId: string) =>
+    armError('InUseSubnetCannotBeDeleted', `Subnet ${subnetName} is in use by ${ipConfigurationId} and cannot be deleted. In order to delete the subnet, delete all the resources within the subnet. See aka.ms/deletesubnet.`, 400),
+  /** Compute's refusal to delete a managed disk a VM still holds. */
+  diskAttached: (diskName: string, vmId: string) =>
+    armError('OperationNotAllowed', `Disk ${diskName} is attached to VM ${vmId}.`, 409),
+  nicRequired: (nicName: string) =>
+    armError('InvalidParameter', `Network interface ${nicName} must have one or more IP configurations, each with a subnet ('properties.ipConfigurations').`, 400, { target: 'properties.ipConfigurations' }),
   noRollingUpgrade: (scaleSet: string) => armError('NotFound', `No rolling upgrade has run on scale set '${scaleSet}'.`, 404),
   operationNotAllowed: (message: string) => armError('OperationNotAllowed', message, 409),
   conflict: (message: string) => armError('Conflict', message, 409),

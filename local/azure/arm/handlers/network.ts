@@ -8,6 +8,7 @@ import { present, providerId, type StoredResource } from '../resources.ts';
 import { deleteHandler, deleteTree } from '../release.ts';
 import type { Route } from '../routes.ts';
 import { checkSecurityRules, checkSubnetRange, vnetPrefixes } from './network-rules.ts';
+import { refuseSubnetInUse } from './networkInterfaces.ts';
 import { arrayAt, bodyObject, isObject, objectAt, requiredLocation, requiredString, tagsOf, validateName, type Json } from '../validate.ts';
 
 const PROVIDER = 'Microsoft.Network';
@@ -107,7 +108,7 @@ function getNetworkResource(ctx: HandlerContext, req: ArmRequest, type: string, 
 const checkNetworkResourceExistence = (ctx: HandlerContext, req: ArmRequest, idOf: IdOf): ArmResponse => ({ status: ctx.resources.find(idOf(req.params)) ? 204 : 404 });
 
 const deleteNetworkResource = (ctx: HandlerContext, req: ArmRequest, idOf: IdOf): ArmResponse =>
-  deleteHandler(ctx, { idOf, style: 'network', latency: 'networkResourceCreate', effect: NETWORK_DELETE_EFFECT })(req);
+  deleteHandler(ctx, { idOf, style: 'network', latency: 'networkResourceCreate', effect: NETWORK_DELETE_EFFECT, refuse: (resource) => refuseSubnetInUse(ctx, resource) })(req);
 
 export const createOrUpdateVirtualNetwork = (ctx: HandlerContext, req: ArmRequest): ArmResponse => putNetworkResource(ctx, req, 'virtualNetworks');
 export const getVirtualNetwork = (ctx: HandlerContext, req: ArmRequest): ArmResponse => getNetworkResource(ctx, req, 'virtualNetworks', vnetId, req.params.name!);

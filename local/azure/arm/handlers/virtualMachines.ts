@@ -13,6 +13,8 @@ import type { Route } from '../routes.ts';
 import { bodyObject, isObject, objectAt, requiredLocation, requiredString, stringAt, tagsOf, validateName, type Json } from '../validate.ts';
 import { CORE_LIMITS, checkVmSize, findVmSize, type VmSize } from '../catalogue/vm-sizes.ts';
 import { resolveImage } from './imageSources.ts';
+import { attachVmNics, checkVmNics, releaseVmNics } from './networkInterfaces.ts';
+import { createOsDisk, releaseVmOsDisk } from './osDisks.ts';
 
 export const VM_TYPE = 'Microsoft.Compute/virtualMachines';
 export const VM_BASE = '/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{vm}';
@@ -145,12 +147,15 @@ export function createOrUpdateVirtualMachine(ctx: HandlerContext, req: ArmReques
   const id = vmId(req.params);
   // A VM whose creation failed is created again by a new PUT (as a retried deployment does).
   const failedCreate = ctx.resources.find(id);
-  if (failedCreate && failedCreate.properties.provisioningState === 'Failed' && !vmState(failedCreate).disk) ctx.resources.remove(id);
+  if (failedCreate && failedCreate.properties.provisioningState === 'Failed' && !vmState(failedCreate).disk) {
+    forgetFailedCreate(ctx, failedCreate);
+    ctx.resources.remove(id);
+  }
   const existing = ctx.resources.find(id);
   if (existing) {
     if (existing.location !== location) throw errors.invalidParameter('location', `Changing property 'location' is not allowed: the VM is in '${existing.location}', the request says '${location}'.`);
     existing.tags = tagsOf(body) ?? existing.tags;
-    existing.properties = { ...existing.properties, ...withoutSecrets({ ...properties, storageProfile: existing.properties.storageProfile, osProfile: existing.properties.osProfile }), provisioningState: 'Updating' };
+    existing.properties = { ...existing.properties, ...withoutSecrets({ ...properties, storageProfile: existing.properties.storageProfile, osProfile: existing.properties.osProfile, networkProfile: existing.properties.networkProfile }), provisioningState: 'Updating' };
     ctx.resources.save(existing);
     const op = beginOperation(ctx, req, { resourceId: id, location, style: 'compute', steps: [stepAfter(ctx, 'vmssModelUpdate', { kind: EFFECT_POWER, args: { id, power: vmState(existing).power } })] });
     return acceptedWrite(req.origin, op, false, present(existing));
@@ -172,7 +177,10 @@ export function createOrUpdateVirtualMachine(ctx: HandlerContext, req: ArmReques
   checkNetwork(ctx, properties, location, id);
   checkCoreQuota(ctx, location, size);
 
-  const osDiskName = `${name}_OsDisk_1_${randomUUID().replace(/-/g, '')}`;
+  // Azure names the OS disk as the request says, or `{vm}_OsDisk_1_{guid}`.
+  const osDiskName = stringAt(objectAt(storage, 'osDisk') ?? {}, 'name', 'storageProfile.osDisk.name') ?? `${name}_OsDisk_1_${randomUUID().replace(/-/g, '')}`;
+  const osDiskId = providerId(sub, rg, 'Microsoft.Compute', 'disks', osDiskName);
+  if (ctx.resources.find(osDiskId)) throw errors.conflict(`A disk named '${osDiskName}' already exists in resource group '${rg}': a VM created from an image needs a new OS disk.`);
   const storageProfile: Json = {
     ...storage,
     imageReference: { ...(objectAt(storage, 'imageReference') ?? {}), ...(image.exactVersion ? { exactVersion: image.exactVersion } : {}) },
@@ -181,14 +189,21 @@ export function createOrUpdateVirtualMachine(ctx: HandlerContext, req: ArmReques
       osType: image.osType,
       name: osDiskName,
       createOption: 'FromImage',
-      managedDisk: { ...((objectAt(storage, 'osDisk') ?? {}).managedDisk as Json | undefined), id: providerId(sub, rg, 'Microsoft.Compute', 'disks', osDiskName) },
+      managedDisk: { ...((objectAt(storage, 'osDisk') ?? {}).managedDisk as Json | undefined), id: osDiskId },
     },
   };
   const state: VmState = { power: 'starting', generalized: false, osType: image.osType, hyperVGeneration: image.hyperVGeneration, adminUsername, computerName };
+  // The NICs and the OS disk are resources of their own, held by the VM.
+  const network = objectAt(properties, 'networkProfile', 'properties.networkProfile')!;
+  const networkProfile = { ...network, networkInterfaces: attachVmNics(ctx, network, { id, resourceGroup: rg, location }) };
+  createOsDisk(ctx, {
+    id: osDiskId, resourceGroup: rg, location, vmId: id,
+    osDisk: storageProfile.osDisk as Json, osType: image.osType, hyperVGeneration: image.hyperVGeneration, imageReference: storageProfile.imageReference as Json, sizeGB: image.osDiskSizeGB,
+  });
   const vm = ctx.resources.create({
     id, name, type: VM_TYPE, resourceGroup: rg, location, tags: tagsOf(body),
     extra: pick(body, ['identity', 'zones', 'plan']),
-    properties: { ...withoutSecrets(properties), storageProfile, vmId: randomUUID(), timeCreated: new Date().toISOString(), provisioningState: 'Creating' },
+    properties: { ...withoutSecrets(properties), storageProfile, networkProfile, vmId: randomUUID(), timeCreated: new Date().toISOString(), provisioningState: 'Creating' },
     state: state as unknown as Json,
   });
   const kind = image.osType === 'Windows' ? 'vmCreateWindows' : 'vmCreateLinux';
@@ -278,7 +293,14 @@ export const deallocateVirtualMachine = (ctx: HandlerContext, req: ArmRequest): 
 export function registerVirtualMachineEffects(ctx: HandlerContext, disks: PendingDisks): void {
   ctx.ops.registerEffect(EFFECT_CREATED, (args) => completeCreate(ctx, disks, args));
   ctx.ops.registerEffect(EFFECT_POWER, (args) => completePower(ctx, args));
-  ctx.ops.registerEffect(EFFECT_DELETE, (args, op) => deleteTree(ctx, String(args.id), op.id));
+  ctx.ops.registerEffect(EFFECT_DELETE, async (args, op) => {
+    const vm = ctx.resources.find(String(args.id));
+    if (vm) {
+      await releaseVmNics(ctx, vm);
+      releaseVmOsDisk(ctx, vm);
+    }
+    await deleteTree(ctx, String(args.id), op.id);
+  });
 }
 
 /** The route table: each operation's function, given the context (and the disks being made, which creation shares). */
@@ -324,6 +346,21 @@ function checkNetwork(ctx: HandlerContext, properties: Json, location: string, v
     }
   } else if (!Array.isArray(network.networkInterfaces) || network.networkInterfaces.length === 0) {
     throw errors.invalidParameter('networkProfile', 'The VM needs networkProfile.networkInterfaces or networkProfile.networkInterfaceConfigurations (found neither).');
+  }
+  checkVmNics(ctx, network, location, vmId);
+}
+
+/** A VM whose creation failed is made again: the OS disk it was given goes, its NICs are free again. */
+function forgetFailedCreate(ctx: HandlerContext, vm: StoredResource): void {
+  const osDisk = ((vm.properties.storageProfile as Json | undefined)?.osDisk ?? {}) as Json;
+  const diskId = (osDisk.managedDisk as Json | undefined)?.id;
+  if (typeof diskId === 'string') ctx.resources.remove(diskId);
+  for (const ref of (((vm.properties.networkProfile as Json | undefined)?.networkInterfaces as Json[] | undefined) ?? [])) {
+    const nic = ctx.resources.find(String(ref.id));
+    if (nic) {
+      delete nic.properties.virtualMachine;
+      ctx.resources.save(nic);
+    }
   }
 }
 

@@ -1,0 +1,198 @@
+/**
+ * NICs as resources of their own (`Microsoft.Network/networkInterfaces`), with Network's rules: a NIC's subnet exists
+ * in its region, a NIC a VM holds cannot be deleted or given to another VM, a subnet with NICs in it cannot be deleted;
+ * and what a VM create and delete do to its NICs (made from inline configurations, kept or deleted per deleteOption).
+ */
+import { randomUUID } from 'node:crypto';
+import { beginOperation, stepAfter, type HandlerContext } from '../context.ts';
+import { errors } from '../errors.ts';
+import type { ArmRequest, ArmResponse } from '../http.ts';
+import { acceptedWrite } from '../lro.ts';
+import { present, providerId, type StoredResource } from '../resources.ts';
+import { deleteHandler, deleteTree } from '../release.ts';
+import type { Route } from '../routes.ts';
+import { arrayAt, bodyObject, isObject, objectAt, requiredLocation, tagsOf, validateName, type Json } from '../validate.ts';
+
+export const NIC_TYPE = 'Microsoft.Network/networkInterfaces';
+const GROUP = '/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network';
+const EFFECT_READY = 'nic.ready';
+const EFFECT_DELETE = 'nic.delete';
+
+const nicIdOf = (p: Record<string, string>): string => providerId(p.sub!, p.rg!, 'Microsoft.Network', 'networkInterfaces', p.name!);
+const lower = (s: string): string => s.toLowerCase();
+
+/** The subnet ids a NIC's IP configurations name (the wire form nests them under `properties`). */
+function subnetIds(properties: Json): string[] {
+  const configs = arrayAt(properties, 'ipConfigurations', 'properties.ipConfigurations') ?? [];
+  return configs.flatMap((c) => {
+    const props = isObject(c) ? (isObject(c.properties) ? c.properties : c) : {};
+    return isObject(props.subnet) && typeof props.subnet.id === 'string' ? [props.subnet.id] : [];
+  });
+}
+
+/** Each IP configuration's subnet must exist and its VNet be in the NIC's region (Network: InvalidResourceReference). */
+export function checkNicSubnets(ctx: HandlerContext, nicId: string, location: string, properties: Json): void {
+  const ids = subnetIds(properties);
+  if (ids.length === 0) throw errors.nicRequired(nicId.split('/').pop()!);
+  for (const subnetId of ids) {
+    const vnet = ctx.resources.find(subnetId.split('/').slice(0, -2).join('/'));
+    if (!ctx.resources.find(subnetId) || lower(vnet?.location ?? '') !== lower(location)) throw errors.invalidResourceReference(subnetId, nicId);
+  }
+  const nsg = objectAt(properties, 'networkSecurityGroup', 'properties.networkSecurityGroup');
+  if (nsg && (typeof nsg.id !== 'string' || ctx.resources.find(nsg.id)?.location !== location)) throw errors.invalidResourceReference(String(nsg.id), nicId);
+}
+
+/** The NIC's wire properties: IP configurations with ids and Azure's defaults. */
+function nicProperties(nicId: string, properties: Json, vmId: string | undefined, existing?: StoredResource): Json {
+  const configs = (arrayAt(properties, 'ipConfigurations', 'properties.ipConfigurations') ?? []).filter(isObject).map((c, i) => {
+    const props = isObject(c.properties) ? c.properties : c;
+    const name = typeof c.name === 'string' ? c.name : `ipconfig${i + 1}`;
+    return {
+      id: `${nicId}/ipConfigurations/${name}`, name, type: `${NIC_TYPE}/ipConfigurations`,
+      properties: { privateIPAllocationMethod: 'Dynamic', privateIPAddressVersion: 'IPv4', primary: props.primary ?? i === 0, subnet: props.subnet, provisioningState: 'Succeeded' },
+    };
+  });
+  return {
+    ...(existing?.properties ?? {}),
+    ...(isObject(properties.networkSecurityGroup) ? { networkSecurityGroup: properties.networkSecurityGroup } : {}),
+    ipConfigurations: configs,
+    nicType: 'Standard',
+    resourceGuid: existing?.properties.resourceGuid ?? randomUUID(),
+    ...(vmId ? { virtualMachine: { id: vmId } } : {}),
+  };
+}
+
+/** The VM holding a NIC, if any. */
+const holder = (nic: StoredResource): string | undefined =>
+  isObject(nic.properties.virtualMachine) && typeof nic.properties.virtualMachine.id === 'string' ? nic.properties.virtualMachine.id : undefined;
+
+/** A subnet (or a VNet, for any of its subnets) that NICs are in cannot be deleted. */
+export function refuseSubnetInUse(ctx: HandlerContext, resource: StoredResource): void {
+  const prefix = lower(resource.id);
+  for (const nic of ctx.resources.store.list<StoredResource>('resource')) {
+    if (nic.type !== NIC_TYPE) continue;
+    for (const config of (nic.properties.ipConfigurations as Json[] | undefined) ?? []) {
+      const subnetId = String(((config.properties as Json | undefined)?.subnet as Json | undefined)?.id ?? '');
+      if (lower(subnetId) === prefix || lower(subnetId).startsWith(`${prefix}/subnets/`)) {
+        throw errors.subnetInUse(subnetId.split('/').pop()!, String(config.id));
+      }
+    }
+  }
+}
+
+/** A VM's network references, checked before anything is made: a referenced NIC exists in the VM's region, free or the VM's own. */
+export function checkVmNics(ctx: HandlerContext, network: Json, location: string, vmId: string): void {
+  for (const ref of (Array.isArray(network.networkInterfaces) ? network.networkInterfaces : []).filter(isObject)) {
+    const nic = typeof ref.id === 'string' ? ctx.resources.find(ref.id) : undefined;
+    if (!nic || nic.type !== NIC_TYPE || lower(nic.location ?? '') !== lower(location)) throw errors.invalidResourceReference(String(ref.id), vmId);
+    const owner = holder(nic);
+    if (owner && lower(owner) !== lower(vmId)) throw errors.nicInUse(nic.id, owner);
+  }
+  for (const config of (Array.isArray(network.networkInterfaceConfigurations) ? network.networkInterfaceConfigurations : []).filter(isObject)) {
+    const nic = ctx.resources.find(inlineNicId(vmId, String(config.name)));
+    const owner = nic ? holder(nic) : undefined;
+    if (owner && lower(owner) !== lower(vmId)) throw errors.nicInUse(nic!.id, owner);
+  }
+}
+
+/** An inline NIC configuration becomes a NIC of that name in the VM's resource group, as on Azure. */
+const inlineNicId = (vmId: string, name: string): string => `${vmId.split('/providers/')[0]}/providers/Microsoft.Network/networkInterfaces/${name}`;
+
+/**
+ * Attaches the VM's NICs (making the inline ones) and answers the `networkInterfaces` the VM model shows: each id with
+ * its primary flag and deleteOption (Detach unless the request said Delete).
+ */
+export function attachVmNics(ctx: HandlerContext, network: Json, vm: { id: string; resourceGroup: string; location: string }): Json[] {
+  const attached: Json[] = [];
+  for (const ref of (Array.isArray(network.networkInterfaces) ? network.networkInterfaces : []).filter(isObject)) {
+    const nic = ctx.resources.find(String(ref.id))!;
+    nic.properties = { ...nic.properties, virtualMachine: { id: vm.id } };
+    ctx.resources.save(nic);
+    const props = isObject(ref.properties) ? ref.properties : ref;
+    attached.push({ id: nic.id, properties: { primary: props.primary ?? attached.length === 0, deleteOption: props.deleteOption ?? 'Detach' } });
+  }
+  for (const config of (Array.isArray(network.networkInterfaceConfigurations) ? network.networkInterfaceConfigurations : []).filter(isObject)) {
+    const props = isObject(config.properties) ? config.properties : config;
+    const id = inlineNicId(vm.id, String(config.name));
+    const existing = ctx.resources.find(id);
+    const nic = existing ?? ctx.resources.create({ id, name: String(config.name), type: NIC_TYPE, resourceGroup: vm.resourceGroup, location: vm.location, properties: {} });
+    nic.properties = { ...nicProperties(id, props, vm.id, existing), provisioningState: 'Succeeded' };
+    nic.extra = { etag: `W/"${randomUUID()}"` };
+    ctx.resources.save(nic);
+    attached.push({ id, properties: { primary: props.primary ?? attached.length === 0, deleteOption: props.deleteOption ?? 'Detach' } });
+  }
+  return attached;
+}
+
+/** A VM going away: its NICs are deleted (deleteOption Delete) or left free for another VM. */
+export async function releaseVmNics(ctx: HandlerContext, vm: StoredResource): Promise<void> {
+  const refs = ((vm.properties.networkProfile as Json | undefined)?.networkInterfaces as Json[] | undefined) ?? [];
+  for (const ref of refs.filter(isObject)) {
+    const nic = ctx.resources.find(String(ref.id));
+    if (!nic || lower(holder(nic) ?? '') !== lower(vm.id)) continue;
+    if ((ref.properties as Json | undefined)?.deleteOption === 'Delete') {
+      await deleteTree(ctx, nic.id);
+    } else {
+      delete nic.properties.virtualMachine;
+      ctx.resources.save(nic);
+    }
+  }
+}
+
+export function networkInterfaceRoutes(ctx: HandlerContext): Route[] {
+  const { resources } = ctx;
+  ctx.ops.registerEffect(EFFECT_READY, (args) => {
+    const nic = resources.find(String(args.id));
+    if (nic) {
+      nic.properties.provisioningState = 'Succeeded';
+      resources.save(nic);
+    }
+  });
+  ctx.ops.registerEffect(EFFECT_DELETE, (args, op) => deleteTree(ctx, String(args.id), op.id));
+
+  const put = (req: ArmRequest): ArmResponse => {
+    const { sub, rg, name } = req.params as { sub: string; rg: string; name: string };
+    validateName('network', name);
+    resources.requireGroup(sub, rg);
+    const body = bodyObject(req.body);
+    const location = requiredLocation(body, NIC_TYPE);
+    const properties = objectAt(body, 'properties') ?? {};
+    const id = nicIdOf(req.params);
+    checkNicSubnets(ctx, id, location, properties);
+    const existing = resources.find(id);
+    if (existing && existing.location !== location) throw errors.propertyChangeNotAllowed('location', existing.location);
+    const nic = existing ?? resources.create({ id, name, type: NIC_TYPE, resourceGroup: rg, location, properties: {} });
+    nic.tags = tagsOf(body) ?? nic.tags;
+    // The VM that holds the NIC is Compute's to say, not the request's.
+    nic.properties = { ...nicProperties(id, properties, existing ? holder(existing) : undefined, existing), provisioningState: 'Updating' };
+    nic.extra = { etag: `W/"${randomUUID()}"` };
+    resources.save(nic);
+    const op = beginOperation(ctx, req, { resourceId: id, location, style: 'network', markFailedOnFault: true, steps: [stepAfter(ctx, 'networkResourceCreate', { kind: EFFECT_READY, args: { id } })] });
+    return acceptedWrite(req.origin, op, !existing, present(nic));
+  };
+
+  const get = (req: ArmRequest): ArmResponse =>
+    ({ status: 200, body: present(resources.require(req.params.sub!, req.params.rg!, nicIdOf(req.params), NIC_TYPE, req.params.name!)) });
+
+  const list = (req: ArmRequest): ArmResponse => {
+    const group = resources.requireGroup(req.params.sub!, req.params.rg!);
+    const value = resources.below(group.id).filter((r) => r.type === NIC_TYPE).map((r) => present(r));
+    return { status: 200, body: { value } };
+  };
+
+  const remove = deleteHandler(ctx, {
+    idOf: nicIdOf, style: 'network', latency: 'networkResourceCreate', effect: EFFECT_DELETE,
+    refuse: (nic) => {
+      const owner = holder(nic);
+      if (owner) throw errors.nicInUse(nic.id, owner);
+    },
+  });
+
+  const pattern = `${GROUP}/networkInterfaces/{name}`;
+  return [
+    { method: 'PUT', pattern, operation: 'networkInterfaces.createOrUpdate', api: 'network', handler: put },
+    { method: 'GET', pattern, operation: 'networkInterfaces.get', api: 'network', handler: get },
+    { method: 'DELETE', pattern, operation: 'networkInterfaces.delete', api: 'network', handler: remove },
+    { method: 'GET', pattern: `${GROUP}/networkInterfaces`, operation: 'networkInterfaces.list', api: 'network', handler: list },
+  ];
+}
