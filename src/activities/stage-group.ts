@@ -40,6 +40,16 @@ function createdByRun(group: ResourceGroupInfo | undefined, plan: BakePlan): boo
   return group?.tags[TAG_RUN_ID] === plan.runId && group.tags[TAG_MANAGED] === 'true';
 }
 
+/**
+ * The NIC and OS disk Azure makes with the build VM: they carry no tags (Azure does not copy the VM's), so a repeat
+ * knows them by name (`{vm}-nic`, `{vm}_OsDisk_…`).
+ */
+function madeWithBuildVm(id: string, plan: BakePlan): boolean {
+  const [type, name] = id.split('/').slice(-2).map((s) => s.toLowerCase());
+  const vm = plan.staging.vmName.toLowerCase();
+  return (type === 'networkinterfaces' && name === `${vm}-nic`) || (type === 'disks' && name!.startsWith(`${vm}_osdisk_`));
+}
+
 export async function createStagingGroup({ plan, templateName }: CreateStagingGroupInput): Promise<CreateStagingGroupOutput> {
   return operationStatus(async () => {
     const { clients } = activityEnvironment();
@@ -55,7 +65,7 @@ export async function createStagingGroup({ plan, templateName }: CreateStagingGr
           });
         }
         // As AIB requires: the group holds nothing but what this run put there (a repeat finds its own resources).
-        const foreign = (await listGroupResources(clients, name)).filter((r) => r.tags[TAG_RUN_ID] !== plan.runId);
+        const foreign = (await listGroupResources(clients, name)).filter((r) => r.tags[TAG_RUN_ID] !== plan.runId && !madeWithBuildVm(r.id, plan));
         if (foreign.length > 0) {
           const shown = foreign.slice(0, 5).map((r) => r.id.split('/').slice(-2).join('/')).join(', ');
           throw permanentError(`stagingResourceGroup ${plan.staging.resourceGroupId} must be empty; it holds ${foreign.length} resource${foreign.length === 1 ? '' : 's'} (${shown}${foreign.length > 5 ? ', …' : ''})`, {
