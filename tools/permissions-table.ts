@@ -4,6 +4,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { actionMatches } from '../src/azure/permissions.ts';
 
 export interface Permissions {
   scopes: Record<string, string>;
@@ -21,11 +22,8 @@ export const END_MARKER = '<!-- permissions:end -->';
 const repoRoot = resolve(import.meta.dirname, '..');
 export const loadPermissions = (): Permissions => JSON.parse(readFileSync(resolve(repoRoot, 'infra/permissions.json'), 'utf8')) as Permissions;
 
-/** `Microsoft.Compute/*` matches `Microsoft.Compute/disks/read`; `*` stands for one or more path segments, as in ARM. */
-export function actionMatches(pattern: string, action: string): boolean {
-  const regex = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.+')}$`, 'i');
-  return regex.test(action);
-}
+/** ARM's wildcard matching, shared with preflight's permission check. */
+export { actionMatches };
 
 export function roleActions(permissions: Permissions, role: string): string[] {
   if (role.startsWith('custom:')) return permissions.customRoles[role.slice('custom:'.length)]?.actions ?? [];
@@ -72,8 +70,27 @@ export function withTable(doc: string, table: string): string {
   return doc.slice(0, start) + table + doc.slice(end + END_MARKER.length);
 }
 
+export const REQUIRED_ACTIONS_PATH = 'src/azure/required-actions.ts';
+
+/**
+ * The deployed app's copy of the calls, actions and scopes (src/ does not read infra/, which is not deployed):
+ * preflight checks Kiln's identity against it.
+ */
+export function renderRequiredActions(permissions: Permissions): string {
+  const data = { operations: permissions.operations, linkedActions: permissions.linkedActions };
+  return [
+    '/** Generated from infra/permissions.json by `npm run docs:permissions` (deploy-permissions.test.ts checks it): every ARM action Kiln performs, by call and scope. */',
+    '',
+    "import type { RequiredActions } from './permissions.ts';",
+    '',
+    `export const REQUIRED_ACTIONS: RequiredActions = ${JSON.stringify(data, null, 2)};`,
+    '',
+  ].join('\n');
+}
+
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
   const docPath = resolve(repoRoot, 'docs/deploy.md');
   writeFileSync(docPath, withTable(readFileSync(docPath, 'utf8'), renderTable(loadPermissions())));
-  console.log('docs/deploy.md: permissions table regenerated');
+  writeFileSync(resolve(repoRoot, REQUIRED_ACTIONS_PATH), renderRequiredActions(loadPermissions()));
+  console.log(`docs/deploy.md: permissions table regenerated; ${REQUIRED_ACTIONS_PATH} too`);
 }

@@ -3,12 +3,14 @@
 import { readFileSync } from 'node:fs';
 import { ComputeManagementClient } from '@azure/arm-compute';
 import { ResourceManagementClient } from '@azure/arm-resources';
+import { getClient } from '@azure-rest/core-client';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import type { HttpClient, PipelinePolicy } from '@azure/core-rest-pipeline';
 import { DefaultAzureCredential } from '@azure/identity';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { BlobServiceClient } from '@azure/storage-blob';
 import type { KilnConfig } from '../config.ts';
+import { createAuthorizationClient, type AuthorizationClient } from './permissions.ts';
 import { retryAfterPolicy } from './retryAfter.ts';
 
 /** The clients every adapter in src/azure works through. */
@@ -16,6 +18,8 @@ export interface AzureClients {
   subscriptionId: string;
   compute: ComputeManagementClient;
   resources: ResourceManagementClient;
+  /** Microsoft.Authorization reads (no SDK is needed for one GET: the SDKs' own REST client, same pipeline). */
+  authorization: AuthorizationClient;
   blobs: BlobServiceClient;
   /** A Key Vault client for a vault named in a template (`kiln-secrets`), or the vault a secret URI points at. */
   secrets(vault: string): SecretClient;
@@ -65,6 +69,7 @@ export function createAzureClients(config: KilnConfig, overrides: AzureClientOve
     subscriptionId: config.subscriptionId,
     compute: new ComputeManagementClient(credential, config.subscriptionId, armOptions),
     resources: new ResourceManagementClient(credential, config.subscriptionId, armOptions),
+    authorization: createAuthorizationClient(getClient(config.armEndpoint, credential, armOptions)),
     blobs: createBlobServiceClient(config, credential),
     secrets(vault: string): SecretClient {
       const url = vaultUrlFor(config, vault);

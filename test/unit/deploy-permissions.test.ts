@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { actionMatches, grantingRoles, loadPermissions, renderTable, END_MARKER, START_MARKER } from '../../tools/permissions-table.ts';
+import { actionMatches, grantingRoles, loadPermissions, renderRequiredActions, renderTable, END_MARKER, REQUIRED_ACTIONS_PATH, START_MARKER } from '../../tools/permissions-table.ts';
 
 const root = resolve(import.meta.dirname, '../..');
 const permissions = loadPermissions();
@@ -14,7 +14,7 @@ const read = (path: string) => readFileSync(join(root, path), 'utf8');
 function sdkCalls(): Set<string> {
   const calls = new Set<string>();
   for (const file of readdirSync(join(root, 'src/azure')).filter((f) => f.endsWith('.ts'))) {
-    for (const match of read(`src/azure/${file}`).matchAll(/clients\.(compute|resources)\.(\w+)\.(\w+)\(/g)) {
+    for (const match of read(`src/azure/${file}`).matchAll(/clients\.(compute|resources|authorization)\.(\w+)\.(\w+)\(/g)) {
       calls.add(`${match[1]}.${match[2]}.${match[3]}`.replace(/\.begin(\w)/, (_, c: string) => `.${c.toLowerCase()}`));
     }
   }
@@ -63,6 +63,10 @@ describe('deploy permissions', () => {
     // No role is hard-coded as a user: CI deploys as a service principal.
     expect(bicep).not.toMatch(/principalType: 'User'/);
     expect(JSON.parse(read('infra/main.parameters.json')).parameters.principalType.value).toBe('${AZURE_PRINCIPAL_TYPE=User}');
+  });
+
+  it('the deployed app carries the same calls and actions for preflight (run npm run docs:permissions after a change)', () => {
+    expect(read(REQUIRED_ACTIONS_PATH)).toBe(renderRequiredActions(permissions));
   });
 
   it('docs/deploy.md shows the table generated from the file (run npm run docs:permissions after a change)', () => {
