@@ -18,6 +18,7 @@ import { createDiskAccessStore } from './disk-access-store.ts';
 import { createMarketplaceCatalogue, marketplaceRoutes, publishRequest, type MarketplaceCatalogue } from './arm/handlers/marketplace.ts';
 import { networkRoutes } from './arm/handlers/network.ts';
 import { networkInterfaceRoutes } from './arm/handlers/networkInterfaces.ts';
+import { allowEverything, authorizationRoutes, PermissionGrants, type PermissionGrant } from './arm/handlers/authorization.ts';
 import { operationRoutes } from './arm/handlers/operations.ts';
 import { resourceGroupRoutes } from './arm/handlers/resourceGroups.ts';
 import { webAppRoutes } from './arm/handlers/webApps.ts';
@@ -59,6 +60,8 @@ export interface AzureEmulatorOptions {
   log?: (line: string) => void;
   /** A storage connection string (Azurite's) where disk access publishes VHDs; without it disk access is refused. */
   diskAccessStorage?: string;
+  /** What the caller may do, by scope (Microsoft.Authorization/permissions); default the seed's, else everything. */
+  permissions?: PermissionGrant[];
 }
 
 export interface AzureEmulator {
@@ -74,6 +77,8 @@ export interface AzureEmulator {
   windowsGuests: WindowsGuests;
   /** Marketplace image versions; `publish` a newer one to drive a source-update rebuild. */
   marketplace: MarketplaceCatalogue;
+  /** The caller's grants as Microsoft.Authorization/permissions lists them; `set` replaces them. */
+  permissions: PermissionGrants;
   /** A file inside a VM's or scale-set instance's OS disk, as its guest sees it (undefined when absent). */
   readDiskFile(resourceId: string, path: string): Promise<Buffer | undefined>;
   /**
@@ -136,9 +141,10 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 /**
  * `/_emulator/faults` (GET, PUT, DELETE), `GET /_emulator/disks?id=…&path=…`, `PUT /_emulator/marketplace`
- * (`{ publisher, offer, sku, version }`) and `GET /_emulator/timeline?since=…` for tests in other processes.
+ * (`{ publisher, offer, sku, version }`), `PUT /_emulator/permissions` (`[{ scope, actions, notActions }]`) and
+ * `GET /_emulator/timeline?since=…` for tests in other processes.
  */
-function adminRoutes(faults: FaultController, readDiskFile: AzureEmulator['readDiskFile'], marketplace: MarketplaceCatalogue, timeline: AzureEmulator['timeline']): RawHandler {
+function adminRoutes(faults: FaultController, readDiskFile: AzureEmulator['readDiskFile'], marketplace: MarketplaceCatalogue, timeline: AzureEmulator['timeline'], permissions: PermissionGrants): RawHandler {
   return async (req, res, url) => {
     if (!url.pathname.startsWith('/_emulator/')) return false;
     try {
@@ -151,6 +157,7 @@ function adminRoutes(faults: FaultController, readDiskFile: AzureEmulator['readD
         const { image, version } = publishRequest(await readJson(req));
         return sendJson(res, 200, marketplace.publish(image, version)), true;
       }
+      if (url.pathname === '/_emulator/permissions' && req.method === 'PUT') return sendJson(res, 200, permissions.set(await readJson(req))), true;
       if (url.pathname === '/_emulator/timeline' && req.method === 'GET') {
         const since = url.searchParams.get('since') ?? '0';
         if (!/^\d+$/.test(since)) throw errors.adminQueryInvalid(`Query parameter since: expected epoch milliseconds, found '${since}'.`);
@@ -241,10 +248,11 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
     takeFault: (request, kind) => faults.take(request, [kind]),
   };
   const { marketplace } = ctx;
+  const permissions = new PermissionGrants(options.permissions ?? seed?.permissions ?? allowEverything(subscriptionId));
   const routes = new RouteTable().add(
     ...operationRoutes(ctx), ...resourceGroupRoutes(ctx), ...webAppRoutes(ctx), ...eventGridRoutes(ctx), ...networkRoutes(ctx), ...networkInterfaceRoutes(ctx), ...virtualMachineRoutes(ctx),
     ...runCommandRoutes(ctx), ...imageRoutes(ctx), ...galleryRoutes(ctx), ...scaleSetRoutes(ctx),
-    ...marketplaceRoutes(ctx), ...capacityRoutes(ctx), ...diskRoutes(ctx),
+    ...marketplaceRoutes(ctx), ...capacityRoutes(ctx), ...diskRoutes(ctx), ...authorizationRoutes(ctx, permissions),
   );
 
   const readDiskFile = async (resourceId: string, path: string): Promise<Buffer | undefined> => {
@@ -259,7 +267,7 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
   const server = createArmServer({
     cert: certificate.certPem, key: certificate.keyPem, token, routes, ops, faults, log,
     publicRoutes: [files],
-    adminRoutes: [adminRoutes(faults, readDiskFile, marketplace, timeline)],
+    adminRoutes: [adminRoutes(faults, readDiskFile, marketplace, timeline, permissions)],
   });
   port = await listen(server, options.port ?? 0);
   const armEndpoint = `https://127.0.0.1:${port}`;
@@ -300,5 +308,5 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
     }
   }
 
-  return { armEndpoint, keyVaultUrl: keyVault.url, caCertPath: certificate.caCertPath, caPem: certificate.caPem, subscriptionId, tenantId, token, faults, windowsGuests: ctx.windowsGuests, marketplace, readDiskFile, timeline, close };
+  return { armEndpoint, keyVaultUrl: keyVault.url, caCertPath: certificate.caCertPath, caPem: certificate.caPem, subscriptionId, tenantId, token, faults, windowsGuests: ctx.windowsGuests, marketplace, permissions, readDiskFile, timeline, close };
 }

@@ -5,6 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { permissionGrantSchema } from './arm/handlers/authorization.ts';
 import type { ArmResponse } from './arm/http.ts';
 
 const API = { resources: '2025-04-01', compute: '2026-04-01', gallery: '2025-12-03', network: '2024-05-01' } as const;
@@ -83,6 +84,8 @@ export const seedSchema = z
         .strict(),
     ).default([]),
     secrets: z.record(z.string(), z.string()).default({}),
+    /** What Kiln's identity holds, by scope (Microsoft.Authorization/permissions); absent: everything. */
+    permissions: z.array(permissionGrantSchema).optional(),
   })
   .strict();
 

@@ -29,6 +29,9 @@ function armError(code: string, message: string, status: number, options?: { tar
   return new ArmError(code, message, status, options);
 }
 
+/** The object id the emulator's one caller (its token) has in error messages. */
+const LOCAL_CLIENT = '00000000-0000-0000-0000-00000000c0de';
+
 /** Azure's wording for the common cases, so handlers do not each invent their own. */
 export const errors = {
   // ---- the front door: authentication, routing, api-version, body ----
@@ -169,6 +172,9 @@ export const errors = {
     armError('OperationNotAllowed', `Disk ${diskName} is attached to VM ${vmId}.`, 409),
   nicRequired: (nicName: string) =>
     armError('InvalidParameter', `Network interface ${nicName} must have one or more IP configurations, each with a subnet ('properties.ipConfigurations').`, 400, { target: 'properties.ipConfigurations' }),
+  /** ARM's refusal of an action the caller's roles do not grant at the scope. */
+  authorizationFailed: (action: string, scope: string) =>
+    armError('AuthorizationFailed', `The client '${LOCAL_CLIENT}' with object id '${LOCAL_CLIENT}' does not have authorization to perform action '${action}' over scope '${scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.`, 403),
   noRollingUpgrade: (scaleSet: string) => armError('NotFound', `No rolling upgrade has run on scale set '${scaleSet}'.`, 404),
   operationNotAllowed: (message: string) => armError('OperationNotAllowed', message, 409),
   conflict: (message: string) => armError('Conflict', message, 409),

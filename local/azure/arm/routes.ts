@@ -1,7 +1,7 @@
 /** The route table: an HTTP method and an ARM path pattern (matched case-insensitively) lead to one handler. */
 import type { ArmRequest, ArmResponse } from './http.ts';
 
-export type ApiFamily = 'compute' | 'gallery' | 'resources' | 'network' | 'skus' | 'disk' | 'web' | 'eventGrid' | 'none';
+export type ApiFamily = 'compute' | 'gallery' | 'resources' | 'network' | 'skus' | 'disk' | 'web' | 'eventGrid' | 'authorization' | 'none';
 
 export interface Route {
   method: string;

@@ -24,6 +24,7 @@ const API_VERSIONS: Record<Exclude<ApiFamily, 'none'>, readonly string[]> = {
   network: [],
   web: ['2022-09-01', '2023-01-01', '2023-12-01', '2024-04-01', '2024-11-01'],
   eventGrid: ['2022-06-15', '2023-12-15-preview', '2024-06-01-preview', '2025-02-15'],
+  authorization: ['2015-07-01', '2018-01-01-preview', '2022-04-01'],
 };
 const NETWORK_API_VERSION = /^20(1[89]|2\d)-\d\d-\d\d$/;
 

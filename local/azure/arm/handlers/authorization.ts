@@ -1,0 +1,68 @@
+/**
+ * `Microsoft.Authorization/permissions`: what the caller (the emulator's token) may do at a scope, as ARM lists it:
+ * every grant at the scope or above it, each with its actions and notActions. The grants come from the emulator's
+ * options or seed (default: everything at the subscription); a caller that may not read permissions gets 403.
+ */
+import { z } from 'zod';
+import type { HandlerContext } from '../context.ts';
+import { errors } from '../errors.ts';
+import type { ArmRequest, ArmResponse } from '../http.ts';
+import type { Route } from '../routes.ts';
+
+export const permissionGrantSchema = z.object({
+  /** An ARM scope: `/subscriptions/{id}`, a resource group or a resource id. */
+  scope: z.string().regex(/^\/subscriptions\/[^/]+(\/.*)?$/i, 'expected an ARM scope (/subscriptions/{id}/…)'),
+  actions: z.array(z.string()),
+  notActions: z.array(z.string()).default([]),
+}).strict();
+export type PermissionGrant = z.infer<typeof permissionGrantSchema>;
+
+const READ_PERMISSIONS = 'Microsoft.Authorization/permissions/read';
+
+/** ARM's wildcard: `*` stands for one or more characters; case does not matter. */
+const matches = (pattern: string, action: string): boolean =>
+  new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.+')}$`, 'i').test(action);
+
+/** The grants the caller holds; replaced whole by `set` (the admin route, tests). */
+export class PermissionGrants {
+  #grants: PermissionGrant[];
+  constructor(grants: PermissionGrant[]) {
+    this.#grants = grants;
+  }
+
+  set(grants: unknown): PermissionGrant[] {
+    this.#grants = z.array(permissionGrantSchema).parse(grants);
+    return this.#grants;
+  }
+
+  /** The grants at `scope` or above it (a grant on a group holds for everything in it). */
+  at(scope: string): PermissionGrant[] {
+    const target = `${scope.toLowerCase().replace(/\/+$/, '')}/`;
+    return this.#grants.filter((g) => target.startsWith(`${g.scope.toLowerCase().replace(/\/+$/, '')}/`));
+  }
+}
+
+/** Everything at the subscription: the emulator's token as an Owner, unless told otherwise. */
+export const allowEverything = (subscriptionId: string): PermissionGrant[] => [{ scope: `/subscriptions/${subscriptionId}`, actions: ['*'], notActions: [] }];
+
+const SUFFIX = 'providers/Microsoft.Authorization/permissions';
+const GROUP = '/subscriptions/{sub}/resourceGroups/{rg}';
+const PATTERNS = [
+  `/subscriptions/{sub}/${SUFFIX}`,
+  `${GROUP}/${SUFFIX}`,
+  `${GROUP}/providers/{ns}/{t1}/{n1}/${SUFFIX}`,
+  `${GROUP}/providers/{ns}/{t1}/{n1}/{t2}/{n2}/${SUFFIX}`,
+  `${GROUP}/providers/{ns}/{t1}/{n1}/{t2}/{n2}/{t3}/{n3}/${SUFFIX}`,
+];
+
+export function authorizationRoutes(ctx: HandlerContext, grants: PermissionGrants): Route[] {
+  const list = (req: ArmRequest): ArmResponse => {
+    const scope = req.path.slice(0, -(SUFFIX.length + 1));
+    if (req.params.rg) ctx.resources.requireGroup(req.params.sub!, req.params.rg);
+    const held = grants.at(scope);
+    const canRead = held.some((g) => g.actions.some((a) => matches(a, READ_PERMISSIONS)) && !g.notActions.some((n) => matches(n, READ_PERMISSIONS)));
+    if (!canRead) throw errors.authorizationFailed(READ_PERMISSIONS, scope);
+    return { status: 200, body: { value: held.map((g) => ({ actions: g.actions, notActions: g.notActions, dataActions: [], notDataActions: [] })) } };
+  };
+  return PATTERNS.map((pattern) => ({ method: 'GET', pattern, operation: 'permissions.list', api: 'authorization' as const, handler: list }));
+}
