@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { formatProblems, preflight, type PreflightProblem } from '../../src/activities/preflight.ts';
+import { formatProblems, preflightReport, type PreflightReport } from '../../src/activities/preflight.ts';
 import { createAzureClients } from '../../src/azure/clients.ts';
 import { loadConfig } from '../../src/config.ts';
 import { loadTemplateFile, type BakeSpec } from '../../src/template/index.ts';
@@ -21,7 +21,7 @@ interface PreflightOptions {
 }
 
 /** Preflight on a fresh emulator (its own temp home, `zero` latency): what a bake on the local default would meet. */
-async function preflightLocally(spec: BakeSpec, seedFile: string | undefined): Promise<PreflightProblem[]> {
+async function preflightLocally(spec: BakeSpec, seedFile: string | undefined): Promise<PreflightReport> {
   const { startAzureEmulator } = await import('../../local/azure/index.ts');
   const { localAzureSettings } = await import('../../local/default.ts');
   const home = await mkdtemp(join(tmpdir(), 'kiln-preflight-'));
@@ -31,7 +31,7 @@ async function preflightLocally(spec: BakeSpec, seedFile: string | undefined): P
   });
   try {
     // Preflight reads no blobs: the storage setting only has to parse.
-    return await preflight(createAzureClients(loadConfig(localAzureSettings(emulator, 'UseDevelopmentStorage=true'))), spec);
+    return await preflightReport(createAzureClients(loadConfig(localAzureSettings(emulator, 'UseDevelopmentStorage=true'))), spec);
   } finally {
     await emulator.close();
     await rm(home, { recursive: true, force: true });
@@ -45,7 +45,7 @@ export function registerPreflight(program: Command): void {
     .argument('<file>', 'template file (AIB imageTemplate JSON)')
     .option('--azure', 'check against the subscription in KILN_SUBSCRIPTION_ID (KILN_ARM_ENDPOINT, credentials as the app uses them)')
     .option('--seed <file>', 'local environment seed for the local check (default local/environment.json)')
-    .option('--json', 'print { file, problems: [{ path, code, message }] }')
+    .option('--json', 'print { file, problems: [{ path, code, message }], skipped: [line] }')
     .action(action(async (file: string, options: PreflightOptions) => {
       const parsed = await loadTemplateFile(file);
       if (!parsed.ok) {
@@ -53,12 +53,16 @@ export function registerPreflight(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      const problems = options.azure
-        ? await preflight(createAzureClients(loadConfig(process.env)), parsed.spec)
+      const { problems, skipped } = options.azure
+        ? await preflightReport(createAzureClients(loadConfig(process.env)), parsed.spec)
         : await preflightLocally(parsed.spec, options.seed);
-      if (options.json) printJson({ file, problems });
-      else if (problems.length === 0) process.stdout.write(`ok ${file}: nothing found that would stop the bake\n`);
-      else process.stdout.write(`${problems.length} problem${problems.length === 1 ? '' : 's'} in ${file}:\n${formatProblems(problems).replace(/^/gm, '  ')}\n`);
+      if (options.json) printJson({ file, problems, skipped });
+      else {
+        if (problems.length === 0) process.stdout.write(`ok ${file}: nothing found that would stop the bake\n`);
+        else process.stdout.write(`${problems.length} problem${problems.length === 1 ? '' : 's'} in ${file}:\n${formatProblems(problems).replace(/^/gm, '  ')}\n`);
+        // Never passed off as checked.
+        if (skipped.length) process.stdout.write(`not checked:\n${skipped.map((line) => `  ${line}`).join('\n')}\n`);
+      }
       process.exitCode = problems.length === 0 ? 0 : 1;
     }));
 }

@@ -209,6 +209,8 @@ export interface BakePlan {
   distributions: PlannedDistribution[];
   /** How each rollout target will be moved, and warnings about them (no health source): shown as the plan's message. */
   rolloutNotes?: string[];
+  /** What preflight could not check (permissions ARM would not list): shown as the plan's message, never as passed. */
+  preflightNotes?: string[];
   /** Ids of every gallery image definition / managed image the bake writes: the bake lock is taken on each. */
   lockKeys: string[];
   /** Polling bounds from the settings (KILN_POLL_MIN_MS / KILN_POLL_MAX_MS). */

@@ -92,7 +92,7 @@ export async function planBake(input: PlanBakeInput): Promise<PlanBakeOutput> {
 async function makePlan({ runId, spec, now, reuseVersion }: PlanBakeInput): Promise<BakePlan> {
   const { clients, config } = activityEnvironment();
   // Every problem Azure would meet later, listed at once, before anything is created.
-  await requirePreflight(clients, spec);
+  const preflightNotes = await requirePreflight(clients, spec);
   const facts = await sourceFacts(clients, spec);
   let osType = facts.osType;
   let trustedLaunch = facts.trustedLaunch;
@@ -174,6 +174,7 @@ async function makePlan({ runId, spec, now, reuseVersion }: PlanBakeInput): Prom
       ),
     ],
     poll: { minMs: config.pollMinMs, maxMs: config.pollMaxMs },
+    ...(preflightNotes.length ? { preflightNotes } : {}),
     rolloutNotes: await rolloutNotes(clients, spec.rollout, distributions.find((d) => d.type === 'SharedImage')?.imageVersionId),
   };
 }

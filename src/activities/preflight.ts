@@ -15,6 +15,7 @@ import { getResourceById } from '../azure/network.ts';
 import { normalizeRegion, sameRegion } from '../azure/regions.ts';
 import { getScaleSet } from '../azure/scaleSets.ts';
 import { secretUnreadable } from '../azure/keyVault.ts';
+import { checkPermissions } from './preflight-permissions.ts';
 import type { BakeSpec } from '../template/spec.ts';
 
 export interface PreflightProblem {
@@ -196,25 +197,39 @@ async function checkSecrets(clients: AzureClients, spec: BakeSpec, problems: Pro
   }
 }
 
-/** Every problem the template would meet on this subscription, in template order; empty when the bake may start. */
-export async function preflight(clients: AzureClients, spec: BakeSpec): Promise<PreflightProblem[]> {
+/** What preflight found: the problems, and what it could not check (never reported as passed). */
+export interface PreflightReport {
+  problems: PreflightProblem[];
+  /** Checks Azure would not let Kiln make (permissions it may not list), one line each. */
+  skipped: string[];
+}
+
+/** Every problem the template would meet on this subscription, in template order, and what was not checked. */
+export async function preflightReport(clients: AzureClients, spec: BakeSpec): Promise<PreflightReport> {
   const problems = new Problems();
   const location = normalizeRegion(spec.location);
   const regions = await resourceTypeRegions(clients, 'Microsoft.Compute', 'virtualMachines');
   if (!regions.has(location)) {
     problems.add('location', 'RegionNotFound', `region ${spec.location} does not exist or does not offer virtual machines`);
-    return problems.list;
+    return { problems: problems.list, skipped: [] };
   }
   const facts = await checkSource(clients, spec, problems);
-  await Promise.all([
+  const [, , , , , permissions] = await Promise.all([
     checkVmSize(clients, spec, facts, problems),
     checkDistributions(clients, spec, facts, regions, problems),
     checkSubnet(clients, spec, problems),
     checkScaleSets(clients, spec, problems),
     checkSecrets(clients, spec, problems),
+    checkPermissions(clients, spec),
   ]);
+  for (const p of permissions.problems) problems.add(p.path, p.code, p.message);
   const order = (p: PreflightProblem) => ['location', SOURCE, 'properties.vmProfile', 'properties.distribute', 'properties.rollout', 'properties.secrets'].findIndex((prefix) => p.path.startsWith(prefix));
-  return problems.list.sort((a, b) => order(a) - order(b) || a.path.localeCompare(b.path));
+  return { problems: problems.list.sort((a, b) => order(a) - order(b) || a.path.localeCompare(b.path)), skipped: permissions.skipped };
+}
+
+/** Every problem the template would meet on this subscription, in template order; empty when the bake may start. */
+export async function preflight(clients: AzureClients, spec: BakeSpec): Promise<PreflightProblem[]> {
+  return (await preflightReport(clients, spec)).problems;
 }
 
 /** One line per problem: `path: message`. */
@@ -222,9 +237,13 @@ export function formatProblems(problems: PreflightProblem[]): string {
   return problems.map((p) => `${p.path}: ${p.message}`).join('\n');
 }
 
-/** Fails the plan step at once (permanent: nothing was created, a retry would find the same) when preflight finds problems. */
-export async function requirePreflight(clients: AzureClients, spec: BakeSpec): Promise<void> {
-  const problems = await preflight(clients, spec);
-  if (problems.length === 0) return;
-  throw permanentError(`preflight found ${problems.length} problem${problems.length === 1 ? '' : 's'}; nothing was created:\n${formatProblems(problems)}`, { code: 'PreflightFailed' });
+/**
+ * Fails the plan step at once (permanent: nothing was created, a retry would find the same) when preflight finds
+ * problems; otherwise answers what it could not check, for the plan's message.
+ */
+export async function requirePreflight(clients: AzureClients, spec: BakeSpec): Promise<string[]> {
+  const { problems, skipped } = await preflightReport(clients, spec);
+  if (problems.length === 0) return skipped;
+  const notChecked = skipped.length ? `\nnot checked:\n${skipped.join('\n')}` : '';
+  throw permanentError(`preflight found ${problems.length} problem${problems.length === 1 ? '' : 's'}; nothing was created:\n${formatProblems(problems)}${notChecked}`, { code: 'PreflightFailed' });
 }

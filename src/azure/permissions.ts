@@ -4,6 +4,7 @@
  */
 
 import { createRestError, type Client } from '@azure-rest/core-client';
+import type { AzureClients } from './clients.ts';
 import { callAzure } from './errors.ts';
 
 /** One role's grant as ARM lists it for the caller at a scope (inherited assignments included). */
@@ -43,6 +44,11 @@ export function createAuthorizationClient(client: Client): AuthorizationClient {
       }),
     },
   };
+}
+
+/** The caller's permissions at `scope` (inherited grants included); undefined when ARM refuses to list them. */
+export function listPermissions(clients: AzureClients, scope: string): Promise<Permission[] | undefined> {
+  return clients.authorization.permissions.list(scope);
 }
 
 /** `Microsoft.Compute/*` matches `Microsoft.Compute/disks/read`; `*` stands for one or more characters, as in ARM. */

@@ -39,7 +39,8 @@ export function* plan(run: BakeRun): Flowing<void> {
   const bakePlan = yield* planNamesAndVersion(run);
   skipWhatTheTemplateLeavesOut(run, bakePlan);
   const image = sharedImages(bakePlan)[0];
-  const notes = bakePlan.rolloutNotes?.length ? `; ${bakePlan.rolloutNotes.join('; ')}` : '';
+  const noted = [...(bakePlan.preflightNotes ?? []), ...(bakePlan.rolloutNotes ?? [])];
+  const notes = noted.length ? `; ${noted.join('; ')}` : '';
   run.settle('Succeeded', `${image ? `version ${image.version}, ` : ''}staging group ${bakePlan.staging.resourceGroupName}${notes}`);
 }
 

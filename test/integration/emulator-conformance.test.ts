@@ -15,7 +15,8 @@ const COMPUTE = `${RG}/providers/Microsoft.Compute`;
 const NETWORK = `${RG}/providers/Microsoft.Network`;
 const GALLERY = `${COMPUTE}/galleries/confGallery`;
 const MARKETPLACE = `${SUB}/providers/Microsoft.Compute/locations/eastus/publishers`;
-const API = { resources: '2025-04-01', compute: '2026-04-01', gallery: '2025-12-03', network: '2024-05-01', skus: '2021-07-01', disk: '2026-03-02' } as const;
+const API = { resources: '2025-04-01', compute: '2026-04-01', gallery: '2025-12-03', network: '2024-05-01', skus: '2021-07-01', disk: '2026-03-02', authorization: '2022-04-01' } as const;
+const PERMISSIONS = 'providers/Microsoft.Authorization/permissions';
 const UBUNTU = { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' };
 const SUBNET = `${NETWORK}/virtualNetworks/vnet/subnets/build`;
 const NIC = `${NETWORK}/networkInterfaces`;
@@ -37,6 +38,8 @@ interface Pair {
   match?: Record<string, unknown>;
   /** Wait for the operation the request started before the next pair. */
   settle?: boolean;
+  /** What the caller holds from this pair on (Microsoft.Authorization/permissions grants). */
+  grants?: Array<{ scope: string; actions: string[]; notActions?: string[] }>;
 }
 
 const vm = (over: { location?: string; vmSize?: string; image?: Record<string, unknown>; computerName?: string; osProfile?: Record<string, unknown>; osDisk?: Record<string, unknown>; subnet?: string; plan?: unknown; nics?: unknown[] } = {}) => ({
@@ -67,6 +70,17 @@ const PAIRS: Pair[] = [
   { operation: 'resourceGroups.list', method: 'GET', path: `${SUB}/resourcegroups?$filter=${encodeURIComponent("tagName eq 'kiln-run' and tagValue eq 'x'")}`, api: 'resources', status: 200, match: { value: [] } },
   { operation: 'resources.listByResourceGroup', method: 'GET', path: `${RG}/resources`, api: 'resources', status: 200, match: { value: [] } },
   { operation: 'resourceGroups.get', rule: 'missing group', method: 'GET', path: `${SUB}/resourceGroups/none-such`, api: 'resources', status: 404, code: 'ResourceGroupNotFound' },
+
+  // ---- permissions (the caller's, by scope: everything at the subscription unless told) ----
+  { operation: 'permissions.list', method: 'GET', path: `${SUB}/${PERMISSIONS}`, api: 'authorization', status: 200, match: { value: [{ actions: ['*'], notActions: [] }] } },
+  { operation: 'permissions.list', method: 'GET', path: `${RG}/${PERMISSIONS}`, api: 'authorization', status: 200, match: { value: [{ actions: ['*'] }] } },
+  { operation: 'permissions.list', rule: 'missing group', method: 'GET', path: `${SUB}/resourceGroups/none-such/${PERMISSIONS}`, api: 'authorization', status: 404, code: 'ResourceGroupNotFound' },
+  { operation: 'permissions.list', method: 'GET', path: `${GALLERY}/${PERMISSIONS}`, api: 'authorization', status: 200,
+    grants: [{ scope: SUB, actions: ['Microsoft.Authorization/*/read', 'Microsoft.Compute/*/read'] }, { scope: GALLERY, actions: ['Microsoft.Compute/galleries/*'], notActions: ['Microsoft.Compute/galleries/delete'] }],
+    match: { value: [{ actions: ['Microsoft.Authorization/*/read', 'Microsoft.Compute/*/read'] }, { actions: ['Microsoft.Compute/galleries/*'], notActions: ['Microsoft.Compute/galleries/delete'] }] } },
+  { operation: 'permissions.list', rule: 'listing permissions needs Microsoft.Authorization/permissions/read', method: 'GET', path: `${RG}/${PERMISSIONS}`, api: 'authorization', status: 403, code: 'AuthorizationFailed',
+    grants: [{ scope: SUB, actions: ['Microsoft.Compute/*'] }] },
+  { operation: 'permissions.list', method: 'GET', path: `${SUB}/${PERMISSIONS}`, api: 'authorization', status: 200, grants: [{ scope: SUB, actions: ['*'] }] },
 
   // ---- network ----
   { operation: 'networkSecurityGroups.createOrUpdate', method: 'PUT', path: `${NETWORK}/networkSecurityGroups/nsg`, api: 'network', settle: true, status: 201,
@@ -222,7 +236,7 @@ const OWN_SUITES = /^(virtualMachineScaleSets|virtualMachineScaleSetVMs|virtualM
 const NEEDS_STORAGE = ['disks.grantAccess', 'disks.revokeAccess'];
 
 function operationsToCover(): string[] {
-  return KILN_CALLS.map((call) => call.replace(/^(compute|resources)\./, ''))
+  return KILN_CALLS.map((call) => call.replace(/^(compute|resources|authorization)\./, ''))
     .flatMap((op) => BY_ID[op] ?? [op])
     .filter((op) => !OWN_SUITES.test(op) && !NEEDS_STORAGE.includes(op));
 }
@@ -290,6 +304,7 @@ describe('conformance', () => {
   it('answers each request as Azure does, in order', async () => {
     const { send, settle } = armClient(emulator);
     for (const pair of PAIRS) {
+      if (pair.grants) emulator.permissions.set(pair.grants);
       const apiVersion = API[pair.api];
       const response = await send(pair.method, pair.path, apiVersion, pair.body);
       const label = `${pair.operation}${pair.rule ? ` (${pair.rule})` : ''}: ${pair.method} ${pair.path}`;

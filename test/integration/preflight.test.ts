@@ -7,7 +7,7 @@ import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivityEnvironment, setActivityEnvironment } from '../../src/activities/environment.ts';
 import { planBake } from '../../src/activities/plan.ts';
-import { preflight } from '../../src/activities/preflight.ts';
+import { preflight, preflightReport } from '../../src/activities/preflight.ts';
 import { createAzureClients, type AzureClients } from '../../src/azure/clients.ts';
 import { getImageVersion, startReplication } from '../../src/azure/galleries.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -15,6 +15,7 @@ import { parseTemplate } from '../../src/template/index.ts';
 import type { BakeSpec } from '../../src/template/spec.ts';
 import { startAzureEmulator, type AzureEmulator } from '../../local/azure/index.ts';
 import { localAzureSettings } from '../../local/default.ts';
+import { loadPermissions, roleActions } from '../../tools/permissions-table.ts';
 
 const SUB = '00000000-0000-0000-0000-000000000000';
 const GALLERY = `/subscriptions/${SUB}/resourceGroups/kiln-images/providers/Microsoft.Compute/galleries/kilnGallery`;
@@ -112,6 +113,70 @@ describe('preflight', () => {
       ['properties.rollout[0].scaleSetId', 'ScaleSetNotFound'],
     ]);
     expect(problems[1]!.message).toMatch(/must be in its region eastus, found westus/);
+  });
+
+  it('lists every action Kiln\'s identity lacks, with scope and template path, as ARM reads wildcards and notActions', async () => {
+    const scaleSet = `/subscriptions/${SUB}/resourceGroups/web-prod/providers/Microsoft.Compute/virtualMachineScaleSets/web-vmss`;
+    try {
+      // One role with everything but version writes and scale sets (notActions, a wildcard among them).
+      emulator.permissions.set([{ scope: `/subscriptions/${SUB}`, actions: ['*'], notActions: ['Microsoft.Compute/galleries/images/versions/write', 'Microsoft.Compute/virtualMachineScaleSets/*'] }]);
+      const first = await preflightReport(clients, template());
+      expect(first.skipped).toEqual([]);
+      expect(first.problems.map((p) => [p.path, p.code, p.message.split(';')[0]!]).sort()).toEqual([
+        ['properties.distribute[0].galleryImageId', 'PermissionMissing', `Kiln's identity does not hold Microsoft.Compute/galleries/images/versions/write at ${GALLERY}`],
+        ...['read', 'write', 'manualUpgrade/action', 'osRollingUpgrade/action', 'rollingUpgrades/read', 'rollingUpgrades/cancel/action'].map((a) =>
+          ['properties.rollout[0].scaleSetId', 'PermissionMissing', `Kiln's identity does not hold Microsoft.Compute/virtualMachineScaleSets/${a} at ${scaleSet}`]),
+        ['properties.rollout[0].scaleSetId', 'PermissionMissing', `Kiln's identity does not hold Microsoft.Compute/virtualMachineScaleSets/virtualMachines/read at ${scaleSet}`],
+      ].sort());
+      expect(first.problems.find((p) => p.path.startsWith('properties.distribute'))!.message).toMatch(/needed by compute\.galleryImageVersions\.createOrUpdate \(capture, replicate and promote the version\)/);
+
+      // Another role at the scale set grants what the first one's notActions took away (ARM: notActions are per role).
+      emulator.permissions.set([
+        { scope: `/subscriptions/${SUB}`, actions: ['*'], notActions: ['Microsoft.Compute/galleries/images/versions/write', 'Microsoft.Compute/virtualMachineScaleSets/*'] },
+        { scope: scaleSet, actions: ['Microsoft.Compute/virtualMachineScaleSets/*'] },
+      ]);
+      expect((await preflight(clients, template())).map((p) => p.path)).toEqual(['properties.distribute[0].galleryImageId']);
+
+      // The plan step fails on it, naming the action, with nothing created.
+      writes.length = 0;
+      const out = await planBake({ runId: 'ubuntu-web-20261206T100000Z-0007', spec: template(), now: '2026-12-06T10:00:00.000Z' });
+      expect(out).toMatchObject({ ok: false, error: { code: 'PreflightFailed', message: expect.stringContaining('Microsoft.Compute/galleries/images/versions/write') } });
+      expect(writes).toEqual([]);
+    } finally {
+      emulator.permissions.set([{ scope: `/subscriptions/${SUB}`, actions: ['*'] }]);
+    }
+  });
+
+  it('finds the roles infra assigns enough for the example bake', async () => {
+    const infra = loadPermissions();
+    const scaleSet = `/subscriptions/${SUB}/resourceGroups/web-prod/providers/Microsoft.Compute/virtualMachineScaleSets/web-vmss`;
+    // infra's scopes in the seeded subscription (stagingScope=subscription).
+    const scopes: Record<string, string[]> = { subscription: [`/subscriptions/${SUB}`], staging: [`/subscriptions/${SUB}`], gallery: [GALLERY], scaleSet: [scaleSet], scaleSetGroup: [`/subscriptions/${SUB}/resourceGroups/web-prod`] };
+    try {
+      emulator.permissions.set(infra.assignments.flatMap((a) => (scopes[a.scope] ?? []).map((scope) => ({ scope, actions: roleActions(infra, a.role) }))));
+      expect(await preflightReport(clients, template())).toEqual({ problems: [], skipped: [] });
+    } finally {
+      emulator.permissions.set([{ scope: `/subscriptions/${SUB}`, actions: ['*'] }]);
+    }
+  });
+
+  it('says the permission check was not made where ARM will not list permissions (403), and never reports it passed', async () => {
+    try {
+      // Everything a bake does, but not Microsoft.Authorization/*/read: ARM refuses the permissions read itself.
+      emulator.permissions.set([{ scope: `/subscriptions/${SUB}`, actions: ['Microsoft.Compute/*', 'Microsoft.Network/*', 'Microsoft.Resources/*'] }]);
+      const report = await preflightReport(clients, template());
+      expect(report.problems).toEqual([]);
+      expect(report.skipped).toEqual([
+        expect.stringMatching(new RegExp(`^permissions at /subscriptions/${SUB} were not checked: ARM refused to list them \\(403\\)`)),
+        expect.stringContaining(`permissions at ${GALLERY} were not checked`),
+        expect.stringContaining('virtualMachineScaleSets/web-vmss were not checked'),
+        expect.stringContaining('resourceGroups/web-prod were not checked'),
+      ]);
+      const out = await planBake({ runId: 'ubuntu-web-20261206T100000Z-0008', spec: template(), now: '2026-12-06T10:00:00.000Z' });
+      expect(out).toMatchObject({ ok: true, value: { preflightNotes: report.skipped } });
+    } finally {
+      emulator.permissions.set([{ scope: `/subscriptions/${SUB}`, actions: ['*'] }]);
+    }
   });
 
   it('refuses a build region Azure does not have', async () => {
