@@ -14,12 +14,14 @@ import { activityEnvironment } from './environment.ts';
 import { nextVersion, stagingNames } from './naming.ts';
 import { outcome } from './outcomes.ts';
 import { requirePreflight } from './preflight.ts';
+import { ANY_BUILD, chooseBuildSecurity, definitionConstraint, STANDARD_ONLY, type SecurityConstraint } from './security-type.ts';
 
 /** What the source and targets say about the build VM. */
 interface ImageFacts {
   osType?: OsType;
   sourceIsSpecialized: boolean;
-  trustedLaunch: boolean;
+  /** What the source allows of the build VM's security type. */
+  security: SecurityConstraint;
   hyperVGeneration?: 'V1' | 'V2';
   sourceVersion?: string;
 }
@@ -31,10 +33,6 @@ function guessOsType(spec: BakeSpec): OsType {
   if ([...spec.customizers, ...spec.validation.inVMValidations].some((c) => WINDOWS_STEPS.has(c.type))) return 'Windows';
   if (spec.source.type === 'PlatformImage' && /windows/i.test(`${spec.source.publisher} ${spec.source.offer}`)) return 'Windows';
   return 'Linux';
-}
-
-function trustedLaunchFeature(features: Array<{ name?: string; value?: string }> | undefined): boolean {
-  return (features ?? []).some((f) => f.name === 'SecurityType' && /TrustedLaunch/i.test(f.value ?? ''));
 }
 
 async function sourceFacts(clients: AzureClients, spec: BakeSpec): Promise<ImageFacts> {
@@ -51,7 +49,7 @@ async function sourceFacts(clients: AzureClients, spec: BakeSpec): Promise<Image
               },
             )
           : source.version;
-      return { sourceIsSpecialized: false, trustedLaunch: false, ...(sourceVersion ? { sourceVersion } : {}) };
+      return { sourceIsSpecialized: false, security: ANY_BUILD('properties.source', 'the marketplace image'), ...(sourceVersion ? { sourceVersion } : {}) };
     }
     case 'ManagedImage': {
       const image = await getManagedImage(clients, source.imageId);
@@ -60,7 +58,7 @@ async function sourceFacts(clients: AzureClients, spec: BakeSpec): Promise<Image
       return {
         osType: osDisk?.osType === 'Windows' ? 'Windows' : osDisk?.osType === 'Linux' ? 'Linux' : undefined,
         sourceIsSpecialized: osDisk?.osState === 'Specialized',
-        trustedLaunch: false,
+        security: STANDARD_ONLY('properties.source.imageId', 'a managed image source'),
         hyperVGeneration: image.hyperVGeneration === 'V1' ? 'V1' : 'V2',
       };
     }
@@ -77,7 +75,7 @@ async function sourceFacts(clients: AzureClients, spec: BakeSpec): Promise<Image
       return {
         osType: definition.osType === 'Windows' ? 'Windows' : 'Linux',
         sourceIsSpecialized: definition.osState === 'Specialized',
-        trustedLaunch: trustedLaunchFeature(definition.features),
+        security: definitionConstraint('properties.source.imageVersionId', source.image.image, definition.features, definition.hyperVGeneration ?? 'V1'),
         hyperVGeneration: definition.hyperVGeneration === 'V1' ? 'V1' : 'V2',
         sourceVersion,
       };
@@ -95,7 +93,7 @@ async function makePlan({ runId, spec, now, reuseVersion }: PlanBakeInput): Prom
   const preflightNotes = await requirePreflight(clients, spec);
   const facts = await sourceFacts(clients, spec);
   let osType = facts.osType;
-  let trustedLaunch = facts.trustedLaunch;
+  const security = [facts.security];
   let hyperVGeneration = facts.hyperVGeneration;
 
   const distributions: PlannedDistribution[] = [];
@@ -110,7 +108,7 @@ async function makePlan({ runId, spec, now, reuseVersion }: PlanBakeInput): Prom
       }
       // The target definition is the authority on OS and generation: the version must match it.
       osType = definition.osType === 'Windows' ? 'Windows' : 'Linux';
-      trustedLaunch ||= trustedLaunchFeature(definition.features);
+      security.push(definitionConstraint(`properties.distribute[${index}].galleryImageId`, dist.image.image, definition.features, definition.hyperVGeneration ?? 'V1'));
       hyperVGeneration = definition.hyperVGeneration === 'V1' ? 'V1' : 'V2';
       const existing = await listVersionNames(clients, dist.image.id);
       let version: string;
@@ -137,6 +135,7 @@ async function makePlan({ runId, spec, now, reuseVersion }: PlanBakeInput): Prom
         excludeFromLatest: dist.excludeFromLatest,
       });
     } else if (dist.type === 'ManagedImage') {
+      security.push(STANDARD_ONLY(`properties.distribute[${index}]`, 'a managed image'));
       distributions.push({ type: 'ManagedImage', index, runOutputName: dist.runOutputName, imageId: dist.imageId, location: dist.location });
     } else {
       const uri = dist.uri ?? `${clients.blobs.url.replace(/\/+$/, '')}/vhds/${runId}.vhd`;
@@ -144,6 +143,10 @@ async function makePlan({ runId, spec, now, reuseVersion }: PlanBakeInput): Prom
     }
   }
 
+  // Preflight lists a conflict with its paths; here it can only be one that appeared since.
+  const chosen = chooseBuildSecurity(security);
+  if ('conflict' in chosen) throw permanentError(`no security type fits ${chosen.conflict.map((c) => c.what).join(' and ')}`, { code: 'SecurityTypeMismatch' });
+  const trustedLaunch = chosen.type === 'TrustedLaunch';
   const givenGroup = spec.stagingResourceGroup ? parseStagingGroup(spec.stagingResourceGroup) : undefined;
   const names = stagingNames(runId, givenGroup);
   const subscriptionId = config.subscriptionId;

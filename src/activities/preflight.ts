@@ -3,7 +3,6 @@
  * every problem listed at once with the template path it comes from (the plan step and `kiln preflight` run it).
  */
 
-import type { GalleryImage } from '@azure/arm-compute';
 import { coreUsage, resourceTypeRegions, vmSizeIn } from '../azure/capacity.ts';
 import type { AzureClients } from '../azure/clients.ts';
 import { permanentError, type KilnStepError } from '../azure/errors.ts';
@@ -16,6 +15,7 @@ import { normalizeRegion, sameRegion } from '../azure/regions.ts';
 import { getScaleSet } from '../azure/scaleSets.ts';
 import { secretUnreadable } from '../azure/keyVault.ts';
 import { checkPermissions } from './preflight-permissions.ts';
+import { ANY_BUILD, chooseBuildSecurity, definitionConstraint, STANDARD_ONLY, type SecurityConstraint } from './security-type.ts';
 import type { BakeSpec } from '../template/spec.ts';
 
 export interface PreflightProblem {
@@ -30,6 +30,8 @@ export interface PreflightProblem {
 interface SourceFacts {
   osType?: 'Linux' | 'Windows';
   hyperVGeneration?: 'V1' | 'V2';
+  /** What the source allows of the build VM's security type. */
+  security?: SecurityConstraint;
 }
 
 const SOURCE = 'properties.source';
@@ -40,8 +42,6 @@ const osTypeOf = (value: string | undefined): SourceFacts['osType'] =>
   value === undefined ? undefined : /windows/i.test(value) ? 'Windows' : 'Linux';
 const generationOf = (value: string | undefined): SourceFacts['hyperVGeneration'] =>
   value === 'V1' || value === 'V2' ? value : undefined;
-const securityType = (definition: GalleryImage): string | undefined =>
-  definition.features?.find((f) => f.name === 'SecurityType')?.value;
 
 /** Collects problems; a non-404 Azure failure (throttling, outage) still fails the check so that plan retries it. */
 class Problems {
@@ -70,7 +70,7 @@ async function checkSource(clients: AzureClients, spec: BakeSpec, problems: Prob
         // Marketplace publishers name their OS (MicrosoftWindowsServer): enough to check the target definitions too.
         return { osType: osTypeOf(`${source.publisher} ${source.offer}`) };
       }
-      return { osType: osTypeOf(image.osType), hyperVGeneration: generationOf(image.hyperVGeneration) };
+      return { osType: osTypeOf(image.osType), hyperVGeneration: generationOf(image.hyperVGeneration), security: ANY_BUILD(SOURCE, `marketplace image ${urn}`, image.hyperVGeneration) };
     }
     case 'ManagedImage': {
       const image = await getManagedImage(clients, source.imageId);
@@ -81,7 +81,7 @@ async function checkSource(clients: AzureClients, spec: BakeSpec, problems: Prob
       if (!sameRegion(image.location, location)) {
         problems.add(`${SOURCE}.imageId`, 'SourceImageInOtherRegion', `managed image ${source.imageId} is in ${image.location}; a VM can use it only in its own region, and the build VM is in ${location}`);
       }
-      return { osType: osTypeOf(image.storageProfile?.osDisk?.osType), hyperVGeneration: generationOf(image.hyperVGeneration) };
+      return { osType: osTypeOf(image.storageProfile?.osDisk?.osType), hyperVGeneration: generationOf(image.hyperVGeneration), security: STANDARD_ONLY(`${SOURCE}.imageId`, 'a managed image source (Trusted Launch VMs are not made from managed images)') };
     }
     case 'SharedImageVersion': {
       const definition = await getImageDefinition(clients, source.image.id);
@@ -89,7 +89,11 @@ async function checkSource(clients: AzureClients, spec: BakeSpec, problems: Prob
         problems.add(`${SOURCE}.imageVersionId`, 'SourceImageNotFound', `gallery image definition ${source.image.id} does not exist`);
         return {};
       }
-      const facts = { osType: osTypeOf(definition.osType), hyperVGeneration: generationOf(definition.hyperVGeneration ?? 'V1') };
+      const facts = {
+        osType: osTypeOf(definition.osType),
+        hyperVGeneration: generationOf(definition.hyperVGeneration ?? 'V1'),
+        security: definitionConstraint(`${SOURCE}.imageVersionId`, source.image.image, definition.features, definition.hyperVGeneration ?? 'V1'),
+      };
       const name = source.version ?? (await latestVersion(clients, source.image.id));
       const version = name ? await getImageVersion(clients, galleryImageVersionId(source.image.id, name)) : undefined;
       if (!version) {
@@ -129,9 +133,11 @@ async function checkVmSize(clients: AzureClients, spec: BakeSpec, facts: SourceF
 
 async function checkDistributions(clients: AzureClients, spec: BakeSpec, facts: SourceFacts, regions: Set<string>, problems: Problems): Promise<void> {
   const location = normalizeRegion(spec.location);
+  const security = facts.security ? [facts.security] : [];
   for (const [i, dist] of spec.distributions.entries()) {
     const at = `properties.distribute[${i}]`;
     if (dist.type === 'ManagedImage') {
+      security.push(STANDARD_ONLY(at, 'a managed image (captured only from a Standard VM)'));
       // A managed image is captured from the build VM, which Azure allows only in the VM's own region.
       if (!sameRegion(dist.location, location)) {
         problems.add(`${at}.location`, 'ManagedImageInOtherRegion', `a managed image is captured from the build VM and must be in its region ${location}, found ${normalizeRegion(dist.location)}; set the template's location to ${normalizeRegion(dist.location)}, or distribute to a gallery and replicate there`);
@@ -158,11 +164,18 @@ async function checkDistributions(clients: AzureClients, spec: BakeSpec, facts: 
     if (facts.hyperVGeneration && generation && facts.hyperVGeneration !== generation) {
       problems.add(`${at}.galleryImageId`, 'HyperVGenerationMismatch', `the source is Hyper-V ${facts.hyperVGeneration}, the image definition ${dist.image.image} is ${generation}`);
     }
-    const security = securityType(definition);
-    if (security && /TrustedLaunch|ConfidentialVM/i.test(security) && facts.hyperVGeneration === 'V1') {
-      problems.add(`${at}.galleryImageId`, 'SecurityTypeMismatch', `the image definition ${dist.image.image} requires ${security}, which needs a Hyper-V V2 source; the source is V1`);
-    }
+    security.push(definitionConstraint(`${at}.galleryImageId`, dist.image.image, definition.features, definition.hyperVGeneration ?? 'V1'));
   }
+  checkSecurityTypes(security, problems);
+}
+
+/** One build VM serves the source and every target: some security type must suit them all (Compute refuses the rest). */
+function checkSecurityTypes(constraints: SecurityConstraint[], problems: Problems): void {
+  const chosen = chooseBuildSecurity(constraints);
+  if (!('conflict' in chosen)) return;
+  const kiln = (accepts: readonly string[]) => accepts.filter((t) => t !== 'ConfidentialVM');
+  const summary = constraints.map((c) => `${c.what} takes ${kiln(c.accepts).join(' or ') || 'no VM Kiln builds (Kiln builds Standard or TrustedLaunch VMs)'}`).join('; ');
+  for (const c of chosen.conflict) problems.add(c.path, 'SecurityTypeMismatch', `no build VM security type suits every part of the bake: ${summary}`);
 }
 
 async function checkSubnet(clients: AzureClients, spec: BakeSpec, problems: Problems): Promise<void> {

@@ -13,6 +13,7 @@ import { deleteHandler, deleteTree } from '../release.ts';
 import { checkLocation, displayName } from '../regions.ts';
 import { generalizedSourceVm } from './images.ts';
 import { planReplication, replicationSummary, type RegionPlan } from './replication.ts';
+import { checkCaptureSecurity, checkDefinitionSecurity } from './securityTypes.ts';
 import { vmState } from './virtualMachines.ts';
 
 const GALLERY_TYPE = 'Microsoft.Compute/galleries';
@@ -109,6 +110,7 @@ export function createOrUpdateGalleryImage(ctx: HandlerContext, req: ArmRequest)
     }
   }
   if (gallery.location && gallery.location !== location) throw errors.regionMismatch('location', 'gallery image definition', location, `gallery '${gallery.name}'`, gallery.location);
+  checkDefinitionSecurity({ ...properties, hyperVGeneration: properties.hyperVGeneration ?? existing?.properties.hyperVGeneration ?? 'V1' });
   const definition = existing ?? ctx.resources.create({ id, name, type: DEFINITION_TYPE, resourceGroup: gallery.resourceGroup, location, properties: {} });
   definition.tags = tagsOf(body) ?? definition.tags;
   definition.properties = { hyperVGeneration: 'V1', architecture: 'x64', ...properties, provisioningState: existing ? 'Updating' : 'Creating' };
@@ -280,4 +282,6 @@ function checkSourceFits(source: StoredResource, definition: StoredResource, loc
   const owner = `gallery image definition '${definition.name}'`;
   if (facts.osType !== definition.properties.osType) throw errors.propertyMismatch(target, 'OS type', facts.osType, String(definition.properties.osType), owner);
   if (facts.generation !== String(definition.properties.hyperVGeneration ?? 'V1')) throw errors.propertyMismatch(target, 'Hyper-V generation', facts.generation, String(definition.properties.hyperVGeneration), owner);
+  // A managed image is always Standard (none is made from a Trusted Launch VM).
+  checkCaptureSecurity(source.type === 'Microsoft.Compute/images' ? 'Standard' : (vmState(source).securityType ?? 'Standard'), definition);
 }

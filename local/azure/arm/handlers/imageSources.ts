@@ -5,6 +5,7 @@ import { parseId, type StoredResource } from '../resources.ts';
 import { compareVersions, type Json } from '../validate.ts';
 import { resolveMarketplace } from './marketplace.ts';
 import { replicationSummary } from './replication.ts';
+import { definitionSecurityType } from './securityTypes.ts';
 
 export interface ResolvedImage {
   source: DiskSource;
@@ -15,6 +16,10 @@ export interface ResolvedImage {
   osDiskSizeGB: number;
   /** Gallery versions: the version a definition id resolved to. */
   exactVersion?: string;
+  /** Gallery images: the definition's security type (its SecurityType feature, Standard without one). */
+  securityType?: string;
+  /** Made from a managed image (which Trusted Launch does not take). */
+  managedImage?: boolean;
 }
 
 const generationOf = (value: unknown): 'V1' | 'V2' => (value === 'V2' ? 'V2' : 'V1');
@@ -44,6 +49,7 @@ function fromGalleryVersion(version: StoredResource, definition: StoredResource,
     hyperVGeneration: generationOf(props.hyperVGeneration),
     osDiskSizeGB: Number(((version.properties.storageProfile as Json | undefined)?.osDiskImage as Json | undefined)?.sizeInGB ?? 30),
     exactVersion: version.name,
+    securityType: definitionSecurityType(props),
   };
 }
 
@@ -79,6 +85,7 @@ export function resolveImage(ctx: HandlerContext, reference: Json | undefined, l
       osState: 'Generalized',
       hyperVGeneration: generationOf(found.properties.hyperVGeneration),
       osDiskSizeGB: Number(osDisk.diskSizeGB ?? 30),
+      managedImage: true,
     };
   }
   // Microsoft.Compute/galleries/{g}/images/{def}[/versions/{v}]

@@ -7,6 +7,7 @@ import { present, providerId, type StoredResource } from '../resources.ts';
 import { deleteHandler, deleteTree } from '../release.ts';
 import type { Route } from '../routes.ts';
 import { bodyObject, objectAt, requiredLocation, requiredString, tagsOf, validateName, type Json } from '../validate.ts';
+import { checkManagedImageSecurity } from './securityTypes.ts';
 import { VM_TYPE, vmState } from './virtualMachines.ts';
 
 const IMAGE_TYPE = 'Microsoft.Compute/images';
@@ -44,6 +45,7 @@ export function createOrUpdateImage(ctx: HandlerContext, req: ArmRequest): ArmRe
   if (vm.location !== location) throw errors.regionMismatch('location', `image '${name}'`, location, `its source virtual machine '${vm.name}'`, vm.location ?? '');
   const osType = vmState(vm).osType;
   const generation = vmState(vm).hyperVGeneration ?? 'V1';
+  checkManagedImageSecurity(vmState(vm).securityType ?? 'Standard');
   if (properties.hyperVGeneration !== undefined && properties.hyperVGeneration !== generation) {
     throw errors.propertyMismatch('properties.hyperVGeneration', 'Hyper-V generation', generation, String(properties.hyperVGeneration), `image '${name}'`);
   }

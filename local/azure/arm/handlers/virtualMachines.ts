@@ -15,6 +15,7 @@ import { CORE_LIMITS, checkVmSize, findVmSize, type VmSize } from '../catalogue/
 import { resolveImage } from './imageSources.ts';
 import { attachVmNics, checkVmNics, releaseVmNics } from './networkInterfaces.ts';
 import { createOsDisk, releaseVmOsDisk } from './osDisks.ts';
+import { checkVmSecurity, vmSecurityType, type VmSecurityType } from './securityTypes.ts';
 
 export const VM_TYPE = 'Microsoft.Compute/virtualMachines';
 export const VM_BASE = '/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{vm}';
@@ -34,6 +35,8 @@ export interface VmState {
   agentRemoved?: boolean;
   /** When the guest OS last booted (ISO time): what a simulated Windows guest reports as LastBootUpTime. */
   bootTime?: string;
+  /** securityProfile.securityType (Standard when absent): what a capture from this VM must be accepted for. */
+  securityType?: VmSecurityType;
 }
 
 export const vmState = (vm: StoredResource): VmState => vm.state as unknown as VmState;
@@ -167,6 +170,8 @@ export function createOrUpdateVirtualMachine(ctx: HandlerContext, req: ArmReques
   const storage = objectAt(properties, 'storageProfile', 'properties.storageProfile') ?? {};
   const image = resolveImage(ctx, objectAt(storage, 'imageReference', 'storageProfile.imageReference'), location, body.plan);
   const size = checkVmSize(vmSize, location, image.hyperVGeneration);
+  const securityType = vmSecurityType(properties);
+  checkVmSecurity(securityType, { ...image, id: String(objectAt(storage, 'imageReference')?.id ?? '') });
   const osProfile = objectAt(properties, 'osProfile', 'properties.osProfile');
   if (image.osState === 'Generalized' && !osProfile) throw errors.requiredParameterMissing('osProfile');
   if (image.osState === 'Specialized' && osProfile) throw errors.parameterNotAllowed('osProfile');
@@ -192,7 +197,7 @@ export function createOrUpdateVirtualMachine(ctx: HandlerContext, req: ArmReques
       managedDisk: { ...((objectAt(storage, 'osDisk') ?? {}).managedDisk as Json | undefined), id: osDiskId },
     },
   };
-  const state: VmState = { power: 'starting', generalized: false, osType: image.osType, hyperVGeneration: image.hyperVGeneration, adminUsername, computerName };
+  const state: VmState = { power: 'starting', generalized: false, osType: image.osType, hyperVGeneration: image.hyperVGeneration, adminUsername, computerName, securityType };
   // The NICs and the OS disk are resources of their own, held by the VM.
   const network = objectAt(properties, 'networkProfile', 'properties.networkProfile')!;
   const networkProfile = { ...network, networkInterfaces: attachVmNics(ctx, network, { id, resourceGroup: rg, location }) };
