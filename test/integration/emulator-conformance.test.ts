@@ -42,10 +42,11 @@ interface Pair {
   grants?: Array<{ scope: string; actions: string[]; notActions?: string[] }>;
 }
 
-const vm = (over: { location?: string; vmSize?: string; image?: Record<string, unknown>; computerName?: string; osProfile?: Record<string, unknown>; osDisk?: Record<string, unknown>; subnet?: string; plan?: unknown; nics?: unknown[] } = {}) => ({
+const vm = (over: { location?: string; vmSize?: string; image?: Record<string, unknown>; computerName?: string; osProfile?: Record<string, unknown>; osDisk?: Record<string, unknown>; subnet?: string; plan?: unknown; nics?: unknown[]; securityType?: string } = {}) => ({
   location: over.location ?? 'eastus',
   ...(over.plan ? { plan: over.plan } : {}),
   properties: {
+    ...(over.securityType ? { securityProfile: { securityType: over.securityType, uefiSettings: { secureBootEnabled: true, vTpmEnabled: true } } } : {}),
     hardwareProfile: { vmSize: over.vmSize ?? 'Standard_D2s_v5' },
     storageProfile: { imageReference: over.image ?? UBUNTU, osDisk: { createOption: 'FromImage', ...(over.osDisk ?? {}) } },
     osProfile: over.osProfile ?? { computerName: over.computerName ?? 'confvm', adminUsername: 'azureuser', adminPassword: 'Conformance-Passw0rd!' },
@@ -212,6 +213,27 @@ const PAIRS: Pair[] = [
   { operation: 'galleryImageVersions.get', method: 'GET', path: `${GALLERY}/images/linux/versions/1.0.0?$expand=ReplicationStatus`, api: 'gallery', status: 200,
     match: { properties: { publishingProfile: { targetRegions: [{ name: 'East US' }, { name: 'West Europe' }] }, replicationStatus: { aggregatedState: 'Completed' } } } },
   { operation: 'galleryImageVersions.listByGalleryImage', method: 'GET', path: `${GALLERY}/images/linux/versions`, api: 'gallery', status: 200 },
+
+  // ---- security types (Trusted Launch) ----
+  { operation: 'galleryImages.createOrUpdate', rule: 'SecurityType feature is a known value', method: 'PUT', path: `${GALLERY}/images/bad-sec`, api: 'gallery', status: 400, code: 'InvalidParameter', body: { location: 'eastus', properties: { osType: 'Linux', osState: 'Generalized', hyperVGeneration: 'V2', identifier: { publisher: 'k', offer: 'badsec', sku: 's' }, features: [{ name: 'SecurityType', value: 'Banana' }] } } },
+  { operation: 'galleryImages.createOrUpdate', rule: 'security types need a V2 definition', method: 'PUT', path: `${GALLERY}/images/gen1-tl`, api: 'gallery', status: 400, code: 'InvalidParameter', body: { location: 'eastus', properties: { osType: 'Linux', osState: 'Generalized', hyperVGeneration: 'V1', identifier: { publisher: 'k', offer: 'gen1tl', sku: 's' }, features: [{ name: 'SecurityType', value: 'TrustedLaunch' }] } } },
+  { operation: 'galleryImages.createOrUpdate', method: 'PUT', path: `${GALLERY}/images/linux-tl`, api: 'gallery', status: 201, settle: true, body: { location: 'eastus', properties: { osType: 'Linux', osState: 'Generalized', hyperVGeneration: 'V2', identifier: { publisher: 'k', offer: 'linuxtl', sku: 's' }, features: [{ name: 'SecurityType', value: 'TrustedLaunchSupported' }] } } },
+  { operation: 'galleryImages.createOrUpdate', method: 'PUT', path: `${GALLERY}/images/linux-tlonly`, api: 'gallery', status: 201, settle: true, body: { location: 'eastus', properties: { osType: 'Linux', osState: 'Generalized', hyperVGeneration: 'V2', identifier: { publisher: 'k', offer: 'linuxtlonly', sku: 's' }, features: [{ name: 'SecurityType', value: 'TrustedLaunch' }] } } },
+  { operation: 'virtualMachines.createOrUpdate', rule: 'securityType is a known value', method: 'PUT', path: `${COMPUTE}/virtualMachines/x`, api: 'compute', body: vm({ securityType: 'Banana' }), status: 400, code: 'InvalidParameter', match: { error: { target: 'securityProfile.securityType' } } },
+  { operation: 'virtualMachines.createOrUpdate', rule: 'Trusted Launch needs a V2 image', method: 'PUT', path: `${COMPUTE}/virtualMachines/x`, api: 'compute', body: vm({ securityType: 'TrustedLaunch', vmSize: 'Standard_D2s_v3', image: { ...UBUNTU, sku: 'server-gen1' } }), status: 400, code: 'InvalidParameter', match: { error: { target: 'securityProfile.securityType' } } },
+  { operation: 'virtualMachines.createOrUpdate', rule: 'no Trusted Launch VM from a managed image', method: 'PUT', path: `${COMPUTE}/virtualMachines/x`, api: 'compute', body: vm({ securityType: 'TrustedLaunch', image: { id: `${COMPUTE}/images/confimage` } }), status: 400, code: 'InvalidParameter', match: { error: { target: 'securityProfile.securityType' } } },
+  { operation: 'virtualMachines.createOrUpdate', method: 'PUT', path: `${COMPUTE}/virtualMachines/conftl`, api: 'compute', body: vm({ securityType: 'TrustedLaunch', computerName: 'conftl' }), status: 201, settle: true,
+    match: { properties: { securityProfile: { securityType: 'TrustedLaunch' } } } },
+  { operation: 'virtualMachines.powerOff', method: 'POST', path: `${COMPUTE}/virtualMachines/conftl/powerOff`, api: 'compute', status: 202, settle: true },
+  { operation: 'virtualMachines.generalize', method: 'POST', path: `${COMPUTE}/virtualMachines/conftl/generalize`, api: 'compute', status: 200 },
+  { operation: 'images.createOrUpdate', rule: 'no managed image from a Trusted Launch VM', method: 'PUT', path: `${COMPUTE}/images/tlimage`, api: 'compute', status: 400, code: 'InvalidParameter',
+    body: { location: 'eastus', properties: { sourceVirtualMachine: { id: `${COMPUTE}/virtualMachines/conftl` } } } },
+  { operation: 'galleryImageVersions.createOrUpdate', rule: 'a Trusted Launch VM is captured only into a definition that takes it', method: 'PUT', path: `${GALLERY}/images/linux/versions/2.0.0`, api: 'gallery', status: 400, code: 'InvalidParameter', body: { location: 'eastus', properties: { storageProfile: { source: { virtualMachineId: `${COMPUTE}/virtualMachines/conftl` } }, publishingProfile: { targetRegions: [{ name: 'eastus' }] } } } },
+  { operation: 'galleryImageVersions.createOrUpdate', method: 'PUT', path: `${GALLERY}/images/linux-tl/versions/1.0.0`, api: 'gallery', status: 201, settle: true, body: { location: 'eastus', properties: { storageProfile: { source: { virtualMachineId: `${COMPUTE}/virtualMachines/conftl` } }, publishingProfile: { targetRegions: [{ name: 'eastus' }] } } } },
+  { operation: 'galleryImageVersions.createOrUpdate', method: 'PUT', path: `${GALLERY}/images/linux-tlonly/versions/1.0.0`, api: 'gallery', status: 201, settle: true, body: { location: 'eastus', properties: { storageProfile: { source: { virtualMachineId: `${COMPUTE}/virtualMachines/conftl` } }, publishingProfile: { targetRegions: [{ name: 'eastus' }] } } } },
+  { operation: 'virtualMachines.createOrUpdate', rule: 'a TrustedLaunch definition boots only Trusted Launch VMs', method: 'PUT', path: `${COMPUTE}/virtualMachines/x`, api: 'compute', body: vm({ image: { id: `${GALLERY}/images/linux-tlonly/versions/1.0.0` } }), status: 400, code: 'InvalidParameter', match: { error: { target: 'securityProfile.securityType' } } },
+  { operation: 'virtualMachines.createOrUpdate', method: 'PUT', path: `${COMPUTE}/virtualMachines/conftl2`, api: 'compute', status: 201, settle: true,
+    body: vm({ securityType: 'TrustedLaunch', computerName: 'conftl2', image: { id: `${GALLERY}/images/linux-tl/versions/1.0.0` } }) },
   { operation: 'galleryImageVersions.delete', method: 'DELETE', path: `${GALLERY}/images/linux/versions/1.0.0`, api: 'gallery', status: 202, settle: true },
   { operation: 'images.delete', method: 'DELETE', path: `${COMPUTE}/images/confimage`, api: 'compute', status: 202, settle: true },
   { operation: 'virtualMachines.delete', method: 'DELETE', path: `${COMPUTE}/virtualMachines/confvm`, api: 'compute', status: 202, settle: true },

@@ -179,6 +179,40 @@ describe('preflight', () => {
     }
   });
 
+  it('lists a security type no build VM can satisfy, and builds Trusted Launch where every target takes it', async () => {
+    const define = (name: string, value: string) => clients.compute.galleryImages.beginCreateOrUpdateAndWait('kiln-images', 'kilnGallery', name, {
+      location: 'eastus', osType: 'Linux', osState: 'Generalized', hyperVGeneration: 'V2', identifier: { publisher: 'kiln', offer: name, sku: 'test' }, features: [{ name: 'SecurityType', value }],
+    }, { updateIntervalInMs: 10 });
+    await define('tl-only', 'TrustedLaunch');
+    await define('tl-supported', 'TrustedLaunchSupported');
+    const target = (image: string, i: number) => ({ type: 'SharedImage', galleryImageId: `${GALLERY}/images/${image}`, runOutputName: `out${i}`, targetRegions: [{ name: 'eastus' }] });
+
+    // A TrustedLaunch-only definition and a Standard one: Compute would refuse one of the two captures.
+    const mixed = template((t) => { t.properties['distribute'] = [target('tl-only', 0), target('ubuntu-web', 1)]; delete t.properties['rollout']; });
+    const problems = await preflight(clients, mixed);
+    expect(problems.map((p) => [p.path, p.code])).toEqual([
+      ['properties.distribute[0].galleryImageId', 'SecurityTypeMismatch'],
+      ['properties.distribute[1].galleryImageId', 'SecurityTypeMismatch'],
+    ]);
+    expect(problems[0]!.message).toContain('image definition tl-only (SecurityType TrustedLaunch) takes TrustedLaunch; image definition ubuntu-web (SecurityType Standard) takes Standard');
+
+    // A managed image is captured only from a Standard VM.
+    const managed = template((t) => {
+      t.properties['distribute'] = [target('tl-only', 0), { type: 'ManagedImage', imageId: `/subscriptions/${SUB}/resourceGroups/kiln-images/providers/Microsoft.Compute/images/tl`, location: 'eastus', runOutputName: 'managed' }];
+      delete t.properties['rollout'];
+    });
+    expect((await preflight(clients, managed)).map((p) => p.path)).toEqual(['properties.distribute[0].galleryImageId', 'properties.distribute[1]']);
+
+    // TrustedLaunchSupported beside TrustedLaunch: the build VM is Trusted Launch, and the plan says so.
+    const fits = template((t) => { t.properties['distribute'] = [target('tl-only', 0), target('tl-supported', 1)]; delete t.properties['rollout']; });
+    expect(await preflight(clients, fits)).toEqual([]);
+    const out = await planBake({ runId: 'ubuntu-web-20261206T100000Z-0009', spec: fits, now: '2026-12-06T10:00:00.000Z' });
+    expect(out).toMatchObject({ ok: true, value: { build: { trustedLaunch: true, hyperVGeneration: 'V2' } } });
+    // And a Standard target keeps the build Standard, as before.
+    const standard = await planBake({ runId: 'ubuntu-web-20261206T100000Z-0010', spec: template(), now: '2026-12-06T10:00:00.000Z' });
+    expect(standard).toMatchObject({ ok: true, value: { build: { trustedLaunch: false } } });
+  });
+
   it('refuses a build region Azure does not have', async () => {
     expect(await preflight(clients, template((t) => { t.location = 'mars'; }))).toEqual([
       { path: 'location', code: 'RegionNotFound', message: 'region mars does not exist or does not offer virtual machines' },
