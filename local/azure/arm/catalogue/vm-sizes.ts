@@ -18,49 +18,77 @@ export interface VmSize {
 const size = (name: string, family: string, vCPUs: number, memoryGB: number, generations: Array<'V1' | 'V2'> = ['V1', 'V2'], restrictedIn: string[] = []): VmSize =>
   ({ name, family, vCPUs, memoryGB, hyperVGenerations: generations, restrictedIn });
 
-const SIZES: VmSize[] = [
-  size('Standard_A1_v2', 'standardAv2Family', 1, 2, ['V1']),
-  size('Standard_A2_v2', 'standardAv2Family', 2, 4, ['V1']),
-  size('Standard_B2s', 'standardBSFamily', 2, 4),
-  size('Standard_B2ms', 'standardBSFamily', 2, 8),
-  size('Standard_D1_v2', 'standardDv2Family', 1, 3.5),
-  size('Standard_D2_v2', 'standardDv2Family', 2, 7),
-  size('Standard_DS1_v2', 'standardDSv2Family', 1, 3.5),
-  size('Standard_D2s_v3', 'standardDSv3Family', 2, 8),
-  size('Standard_D4s_v3', 'standardDSv3Family', 4, 16),
-  size('Standard_D2ds_v4', 'standardDDSv4Family', 2, 8),
-  size('Standard_D4ds_v4', 'standardDDSv4Family', 4, 16),
-  size('Standard_D2s_v5', 'standardDSv5Family', 2, 8),
-  size('Standard_D4s_v5', 'standardDSv5Family', 4, 16),
-  size('Standard_D8s_v5', 'standardDSv5Family', 8, 32),
-  size('Standard_D2ds_v5', 'standardDDSv5Family', 2, 8),
-  size('Standard_D4ds_v5', 'standardDDSv5Family', 4, 16),
-  size('Standard_E2s_v5', 'standardESv5Family', 2, 16),
-  size('Standard_F2s_v2', 'standardFSv2Family', 2, 4),
-  // More of the sizes templates name (Microsoft Learn's Packer tutorial uses Standard_DS2_v2): all offered everywhere.
+/**
+ * A series as Microsoft Learn's size tables publish it: `Standard_{letter}{vCPUs}{suffix}_{version}` for each vCPU
+ * count, memory a fixed GiB per vCPU (where a series' largest size breaks the ratio, `memory` says so).
+ */
+interface Series {
+  letter: string;
+  suffix: string;
+  version: string;
+  family: string;
+  vCPUs: number[];
+  gibPerVCpu: number;
+  memory?: Record<number, number>;
+  generations?: Array<'V1' | 'V2'>;
+  restrictedIn?: string[];
+}
+
+const GENERAL = [2, 4, 8, 16, 32, 48, 64];
+const GENERAL_96 = [...GENERAL, 96];
+const MEMORY = [2, 4, 8, 16, 20, 32, 48, 64];
+
+const SERIES: Series[] = [
+  { letter: 'A', suffix: '', version: 'v2', family: 'standardAv2Family', vCPUs: [1, 2, 4, 8], gibPerVCpu: 2, generations: ['V1'] },
+  { letter: 'A', suffix: 'm', version: 'v2', family: 'standardAv2Family', vCPUs: [2, 4, 8], gibPerVCpu: 8, generations: ['V1'] },
+  { letter: 'D', suffix: '', version: 'v3', family: 'standardDv3Family', vCPUs: GENERAL, gibPerVCpu: 4 },
+  { letter: 'D', suffix: 's', version: 'v3', family: 'standardDSv3Family', vCPUs: GENERAL, gibPerVCpu: 4 },
+  { letter: 'E', suffix: '', version: 'v3', family: 'standardEv3Family', vCPUs: MEMORY, gibPerVCpu: 8, memory: { 64: 432 } },
+  { letter: 'E', suffix: 's', version: 'v3', family: 'standardESv3Family', vCPUs: MEMORY, gibPerVCpu: 8, memory: { 64: 432 } },
+  { letter: 'D', suffix: '', version: 'v4', family: 'standardDv4Family', vCPUs: GENERAL, gibPerVCpu: 4 },
+  { letter: 'D', suffix: 's', version: 'v4', family: 'standardDSv4Family', vCPUs: GENERAL, gibPerVCpu: 4 },
+  { letter: 'D', suffix: 'd', version: 'v4', family: 'standardDDv4Family', vCPUs: GENERAL, gibPerVCpu: 4 },
+  { letter: 'D', suffix: 'ds', version: 'v4', family: 'standardDDSv4Family', vCPUs: GENERAL, gibPerVCpu: 4 },
+  { letter: 'D', suffix: 'as', version: 'v4', family: 'standardDASv4Family', vCPUs: GENERAL_96, gibPerVCpu: 4 },
+  { letter: 'E', suffix: 's', version: 'v4', family: 'standardESv4Family', vCPUs: MEMORY, gibPerVCpu: 8, memory: { 64: 504 } },
+  { letter: 'E', suffix: 'ds', version: 'v4', family: 'standardEDSv4Family', vCPUs: MEMORY, gibPerVCpu: 8, memory: { 64: 504 } },
+  { letter: 'D', suffix: '', version: 'v5', family: 'standardDv5Family', vCPUs: GENERAL_96, gibPerVCpu: 4 },
+  { letter: 'D', suffix: 's', version: 'v5', family: 'standardDSv5Family', vCPUs: GENERAL_96, gibPerVCpu: 4 },
+  { letter: 'D', suffix: 'd', version: 'v5', family: 'standardDDv5Family', vCPUs: GENERAL_96, gibPerVCpu: 4 },
+  { letter: 'D', suffix: 'ds', version: 'v5', family: 'standardDDSv5Family', vCPUs: GENERAL_96, gibPerVCpu: 4 },
+  { letter: 'D', suffix: 'as', version: 'v5', family: 'standardDASv5Family', vCPUs: GENERAL_96, gibPerVCpu: 4 },
+  { letter: 'D', suffix: 'ads', version: 'v5', family: 'standardDADSv5Family', vCPUs: GENERAL_96, gibPerVCpu: 4 },
+  { letter: 'E', suffix: '', version: 'v5', family: 'standardEv5Family', vCPUs: [...MEMORY, 96], gibPerVCpu: 8, memory: { 96: 672 } },
+  { letter: 'E', suffix: 's', version: 'v5', family: 'standardESv5Family', vCPUs: [...MEMORY, 96], gibPerVCpu: 8, memory: { 96: 672 } },
+  { letter: 'E', suffix: 'ds', version: 'v5', family: 'standardEDSv5Family', vCPUs: [...MEMORY, 96], gibPerVCpu: 8, memory: { 96: 672 } },
+  { letter: 'E', suffix: 'as', version: 'v5', family: 'standardEASv5Family', vCPUs: [...MEMORY, 96], gibPerVCpu: 8, memory: { 96: 672 } },
+  // The v6 series boot Generation 2 images only.
+  { letter: 'D', suffix: 's', version: 'v6', family: 'standardDSv6Family', vCPUs: [...GENERAL_96, 128], gibPerVCpu: 4, generations: ['V2'] },
+  { letter: 'D', suffix: 'ds', version: 'v6', family: 'standardDDSv6Family', vCPUs: [...GENERAL_96, 128], gibPerVCpu: 4, generations: ['V2'] },
+  { letter: 'F', suffix: 's', version: 'v2', family: 'standardFSv2Family', vCPUs: [...GENERAL, 72], gibPerVCpu: 2 },
+  { letter: 'L', suffix: 's', version: 'v3', family: 'standardLSv3Family', vCPUs: [8, 16, 32, 48, 64, 80], gibPerVCpu: 8, memory: { 80: 640 } },
+  // GPU sizes are where subscriptions meet restrictions first.
+  { letter: 'NC', suffix: 's', version: 'v3', family: 'standardNCSv3Family', vCPUs: [6, 12, 24], gibPerVCpu: 112 / 6, memory: { 6: 112, 12: 224, 24: 448 }, restrictedIn: ['eastus', 'westus', 'westeurope'] },
+];
+
+const fromSeries = (x: Series): VmSize[] => x.vCPUs.map((n) =>
+  size(`Standard_${x.letter}${n}${x.suffix}_${x.version}`, x.family, n, x.memory?.[n] ?? n * x.gibPerVCpu, x.generations, x.restrictedIn));
+
+/** Sizes whose names do not follow the vCPU pattern (Dv2's are numbered 1–5; B-series burstables). */
+const NAMED: VmSize[] = [
+  ...[1, 2, 3, 4, 5].flatMap((i) => [
+    size(`Standard_D${i}_v2`, 'standardDv2Family', 2 ** (i - 1), 3.5 * 2 ** (i - 1)),
+    size(`Standard_DS${i}_v2`, 'standardDSv2Family', 2 ** (i - 1), 3.5 * 2 ** (i - 1)),
+  ]),
+  size('Standard_B1ls', 'standardBSFamily', 1, 0.5),
   size('Standard_B1s', 'standardBSFamily', 1, 1),
   size('Standard_B1ms', 'standardBSFamily', 1, 2),
-  size('Standard_B4ms', 'standardBSFamily', 4, 16),
-  size('Standard_DS2_v2', 'standardDSv2Family', 2, 7),
-  size('Standard_DS3_v2', 'standardDSv2Family', 4, 14),
-  size('Standard_DS4_v2', 'standardDSv2Family', 8, 28),
-  size('Standard_D2_v3', 'standardDv3Family', 2, 8),
-  size('Standard_D4_v3', 'standardDv3Family', 4, 16),
-  size('Standard_D8s_v3', 'standardDSv3Family', 8, 32),
-  size('Standard_D2s_v4', 'standardDSv4Family', 2, 8),
-  size('Standard_D4s_v4', 'standardDSv4Family', 4, 16),
-  size('Standard_D2as_v4', 'standardDASv4Family', 2, 8),
-  size('Standard_D2as_v5', 'standardDASv5Family', 2, 8),
-  size('Standard_D4as_v5', 'standardDASv5Family', 4, 16),
-  size('Standard_D2ads_v5', 'standardDADSv5Family', 2, 8),
-  size('Standard_D8ds_v5', 'standardDDSv5Family', 8, 32),
-  size('Standard_D16s_v5', 'standardDSv5Family', 16, 64),
-  size('Standard_E2s_v3', 'standardESv3Family', 2, 16),
-  size('Standard_E4s_v5', 'standardESv5Family', 4, 32),
-  size('Standard_F4s_v2', 'standardFSv2Family', 4, 8),
-  // GPU sizes are where subscriptions meet restrictions first.
-  size('Standard_NC6s_v3', 'standardNCSv3Family', 6, 112, ['V1', 'V2'], ['eastus', 'westus', 'westeurope']),
+  size('Standard_B2s', 'standardBSFamily', 2, 4),
+  size('Standard_B2ms', 'standardBSFamily', 2, 8),
+  ...[4, 8, 12, 16, 20].map((n) => size(`Standard_B${n}ms`, 'standardBSFamily', n, n * 4)),
 ];
+
+const SIZES: VmSize[] = [...SERIES.flatMap(fromSeries), ...NAMED];
 
 const BY_NAME = new Map(SIZES.map((s) => [s.name.toLowerCase(), s]));
 
