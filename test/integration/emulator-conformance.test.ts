@@ -42,7 +42,9 @@ interface Pair {
   grants?: Array<{ scope: string; actions: string[]; notActions?: string[] }>;
 }
 
-const vm = (over: { location?: string; vmSize?: string; image?: Record<string, unknown>; computerName?: string; osProfile?: Record<string, unknown>; osDisk?: Record<string, unknown>; subnet?: string; plan?: unknown; nics?: unknown[]; securityType?: string } = {}) => ({
+/** Each VM body gets a NIC of its own name (a NIC another VM holds is refused), unless the pair names one. */
+let nicCount = 0;
+const vm = (over: { location?: string; vmSize?: string; image?: Record<string, unknown>; computerName?: string; osProfile?: Record<string, unknown>; osDisk?: Record<string, unknown>; subnet?: string; plan?: unknown; nics?: unknown[]; nicName?: string; securityType?: string } = {}) => ({
   location: over.location ?? 'eastus',
   ...(over.plan ? { plan: over.plan } : {}),
   properties: {
@@ -52,7 +54,7 @@ const vm = (over: { location?: string; vmSize?: string; image?: Record<string, u
     osProfile: over.osProfile ?? { computerName: over.computerName ?? 'confvm', adminUsername: 'azureuser', adminPassword: 'Conformance-Passw0rd!' },
     networkProfile: over.nics ? { networkInterfaces: over.nics } : {
       networkApiVersion: '2022-11-01',
-      networkInterfaceConfigurations: [{ name: `${over.computerName ?? 'confvm'}-nic`, properties: { primary: true, ipConfigurations: [{ name: 'ip', properties: { subnet: { id: over.subnet ?? SUBNET } } }] } }],
+      networkInterfaceConfigurations: [{ name: over.nicName ?? `nic-${++nicCount}`, properties: { primary: true, ipConfigurations: [{ name: 'ip', properties: { subnet: { id: over.subnet ?? SUBNET } } }] } }],
     },
   },
 });
@@ -147,7 +149,7 @@ const PAIRS: Pair[] = [
   { operation: 'virtualMachines.createOrUpdate', rule: 'OS disk not smaller than the image', method: 'PUT', path: `${COMPUTE}/virtualMachines/x`, api: 'compute', body: vm({ osDisk: { diskSizeGB: 8 } }), status: 400, code: 'InvalidParameter' },
   { operation: 'virtualMachines.createOrUpdate', rule: 'subnet exists', method: 'PUT', path: `${COMPUTE}/virtualMachines/x`, api: 'compute', body: vm({ subnet: `${NETWORK}/virtualNetworks/vnet/subnets/missing` }), status: 400, code: 'InvalidResourceReference' },
   { operation: 'virtualMachines.createOrUpdate', rule: 'subnet in the VM region', method: 'PUT', path: `${COMPUTE}/virtualMachines/x`, api: 'compute', body: vm({ subnet: `${NETWORK}/virtualNetworks/weu/subnets/build` }), status: 400, code: 'InvalidResourceReference' },
-  { operation: 'virtualMachines.createOrUpdate', method: 'PUT', path: `${COMPUTE}/virtualMachines/confvm`, api: 'compute', body: vm({ osDisk: { name: 'confvm-os' } }), status: 201, settle: true,
+  { operation: 'virtualMachines.createOrUpdate', method: 'PUT', path: `${COMPUTE}/virtualMachines/confvm`, api: 'compute', body: vm({ osDisk: { name: 'confvm-os' }, nicName: 'confvm-nic' }), status: 201, settle: true,
     match: { properties: { storageProfile: { imageReference: { exactVersion: '24.04.202411010' }, osDisk: { name: 'confvm-os' } }, networkProfile: { networkInterfaces: [{ id: `${NIC}/confvm-nic`, properties: { deleteOption: 'Detach' } }] } } } },
   // ---- NICs and OS disks a VM holds ----
   { operation: 'networkInterfaces.get', method: 'GET', path: `${NIC}/confvm-nic`, api: 'network', status: 200, match: { properties: { virtualMachine: { id: `${COMPUTE}/virtualMachines/confvm` } } } },
