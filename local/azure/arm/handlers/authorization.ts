@@ -31,7 +31,9 @@ export class PermissionGrants {
   }
 
   set(grants: unknown): PermissionGrant[] {
-    this.#grants = z.array(permissionGrantSchema).parse(grants);
+    const parsed = z.array(permissionGrantSchema).safeParse(grants);
+    if (!parsed.success) throw errors.invalidRequestContent(`Permission grants: expected [{ scope, actions, notActions? }], found ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}.`);
+    this.#grants = parsed.data;
     return this.#grants;
   }
 
@@ -55,14 +57,17 @@ const PATTERNS = [
   `${GROUP}/providers/{ns}/{t1}/{n1}/{t2}/{n2}/{t3}/{n3}/${SUFFIX}`,
 ];
 
+/** The caller's permissions at the scope the path names (everything before `/providers/Microsoft.Authorization/…`). */
+export function listPermissions(ctx: HandlerContext, req: ArmRequest, grants: PermissionGrants): ArmResponse {
+  const scope = req.path.slice(0, -(SUFFIX.length + 1));
+  if (req.params.rg) ctx.resources.requireGroup(req.params.sub!, req.params.rg);
+  const held = grants.at(scope);
+  const canRead = held.some((g) => g.actions.some((a) => matches(a, READ_PERMISSIONS)) && !g.notActions.some((n) => matches(n, READ_PERMISSIONS)));
+  if (!canRead) throw errors.authorizationFailed(READ_PERMISSIONS, scope);
+  return { status: 200, body: { value: held.map((g) => ({ actions: g.actions, notActions: g.notActions, dataActions: [], notDataActions: [] })) } };
+}
+
+/** The route table: the one operation at each depth of scope. */
 export function authorizationRoutes(ctx: HandlerContext, grants: PermissionGrants): Route[] {
-  const list = (req: ArmRequest): ArmResponse => {
-    const scope = req.path.slice(0, -(SUFFIX.length + 1));
-    if (req.params.rg) ctx.resources.requireGroup(req.params.sub!, req.params.rg);
-    const held = grants.at(scope);
-    const canRead = held.some((g) => g.actions.some((a) => matches(a, READ_PERMISSIONS)) && !g.notActions.some((n) => matches(n, READ_PERMISSIONS)));
-    if (!canRead) throw errors.authorizationFailed(READ_PERMISSIONS, scope);
-    return { status: 200, body: { value: held.map((g) => ({ actions: g.actions, notActions: g.notActions, dataActions: [], notDataActions: [] })) } };
-  };
-  return PATTERNS.map((pattern) => ({ method: 'GET', pattern, operation: 'permissions.list', api: 'authorization' as const, handler: list }));
+  return PATTERNS.map((pattern) => ({ method: 'GET', pattern, operation: 'permissions.list', api: 'authorization' as const, handler: (req: ArmRequest) => listPermissions(ctx, req, grants) }));
 }

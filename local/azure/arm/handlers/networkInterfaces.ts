@@ -4,7 +4,7 @@
  * and what a VM create and delete do to its NICs (made from inline configurations, kept or deleted per deleteOption).
  */
 import { randomUUID } from 'node:crypto';
-import { beginOperation, stepAfter, type HandlerContext } from '../context.ts';
+import { beginOperation, stepAfter, withContext, type HandlerContext } from '../context.ts';
 import { errors } from '../errors.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
 import { acceptedWrite } from '../lro.ts';
@@ -139,60 +139,65 @@ export async function releaseVmNics(ctx: HandlerContext, vm: StoredResource): Pr
   }
 }
 
-export function networkInterfaceRoutes(ctx: HandlerContext): Route[] {
-  const { resources } = ctx;
-  ctx.ops.registerEffect(EFFECT_READY, (args) => {
-    const nic = resources.find(String(args.id));
-    if (nic) {
-      nic.properties.provisioningState = 'Succeeded';
-      resources.save(nic);
-    }
-  });
-  ctx.ops.registerEffect(EFFECT_DELETE, (args, op) => deleteTree(ctx, String(args.id), op.id));
+export function createOrUpdateNetworkInterface(ctx: HandlerContext, req: ArmRequest): ArmResponse {
+  const { sub, rg, name } = req.params as { sub: string; rg: string; name: string };
+  validateName('network', name);
+  ctx.resources.requireGroup(sub, rg);
+  const body = bodyObject(req.body);
+  const location = requiredLocation(body, NIC_TYPE);
+  const properties = objectAt(body, 'properties') ?? {};
+  const id = nicIdOf(req.params);
+  checkNicSubnets(ctx, id, location, properties);
+  const existing = ctx.resources.find(id);
+  if (existing && existing.location !== location) throw errors.propertyChangeNotAllowed('location', existing.location);
+  const nic = existing ?? ctx.resources.create({ id, name, type: NIC_TYPE, resourceGroup: rg, location, properties: {} });
+  nic.tags = tagsOf(body) ?? nic.tags;
+  // The VM that holds the NIC is Compute's to say, not the request's.
+  nic.properties = { ...nicProperties(id, properties, existing ? holder(existing) : undefined, existing), provisioningState: 'Updating' };
+  nic.extra = { etag: `W/"${randomUUID()}"` };
+  ctx.resources.save(nic);
+  const op = beginOperation(ctx, req, { resourceId: id, location, style: 'network', markFailedOnFault: true, steps: [stepAfter(ctx, 'networkResourceCreate', { kind: EFFECT_READY, args: { id } })] });
+  return acceptedWrite(req.origin, op, !existing, present(nic));
+}
 
-  const put = (req: ArmRequest): ArmResponse => {
-    const { sub, rg, name } = req.params as { sub: string; rg: string; name: string };
-    validateName('network', name);
-    resources.requireGroup(sub, rg);
-    const body = bodyObject(req.body);
-    const location = requiredLocation(body, NIC_TYPE);
-    const properties = objectAt(body, 'properties') ?? {};
-    const id = nicIdOf(req.params);
-    checkNicSubnets(ctx, id, location, properties);
-    const existing = resources.find(id);
-    if (existing && existing.location !== location) throw errors.propertyChangeNotAllowed('location', existing.location);
-    const nic = existing ?? resources.create({ id, name, type: NIC_TYPE, resourceGroup: rg, location, properties: {} });
-    nic.tags = tagsOf(body) ?? nic.tags;
-    // The VM that holds the NIC is Compute's to say, not the request's.
-    nic.properties = { ...nicProperties(id, properties, existing ? holder(existing) : undefined, existing), provisioningState: 'Updating' };
-    nic.extra = { etag: `W/"${randomUUID()}"` };
-    resources.save(nic);
-    const op = beginOperation(ctx, req, { resourceId: id, location, style: 'network', markFailedOnFault: true, steps: [stepAfter(ctx, 'networkResourceCreate', { kind: EFFECT_READY, args: { id } })] });
-    return acceptedWrite(req.origin, op, !existing, present(nic));
-  };
+export const getNetworkInterface = (ctx: HandlerContext, req: ArmRequest): ArmResponse =>
+  ({ status: 200, body: present(ctx.resources.require(req.params.sub!, req.params.rg!, nicIdOf(req.params), NIC_TYPE, req.params.name!)) });
 
-  const get = (req: ArmRequest): ArmResponse =>
-    ({ status: 200, body: present(resources.require(req.params.sub!, req.params.rg!, nicIdOf(req.params), NIC_TYPE, req.params.name!)) });
+export function listNetworkInterfaces(ctx: HandlerContext, req: ArmRequest): ArmResponse {
+  const group = ctx.resources.requireGroup(req.params.sub!, req.params.rg!);
+  return { status: 200, body: { value: ctx.resources.below(group.id).filter((r) => r.type === NIC_TYPE).map((r) => present(r)) } };
+}
 
-  const list = (req: ArmRequest): ArmResponse => {
-    const group = resources.requireGroup(req.params.sub!, req.params.rg!);
-    const value = resources.below(group.id).filter((r) => r.type === NIC_TYPE).map((r) => present(r));
-    return { status: 200, body: { value } };
-  };
-
-  const remove = deleteHandler(ctx, {
+export const deleteNetworkInterface = (ctx: HandlerContext, req: ArmRequest): ArmResponse =>
+  deleteHandler(ctx, {
     idOf: nicIdOf, style: 'network', latency: 'networkResourceCreate', effect: EFFECT_DELETE,
     refuse: (nic) => {
       const owner = holder(nic);
       if (owner) throw errors.nicInUse(nic.id, owner);
     },
-  });
+  })(req);
 
+/** The effects NIC operations apply when their time comes (also after an emulator restart). */
+export function registerNetworkInterfaceEffects(ctx: HandlerContext): void {
+  ctx.ops.registerEffect(EFFECT_READY, (args) => {
+    const nic = ctx.resources.find(String(args.id));
+    if (nic) {
+      nic.properties.provisioningState = 'Succeeded';
+      ctx.resources.save(nic);
+    }
+  });
+  ctx.ops.registerEffect(EFFECT_DELETE, (args, op) => deleteTree(ctx, String(args.id), op.id));
+}
+
+/** The route table: each operation's function, given the context. */
+export function networkInterfaceRoutes(ctx: HandlerContext): Route[] {
+  registerNetworkInterfaceEffects(ctx);
+  const on = withContext(ctx);
   const pattern = `${GROUP}/networkInterfaces/{name}`;
   return [
-    { method: 'PUT', pattern, operation: 'networkInterfaces.createOrUpdate', api: 'network', handler: put },
-    { method: 'GET', pattern, operation: 'networkInterfaces.get', api: 'network', handler: get },
-    { method: 'DELETE', pattern, operation: 'networkInterfaces.delete', api: 'network', handler: remove },
-    { method: 'GET', pattern: `${GROUP}/networkInterfaces`, operation: 'networkInterfaces.list', api: 'network', handler: list },
+    { method: 'PUT', pattern, operation: 'networkInterfaces.createOrUpdate', api: 'network', handler: on(createOrUpdateNetworkInterface) },
+    { method: 'GET', pattern, operation: 'networkInterfaces.get', api: 'network', handler: on(getNetworkInterface) },
+    { method: 'DELETE', pattern, operation: 'networkInterfaces.delete', api: 'network', handler: on(deleteNetworkInterface) },
+    { method: 'GET', pattern: `${GROUP}/networkInterfaces`, operation: 'networkInterfaces.list', api: 'network', handler: on(listNetworkInterfaces) },
   ];
 }
