@@ -11,6 +11,7 @@ import { progressOf } from '../runs/status.ts';
 import type { BakeSpec } from '../template/spec.ts';
 import type { BakeInput } from './contracts.ts';
 import { BakeCanceled, Flow, StepFailed, transientRetry, type Deadline, type Flowing } from './flow.ts';
+import { imageLockKeys } from './bake-lock.ts';
 import { newRunRecord, settlePendingSteps, stepOf, updateStep } from './journal.ts';
 import type { ResumePlan } from './resume.ts';
 
@@ -29,8 +30,8 @@ export class BakeRun {
   record: RunRecord;
   plan?: BakePlan;
   resume?: ResumePlan;
-  /** Entity keys of the bake locks asked for (released at the end whatever happened). */
-  lockKeys: string[] = [];
+  /** Entity keys of the bake locks queued for at acceptance or asked for (released at the end whatever happened). */
+  lockKeys: string[];
   /** Why the staging group is kept (errorHandling abort), when it is. */
   keepStagingReason?: string;
   /** A validation failure the template lets distribution continue past (continueDistributeOnFailure). */
@@ -49,6 +50,7 @@ export class BakeRun {
     this.flow = new Flow(context, PLANLESS_POLL);
     const now = this.flow.now();
     this.record = newRunRecord(input, now.toISOString());
+    this.lockKeys = imageLockKeys(input.spec);
     this.buildDeadline = {
       at: new Date(now.getTime() + input.spec.buildTimeoutInMinutes * 60_000),
       reason: `buildTimeoutInMinutes (${input.spec.buildTimeoutInMinutes})`,
