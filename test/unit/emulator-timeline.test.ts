@@ -84,6 +84,21 @@ describe('operation timeline', () => {
     engine.note({ operation: 'guest.powerOff', resourceId: '/r/guest', status: 'Succeeded', startedAt: since + 1, dueAt: since + 2, settledAt: since + 2 });
     expect(engine.timeline(since).map((e) => e.operation)).toEqual(['running', 'guest.powerOff']);
   });
+
+  it('puts work that ended (an async Run Command\'s script) on the timeline once a request saw it end', async () => {
+    const engine = await newEngine();
+    const since = Date.now();
+    engine.noteUntilSeen('/VM/runCommands/a', { operation: 'guest.script', resourceId: '/vm/guest', status: 'Succeeded', startedAt: since, dueAt: since + 1 });
+    expect(engine.timeline(since)).toEqual([]);
+    await sleep(5);
+    engine.seen('/vm/runcommands/a');
+    const [script] = engine.timeline(since);
+    expect(script).toMatchObject({ operation: 'guest.script', startedAt: since, dueAt: since + 1 });
+    expect(script!.settledAt!).toBeGreaterThanOrEqual(since + 5);
+    // Seen again: still one entry, first sighting kept.
+    engine.seen('/vm/runcommands/a');
+    expect(engine.timeline(since)).toEqual([script]);
+  });
 });
 
 const entry = (operation: string, startedAt: number, dueAt: number, settledAt: number, resourceId = `/${operation}`): TimelineEntry => ({
