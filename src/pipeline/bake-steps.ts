@@ -11,7 +11,7 @@ import {
 import { lockKey, type AcquireRequest, type AcquireResult } from './bake-lock.ts';
 import { BakeEvent, childInstanceId, Entity, Orchestration, type ApproveEvent } from './contracts.ts';
 import { unexpectedFailure, type BakeRun } from './bake-run.ts';
-import { BakeCanceled, earliest, StepFailed, type Flowing } from './flow.ts';
+import { BakeCanceled, earliest, StepFailed, transientRetry, type Flowing } from './flow.ts';
 import { nextPollDelay } from './polling.ts';
 import type { ReplicateRegionInput, ReplicateRegionOutput } from './replicate.ts';
 import { releaseLocks } from './release-locks.ts';
@@ -236,8 +236,9 @@ export function* capture(run: BakeRun): Flowing<void> {
     outputs: { ...run.record.outputs, artifacts, ...(image ? { imageVersionId: image.imageVersionId, version: image.version } : {}) },
   };
   if (!run.keepStagingReason) {
-    // The VM has served its purpose: its group goes now, beside replication; cleanup waits for it to be gone.
-    yield* run.flow.call<OperationStatus>(Activity.beginDeleteStagingGroup, { plan: bakePlan });
+    // The VM has served its purpose: its group goes now, beside replication (sent with the next step's first call,
+    // so its round trip is nobody's wait); cleanup waits for it to be gone.
+    yield* run.flow.startAlongside(run.flow.context.df.callActivityWithRetry(Activity.beginDeleteStagingGroup, transientRetry(), { plan: bakePlan }), { ordered: false });
   }
 }
 
