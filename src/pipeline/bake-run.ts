@@ -148,14 +148,19 @@ export class BakeRun {
     this.waitingFor = undefined;
   }
 
-  /** Settles the record once cleanup is done: final status and error, pending steps, end time; saves it. */
-  *finish(): Flowing<RunRecord> {
+  /**
+   * Settles the record once cleanup is done: final status and error, pending steps, end time; saves it, together with
+   * the first call of `alongside` (the lock release), so the final save costs no round trip of its own.
+   */
+  *finish(alongside: () => Flowing<void> = function* () {}): Flowing<RunRecord> {
     const ending =
       this.ending ?? (this.validationFailure ? { status: 'Failed' as const, error: runError(this.validationFailure) } : undefined);
     const status = ending?.status ?? 'Succeeded';
     const settled = settlePendingSteps(this.record, status === 'Canceled' ? 'Canceled' : 'Skipped');
     this.record = { ...settled, status, endedAt: this.flow.now().toISOString(), ...(ending ? { error: ending.error } : {}) };
-    yield* this.save();
+    yield* this.saveAlongside();
+    yield* alongside();
+    yield* this.flow.flush();
     if (this.spec.notify?.webhooks.length) {
       try {
         yield* this.flow.call(Activity.notifyCompletion, { record: this.record }, { cancellable: false });
