@@ -2,9 +2,9 @@
  * The bake lock: one bake per gallery image (or managed image) at a time, as a durable entity keyed by the image id.
  *
  * Decision: a second bake of the same image WAITS (it does not fail), in a first-come queue; its custom status says
- * which run holds the lock. Arrival is when the API or a trigger accepted the bake: it `enqueue`s the run on every
- * image lock before starting the orchestration, so bakes of one image are granted (and version) in that order even
- * when a later one reaches its lock step first. Only the head of the queue is granted. The lock hands over: `release`
+ * which run holds the lock. Arrival is when the API or a trigger accepted the bake (the run's createdAt): it
+ * `enqueue`s the run on every image lock before starting the orchestration, so bakes of one image are granted (and
+ * version) in that order even when a later one reaches its lock step first. Only the head of the queue is granted. The lock hands over: `release`
  * answers the next waiter, and whoever released wakes it (event `lockReleased`): the bake itself, or for a run that
  * ended without releasing, the janitor through the `releaseBakeLocks` orchestration. A run that ends releases
  * every lock it was queued on, also before its lock step (a failed plan, a cancel), so its place never blocks the
@@ -71,11 +71,17 @@ export interface ReleaseResult {
 
 const at = (iso: string) => Date.parse(iso);
 
-/** Adds the run at the end of the queue, as accepted (asking again keeps the place it has). */
+/**
+ * Queues the run in order of acceptance time (requests accepted together may signal in either order; equal times keep
+ * signal order). Asking again keeps the place it has.
+ */
 export function enqueue(state: BakeLockState, request: EnqueueRequest): BakeLockState {
   if (state.holder?.runId === request.runId || state.queue.some((w) => w.runId === request.runId)) return state;
   const holder = state.holder && at(state.holder.leaseUntil) > at(request.now) ? state.holder : undefined;
-  return { ...state, queue: [...state.queue, { runId: request.runId, seenAt: request.now, arrivedAt: request.now, unasked: true, behind: holder !== undefined }] };
+  const waiter: Waiter = { runId: request.runId, seenAt: request.now, arrivedAt: request.now, unasked: true, behind: holder !== undefined };
+  const later = state.queue.findIndex((w) => w.arrivedAt !== undefined && at(w.arrivedAt) > at(request.now));
+  const queue = later === -1 ? [...state.queue, waiter] : [...state.queue.slice(0, later), waiter, ...state.queue.slice(later)];
+  return { ...state, queue };
 }
 
 /** Grants the lock to the caller if it is free (or its lease ended) and the caller is first in the queue. */

@@ -75,6 +75,8 @@ describe('bake lock', () => {
     for (const [runId, minute] of [['run-a', 0], ['run-b', 0], ['run-c', 0]] as const) state = enqueue(state, { runId, now: t(minute) });
     // Accepting again keeps the place.
     expect(enqueue(state, { runId: 'run-a', now: t(1) })).toBe(state);
+    // A bake accepted earlier whose signal lands later still goes before those accepted after it.
+    expect(enqueue(enqueue({ queue: [] }, { runId: 'run-late', now: t(2) }), { runId: 'run-early', now: t(1) }).queue.map((w) => w.runId)).toEqual(['run-early', 'run-late']);
     const c = ask(state, 'run-c', 1);
     expect(c.result).toEqual({ granted: false, holder: 'run-a' });
     const b = ask(c.state, 'run-b', 1);
