@@ -37,7 +37,16 @@ export async function runTrace(functionsUrl: string, adminKey: string, runId: st
   return events.sort((a, b) => a.at - b.at);
 }
 
-/** The events in [from, to], each as `+ms instance event`, relative to `from`. */
+const POLLER_NOISE = new Set(['TimerCreated', 'TimerFired', 'TaskScheduled pollOperation']);
+
+/**
+ * The events in [from, to], each as `+ms instance event`, relative to `from`. A poller's looks are counted, not
+ * listed: its timers and scheduled looks drop out, and of its finished looks only the last (the one that saw the end).
+ */
 export function eventsBetween(trace: TraceEvent[], from: number, to: number): string[] {
-  return trace.filter((e) => e.at >= from && e.at <= to).map((e) => `+${e.at - from} ${e.instance} ${e.what}`);
+  const inside = trace.filter((e) => e.at >= from && e.at <= to);
+  const lastLook = new Map(inside.filter((e) => e.what === 'TaskCompleted pollOperation').map((e) => [e.instance, e]));
+  const looks = inside.filter((e) => e.what === 'TaskScheduled pollOperation').length;
+  const shown = inside.filter((e) => !POLLER_NOISE.has(e.what) && (e.what !== 'TaskCompleted pollOperation' || lastLook.get(e.instance) === e));
+  return [...shown.map((e) => `+${e.at - from} ${e.instance} ${e.what}`), ...(looks > 0 ? [`(${looks} more looks by pollers in between)`] : [])];
 }
