@@ -145,6 +145,19 @@ describe('critical path', () => {
     expect(path.chainMs).toBe(150);
   });
 
+  it('lets an async Run Command\'s script follow it when it began after the PUT ended but before a poll saw that', () => {
+    const vm = '/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/virtualMachines/v';
+    const timeline = [
+      entry('virtualMachines.createOrUpdate', 0, 100, 120, vm),
+      entry('virtualMachineRunCommands.createOrUpdate', 150, 200, 260, `${vm}/runCommands/c`),
+      entry('guest.script', 210, 400, 420, `${vm}/guest`),
+    ];
+    const path = criticalPath(timeline, 0, 500);
+    expect(path.chain.map((e) => e.operation)).toEqual(['virtualMachines.createOrUpdate', 'virtualMachineRunCommands.createOrUpdate', 'guest.script']);
+    // The script counts from the command's end: 100 + 50 + 190.
+    expect(path.chainMs).toBe(340);
+  });
+
   it('is zero for an empty window', () => {
     expect(criticalPath([], 0, 10)).toEqual({ chainMs: 0, chain: [], unionMs: 0 });
   });
