@@ -56,14 +56,24 @@ export function buildVmOptions(plan: BakePlan, spec: BakeSpec, subscriptionId: s
 }
 
 /**
- * Nobody logs in to a build VM: Linux gets a fresh SSH key whose private half is never kept, Windows a random
+ * Nobody logs in to a build VM: Linux gets an SSH public key whose private half was never kept, Windows a random
  * password that never leaves this activity.
  */
 async function throwawayLogin(osType: BakePlan['osType']): Promise<BuildVmLogin> {
   if (osType === 'Windows') return { adminPassword: `Kn!${randomBytes(24).toString('base64url')}` };
-  // Off the event loop (libuv's pool): an RSA key takes 100+ ms of CPU, which would stall every other bake in the host.
+  return { sshPublicKey: await (unusableSshKey ??= makeUnusableSshKey()) };
+}
+
+/**
+ * One per process: a key nobody holds the private half of opens no VM, so a fresh one per VM would add nothing but
+ * 100+ ms of CPU per bake (an RSA key), which a wave of bakes pays on a shared host.
+ */
+let unusableSshKey: Promise<string> | undefined;
+
+async function makeUnusableSshKey(): Promise<string> {
+  // In libuv's pool, off the event loop: no other bake in the host waits for it.
   const { publicKey } = await promisify(generateKeyPair)('rsa', { modulusLength: 3072 });
-  return { sshPublicKey: openSshRsaPublicKey(publicKey.export({ format: 'jwk' })) };
+  return openSshRsaPublicKey(publicKey.export({ format: 'jwk' }));
 }
 
 /** An RSA public key in OpenSSH's one-line form (`ssh-rsa AAAA…`), from its JWK modulus and exponent. */
