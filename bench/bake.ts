@@ -15,6 +15,7 @@ import { KilnClient } from '../src/api/client.ts';
 import { criticalPath } from '../local/azure/critical-path.ts';
 import { startLocalDefault, type LocalDefault } from '../local/default.ts';
 import type { RunRecord } from '../src/runs/record.ts';
+import { eventsBetween, runTrace } from './trace.ts';
 
 const repo = join(import.meta.dirname, '..');
 const TERMINAL = new Set(['Succeeded', 'Failed', 'Canceled']);
@@ -24,15 +25,17 @@ async function template(local: LocalDefault): Promise<unknown> {
   return JSON.parse(text.replaceAll('https://127.0.0.1:8443/', `${new URL(local.armEndpoint).origin}/`));
 }
 
-async function bakeOnce(local: LocalDefault, client: KilnClient): Promise<{ wallMs: number; run: RunRecord; started: number; ended: number }> {
+async function bakeOnce(local: LocalDefault, client: KilnClient): Promise<{ wallMs: number; run: RunRecord; started: number; ended: number; acceptedMs: number }> {
+  const body = await template(local);
   const started = Date.now();
-  const { id } = await client.startBake(await template(local));
+  const { id } = await client.startBake(body);
+  const acceptedMs = Date.now() - started;
   for (;;) {
     const run = await client.getRun<RunRecord>(id);
     if (TERMINAL.has(run.status)) {
       const ended = Date.now();
       if (run.status !== 'Succeeded') throw new Error(`bake ${id} ended ${run.status}: ${JSON.stringify(run.error)}`);
-      return { wallMs: ended - started, run, started, ended };
+      return { wallMs: ended - started, run, started, ended, acceptedMs };
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
@@ -91,18 +94,28 @@ await withLocal('zero', undefined, async (local, client) => {
 
 if (!values['skip-realistic']) {
   await withLocal('realistic', scale, async (local, client) => {
-    const { wallMs, run, started, ended } = await bakeOnce(local, client);
+    const { wallMs, run, started, ended, acceptedMs } = await bakeOnce(local, client);
     console.log(`realistic×${scale} bake: ${wallMs} ms wall (steps, ms: ${stepDurations(run)})`);
     const timeline = local.emulator.timeline({ since: started });
     const path = criticalPath(timeline, started, ended);
     const overhead = wallMs - path.chainMs;
     console.log(`realistic×${scale} ${timeline.length} emulated operations; busy (union of [startedAt, dueAt]) ${path.unionMs} ms`);
     console.log(`realistic×${scale} critical path, longest chain (ms: due = startedAt→dueAt, seen = dueAt→settledAt, next = settledAt→next startedAt):`);
-    console.log(`  before the first: ${(path.chain[0]?.startedAt ?? ended) - started}`);
+    // Under each gap, the durable events in it (episodes commit TaskScheduled/…Created; completions carry the end time).
+    const trace = await runTrace(local.functionsUrl, local.adminKey, run.id);
+    const gap = (from: number, to: number) => {
+      for (const line of eventsBetween(trace, from, to)) console.log(`      ${line}`);
+    };
+    console.log(`  before the first: ${(path.chain[0]?.startedAt ?? ended) - started} (of which POST /api/builds answered in ${acceptedMs}: the host's first request)`);
+    gap(started, path.chain[0]?.startedAt ?? ended);
     for (const [index, e] of path.chain.entries()) {
       const next = path.chain[index + 1]?.startedAt ?? ended;
       console.log(`  ${e.operation} due ${e.dueAt! - e.startedAt} seen ${e.settledAt! - e.dueAt!} next ${next - e.settledAt!}`);
+      gap(e.settledAt!, next);
     }
+    const saves = trace.filter((t) => t.what === 'TaskScheduled saveRunRecord').length;
+    const activities = trace.filter((t) => t.what.startsWith('TaskScheduled')).length;
+    console.log(`realistic×${scale} durable work: ${activities} activities (${saves} record saves), ${new Set(trace.map((t) => t.instance)).size} instances`);
     const seen = path.chain.reduce((sum, e) => sum + (e.settledAt! - e.dueAt!), 0);
     console.log(`realistic×${scale} along the chain: ${seen} ms waiting to see an operation end (polling), the rest between operations (Kiln's own steps)`);
     // The 2 % rule allows 2 % of each wait; what a poll saw later than that is the floor's and the look's own cost.

@@ -48,7 +48,7 @@ function unionMs(spans: Span[]): number {
 /**
  * Operations started in [from, to), ended ones only. An operation can follow another that was seen to end
  * (settledAt) before it started — the caller may have waited for it — and a guest operation can also follow, from
- * its own start offset, the run command whose script started it. The chain's length is the earliest the last
+ * its own start offset (at most the command's end), the run command whose script started it. The chain's length is the earliest the last
  * operation could have ended with every operation begun the moment its predecessor was due to end: never more than
  * the wall time, and what a caller with no overhead of its own would have taken.
  */
@@ -61,10 +61,12 @@ export function criticalPath(timeline: TimelineEntry[], from: number, to: number
     let before: number | undefined;
     for (let i = 0; i < j; i++) {
       const other = spans[i]!;
+      // A guest's work started by a run command follows it from its own offset, or from the command's end when it
+      // began after that (an async Run Command's script starts as its PUT ends; the rest is the emulator's lag).
       const candidate = other.settled <= span.start
         ? finish[i]!
-        : spawnedBy(other.entry, span.entry) && span.start <= other.due
-          ? finish[i]! - (other.due - other.start) + (span.start - other.start)
+        : spawnedBy(other.entry, span.entry) && span.start >= other.start
+          ? finish[i]! - (other.due - other.start) + Math.min(span.start - other.start, other.due - other.start)
           : undefined;
       if (candidate !== undefined && candidate > start) {
         start = candidate;

@@ -119,12 +119,20 @@ export async function beginCustomizer(input: BeginCustomizerInput): Promise<Oper
       // WindowsUpdate runs its pass script again until a pass installs nothing, within the step's limit.
       ...(step.type === 'WindowsUpdate' ? { update: { pass: 1, script: script.script, timeoutInSeconds: script.timeoutInSeconds, number: index + 1, base: name } } : {}),
     };
+    // The secrets are read while looking for an earlier attempt (a read is harmless when there is one). The output
+    // blobs are not made before the look: their absence tells a later look that the output was already collected.
+    const [existing, secretsRead] = await Promise.all([
+      getRunCommand(env.clients, rg, vm, name),
+      resolveSecrets(env.clients, spec.secrets, secretNames(step)).then((value) => ({ value }), (error: unknown) => ({ error })),
+    ]);
     // A Run Command of this name means an earlier attempt started it: never run the script twice.
-    if (await getRunCommand(env.clients, rg, vm, name)) return { state: 'InProgress', operation: await startLiveOutput(env, ref) };
+    if (existing) return { state: 'InProgress', operation: await startLiveOutput(env, ref) };
+    // A failure to read them counts only for a run about to start, as when they were asked for after the look.
+    if ('error' in secretsRead) throw secretsRead.error;
+    const secrets = secretsRead.value;
 
     // A VM holds at most 25 Run Commands; the steps run one after another, so one ten steps back is long done.
     if (index >= RETIRE_AFTER) await startDeleteRunCommand(env.clients, rg, vm, runCommandName(phase, index - RETIRE_AFTER));
-    const secrets = await resolveSecrets(env.clients, spec.secrets, secretNames(step));
     const blobs = await prepareRunCommandBlobs(env.clients, plan.runId, name, (script.timeoutInSeconds + 3600) * 1000);
     try {
       await startRunCommand(env.clients, {

@@ -1,6 +1,7 @@
 /** Step 3c, the build VM: from the template's source, on the staging (or given) subnet, with no public IP. */
 
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPair, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { TAG_RUN_ID } from '../azure/resourceGroups.ts';
 import { startCreateVm, type BuildVmLogin, type BuildVmOptions, type VmImage } from '../azure/virtualMachines.ts';
 import type { BakeSpec } from '../template/spec.ts';
@@ -55,13 +56,24 @@ export function buildVmOptions(plan: BakePlan, spec: BakeSpec, subscriptionId: s
 }
 
 /**
- * Nobody logs in to a build VM: Linux gets a fresh SSH key whose private half is never kept, Windows a random
+ * Nobody logs in to a build VM: Linux gets an SSH public key whose private half was never kept, Windows a random
  * password that never leaves this activity.
  */
-function throwawayLogin(osType: BakePlan['osType']): BuildVmLogin {
+async function throwawayLogin(osType: BakePlan['osType']): Promise<BuildVmLogin> {
   if (osType === 'Windows') return { adminPassword: `Kn!${randomBytes(24).toString('base64url')}` };
-  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 3072 });
-  return { sshPublicKey: openSshRsaPublicKey(publicKey.export({ format: 'jwk' })) };
+  return { sshPublicKey: await (unusableSshKey ??= makeUnusableSshKey()) };
+}
+
+/**
+ * One per process: a key nobody holds the private half of opens no VM, so a fresh one per VM would add nothing but
+ * 100+ ms of CPU per bake (an RSA key), which a wave of bakes pays on a shared host.
+ */
+let unusableSshKey: Promise<string> | undefined;
+
+async function makeUnusableSshKey(): Promise<string> {
+  // In libuv's pool, off the event loop: no other bake in the host waits for it.
+  const { publicKey } = await promisify(generateKeyPair)('rsa', { modulusLength: 3072 });
+  return openSshRsaPublicKey(publicKey.export({ format: 'jwk' }));
 }
 
 /** An RSA public key in OpenSSH's one-line form (`ssh-rsa AAAA…`), from its JWK modulus and exponent. */
@@ -84,6 +96,9 @@ export function openSshRsaPublicKey(jwk: { n?: string; e?: string }): string {
 export async function beginStagingVm({ plan, spec }: BeginStagingVmInput): Promise<OperationStatus> {
   return operationStatus(async () => {
     const { clients, config } = activityEnvironment();
-    return statusOf(await startCreateVm(clients, buildVmOptions(plan, spec, config.subscriptionId), () => throwawayLogin(plan.osType)));
+    // The key is made while the adapter looks for an existing VM (it is thrown away if there is one).
+    const login = throwawayLogin(plan.osType);
+    login.catch(() => undefined);
+    return statusOf(await startCreateVm(clients, buildVmOptions(plan, spec, config.subscriptionId), () => login));
   });
 }

@@ -1,10 +1,12 @@
 /** Starting a bake, the one way every trigger (HTTP, blob, timer, retry) does it, and recording a refused one. */
 
+import * as df from 'durable-functions';
 import type { DurableClient } from 'durable-functions';
 import { newRunId } from '../runs/ids.ts';
 import type { RunStore } from '../runs/store.ts';
 import type { RunRecord, Trigger } from '../runs/record.ts';
-import { Orchestration, type BakeInput } from '../pipeline/contracts.ts';
+import { imageLockKeys, type EnqueueRequest } from '../pipeline/bake-lock.ts';
+import { Entity, Orchestration, type BakeInput } from '../pipeline/contracts.ts';
 import type { BakeSpec, TemplateError } from '../template/spec.ts';
 
 export interface BakeRequest {
@@ -42,12 +44,23 @@ function bakeInput(runId: string, request: BakeRequest): BakeInput {
 }
 
 /**
- * Writes the Pending run record, then starts the orchestration with the run id as its instance id, so the record
- * exists before anything can ask for it. Returns the run id.
+ * Takes the run's place in the queue of every image lock it will ask for, in the order bakes are accepted
+ * (src/pipeline/bake-lock.ts): bakes of one image then publish in order of arrival. Queueing twice keeps the place.
+ */
+export async function enqueueOnImageLocks(client: DurableClient, runId: string, spec: BakeSpec, now: Date): Promise<void> {
+  for (const key of imageLockKeys(spec)) {
+    await client.signalEntity(new df.EntityId(Entity.bakeLock, key), 'enqueue', { runId, now: now.toISOString() } satisfies EnqueueRequest);
+  }
+}
+
+/**
+ * Writes the Pending run record, takes the run's place on its image locks, then starts the orchestration with the run
+ * id as its instance id, so the record exists before anything can ask for it. Returns the run id.
  */
 export async function startBake(client: DurableClient, runs: RunStore, request: BakeRequest, now = new Date()): Promise<string> {
   const runId = request.runId ?? newRunId(request.templateName, now);
   await runs.put(pendingRecord(runId, request, now));
+  await enqueueOnImageLocks(client, runId, request.spec, now);
   await client.startNew(Orchestration.bake, { instanceId: runId, input: bakeInput(runId, request) });
   return runId;
 }
@@ -70,7 +83,10 @@ export async function startBakeOnce(
   // A run of another cause under this id is the caller's to step past, never to start.
   if (record.resumeFrom !== request.resumeFrom || record.trigger !== request.trigger) return { record, created };
   // Only a run that no orchestration has touched yet may need starting: a purged instance of an old run must not.
-  if (record.status === 'Pending') await startOnce(client, request.runId, bakeInput(request.runId, request));
+  if (record.status === 'Pending') {
+    await enqueueOnImageLocks(client, request.runId, request.spec, now);
+    await startOnce(client, request.runId, bakeInput(request.runId, request));
+  }
   return { record, created };
 }
 

@@ -7,8 +7,8 @@ import * as df from 'durable-functions';
 import type { DurableClient } from 'durable-functions';
 import type { AzureClients } from '../azure/clients.ts';
 import { listResourceGroupsByTag, startResourceGroupDelete, TAG_MANAGED, TAG_RUN_ID } from '../azure/resourceGroups.ts';
-import { lockKey, type ReleaseRequest } from '../pipeline/bake-lock.ts';
-import { childInstanceId, Entity } from '../pipeline/contracts.ts';
+import { imageLockKeys } from '../pipeline/bake-lock.ts';
+import { childInstanceId, Orchestration, type ReleaseBakeLocksInput } from '../pipeline/contracts.ts';
 import { FINAL_RUN_STATUSES, type RunRecord } from '../runs/record.ts';
 import type { RunStore } from '../runs/store.ts';
 
@@ -22,13 +22,6 @@ const ENDED = new Set<string>([
   df.OrchestrationRuntimeStatus.Failed,
   df.OrchestrationRuntimeStatus.Terminated,
 ]);
-
-/** The image locks a run may hold: one per gallery image or managed image it distributes to. */
-function lockKeysOf(record: RunRecord): string[] {
-  const images = (record.spec?.distributions ?? []).flatMap((d) =>
-    d.type === 'SharedImage' ? [d.galleryImageId] : d.type === 'ManagedImage' ? [d.imageId] : []);
-  return [...new Set(images.map(lockKey))];
-}
 
 /**
  * Closes one abandoned run as its own cleanup would have: its running sub-orchestrations are terminated, its
@@ -47,9 +40,7 @@ async function closeAbandoned(record: RunRecord, state: string, deps: { client: 
   }
   const groups = (await listResourceGroupsByTag(deps.azure, TAG_RUN_ID, record.id)).filter((g) => g.tags[TAG_MANAGED] === 'true');
   for (const group of groups) await startResourceGroupDelete(deps.azure, group.name);
-  for (const key of lockKeysOf(record)) {
-    await deps.client.signalEntity(new df.EntityId(Entity.bakeLock, key), 'release', { runId: record.id } satisfies ReleaseRequest);
-  }
+  await releaseLocksOf(deps.client, record);
   const running = record.steps.find((step) => step.status === 'Running');
   const endedAt = now.toISOString();
   await deps.runs.put({
@@ -66,6 +57,18 @@ async function closeAbandoned(record: RunRecord, state: string, deps: { client: 
     },
     ...(record.staging && groups.length ? { staging: { ...record.staging, state: 'Deleted', reason: 'deleted by the janitor' } } : {}),
   });
+}
+
+/**
+ * Releases the run's image locks (or its places in their queues) through orchestration `releaseBakeLocks`, which
+ * also wakes each next waiter; its instance id is derived from the run, so a janitor that retries starts it once.
+ */
+async function releaseLocksOf(client: DurableClient, record: RunRecord): Promise<void> {
+  const keys = record.spec ? imageLockKeys(record.spec) : [];
+  if (keys.length === 0) return;
+  const instanceId = `${record.id}:release-locks`;
+  if ((await instanceState(client, instanceId)) !== undefined) return;
+  await client.startNew(Orchestration.releaseBakeLocks, { instanceId, input: { runId: record.id, keys } satisfies ReleaseBakeLocksInput });
 }
 
 /** The instance's runtime status, or undefined when it does not exist; any other failure to read it throws. */

@@ -84,11 +84,18 @@ export async function readRunCommandBlobs(clients: AzureClients, runId: string, 
 
 export async function deleteRunCommandBlobs(clients: AzureClients, runId: string, name?: string): Promise<void> {
   const container = clients.blobs.getContainerClient(RUN_COMMAND_OUTPUT_CONTAINER);
+  const gone = (err: { statusCode?: number }) => {
+    if (err.statusCode !== 404) throw err;
+  };
+  if (name) {
+    // One run command's two blobs, by name, at once: no listing (this is between two steps of a bake).
+    const names = blobNames(runId, name);
+    await Promise.all([names.output, names.error].map((blob) => container.deleteBlob(blob, { deleteSnapshots: 'include' }).then(() => undefined, gone)));
+    return;
+  }
   if (!(await container.exists())) return;
   const prefix = name ? `${runId}/${name}.` : `${runId}/`;
   for await (const item of container.listBlobsFlat({ prefix })) {
-    await container.deleteBlob(item.name, { deleteSnapshots: 'include' }).catch((err: { statusCode?: number }) => {
-      if (err.statusCode !== 404) throw err;
-    });
+    await container.deleteBlob(item.name, { deleteSnapshots: 'include' }).catch(gone);
   }
 }

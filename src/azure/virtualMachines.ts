@@ -119,14 +119,15 @@ export async function getVm(clients: AzureClients, resourceGroup: string, name: 
  * Starts creating the build VM. A VM that already exists (a repeated activity) is not sent again, because its
  * login cannot change: the caller waits for its provisioning instead.
  */
-export async function startCreateVm(clients: AzureClients, o: BuildVmOptions, login: () => BuildVmLogin): Promise<OperationHandle | undefined> {
+export async function startCreateVm(clients: AzureClients, o: BuildVmOptions, login: () => Promise<BuildVmLogin>): Promise<OperationHandle | undefined> {
   const id = virtualMachineId(o.subscriptionId, o.resourceGroup, o.name);
   const existing = await getVmState(clients, o.resourceGroup, o.name);
   if (existing.exists && existing.provisioningState !== 'Failed') {
     // Ready means provisioned and running: a Run Command sent to a VM still starting is refused.
     return vmReady(existing) ? undefined : watchVmProvisioning(id);
   }
-  return startOperation(() => clients.compute.virtualMachines.createOrUpdate(o.resourceGroup, o.name, buildVmModel(o, login())), {
+  const model = buildVmModel(o, await login());
+  return startOperation(() => clients.compute.virtualMachines.createOrUpdate(o.resourceGroup, o.name, model), {
     action: 'create virtual machine',
     resourceId: id,
     api: 'compute',

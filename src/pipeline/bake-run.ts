@@ -11,6 +11,7 @@ import { progressOf } from '../runs/status.ts';
 import type { BakeSpec } from '../template/spec.ts';
 import type { BakeInput } from './contracts.ts';
 import { BakeCanceled, Flow, StepFailed, transientRetry, type Deadline, type Flowing } from './flow.ts';
+import { imageLockKeys } from './bake-lock.ts';
 import { newRunRecord, settlePendingSteps, stepOf, updateStep } from './journal.ts';
 import type { ResumePlan } from './resume.ts';
 
@@ -29,8 +30,8 @@ export class BakeRun {
   record: RunRecord;
   plan?: BakePlan;
   resume?: ResumePlan;
-  /** Entity keys of the bake locks asked for (released at the end whatever happened). */
-  lockKeys: string[] = [];
+  /** Entity keys of the bake locks queued for at acceptance or asked for (released at the end whatever happened). */
+  lockKeys: string[];
   /** Why the staging group is kept (errorHandling abort), when it is. */
   keepStagingReason?: string;
   /** A validation failure the template lets distribution continue past (continueDistributeOnFailure). */
@@ -49,6 +50,7 @@ export class BakeRun {
     this.flow = new Flow(context, PLANLESS_POLL);
     const now = this.flow.now();
     this.record = newRunRecord(input, now.toISOString());
+    this.lockKeys = imageLockKeys(input.spec);
     this.buildDeadline = {
       at: new Date(now.getTime() + input.spec.buildTimeoutInMinutes * 60_000),
       reason: `buildTimeoutInMinutes (${input.spec.buildTimeoutInMinutes})`,
@@ -146,14 +148,19 @@ export class BakeRun {
     this.waitingFor = undefined;
   }
 
-  /** Settles the record once cleanup is done: final status and error, pending steps, end time; saves it. */
-  *finish(): Flowing<RunRecord> {
+  /**
+   * Settles the record once cleanup is done: final status and error, pending steps, end time; saves it, together with
+   * the first call of `alongside` (the lock release), so the final save costs no round trip of its own.
+   */
+  *finish(alongside: () => Flowing<void> = function* () {}): Flowing<RunRecord> {
     const ending =
       this.ending ?? (this.validationFailure ? { status: 'Failed' as const, error: runError(this.validationFailure) } : undefined);
     const status = ending?.status ?? 'Succeeded';
     const settled = settlePendingSteps(this.record, status === 'Canceled' ? 'Canceled' : 'Skipped');
     this.record = { ...settled, status, endedAt: this.flow.now().toISOString(), ...(ending ? { error: ending.error } : {}) };
-    yield* this.save();
+    yield* this.saveAlongside();
+    yield* alongside();
+    yield* this.flow.flush();
     if (this.spec.notify?.webhooks.length) {
       try {
         yield* this.flow.call(Activity.notifyCompletion, { record: this.record }, { cancellable: false });

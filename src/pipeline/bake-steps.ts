@@ -8,12 +8,13 @@ import {
   type PlanBakeOutput,
   type PlannedDistribution,
 } from '../activities/contracts.ts';
-import { lockKey, type AcquireRequest, type AcquireResult, type ReleaseRequest, type ReleaseResult } from './bake-lock.ts';
+import { lockKey, type AcquireRequest, type AcquireResult } from './bake-lock.ts';
 import { BakeEvent, childInstanceId, Entity, Orchestration, type ApproveEvent } from './contracts.ts';
 import { unexpectedFailure, type BakeRun } from './bake-run.ts';
-import { BakeCanceled, earliest, StepFailed, type Flowing } from './flow.ts';
+import { BakeCanceled, earliest, StepFailed, transientRetry, type Flowing } from './flow.ts';
 import { nextPollDelay } from './polling.ts';
 import type { ReplicateRegionInput, ReplicateRegionOutput } from './replicate.ts';
+import { releaseLocks } from './release-locks.ts';
 import { resumePlan } from './resume.ts';
 import type { RolloutInput, RolloutOutput } from './rollout.ts';
 import { customizerWatchdogMs, describeMs, lockLeaseMs, stepLimitMs, WATCHDOG_MS } from './watchdogs.ts';
@@ -86,17 +87,18 @@ function skipWhatTheTemplateLeavesOut(run: BakeRun, bakePlan: BakePlan): void {
 
 /**
  * Takes the bake lock on every image the bake writes, in a fixed order (no deadlock between two bakes).
- * A lock held by another run is WAITED for; after a wait the version is planned again, since the other bake may
- * have taken it.
+ * A lock held by another run, or promised to an earlier arrival, is WAITED for; when another bake held it since this
+ * one was accepted, the version is planned again, since that bake may have taken it.
  */
 export function* lock(run: BakeRun): Flowing<void> {
   const bakePlan = run.planned();
   const images = new Map(bakePlan.lockKeys.map((id) => [lockKey(id), id]));
-  run.lockKeys = [...images.keys()].sort();
+  run.lockKeys = [...new Set([...run.lockKeys, ...images.keys()])].sort();
   const leaseMs = lockLeaseMs(run.spec, bakePlan.osType);
   let waited = false;
+  let behind = false;
   const startedAt = run.flow.now().getTime();
-  for (const key of run.lockKeys) {
+  for (const key of [...images.keys()].sort()) {
     const image = images.get(key)!;
     for (;;) {
       const now = run.flow.now();
@@ -108,7 +110,10 @@ export function* lock(run: BakeRun): Flowing<void> {
         arrivedAt: run.record.createdAt,
       };
       const result = yield* run.flow.entity<AcquireResult>(Entity.bakeLock, key, 'acquire', request);
-      if (result.granted) break;
+      if (result.granted) {
+        behind ||= result.behind === true;
+        break;
+      }
       if (now >= run.buildDeadline.at) {
         throw new StepFailed('lock', {
           code: 'Timeout',
@@ -123,19 +128,15 @@ export function* lock(run: BakeRun): Flowing<void> {
       yield* run.flow.event(BakeEvent.lockReleased, new Date(Math.min(now.getTime() + delay, run.buildDeadline.at.getTime())));
     }
   }
-  if (waited) {
+  if (behind) {
     const replanned = sharedImages(yield* planNamesAndVersion(run))[0];
-    run.settle('Succeeded', `waited for another bake of the same image${replanned ? `; version ${replanned.version}` : ''}`);
+    run.settle('Succeeded', `${waited ? 'waited for' : 'after'} another bake of the same image${replanned ? `; version ${replanned.version}` : ''}`);
   }
 }
 
-/** Gives every lock back (also those asked for but never granted: that leaves the queue) and wakes the next waiter. */
+/** Gives every lock back (also those only queued for: that leaves the queue) and wakes the next waiter. */
 export function* unlock(run: BakeRun): Flowing<void> {
-  const request: ReleaseRequest = { runId: run.input.runId };
-  for (const key of run.lockKeys) {
-    const { next } = (yield* run.flow.entity<ReleaseResult | null>(Entity.bakeLock, key, 'release', request, { cancellable: false })) ?? {};
-    if (next) yield* run.flow.call(Activity.wakeLockWaiter, { runId: next }, { cancellable: false });
-  }
+  yield* releaseLocks(run.flow, run.input.runId, run.lockKeys);
 }
 
 // ---- 3 stage --------------------------------------------------------------------------------------------------
@@ -235,8 +236,9 @@ export function* capture(run: BakeRun): Flowing<void> {
     outputs: { ...run.record.outputs, artifacts, ...(image ? { imageVersionId: image.imageVersionId, version: image.version } : {}) },
   };
   if (!run.keepStagingReason) {
-    // The VM has served its purpose: its group goes now, beside replication; cleanup waits for it to be gone.
-    yield* run.flow.call<OperationStatus>(Activity.beginDeleteStagingGroup, { plan: bakePlan });
+    // The VM has served its purpose: its group goes now, beside replication (sent with the next step's first call,
+    // so its round trip is nobody's wait); cleanup waits for it to be gone.
+    yield* run.flow.startAlongside(run.flow.context.df.callActivityWithRetry(Activity.beginDeleteStagingGroup, transientRetry(), { plan: bakePlan }), { ordered: false });
   }
 }
 

@@ -57,6 +57,6 @@ export function* bake(context: OrchestrationContext): Flowing<RunRecord> {
   }
   run.flow.stopListeningForCancel();
   yield* run.step('cleanup', () => STEP_BODIES.cleanup(run));
-  yield* unlock(run);
-  return yield* run.finish();
+  // The final record is saved with the first lock release: it is on disk before the next waiter is woken.
+  return yield* run.finish(() => unlock(run));
 }

@@ -12,6 +12,8 @@ export const Orchestration = {
   rolloutScaleSet: 'rolloutScaleSet',
   /** Polls one long-running operation between durable timers until it ends or its deadline passes. */
   awaitOperation: 'awaitOperation',
+  /** Releases a run's image locks and wakes each next waiter; the janitor starts it for a run that ended without. */
+  releaseBakeLocks: 'releaseBakeLocks',
 } as const;
 
 /** Registered entity names. */
@@ -44,6 +46,12 @@ export interface BakeInput {
   resumeFrom?: string;
 }
 
+/** Input of orchestration `releaseBakeLocks`. */
+export interface ReleaseBakeLocksInput {
+  runId: string;
+  /** Entity keys (src/pipeline/bake-lock.ts lockKey). */
+  keys: string[];
+}
 
 /** Instance ids of a bake's sub-orchestrations: derived from the run id, so a cancel can reach them too. */
 export function childInstanceId(runId: string, kind: 'replicate' | 'rollout', index: number): string {

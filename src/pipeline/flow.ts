@@ -76,8 +76,11 @@ export class Flow {
   private readonly cancel: Task;
   private cancellable = true;
   private children = 0;
-  /** A task started alongside the next call (a record save): waited for with it, and always before anything later. */
-  private alongside?: Task;
+  /**
+   * Tasks started alongside the next call (a record save, the staging group's delete): waited for with it, and always
+   * before a timer, an event or the end. `ordered` ones (saves) also land one after the other.
+   */
+  private alongside: { task: Task; ordered: boolean }[] = [];
 
   constructor(context: OrchestrationContext, poll: PollBounds) {
     this.context = context;
@@ -114,18 +117,28 @@ export class Flow {
 
   /**
    * Starts `task` (never interrupted by a cancel) together with the next call or entity call, so it costs no round
-   * trip of its own; a timer, an event or another task started alongside waits for it first.
+   * trip of its own; a timer or an event waits for it first. An `ordered` task (a record save) first waits for the
+   * ordered ones started before it, so saves land in order; an unordered one (independent work) waits for nothing.
    */
-  *startAlongside(task: Task): Flowing<void> {
-    yield* this.flush();
-    this.alongside = task;
+  *startAlongside(task: Task, options: { ordered?: boolean } = {}): Flowing<void> {
+    const ordered = options.ordered !== false;
+    if (ordered) yield* this.settleAlongside((a) => a.ordered);
+    this.alongside.push({ task, ordered });
   }
 
-  /** Waits for the task started alongside, if nothing has waited for it yet. */
+  /** Waits for every task started alongside that nothing has waited for yet. */
   *flush(): Flowing<void> {
-    const task = this.alongside;
-    this.alongside = undefined;
-    if (task) yield task;
+    yield* this.settleAlongside(() => true);
+  }
+
+  /** Waits for the tasks alongside that `which` picks, and rethrows the first failure among them. */
+  private *settleAlongside(which: (a: { task: Task; ordered: boolean }) => boolean): Flowing<void> {
+    const picked = this.alongside.filter(which).map((a) => a.task);
+    if (picked.length === 0) return;
+    this.alongside = this.alongside.filter((a) => !which(a));
+    yield picked.length === 1 ? picked[0]! : this.context.df.Task.all(picked);
+    const failed = picked.find((t) => t.isFaulted);
+    if (failed) throw asError(failed.result);
   }
 
   /**
@@ -248,9 +261,9 @@ export class Flow {
    * failure. The task alongside is finished before anything after this wait, so record saves land in order.
    */
   private *wait(task: Task, cancellable: boolean): Flowing<void> {
-    const alongside = this.alongside;
-    this.alongside = undefined;
-    const waited = alongside ? this.context.df.Task.all([alongside, task]) : task;
+    const alongside = this.alongside.map((a) => a.task);
+    this.alongside = [];
+    const waited = alongside.length > 0 ? this.context.df.Task.all([...alongside, task]) : task;
     try {
       if (cancellable && this.cancellable) {
         yield this.context.df.Task.any([waited, this.cancel]);
@@ -259,9 +272,11 @@ export class Flow {
         yield waited;
       }
     } finally {
-      if (alongside && !ended(alongside)) yield alongside;
+      const unfinished = alongside.filter((t) => !ended(t));
+      if (unfinished.length > 0) yield unfinished.length === 1 ? unfinished[0]! : this.context.df.Task.all(unfinished);
     }
-    if (alongside?.isFaulted) throw asError(alongside.result);
+    const failed = alongside.find((t) => t.isFaulted);
+    if (failed) throw asError(failed.result);
     if (task.isFaulted) throw asError(task.result);
   }
 }

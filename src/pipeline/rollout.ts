@@ -23,7 +23,7 @@ import type { OsType } from '../azure/virtualMachines.ts';
 import type { RolloutPath } from '../runs/progress.ts';
 import type { RolloutTarget } from '../template/spec.ts';
 import { breachesHealthThreshold } from './batches.ts';
-import { BakeCanceled, Flow, StepFailed, type Flowing } from './flow.ts';
+import { BakeCanceled, Flow, StepFailed, transientRetry, type Flowing } from './flow.ts';
 import { nextPollDelay, type PollBounds } from './polling.ts';
 import { chooseRolloutPath, PATH_LOG } from './rollout-path.ts';
 import { platformUpgradeWatchdogMs, WATCHDOG_MS } from './watchdogs.ts';
@@ -57,9 +57,18 @@ const sameImage = (a: ScaleSetImage, b: ScaleSetImage) => imageLabel(a).toLowerC
 
 export function* rolloutScaleSet(context: OrchestrationContext): Flowing<RolloutOutput> {
   const input = context.df.getInput() as RolloutInput;
+  const flow = new Flow(context, input.poll);
+  try {
+    return yield* rollOut(input, flow);
+  } finally {
+    // Progress saved alongside the last call lands before the rollout's answer.
+    yield* flow.flush();
+  }
+}
+
+function* rollOut(input: RolloutInput, flow: Flow): Flowing<RolloutOutput> {
   const { target, imageVersionId } = input;
   const { scaleSetId, scaleSetName } = target;
-  const flow = new Flow(context, input.poll);
   const newImage: ScaleSetImage = { id: imageVersionId };
 
   const read = yield* flow.call<ReadScaleSetOutput>(Activity.readScaleSet, { scaleSetId });
@@ -85,7 +94,8 @@ export function* rolloutScaleSet(context: OrchestrationContext): Flowing<Rollout
 
   const report = function* (status: ScaleSetProgress['status'], message?: string): Flowing<void> {
     const progress: ScaleSetProgress = { kind: 'scaleSet', scaleSetId, status, updated: healthy, total: members.length, batch, batches, path, ...(message ? { message } : {}) };
-    yield* flow.call(Activity.saveRunProgress, { runId: input.runId, key: `scaleset-${input.index}`, progress }, { cancellable: false });
+    // Sent with the next call (or before the next wait or the answer): no round trip of its own; saves land in order.
+    yield* flow.startAlongside(flow.context.df.callActivityWithRetry(Activity.saveRunProgress, transientRetry(), { runId: input.runId, key: `scaleset-${input.index}`, progress }));
   };
   const output = (status: RolloutOutput['status'], message?: string): RolloutOutput => ({
     scaleSetId, status, updated: healthy, total: members.length, path,

@@ -129,12 +129,19 @@ export class RunStore {
    */
   async appendLogAt(id: string, step: string, bytes: Buffer, position: number): Promise<number | undefined> {
     const blob = this.logBlob(id, step);
-    await blob.createIfNotExists({ blobHTTPHeaders: { blobContentType: 'text/plain; charset=utf-8' } });
+    const create = () => blob.createIfNotExists({ blobHTTPHeaders: { blobContentType: 'text/plain; charset=utf-8' } });
+    // A log already `position` > 0 bytes long exists: no create round trip (a missing one is still created below).
+    if (position === 0) await create();
     let at = position;
     for (let offset = 0; offset < bytes.length; offset += MAX_APPEND_BYTES) {
       const chunk = bytes.subarray(offset, offset + MAX_APPEND_BYTES);
+      const append = () => blob.appendBlock(chunk, chunk.length, { conditions: { appendPosition: at } });
       try {
-        await blob.appendBlock(chunk, chunk.length, { conditions: { appendPosition: at } });
+        await append().catch(async (error: unknown) => {
+          if (offset > 0 || position === 0 || !isNotFound(error)) throw error;
+          await create();
+          await append();
+        });
       } catch (error) {
         if ((error as { statusCode?: number }).statusCode === 412 && offset === 0) return undefined;
         throw error;

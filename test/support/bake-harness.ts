@@ -10,6 +10,7 @@ import * as df from 'durable-functions';
 import { expect } from 'vitest';
 import { SkippableClock } from '../../local/host/clock.ts';
 import { startLocalHost, type LocalHost } from '../../local/host/index.ts';
+import { enqueueOnImageLocks } from '../../src/api/bakes.ts';
 import type { BakeInput } from '../../src/pipeline/contracts.ts';
 import type { RunRecord } from '../../src/runs/record.ts';
 import { parseTemplate } from '../../src/template/index.ts';
@@ -24,6 +25,8 @@ export interface BakeHarness {
   client: df.DurableClient;
   spec: BakeSpec;
   start(overrides?: Partial<BakeSpec>, extra?: Partial<BakeInput>): Promise<string>;
+  /** Accepts a bake as the API does (its place on the image locks, src/api/bakes.ts) without starting it yet. */
+  accept(overrides?: Partial<BakeSpec>): Promise<{ runId: string; start(): Promise<string> }>;
   waitFor(id: string, done: (s: df.DurableOrchestrationStatus) => boolean, timeoutMs?: number): Promise<df.DurableOrchestrationStatus>;
   finished(id: string): Promise<RunRecord>;
   close(): Promise<void>;
@@ -62,6 +65,18 @@ export async function startBakeHarness(runPrefix: string): Promise<BakeHarness> 
       const input: BakeInput = { runId, templateName: 'ubuntu-web', trigger: 'http', spec: { ...spec, ...overrides }, ...extra };
       await client.startNew('bake', { instanceId: runId, input });
       return runId;
+    },
+    async accept(overrides = {}) {
+      const runId = `${runPrefix}-20261125T130000Z-${String(++runs).padStart(4, '0')}`;
+      const input: BakeInput = { runId, templateName: 'ubuntu-web', trigger: 'http', spec: { ...spec, ...overrides } };
+      await enqueueOnImageLocks(client, runId, input.spec, new Date(clock.now()));
+      return {
+        runId,
+        async start() {
+          await client.startNew('bake', { instanceId: runId, input });
+          return runId;
+        },
+      };
     },
     waitFor,
     async finished(id) {

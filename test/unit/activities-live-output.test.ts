@@ -7,7 +7,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type Azurite } from '../../local/azurite.ts';
 import type { AzureClients } from '../../src/azure/clients.ts';
-import { RUN_COMMAND_OUTPUT_CONTAINER } from '../../src/azure/runCommandBlobs.ts';
+import { deleteRunCommandBlobs, RUN_COMMAND_OUTPUT_CONTAINER } from '../../src/azure/runCommandBlobs.ts';
 import type { RunCommandRef } from '../../src/activities/customize.ts';
 import type { ActivityEnvironment } from '../../src/activities/environment.ts';
 import { followOutput, releasable, startLiveOutput } from '../../src/activities/live-output.ts';
@@ -139,5 +139,25 @@ describe('releasable', () => {
     expect(releasable(Buffer.from('a\nBEGIN\n'), ['BEGIN\nx'])).toBe(2);
     expect(releasable(Buffer.from('a\nkey: BEG'), ['BEGIN\nx'])).toBe(2);
     expect(releasable(Buffer.from('a\nBEGIN\nx\n'), ['BEGIN\nx'])).toBe(10);
+  });
+});
+
+describe('run command output blobs', () => {
+  it('are deleted by name for one run command (others stay), and deleting them again is harmless', async () => {
+    const container = blobs.getContainerClient(RUN_COMMAND_OUTPUT_CONTAINER);
+    const runId = `blobs-20261206T100000Z-${String(++counter).padStart(4, '0')}`;
+    for (const blob of ['kiln-customize-0.stdout', 'kiln-customize-0.stderr', 'kiln-customize-1.stdout']) {
+      await container.getAppendBlobClient(`${runId}/${blob}`).createIfNotExists();
+    }
+    const left = async () => {
+      const names: string[] = [];
+      for await (const item of container.listBlobsFlat({ prefix: `${runId}/` })) names.push(item.name.slice(runId.length + 1));
+      return names;
+    };
+    await deleteRunCommandBlobs({ blobs } as AzureClients, runId, 'kiln-customize-0');
+    expect(await left()).toEqual(['kiln-customize-1.stdout']);
+    await deleteRunCommandBlobs({ blobs } as AzureClients, runId, 'kiln-customize-0');
+    await deleteRunCommandBlobs({ blobs } as AzureClients, runId);
+    expect(await left()).toEqual([]);
   });
 });

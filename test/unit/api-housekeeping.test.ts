@@ -28,7 +28,7 @@ function record(id: string, createdAt: string, spec: RunRecord['spec']): RunReco
 /** Instances by id (missing = 404); `broken` ids fail to read with a 500. */
 function fakes(records: RunRecord[], instances: Record<string, string>, broken: string[] = []) {
   const saved = new Map(records.map((r) => [r.id, r]));
-  const calls = { terminated: [] as string[], signals: [] as string[] };
+  const calls = { terminated: [] as string[], started: [] as { name: string; instanceId: string; input: { runId: string; keys: string[] } }[] };
   const client = {
     async getStatus(id: string) {
       if (broken.includes(id)) throw new Error('DurableClient error: Durable Functions extension replied with HTTP 500 response.');
@@ -39,8 +39,9 @@ function fakes(records: RunRecord[], instances: Record<string, string>, broken: 
     async terminate(id: string) {
       calls.terminated.push(id);
     },
-    async signalEntity(entity: { name: string; key: string }, operation: string, input: { runId: string }) {
-      calls.signals.push(`${entity.name}/${entity.key} ${operation} ${input.runId}`);
+    async startNew(name: string, options: { instanceId: string; input: { runId: string; keys: string[] } }) {
+      calls.started.push({ name, ...options });
+      instances[options.instanceId] = 'Pending';
     },
   } as unknown as DurableClient;
   const runs = {
@@ -77,13 +78,25 @@ describe('closeAbandonedRuns', () => {
     expect(result.failed).toEqual([expect.stringMatching(new RegExp(`^${broken}: .*HTTP 500`))]);
     expect(calls.terminated.sort()).toEqual([`${terminated}:replicate:0`, `${terminated}:rollout:0`]);
     const image = spec!.distributions.find((d) => d.type === 'SharedImage')!;
-    expect(calls.signals).toContain(`bakeLock/${lockKey(image.type === 'SharedImage' ? image.galleryImageId : '')} release ${terminated}`);
-    expect(calls.signals.every((s) => !s.endsWith(running) && !s.endsWith(young))).toBe(true);
+    // Released by an orchestration, whose release answers with the next waiter to wake (a signal would not).
+    const key = lockKey(image.type === 'SharedImage' ? image.galleryImageId : '');
+    expect(calls.started.filter((s) => s.input.runId === terminated)).toEqual([
+      { name: 'releaseBakeLocks', instanceId: `${terminated}:release-locks`, input: { runId: terminated, keys: [key] } },
+    ]);
+    expect(calls.started.map((s) => s.input.runId).sort()).toEqual([orphan, terminated].sort());
     expect(saved.get(terminated)).toMatchObject({
       status: 'Failed', endedAt: NOW.toISOString(), error: { code: 'Terminated', step: 'replicate' },
       steps: [{ name: 'replicate', status: 'Failed' }, { name: 'rollout', status: 'Skipped' }],
     });
     expect(saved.get(orphan)?.error?.message).toContain('no instance');
     for (const id of [running, young, broken]) expect(saved.get(id)?.status).toBe('Running');
+  });
+
+  it('starts the release of a run\'s locks once, even when a sweep that died midway runs again', async () => {
+    const spec = await specOf();
+    const id = 'ubuntu-web-20261206T110000Z-ffff';
+    const { deps, calls } = fakes([record(id, '2026-12-06T10:00:00Z', spec)], { [id]: 'Terminated', [`${id}:release-locks`]: 'Completed' });
+    await closeAbandonedRuns(deps, NOW);
+    expect(calls.started).toEqual([]);
   });
 });

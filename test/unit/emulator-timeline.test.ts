@@ -84,6 +84,21 @@ describe('operation timeline', () => {
     engine.note({ operation: 'guest.powerOff', resourceId: '/r/guest', status: 'Succeeded', startedAt: since + 1, dueAt: since + 2, settledAt: since + 2 });
     expect(engine.timeline(since).map((e) => e.operation)).toEqual(['running', 'guest.powerOff']);
   });
+
+  it('puts work that ended (an async Run Command\'s script) on the timeline once a request saw it end', async () => {
+    const engine = await newEngine();
+    const since = Date.now();
+    engine.noteUntilSeen('/VM/runCommands/a', { operation: 'guest.script', resourceId: '/vm/guest', status: 'Succeeded', startedAt: since, dueAt: since + 1 });
+    expect(engine.timeline(since)).toEqual([]);
+    await sleep(5);
+    engine.seen('/vm/runcommands/a');
+    const [script] = engine.timeline(since);
+    expect(script).toMatchObject({ operation: 'guest.script', startedAt: since, dueAt: since + 1 });
+    expect(script!.settledAt!).toBeGreaterThanOrEqual(since + 5);
+    // Seen again: still one entry, first sighting kept.
+    engine.seen('/vm/runcommands/a');
+    expect(engine.timeline(since)).toEqual([script]);
+  });
 });
 
 const entry = (operation: string, startedAt: number, dueAt: number, settledAt: number, resourceId = `/${operation}`): TimelineEntry => ({
@@ -128,6 +143,19 @@ describe('critical path', () => {
     const path = criticalPath(timeline, 0, 200);
     expect(path.chain.map((e) => e.operation)).toEqual(['virtualMachines.runCommand', 'guest.shutdown']);
     expect(path.chainMs).toBe(150);
+  });
+
+  it('lets an async Run Command\'s script follow it when it began after the PUT ended but before a poll saw that', () => {
+    const vm = '/subscriptions/s/resourceGroups/g/providers/Microsoft.Compute/virtualMachines/v';
+    const timeline = [
+      entry('virtualMachines.createOrUpdate', 0, 100, 120, vm),
+      entry('virtualMachineRunCommands.createOrUpdate', 150, 200, 260, `${vm}/runCommands/c`),
+      entry('guest.script', 210, 400, 420, `${vm}/guest`),
+    ];
+    const path = criticalPath(timeline, 0, 500);
+    expect(path.chain.map((e) => e.operation)).toEqual(['virtualMachines.createOrUpdate', 'virtualMachineRunCommands.createOrUpdate', 'guest.script']);
+    // The script counts from the command's end: 100 + 50 + 190.
+    expect(path.chainMs).toBe(340);
   });
 
   it('is zero for an empty window', () => {

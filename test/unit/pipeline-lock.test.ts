@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { acquire, lockKey, release, type BakeLockState } from '../../src/pipeline/bake-lock.ts';
+import { acquire, enqueue, lockKey, release, UNASKED_GRACE_MS, type BakeLockState } from '../../src/pipeline/bake-lock.ts';
 
 const t = (minute: number) => new Date(Date.UTC(2026, 10, 25, 13, minute)).toISOString();
 const ask = (state: BakeLockState, runId: string, minute: number, leaseMinutes = 60) =>
@@ -25,7 +25,8 @@ describe('bake lock', () => {
     const late = ask(state, 'run-c', 3);
     expect(late.result.granted).toBe(false);
     const first = ask(late.state, 'run-b', 3);
-    expect(first.result).toEqual({ granted: true, holder: 'run-b' });
+    // run-a held the lock meanwhile: run-b is told to plan its version again.
+    expect(first.result).toEqual({ granted: true, holder: 'run-b', behind: true });
     expect(first.state.queue.map((w) => w.runId)).toEqual(['run-c']);
   });
 
@@ -67,5 +68,46 @@ describe('bake lock', () => {
     state = askArrived(state, 'run-early', 2, 1).state;
     expect(state.queue.map((w) => w.runId)).toEqual(['run-early', 'run-late']);
     expect(release(state, { runId: 'run-a' }).result).toEqual({ next: 'run-early' });
+  });
+
+  it('grants only the head of the queue taken at acceptance, whoever asks first', () => {
+    let state: BakeLockState = { queue: [] };
+    for (const [runId, minute] of [['run-a', 0], ['run-b', 0], ['run-c', 0]] as const) state = enqueue(state, { runId, now: t(minute) });
+    // Accepting again keeps the place.
+    expect(enqueue(state, { runId: 'run-a', now: t(1) })).toBe(state);
+    // A bake accepted earlier whose signal lands later still goes before those accepted after it.
+    expect(enqueue(enqueue({ queue: [] }, { runId: 'run-late', now: t(2) }), { runId: 'run-early', now: t(1) }).queue.map((w) => w.runId)).toEqual(['run-early', 'run-late']);
+    const c = ask(state, 'run-c', 1);
+    expect(c.result).toEqual({ granted: false, holder: 'run-a' });
+    const b = ask(c.state, 'run-b', 1);
+    expect(b.result.granted).toBe(false);
+    expect(b.state.queue.map((w) => w.runId)).toEqual(['run-a', 'run-b', 'run-c']);
+    const a = ask(b.state, 'run-a', 2);
+    // First in line, nobody held the lock since it was accepted: its planned version stands.
+    expect(a.result).toEqual({ granted: true, holder: 'run-a' });
+    const next = release(a.state, { runId: 'run-a' });
+    expect(next.result).toEqual({ next: 'run-b' });
+    // Granted after another bake held the lock: plan the version again.
+    expect(ask(next.state, 'run-b', 3).result).toEqual({ granted: true, holder: 'run-b', behind: true });
+  });
+
+  it('a run that leaves from the head before asking wakes the next; one leaving from further back wakes nobody', () => {
+    let state: BakeLockState = { queue: [] };
+    for (const runId of ['run-a', 'run-b', 'run-c']) state = enqueue(state, { runId, now: t(0) });
+    const middle = release(state, { runId: 'run-b' });
+    expect(middle.result).toEqual({});
+    const head = release(middle.state, { runId: 'run-a' });
+    expect(head.result).toEqual({ next: 'run-c' });
+    // Nobody held the lock: run-c's version stands.
+    expect(ask(head.state, 'run-c', 1).result).toEqual({ granted: true, holder: 'run-c' });
+  });
+
+  it('keeps a place taken at acceptance past the waiters\' staleness, and drops it after UNASKED_GRACE_MS', () => {
+    const state = enqueue(enqueue({ queue: [] }, { runId: 'run-a', now: t(0) }), { runId: 'run-b', now: t(0) });
+    // 10 minutes: stale for a waiter (5), not for a bake still planning.
+    expect(ask(state, 'run-b', 10).result).toEqual({ granted: false, holder: 'run-a' });
+    const late = ask(state, 'run-b', UNASKED_GRACE_MS / 60_000 + 1);
+    expect(late.result.granted).toBe(true);
+    expect(late.state.queue).toEqual([]);
   });
 });

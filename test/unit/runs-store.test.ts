@@ -68,6 +68,18 @@ describe('RunStore', () => {
     await expect(runs.appendLog(id, '../x', 'no')).rejects.toThrow(/expected a step name of lower-case letters, digits and dashes, found "..\/x"/);
   });
 
+  it('appends at a position once: creates the log at 0, appends after it, refuses a stale position and a log that is not there', async () => {
+    const id = 'web-20261125T130000Z-0009';
+    expect(await runs.appendLogAt(id, 'customize', Buffer.from('one\n'), 0)).toBe(4);
+    expect(await runs.appendLogAt(id, 'customize', Buffer.from('two\n'), 4)).toBe(8);
+    // Written there already (an earlier attempt): not again.
+    expect(await runs.appendLogAt(id, 'customize', Buffer.from('two\n'), 4)).toBeUndefined();
+    expect((await runs.readLog(id, 'customize')).toString()).toBe('one\ntwo\n');
+    // A log the caller thought 4 bytes long but that does not exist: made, and the position refused.
+    expect(await runs.appendLogAt(id, 'validate', Buffer.from('x\n'), 4)).toBeUndefined();
+    expect(await runs.logLength(id, 'validate')).toBe(0);
+  });
+
   it('lists records newest first, filtered by status, a page at a time', async () => {
     await runs.put(record('app-20261125T120000Z-0001', 'Failed', '2026-11-25T12:00:00.000Z'));
     await runs.put(record('app-20261125T140000Z-0001', 'Failed', '2026-11-25T14:00:00.000Z'));

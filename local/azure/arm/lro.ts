@@ -132,6 +132,8 @@ export class OperationEngine {
   readonly #activeIds = new Set<string>();
   /** Work on the timeline that is no operation (a guest's detached processes); in memory only. */
   readonly #noted: TimelineEntry[] = [];
+  /** Work that ended but that no request has seen end yet, by key (see noteUntilSeen). */
+  readonly #unseen = new Map<string, TimelineEntry>();
 
   constructor(store: ArmStore, options: { patienceMs?: number } = {}) {
     this.#store = store;
@@ -240,6 +242,22 @@ export class OperationEngine {
   /** Adds work that is no operation to the timeline, e.g. what a guest ran detached until it powered itself off. */
   note(entry: TimelineEntry): void {
     this.#noted.push(entry);
+  }
+
+  /**
+   * Work that is no operation and ended at `dueAt` (an asyncExecution Run Command's script, which runs after its PUT
+   * ended): it joins the timeline when `seen(key)` says a request saw it end, which is its settledAt.
+   */
+  noteUntilSeen(key: string, entry: Omit<TimelineEntry, 'settledAt'>): void {
+    this.#unseen.set(key.toLowerCase(), entry);
+  }
+
+  /** A request saw the work noted under `key` end (first time only). */
+  seen(key: string): void {
+    const entry = this.#unseen.get(key.toLowerCase());
+    if (!entry) return;
+    this.#unseen.delete(key.toLowerCase());
+    this.#noted.push({ ...entry, settledAt: Math.max(Date.now(), entry.dueAt ?? 0) });
   }
 
   #active(): Operation[] {

@@ -293,8 +293,12 @@ function startRun(ctx: HandlerContext, pendingEnv: PendingParameters, args: Json
   if (!asyncExecution) ctx.ops.hold(op.id);
   launch(ctx, op, vm, String(args.script), env, timeoutSec, blobs.onOutput, async (result) => {
     const finished = await viewFrom(result, view.startTime!, blobs);
-    // With asyncExecution the operation ended when the script started; the run itself still reports.
-    if (asyncExecution) applyReport(ctx, rc.id, finished);
+    // With asyncExecution the operation ended when the script started; the run itself still reports, and its
+    // run time is real work on the timeline (the caller waits for it), seen when a GET returns the end.
+    if (asyncExecution) {
+      ctx.ops.noteUntilSeen(rc.id, { operation: 'guest.script', resourceId: `${vm.id}/guest`, status: finished.executionState === 'Succeeded' ? 'Succeeded' : 'Failed', startedAt: Date.parse(view.startTime!), dueAt: Date.parse(finished.endTime ?? new Date().toISOString()) });
+      applyReport(ctx, rc.id, finished);
+    }
     else ctx.ops.resolveExternal(op.id, [stepAfter(ctx, 'runCommandManagedReport', { kind: EFFECT_REPORT, args: { id: rc.id, view: finished as unknown as Json } })]);
   }, (runId) => {
     const fresh = ctx.resources.find(rc.id);
@@ -452,7 +456,9 @@ export function runCommandOnVirtualMachine(ctx: HandlerContext, req: ArmRequest)
 
 export function getRunCommand(ctx: HandlerContext, req: ArmRequest): ArmResponse {
   const rc = ctx.resources.requireChild(req.params.sub!, req.params.rg!, rcId(req.params), `run command '${req.params.name}'`);
-  return { status: 200, body: presentRc(rc, (req.query.get('$expand') ?? '').toLowerCase() === 'instanceview') };
+  const expand = (req.query.get('$expand') ?? '').toLowerCase() === 'instanceview';
+  if (expand && !['Pending', 'Running'].includes((rc.state.view as RunView | undefined)?.executionState ?? 'Pending')) ctx.ops.seen(rc.id);
+  return { status: 200, body: presentRc(rc, expand) };
 }
 
 export function listRunCommands(ctx: HandlerContext, req: ArmRequest): ArmResponse {
