@@ -24,12 +24,17 @@ export type VhdExportState = {
 /** How long the disk's read SAS lives: a 30 GB copy inside one region takes minutes; replication is not involved. */
 const SAS_SECONDS = 4 * 3600;
 
-/** The target blob, and for a target in Kiln's own account its container (created if missing). */
+/**
+ * The target blob, and for a target in Kiln's own account its container (created if missing). Kiln's account is
+ * its endpoint, or its name on the public blob endpoint (`https://{account}.blob.core.windows.net/`, as a Packer
+ * storage_account converts), so that name reaches Kiln's storage wherever it runs (Azurite on the local default).
+ */
 function targetBlob(clients: AzureClients, uri: string): { blob: BlobClient; ownContainer?: string } {
-  const base = clients.blobs.url.replace(/\/+$/, '');
-  if (uri.startsWith(`${base}/`)) {
+  const bases = [clients.blobs.url.replace(/\/+$/, ''), `https://${clients.blobs.accountName}.blob.core.windows.net`];
+  const base = bases.find((b) => uri.startsWith(`${b}/`));
+  if (base) {
     const [container, ...rest] = uri.slice(base.length + 1).split('?')[0]!.split('/');
-    return { blob: clients.blobs.getContainerClient(container!).getBlobClient(rest.join('/')), ownContainer: container! };
+    return { blob: clients.blobs.getContainerClient(container!).getBlobClient(decodeURIComponent(rest.join('/'))), ownContainer: container! };
   }
   // A URI outside Kiln's account carries its own SAS.
   return { blob: new BlobClient(uri) };

@@ -55,14 +55,10 @@ const REFUSED_FIELDS: Record<string, string> = {
   encrypt_disk: 'Kiln builds standard-security VMs',
   community_gallery_image_id: 'community gallery sources are not supported; use a gallery in your subscription',
   direct_shared_gallery_image_id: 'direct shared gallery sources are not supported; use a gallery in your subscription',
-  capture_container_name: 'VHD capture to a container is not supported; use managed_image_* or shared_image_gallery_destination',
-  capture_name_prefix: 'VHD capture to a container is not supported; use managed_image_* or shared_image_gallery_destination',
   os_disk_size: 'write os_disk_size_gb',
   dynamic: 'dynamic blocks are not expanded by Kiln; write the blocks out',
   disk_encryption_set_id: 'the build VM\'s disk is not encrypted with a customer-managed key by Kiln',
   custom_script: 'a Custom Script extension at VM creation is not used; put the script in a provisioner',
-  resource_group_name: 'VHD capture into a storage account is not supported; use managed_image_* or shared_image_gallery_destination',
-  storage_account: 'VHD capture into a storage account is not supported; use managed_image_* or shared_image_gallery_destination',
 };
 
 const MAPPED_FIELDS = new Set([
@@ -72,8 +68,11 @@ const MAPPED_FIELDS = new Set([
   'shared_image_gallery_replica_count', 'shared_gallery_image_version_exclude_from_latest',
   'location', 'vm_size', 'os_disk_size_gb', 'virtual_network_name', 'virtual_network_subnet_name',
   'virtual_network_resource_group_name', 'build_resource_group_name', 'azure_tags', 'user_assigned_managed_identities',
-  'subscription_id', 'name',
+  'subscription_id', 'name', 'storage_account', 'resource_group_name', 'capture_container_name', 'capture_name_prefix',
 ]);
+
+/** Packer's own rule for a capture container (a storage container name). */
+const CAPTURE_CONTAINER = /^[a-z0-9](?!.*--)[a-z0-9-]{2,62}$/;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -109,7 +108,7 @@ function isSubscriptionId(value: string): boolean {
 }
 
 /** Maps the one azure-arm builder; notes say what each field became. `subscriptionId` fills ids Packer leaves implicit. */
-export function mapAzureArm(blocks: PackerBlock[], given: { subscriptionId?: string; location?: string }, notes: ConversionNote[]): MappedBuilder {
+export function mapAzureArm(blocks: PackerBlock[], given: { subscriptionId?: string; location?: string; now: Date }, notes: ConversionNote[]): MappedBuilder {
   const subscriptionId = given.subscriptionId;
   const others = blocks.filter((b) => b.type !== 'azure-arm');
   for (const other of others) {
@@ -204,7 +203,12 @@ export function mapAzureArm(blocks: PackerBlock[], given: { subscriptionId?: str
     note('mapped', 'shared_image_gallery_destination', `distribute SharedImage ${image}${version ? ` version ${version}` : ''} to ${targets.map((t) => t.name).join(', ')}`);
     if (destination.target_region !== undefined) note('ignored', 'target_region', 'write replication_regions; per-region target_region blocks are not read');
   }
-  if (distribute.length === 0) refuse('MissingField', b.at, 'azure-arm needs an output: managed_image_name + managed_image_resource_group_name, or shared_image_gallery_destination');
+  const vhd = vhdDistribution(b, given.now);
+  if (vhd) {
+    distribute.push(vhd.distribution);
+    note('mapped', 'storage_account', vhd.message);
+  }
+  if (distribute.length === 0) refuse('MissingField', b.at, 'azure-arm needs an output: managed_image_name + managed_image_resource_group_name, shared_image_gallery_destination, or storage_account + capture_container_name (VHD)');
 
   // ---- build VM ----
   const vmProfile: Record<string, unknown> = {};
@@ -234,4 +238,35 @@ export function mapAzureArm(blocks: PackerBlock[], given: { subscriptionId?: str
     note('mapped', 'azure_tags', 'the template\'s tags (on the image)');
   }
   return { location, ...(isObject(tags) ? { tags: Object.fromEntries(Object.entries(tags).map(([k, v]) => [k, String(v)])) } : {}), properties };
+}
+
+/** Compact UTC time to the millisecond, e.g. 20260304T050607000Z: a blob name part that sorts by time. */
+function compactTime(now: Date): string {
+  return now.toISOString().replace(/[-:.]/g, '');
+}
+
+/**
+ * Packer's VHD output (plugin 2.x: the OS disk copied through disk access into
+ * `{account blob endpoint}{capture_container_name}/{capture_name_prefix}{temp OS disk name}.vhd`) as a Kiln VHD
+ * distribution at the same place. Packer's temp disk name is random; Kiln's is the conversion time.
+ */
+function vhdDistribution(b: PackerBlock, now: Date): { distribution: Record<string, unknown>; message: string } | undefined {
+  const account = text(b, 'storage_account');
+  const group = text(b, 'resource_group_name');
+  const container = text(b, 'capture_container_name');
+  const prefix = text(b, 'capture_name_prefix') ?? '';
+  if (!account && !group && !container && !text(b, 'capture_name_prefix')) return undefined;
+  if (!account) refuse('MissingField', b.fieldAt(group ? 'resource_group_name' : container ? 'capture_container_name' : 'capture_name_prefix'), 'a VHD output needs storage_account (with resource_group_name, its resource group)');
+  if (!group) refuse('MissingField', b.fieldAt('storage_account'), 'storage_account and resource_group_name go together: resource_group_name is the storage account\'s resource group');
+  if (!/^[a-z0-9]{3,24}$/.test(account)) refuse('InvalidField', b.fieldAt('storage_account'), `storage_account must be a storage account name (3-24 lowercase letters and digits), found ${JSON.stringify(account)}`);
+  if (!container) refuse('MissingField', b.fieldAt('storage_account'), 'a VHD output needs capture_container_name, the container the VHD is copied into');
+  if (!CAPTURE_CONTAINER.test(container) || container.endsWith('-')) refuse('InvalidField', b.fieldAt('capture_container_name'), `capture_container_name must match ^[a-z0-9][a-z0-9-]{2,62}$ without "--" or a trailing "-", found ${JSON.stringify(container)}`);
+  const blob = `${prefix}pkros${compactTime(now)}.vhd`;
+  const uri = `https://${account}.blob.core.windows.net/${container}/${encodeURI(blob)}`;
+  return {
+    distribution: { type: 'VHD', uri, runOutputName: `${prefix || 'packer'}-vhd`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64) },
+    message: `distribute VHD ${uri} (Packer's blob name with the conversion time, ${compactTime(now)}, in place of its random temp disk name: `
+      + 'fixed for this bake, so its retries write the same blob, and new for every bake; '
+      + `Kiln writes it as its managed identity when ${account} is Kiln's own storage account — Azurite's devstoreaccount1 on the local default — and needs the uri to carry a SAS otherwise)`,
+  };
 }

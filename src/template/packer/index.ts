@@ -94,7 +94,7 @@ export async function convertPacker(input: PackerInput, options: PackerOptions):
     } else {
       packer = await readHclTemplate(input.files, { ...common, varFiles: input.varFiles ?? [] });
     }
-    const builder = mapAzureArm(packer.builders, { ...(options.subscriptionId ? { subscriptionId: options.subscriptionId } : {}), ...(options.location ? { location: options.location } : {}) }, notes);
+    const builder = mapAzureArm(packer.builders, { now: common.now, ...(options.subscriptionId ? { subscriptionId: options.subscriptionId } : {}), ...(options.location ? { location: options.location } : {}) }, notes);
     // mapAzureArm accepted exactly one builder: the build the provisioners' only/except/override are read for.
     const provisioned = await mapProvisioners(provisionersFor(packer.provisioners, packer.builders[0]!, notes), options.localFiles, notes);
     for (const post of packer.postProcessors) {
