@@ -32,6 +32,7 @@ import { localAzureSettings } from '../../local/default.ts';
 import { openRunStore } from '../../src/runs/store.ts';
 import { parseTemplate } from '../../src/template/index.ts';
 import type { BakeSpec } from '../../src/template/spec.ts';
+import { readVhdFooter } from '../support/vhd.ts';
 
 const NOW = '2026-11-25T13:19:00.000Z';
 /** The step time the bake would give each script here (its Run Command's timeoutInSeconds: 3600). */
@@ -465,10 +466,7 @@ describe('a VHD output', () => {
     if (dist.type !== 'VHD') throw new Error('expected a VHD distribution');
     const [container, ...name] = new URL(dist.uri).pathname.split('/').filter(Boolean).slice(1);
     const vhd = await clients.blobs.getContainerClient(container!).getBlobClient(name.join('/')).downloadToBuffer();
-    const footer = vhd.subarray(vhd.length - 512);
-    expect(footer.subarray(0, 8).toString('ascii')).toBe('conectix');
-    expect(footer.readUInt32BE(60)).toBe(2); // fixed disk
-    expect(Number(footer.readBigUInt64BE(48))).toBe(vhd.length - 512);
+    expect(readVhdFooter(vhd)).toEqual({ cookie: 'conectix', diskType: 2, currentSize: vhd.length - 512 });
     expect((vhd.length - 512) % (1024 * 1024)).toBe(0);
     // The payload is the disk's files: the customizer's page is in it.
     expect(vhd.includes(Buffer.from('Served by a Kiln image'))).toBe(true);

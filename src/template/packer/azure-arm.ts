@@ -207,6 +207,7 @@ export function mapAzureArm(blocks: PackerBlock[], given: { subscriptionId?: str
   if (vhd) {
     distribute.push(vhd.distribution);
     note('mapped', 'storage_account', vhd.message);
+    note('ignored', 'resource_group_name', 'the storage account\'s resource group: Kiln reaches the account by its name');
   }
   if (distribute.length === 0) refuse('MissingField', b.at, 'azure-arm needs an output: managed_image_name + managed_image_resource_group_name, shared_image_gallery_destination, or storage_account + capture_container_name (VHD)');
 
@@ -265,8 +266,8 @@ function vhdDistribution(b: PackerBlock, now: Date): { distribution: Record<stri
   const uri = `https://${account}.blob.core.windows.net/${container}/${encodeURI(blob)}`;
   return {
     distribution: { type: 'VHD', uri, runOutputName: `${prefix || 'packer'}-vhd`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64) },
-    message: `distribute VHD ${uri} (Packer's blob name with the conversion time, ${compactTime(now)}, in place of its random temp disk name: `
-      + 'fixed for this bake, so its retries write the same blob, and new for every bake; '
-      + `Kiln writes it as its managed identity when ${account} is Kiln's own storage account — Azurite's devstoreaccount1 on the local default — and needs the uri to carry a SAS otherwise)`,
+    message: `distribute VHD ${uri}: Packer's container and prefix; the conversion time (${compactTime(now)}) stands for Packer's random temp disk name, `
+      + 'so the name is fixed for the bake (its retries write the same blob) and new for every bake. '
+      + `Kiln writes as its managed identity into its own storage account (Azurite's devstoreaccount1 on the local default); into another account only through a SAS in the uri`,
   };
 }
