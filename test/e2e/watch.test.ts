@@ -176,9 +176,12 @@ describe('dashboard', () => {
       const rowsAtEnd = await page.locator('.gantt g.bar').count();
       expect(rowsAtEnd).toBeGreaterThan(rowsAtGate);
       expect(await page.locator('.gantt g.bar.region').count()).toBe(2);
-      const log = await page.getByTestId('log').textContent();
-      // The page's log is the run's log: each piece once, in order.
+      // The page's log is the run's log: each piece once, in order. The log follows on its own poll (until the API
+      // says it is done), so it may reach the last lines a moment after the status shows Succeeded.
       const stored = (await env.client.getLogs(id)).logs.map((l) => `${l.step}${l.text}`).join('');
+      const pageLog = () => page.getByTestId('log').textContent();
+      await poll('the page log to reach the stored log', 30_000, async () => ((await pageLog()) === stored ? true : undefined), 200).catch(() => undefined);
+      const log = await pageLog();
       expect(log).toBe(stored);
       expect(log?.split('second line')).toHaveLength(2);
       expect(log).toContain('connecting with ***');
