@@ -21,6 +21,9 @@ export type VhdExportState = {
   { phase: 'grant'; grant: OperationHandle } | { phase: 'copy' }
 );
 
+/** Blob metadata naming the disk a copy came from (each bake's staging disk has its own id). */
+const SOURCE_DISK_METADATA = 'kilnsourcedisk';
+
 /** How long the disk's read SAS lives: a 30 GB copy inside one region takes minutes; replication is not involved. */
 const SAS_SECONDS = 4 * 3600;
 
@@ -47,14 +50,15 @@ export async function startVhdExport(
 ): Promise<VhdExportState | undefined> {
   const { blob, ownContainer } = targetBlob(clients, o.targetUri);
   if (ownContainer) await clients.blobs.getContainerClient(ownContainer).createIfNotExists();
+  const vm = await callAzure('read virtual machine', o.vmName, () => clients.compute.virtualMachines.get(o.resourceGroup, o.vmName));
+  const diskId = vm.storageProfile?.osDisk?.managedDisk?.id;
+  if (!diskId) throw permanentError(`VHD capture: VM ${vm.id ?? o.vmName} has no managed OS disk`, { code: 'NoManagedDisk', resourceId: vm.id });
   const existing = await blob.getProperties().catch((err: { statusCode?: number }) => {
     if (err.statusCode === 404) return undefined;
     throw err;
   });
-  if (existing?.copyStatus === 'success') return undefined;
-  const vm = await callAzure('read virtual machine', o.vmName, () => clients.compute.virtualMachines.get(o.resourceGroup, o.vmName));
-  const diskId = vm.storageProfile?.osDisk?.managedDisk?.id;
-  if (!diskId) throw permanentError(`VHD capture: VM ${vm.id ?? o.vmName} has no managed OS disk`, { code: 'NoManagedDisk', resourceId: vm.id });
+  // Done only if the complete copy is of this bake's disk: an earlier bake's VHD at a fixed uri is replaced, not kept.
+  if (existing?.copyStatus === 'success' && existing.metadata?.[SOURCE_DISK_METADATA] === diskId) return undefined;
   const disk = parseResourceId(diskId);
   const diskName = disk.segments.at(-1)![1];
   const grant = await startOperation(
@@ -76,7 +80,7 @@ export async function pollVhdExport(clients: AzureClients, state: VhdExportState
     const sas = (status.result as { accessSAS?: string } | undefined)?.accessSAS;
     if (!sas) throw permanentError(`VHD capture: grant access to ${state.diskId} returned no SAS`, { code: 'NoAccessUri', resourceId: state.diskId });
     // Only the copy's start is awaited; later looks read the blob's copy status.
-    await callAzure('start copy to', state.targetUri.split('?')[0]!, () => blob.beginCopyFromURL(sas));
+    await callAzure('start copy to', state.targetUri.split('?')[0]!, () => blob.beginCopyFromURL(sas, { metadata: { [SOURCE_DISK_METADATA]: state.diskId } }));
     const { grant: _grant, ...names } = state;
     return { done: false, state: { ...names, phase: 'copy' } };
   }

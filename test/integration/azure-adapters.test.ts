@@ -460,12 +460,20 @@ describe('a VHD output', () => {
     expect(await settle(beginDeprovision({ plan: p }))).toEqual({ state: 'Succeeded' });
     expect(await settle(beginDeallocate({ plan: p }))).toEqual({ state: 'Succeeded' });
     expect(await generalizeVm({ plan: p })).toEqual({ state: 'Succeeded' });
-    expect(await settle(beginCapture({ plan: p, spec, distribution: 0 }))).toEqual({ state: 'Succeeded' });
 
     const dist = p.distributions[0]!;
     if (dist.type !== 'VHD') throw new Error('expected a VHD distribution');
     const [container, ...name] = new URL(dist.uri).pathname.split('/').filter(Boolean).slice(1);
-    const vhd = await clients.blobs.getContainerClient(container!).getBlobClient(name.join('/')).downloadToBuffer();
+    const target = clients.blobs.getContainerClient(container!).getBlobClient(name.join('/'));
+    // An earlier bake's VHD at the same uri (a complete copy of another disk) is replaced, not taken for this one.
+    await clients.blobs.getContainerClient(container!).createIfNotExists();
+    const earlier = clients.blobs.getContainerClient(container!).getBlockBlobClient('earlier-bake.vhd');
+    await earlier.upload('an earlier bake', 15);
+    await (await target.beginCopyFromURL(earlier.url, { metadata: { kilnsourcedisk: '/subscriptions/x/disks/an-earlier-staging-disk' } })).pollUntilDone();
+    expect((await target.getProperties()).copyStatus).toBe('success');
+
+    expect(await settle(beginCapture({ plan: p, spec, distribution: 0 }))).toEqual({ state: 'Succeeded' });
+    const vhd = await target.downloadToBuffer();
     expect(readVhdFooter(vhd)).toEqual({ cookie: 'conectix', diskType: 2, currentSize: vhd.length - 512 });
     expect((vhd.length - 512) % (1024 * 1024)).toBe(0);
     // The payload is the disk's files: the customizer's page is in it.
