@@ -6,3 +6,6 @@ import './http.ts';
 import './blob.ts';
 import './timers.ts';
 import './notifications.ts';
+import { warmUp } from './warm-up.ts';
+
+warmUp();

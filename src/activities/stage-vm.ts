@@ -61,7 +61,17 @@ export function buildVmOptions(plan: BakePlan, spec: BakeSpec, subscriptionId: s
  */
 async function throwawayLogin(osType: BakePlan['osType']): Promise<BuildVmLogin> {
   if (osType === 'Windows') return { adminPassword: `Kn!${randomBytes(24).toString('base64url')}` };
-  return { sshPublicKey: await (unusableSshKey ??= makeUnusableSshKey()) };
+  return { sshPublicKey: await prepareUnusableSshKey() };
+}
+
+/** Starts (or joins) making the process's key; the app calls it when a worker starts, so no bake waits for it. */
+export function prepareUnusableSshKey(): Promise<string> {
+  unusableSshKey ??= makeUnusableSshKey();
+  // A failed key is made again by the next caller instead of failing every bake of this process.
+  unusableSshKey.catch(() => {
+    unusableSshKey = undefined;
+  });
+  return unusableSshKey;
 }
 
 /**
