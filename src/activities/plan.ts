@@ -9,7 +9,7 @@ import { latestPlatformImageVersion } from '../azure/marketplace.ts';
 import type { OsType } from '../azure/virtualMachines.ts';
 import type { BakeSpec } from '../template/spec.ts';
 import type { BakePlan, PlanBakeInput, PlanBakeOutput, PlannedDistribution } from './contracts.ts';
-import { rolloutNotes } from './rollout-preflight.ts';
+import { readRolloutTargets, rolloutNotes } from './rollout-preflight.ts';
 import { activityEnvironment } from './environment.ts';
 import { nextVersion, stagingNames } from './naming.ts';
 import { outcome } from './outcomes.ts';
@@ -87,11 +87,35 @@ export async function planBake(input: PlanBakeInput): Promise<PlanBakeOutput> {
   return outcome(() => makePlan(input));
 }
 
+/** Awaits every read at once and throws the first failure in list order, so the error a plan reports never depends on timing. */
+async function allInOrder<T extends readonly unknown[]>(reads: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(reads);
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
+/** A SharedImage distribution's target definition and its existing versions, read together. */
+async function readTarget(clients: AzureClients, dist: BakeSpec['distributions'][number]) {
+  if (dist.type !== 'SharedImage') return undefined;
+  const [definition, existing] = await Promise.allSettled([getImageDefinition(clients, dist.image.id), listVersionNames(clients, dist.image.id)]);
+  if (definition.status === 'rejected') throw definition.reason;
+  // A missing definition is the error to report, not the failed listing of its versions.
+  if (!definition.value) return { definition: undefined, existing: [] };
+  if (existing.status === 'rejected') throw existing.reason;
+  return { definition: definition.value, existing: existing.value };
+}
+
 async function makePlan({ runId, spec, now, reuseVersion }: PlanBakeInput): Promise<BakePlan> {
   const { clients, config } = activityEnvironment();
-  // Every problem Azure would meet later, listed at once, before anything is created.
-  const preflightNotes = await requirePreflight(clients, spec);
-  const facts = await sourceFacts(clients, spec);
+  // Independent reads go out at once; preflight's list of problems comes first when there are any (every problem
+  // Azure would meet later, before anything is created), then the plan's own reads in a fixed order.
+  const [preflightNotes, facts, targets, scaleSets] = await allInOrder<[string[], ImageFacts, Awaited<ReturnType<typeof readTarget>>[], Awaited<ReturnType<typeof readRolloutTargets>>]>([
+    requirePreflight(clients, spec),
+    sourceFacts(clients, spec),
+    Promise.all(spec.distributions.map((dist) => readTarget(clients, dist))),
+    readRolloutTargets(clients, spec.rollout),
+  ]);
   let osType = facts.osType;
   const security = [facts.security];
   let hyperVGeneration = facts.hyperVGeneration;
@@ -99,7 +123,7 @@ async function makePlan({ runId, spec, now, reuseVersion }: PlanBakeInput): Prom
   const distributions: PlannedDistribution[] = [];
   for (const [index, dist] of spec.distributions.entries()) {
     if (dist.type === 'SharedImage') {
-      const definition = await getImageDefinition(clients, dist.image.id);
+      const { definition, existing } = targets[index]!; // read above for every SharedImage distribution
       if (!definition) {
         throw permanentError(`distribution ${dist.runOutputName}: gallery image definition ${dist.image.id} does not exist`, {
           code: 'NotFound',
@@ -110,7 +134,6 @@ async function makePlan({ runId, spec, now, reuseVersion }: PlanBakeInput): Prom
       osType = definition.osType === 'Windows' ? 'Windows' : 'Linux';
       security.push(definitionConstraint(`properties.distribute[${index}].galleryImageId`, dist.image.image, definition.features, definition.hyperVGeneration ?? 'V1'));
       hyperVGeneration = definition.hyperVGeneration === 'V1' ? 'V1' : 'V2';
-      const existing = await listVersionNames(clients, dist.image.id);
       let version: string;
       try {
         version = reuseVersion ?? nextVersion(dist, existing, facts.sourceVersion);
@@ -178,7 +201,7 @@ async function makePlan({ runId, spec, now, reuseVersion }: PlanBakeInput): Prom
     ],
     poll: { minMs: config.pollMinMs, maxMs: config.pollMaxMs },
     ...(preflightNotes.length ? { preflightNotes } : {}),
-    rolloutNotes: await rolloutNotes(clients, spec.rollout, distributions.find((d) => d.type === 'SharedImage')?.imageVersionId),
+    rolloutNotes: rolloutNotes(scaleSets, distributions.find((d) => d.type === 'SharedImage')?.imageVersionId),
   };
 }
 

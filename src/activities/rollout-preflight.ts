@@ -3,23 +3,40 @@
  * for scale sets Kiln cannot gate well (no health source) or cannot read.
  */
 
+import type { VirtualMachineScaleSet } from '@azure/arm-compute';
 import type { AzureClients } from '../azure/clients.ts';
 import { KilnStepError } from '../azure/errors.ts';
 import { automaticOSUpgrade, getScaleSet, healthSource, modelImage, orchestrationMode, upgradeMode } from '../azure/scaleSets.ts';
 import { chooseRolloutPath, PATH_LOG } from '../pipeline/rollout-path.ts';
 import type { RolloutTarget } from '../template/spec.ts';
 
-export async function rolloutNotes(clients: AzureClients, targets: RolloutTarget[], imageVersionId: string | undefined): Promise<string[]> {
+/** A rollout target as plan read it: its scale set, or why Kiln may not read it. */
+export type RolloutTargetRead = { target: RolloutTarget; scaleSet: VirtualMachineScaleSet } | { target: RolloutTarget; unreadable: string };
+
+/** Reads every target's scale set at once; a transient failure is thrown (plan retries), a refusal becomes a warning. */
+export function readRolloutTargets(clients: AzureClients, targets: RolloutTarget[]): Promise<RolloutTargetRead[]> {
+  return Promise.all(
+    targets.map(async (target): Promise<RolloutTargetRead> => {
+      try {
+        return { target, scaleSet: await getScaleSet(clients, target.scaleSetId) };
+      } catch (err) {
+        if (!(err instanceof KilnStepError) || err.retryable) throw err;
+        return { target, unreadable: err.message };
+      }
+    }),
+  );
+}
+
+/** The notes, in target order: each target's rollout path, and warnings for a scale set Kiln cannot read or gate well. */
+export function rolloutNotes(reads: RolloutTargetRead[], imageVersionId: string | undefined): string[] {
   const notes: string[] = [];
-  for (const target of targets) {
-    let scaleSet;
-    try {
-      scaleSet = await getScaleSet(clients, target.scaleSetId);
-    } catch (err) {
-      if (!(err instanceof KilnStepError) || err.retryable) throw err;
-      notes.push(`warning ScaleSetUnreadable: rollout target ${target.scaleSetName}: ${err.message}`);
+  for (const read of reads) {
+    const { target } = read;
+    if ('unreadable' in read) {
+      notes.push(`warning ScaleSetUnreadable: rollout target ${target.scaleSetName}: ${read.unreadable}`);
       continue;
     }
+    const scaleSet = read.scaleSet;
     const image = modelImage(scaleSet);
     if (image && imageVersionId) {
       const path = chooseRolloutPath({ image, upgradeMode: upgradeMode(scaleSet), automaticOSUpgrade: automaticOSUpgrade(scaleSet) }, target, imageVersionId);

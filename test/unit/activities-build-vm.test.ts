@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BakePlan } from '../../src/activities/contracts.ts';
-import { buildVmOptions, openSshRsaPublicKey, vmImage } from '../../src/activities/stage-vm.ts';
+import { buildVmOptions, openSshRsaPublicKey, prepareUnusableSshKey, vmImage } from '../../src/activities/stage-vm.ts';
 import { buildVmModel } from '../../src/azure/virtualMachines.ts';
 import { parseTemplate } from '../../src/template/index.ts';
 
@@ -75,5 +75,12 @@ describe('build VM', () => {
     const nic = generalized.networkProfile?.networkInterfaceConfigurations?.[0];
     expect(nic?.ipConfigurations?.[0]).toEqual({ name: 'ipconfig1', primary: true, subnet: { id: plan.staging.subnetId } });
     expect(JSON.stringify(generalized)).not.toContain('publicIPAddress');
+  });
+
+  it('makes the throwaway SSH key once per process: warmed at worker start, every later bake gets that key', async () => {
+    const warmed = prepareUnusableSshKey();
+    const again = prepareUnusableSshKey();
+    expect(again).toBe(warmed);
+    expect(await again).toMatch(/^ssh-rsa AAAAB3NzaC1yc2E\S+ kiln-build-vm$/);
   });
 });

@@ -2,7 +2,7 @@
 // the plan's notes about it, including the warning for a scale set with no health source.
 import { describe, expect, it } from 'vitest';
 import type { VirtualMachineScaleSet } from '@azure/arm-compute';
-import { rolloutNotes } from '../../src/activities/rollout-preflight.ts';
+import { readRolloutTargets, rolloutNotes } from '../../src/activities/rollout-preflight.ts';
 import type { AzureClients } from '../../src/azure/clients.ts';
 import { chooseRolloutPath } from '../../src/pipeline/rollout-path.ts';
 import type { RolloutTarget } from '../../src/template/spec.ts';
@@ -50,7 +50,7 @@ describe('rolloutNotes', () => {
     }) as unknown as AzureClients;
 
   it('names each path and warns about a scale set with neither health extension nor probe, and one it cannot read', async () => {
-    const notes = await rolloutNotes(
+    const reads = await readRolloutTargets(
       clients({
         blind: { location: 'eastus', upgradePolicy: { mode: 'Manual' }, virtualMachineProfile: { storageProfile: { imageReference: MARKETPLACE } } },
         aos: {
@@ -63,12 +63,37 @@ describe('rolloutNotes', () => {
         },
       }),
       [target('blind'), target('aos'), target('gone')],
-      VERSION,
     );
+    const notes = rolloutNotes(reads, VERSION);
     expect(notes[0]).toBe("rollout blind (Uniform, upgradePolicy Manual): Kiln's batches and health gate");
     expect(notes[1]).toMatch(/^warning NoHealthSource: scale set blind has neither an Application Health extension nor a load balancer probe/);
     expect(notes[2]).toBe("rollout aos (Flexible, upgradePolicy Rolling): automatic OS image upgrade: promoting the version starts Azure's upgrade; Kiln watches it");
     expect(notes[3]).toMatch(/^warning ScaleSetUnreadable: rollout target gone: .*not found/);
     expect(notes).toHaveLength(4);
+  });
+
+  it('reads every target at once and keeps the notes in target order, whichever read answers first', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const answers: (() => void)[] = [];
+    const slow = {
+      compute: {
+        virtualMachineScaleSets: {
+          get: async (_rg: string, name: string): Promise<VirtualMachineScaleSet> => {
+            most = Math.max(most, ++inFlight);
+            await new Promise<void>((resolve) => answers.push(resolve));
+            inFlight--;
+            return { location: 'eastus', upgradePolicy: { mode: name === 'a' ? 'Manual' : 'Automatic' }, virtualMachineProfile: { storageProfile: { imageReference: MARKETPLACE } } };
+          },
+        },
+      },
+    } as unknown as AzureClients;
+    const reading = readRolloutTargets(slow, [target('a'), target('b'), target('c')]);
+    await new Promise((resolve) => setImmediate(resolve));
+    // Answer the last read first: the notes still follow the template's order.
+    for (const answer of answers.reverse()) answer();
+    const notes = rolloutNotes(await reading, VERSION).filter((n) => n.startsWith('rollout '));
+    expect(most).toBe(3);
+    expect(notes.map((n) => n.split(' ')[1])).toEqual(['a', 'b', 'c']);
   });
 });
