@@ -112,6 +112,9 @@ async function checkSource(clients: AzureClients, spec: BakeSpec, problems: Prob
 async function checkVmSize(clients: AzureClients, spec: BakeSpec, facts: SourceFacts, problems: Problems): Promise<void> {
   const { vmSize } = spec.vmProfile;
   const location = normalizeRegion(spec.location);
+  // The usage read goes out with the size read; it is only looked at (and its failure only counts) when needed.
+  const usageRead = coreUsage(clients, location);
+  usageRead.catch(() => undefined);
   const size = await vmSizeIn(clients, location, vmSize);
   if (!size) {
     problems.add(VM_SIZE, 'VmSizeNotOffered', `VM size ${vmSize} is not offered in ${location}`);
@@ -122,7 +125,7 @@ async function checkVmSize(clients: AzureClients, spec: BakeSpec, facts: SourceF
     problems.add(VM_SIZE, 'VmSizeGeneration', `VM size ${vmSize} cannot boot a Hyper-V ${facts.hyperVGeneration} source (it supports ${size.hyperVGenerations.join(', ')})`);
   }
   if (size.vCPUs === undefined) return;
-  const usage = await coreUsage(clients, location);
+  const usage = await usageRead;
   for (const key of [size.family, 'cores']) {
     const quota = key ? usage.get(key.toLowerCase()) : undefined;
     if (quota && quota.current + size.vCPUs > quota.limit) {
@@ -134,6 +137,7 @@ async function checkVmSize(clients: AzureClients, spec: BakeSpec, facts: SourceF
 async function checkDistributions(clients: AzureClients, spec: BakeSpec, facts: SourceFacts, regions: Set<string>, problems: Problems): Promise<void> {
   const location = normalizeRegion(spec.location);
   const security = facts.security ? [facts.security] : [];
+  const definitions = await Promise.all(spec.distributions.map((d) => (d.type === 'SharedImage' ? getImageDefinition(clients, d.image.id) : undefined)));
   for (const [i, dist] of spec.distributions.entries()) {
     const at = `properties.distribute[${i}]`;
     if (dist.type === 'ManagedImage') {
@@ -148,7 +152,7 @@ async function checkDistributions(clients: AzureClients, spec: BakeSpec, facts: 
     dist.regions.forEach((r, j) => {
       if (!regions.has(normalizeRegion(r.name))) problems.add(`${at}.targetRegions[${j}].name`, 'RegionNotFound', `region ${r.name} does not exist or does not offer gallery images`);
     });
-    const definition = await getImageDefinition(clients, dist.image.id);
+    const definition = definitions[i];
     if (!definition) {
       problems.add(`${at}.galleryImageId`, 'ImageDefinitionNotFound', `gallery image definition ${dist.image.id} does not exist`);
       continue;
@@ -193,21 +197,27 @@ async function checkSubnet(clients: AzureClients, spec: BakeSpec, problems: Prob
 }
 
 async function checkScaleSets(clients: AzureClients, spec: BakeSpec, problems: Problems): Promise<void> {
-  for (const [i, target] of spec.rollout.entries()) {
-    const found = await getScaleSet(clients, target.scaleSetId).catch((err: KilnStepError) => {
-      if (err.statusCode === 404) return undefined;
-      throw err;
-    });
-    if (!found) problems.add(`properties.rollout[${i}].scaleSetId`, 'ScaleSetNotFound', `scale set ${target.scaleSetId} does not exist`);
-  }
+  const found = await Promise.all(
+    spec.rollout.map((target) =>
+      getScaleSet(clients, target.scaleSetId).catch((err: KilnStepError) => {
+        if (err.statusCode === 404) return undefined;
+        throw err;
+      }),
+    ),
+  );
+  spec.rollout.forEach((target, i) => {
+    if (!found[i]) problems.add(`properties.rollout[${i}].scaleSetId`, 'ScaleSetNotFound', `scale set ${target.scaleSetId} does not exist`);
+  });
 }
 
 /** Each secret is read (its value dropped at once): Kiln's identity must be able to, and the message names it only. */
 async function checkSecrets(clients: AzureClients, spec: BakeSpec, problems: Problems): Promise<void> {
-  for (const [variable, ref] of Object.entries(spec.secrets)) {
-    const why = await secretUnreadable(clients, ref);
+  const secrets = Object.entries(spec.secrets);
+  const unreadable = await Promise.all(secrets.map(([, ref]) => secretUnreadable(clients, ref)));
+  secrets.forEach(([variable, ref], i) => {
+    const why = unreadable[i];
     if (why) problems.add(`properties.secrets.${variable}`, 'SecretUnreadable', `secret ${ref.name} in vault ${ref.vault}: ${why}`);
-  }
+  });
 }
 
 /** What preflight found: the problems, and what it could not check (never reported as passed). */
@@ -221,19 +231,19 @@ export interface PreflightReport {
 export async function preflightReport(clients: AzureClients, spec: BakeSpec): Promise<PreflightReport> {
   const problems = new Problems();
   const location = normalizeRegion(spec.location);
+  // Everything is read while the regions are: the findings (or failures) count only in a region that exists.
+  const sourceChecked = checkSource(clients, spec, problems);
+  const independent = Promise.all([checkSubnet(clients, spec, problems), checkScaleSets(clients, spec, problems), checkSecrets(clients, spec, problems), checkPermissions(clients, spec)]);
+  for (const started of [sourceChecked, independent]) started.catch(() => undefined);
   const regions = await resourceTypeRegions(clients, 'Microsoft.Compute', 'virtualMachines');
   if (!regions.has(location)) {
-    problems.add('location', 'RegionNotFound', `region ${spec.location} does not exist or does not offer virtual machines`);
-    return { problems: problems.list, skipped: [] };
+    return { problems: [{ path: 'location', code: 'RegionNotFound', message: `region ${spec.location} does not exist or does not offer virtual machines` }], skipped: [] };
   }
-  const facts = await checkSource(clients, spec, problems);
-  const [, , , , , permissions] = await Promise.all([
+  const facts = await sourceChecked;
+  const [, , [, , , permissions]] = await Promise.all([
     checkVmSize(clients, spec, facts, problems),
     checkDistributions(clients, spec, facts, regions, problems),
-    checkSubnet(clients, spec, problems),
-    checkScaleSets(clients, spec, problems),
-    checkSecrets(clients, spec, problems),
-    checkPermissions(clients, spec),
+    independent,
   ]);
   for (const p of permissions.problems) problems.add(p.path, p.code, p.message);
   const order = (p: PreflightProblem) => ['location', SOURCE, 'properties.vmProfile', 'properties.distribute', 'properties.rollout', 'properties.secrets'].findIndex((prefix) => p.path.startsWith(prefix));

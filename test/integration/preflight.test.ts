@@ -213,6 +213,29 @@ describe('preflight', () => {
     expect(standard).toMatchObject({ ok: true, value: { build: { trustedLaunch: false } } });
   });
 
+  it('reads the source, scale sets and secrets while it waits for the regions, and plans with every read at once', async () => {
+    const events: string[] = [];
+    const timing: PipelinePolicy = {
+      name: 'record-order',
+      async sendRequest(request, next) {
+        const path = new URL(request.url).pathname;
+        events.push(`start ${path}`);
+        try {
+          return await next(request);
+        } finally {
+          events.push(`end ${path}`);
+        }
+      },
+    };
+    const config = loadConfig(localAzureSettings(emulator, 'UseDevelopmentStorage=true'));
+    const timed = createAzureClients(config, { additionalPolicies: [timing] });
+    expect(await preflight(timed, template())).toEqual([]);
+    const regionsAnswered = events.findIndex((e) => /^end .*\/providers\/Microsoft\.Compute$/i.test(e));
+    const before = events.slice(0, regionsAnswered).filter((e) => e.startsWith('start '));
+    expect(before.some((e) => /\/virtualMachineScaleSets\//i.test(e))).toBe(true);
+    expect(before.some((e) => /\/publishers\//i.test(e))).toBe(true);
+  });
+
   it('refuses a build region Azure does not have', async () => {
     expect(await preflight(clients, template((t) => { t.location = 'mars'; }))).toEqual([
       { path: 'location', code: 'RegionNotFound', message: 'region mars does not exist or does not offer virtual machines' },
