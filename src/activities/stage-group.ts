@@ -111,8 +111,13 @@ export interface StagedResourcesRef {
 export async function beginDeleteStagingGroup({ plan }: BeginDeleteStagingGroupInput): Promise<OperationStatus> {
   return operationStatus(async () => {
     const { clients } = activityEnvironment();
-    // Run Command output may hold unmasked text; it goes with the run's other build leftovers.
-    await deleteRunCommandBlobs(clients, plan.runId);
+    // Run Command output may hold unmasked text; it goes with the run's other build leftovers. Deleted while the
+    // group is looked at: cleanup's begin, after the delete sent at capture, is then one round trip when it is gone.
+    const [, gone] = await Promise.all([
+      deleteRunCommandBlobs(clients, plan.runId),
+      plan.staging.createdByKiln ? resourceGroupExists(clients, plan.staging.resourceGroupName).then((exists) => !exists) : false,
+    ]);
+    if (gone) return { state: 'Succeeded' };
     if (!plan.staging.createdByKiln && !createdByRun(await getResourceGroup(clients, plan.staging.resourceGroupName), plan)) {
       return deleteStagedResources(clients, stagedResourcesRef(plan));
     }

@@ -45,10 +45,13 @@ let azurite: Azurite;
 let clients: AzureClients;
 /** Every write request the adapters sent: method, path, body. */
 const sent: Array<{ method: string; path: string; body: unknown }> = [];
+/** Every ARM request, reads too. */
+let armRequests = 0;
 
 const recorder: PipelinePolicy = {
   name: 'record-writes',
   async sendRequest(request, next) {
+    armRequests++;
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       const url = new URL(request.url);
       sent.push({ method: request.method, path: url.pathname.replace(/\/{2,}/g, '/'), body: typeof request.body === 'string' ? JSON.parse(request.body) : null });
@@ -184,7 +187,11 @@ describe('ubuntu-web, step by step', () => {
 
     expect(await settle(beginDeleteStagingGroup({ plan: p }))).toEqual({ state: 'Succeeded' });
     expect((await clients.resources.resourceGroups.checkExistence(p.staging.resourceGroupName)).body).toBe(false);
+    // Cleanup's begin after the delete sent at capture: the group is gone, so one look answers it (no DELETE).
+    const [writesBeforeCleanup, requestsBeforeCleanup] = [sent.length, armRequests];
     expect(await beginDeleteStagingGroup({ plan: p })).toEqual({ state: 'Succeeded' });
+    expect(sent.slice(writesBeforeCleanup)).toEqual([]);
+    expect(armRequests - requestsBeforeCleanup).toBe(1);
 
     await expect(approvedShape(sent)).toMatchFileSnapshot('approved/ubuntu-web.requests.approved.json');
   });
