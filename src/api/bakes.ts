@@ -33,9 +33,10 @@ function pendingRecord(runId: string, request: BakeRequest, now: Date): RunRecor
   };
 }
 
-function bakeInput(runId: string, request: BakeRequest): BakeInput {
+function bakeInput(runId: string, request: BakeRequest, acceptedAt: string): BakeInput {
   return {
     runId,
+    acceptedAt,
     templateName: request.templateName,
     trigger: request.trigger,
     spec: request.spec,
@@ -61,7 +62,7 @@ export async function startBake(client: DurableClient, runs: RunStore, request: 
   const runId = request.runId ?? newRunId(request.templateName, now);
   await runs.put(pendingRecord(runId, request, now));
   await enqueueOnImageLocks(client, runId, request.spec, now);
-  await client.startNew(Orchestration.bake, { instanceId: runId, input: bakeInput(runId, request) });
+  await client.startNew(Orchestration.bake, { instanceId: runId, input: bakeInput(runId, request, now.toISOString()) });
   return runId;
 }
 
@@ -84,8 +85,9 @@ export async function startBakeOnce(
   if (record.resumeFrom !== request.resumeFrom || record.trigger !== request.trigger) return { record, created };
   // Only a run that no orchestration has touched yet may need starting: a purged instance of an old run must not.
   if (record.status === 'Pending') {
-    await enqueueOnImageLocks(client, request.runId, request.spec, now);
-    await startOnce(client, request.runId, bakeInput(request.runId, request));
+    // Arrival is when the record was first made, whoever made it.
+    await enqueueOnImageLocks(client, request.runId, request.spec, new Date(record.createdAt));
+    await startOnce(client, request.runId, bakeInput(request.runId, request, record.createdAt));
   }
   return { record, created };
 }

@@ -39,6 +39,8 @@ export interface ApproveEvent {
 /** Input of orchestration `bake`; the instance id is the run id. No secret values in it, ever. */
 export interface BakeInput {
   runId: string;
+  /** When the API or a trigger accepted the bake (the Pending record's createdAt): the run's arrival, kept by its record. */
+  acceptedAt?: string;
   templateName: string;
   trigger: Trigger;
   spec: BakeSpec;

@@ -14,7 +14,7 @@ export function newRunRecord(input: BakeInput, now: string): RunRecord {
     templateName: input.templateName,
     trigger: input.trigger,
     status: 'Running',
-    createdAt: now,
+    createdAt: input.acceptedAt ?? now,
     steps: BAKE_STEPS.map((name) => ({ name, status: 'Pending', attempts: 0 })),
     outputs: { regions: {}, scaleSets: [] },
     spec: input.spec,

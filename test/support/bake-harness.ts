@@ -26,7 +26,7 @@ export interface BakeHarness {
   spec: BakeSpec;
   start(overrides?: Partial<BakeSpec>, extra?: Partial<BakeInput>): Promise<string>;
   /** Accepts a bake as the API does (its place on the image locks, src/api/bakes.ts) without starting it yet. */
-  accept(overrides?: Partial<BakeSpec>): Promise<{ runId: string; start(): Promise<string> }>;
+  accept(overrides?: Partial<BakeSpec>): Promise<{ runId: string; acceptedAt: string; start(): Promise<string> }>;
   waitFor(id: string, done: (s: df.DurableOrchestrationStatus) => boolean, timeoutMs?: number): Promise<df.DurableOrchestrationStatus>;
   finished(id: string): Promise<RunRecord>;
   close(): Promise<void>;
@@ -68,10 +68,12 @@ export async function startBakeHarness(runPrefix: string): Promise<BakeHarness> 
     },
     async accept(overrides = {}) {
       const runId = `${runPrefix}-20261125T130000Z-${String(++runs).padStart(4, '0')}`;
-      const input: BakeInput = { runId, templateName: 'ubuntu-web', trigger: 'http', spec: { ...spec, ...overrides } };
-      await enqueueOnImageLocks(client, runId, input.spec, new Date(clock.now()));
+      const acceptedAt = new Date(clock.now());
+      const input: BakeInput = { runId, acceptedAt: acceptedAt.toISOString(), templateName: 'ubuntu-web', trigger: 'http', spec: { ...spec, ...overrides } };
+      await enqueueOnImageLocks(client, runId, input.spec, acceptedAt);
       return {
         runId,
+        acceptedAt: input.acceptedAt!,
         async start() {
           await client.startNew('bake', { instanceId: runId, input });
           return runId;

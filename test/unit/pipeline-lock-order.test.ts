@@ -55,6 +55,21 @@ describe('bake lock order', () => {
     expect(rb.steps.find((s) => s.name === 'lock')!.message).toMatch(/another bake of the same image; version/);
   });
 
+  it('arrival is acceptance, not the start of the orchestration: the record keeps it and the lock queues by it', async () => {
+    const a = await h.accept(sameImage);
+    await h.clock.advance(60_000);
+    const b = await h.accept(sameImage);
+    // B starts and reaches its lock first; A's orchestration starts a minute after B's acceptance, yet goes first.
+    await b.start();
+    await waiting(b.runId);
+    await h.clock.advance(60_000);
+    await a.start();
+    const [ra, rb] = [await h.finished(a.runId), await h.finished(b.runId)];
+    expect(ra.createdAt).toBe(a.acceptedAt);
+    expect(Date.parse(rb.createdAt)).toBeLessThan(Date.parse(ra.steps[0]!.startedAt!));
+    expect(patch(ra)).toBeLessThan(patch(rb));
+  });
+
   it('an earlier arrival that fails before asking for the lock wakes the next one, which does not wait for its place to go stale', async () => {
     const a = await h.accept(sameImage);
     const b = await h.accept(sameImage);
