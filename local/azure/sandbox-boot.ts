@@ -112,8 +112,9 @@ export async function spawnInit(host: GuestHost, disk: Disk, trial: boolean): Pr
     const ours = await readlink('/proc/self/ns/user');
     const pid = child.pid;
     await waitFor(async () => (await readlink(`/proc/${pid}/ns/user`).catch(() => ours)) !== ours, BOOT_TIMEOUT_MS, `the guest of ${disk.dir} to enter its namespaces`);
-    await writeFile(`/proc/${pid}/uid_map`, '0 0 4294967295\n');
+    // The gid map first: init mounts once it sees both (overlayfs refuses a read-write mount without the gid map).
     await writeFile(`/proc/${pid}/gid_map`, '0 0 4294967295\n');
+    await writeFile(`/proc/${pid}/uid_map`, '0 0 4294967295\n');
   }
   return { unsharePid: child.pid, exited, bootLog };
 }

@@ -43,6 +43,31 @@ while [ -e ${GUEST_CONTROL_DIR}/${CONTROL_FILES.alive} ] && [ ! -e ${GUEST_CONTR
 `;
 
 /**
+ * The first part of a guest's init: wait for its ID maps, and `mount_writable LOWER UPPER WORK TARGET`. util-linux
+ * `mount` retries a refused read-write mount read-only by itself and reports success: before the gid map is written
+ * the read-write overlay mount is refused, so a map written in between left a guest with a read-only root. `-w`
+ * forbids that, and a write proves each mount.
+ */
+export const GUEST_MOUNT = String.raw`
+# As root the emulator writes an identity ID map from outside (both maps: overlayfs refuses a mount without the gid
+# map); wait for it (rootless unshare maps us itself).
+until read -r _ < /proc/self/uid_map && read -r _ < /proc/self/gid_map; do sleep 0.01; done
+mount_writable() {
+  for wait in 0 0.1 0.25 0.5 1; do
+    sleep "$wait"
+    if mount -w -t overlay kiln-guest -o "userxattr,lowerdir=$1,upperdir=$2,workdir=$3" "$4" 2>>"$KILN_CONTROL/mount.err"; then
+      # A file only the upper layer has leaves nothing behind when removed (no whiteout).
+      : > "$4/.kiln-write-check" 2>>"$KILN_CONTROL/mount.err" && rm -f "$4/.kiln-write-check" && return 0
+      echo "overlay on $4 is read-only" >>"$KILN_CONTROL/mount.err"
+      umount "$4"
+    fi
+  done
+  echo "guest: cannot mount $4 writable over $2 (5 attempts): $(tail -n 3 "$KILN_CONTROL/mount.err" | tr '\n' ' ')" >&2
+  exit 1
+}
+`;
+
+/**
  * PID 1 of a guest, run by `unshare --user --mount --pid --ipc --uts --net --fork`. Still seeing the host's files, it
  * mounts the guest root (one overlay for the root, one per host system directory, each over the disk's layers), a
  * minimal /dev, fresh /proc, /tmp and /run, brings up loopback, starts the network relay, then pivots into the guest
@@ -51,13 +76,8 @@ while [ -e ${GUEST_CONTROL_DIR}/${CONTROL_FILES.alive} ] && [ ! -e ${GUEST_CONTR
  */
 export const GUEST_INIT = String.raw`
 set -eu
-# As root the emulator writes an identity ID map from outside; wait for it (rootless unshare maps us itself).
-until read -r _ < /proc/self/uid_map; do sleep 0.01; done
-mount -t overlay kiln-guest -o "userxattr,lowerdir=$KILN_ROOT_LOWER,upperdir=$KILN_UPPER,workdir=$KILN_WORK/root" "$KILN_MERGED" 2>"$KILN_CONTROL/mount.err" || {
-  # A guest stopped a moment ago may still hold the upper directory until its mount namespace is torn down.
-  sleep 0.5
-  mount -t overlay kiln-guest -o "userxattr,lowerdir=$KILN_ROOT_LOWER,upperdir=$KILN_UPPER,workdir=$KILN_WORK/root" "$KILN_MERGED"
-}
+${GUEST_MOUNT}
+mount_writable "$KILN_ROOT_LOWER" "$KILN_UPPER" "$KILN_WORK/root" "$KILN_MERGED"
 # The host directories enter through read-only overlays of their own (see KILN_HOST_VIEW below), on a tmpfs.
 [ -z "$KILN_HOST_VIEW" ] || mount -t tmpfs -o mode=755 tmpfs "$KILN_HOST_VIEW"
 # Arguments: (system directory, its lowerdir) pairs, e.g. usr and "{agent}/usr:{image}/usr:/usr".
@@ -68,7 +88,7 @@ while [ $# -ge 2 ]; do
     mkdir -p "$KILN_HOST_VIEW/$dir" "$KILN_HOST_VIEW/.empty"
     mount -t overlay kiln-host -o "ro,userxattr,lowerdir=/$dir:$KILN_HOST_VIEW/.empty" "$KILN_HOST_VIEW/$dir"
   fi
-  mount -t overlay kiln-guest -o "userxattr,lowerdir=$lower,upperdir=$KILN_UPPER/$dir,workdir=$KILN_WORK/$dir" "$KILN_MERGED/$dir"
+  mount_writable "$lower" "$KILN_UPPER/$dir" "$KILN_WORK/$dir" "$KILN_MERGED/$dir"
 done
 M=$KILN_MERGED
 mount -t proc -o nosuid,nodev,noexec proc "$M/proc"
