@@ -283,6 +283,7 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
       server.closeAllConnections();
     });
     await keyVault.close();
+    ops.close();
     await sandbox.close(closeOptions);
     store.close();
   };

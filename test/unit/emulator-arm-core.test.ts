@@ -58,6 +58,17 @@ describe('validation', () => {
 });
 
 describe('operation engine', () => {
+  it('a closed store fails late reads with a clear error, and the engine says it is closed', async () => {
+    const { store } = await newStore();
+    const engine = new OperationEngine(store);
+    const op = engine.start({ subscriptionId: 's', location: 'eastus', apiVersion: '2026-04-01', style: 'compute', resourceId: '/r', operation: 'x', steps: [], external: true });
+    engine.close();
+    store.close();
+    expect(engine.closed).toBe(true);
+    expect(() => engine.get(op.id)).toThrow(/state store in .* is closed \(the emulator has stopped\)/);
+    expect(() => engine.finish(op, {})).toThrow(/is closed/);
+  });
+
   it('applies due steps in time order and ends the operation; a failing effect fails it', async () => {
     const { store } = await newStore();
     const engine = new OperationEngine(store);

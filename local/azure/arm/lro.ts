@@ -151,6 +151,18 @@ export class OperationEngine {
     }
   }
 
+  #closed = false;
+
+  /** The emulator stopped: in-process tasks (scripts) that end later report nothing, as after a kill (see `closed`). */
+  close(): void {
+    this.#closed = true;
+  }
+
+  /** Whether the emulator stopped; the next emulator on the same home picks up what was still running. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   registerEffect(kind: string, handler: EffectHandler): void {
     this.#effects.set(kind, handler);
   }

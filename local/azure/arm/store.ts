@@ -27,22 +27,33 @@ export function openSqliteStore(home: string): ArmStore {
   const putStmt = db.prepare('INSERT INTO entries (kind, key, json) VALUES (?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET json = excluded.json');
   const deleteStmt = db.prepare('DELETE FROM entries WHERE kind = ? AND key = ?');
   const listStmt = db.prepare('SELECT json FROM entries WHERE kind = ? AND substr(key, 1, ?) = ? ORDER BY key');
+  let closed = false;
+  // Work still under way when the emulator stopped gets this, not SQLite's "statement has been finalized".
+  const open = () => {
+    if (closed) throw new Error(`the emulator's state store in ${home} is closed (the emulator has stopped)`);
+  };
   return {
     get<T>(kind: StoreKind, key: string) {
+      open();
       const row = getStmt.get(kind, storeKey(key)) as { json: string } | undefined;
       return row ? (JSON.parse(row.json) as T) : undefined;
     },
     put<T>(kind: StoreKind, key: string, value: T) {
+      open();
       putStmt.run(kind, storeKey(key), JSON.stringify(value));
     },
     delete(kind: StoreKind, key: string) {
+      open();
       deleteStmt.run(kind, storeKey(key));
     },
     list<T>(kind: StoreKind, keyPrefix = '') {
+      open();
       const prefix = storeKey(keyPrefix);
       return (listStmt.all(kind, prefix.length, prefix) as { json: string }[]).map((row) => JSON.parse(row.json) as T);
     },
     close() {
+      if (closed) return;
+      closed = true;
       db.close();
     },
   };

@@ -230,6 +230,8 @@ function launch(ctx: HandlerContext, op: Operation, vm: StoredResource, script: 
       : ctx.guest.runScript(disk, script, env, timeoutSec, onOutput).then((result) => afterRun(simulateDetachedLinux(ctx, vm, script, result)));
   run
     .catch((error: unknown) => {
+      // A run cut short by the emulator stopping (its guest stopped with it) is no failure: nothing of it reports.
+      if (ctx.ops.closed) return;
       ctx.ops.finish(op, { error: { code: 'InternalExecutionError', message: `The run command could not be executed: ${(error as Error).message}` } });
     });
 }
@@ -337,7 +339,7 @@ export function resumeRuns(ctx: HandlerContext): void {
         applyReport(ctx, rc.id, await viewFrom(result, view.startTime ?? new Date().toISOString(), blobs));
         await ctx.guest.releaseScript(run.disk, run.runId);
       })
-      .catch((error: unknown) => applyReport(ctx, rc.id, { ...view, executionState: 'Failed', executionMessage: `The run's result could not be read after the emulator restarted: ${(error as Error).message}`, endTime: new Date().toISOString() }));
+      .catch((error: unknown) => ctx.ops.closed ? undefined : applyReport(ctx, rc.id, { ...view, executionState: 'Failed', executionMessage: `The run's result could not be read after the emulator restarted: ${(error as Error).message}`, endTime: new Date().toISOString() }));
   }
 }
 
