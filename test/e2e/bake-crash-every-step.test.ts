@@ -103,5 +103,5 @@ describe('the local default killed during every step of a bake', () => {
     // (customize, generalize) and those with Azure operations in flight always are.
     expect(killedDuring).toEqual(expect.arrayContaining(['stage', 'customize', 'validate', 'generalize', 'capture', 'replicate', 'rollout']));
     console.log(`kill -9 during: ${killedDuring.join(', ')} (${killedDuring.length} of ${STEPS.length} steps)`);
-  }, 300_000);
+  }, 600_000);
 });

@@ -81,5 +81,5 @@ describe('kiln up', () => {
     expect(second.ready).toEqual(first.ready);
     expect(await readFile(String(second.ready.caCertPath), 'utf8')).toBe(ca);
     await stop(second.child, 'SIGTERM');
-  }, 90_000);
+  }, 240_000);
 });
