@@ -26,6 +26,8 @@ export interface KilnConfig {
   pollMaxMs: number;
   /** How long a finished bake's durable instances are kept after it ended; then the janitor purges them. */
   instanceRetentionHours: number;
+  /** How long a build VM create refused for vCPU quota waits for the quota to free up before the bake fails. */
+  quotaWaitMinutes: number;
   /** Whether webhooks may target private addresses (RFC 1918, loopback, unique-local); link-local never. */
   allowPrivateTargets: boolean;
 }
@@ -51,6 +53,7 @@ export const SETTINGS = [
   { key: 'KILN_POLL_MIN_MS', scope: 'both', doc: 'Shortest interval between status checks of long Azure operations, in ms; default 2000.' },
   { key: 'KILN_POLL_MAX_MS', scope: 'both', doc: 'Longest interval between status checks, in ms; default 30000.' },
   { key: 'KILN_INSTANCE_RETENTION_HOURS', scope: 'both', doc: "Hours a finished bake's durable instances (history, inputs) are kept once its run record is final; then the janitor purges them. Default 168." },
+  { key: 'KILN_QUOTA_WAIT_MINUTES', scope: 'both', doc: "Minutes a build VM create refused for vCPU quota (other bakes' VMs use it up) waits for quota to free up, retrying on a back-off of 15 s doubling to 2 min, before the bake fails; default 60." },
   { key: 'KILN_ALLOW_PRIVATE_TARGETS', scope: 'both', doc: 'true lets notify webhooks reach private addresses (10/8, 172.16/12, 192.168/16, loopback, fc00::/7); link-local and metadata addresses are refused whatever it says. Default false (kiln up sets true).' },
   { key: 'KILN_LOCAL_FUNCTION_KEY', scope: 'local', doc: 'Function key of the local Functions host (read by local/host, not loadConfig); default: generated once and kept in {home}/keys.json.' },
   { key: 'KILN_LOCAL_ADMIN_KEY', scope: 'local', doc: 'Admin key of the local Functions host (read by local/host); default: generated once and kept in {home}/keys.json.' },
@@ -118,6 +121,7 @@ export function loadConfig(env: Env = process.env): KilnConfig {
     pollMinMs,
     pollMaxMs,
     instanceRetentionHours: positiveNumber(env, 'KILN_INSTANCE_RETENTION_HOURS', 168),
+    quotaWaitMinutes: positiveNumber(env, 'KILN_QUOTA_WAIT_MINUTES', 60),
     allowPrivateTargets: flag(env, 'KILN_ALLOW_PRIVATE_TARGETS', false),
   };
 }

@@ -41,6 +41,7 @@ var appSettings = {
   KILN_POLL_MIN_MS: string(pollMinMs)
   KILN_POLL_MAX_MS: string(pollMaxMs)
   KILN_INSTANCE_RETENTION_HOURS: '168'
+  KILN_QUOTA_WAIT_MINUTES: '60'
   // Webhooks reach public endpoints only; link-local and metadata addresses are refused in any case.
   KILN_ALLOW_PRIVATE_TARGETS: 'false'
 }

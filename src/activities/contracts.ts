@@ -84,6 +84,8 @@ export interface StepFailure {
   exitCode?: number;
   /** Script steps: the last lines of stdout/stderr (masked), at most 20. */
   lastLines?: string[];
+  /** Set when Azure refused for quota: the bake waits for it to free up (stage's build VM create). */
+  quota?: QuotaRefusal;
   resourceId?: string;
 }
 
@@ -92,6 +94,8 @@ export type Outcome<T> = { ok: true; value: T } | { ok: false; error: StepFailur
 
 // Each kind's ref is declared by its step module; type-only imports are erased, so no I/O reaches an orchestration.
 import type { OperationHandle } from '../azure/operations.ts';
+import type { QuotaRefusal } from '../azure/errors.ts';
+export type { QuotaRefusal };
 import type { AllRef } from './outcomes.ts';
 import type { RestartWaitRef } from './windows-restart.ts';
 import type { UpdateRestartRef } from './windows-update.ts';
@@ -215,6 +219,8 @@ export interface BakePlan {
   lockKeys: string[];
   /** Polling bounds from the settings (KILN_POLL_MIN_MS / KILN_POLL_MAX_MS). */
   poll: { minMs: number; maxMs: number };
+  /** How long the build VM create waits for quota to free up (KILN_QUOTA_WAIT_MINUTES); absent in older plans: 60 min. */
+  quotaWaitMs?: number;
 }
 
 export type PlannedDistribution =

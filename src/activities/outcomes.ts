@@ -3,7 +3,7 @@
  * and failed operations are returned as a StepFailure so the bake fails fast with a clear message.
  */
 
-import { classifyAzureError, KilnStepError } from '../azure/errors.ts';
+import { classifyAzureError, KilnStepError, quotaRefusal } from '../azure/errors.ts';
 import { pollOperationHandle, type OperationHandle } from '../azure/operations.ts';
 import type { AzureClients } from '../azure/clients.ts';
 import type { OperationStatus, Outcome, StepFailure } from './contracts.ts';
@@ -12,15 +12,18 @@ import type { Pollers } from './poll.ts';
 /** The StepFailure for an error; messages from Kiln's adapters already name the resource. */
 export function stepFailure(err: unknown): StepFailure {
   if (err instanceof KilnStepError) {
+    const quota = quotaRefusal(err.code, err.statusCode, err.message);
     return {
       code: err.code ?? (err.retryable ? 'TransientFailure' : 'Failed'),
       message: err.message,
       retryable: err.retryable,
       ...(err.resourceId ? { resourceId: err.resourceId } : {}),
+      ...(quota ? { quota } : {}),
     };
   }
   const c = classifyAzureError(err);
-  return { code: c.code ?? 'Failed', message: c.detail, retryable: c.retryable };
+  const quota = quotaRefusal(c.code, c.statusCode, c.detail);
+  return { code: c.code ?? 'Failed', message: c.detail, retryable: c.retryable, ...(quota ? { quota } : {}) };
 }
 
 /** A refused request worth repeating (429, 5xx, a dropped connection): the orchestration's retry policy owns it. */

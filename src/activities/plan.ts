@@ -200,6 +200,7 @@ async function makePlan({ runId, spec, now, reuseVersion }: PlanBakeInput): Prom
       ),
     ],
     poll: { minMs: config.pollMinMs, maxMs: config.pollMaxMs },
+    quotaWaitMs: config.quotaWaitMinutes * 60_000,
     ...(preflightNotes.length ? { preflightNotes } : {}),
     rolloutNotes: rolloutNotes(scaleSets, distributions.find((d) => d.type === 'SharedImage')?.imageVersionId),
   };

@@ -100,6 +100,38 @@ export function classifyAzureError(err: unknown): Classification {
   return { retryable: false, code, statusCode, detail: message };
 }
 
+/** A create refused because the subscription's quota is used up: worth waiting for, not retrying at once. */
+export interface QuotaRefusal {
+  /** The quota's name ('standardDSv3Family Cores', 'Total Regional Cores'), when Azure names it. */
+  what?: string;
+  location?: string;
+  limit?: number;
+  used?: number;
+  required?: number;
+}
+
+const QUOTA_MESSAGE = /exceeding approved (.+?) quota/i;
+
+/** Compute's quota refusal (409 OperationNotAllowed "…exceeding approved … quota…", or QuotaExceeded), with its figures. */
+export function quotaRefusal(code: string | undefined, statusCode: number | undefined, message: string): QuotaRefusal | undefined {
+  const named = QUOTA_MESSAGE.exec(message);
+  const refused = code === 'QuotaExceeded' || (code === 'OperationNotAllowed' && (statusCode === undefined || statusCode === 409) && named !== null);
+  if (!refused) return undefined;
+  const figure = (label: string) => {
+    const m = new RegExp(`${label}: (\\d+)`, 'i').exec(message);
+    return m ? Number(m[1]) : undefined;
+  };
+  const found: QuotaRefusal = {
+    what: named?.[1],
+    location: /Location: ([A-Za-z0-9]+)/.exec(message)?.[1],
+    limit: figure('Current Limit'),
+    used: figure('Current Usage'),
+    required: figure('Additional Required'),
+  };
+  // Only what the message said: an absent figure is left out, not carried as undefined.
+  return Object.fromEntries(Object.entries(found).filter(([, v]) => v !== undefined)) as QuotaRefusal;
+}
+
 /** Wraps an SDK failure as a KilnStepError whose message says what was being done, to what, and why it failed. */
 export function azureError(err: unknown, action: string, resourceId: string): KilnStepError {
   if (err instanceof KilnStepError) return err;

@@ -14,6 +14,7 @@ import { unexpectedFailure, type BakeRun } from './bake-run.ts';
 import { BakeCanceled, earliest, StepFailed, transientRetry, type Flowing } from './flow.ts';
 import { nextPollDelay } from './polling.ts';
 import type { ReplicateRegionInput, ReplicateRegionOutput } from './replicate.ts';
+import { operationWaitingForQuota } from './quota-wait.ts';
 import { releaseLocks } from './release-locks.ts';
 import { resumePlan } from './resume.ts';
 import type { RolloutInput, RolloutOutput } from './rollout.ts';
@@ -154,7 +155,7 @@ export function* stage(run: BakeRun): Flowing<void> {
   if (staging.createNetwork) {
     yield* run.operation(`staging network in ${staging.resourceGroupName}`, Activity.beginStagingNetwork, { plan: bakePlan }, WATCHDOG_MS.stagingNetwork);
   }
-  yield* run.operation(`staging VM ${staging.vmName}`, Activity.beginStagingVm, { plan: bakePlan, spec: run.spec }, WATCHDOG_MS.stagingVm[bakePlan.osType]);
+  yield* operationWaitingForQuota(run, `staging VM ${staging.vmName}`, Activity.beginStagingVm, { plan: bakePlan, spec: run.spec }, WATCHDOG_MS.stagingVm[bakePlan.osType]);
 }
 
 // ---- 4 customize ----------------------------------------------------------------------------------------------
