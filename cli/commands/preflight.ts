@@ -53,15 +53,16 @@ export function registerPreflight(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      const { problems, skipped } = options.azure
+      const { problems, skipped, notes } = options.azure
         ? await preflightReport(createAzureClients(loadConfig(process.env)), parsed.spec)
         : await preflightLocally(parsed.spec, options.seed);
-      if (options.json) printJson({ file, problems, skipped });
+      if (options.json) printJson({ file, problems, skipped, notes });
       else {
         if (problems.length === 0) process.stdout.write(`ok ${file}: nothing found that would stop the bake\n`);
         else process.stdout.write(`${problems.length} problem${problems.length === 1 ? '' : 's'} in ${file}:\n${formatProblems(problems).replace(/^/gm, '  ')}\n`);
         // Never passed off as checked.
         if (skipped.length) process.stdout.write(`not checked:\n${skipped.map((line) => `  ${line}`).join('\n')}\n`);
+        if (notes.length) process.stdout.write(`notes:\n${notes.map((line) => `  ${line}`).join('\n')}\n`);
       }
       process.exitCode = problems.length === 0 ? 0 : 1;
     }));

@@ -109,7 +109,7 @@ async function checkSource(clients: AzureClients, spec: BakeSpec, problems: Prob
   }
 }
 
-async function checkVmSize(clients: AzureClients, spec: BakeSpec, facts: SourceFacts, problems: Problems): Promise<void> {
+async function checkVmSize(clients: AzureClients, spec: BakeSpec, facts: SourceFacts, problems: Problems, notes: string[]): Promise<void> {
   const { vmSize } = spec.vmProfile;
   const location = normalizeRegion(spec.location);
   // The usage read goes out with the size read; it is only looked at (and its failure only counts) when needed.
@@ -128,8 +128,12 @@ async function checkVmSize(clients: AzureClients, spec: BakeSpec, facts: SourceF
   const usage = await usageRead;
   for (const key of [size.family, 'cores']) {
     const quota = key ? usage.get(key.toLowerCase()) : undefined;
-    if (quota && quota.current + size.vCPUs > quota.limit) {
-      problems.add(VM_SIZE, 'QuotaExceeded', `${quota.name} in ${location}: ${quota.current} of ${quota.limit} in use, the build VM needs ${size.vCPUs} more`);
+    if (!quota) continue;
+    if (size.vCPUs > quota.limit) {
+      problems.add(VM_SIZE, 'QuotaExceeded', `${quota.name} in ${location}: the limit is ${quota.limit}, the build VM alone needs ${size.vCPUs}`);
+    } else if (quota.current + size.vCPUs > quota.limit) {
+      // Used up by other VMs (other bakes' build VMs): stage waits for it to free up rather than failing now.
+      notes.push(`${quota.name} in ${location}: ${quota.current} of ${quota.limit} in use now, the build VM needs ${size.vCPUs}; stage will wait for quota (KILN_QUOTA_WAIT_MINUTES)`);
     }
   }
 }
@@ -225,11 +229,14 @@ export interface PreflightReport {
   problems: PreflightProblem[];
   /** Checks Azure would not let Kiln make (permissions it may not list), one line each. */
   skipped: string[];
+  /** What is fine but worth knowing (a quota used up now, which the bake will wait for), one line each. */
+  notes: string[];
 }
 
 /** Every problem the template would meet on this subscription, in template order, and what was not checked. */
 export async function preflightReport(clients: AzureClients, spec: BakeSpec): Promise<PreflightReport> {
   const problems = new Problems();
+  const notes: string[] = [];
   const location = normalizeRegion(spec.location);
   // Everything is read while the regions are: the findings (or failures) count only in a region that exists.
   const sourceChecked = checkSource(clients, spec, problems);
@@ -237,17 +244,17 @@ export async function preflightReport(clients: AzureClients, spec: BakeSpec): Pr
   for (const started of [sourceChecked, independent]) started.catch(() => undefined);
   const regions = await resourceTypeRegions(clients, 'Microsoft.Compute', 'virtualMachines');
   if (!regions.has(location)) {
-    return { problems: [{ path: 'location', code: 'RegionNotFound', message: `region ${spec.location} does not exist or does not offer virtual machines` }], skipped: [] };
+    return { problems: [{ path: 'location', code: 'RegionNotFound', message: `region ${spec.location} does not exist or does not offer virtual machines` }], skipped: [], notes };
   }
   const facts = await sourceChecked;
   const [, , [, , , permissions]] = await Promise.all([
-    checkVmSize(clients, spec, facts, problems),
+    checkVmSize(clients, spec, facts, problems, notes),
     checkDistributions(clients, spec, facts, regions, problems),
     independent,
   ]);
   for (const p of permissions.problems) problems.add(p.path, p.code, p.message);
   const order = (p: PreflightProblem) => ['location', SOURCE, 'properties.vmProfile', 'properties.distribute', 'properties.rollout', 'properties.secrets'].findIndex((prefix) => p.path.startsWith(prefix));
-  return { problems: problems.list.sort((a, b) => order(a) - order(b) || a.path.localeCompare(b.path)), skipped: permissions.skipped };
+  return { problems: problems.list.sort((a, b) => order(a) - order(b) || a.path.localeCompare(b.path)), skipped: permissions.skipped, notes };
 }
 
 /** Every problem the template would meet on this subscription, in template order; empty when the bake may start. */
@@ -265,8 +272,8 @@ export function formatProblems(problems: PreflightProblem[]): string {
  * problems; otherwise answers what it could not check, for the plan's message.
  */
 export async function requirePreflight(clients: AzureClients, spec: BakeSpec): Promise<string[]> {
-  const { problems, skipped } = await preflightReport(clients, spec);
-  if (problems.length === 0) return skipped;
+  const { problems, skipped, notes } = await preflightReport(clients, spec);
+  if (problems.length === 0) return [...skipped, ...notes];
   const notChecked = skipped.length ? `\nnot checked:\n${skipped.join('\n')}` : '';
   throw permanentError(`preflight found ${problems.length} problem${problems.length === 1 ? '' : 's'}; nothing was created:\n${formatProblems(problems)}${notChecked}`, { code: 'PreflightFailed' });
 }

@@ -154,7 +154,7 @@ describe('preflight', () => {
     const scopes: Record<string, string[]> = { subscription: [`/subscriptions/${SUB}`], staging: [`/subscriptions/${SUB}`], gallery: [GALLERY], scaleSet: [scaleSet], scaleSetGroup: [`/subscriptions/${SUB}/resourceGroups/web-prod`] };
     try {
       emulator.permissions.set(infra.assignments.flatMap((a) => (scopes[a.scope] ?? []).map((scope) => ({ scope, actions: roleActions(infra, a.role) }))));
-      expect(await preflightReport(clients, template())).toEqual({ problems: [], skipped: [] });
+      expect(await preflightReport(clients, template())).toEqual({ problems: [], skipped: [], notes: [] });
     } finally {
       emulator.permissions.set([{ scope: `/subscriptions/${SUB}`, actions: ['*'] }]);
     }
