@@ -1,7 +1,8 @@
 import { RestError } from '@azure/core-rest-pipeline';
 import { describe, expect, it } from 'vitest';
 import { stepFailure, operationStatus, outcome } from '../../src/activities/outcomes.ts';
-import { azureError, classifyAzureError, KilnStepError, PERMANENT_ERROR, TRANSIENT_ERROR } from '../../src/azure/errors.ts';
+import { azureError, classifyAzureError, KilnStepError, PERMANENT_ERROR, quotaRefusal, TRANSIENT_ERROR } from '../../src/azure/errors.ts';
+import { describeQuotaWait, quotaRetryDelay } from '../../src/pipeline/quota-wait.ts';
 
 const rest = (statusCode: number, code: string, message = code) => new RestError(message, { statusCode, code });
 const vm = '/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1';
@@ -65,5 +66,31 @@ describe('activity answers', () => {
       error: { code: 'AuthorizationFailed', retryable: false },
     });
     expect(stepFailure(new KilnStepError('bad', { retryable: false }))).toEqual({ code: 'Failed', message: 'bad', retryable: false });
+  });
+});
+
+describe('quota refusals', () => {
+  const refused =
+    'Operation could not be completed as it results in exceeding approved standardDSv3Family Cores quota. Additional details - Deployment Model: Resource Manager, Location: eastus, Current Limit: 50, Current Usage: 50, Additional Required: 2, (Minimum) New Limit Required: 52.';
+
+  it("reads Compute's 409 OperationNotAllowed quota refusal, through the adapter's wrapping, into a step failure with its figures", () => {
+    const expected = { what: 'standardDSv3Family Cores', location: 'eastus', limit: 50, used: 50, required: 2 };
+    expect(quotaRefusal('OperationNotAllowed', 409, refused)).toEqual(expected);
+    const failure = stepFailure(azureError(rest(409, 'OperationNotAllowed', refused), 'create', vm));
+    expect(failure).toMatchObject({ code: 'OperationNotAllowed', retryable: false, quota: expected });
+    expect(stepFailure(rest(409, 'QuotaExceeded', 'Quota exceeded')).quota).toEqual({});
+  });
+
+  it('leaves other refusals alone: OperationNotAllowed without a quota, and other codes', () => {
+    expect(quotaRefusal('OperationNotAllowed', 409, 'The operation is not allowed while the VM is deallocated.')).toBeUndefined();
+    expect(quotaRefusal('InvalidParameter', 400, refused)).toBeUndefined();
+    expect(stepFailure(rest(409, 'OperationNotAllowed', 'Operation not allowed on a generalized VM.')).quota).toBeUndefined();
+  });
+
+  it('backs off 15 s doubling to 2 min and says what it waits for', () => {
+    expect([0, 1, 2, 3, 4, 9].map(quotaRetryDelay)).toEqual([15_000, 30_000, 60_000, 120_000, 120_000, 120_000]);
+    expect(describeQuotaWait(quotaRefusal('OperationNotAllowed', 409, refused)!, 30_000)).toBe(
+      'waiting for vCPU quota in eastus: standardDSv3Family Cores 50/50 used, 2 required; next try in 30 s',
+    );
   });
 });

@@ -156,6 +156,51 @@ describe('bake orchestration', () => {
     expect(fake.called(Activity.beginStagingVm)).toHaveLength(2);
   });
 
+  describe('a build VM create refused for vCPU quota', () => {
+    const quota = { what: 'standardDSv3Family Cores', location: 'eastus', limit: 50, used: 50, required: 2 };
+    const refusal = { code: 'OperationNotAllowed', message: 'exceeding approved standardDSv3Family Cores quota', retryable: false, quota };
+    /** Skips each quota wait once the bake reports it, until the bake ends; returns the waits it saw. */
+    const skipWaits = async (id: string): Promise<string[]> => {
+      const seen: string[] = [];
+      for (let i = 0; i < 40 && !fake.records.get(id)?.endedAt; i++) {
+        const status = await client.getStatus(id);
+        const waiting = (status.customStatus as BakeProgress | null)?.waitingFor;
+        if (waiting?.startsWith('waiting for vCPU quota') && waiting !== seen.at(-1)) seen.push(waiting);
+        await clock.advanceToNextTimer();
+        await new Promise((resolve) => setTimeout(resolve, 30));
+      }
+      return seen;
+    };
+
+    it('waits on a durable timer and tries again, saying so, until the create goes through', async () => {
+      fake.reset({ behaviours: { beginStagingVm: { kind: 'fail', times: 2, failure: refusal } } });
+      const id = await start();
+      const waits = await skipWaits(id);
+      const record = await finished(id);
+      expect(record.status).toBe('Succeeded');
+      expect(fake.called(Activity.beginStagingVm)).toHaveLength(3);
+      expect(waits).toEqual([
+        'waiting for vCPU quota in eastus: standardDSv3Family Cores 50/50 used, 2 required; next try in 15 s',
+        'waiting for vCPU quota in eastus: standardDSv3Family Cores 50/50 used, 2 required; next try in 30 s',
+      ]);
+      expect(record.steps.find((s) => s.name === 'stage')).toMatchObject({ status: 'Succeeded', message: expect.stringMatching(/^waited \d+ s for vCPU quota \(2 refusals\)$/) });
+    });
+
+    it('fails with the quota error once the quota wait is spent', async () => {
+      fake.reset({ behaviours: { beginStagingVm: { kind: 'fail', failure: refusal } } });
+      const id = await start();
+      // The plan's quota wait is 60 min: tries at 0, 15, 45, 105 s, then every 2 min to 3585 s, and a last one at the hour.
+      for (let i = 0; i < 200 && !fake.records.get(id)?.endedAt; i++) {
+        await clock.advanceToNextTimer();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      const record = await finished(id);
+      expect(record.status).toBe('Failed');
+      expect(record.error).toMatchObject({ step: 'stage', code: 'OperationNotAllowed', message: expect.stringContaining('exceeding approved') });
+      expect(fake.called(Activity.beginStagingVm)).toHaveLength(34);
+    });
+  });
+
   it('rolls the scale set back to the previous version when upgraded instances turn unhealthy', async () => {
     fake.reset({ unhealthy: ['1'] });
     const record = await finished(await start());
