@@ -199,6 +199,17 @@ describe('bake orchestration', () => {
       expect(record.error).toMatchObject({ step: 'stage', code: 'OperationNotAllowed', message: expect.stringContaining('exceeding approved') });
       expect(fake.called(Activity.beginStagingVm)).toHaveLength(34);
     });
+
+    it('is cut short by a cancel: the bake ends Canceled without another try', async () => {
+      fake.reset({ behaviours: { beginStagingVm: { kind: 'fail', failure: refusal } } });
+      const id = await start();
+      await waitFor(id, (s) => !!(s.customStatus as BakeProgress | null)?.waitingFor?.startsWith('waiting for vCPU quota'));
+      await client.raiseEvent(id, 'cancel', null);
+      const record = await finished(id);
+      expect(record.status).toBe('Canceled');
+      expect(record.steps.find((s) => s.name === 'stage')!.status).toBe('Canceled');
+      expect(fake.called(Activity.beginStagingVm)).toHaveLength(1);
+    });
   });
 
   it('rolls the scale set back to the previous version when upgraded instances turn unhealthy', async () => {
