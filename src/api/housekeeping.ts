@@ -99,7 +99,11 @@ export async function closeAbandonedRuns(
       const state = await instanceState(deps.client, id);
       const neverStarted = state === undefined && now.getTime() - Date.parse(record.createdAt) > START_GRACE_MS;
       if (!neverStarted && !(state !== undefined && ENDED.has(state))) continue;
-      await closeAbandoned(record, state ?? 'no instance', deps, now);
+      // The bake writes its final record before its instance ends: one that ended between the two reads above
+      // finished its own record, which must not be overwritten.
+      const latest = await deps.runs.get(id);
+      if (!latest || latest.endedAt || FINAL_RUN_STATUSES.has(latest.status)) continue;
+      await closeAbandoned(latest, state ?? 'no instance', deps, now);
       closed.push(id);
     } catch (error) {
       failed.push(`${id}: ${error instanceof Error ? error.message : String(error)}`);

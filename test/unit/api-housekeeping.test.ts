@@ -92,6 +92,24 @@ describe('closeAbandonedRuns', () => {
     for (const id of [running, young, broken]) expect(saved.get(id)?.status).toBe('Running');
   });
 
+  it('leaves alone a bake that finished its record between the janitor\'s reads of the record and of the instance', async () => {
+    const spec = await specOf();
+    const id = 'ubuntu-web-20261206T110000Z-gggg';
+    const running = record(id, '2026-12-06T10:00:00Z', spec);
+    const { deps, saved, calls } = fakes([running], { [id]: 'Running' });
+    const finished: RunRecord = { ...running, status: 'Succeeded', endedAt: '2026-12-06T11:59:59Z' };
+    // The record is read as Running; by the time the instance is read, the bake has saved Succeeded and completed.
+    const client = deps.client as unknown as { getStatus(id: string): Promise<{ runtimeStatus: string }> };
+    client.getStatus = async () => {
+      saved.set(id, finished);
+      return { runtimeStatus: 'Completed' };
+    };
+    const result = await closeAbandonedRuns(deps, NOW);
+    expect(result.closed).toEqual([]);
+    expect(saved.get(id)).toEqual(finished);
+    expect(calls.started).toEqual([]);
+  });
+
   it('starts the release of a run\'s locks once, even when a sweep that died midway runs again', async () => {
     const spec = await specOf();
     const id = 'ubuntu-web-20261206T110000Z-ffff';
