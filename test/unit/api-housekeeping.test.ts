@@ -100,7 +100,8 @@ describe('closeAbandonedRuns', () => {
     const finished: RunRecord = { ...running, status: 'Succeeded', endedAt: '2026-12-06T11:59:59Z' };
     // The record is read as Running; by the time the instance is read, the bake has saved Succeeded and completed.
     const client = deps.client as unknown as { getStatus(id: string): Promise<{ runtimeStatus: string }> };
-    client.getStatus = async () => {
+    client.getStatus = async (instanceId: string) => {
+      if (instanceId !== id) throw new Error(`DurableClient error: Durable Functions extension replied with HTTP 404 response. ${instanceId}`);
       saved.set(id, finished);
       return { runtimeStatus: 'Completed' };
     };
