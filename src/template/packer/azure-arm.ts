@@ -42,6 +42,9 @@ const IGNORED_FIELDS: Record<string, string> = {
   winrm_expiry_time: 'Kiln runs every step through Run Command', spot: 'the build VM is a regular VM',
 };
 
+/** Kiln picks the build VM's security type itself (src/activities/security-type.ts), so a template cannot set it. */
+const SECURITY_FROM_TARGETS = 'Kiln chooses the build VM\'s security type (Standard or Trusted Launch) from the source and the target image definitions';
+
 /** Fields that would change the image and that Kiln cannot honour: refused, with why. */
 const REFUSED_FIELDS: Record<string, string> = {
   image_url: 'a VHD source is not supported; use a managed image, gallery or marketplace source',
@@ -50,9 +53,9 @@ const REFUSED_FIELDS: Record<string, string> = {
   user_data: 'user data runs at first boot of the build VM; put its commands in a provisioner',
   user_data_file: 'user data runs at first boot of the build VM; put its commands in a provisioner',
   disk_additional_size: 'Kiln captures the OS disk only',
-  secure_boot_enabled: 'Kiln builds standard-security VMs', vtpm_enabled: 'Kiln builds standard-security VMs',
-  security_type: 'Kiln builds standard-security VMs', security_encryption_type: 'Kiln builds standard-security VMs',
-  encrypt_disk: 'Kiln builds standard-security VMs',
+  secure_boot_enabled: SECURITY_FROM_TARGETS, vtpm_enabled: SECURITY_FROM_TARGETS,
+  security_type: SECURITY_FROM_TARGETS, security_encryption_type: 'Kiln builds no confidential VMs',
+  encrypt_disk: 'Kiln builds no confidential VMs',
   community_gallery_image_id: 'community gallery sources are not supported; use a gallery in your subscription',
   direct_shared_gallery_image_id: 'direct shared gallery sources are not supported; use a gallery in your subscription',
   os_disk_size: 'write os_disk_size_gb',
