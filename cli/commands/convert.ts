@@ -82,6 +82,9 @@ export async function convertPackerPath(path: string, options: PackerCliOptions,
     ...(options.location ? { location: options.location } : {}),
     name,
     localFiles: localFiles(templateDir),
+    // The user's own shell: env() and {{pwd}} mean what they mean to Packer.
+    env: process.env,
+    cwd: process.cwd(),
   });
 }
 

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseTemplate } from '../../src/template/index.ts';
 import { convertPacker, localFiles, readPackerFiles, type PackerConversion } from '../../src/template/packer/index.ts';
+import { packerFormat } from '../../src/template/packer/format.ts';
 
 const FIXTURES = 'test/fixtures/packer';
 const SUB = '00000000-0000-0000-0000-000000000000';
@@ -219,7 +220,7 @@ describe('refused with a named, located error', () => {
 
 describe('the Packer format of the template loader (HTTP API, blob drop)', () => {
   it('claims Packer JSON and *.pkr.hcl text, converts with parameters as variables, and warns about what it did not carry over', async () => {
-    const { packerFormat } = await import('../../src/template/packer/format.ts');
+
     const json = JSON.parse(minimalJson([{ type: 'shell', inline: ['echo {{user `greeting`}}'] }], { ssh_username: 'x' }));
     json.variables = { greeting: 'hello' };
     expect(packerFormat.claims({ json })).toBe(true);
@@ -280,9 +281,26 @@ describe('per-build provisioner settings', () => {
 
 describe('Packer JSON wrapped with its values', () => {
   it('a value the wrapper cannot give (a Key Vault reference) is a named error, not dropped', async () => {
-    const { packerFormat } = await import('../../src/template/packer/format.ts');
+
     const template = JSON.parse(minimalJson([{ type: 'shell', inline: ['echo hi'] }]));
     const refused = await packerFormat.convert({ json: { template, parameters: { secret: { reference: { keyVault: {} } } } } }, { subscriptionId: SUB });
     expect(!refused.ok && refused.errors[0]).toMatchObject({ path: 'parameters.secret', message: expect.stringMatching(/Key Vault parameter references are not supported/) });
+  });
+});
+
+describe('a Packer template sent to the server', () => {
+  it('reads no environment variable of the host and has no working directory', async () => {
+    const secretName = 'KILN_TEST_HOST_SECRET';
+    process.env[secretName] = 'host-only-value';
+    try {
+      const hcl = `variable "v" {\n  default = env("${secretName}")\n}\nsource "azure-arm" "x" {\n  image_publisher = "Canonical"\n  image_offer = "ubuntu-24_04-lts"\n  image_sku = "server"\n  location = "westeurope"\n  managed_image_name = "img-\${var.v}"\n  managed_image_resource_group_name = "kiln-images"\n}\nbuild {\n  sources = ["source.azure-arm.x"]\n}\n`;
+      const viaServer = await packerFormat.convert({ text: hcl, path: 't.pkr.hcl' }, { subscriptionId: SUB });
+      expect(JSON.stringify(viaServer)).not.toContain('host-only-value');
+      const json = JSON.parse(minimalJson([{ type: 'shell', inline: ['echo {{pwd}}'] }]));
+      const pwd = await packerFormat.convert({ json }, { subscriptionId: SUB });
+      expect(!pwd.ok && pwd.errors[0]?.message).toMatch(/has no working directory.*UnsupportedTemplateFunction/);
+    } finally {
+      delete process.env[secretName];
+    }
   });
 });

@@ -35,7 +35,12 @@ export interface PackerOptions {
   name?: string;
   /** Where local scripts and files are read; without it (a server) a template naming one is refused. */
   localFiles?: LocalFiles;
+  /**
+   * The environment `env()` / `{{env}}` read, and the directory `{{pwd}}` is: the CLI's own. Without them (a server)
+   * env() is empty and {{pwd}} refused, so a template sent to Kiln cannot read the host's settings or paths.
+   */
   env?: Record<string, string | undefined>;
+  cwd?: string;
   now?: Date;
 }
 
@@ -69,7 +74,7 @@ export async function convertPacker(input: PackerInput, options: PackerOptions):
   const notes: ConversionNote[] = [];
   try {
     const first = input.files[0] ?? refuse('NoTemplate', '$', 'no Packer template file given');
-    const common = { vars: input.vars ?? {}, env: options.env ?? process.env, now: options.now ?? new Date(), name: options.name ?? templateNameOf(first.path) };
+    const common = { vars: input.vars ?? {}, env: options.env ?? {}, ...(options.cwd ? { cwd: options.cwd } : {}), now: options.now ?? new Date(), name: options.name ?? templateNameOf(first.path) };
     let packer: PackerTemplate;
     if (input.files.length === 1 && !isPackerHclPath(first.path) && first.text.trimStart().startsWith('{')) {
       let json: unknown;

@@ -10,6 +10,8 @@ export interface JsonReadOptions {
   /** `--var name=value` and `--var-file` values; they win over the template's defaults. */
   vars: Record<string, string>;
   env: Record<string, string | undefined>;
+  /** `{{pwd}}`: the CLI's working directory; absent on a server, where {{pwd}} is refused. */
+  cwd?: string;
   /** When the conversion runs (one `{{timestamp}}` for the whole template, as Packer does). */
   now: Date;
   name: string;
@@ -79,7 +81,7 @@ export class Interpolator {
         case 'build_name': return build.name ?? build.type ?? '';
         case 'build_type': return build.type ?? '';
         case 'template_dir': return this.#templateDir;
-        case 'pwd': return process.cwd();
+        case 'pwd': return this.#options.cwd ?? refuse('UnsupportedTemplateFunction', at, `"${whole}": a template sent to Kiln has no working directory; give the value as a variable`);
         default: return refuse('UnsupportedTemplateFunction', at, `"${whole}": Kiln resolves {{user}}, {{env}}, {{timestamp}}, {{uuid}}, {{isotime}}, {{build_name}}, {{build_type}}, {{template_dir}} and {{pwd}}`);
       }
     });
