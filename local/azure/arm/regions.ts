@@ -25,10 +25,6 @@ export function regionName(value: string): string {
   return value.replace(/\s+/g, '').toLowerCase();
 }
 
-export function isRegion(value: string): boolean {
-  return DISPLAY.has(regionName(value));
-}
-
 /** The display name Azure shows for a region (the name itself for one the catalogue lacks). */
 export function displayName(value: string): string {
   return DISPLAY.get(regionName(value)) ?? value;

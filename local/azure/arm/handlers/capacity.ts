@@ -46,7 +46,7 @@ export const listResourceSkus = (_ctx: HandlerContext, req: ArmRequest): ArmResp
 
 export function listUsage(ctx: HandlerContext, req: ArmRequest): ArmResponse {
   const location = checkLocation(req.params.location!, 'Microsoft.Compute/locations/usages');
-  const usage = coreUsage(ctx, location);
+  const usage = coreUsage(ctx, req.params.sub!, location);
   const families = new Set([...resourceSkus(location).map((s) => String(s.family)), ...usage.families.keys()]);
   const value = [
     { unit: 'Count', currentValue: usage.total, limit: CORE_LIMITS.total, name: { value: 'cores', localizedValue: 'Total Regional vCPUs' } },

@@ -156,7 +156,7 @@ export function createOrUpdateVirtualMachine(ctx: HandlerContext, req: ArmReques
   }
   const existing = ctx.resources.find(id);
   if (existing) {
-    if (existing.location !== location) throw errors.invalidParameter('location', `Changing property 'location' is not allowed: the VM is in '${existing.location}', the request says '${location}'.`);
+    if (existing.location !== location) throw errors.propertyChangeNotAllowed('location', existing.location!);
     existing.tags = tagsOf(body) ?? existing.tags;
     existing.properties = { ...existing.properties, ...withoutSecrets({ ...properties, storageProfile: existing.properties.storageProfile, osProfile: existing.properties.osProfile, networkProfile: existing.properties.networkProfile }), provisioningState: 'Updating' };
     ctx.resources.save(existing);
@@ -180,7 +180,7 @@ export function createOrUpdateVirtualMachine(ctx: HandlerContext, req: ArmReques
   if (osProfile) checkOsProfile(osProfile, image.osType, computerName);
   checkOsDiskSize(objectAt(storage, 'osDisk', 'storageProfile.osDisk'), image.osDiskSizeGB);
   checkNetwork(ctx, properties, location, id);
-  checkCoreQuota(ctx, location, size);
+  checkCoreQuota(ctx, req.params.sub!, location, size);
 
   // Azure names the OS disk as the request says, or `{vm}_OsDisk_1_{guid}`.
   const osDiskName = stringAt(objectAt(storage, 'osDisk') ?? {}, 'name', 'storageProfile.osDisk.name') ?? `${name}_OsDisk_1_${randomUUID().replace(/-/g, '')}`;
@@ -403,11 +403,12 @@ function checkOsDiskSize(osDisk: Json | undefined, imageSizeGB: number): void {
   }
 }
 
-/** vCPUs in use in a region per family and in total: VMs and scale-set instances (by their sku). */
-export function coreUsage(ctx: HandlerContext, location: string): { total: number; families: Map<string, number> } {
+/** vCPUs in use in one subscription's region per family and in total: VMs and scale-set instances (by their sku). */
+export function coreUsage(ctx: HandlerContext, sub: string, location: string): { total: number; families: Map<string, number> } {
   const families = new Map<string, number>();
   let total = 0;
-  for (const r of ctx.resources.store.list<StoredResource>('resource')) {
+  // Quota is per subscription: only its resources are read.
+  for (const r of ctx.resources.store.list<StoredResource>('resource', `/subscriptions/${sub}/`)) {
     if (r.location !== location) continue;
     const vmSizeName = r.type === VM_TYPE ? (r.properties.hardwareProfile as Json | undefined)?.vmSize
       : r.type === 'Microsoft.Compute/virtualMachineScaleSets' ? (r.extra?.sku as Json | undefined)?.name : undefined;
@@ -421,8 +422,8 @@ export function coreUsage(ctx: HandlerContext, location: string): { total: numbe
 }
 
 /** A VM that would take a region's vCPUs past the quota is refused before it is made. */
-function checkCoreQuota(ctx: HandlerContext, location: string, size: VmSize): void {
-  const usage = coreUsage(ctx, location);
+function checkCoreQuota(ctx: HandlerContext, sub: string, location: string, size: VmSize): void {
+  const usage = coreUsage(ctx, sub, location);
   const checks = [
     { what: `${size.family} Cores`, used: usage.families.get(size.family) ?? 0, limit: CORE_LIMITS.family },
     { what: 'Total Regional Cores', used: usage.total, limit: CORE_LIMITS.total },
