@@ -40,7 +40,7 @@ async function closeAbandoned(record: RunRecord, state: string, deps: { client: 
   }
   const groups = (await listResourceGroupsByTag(deps.azure, TAG_RUN_ID, record.id)).filter((g) => g.tags[TAG_MANAGED] === 'true');
   for (const group of groups) await startResourceGroupDelete(deps.azure, group.name);
-  await releaseLocksOf(deps.client, record);
+  const releasing = await releaseLocksOf(deps.client, record);
   const running = record.steps.find((step) => step.status === 'Running');
   const endedAt = now.toISOString();
   await deps.runs.put({
@@ -52,23 +52,27 @@ async function closeAbandoned(record: RunRecord, state: string, deps: { client: 
     error: {
       step: running?.name ?? 'bake',
       code: 'Terminated',
-      message: `the bake's orchestration ended (${state}) without finishing its run; the janitor released its image locks` +
-        (groups.length ? ` and started deleting ${groups.map((g) => g.name).join(', ')}` : ''),
+      // Says what the janitor set going: the release and the deletes finish after this record is written.
+      message: `the bake's orchestration ended (${state}) without finishing its run` +
+        (releasing ? '; the janitor started releasing its image locks' : '') +
+        (groups.length ? `; the janitor started deleting ${groups.map((g) => g.name).join(', ')}` : ''),
     },
-    ...(record.staging && groups.length ? { staging: { ...record.staging, state: 'Deleted', reason: 'deleted by the janitor' } } : {}),
+    ...(record.staging && groups.length ? { staging: { ...record.staging, state: 'Present', reason: 'deletion started by the janitor' } } : {}),
   });
 }
 
 /**
  * Releases the run's image locks (or its places in their queues) through orchestration `releaseBakeLocks`, which
  * also wakes each next waiter; its instance id is derived from the run, so a janitor that retries starts it once.
+ * True when a release is under way (started now or by an earlier sweep); false when the run held no image locks.
  */
-async function releaseLocksOf(client: DurableClient, record: RunRecord): Promise<void> {
+async function releaseLocksOf(client: DurableClient, record: RunRecord): Promise<boolean> {
   const keys = record.spec ? imageLockKeys(record.spec) : [];
-  if (keys.length === 0) return;
+  if (keys.length === 0) return false;
   const instanceId = `${record.id}:release-locks`;
-  if ((await instanceState(client, instanceId)) !== undefined) return;
+  if ((await instanceState(client, instanceId)) !== undefined) return true;
   await client.startNew(Orchestration.releaseBakeLocks, { instanceId, input: { runId: record.id, keys } satisfies ReleaseBakeLocksInput });
+  return true;
 }
 
 /** The instance's runtime status, or undefined when it does not exist; any other failure to read it throws. */

@@ -53,7 +53,7 @@ describe('housekeeping', () => {
 
     await clock.advance(5 * MINUTE);
     const closed = await waitForEnd(env.client, first.id, 30_000);
-    expect(closed).toMatchObject({ status: 'Failed', error: { code: 'Terminated', step: 'customize' }, staging: { state: 'Deleted' } });
+    expect(closed).toMatchObject({ status: 'Failed', error: { code: 'Terminated', step: 'customize' }, staging: { state: 'Present', reason: 'deletion started by the janitor' } });
     expect(closed.error?.message).toContain(`started deleting ${staging[0]}`);
     await poll('the staging group to be gone', 30_000, async () => ((await stagingGroups()).length === 0) || undefined);
 

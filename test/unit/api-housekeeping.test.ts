@@ -89,6 +89,8 @@ describe('closeAbandonedRuns', () => {
       steps: [{ name: 'replicate', status: 'Failed' }, { name: 'rollout', status: 'Skipped' }],
     });
     expect(saved.get(orphan)?.error?.message).toContain('no instance');
+    // What the janitor set going, not what it finished: the release runs on after the record is written.
+    expect(saved.get(terminated)?.error?.message).toMatch(/the janitor started releasing its image locks$/);
     for (const id of [running, young, broken]) expect(saved.get(id)?.status).toBe('Running');
   });
 
