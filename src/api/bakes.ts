@@ -8,6 +8,7 @@ import type { RunRecord, Trigger } from '../runs/record.ts';
 import { imageLockKeys, type EnqueueRequest } from '../pipeline/bake-lock.ts';
 import { Entity, Orchestration, type BakeInput } from '../pipeline/contracts.ts';
 import type { BakeSpec, TemplateError } from '../template/spec.ts';
+import { instanceState } from './instances.ts';
 
 export interface BakeRequest {
   templateName: string;
@@ -94,7 +95,8 @@ export async function startBakeOnce(
 
 /** Starts the bake instance unless it exists: Azure would restart a finished one, and two concurrent starts conflict. */
 async function startOnce(client: DurableClient, instanceId: string, input: BakeInput): Promise<void> {
-  const exists = async (): Promise<boolean> => Boolean((await client.getStatus(instanceId).catch(() => undefined))?.runtimeStatus);
+  // A status that cannot be read is an error, not "missing": startNew on a finished instance would restart it.
+  const exists = async (): Promise<boolean> => (await instanceState(client, instanceId)) !== undefined;
   if (await exists()) return;
   try {
     await client.startNew(Orchestration.bake, { instanceId, input });

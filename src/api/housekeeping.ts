@@ -10,6 +10,7 @@ import { listResourceGroupsByTag, startResourceGroupDelete, TAG_MANAGED, TAG_RUN
 import { imageLockKeys } from '../pipeline/bake-lock.ts';
 import { childInstanceId, Orchestration, type ReleaseBakeLocksInput } from '../pipeline/contracts.ts';
 import { FINAL_RUN_STATUSES, type RunRecord } from '../runs/record.ts';
+import { instanceState } from './instances.ts';
 import type { RunStore } from '../runs/store.ts';
 
 /** A Pending record without an instance is a bake being started; after this long, one that never started. */
@@ -73,17 +74,6 @@ async function releaseLocksOf(client: DurableClient, record: RunRecord): Promise
   if ((await instanceState(client, instanceId)) !== undefined) return true;
   await client.startNew(Orchestration.releaseBakeLocks, { instanceId, input: { runId: record.id, keys } satisfies ReleaseBakeLocksInput });
   return true;
-}
-
-/** The instance's runtime status, or undefined when it does not exist; any other failure to read it throws. */
-async function instanceState(client: DurableClient, id: string): Promise<string | undefined> {
-  try {
-    return (await client.getStatus(id)).runtimeStatus;
-  } catch (error) {
-    // The client rejects a missing instance with its HTTP 404 in the message, like any other error.
-    if (error instanceof Error && /HTTP 404/.test(error.message)) return undefined;
-    throw error;
-  }
 }
 
 /**

@@ -12,6 +12,7 @@ import { TEMPLATE_FILE_NAMES, isTemplateName, loadTemplateFiles, templateFileRol
 import type { TemplateError } from '../template/spec.ts';
 import { recordRefusedBake, startBake } from './bakes.ts';
 import { services } from './services.ts';
+import { instanceState } from './instances.ts';
 
 interface BlobProperties {
   eTag?: string;
@@ -73,7 +74,7 @@ export async function handleTemplateDrop(blob: unknown, client: DurableClient, c
     .catch((error: Error) => ({ ok: false as const, errors: [{ path: blobName, message: `Kiln could not read this file: ${error.message}` }] }));
   if (!parsed.ok) return refuse(parsed.errors);
   // The orchestration, not the record, says whether this version's bake started (the record is written first).
-  if ((await client.getStatus(runId).catch(() => undefined))?.runtimeStatus) {
+  if ((await instanceState(client, runId)) !== undefined) {
     context.log(`templates/${blobName}: this version already started run ${runId}`);
     return;
   }
