@@ -2,6 +2,7 @@
  * Managed disks (VMs' OS disks, osDisks.ts): get, list, delete (not while attached) and disk access: beginGetAccess
  * exports the disk as a fixed VHD behind a read SAS URL (in the storage beside the emulator), endGetAccess revokes it.
  */
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +25,9 @@ const EFFECT_DELETE = 'disk.delete';
 const MAX_ACCESS_SECONDS = 86_400 * 7;
 
 const diskId = (p: Record<string, string>): string => providerId(p.sub!, p.rg!, 'Microsoft.Compute', 'disks', p.disk!);
+
+/** The exported VHD's blob name: from the disk's whole id, so same-named disks in other groups never share one. */
+const exportName = (id: string): string => createHash('sha256').update(id.toLowerCase()).digest('hex').slice(0, 32);
 
 const requireDisk = (ctx: HandlerContext, req: ArmRequest): StoredResource =>
   ctx.resources.require(req.params.sub!, req.params.rg!, diskId(req.params), DISK_TYPE, req.params.disk!);
@@ -75,7 +79,7 @@ export function grantDiskAccess(ctx: HandlerContext, req: ArmRequest): ArmRespon
   if (!ctx.diskAccess) throw errors.operationNotAllowed('Disk access needs storage beside the emulator (started without diskAccessStorage).');
   const op = beginOperation(ctx, req, {
     resourceId: disk.id, location: disk.location!, style: 'compute',
-    steps: [stepAfter(ctx, 'networkResourceCreate', { kind: EFFECT_GRANT, args: { diskId: disk.id, name: String(req.params.disk).toLowerCase(), seconds } })],
+    steps: [stepAfter(ctx, 'networkResourceCreate', { kind: EFFECT_GRANT, args: { diskId: disk.id, name: exportName(disk.id), seconds } })],
   });
   return acceptedAction(req.origin, op);
 }
@@ -84,7 +88,7 @@ export function revokeDiskAccess(ctx: HandlerContext, req: ArmRequest): ArmRespo
   const disk = requireDisk(ctx, req);
   const op = beginOperation(ctx, req, {
     resourceId: disk.id, location: disk.location!, style: 'compute',
-    steps: [stepAfter(ctx, 'networkResourceCreate', { kind: EFFECT_REVOKE, args: { diskId: disk.id, name: String(req.params.disk).toLowerCase() } })],
+    steps: [stepAfter(ctx, 'networkResourceCreate', { kind: EFFECT_REVOKE, args: { diskId: disk.id, name: exportName(disk.id) } })],
   });
   return acceptedAction(req.origin, op);
 }
