@@ -10,13 +10,24 @@ import type { ReleaseRequest, ReleaseResult } from './bake-lock.ts';
 import { Entity, type ReleaseBakeLocksInput } from './contracts.ts';
 import { Flow, type Flowing } from './flow.ts';
 
-/** Releases the run's lock (or its place in the queue) on every key, and wakes the next waiter each release names. */
+/**
+ * Releases the run's lock (or its place in the queue) on every key, and wakes the next waiter each release names.
+ * A failure (the final record save travels beside the first release) does not stop the others: every lock is given
+ * back, then the first failure is rethrown.
+ */
 export function* releaseLocks(flow: Flow, runId: string, keys: string[]): Flowing<void> {
   const request: ReleaseRequest = { runId };
+  let failure: { error: unknown } | undefined;
   for (const key of keys) {
-    const { next } = (yield* flow.entity<ReleaseResult | null>(Entity.bakeLock, key, 'release', request, { cancellable: false })) ?? {};
-    if (next) yield* flow.call(Activity.wakeLockWaiter, { runId: next }, { cancellable: false });
+    try {
+      const { next } = (yield* flow.entity<ReleaseResult | null>(Entity.bakeLock, key, 'release', request, { cancellable: false })) ?? {};
+      if (next) yield* flow.call(Activity.wakeLockWaiter, { runId: next }, { cancellable: false });
+    } catch (error) {
+      // Go on: a lock left held would block its image until the janitor; a lost wake is made up by the waiter's slow timer.
+      failure ??= { error };
+    }
   }
+  if (failure) throw failure.error;
 }
 
 /** Orchestration `releaseBakeLocks`. */

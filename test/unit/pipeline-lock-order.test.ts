@@ -3,9 +3,10 @@
  * arrival (acceptance), and a run that ends without ever asking, or that the janitor closes, hands its place on.
  */
 
-import type * as df from 'durable-functions';
+import * as df from 'durable-functions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { imageLockKeys } from '../../src/pipeline/bake-lock.ts';
+import { imageLockKeys, lockKey, type BakeLockState } from '../../src/pipeline/bake-lock.ts';
+import { Entity } from '../../src/pipeline/contracts.ts';
 import { Orchestration, type BakeProgress, type ReleaseBakeLocksInput } from '../../src/pipeline/contracts.ts';
 import type { RunRecord } from '../../src/runs/record.ts';
 import type { BakeSpec } from '../../src/template/spec.ts';
@@ -92,6 +93,35 @@ describe('bake lock order', () => {
     await h.client.startNew(Orchestration.releaseBakeLocks, { instanceId: `${a.runId}:release-locks`, input });
     const released = await h.waitFor(`${a.runId}:release-locks`, (s: df.DurableOrchestrationStatus) => s.runtimeStatus === 'Completed');
     expect(released.runtimeStatus).toBe('Completed');
+    expect((await h.finished(b.runId)).status).toBe('Succeeded');
+    expect(await woken(b.runId)).toBe(true);
+  });
+
+  it('a final record save that fails through its retries still releases every image lock, then fails the run', async () => {
+    // The other image's key sorts first: the failing save travels beside its release, the held lock comes after.
+    const other = galleryImage().replace(/ubuntu-web$/, 'aaa-other');
+    const twoImages = { distributions: [...sameImage.distributions!, { ...sameImage.distributions![0]!, galleryImageId: other }] } as Partial<BakeSpec>;
+    expect(imageLockKeys(twoImages as BakeSpec)).toEqual([lockKey(other), lockKey(galleryImage())]);
+    const a = await h.accept(twoImages);
+    const b = await h.accept(sameImage);
+    fake.reset({ failFinalSave: [a.runId] });
+    await b.start();
+    await waiting(b.runId);
+    await a.start();
+    // The save's retries wait on durable timers: skip through them.
+    for (let ended = false; !ended; ) {
+      ended = ['Failed', 'Completed'].includes(String((await h.client.getStatus(a.runId)).runtimeStatus));
+      if (!ended) await h.clock.advanceToNextTimer();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const failed = await h.client.getStatus(a.runId);
+    expect(failed.runtimeStatus).toBe('Failed');
+    expect(String(failed.output)).toMatch(/records container is unavailable/);
+    for (const image of [other, galleryImage()]) {
+      const { entityState } = await h.client.readEntityState<BakeLockState>(new df.EntityId(Entity.bakeLock, lockKey(image)));
+      expect(entityState?.holder?.runId, image).not.toBe(a.runId);
+      expect(entityState?.queue.map((w) => w.runId), image).not.toContain(a.runId);
+    }
     expect((await h.finished(b.runId)).status).toBe('Succeeded');
     expect(await woken(b.runId)).toBe(true);
   });
