@@ -18,7 +18,7 @@ import { lastLines, maskSecrets } from './masking.ts';
 import { runCommandName } from './naming.ts';
 import { operationStatus } from './outcomes.ts';
 import type { Pollers } from './poll.ts';
-import { bootTimeIn, customizerScript } from './scripts.ts';
+import { bootTimeIn, customizerScript, type RunCommandScript } from './scripts.ts';
 import { withUploadUrls } from './uploads.ts';
 import { continueUpdates } from './windows-update.ts';
 import { restartWait } from './windows-restart.ts';
@@ -85,6 +85,15 @@ function secretNames(step: Customizer | InVMValidation): string[] {
   return 'secrets' in step ? step.secrets : [];
 }
 
+/** The Run Command script of `runnable` (the step, or the step with its upload's SAS); a step that cannot run here is refused. */
+function scriptOf(input: BeginCustomizerInput, step: Customizer | InVMValidation, runnable: Customizer | InVMValidation): RunCommandScript {
+  try {
+    return customizerScript(runnable, input.plan.osType, input.limitMs);
+  } catch (err) {
+    throw permanentError(`${input.phase} step "${step.name}": ${(err as Error).message}`, { code: 'InvalidStep' });
+  }
+}
+
 export async function beginCustomizer(input: BeginCustomizerInput): Promise<OperationStatus> {
   return operationStatus(async () => {
     const env = activityEnvironment();
@@ -93,14 +102,8 @@ export async function beginCustomizer(input: BeginCustomizerInput): Promise<Oper
     const name = runCommandName(phase, index);
     const rg = plan.staging.resourceGroupName;
     const vm = plan.staging.vmName;
-    let script;
-    // An uploaded file's SAS lives as long as the step may run; it is in the script only, never in history.
-    const runnable = await withUploadUrls(env.clients, step, input.limitMs + 10 * 60_000);
-    try {
-      script = customizerScript(runnable, plan.osType, input.limitMs);
-    } catch (err) {
-      throw permanentError(`${phase} step "${step.name}": ${(err as Error).message}`, { code: 'InvalidStep' });
-    }
+    // Exit codes and time limit, known without the upload SAS (made only for a Run Command about to be sent).
+    const script = scriptOf(input, step, step);
     const refs = Object.fromEntries(secretNames(step).map((n) => [n, spec.secrets[n]]).filter(([, r]) => r !== undefined)) as Record<string, SecretRef>;
     const ref: RunCommandRef = {
       kind: RUN_COMMAND,
@@ -133,6 +136,9 @@ export async function beginCustomizer(input: BeginCustomizerInput): Promise<Oper
 
     // A VM holds at most 25 Run Commands; the steps run one after another, so one ten steps back is long done.
     if (index >= RETIRE_AFTER) await startDeleteRunCommand(env.clients, rg, vm, runCommandName(phase, index - RETIRE_AFTER));
+    // An uploaded file's SAS lives as long as the step may run; it is in the script only, never in history.
+    const runnable = await withUploadUrls(env.clients, step, input.limitMs + 10 * 60_000);
+    const sent = runnable === step ? script : scriptOf(input, step, runnable);
     const blobs = await prepareRunCommandBlobs(env.clients, plan.runId, name, (script.timeoutInSeconds + 3600) * 1000);
     try {
       await startRunCommand(env.clients, {
@@ -140,7 +146,7 @@ export async function beginCustomizer(input: BeginCustomizerInput): Promise<Oper
         vmName: vm,
         name,
         location: plan.location,
-        script: script.script,
+        script: sent.script,
         protectedParameters: [...secrets].map(([n, value]) => ({ name: n, value })),
         timeoutInSeconds: script.timeoutInSeconds,
         ...blobs,

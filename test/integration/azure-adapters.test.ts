@@ -1,5 +1,6 @@
 // The bake activities and the Azure adapters under them, through the real SDK clients against the local emulator
 // and Azurite: every step of ubuntu-web in order, the request bodies they send (approved file), failures and faults.
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +25,7 @@ import { stagingNames } from '../../src/activities/naming.ts';
 import { createAzureClients, type AzureClients } from '../../src/azure/clients.ts';
 import { getImageVersion } from '../../src/azure/galleries.ts';
 import { RUN_COMMAND_OUTPUT_CONTAINER } from '../../src/azure/runCommandBlobs.ts';
+import { storeUpload } from '../../src/azure/uploads.ts';
 import { getVmState } from '../../src/azure/virtualMachines.ts';
 import { loadConfig } from '../../src/config.ts';
 import { startAzureEmulator, type AzureEmulator } from '../../local/azure/index.ts';
@@ -32,6 +34,7 @@ import { localAzureSettings } from '../../local/default.ts';
 import { openRunStore } from '../../src/runs/store.ts';
 import { parseTemplate } from '../../src/template/index.ts';
 import type { BakeSpec } from '../../src/template/spec.ts';
+import { UPLOADS_CONTAINER, uploadBlobName, uploadUri } from '../../src/template/uploads.ts';
 import { readVhdFooter } from '../support/vhd.ts';
 
 const NOW = '2026-11-25T13:19:00.000Z';
@@ -516,6 +519,22 @@ describe('Run Commands', () => {
     expect(await settle(beginCustomizer({ plan: p, spec, phase: 'customize', index: 10, limitMs: HOUR }))).toEqual({ state: 'Succeeded' });
     expect(sent.filter((w) => w.path.includes('/runCommands/'))).toEqual([]);
     expect(await runCommandNames(p)).toEqual(customizeNames(2, 11));
+    expect(await settle(beginDeleteStagingGroup({ plan: p }))).toEqual({ state: 'Succeeded' });
+  });
+
+  it('resumes a File step whose Run Command started without signing its upload again, even when the upload is gone since', async () => {
+    const bytes = Buffer.from('#!/bin/sh\necho uploaded\n');
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    expect(await storeUpload(clients, sha256, bytes)).toMatchObject({ stored: true });
+    const spec = template('ubuntu-web.json', (t) => {
+      t.properties['customize'] = [{ type: 'File', name: 'uploaded', sourceUri: uploadUri(sha256), destination: '/tmp/uploaded.sh' }];
+      delete t.properties['validate'];
+    });
+    const p = await staged('ubuntu-web-20261125T131900Z-0014', spec);
+    expect(await settle(beginCustomizer({ plan: p, spec, phase: 'customize', index: 0, limitMs: HOUR }))).toEqual({ state: 'Succeeded' });
+    // The retried activity finds the Run Command before it would look for the upload (gone now) to sign it again.
+    await clients.blobs.getContainerClient(UPLOADS_CONTAINER).deleteBlob(uploadBlobName(sha256));
+    expect(await settle(beginCustomizer({ plan: p, spec, phase: 'customize', index: 0, limitMs: HOUR }))).toEqual({ state: 'Succeeded' });
     expect(await settle(beginDeleteStagingGroup({ plan: p }))).toEqual({ state: 'Succeeded' });
   });
 
