@@ -12,6 +12,7 @@ export const MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
 /**
  * PUT /uploads/{sha256} — the body's bytes, stored once under their sha256 (201 when new, 200 when already there);
  * a body that does not hash to the name is refused, so a template's upload URI always means these exact bytes.
+ * A body above MAX_UPLOAD_BYTES is refused (413) by its Content-Length before it is read, or once that much was read.
  */
 export async function putUpload(request: HttpRequest): Promise<HttpResponseInit> {
   const sha256 = request.params.sha256 ?? '';
@@ -20,10 +21,34 @@ export async function putUpload(request: HttpRequest): Promise<HttpResponseInit>
       errors: [{ path: 'sha256', message: 'must be a sha256', expected: '64 lowercase hexadecimal digits', found: JSON.stringify(sha256) }],
     });
   }
-  const bytes = Buffer.from(await request.arrayBuffer());
-  if (bytes.length > MAX_UPLOAD_BYTES) return problem(400, 'body-too-large', `the upload has ${bytes.length} bytes; expected at most ${MAX_UPLOAD_BYTES}`);
+  const declared = Number(request.headers.get('content-length') ?? Number.NaN);
+  if (declared > MAX_UPLOAD_BYTES) return tooLarge(`the upload's Content-Length is ${declared} bytes`);
+  const bytes = await readAtMost(request, MAX_UPLOAD_BYTES);
+  if (!bytes) return tooLarge(`the upload has more than ${MAX_UPLOAD_BYTES} bytes`);
   const { azure } = await services();
   const result = await storeUpload(azure, sha256, bytes);
   if (!result.stored) return problem(400, 'checksum-mismatch', `the body (${bytes.length} bytes) does not hash to ${sha256}`);
   return json(result.created ? 201 : 200, { sha256, uri: uploadUri(sha256), bytes: bytes.length });
+}
+
+function tooLarge(found: string): HttpResponseInit {
+  return problem(413, 'body-too-large', `${found}; expected at most ${MAX_UPLOAD_BYTES} (64 MiB)`);
+}
+
+/** The body's bytes, or undefined as soon as more than `limit` arrived (the rest is not read). */
+async function readAtMost(request: HttpRequest, limit: number): Promise<Buffer | undefined> {
+  if (!request.body) return Buffer.alloc(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return Buffer.concat(chunks, size);
+    size += value.length;
+    if (size > limit) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
 }

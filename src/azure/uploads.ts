@@ -16,7 +16,15 @@ export async function storeUpload(clients: AzureClients, sha256: string, bytes: 
   await container.createIfNotExists();
   const blob = container.getBlockBlobClient(uploadBlobName(sha256));
   if (await blob.exists()) return { stored: true, created: false };
-  await blob.uploadData(bytes, { blobHTTPHeaders: { blobContentType: 'application/octet-stream' } });
+  try {
+    // Only if still absent: of two same uploads at once, one creates the blob and the other finds it there.
+    await blob.uploadData(bytes, { blobHTTPHeaders: { blobContentType: 'application/octet-stream' }, conditions: { ifNoneMatch: '*' } });
+  } catch (error) {
+    // Azure answers 409 BlobAlreadyExists, Azurite may answer 412 ConditionNotMet.
+    const status = (error as { statusCode?: number }).statusCode;
+    if (status === 409 || status === 412) return { stored: true, created: false };
+    throw error;
+  }
   return { stored: true, created: true };
 }
 

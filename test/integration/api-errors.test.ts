@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalDefault, type LocalDefault } from '../../local/default.ts';
+import { UPLOADS_CONTAINER, uploadBlobName } from '../../src/template/uploads.ts';
 
 let local: LocalDefault;
 let home: string;
@@ -46,6 +48,7 @@ describe('401 on every API route and method: no key, a wrong key, the durable sy
     ['POST', `builds/${run}/cancel`], ['POST', `builds/${run}/approve`], ['POST', `builds/${run}/retry`],
     ['GET', `builds/${run}/timeline`], ['GET', 'schedules'], ['GET', 'dashboard/files/app.js'],
     ['GET', 'templates'], ['GET', 'templates/web'], ['PUT', 'templates/web'], ['DELETE', 'templates/web'],
+    ['PUT', `uploads/${'0'.repeat(64)}`],
   ];
   it.each(routes)('%s %s', async (method, path) => {
     const body = method === 'POST' || method === 'PUT' ? '{}' : undefined;
@@ -118,6 +121,34 @@ describe('400: malformed bodies list every error', () => {
     expect((stored.errors as { path: string }[]).map((e) => e.path)).toEqual(['templateName', 'extra']);
     const query = await problemOf(await call('GET', 'builds?status=Bogus&limit=0'));
     expect((query.errors as { path: string }[]).map((e) => e.path)).toEqual(['status', 'limit']);
+  });
+});
+
+describe('PUT /uploads/{sha256}', () => {
+  const upload = (path: string, body: string, key?: string | null) => call('PUT', `uploads/${path}`, { body, ...(key !== undefined ? { key } : {}) });
+  const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+
+  it('refuses no key, a wrong key, a name that is not a sha256 and a body that does not hash to its name', async () => {
+    const body = 'echo refused\n';
+    expect((await upload(sha(body), body, null)).status).toBe(401);
+    expect((await upload(sha(body), body, 'not-the-key')).status).toBe(401);
+    const badName = await upload('not-a-sha256', body);
+    expect(badName.status).toBe(400);
+    expect(await problemOf(badName)).toMatchObject({ type: 'urn:kiln:problem:invalid-upload', errors: [{ path: 'sha256', found: '"not-a-sha256"' }] });
+    const mismatch = await upload(sha('other bytes'), body);
+    expect(mismatch.status).toBe(400);
+    expect(await problemOf(mismatch)).toMatchObject({ type: 'urn:kiln:problem:checksum-mismatch', detail: `the body (${body.length} bytes) does not hash to ${sha('other bytes')}` });
+    const uploads = BlobServiceClient.fromConnectionString(local.blobConnectionString).getContainerClient(UPLOADS_CONTAINER);
+    for (const name of [sha(body), sha('other bytes')]) expect(await uploads.getBlobClient(uploadBlobName(name)).exists()).toBe(false);
+  });
+
+  it('two identical uploads at once: one stores the file, the other finds it there, and the bytes are whole', async () => {
+    const body = `#!/bin/sh\necho twice ${'x'.repeat(100_000)}\n`;
+    const responses = await Promise.all([upload(sha(body), body), upload(sha(body), body)]);
+    expect(responses.map((r) => r.status).sort()).toEqual([200, 201]);
+    for (const response of responses) expect(await response.json()).toEqual({ sha256: sha(body), uri: `kiln-upload://sha256/${sha(body)}`, bytes: body.length });
+    const stored = BlobServiceClient.fromConnectionString(local.blobConnectionString).getContainerClient(UPLOADS_CONTAINER).getBlobClient(uploadBlobName(sha(body)));
+    expect((await stored.downloadToBuffer()).toString()).toBe(body);
   });
 });
 
