@@ -10,7 +10,7 @@ import type { RunError, RunRecord, StepStatus } from '../runs/record.ts';
 import { progressOf } from '../runs/status.ts';
 import type { BakeSpec } from '../template/spec.ts';
 import type { BakeInput } from './contracts.ts';
-import { BakeCanceled, Flow, StepFailed, transientRetry, type Deadline, type Flowing } from './flow.ts';
+import { BakeCanceled, Flow, StepFailed, type Deadline, type Flowing } from './flow.ts';
 import { imageLockKeys } from './bake-lock.ts';
 import { newRunRecord, settlePendingSteps, stepOf, updateStep } from './journal.ts';
 import type { ResumePlan } from './resume.ts';
@@ -186,7 +186,7 @@ export class BakeRun {
     this.showProgress();
     if (this.record === this.saved) return;
     const record = this.record;
-    yield* this.flow.startAlongside(this.flow.context.df.callActivityWithRetry(Activity.saveRunRecord, transientRetry(), record));
+    yield* this.flow.callAlongside(Activity.saveRunRecord, record);
     this.saved = record;
   }
 

@@ -11,7 +11,7 @@ import {
 import { lockKey, type AcquireRequest, type AcquireResult } from './bake-lock.ts';
 import { BakeEvent, childInstanceId, Entity, Orchestration, type ApproveEvent } from './contracts.ts';
 import { unexpectedFailure, type BakeRun } from './bake-run.ts';
-import { BakeCanceled, earliest, StepFailed, transientRetry, type Flowing } from './flow.ts';
+import { BakeCanceled, earliest, StepFailed, type Flowing } from './flow.ts';
 import { nextPollDelay } from './polling.ts';
 import type { ReplicateRegionInput, ReplicateRegionOutput } from './replicate.ts';
 import { operationWaitingForQuota } from './quota-wait.ts';
@@ -239,7 +239,7 @@ export function* capture(run: BakeRun): Flowing<void> {
   if (!run.keepStagingReason) {
     // The VM has served its purpose: its group goes now, beside replication (sent with the next step's first call,
     // so its round trip is nobody's wait); cleanup waits for it to be gone.
-    yield* run.flow.startAlongside(run.flow.context.df.callActivityWithRetry(Activity.beginDeleteStagingGroup, transientRetry(), { plan: bakePlan }), { ordered: false });
+    yield* run.flow.callAlongside(Activity.beginDeleteStagingGroup, { plan: bakePlan }, { ordered: false });
   }
 }
 

@@ -126,6 +126,11 @@ export class Flow {
     this.alongside.push({ task, ordered });
   }
 
+  /** An activity (retried on transient failures) started alongside the next call: see startAlongside. */
+  *callAlongside(name: ActivityName, input: unknown, options: { ordered?: boolean } = {}): Flowing<void> {
+    yield* this.startAlongside(this.context.df.callActivityWithRetry(name, transientRetry(), input), options);
+  }
+
   /** Waits for every task started alongside that nothing has waited for yet. */
   *flush(): Flowing<void> {
     yield* this.settleAlongside(() => true);

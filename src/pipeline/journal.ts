@@ -5,8 +5,6 @@ import { BAKE_STEPS } from '../runs/progress.ts';
 import type { RunRecord, StepRecord, StepStatus } from '../runs/record.ts';
 import type { BakeInput } from './contracts.ts';
 
-export { BAKE_STEPS } from '../runs/progress.ts';
-
 /** A Running record with every step Pending. */
 export function newRunRecord(input: BakeInput, now: string): RunRecord {
   return {

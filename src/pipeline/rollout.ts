@@ -23,7 +23,7 @@ import type { OsType } from '../azure/virtualMachines.ts';
 import type { RolloutPath } from '../runs/progress.ts';
 import type { RolloutTarget } from '../template/spec.ts';
 import { breachesHealthThreshold } from './batches.ts';
-import { BakeCanceled, Flow, StepFailed, transientRetry, type Flowing } from './flow.ts';
+import { BakeCanceled, Flow, StepFailed, type Flowing } from './flow.ts';
 import { nextPollDelay, type PollBounds } from './polling.ts';
 import { chooseRolloutPath, PATH_LOG } from './rollout-path.ts';
 import { platformUpgradeWatchdogMs, WATCHDOG_MS } from './watchdogs.ts';
@@ -95,7 +95,7 @@ function* rollOut(input: RolloutInput, flow: Flow): Flowing<RolloutOutput> {
   const report = function* (status: ScaleSetProgress['status'], message?: string): Flowing<void> {
     const progress: ScaleSetProgress = { kind: 'scaleSet', scaleSetId, status, updated: healthy, total: members.length, batch, batches, path, ...(message ? { message } : {}) };
     // Sent with the next call (or before the next wait or the answer): no round trip of its own; saves land in order.
-    yield* flow.startAlongside(flow.context.df.callActivityWithRetry(Activity.saveRunProgress, transientRetry(), { runId: input.runId, key: `scaleset-${input.index}`, progress }));
+    yield* flow.callAlongside(Activity.saveRunProgress, { runId: input.runId, key: `scaleset-${input.index}`, progress });
   };
   const output = (status: RolloutOutput['status'], message?: string): RolloutOutput => ({
     scaleSetId, status, updated: healthy, total: members.length, path,

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { StepName } from '../../src/activities/contracts.ts';
 import { unexpectedFailure } from '../../src/pipeline/bake-run.ts';
-import { BAKE_STEPS, newRunRecord, settlePendingSteps, updateStep } from '../../src/pipeline/journal.ts';
+import { newRunRecord, settlePendingSteps, updateStep } from '../../src/pipeline/journal.ts';
 import { resumePlan } from '../../src/pipeline/resume.ts';
+import { BAKE_STEPS } from '../../src/runs/progress.ts';
 import type { RunRecord, StepStatus } from '../../src/runs/record.ts';
 import type { BakeSpec } from '../../src/template/spec.ts';
 
