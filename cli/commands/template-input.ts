@@ -1,10 +1,10 @@
 /**
- * Reading a template file the way `kiln bake` and `kiln templates put` both do: a Packer template converted here
- * (its local files become uploads), any other shape loaded with the ARM parameters, location and target given.
+ * Reading a template file the way `kiln validate`, `kiln bake` and `kiln templates put` all do: a Packer template
+ * converted here (its local files become uploads), any other shape loaded with the ARM parameters, location and target given.
  */
 
-import { loadTemplateFile, type LoadResult } from '../../src/template/index.ts';
-import type { Upload } from '../../src/template/packer/index.ts';
+import { loadTemplateFile, type LoadOptions, type LoadResult } from '../../src/template/index.ts';
+import type { ConversionNote, Upload } from '../../src/template/packer/index.ts';
 import { isPackerInput, loadPackerPath, LOCAL_SUBSCRIPTION_ID, type PackerCliOptions } from './convert.ts';
 import { loadOptionsOf, type TemplateOptions } from './template-options.ts';
 
@@ -15,14 +15,23 @@ export interface TemplateFileInput {
   packer: boolean;
 }
 
+/** A template file as read: for a Packer template, also what the conversion mapped, dropped or ignored, and its local files. */
+export type ReadTemplate = { result: LoadResult; packer: false } | { result: LoadResult; packer: true; notes: ConversionNote[]; uploads: Upload[] };
+
+/** Reads any template file; `fallbackSubscription` fills in a Packer template's implicit ids. */
+export async function readTemplatePath(file: string, packer: PackerCliOptions, loadOptions: LoadOptions, fallbackSubscription?: string): Promise<ReadTemplate> {
+  if (!(await isPackerInput(file))) return { result: await loadTemplateFile(file, loadOptions), packer: false };
+  return { ...(await loadPackerPath(file, packer, loadOptions, fallbackSubscription)), packer: true };
+}
+
 /**
  * Reads a template file for sending to Kiln. `endpoint` is the remote Kiln it goes to, if any: the local default's
  * subscription fills in Packer's implicit ids only when the template is for the local default.
  */
 export async function readTemplateInput(file: string, options: TemplateOptions & PackerCliOptions & { endpoint?: string }): Promise<TemplateFileInput> {
-  const loadOptions = await loadOptionsOf(options);
-  if (!(await isPackerInput(file))) return { parsed: await loadTemplateFile(file, loadOptions), uploads: [], packer: false };
-  const { result, notes, uploads } = await loadPackerPath(file, options, loadOptions, options.endpoint ? undefined : LOCAL_SUBSCRIPTION_ID);
+  const read = await readTemplatePath(file, options, await loadOptionsOf(options), options.endpoint ? undefined : LOCAL_SUBSCRIPTION_ID);
+  if (!read.packer) return { parsed: read.result, uploads: [], packer: false };
+  const { result, notes, uploads } = read;
   if (!result.ok) return { parsed: result, uploads, packer: true };
   // What was dropped (credentials, deprovision lines, passwords) is said; the ignored lines are counted.
   const dropped = notes.filter((n) => n.kind === 'dropped').map((n) => ({ path: n.at, message: `${n.what}: ${n.message}` }));

@@ -1,10 +1,11 @@
 /** `kiln validate FILE... [--json]`: checks templates, prints a summary per valid file and every error of an invalid one. */
 
 import type { Command } from 'commander';
-import { loadTemplateFile, type BakeSpec, type LoadOptions, type LoadResult, type TemplateError } from '../../src/template/index.ts';
+import type { BakeSpec, LoadOptions, LoadResult, TemplateError } from '../../src/template/index.ts';
 import type { ConversionNote } from '../../src/template/packer/index.ts';
 import { action } from './api-options.ts';
-import { addPackerOptions, isPackerInput, loadPackerPath, LOCAL_SUBSCRIPTION_ID, noteLines, type PackerCliOptions } from './convert.ts';
+import { addPackerOptions, LOCAL_SUBSCRIPTION_ID, noteLines, type PackerCliOptions } from './convert.ts';
+import { readTemplatePath } from './template-input.ts';
 import { addTemplateOptions, loadOptionsOf, type TemplateOptions } from './template-options.ts';
 
 export interface FileResult {
@@ -17,9 +18,8 @@ export interface FileResult {
 /** Parses each file (an unreadable file is an error at `$`, not an exception); a Packer template is converted first. */
 export async function validateFiles(files: string[], options: LoadOptions = {}, packer: PackerCliOptions = {}): Promise<FileResult[]> {
   return Promise.all(files.map(async (file) => {
-    if (!(await isPackerInput(file))) return { file, result: await loadTemplateFile(file, options) };
-    const { result, notes } = await loadPackerPath(file, packer, options, LOCAL_SUBSCRIPTION_ID);
-    return { file, result, notes };
+    const read = await readTemplatePath(file, packer, options, LOCAL_SUBSCRIPTION_ID);
+    return { file, result: read.result, ...(read.packer ? { notes: read.notes } : {}) };
   }));
 }
 /** One line describing what a valid template bakes. */

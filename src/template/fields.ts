@@ -46,18 +46,17 @@ export const NOT_METADATA = {
   params: { expected: 'a public (or, where allowed, private) host' },
 };
 
-export const httpsUri = formatted(
-  (v) => URL.canParse(v) && new URL(v).protocol === 'https:',
-  'must be an https URI',
-  'https://…',
-).refine((v) => !namesForbiddenAddress(v), NOT_METADATA);
+const isHttps = (v: string) => URL.canParse(v) && new URL(v).protocol === 'https:';
+
+/** An https URI that names no metadata address, or a value `other` accepts as it is (not read as a URI). */
+export function httpsUriOr(other: (value: string) => boolean, message: string, expected: string) {
+  return formatted((v) => other(v) || isHttps(v), message, expected).refine((v) => other(v) || !namesForbiddenAddress(v), NOT_METADATA);
+}
+
+export const httpsUri = httpsUriOr(() => false, 'must be an https URI', 'https://…');
 
 /** The VHD distribution's uri: "" means a Kiln-chosen blob, as AIB reads it. */
-export const httpsUriOrEmpty = formatted(
-  (v) => v === '' || (URL.canParse(v) && new URL(v).protocol === 'https:'),
-  'must be an https URI (or "" for a Kiln-chosen blob)',
-  'https://…',
-).refine((v) => !namesForbiddenAddress(v), NOT_METADATA);
+export const httpsUriOrEmpty = httpsUriOr((v) => v === '', 'must be an https URI (or "" for a Kiln-chosen blob)', 'https://…');
 
 /** A webhook URL: https, or http to a loopback host so local receivers work without TLS. */
 export const webhookUri = formatted(

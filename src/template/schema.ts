@@ -8,6 +8,7 @@ import {
   galleryImageOrVersionId,
   sourceImageVersionId,
   httpsUri,
+  httpsUriOr,
   httpsUriOrEmpty,
   isoDuration,
   ncrontab,
@@ -23,9 +24,7 @@ import {
   sha256,
   VAULT_NAME,
   webhookUri,
-  NOT_METADATA,
 } from './fields.ts';
-import { namesForbiddenAddress } from './addresses.ts';
 import { UPLOAD_URI_EXPECTED, uploadDigest } from './uploads.ts';
 
 /** Stated limits: a template bigger than this, or with more steps, is refused before any deeper work. */
@@ -84,10 +83,7 @@ const powerShell = z.strictObject({
   validExitCodes: z.array(z.number().int()).min(1).optional(),
 });
 // A File's source: an https URI, or a file Kiln holds in its uploads container (uploads.ts).
-const fileSourceUri = z.string().refine(
-  (v) => uploadDigest(v) !== undefined || (URL.canParse(v) && new URL(v).protocol === 'https:'),
-  { message: 'must be an https URI or a Kiln upload URI', params: { expected: `https://… or ${UPLOAD_URI_EXPECTED}` } },
-).refine((v) => uploadDigest(v) !== undefined || !namesForbiddenAddress(v), NOT_METADATA);
+const fileSourceUri = httpsUriOr((v) => uploadDigest(v) !== undefined, 'must be an https URI or a Kiln upload URI', `https://… or ${UPLOAD_URI_EXPECTED}`);
 const file = z.strictObject({
   type: z.literal('File'),
   name: nonEmpty.optional(),

@@ -56,6 +56,7 @@ const rows: Row[] = [
   ['checksum of 63 characters', (t) => (t.properties.customize[1].sha256Checksum = 'a'.repeat(63)), 'properties.customize[1].sha256Checksum', /SHA-256/],
   ['checksum beside inline', (t) => (t.properties.customize[0].sha256Checksum = 'b'.repeat(64)), 'properties.customize[0].sha256Checksum', /only with scriptUri/],
   ['File sourceUri over http', (t) => (t.properties.customize[1].sourceUri = 'http://files.example.com/a.txt'), 'properties.customize[1].sourceUri', /https/],
+  ['File sourceUri a malformed upload URI', (t) => (t.properties.customize[1].sourceUri = `kiln-upload://sha256/${'A'.repeat(64)}`), 'properties.customize[1].sourceUri', /https URI or a Kiln upload URI/],
   ['File without destination', (t) => delete t.properties.customize[1].destination, 'properties.customize[1].destination', /is required/],
   ['undeclared secret', (t) => t.properties.customize[0].secrets.push('API_TOKEN'), 'properties.customize[0].secrets[1]', /API_TOKEN is not declared/],
   ['inline line that is a number', (t) => t.properties.customize[0].inline.push(42), 'properties.customize[0].inline[1]', /must be a string/],
