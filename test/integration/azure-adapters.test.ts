@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
+import { BlobClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { beginCapture } from '../../src/activities/capture.ts';
 import type { BakePlan, OperationStatus } from '../../src/activities/contracts.ts';
@@ -491,6 +492,34 @@ describe('a VHD output', () => {
     // Access was revoked once the copy was done.
     expect((await clients.compute.disks.get(p.staging.resourceGroupName, diskName)).diskState).toBe('Reserved');
     expect(await settle(beginDeleteStagingGroup({ plan: p }))).toEqual({ state: 'Succeeded' });
+  });
+});
+
+describe('disk access', () => {
+  it('exports two same-named disks in different groups as distinct VHDs: revoking one leaves the other', async () => {
+    const sasOf: Record<string, string> = {};
+    for (const group of ['twin-disk-a', 'twin-disk-b']) {
+      await clients.resources.resourceGroups.createOrUpdate(group, { location: 'eastus' });
+      const vnetId = `/subscriptions/${clients.subscriptionId}/resourceGroups/${group}/providers/Microsoft.Network/virtualNetworks/vnet`;
+      await clients.resources.resources.beginCreateOrUpdateByIdAndWait(vnetId.slice(1), '2024-05-01', {
+        location: 'eastus', properties: { addressSpace: { addressPrefixes: ['10.0.0.0/16'] }, subnets: [{ name: 'default', properties: { addressPrefix: '10.0.0.0/24' } }] },
+      }, { updateIntervalInMs: 10 });
+      await clients.compute.virtualMachines.beginCreateOrUpdateAndWait(group, 'twin', {
+        location: 'eastus',
+        hardwareProfile: { vmSize: 'Standard_D2s_v5' },
+        storageProfile: { imageReference: { publisher: 'Canonical', offer: 'ubuntu-24_04-lts', sku: 'server', version: 'latest' }, osDisk: { name: 'twin-os', createOption: 'FromImage' } },
+        osProfile: { computerName: 'twin', adminUsername: 'azureuser', adminPassword: 'Secret-Passw0rd!' },
+        networkProfile: { networkApiVersion: '2022-11-01', networkInterfaceConfigurations: [{ name: 'twin-nic', primary: true, deleteOption: 'Delete', ipConfigurations: [{ name: 'ip', subnet: { id: `${vnetId}/subnets/default` } }] }] },
+      }, { updateIntervalInMs: 10 });
+      await clients.compute.virtualMachines.beginDeallocateAndWait(group, 'twin', { updateIntervalInMs: 10 });
+      sasOf[group] = (await clients.compute.disks.beginGrantAccessAndWait(group, 'twin-os', { access: 'Read', durationInSeconds: 600 }, { updateIntervalInMs: 10 })).accessSAS!;
+    }
+    const [a, b] = [sasOf['twin-disk-a']!, sasOf['twin-disk-b']!];
+    expect(new URL(a).pathname).not.toBe(new URL(b).pathname);
+    await clients.compute.disks.beginRevokeAccessAndWait('twin-disk-a', 'twin-os', { updateIntervalInMs: 10 });
+    expect(await new BlobClient(a).exists()).toBe(false);
+    expect(await new BlobClient(b).exists()).toBe(true);
+    for (const group of ['twin-disk-a', 'twin-disk-b']) await clients.resources.resourceGroups.beginDeleteAndWait(group, { updateIntervalInMs: 10 });
   });
 });
 

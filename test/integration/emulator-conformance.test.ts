@@ -148,7 +148,9 @@ const PAIRS: Pair[] = [
     body: vm({ osProfile: { computerName: 'x', adminUsername: 'azureuser', linuxConfiguration: { disablePasswordAuthentication: true } } }), status: 400, code: 'InvalidParameter' },
   { operation: 'virtualMachines.createOrUpdate', rule: 'OS disk not smaller than the image', method: 'PUT', path: `${COMPUTE}/virtualMachines/x`, api: 'compute', body: vm({ osDisk: { diskSizeGB: 8 } }), status: 400, code: 'InvalidParameter' },
   { operation: 'virtualMachines.createOrUpdate', rule: 'subnet exists', method: 'PUT', path: `${COMPUTE}/virtualMachines/x`, api: 'compute', body: vm({ subnet: `${NETWORK}/virtualNetworks/vnet/subnets/missing` }), status: 400, code: 'InvalidResourceReference' },
-  { operation: 'virtualMachines.createOrUpdate', rule: 'subnet in the VM region', method: 'PUT', path: `${COMPUTE}/virtualMachines/x`, api: 'compute', body: vm({ subnet: `${NETWORK}/virtualNetworks/weu/subnets/build` }), status: 400, code: 'InvalidResourceReference' },
+  { operation: 'virtualMachines.createOrUpdate', rule: 'subnet in the VM region', method: 'PUT', path: `${COMPUTE}/virtualMachines/x`, api: 'compute', body: vm({ subnet: `${NETWORK}/virtualNetworks/weu/subnets/build`, nicName: 'farnic' }), status: 400, code: 'InvalidResourceReference',
+    // Named by the NIC the inline configuration makes, as a NIC create would be.
+    match: { error: { message: `Resource ${NETWORK}/virtualNetworks/weu/subnets/build referenced by resource ${NIC}/farnic was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.` } } },
   { operation: 'virtualMachines.createOrUpdate', method: 'PUT', path: `${COMPUTE}/virtualMachines/confvm`, api: 'compute', body: vm({ osDisk: { name: 'confvm-os' }, nicName: 'confvm-nic' }), status: 201, settle: true,
     match: { properties: { storageProfile: { imageReference: { exactVersion: '24.04.202411010' }, osDisk: { name: 'confvm-os' } }, networkProfile: { networkInterfaces: [{ id: `${NIC}/confvm-nic`, properties: { deleteOption: 'Detach' } }] } } } },
   // ---- NICs and OS disks a VM holds ----

@@ -29,6 +29,15 @@ const base = { subscriptionId: 's', location: 'eastus', apiVersion: '2026-04-01'
 const SLACK = 15;
 
 describe('operation timeline', () => {
+  it('drops unseen work noted for a resource that was deleted: it stays out of memory and off the timeline', async () => {
+    const engine = await newEngine();
+    const t0 = Date.now();
+    engine.noteUntilSeen('/vm/runCommands/rc', { operation: 'guest.script', resourceId: '/vm/guest', status: 'Succeeded', startedAt: t0, dueAt: t0 + 5 });
+    engine.forget('/VM/runCommands/RC');
+    engine.seen('/vm/runCommands/rc');
+    expect(engine.timeline(t0)).toEqual([]);
+  });
+
   it('records when a chained operation was due to end, not when a late poll settled it', async () => {
     const engine = await newEngine();
     // The first step schedules a second 30 ms after it runs, as handlers do (from Date.now()).

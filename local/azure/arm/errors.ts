@@ -24,6 +24,12 @@ export class ArmError extends Error {
   }
 }
 
+/** How a long-running operation failed, as its status shows it (the poll itself answers 200). */
+export interface OperationFailure {
+  code: string;
+  message: string;
+}
+
 /** Not exported: every error is named in the table below, so its wording lives in one place. */
 function armError(code: string, message: string, status: number, options?: { target?: string; headers?: Record<string, string> }): ArmError {
   return new ArmError(code, message, status, options);
@@ -187,4 +193,21 @@ export const errors = {
   /** The OS type, Hyper-V generation or security type of a source does not fit what is made from it. */
   propertyMismatch: (target: string, property: string, found: string, expected: string, owner: string) =>
     armError('InvalidParameter', `The ${property} '${found}' of the source does not match the ${property} '${expected}' of ${owner}.`, 400, { target }),
+  // ---- how an operation ends Failed or Canceled (its status shows it; the operation's own request had succeeded) ----
+  /** A newer operation on the resource (a power action, a rolling upgrade) ended this one; `by` names the newer one. */
+  operationPreempted: (by?: string): OperationFailure =>
+    ({ code: 'OperationPreempted', message: `Operation execution has been preempted by a more recent operation${by ? ` ('${by}')` : ''}.` }),
+  /** The script that would have ended the operation died with the previous emulator process. */
+  preemptedByRestart: (): OperationFailure => ({ code: 'OperationPreempted', message: 'The emulator restarted while the operation was running; run it again.' }),
+  /** A Run Command's protected parameters live in memory only: after a restart its script cannot start. */
+  parametersLostInRestart: (): OperationFailure =>
+    ({ code: 'OperationPreempted', message: 'The emulator restarted before the script started; its parameters are kept in memory only, so run the command again.' }),
+  /** The resource the operation makes was deleted before the operation ended. */
+  deletedWhileCreating: (kind: string, id: string): OperationFailure => ({ code: 'NotFound', message: `The ${kind} '${id}' was deleted while it was being created.` }),
+  /** What the operation reads (a source, a disk) was deleted before the operation came to it. */
+  goneDuringOperation: (kind: string, id: string): OperationFailure => ({ code: 'NotFound', message: `The ${kind} '${id}' was deleted before the operation could use it.` }),
+  /** A Run Command's VM (or the command itself) went before its script started. */
+  goneBeforeScript: (): OperationFailure => ({ code: 'Conflict', message: 'The VM or run command was removed before the script started.' }),
+  /** The operation's resource was deleted under it. */
+  resourceDeleted: (id: string): OperationFailure => ({ code: 'OperationCanceled', message: `The resource '${id}' was deleted.` }),
 };

@@ -147,7 +147,7 @@ export class OperationEngine {
         this.save(op);
       }
       // The in-process task (a script) that would have ended it died with the previous emulator process.
-      if (op.external) this.finish(op, { error: { code: 'OperationPreempted', message: 'The emulator restarted while the operation was running; run it again.' } });
+      if (op.external) this.finish(op, { error: errors.preemptedByRestart() });
     }
   }
 
@@ -262,6 +262,11 @@ export class OperationEngine {
    */
   noteUntilSeen(key: string, entry: Omit<TimelineEntry, 'settledAt'>): void {
     this.#unseen.set(key.toLowerCase(), entry);
+  }
+
+  /** The resource the work under `key` was noted for is gone (deleted): nobody can see it end, so it is dropped. */
+  forget(key: string): void {
+    this.#unseen.delete(key.toLowerCase());
   }
 
   /** A request saw the work noted under `key` end (first time only). */

@@ -4,6 +4,7 @@
  */
 import type { OperationKind } from '../latency.ts';
 import { beginOperation, stepAfter, type HandlerContext } from './context.ts';
+import { errors } from './errors.ts';
 import type { ArmRequest, ArmResponse } from './http.ts';
 import { acceptedAction, type MonitorStyle } from './lro.ts';
 import type { Resources, StoredResource } from './resources.ts';
@@ -23,17 +24,24 @@ async function release(ctx: HandlerContext, resource: StoredResource): Promise<v
 /** Removes a resource and everything below it (a group's contents, a VM's run commands), ending their operations. */
 export async function deleteTree(ctx: HandlerContext, id: string, keepOperation?: string): Promise<void> {
   for (const op of ctx.ops.running(id)) {
-    if (op.id !== keepOperation) ctx.ops.finish(op, { status: 'Canceled', error: { code: 'OperationCanceled', message: `The resource '${id}' was deleted.` } });
+    if (op.id !== keepOperation) ctx.ops.finish(op, { status: 'Canceled', error: errors.resourceDeleted(id) });
   }
   for (const child of ctx.resources.below(id)) {
     await release(ctx, child);
     ctx.resources.remove(child.id);
+    ctx.ops.forget(child.id);
   }
   const resource = ctx.resources.find(id);
   if (resource) {
     await release(ctx, resource);
     ctx.resources.remove(id);
+    ctx.ops.forget(id);
   }
+}
+
+/** Registers `kind` as a type's delete effect: the resource and everything below it go, for good. */
+export function registerDeleteEffect(ctx: HandlerContext, kind: string): void {
+  ctx.ops.registerEffect(kind, (args, op) => deleteTree(ctx, String(args.id), op.id));
 }
 
 /**

@@ -11,7 +11,7 @@ import { errors } from '../errors.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
 import { acceptedAction } from '../lro.ts';
 import { present as presentResource, providerId, type StoredResource } from '../resources.ts';
-import { deleteHandler, deleteTree } from '../release.ts';
+import { deleteHandler, registerDeleteEffect } from '../release.ts';
 import type { Route } from '../routes.ts';
 import { bodyObject, type Json } from '../validate.ts';
 import { DISK_TYPE, diskHolder, refuseAttachedDisk } from './osDisks.ts';
@@ -98,7 +98,7 @@ export function registerDiskEffects(ctx: HandlerContext): void {
   ctx.ops.registerEffect(EFFECT_GRANT, async (args) => {
     const disk = ctx.resources.find(String(args.diskId));
     const contents = disk ? contentsOf(ctx, disk) : undefined;
-    if (!disk || !contents || !ctx.diskAccess) return { fail: { code: 'NotFound', message: `The disk '${String(args.diskId)}' is gone.` } };
+    if (!disk || !contents || !ctx.diskAccess) return { fail: errors.goneDuringOperation('disk', String(args.diskId)) };
     const dir = await mkdtemp(join(tmpdir(), 'kiln-disk-access-'));
     try {
       const file = join(dir, 'disk.vhd');
@@ -119,7 +119,7 @@ export function registerDiskEffects(ctx: HandlerContext): void {
       ctx.resources.save(disk);
     }
   });
-  ctx.ops.registerEffect(EFFECT_DELETE, (args, op) => deleteTree(ctx, String(args.id), op.id));
+  registerDeleteEffect(ctx, EFFECT_DELETE);
 }
 
 /** The route table: each operation's function, given the context. */

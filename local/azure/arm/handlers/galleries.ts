@@ -9,7 +9,7 @@ import { acceptedWrite, type EffectResult } from '../lro.ts';
 import { present, providerId, type StoredResource } from '../resources.ts';
 import type { Route } from '../routes.ts';
 import { arrayAt, bodyObject, isObject, objectAt, parseVersionName, requiredLocation, requiredString, stringAt, tagsOf, validateName, type Json } from '../validate.ts';
-import { deleteHandler, deleteTree } from '../release.ts';
+import { deleteHandler, registerDeleteEffect } from '../release.ts';
 import { checkLocation, displayName } from '../regions.ts';
 import { generalizedSourceVm } from './images.ts';
 import { planReplication, replicationSummary, type RegionPlan } from './replication.ts';
@@ -44,9 +44,9 @@ function markReady(ctx: HandlerContext, args: Json): void {
 /** A version takes its snapshot: the managed image's, or one of the source VM's OS disk. */
 async function captureVersion(ctx: HandlerContext, args: Json): Promise<EffectResult> {
   const version = ctx.resources.find(String(args.id));
-  if (!version) return { fail: { code: 'NotFound', message: `The gallery image version '${String(args.id)}' was deleted while it was being created.` } };
+  if (!version) return { fail: errors.deletedWhileCreating('gallery image version', String(args.id)) };
   const source = ctx.resources.find(String(args.sourceId));
-  if (!source) return { fail: { code: 'NotFound', message: `The source '${String(args.sourceId)}' was deleted before it was captured.` } };
+  if (!source) return { fail: errors.goneDuringOperation('source', String(args.sourceId)) };
   const disk = vmState(source).disk;
   if (source.type === 'Microsoft.Compute/images') version.state.snapshot = source.state.snapshot;
   else if (disk) version.state.snapshot = await ctx.guest.snapshot(disk);
@@ -250,7 +250,7 @@ export const listGalleryImageVersions = (ctx: HandlerContext, req: ArmRequest): 
 export function registerGalleryEffects(ctx: HandlerContext): void {
   ctx.ops.registerEffect(EFFECT_READY, (args) => markReady(ctx, args));
   ctx.ops.registerEffect(EFFECT_CAPTURE, (args) => captureVersion(ctx, args));
-  ctx.ops.registerEffect(EFFECT_DELETE, (args, op) => deleteTree(ctx, String(args.id), op.id));
+  registerDeleteEffect(ctx, EFFECT_DELETE);
 }
 
 /** The route table: each operation's function, given the context. */

@@ -4,7 +4,7 @@ import { errors } from '../errors.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
 import { acceptedWrite, type EffectResult } from '../lro.ts';
 import { present, providerId, type StoredResource } from '../resources.ts';
-import { deleteHandler, deleteTree } from '../release.ts';
+import { deleteHandler, registerDeleteEffect } from '../release.ts';
 import type { Route } from '../routes.ts';
 import { bodyObject, objectAt, requiredLocation, requiredString, tagsOf, validateName, type Json } from '../validate.ts';
 import { checkManagedImageSecurity } from './securityTypes.ts';
@@ -73,7 +73,8 @@ async function captureImage(ctx: HandlerContext, args: Json): Promise<EffectResu
   const image = ctx.resources.find(String(args.id));
   const vm = ctx.resources.find(String(args.vmId));
   const disk = vm ? vmState(vm).disk : undefined;
-  if (!image || !disk) return { fail: { code: 'NotFound', message: `The source VM '${String(args.vmId)}' or its disk is gone.` } };
+  if (!image) return { fail: errors.deletedWhileCreating('image', String(args.id)) };
+  if (!disk) return { fail: errors.goneDuringOperation('source VM (or its OS disk)', String(args.vmId)) };
   image.state.snapshot = await ctx.guest.snapshot(disk);
   image.properties.provisioningState = 'Succeeded';
   ctx.resources.save(image);
@@ -82,7 +83,7 @@ async function captureImage(ctx: HandlerContext, args: Json): Promise<EffectResu
 /** The effects image operations apply when their time comes (also after an emulator restart). */
 export function registerImageEffects(ctx: HandlerContext): void {
   ctx.ops.registerEffect(EFFECT_CAPTURE, (args) => captureImage(ctx, args));
-  ctx.ops.registerEffect(EFFECT_DELETE, (args, op) => deleteTree(ctx, String(args.id), op.id));
+  registerDeleteEffect(ctx, EFFECT_DELETE);
 }
 
 /** The route table: each operation's function, given the context. */

@@ -5,7 +5,7 @@ import { errors } from '../errors.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
 import { acceptedWrite } from '../lro.ts';
 import { present, providerId, type StoredResource } from '../resources.ts';
-import { deleteHandler, deleteTree } from '../release.ts';
+import { deleteHandler, registerDeleteEffect } from '../release.ts';
 import type { Route } from '../routes.ts';
 import { checkSecurityRules, checkSubnetRange, vnetPrefixes } from './network-rules.ts';
 import { refuseSubnetInUse } from './networkInterfaces.ts';
@@ -107,13 +107,14 @@ function getNetworkResource(ctx: HandlerContext, req: ArmRequest, type: string, 
 
 const checkNetworkResourceExistence = (ctx: HandlerContext, req: ArmRequest, idOf: IdOf): ArmResponse => ({ status: ctx.resources.find(idOf(req.params)) ? 204 : 404 });
 
-const deleteNetworkResource = (ctx: HandlerContext, req: ArmRequest, idOf: IdOf): ArmResponse =>
-  deleteHandler(ctx, { idOf, style: 'network', latency: 'networkResourceCreate', effect: NETWORK_DELETE_EFFECT, refuse: (resource) => refuseSubnetInUse(ctx, resource) })(req);
+/** A DELETE; `refuse` may throw to keep the resource (a VNet or subnet with NICs in it). */
+const deleteNetworkResource = (ctx: HandlerContext, req: ArmRequest, idOf: IdOf, refuse?: (resource: StoredResource) => void): ArmResponse =>
+  deleteHandler(ctx, { idOf, style: 'network', latency: 'networkResourceCreate', effect: NETWORK_DELETE_EFFECT, ...(refuse ? { refuse } : {}) })(req);
 
 export const createOrUpdateVirtualNetwork = (ctx: HandlerContext, req: ArmRequest): ArmResponse => putNetworkResource(ctx, req, 'virtualNetworks');
 export const getVirtualNetwork = (ctx: HandlerContext, req: ArmRequest): ArmResponse => getNetworkResource(ctx, req, 'virtualNetworks', vnetId, req.params.name!);
 export const checkVirtualNetworkExistence = (ctx: HandlerContext, req: ArmRequest): ArmResponse => checkNetworkResourceExistence(ctx, req, vnetId);
-export const deleteVirtualNetwork = (ctx: HandlerContext, req: ArmRequest): ArmResponse => deleteNetworkResource(ctx, req, vnetId);
+export const deleteVirtualNetwork = (ctx: HandlerContext, req: ArmRequest): ArmResponse => deleteNetworkResource(ctx, req, vnetId, (vnet) => refuseSubnetInUse(ctx, vnet));
 
 export const createOrUpdateNetworkSecurityGroup = (ctx: HandlerContext, req: ArmRequest): ArmResponse => putNetworkResource(ctx, req, 'networkSecurityGroups');
 export const getNetworkSecurityGroup = (ctx: HandlerContext, req: ArmRequest): ArmResponse => getNetworkResource(ctx, req, 'networkSecurityGroups', nsgId, req.params.name!);
@@ -131,7 +132,7 @@ export function createOrUpdateSubnet(ctx: HandlerContext, req: ArmRequest): ArmR
 }
 export const getSubnet = (ctx: HandlerContext, req: ArmRequest): ArmResponse => getNetworkResource(ctx, req, 'virtualNetworks/subnets', subnetId, `${req.params.vnet}/${req.params.name}`);
 export const checkSubnetExistence = (ctx: HandlerContext, req: ArmRequest): ArmResponse => checkNetworkResourceExistence(ctx, req, subnetId);
-export const deleteSubnet = (ctx: HandlerContext, req: ArmRequest): ArmResponse => deleteNetworkResource(ctx, req, subnetId);
+export const deleteSubnet = (ctx: HandlerContext, req: ArmRequest): ArmResponse => deleteNetworkResource(ctx, req, subnetId, (subnet) => refuseSubnetInUse(ctx, subnet));
 
 /** The effects network operations apply when their time comes (also after an emulator restart). */
 export function registerNetworkEffects(ctx: HandlerContext): void {
@@ -144,7 +145,7 @@ export function registerNetworkEffects(ctx: HandlerContext): void {
       }
     }
   });
-  ctx.ops.registerEffect(NETWORK_DELETE_EFFECT, (args, op) => deleteTree(ctx, String(args.id), op.id));
+  registerDeleteEffect(ctx, NETWORK_DELETE_EFFECT);
 }
 
 /** A network resource type's four operations by id, as routes. */

@@ -9,7 +9,7 @@ import { errors } from '../errors.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
 import { acceptedWrite } from '../lro.ts';
 import { present, providerId, type StoredResource } from '../resources.ts';
-import { deleteHandler, deleteTree } from '../release.ts';
+import { deleteHandler, deleteTree, registerDeleteEffect } from '../release.ts';
 import type { Route } from '../routes.ts';
 import { arrayAt, bodyObject, isObject, objectAt, requiredLocation, tagsOf, validateName, type Json } from '../validate.ts';
 
@@ -39,7 +39,7 @@ export function checkNicSubnets(ctx: HandlerContext, nicId: string, location: st
     if (!ctx.resources.find(subnetId) || lower(vnet?.location ?? '') !== lower(location)) throw errors.invalidResourceReference(subnetId, nicId);
   }
   const nsg = objectAt(properties, 'networkSecurityGroup', 'properties.networkSecurityGroup');
-  if (nsg && (typeof nsg.id !== 'string' || ctx.resources.find(nsg.id)?.location !== location)) throw errors.invalidResourceReference(String(nsg.id), nicId);
+  if (nsg && (typeof nsg.id !== 'string' || lower(ctx.resources.find(nsg.id)?.location ?? '') !== lower(location))) throw errors.invalidResourceReference(String(nsg.id), nicId);
 }
 
 /** The NIC's wire properties: IP configurations with ids and Azure's defaults. */
@@ -80,7 +80,10 @@ export function refuseSubnetInUse(ctx: HandlerContext, resource: StoredResource)
   }
 }
 
-/** A VM's network references, checked before anything is made: a referenced NIC exists in the VM's region, free or the VM's own. */
+/**
+ * A VM's network references, checked before anything is made: a referenced NIC exists in the VM's region, free or the
+ * VM's own; an inline NIC configuration's subnets as a NIC's (checkNicSubnets), named by the NIC it makes.
+ */
 export function checkVmNics(ctx: HandlerContext, network: Json, location: string, vmId: string): void {
   for (const ref of (Array.isArray(network.networkInterfaces) ? network.networkInterfaces : []).filter(isObject)) {
     const nic = typeof ref.id === 'string' ? ctx.resources.find(ref.id) : undefined;
@@ -89,7 +92,9 @@ export function checkVmNics(ctx: HandlerContext, network: Json, location: string
     if (owner && lower(owner) !== lower(vmId)) throw errors.nicInUse(nic.id, owner);
   }
   for (const config of (Array.isArray(network.networkInterfaceConfigurations) ? network.networkInterfaceConfigurations : []).filter(isObject)) {
-    const nic = ctx.resources.find(inlineNicId(vmId, String(config.name)));
+    const id = inlineNicId(vmId, String(config.name));
+    checkNicSubnets(ctx, id, location, isObject(config.properties) ? config.properties : config);
+    const nic = ctx.resources.find(id);
     const owner = nic ? holder(nic) : undefined;
     if (owner && lower(owner) !== lower(vmId)) throw errors.nicInUse(nic!.id, owner);
   }
@@ -186,7 +191,7 @@ export function registerNetworkInterfaceEffects(ctx: HandlerContext): void {
       ctx.resources.save(nic);
     }
   });
-  ctx.ops.registerEffect(EFFECT_DELETE, (args, op) => deleteTree(ctx, String(args.id), op.id));
+  registerDeleteEffect(ctx, EFFECT_DELETE);
 }
 
 /** The route table: each operation's function, given the context. */

@@ -5,7 +5,7 @@ import type { ArmRequest, ArmResponse } from '../http.ts';
 import { acceptedResourceGroupDelete, type Effect } from '../lro.ts';
 import { groupId, present, type StoredResource } from '../resources.ts';
 import type { Route } from '../routes.ts';
-import { deleteTree } from '../release.ts';
+import { registerDeleteEffect } from '../release.ts';
 import { bodyObject, requiredLocation, tagsOf, validateName } from '../validate.ts';
 
 const TYPE = 'Microsoft.Resources/resourceGroups';
@@ -109,7 +109,7 @@ export function listResourcesByResourceGroup(ctx: HandlerContext, req: ArmReques
 
 /** The effect a resource group delete applies when its time comes (also after an emulator restart). */
 export function registerResourceGroupEffects(ctx: HandlerContext): void {
-  ctx.ops.registerEffect(DELETE_GROUP_EFFECT, (args, op) => deleteTree(ctx, String(args.id), op.id));
+  registerDeleteEffect(ctx, DELETE_GROUP_EFFECT);
 }
 
 /** The route table: each operation's function, given the context. */

@@ -271,13 +271,13 @@ function startRun(ctx: HandlerContext, pendingEnv: PendingParameters, args: Json
   // A run without parameters needs nothing from memory: it starts after an emulator restart as on Azure.
   const env = pendingEnv.get(op.id) ?? (args.parameterCount === 0 ? {} : undefined);
   pendingEnv.delete(op.id);
-  if (!rc || !vm || !vmState(vm).disk) return { fail: { code: 'Conflict', message: 'The VM or run command was removed before the script started.' } };
+  if (!rc || !vm || !vmState(vm).disk) return { fail: errors.goneBeforeScript() };
   if (!env) {
-    const message = 'The emulator restarted before the script started; its parameters are kept in memory only, so run the command again.';
-    rc.state.view = { executionState: 'Failed', executionMessage: message, endTime: new Date().toISOString() } satisfies RunView;
+    const failure = errors.parametersLostInRestart();
+    rc.state.view = { executionState: 'Failed', executionMessage: failure.message, endTime: new Date().toISOString() } satisfies RunView;
     rc.properties.provisioningState = 'Failed';
     ctx.resources.save(rc);
-    return { fail: { code: 'OperationPreempted', message } };
+    return { fail: failure };
   }
   const view = rc.state.view as RunView;
   view.executionState = 'Running';
@@ -479,7 +479,7 @@ export async function deleteRunCommand(ctx: HandlerContext, req: ArmRequest): Pr
   const vm = ctx.resources.find(vmIdOf(req.params));
   const disk = vm ? vmState(vm).disk : undefined;
   if (running.length > 0 && disk) await ctx.guest.stopGuest(disk);
-  for (const op of running) ctx.ops.finish(op, { status: 'Canceled', error: { code: 'OperationCanceled', message: 'The run command was deleted.' } });
+  for (const op of running) ctx.ops.finish(op, { status: 'Canceled', error: errors.resourceDeleted(rc.id) });
   const op = beginOperation(ctx, req, { resourceId: rc.id, location: rc.location ?? 'eastus', style: 'compute', steps: [stepAfter(ctx, 'runCommandManagedReport', { kind: EFFECT_DELETE, args: { id: rc.id } })] });
   return acceptedAction(req.origin, op);
 }
@@ -494,6 +494,7 @@ export function registerRunCommandEffects(ctx: HandlerContext, pendingEnv: Pendi
   ctx.ops.registerEffect(EFFECT_AGENT_GONE, (args) => agentGone(ctx, args));
   ctx.ops.registerEffect(EFFECT_DELETE, (args) => {
     ctx.resources.remove(String(args.id));
+    ctx.ops.forget(String(args.id));
   });
 }
 

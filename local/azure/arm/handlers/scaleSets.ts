@@ -12,7 +12,7 @@ import { errors } from '../errors.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
 import { acceptedAction, acceptedWrite, type Operation, type Step } from '../lro.ts';
 import { present, providerId, type StoredResource } from '../resources.ts';
-import { deleteHandler, deleteTree } from '../release.ts';
+import { deleteHandler, registerDeleteEffect } from '../release.ts';
 import type { Route } from '../routes.ts';
 import { arrayAt, bodyObject, isObject, objectAt, requiredLocation, tagsOf, validateName, type Json } from '../validate.ts';
 import { resolveImage } from './imageSources.ts';
@@ -167,7 +167,7 @@ function startRollout(ctx: HandlerContext, vmss: StoredResource, req: ArmRequest
   const previous = rolling(vmss);
   if (previous?.code === 'RollingForward') {
     const running = ctx.ops.get(previous.operationId);
-    if (running) ctx.ops.finish(running, { error: { code: 'OperationPreempted', message: 'Operation execution has been preempted by a more recent operation.' } });
+    if (running) ctx.ops.finish(running, { error: errors.operationPreempted() });
   }
   const policy = rollingPolicy(vmss);
   const targets = outdated(ctx, vmss);
@@ -192,7 +192,7 @@ function startRollout(ctx: HandlerContext, vmss: StoredResource, req: ArmRequest
 async function applyRollingBatch(ctx: HandlerContext, args: Json, op: Operation): Promise<{ fail: { code: string; message: string } } | undefined> {
   const vmss = ctx.resources.find(String(args.id));
   const state = vmss ? rolling(vmss) : undefined;
-  if (!vmss || !state || state.code !== 'RollingForward' || state.operationId !== op.id) return { fail: { code: 'OperationPreempted', message: 'Operation execution has been preempted by a more recent operation.' } };
+  if (!vmss || !state || state.code !== 'RollingForward' || state.operationId !== op.id) return { fail: errors.operationPreempted() };
   const batch = state.batches[Number(args.index)]!;
   const upgraded: StoredResource[] = [];
   for (const id of batch.instanceIds) {
@@ -596,7 +596,7 @@ export function registerScaleSetEffects(ctx: HandlerContext): void {
   ctx.ops.registerEffect(EFFECT_BATCH, (args, op) => applyRollingBatch(ctx, args, op));
   ctx.ops.registerEffect(EFFECT_MODEL, (args) => applyModel(ctx, args));
   ctx.ops.registerEffect(EFFECT_UPGRADE, (args) => upgradeInstances(ctx, args));
-  ctx.ops.registerEffect(EFFECT_DELETE, (args, op) => deleteTree(ctx, String(args.id), op.id));
+  registerDeleteEffect(ctx, EFFECT_DELETE);
 }
 
 /** The route table: each operation's function, given the context. */

@@ -115,7 +115,7 @@ async function completeCreate(ctx: HandlerContext, disks: PendingDisks, args: Js
   const pending = disks.take(String(args.id));
   if (!vm) {
     if (pending) await pending.then((disk) => ctx.guest.deleteDisk(disk)).catch(() => undefined);
-    return { fail: { code: 'NotFound', message: `The VM '${String(args.id)}' was deleted while it was being created.` } };
+    return { fail: errors.deletedWhileCreating('VM', String(args.id)) };
   }
   const state = vmState(vm);
   // After an emulator restart the head start is gone: the disk is made now.
@@ -236,7 +236,7 @@ function preemptPowerActions(ctx: HandlerContext, vm: StoredResource, action: st
   const blocking = inFlight.find((op) => !POWER_OPERATIONS.has(op.operation));
   if (blocking) throw errors.operationNotAllowed(`Operation '${action}' is not allowed on VM '${vm.name}' since the VM is running operation '${blocking.operation}' (${blocking.id}). Retry after it completes.`);
   for (const op of inFlight) {
-    ctx.ops.finish(op, { error: { code: 'OperationPreempted', message: `Operation execution has been preempted by a more recent operation ('${action}').` } });
+    ctx.ops.finish(op, { error: errors.operationPreempted(action) });
   }
 }
 
@@ -334,7 +334,7 @@ function pick(body: Json, fields: string[]): Json {
   return Object.fromEntries(fields.filter((f) => body[f] !== undefined).map((f) => [f, body[f]]));
 }
 
-/** Inline NICs need networkApiVersion; every referenced subnet must exist in the VM's region (InvalidResourceReference). */
+/** Inline NICs need networkApiVersion; their subnets and the NICs referenced are checked as Network checks a NIC (checkVmNics). */
 function checkNetwork(ctx: HandlerContext, properties: Json, location: string, vmId: string): void {
   const network = objectAt(properties, 'networkProfile', 'properties.networkProfile');
   if (!network) throw errors.requiredParameterMissing('networkProfile');
@@ -342,16 +342,6 @@ function checkNetwork(ctx: HandlerContext, properties: Json, location: string, v
   if (Array.isArray(configs) && configs.length > 0) {
     if (typeof network.networkApiVersion !== 'string') {
       throw errors.invalidParameter('networkApiVersion', "Required parameter 'networkProfile.networkApiVersion' is missing: it is needed with networkInterfaceConfigurations.");
-    }
-    for (const config of configs) {
-      const ipConfigs = isObject(config) && isObject(config.properties) && Array.isArray(config.properties.ipConfigurations) ? config.properties.ipConfigurations : [];
-      for (const ip of ipConfigs) {
-        const subnetId = isObject(ip) && isObject(ip.properties) && isObject(ip.properties.subnet) ? ip.properties.subnet.id : undefined;
-        if (typeof subnetId !== 'string') continue;
-        const vnet = ctx.resources.find(subnetId.split('/').slice(0, -2).join('/'));
-        const nicId = `${vmId}/networkInterfaces/${String((config as Json).name)}`;
-        if (!ctx.resources.find(subnetId) || vnet?.location !== location) throw errors.invalidResourceReference(subnetId, nicId);
-      }
     }
   } else if (!Array.isArray(network.networkInterfaces) || network.networkInterfaces.length === 0) {
     throw errors.invalidParameter('networkProfile', 'The VM needs networkProfile.networkInterfaces or networkProfile.networkInterfaceConfigurations (found neither).');
