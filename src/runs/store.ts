@@ -30,6 +30,19 @@ const TORN_READ_ATTEMPTS = 5;
 /** Append blocks are limited to 4 MiB; a bigger write is split. */
 const MAX_APPEND_BYTES = 4 * 1024 * 1024;
 
+/**
+ * The index of unfinished runs: a blob index tag on each record blob, written in the same request as the record, so
+ * it can never disagree with it (a crash leaves both or neither); the janitor finds open runs without a listing.
+ */
+const RUN_STATE_TAG = 'kiln-run';
+
+function recordWrite(record: RunRecord) {
+  return {
+    blobHTTPHeaders: { blobContentType: 'application/json' },
+    tags: { [RUN_STATE_TAG]: FINAL_RUN_STATUSES.has(record.status) ? 'ended' : 'open' },
+  };
+}
+
 export class RunStore {
   readonly container: ContainerClient;
 
@@ -40,21 +53,14 @@ export class RunStore {
   /** Writes the whole record (last write wins; the orchestration is its only writer once the run has started). */
   async put(record: RunRecord): Promise<void> {
     const body = JSON.stringify(record, null, 2);
-    await this.container.getBlockBlobClient(`${record.id}/record.json`).upload(body, Buffer.byteLength(body), {
-      blobHTTPHeaders: { blobContentType: 'application/json' },
-      metadata: { status: record.status },
-    });
+    await this.container.getBlockBlobClient(`${record.id}/record.json`).upload(body, Buffer.byteLength(body), recordWrite(record));
   }
 
   /** Writes the record only if the run has none yet; false when another writer created it first. */
   async create(record: RunRecord): Promise<boolean> {
     const body = JSON.stringify(record, null, 2);
     try {
-      await this.container.getBlockBlobClient(`${record.id}/record.json`).upload(body, Buffer.byteLength(body), {
-        blobHTTPHeaders: { blobContentType: 'application/json' },
-        metadata: { status: record.status },
-        conditions: { ifNoneMatch: '*' },
-      });
+      await this.container.getBlockBlobClient(`${record.id}/record.json`).upload(body, Buffer.byteLength(body), { ...recordWrite(record), conditions: { ifNoneMatch: '*' } });
       return true;
     } catch (error) {
       // Azure answers 409 BlobAlreadyExists; Azurite 412 ConditionNotMet.
@@ -92,12 +98,14 @@ export class RunStore {
     return { records, ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) };
   }
 
-  /** Ids of the runs whose record is not in a final status (read from the record blobs' metadata, one listing). */
+  /**
+   * Ids of the runs whose record is not in a final status, found by the record blobs' index tag (not a listing of
+   * every run ever made). The index follows writes within moments: a caller reads each record before acting on it.
+   */
   async listUnfinished(): Promise<string[]> {
     const ids: string[] = [];
-    for await (const item of this.container.listBlobsFlat({ includeMetadata: true })) {
-      if (!item.name.endsWith('/record.json') || FINAL_RUN_STATUSES.has(item.metadata?.status ?? '')) continue;
-      ids.push(item.name.slice(0, -'/record.json'.length));
+    for await (const item of this.container.findBlobsByTags(`"${RUN_STATE_TAG}" = 'open'`)) {
+      if (item.name.endsWith('/record.json')) ids.push(item.name.slice(0, -'/record.json'.length));
     }
     return ids;
   }

@@ -7,7 +7,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type Azurite } from '../../local/azurite.ts';
 import type { RunRecord } from '../../src/runs/record.ts';
-import { openRunStore, type RunStore } from '../../src/runs/store.ts';
+import { openRunStore, RunStore } from '../../src/runs/store.ts';
 import { openTemplateStore, TemplateNameError, type TemplateStore } from '../../src/runs/templates.ts';
 
 let dir: string;
@@ -40,6 +40,26 @@ describe('RunStore', () => {
     await runs.put({ ...run, status: 'Succeeded', endedAt: '2026-11-25T13:01:00.000Z' });
     expect((await runs.get(run.id))?.status).toBe('Succeeded');
     expect(await runs.get('web-20261125T130000Z-ffff')).toBeUndefined();
+  });
+
+  it('finds unfinished runs by their index tag, without listing the container, and drops a run once it ends', async () => {
+    const blobs = BlobServiceClient.fromConnectionString(azurite.connectionString);
+    await blobs.createContainer('runs-index');
+    const container = blobs.getContainerClient('runs-index');
+    // A listing of every run ever made is what the index spares the janitor.
+    const refuseListing = () => { throw new Error('listed the whole container'); };
+    const store = new RunStore(Object.assign(Object.create(container) as typeof container, { listBlobsFlat: refuseListing, listBlobsByHierarchy: refuseListing }));
+    const at = '2026-11-25T13:00:00.000Z';
+    const [running, pending, succeeded, failed] = [
+      record('web-20261125T130000Z-0101', 'Running', at), record('web-20261125T130000Z-0102', 'Pending', at),
+      record('web-20261125T130000Z-0103', 'Succeeded', at), record('web-20261125T130000Z-0104', 'Failed', at),
+    ];
+    for (const r of [running, succeeded, failed]) await store.put(r);
+    expect(await store.create(pending)).toBe(true);
+    await store.appendLog(running.id, 'customize', 'a log is no record\n');
+    expect((await store.listUnfinished()).sort()).toEqual([running.id, pending.id]);
+    await store.put({ ...running, status: 'Canceled', endedAt: at });
+    expect(await store.listUnfinished()).toEqual([pending.id]);
   });
 
   it('merges the live progress of sub-orchestrations into a running record, not into a finished one', async () => {
