@@ -25,7 +25,25 @@ export interface HttpTriggerOptions {
   routePrefix: string;
   keys: HostKeys;
   invoker: HostInvoker;
+  /** Request bodies above this many bytes are refused with 413 (requestBodyLimit reads the app setting). */
+  maxRequestBodyBytes: number;
   log: (line: string) => void;
+}
+
+/** App setting that moves the host's request body limit, as on Azure. */
+export const REQUEST_BODY_LIMIT_SETTING = 'FUNCTIONS_REQUEST_BODY_SIZE_LIMIT';
+/** Azure Functions refuses a request body over 100 MB (104,857,600 bytes) unless the setting above says otherwise. */
+export const DEFAULT_REQUEST_BODY_LIMIT = 104_857_600;
+
+/** The request body limit in bytes: the FUNCTIONS_REQUEST_BODY_SIZE_LIMIT setting, or Azure's 100 MB. */
+export function requestBodyLimit(settings: Record<string, string | undefined>): number {
+  const raw = settings[REQUEST_BODY_LIMIT_SETTING];
+  if (raw === undefined || raw === '') return DEFAULT_REQUEST_BODY_LIMIT;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new Error(`setting ${REQUEST_BODY_LIMIT_SETTING}: expected a positive whole number of bytes, found ${JSON.stringify(raw)}`);
+  }
+  return value;
 }
 
 const DEFAULT_METHODS = ['GET', 'POST'];
@@ -52,13 +70,39 @@ function isAuthorized(level: AuthLevel, given: string | undefined, keys: HostKey
   return sameKey(given, keys.admin) || (level === 'function' && sameKey(given, keys.function));
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer> {
+/** The body's bytes, or undefined as soon as more than `limit` arrived (nothing more of it is kept). */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= limit) {
+        chunks.push(chunk);
+        return;
+      }
+      req.off('data', onData);
+      resolve(undefined);
+    };
+    req.on('data', onData);
+    req.on('end', () => resolve(Buffer.concat(chunks, size)));
     req.on('error', reject);
   });
+}
+
+/** How long the rest of a refused body is still read (and dropped) before the connection is cut. */
+const DRAIN_MS = 2_000;
+
+/**
+ * 413 as the Functions host answers. The rest of the body is read and dropped, never kept: closing a connection with
+ * unread data resets it, and the client could lose the answer. A body still arriving after DRAIN_MS is cut off.
+ */
+function refuseTooLarge(req: IncomingMessage, res: ServerResponse, found: string, limit: number): void {
+  sendProblem(res, 413, 'Content Too Large', `${found}; the host accepts at most ${limit} bytes (${REQUEST_BODY_LIMIT_SETTING})`);
+  const cutOff = setTimeout(() => req.destroy(), DRAIN_MS);
+  cutOff.unref();
+  req.once('end', () => clearTimeout(cutOff)).once('close', () => clearTimeout(cutOff));
+  req.resume();
 }
 
 function headersOf(req: IncomingMessage): Record<string, string> {
@@ -146,9 +190,14 @@ export function createHttpTriggers(options: HttpTriggerOptions): HttpTriggers {
       );
     }
 
+    const limit = options.maxRequestBodyBytes;
+    const declared = Number(req.headers['content-length'] ?? Number.NaN);
+    if (declared > limit) return refuseTooLarge(req, res, `the request's Content-Length is ${declared} bytes`, limit);
+
     const name = candidate.fn.metadata.name;
     try {
-      const body = await readBody(req);
+      const body = await readBody(req, limit);
+      if (!body) return refuseTooLarge(req, res, `the request body has more than ${limit} bytes`, limit);
       const request = new HttpRequest({
         method,
         url: url.href,

@@ -10,7 +10,7 @@ import type { DurableEngine } from './engine-contract.ts';
 import { loadApp } from './functions-core.ts';
 import { readHostJson } from './host-json.ts';
 import { HostStore } from './host-store.ts';
-import { createHttpTriggers } from './http-triggers.ts';
+import { createHttpTriggers, requestBodyLimit } from './http-triggers.ts';
 import { createInvoker } from './invoker.ts';
 import { resolveKeys, rpcToken, sameKey, type HostKeys } from './keys.ts';
 import { sendProblem } from './problem.ts';
@@ -120,6 +120,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       routePrefix: hostSettings.routePrefix,
       keys,
       invoker,
+      maxRequestBodyBytes: requestBodyLimit(settings),
       log,
     });
 

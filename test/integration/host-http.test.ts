@@ -1,20 +1,24 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_REQUEST_BODY_LIMIT, requestBodyLimit } from '../../local/host/http-triggers.ts';
 import { startLocalHost, type LocalHost } from '../../local/host/index.ts';
 
 const fixtures = join(import.meta.dirname, '../fixtures/host-apps');
 const home = mkdtempSync(join(tmpdir(), 'kiln-host-http-'));
 let host: LocalHost;
 const logs: string[] = [];
+// A small body limit keeps the 413 tests fast; the default is Azure's 100 MB.
+const BODY_LIMIT = 64 * 1024;
 
 beforeAll(async () => {
   host = await startLocalHost({
     appEntry: join(fixtures, 'http-app.ts'),
     home,
     port: 0,
-    settings: { HOST_TEST_SETTING: 'from-settings', HOST_TEST_HUB: 'httphub' },
+    settings: { HOST_TEST_SETTING: 'from-settings', HOST_TEST_HUB: 'httphub', FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: String(BODY_LIMIT) },
     hostJsonPath: join(fixtures, 'host.json'),
     log: (line) => logs.push(line),
   });
@@ -100,6 +104,59 @@ describe('local host HTTP triggers', () => {
     expect(response.status).toBe(500);
     expect(((await response.json()) as { detail: string }).detail).toMatch(/Timeout value of 00:00:01 \(host.json functionTimeout\) was exceeded by function 'slow'/);
     expect(Date.now() - started).toBeLessThan(4_000);
+  });
+
+  it('refuses a body over the request body limit with 413 by its Content-Length, and takes one at the limit', async () => {
+    const post = (bytes: number) => fetch(url('/api/echo', host.keys.function), { method: 'POST', body: Buffer.alloc(bytes, 'k') });
+    const atLimit = await post(BODY_LIMIT);
+    expect(atLimit.status).toBe(201);
+    expect((await atLimit.text()).length).toBe(BODY_LIMIT);
+    const over = await post(BODY_LIMIT + 1);
+    expect(over.status).toBe(413);
+    expect(over.headers.get('content-type')).toBe('application/problem+json');
+    expect(await over.json()).toMatchObject({
+      status: 413,
+      detail: `the request's Content-Length is ${BODY_LIMIT + 1} bytes; the host accepts at most ${BODY_LIMIT} bytes (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)`,
+    });
+  });
+
+  it('answers 413 while a body without a Content-Length is still arriving, as soon as it passes the limit', async () => {
+    // The request never ends on its own: without the limit the host would wait for the end and never answer.
+    const target = new URL(url('/api/echo', host.keys.function));
+    const req = httpRequest(target, { method: 'POST', headers: { 'transfer-encoding': 'chunked' } });
+    req.on('error', () => undefined); // destroyed below while a write may still be pending
+    const answered = new Promise<IncomingMessage>((resolve) => req.once('response', resolve));
+    const chunk = Buffer.alloc(16 * 1024, 'k');
+    const cap = 4096; // 64 MiB: far more than the host reads before it answers
+    let written = 0;
+    let response: IncomingMessage | undefined;
+    while (!response && written < cap) {
+      const flushed = new Promise<undefined>((resolve) => req.write(chunk, () => resolve(undefined)));
+      response = await Promise.race([answered, flushed]);
+      written++;
+    }
+    if (!response) req.end();
+    response ??= await answered;
+    const text = await new Promise<string>((resolve) => {
+      let body = '';
+      response.setEncoding('utf8').on('data', (part: string) => (body += part)).on('end', () => resolve(body));
+    });
+    req.destroy();
+    expect(response.statusCode).toBe(413);
+    expect(JSON.parse(text)).toMatchObject({ status: 413, detail: `the request body has more than ${BODY_LIMIT} bytes; the host accepts at most ${BODY_LIMIT} bytes (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)` });
+    expect(written).toBeLessThan(cap);
+    expect((await fetch(url('/api/hello/after'))).status).toBe(200);
+  });
+
+  it('reads the limit from FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, Azure\'s 100 MB by default', () => {
+    expect(requestBodyLimit({})).toBe(DEFAULT_REQUEST_BODY_LIMIT);
+    expect(DEFAULT_REQUEST_BODY_LIMIT).toBe(104_857_600);
+    expect(requestBodyLimit({ FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '2048' })).toBe(2048);
+    for (const bad of ['0', '-1', '1.5', 'lots']) {
+      expect(() => requestBodyLimit({ FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: bad })).toThrow(
+        `setting FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: expected a positive whole number of bytes, found ${JSON.stringify(bad)}`,
+      );
+    }
   });
 
   it('keeps generated keys under its home, and reuses them on restart', async () => {
