@@ -1,21 +1,22 @@
-/** Reading request bodies: bounded JSON or a 400 problem that says what was wrong, and the template-errors problem. */
+/** Reading request bodies: bounded JSON or a problem that says what was wrong (413 too large, 400 otherwise), and the template-errors problem. */
 
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { TemplateError } from '../template/spec.ts';
+import { readBoundedBody } from './body-limit.ts';
 import { deepNestingOffset, MAX_JSON_DEPTH } from './json-text.ts';
 import { problem } from './problem.ts';
 
-/** Bodies above this size are refused: a template is a few kilobytes. */
-const MAX_BODY_BYTES = 1_000_000;
+/** Bodies above this size are refused (413): a template is a few kilobytes. */
+export const MAX_JSON_BODY_BYTES = 1_000_000;
 
 export type BodyResult = { ok: true; value: unknown } | { ok: false; response: HttpResponseInit };
 
 /** The request body as JSON; with `optional`, an empty body reads as `{}`. */
 export async function readJsonBody(request: HttpRequest, options: { optional?: boolean } = {}): Promise<BodyResult> {
-  const text = await request.text();
-  if (text.length > MAX_BODY_BYTES) {
-    return { ok: false, response: problem(400, 'body-too-large', `the body has ${text.length} bytes; expected at most ${MAX_BODY_BYTES}`) };
-  }
+  const body = await readBoundedBody(request, { bytes: MAX_JSON_BODY_BYTES, what: 'the body', shown: '1 MB' });
+  if (!body.ok) return body;
+  // As request.text(): UTF-8, a leading byte order mark dropped, invalid bytes replaced.
+  const text = new TextDecoder().decode(body.bytes);
   if (text.trim() === '') {
     if (options.optional) return { ok: true, value: {} };
     return { ok: false, response: templateErrorsProblem([{ path: '$', message: 'the request body is empty', expected: 'a JSON document', found: 'nothing' }]) };

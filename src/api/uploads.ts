@@ -3,6 +3,7 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { storeUpload } from '../azure/uploads.ts';
 import { uploadUri } from '../template/uploads.ts';
+import { readBoundedBody } from './body-limit.ts';
 import { json, problem } from './problem.ts';
 import { services } from './services.ts';
 
@@ -21,34 +22,11 @@ export async function putUpload(request: HttpRequest): Promise<HttpResponseInit>
       errors: [{ path: 'sha256', message: 'must be a sha256', expected: '64 lowercase hexadecimal digits', found: JSON.stringify(sha256) }],
     });
   }
-  const declared = Number(request.headers.get('content-length') ?? Number.NaN);
-  if (declared > MAX_UPLOAD_BYTES) return tooLarge(`the upload's Content-Length is ${declared} bytes`);
-  const bytes = await readAtMost(request, MAX_UPLOAD_BYTES);
-  if (!bytes) return tooLarge(`the upload has more than ${MAX_UPLOAD_BYTES} bytes`);
+  const body = await readBoundedBody(request, { bytes: MAX_UPLOAD_BYTES, what: 'the upload', shown: '64 MiB' });
+  if (!body.ok) return body.response;
+  const { bytes } = body;
   const { azure } = await services();
   const result = await storeUpload(azure, sha256, bytes);
   if (!result.stored) return problem(400, 'checksum-mismatch', `the body (${bytes.length} bytes) does not hash to ${sha256}`);
   return json(result.created ? 201 : 200, { sha256, uri: uploadUri(sha256), bytes: bytes.length });
-}
-
-function tooLarge(found: string): HttpResponseInit {
-  return problem(413, 'body-too-large', `${found}; expected at most ${MAX_UPLOAD_BYTES} (64 MiB)`);
-}
-
-/** The body's bytes, or undefined as soon as more than `limit` arrived (the rest is not read). */
-async function readAtMost(request: HttpRequest, limit: number): Promise<Buffer | undefined> {
-  if (!request.body) return Buffer.alloc(0);
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return Buffer.concat(chunks, size);
-    size += value.length;
-    if (size > limit) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(value);
-  }
 }

@@ -1,26 +1,14 @@
 /** PUT /uploads/{sha256} refusals decided before storage: the name, and the size by Content-Length or by what was read. */
 
-import type { HttpRequest } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
 import { MAX_UPLOAD_BYTES, putUpload } from '../../src/api/uploads.ts';
+import { streamingRequest } from '../fixtures/streaming-request.ts';
 
 const SHA = 'a'.repeat(64);
 const MIB = 1024 * 1024;
 
-/** A request whose body is `chunks` chunks of 1 MiB, made only as they are read; `pulled` counts them. */
-function streamingRequest(sha256: string, chunks: number, headers: Record<string, string> = {}) {
-  const counter = { pulled: 0 };
-  const chunk = new Uint8Array(MIB);
-  const body = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (counter.pulled === chunks) return controller.close();
-      counter.pulled++;
-      controller.enqueue(chunk);
-    },
-  }, { highWaterMark: 0 });
-  // The handler reads only these members of the Functions HttpRequest.
-  const request = { params: { sha256 }, headers: new Headers(headers), body } as unknown as HttpRequest;
-  return { request, counter };
+function streamingUpload(sha256: string, chunks: number, headers: Record<string, string> = {}) {
+  return streamingRequest({ chunks, chunkBytes: MIB, headers, params: { sha256 } });
 }
 
 async function problemOf(response: Awaited<ReturnType<typeof putUpload>>): Promise<Record<string, unknown>> {
@@ -30,7 +18,7 @@ async function problemOf(response: Awaited<ReturnType<typeof putUpload>>): Promi
 
 describe('PUT /uploads/{sha256} refusals', () => {
   it('refuses a body whose Content-Length is above the limit without reading any of it', async () => {
-    const { request, counter } = streamingRequest(SHA, 70, { 'content-length': String(70 * MIB) });
+    const { request, counter } = streamingUpload(SHA, 70, { 'content-length': String(70 * MIB) });
     const response = await putUpload(request);
     expect(response.status).toBe(413);
     expect(await problemOf(response)).toMatchObject({ status: 413, type: 'urn:kiln:problem:body-too-large', detail: `the upload's Content-Length is ${70 * MIB} bytes; expected at most ${MAX_UPLOAD_BYTES} (64 MiB)` });
@@ -38,7 +26,7 @@ describe('PUT /uploads/{sha256} refusals', () => {
   });
 
   it('stops reading a body without a Content-Length once it passes the limit', async () => {
-    const { request, counter } = streamingRequest(SHA, 200);
+    const { request, counter } = streamingUpload(SHA, 200);
     const response = await putUpload(request);
     expect(response.status).toBe(413);
     expect((await problemOf(response)).detail).toBe(`the upload has more than ${MAX_UPLOAD_BYTES} bytes; expected at most ${MAX_UPLOAD_BYTES} (64 MiB)`);
@@ -48,7 +36,7 @@ describe('PUT /uploads/{sha256} refusals', () => {
 
   it('refuses a name that is not a sha256, saying what it expected and found', async () => {
     for (const name of ['abc', SHA.toUpperCase(), `${SHA}0`, 'g'.repeat(64)]) {
-      const { request, counter } = streamingRequest(name, 1);
+      const { request, counter } = streamingUpload(name, 1);
       const response = await putUpload(request);
       expect(response.status, name).toBe(400);
       expect(await problemOf(response)).toMatchObject({ errors: [{ path: 'sha256', expected: '64 lowercase hexadecimal digits', found: JSON.stringify(name) }] });
