@@ -63,7 +63,7 @@ describe('resource groups', () => {
 });
 
 describe('network resources by id', () => {
-  it('creates a virtual network with a subnet and an NSG, reads them, deletes them (204 when gone)', async () => {
+  it('creates a virtual network with a subnet and an NSG, reads them, deletes them (the NSG once no subnet names it; 204 when gone)', async () => {
     await t.resources.resourceGroups.createOrUpdate('rg-net', { location: 'eastus' });
     const nsgId = t.id('rg-net/providers/Microsoft.Network/networkSecurityGroups/staging-nsg');
     const vnetId = t.id('rg-net/providers/Microsoft.Network/virtualNetworks/staging-vnet');
@@ -81,8 +81,14 @@ describe('network resources by id', () => {
     expect(subnet.properties).toMatchObject({ addressPrefix: '10.0.1.0/24', provisioningState: 'Succeeded' });
     expect(await t.resources.resources.checkExistenceById(nsgId.slice(1), NETWORK_API)).toEqual({ body: true });
 
+    // The subnet names the NSG: the NSG stays until the VNet (and its subnet) is gone, the order Kiln deletes in.
+    expect(await failure(t.resources.resources.deleteById(nsgId.slice(1), NETWORK_API, FAST_POLL))).toMatchObject({
+      code: 'InUseNetworkSecurityGroupCannotBeDeleted', statusCode: 400, message: expect.stringContaining(`in use by the following resources: ${vnetId}/subnets/default.`),
+    });
     await t.resources.resources.deleteById(vnetId.slice(1), NETWORK_API, FAST_POLL);
     expect(await failure(t.resources.resources.getById(vnetId.slice(1), NETWORK_API))).toMatchObject({ code: 'ResourceNotFound', statusCode: 404 });
+    await t.resources.resources.deleteById(nsgId.slice(1), NETWORK_API, FAST_POLL);
+    expect(await t.resources.resources.checkExistenceById(nsgId.slice(1), NETWORK_API)).toEqual({ body: false });
     await t.resources.resources.deleteById(vnetId.slice(1), NETWORK_API, FAST_POLL);
     const bad = await failure(t.resources.resources.createOrUpdateById(vnetId.slice(1), NETWORK_API, { location: 'eastus', properties: {} }, FAST_POLL));
     expect(bad).toMatchObject({ code: 'InvalidParameter', statusCode: 400 });

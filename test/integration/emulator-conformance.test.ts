@@ -119,6 +119,18 @@ const PAIRS: Pair[] = [
   { operation: 'networkInterfaces.createOrUpdate', rule: 'NIC has an IP configuration', method: 'PUT', path: `${NIC}/bad`, api: 'network', body: nicBody('eastus', undefined), status: 400, code: 'InvalidParameter' },
   { operation: 'networkInterfaces.get', method: 'GET', path: `${NIC}/freenic`, api: 'network', status: 200, match: { location: 'eastus', properties: { provisioningState: 'Succeeded' } } },
   { operation: 'networkInterfaces.get', rule: 'NIC exists', method: 'GET', path: `${NIC}/bad`, api: 'network', status: 404, code: 'ResourceNotFound' },
+  // An NSG a subnet or a NIC names cannot be deleted; the error names each of them.
+  { operation: 'networkSecurityGroups.delete', rule: 'an NSG in use cannot be deleted', method: 'DELETE', path: `${NETWORK}/networkSecurityGroups/nsg`, api: 'network', status: 400, code: 'InUseNetworkSecurityGroupCannotBeDeleted',
+    match: { error: { message: `Network security group ${NETWORK}/networkSecurityGroups/nsg cannot be deleted because it is in use by the following resources: ${SUBNET}. In order to delete the Network security group, remove the association with the resource(s).` } } },
+  { operation: 'networkSecurityGroups.createOrUpdate', method: 'PUT', path: `${NETWORK}/networkSecurityGroups/nicnsg`, api: 'network', settle: true, status: 201, body: { location: 'eastus', properties: { securityRules: [] } } },
+  { operation: 'networkInterfaces.createOrUpdate', method: 'PUT', path: `${NIC}/nsgnic`, api: 'network', settle: true, status: 201,
+    body: { ...nicBody('eastus', SUBNET), properties: { ...nicBody('eastus', SUBNET).properties, networkSecurityGroup: { id: `${NETWORK}/networkSecurityGroups/nicnsg` } } } },
+  { operation: 'networkSecurityGroups.delete', rule: 'an NSG in use cannot be deleted', method: 'DELETE', path: `${NETWORK}/networkSecurityGroups/nicnsg`, api: 'network', status: 400, code: 'InUseNetworkSecurityGroupCannotBeDeleted',
+    match: { error: { message: `Network security group ${NETWORK}/networkSecurityGroups/nicnsg cannot be deleted because it is in use by the following resources: ${NIC}/nsgnic. In order to delete the Network security group, remove the association with the resource(s).` } } },
+  { operation: 'networkSecurityGroups.get', method: 'GET', path: `${NETWORK}/networkSecurityGroups/nicnsg`, api: 'network', status: 200, match: { properties: { provisioningState: 'Succeeded' } } },
+  { operation: 'networkInterfaces.delete', method: 'DELETE', path: `${NIC}/nsgnic`, api: 'network', status: 202, settle: true },
+  { operation: 'networkSecurityGroups.delete', method: 'DELETE', path: `${NETWORK}/networkSecurityGroups/nicnsg`, api: 'network', status: 202, settle: true },
+  { operation: 'networkSecurityGroups.get', rule: 'NSG exists', method: 'GET', path: `${NETWORK}/networkSecurityGroups/nicnsg`, api: 'network', status: 404, code: 'ResourceNotFound' },
 
   // ---- catalogues ----
   { operation: 'virtualMachineImages.listPublishers', method: 'GET', path: MARKETPLACE, api: 'compute', status: 200 },

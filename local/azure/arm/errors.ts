@@ -173,6 +173,9 @@ export const errors = {
   /** A subnet (or the VNet holding it) with NIC IP configurations in it. */
   subnetInUse: (subnetName: string, ipConfigurationId: string) =>
     armError('InUseSubnetCannotBeDeleted', `Subnet ${subnetName} is in use by ${ipConfigurationId} and cannot be deleted. In order to delete the subnet, delete all the resources within the subnet. See aka.ms/deletesubnet.`, 400),
+  /** An NSG that subnets or NICs still name; `users` are their ids. */
+  nsgInUse: (nsgId: string, users: string[]) =>
+    armError('InUseNetworkSecurityGroupCannotBeDeleted', `Network security group ${nsgId} cannot be deleted because it is in use by the following resources: ${users.join(', ')}. In order to delete the Network security group, remove the association with the resource(s).`, 400),
   /** Compute's refusal to delete a managed disk a VM still holds. */
   diskAttached: (diskName: string, vmId: string) =>
     armError('OperationNotAllowed', `Disk ${diskName} is attached to VM ${vmId}.`, 409),

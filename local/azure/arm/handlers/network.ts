@@ -8,7 +8,7 @@ import { present, providerId, type StoredResource } from '../resources.ts';
 import { deleteHandler, registerDeleteEffect } from '../release.ts';
 import type { Route } from '../routes.ts';
 import { checkSecurityRules, checkSubnetRange, vnetPrefixes } from './network-rules.ts';
-import { refuseSubnetInUse } from './networkInterfaces.ts';
+import { NIC_TYPE, refuseSubnetInUse } from './networkInterfaces.ts';
 import { arrayAt, bodyObject, isObject, objectAt, requiredLocation, requiredString, tagsOf, validateName, type Json } from '../validate.ts';
 
 const PROVIDER = 'Microsoft.Network';
@@ -107,7 +107,20 @@ function getNetworkResource(ctx: HandlerContext, req: ArmRequest, type: string, 
 
 const checkNetworkResourceExistence = (ctx: HandlerContext, req: ArmRequest, idOf: IdOf): ArmResponse => ({ status: ctx.resources.find(idOf(req.params)) ? 204 : 404 });
 
-/** A DELETE; `refuse` may throw to keep the resource (a VNet or subnet with NICs in it). */
+/** An NSG that a subnet or a NIC names cannot be deleted; the error lists every one. */
+function refuseNsgInUse(ctx: HandlerContext, nsg: StoredResource): void {
+  const nsgId = nsg.id.toLowerCase();
+  const users = ctx.resources.store.list<StoredResource>('resource')
+    .filter((r) => r.type === `${PROVIDER}/virtualNetworks/subnets` || r.type === NIC_TYPE)
+    .filter((r) => {
+      const named = r.properties.networkSecurityGroup;
+      return isObject(named) && typeof named.id === 'string' && named.id.toLowerCase() === nsgId;
+    })
+    .map((r) => r.id);
+  if (users.length > 0) throw errors.nsgInUse(nsg.id, users);
+}
+
+/** A DELETE; `refuse` may throw to keep the resource (a VNet or subnet with NICs in it, an NSG in use). */
 const deleteNetworkResource = (ctx: HandlerContext, req: ArmRequest, idOf: IdOf, refuse?: (resource: StoredResource) => void): ArmResponse =>
   deleteHandler(ctx, { idOf, style: 'network', latency: 'networkResourceCreate', effect: NETWORK_DELETE_EFFECT, ...(refuse ? { refuse } : {}) })(req);
 
@@ -119,7 +132,7 @@ export const deleteVirtualNetwork = (ctx: HandlerContext, req: ArmRequest): ArmR
 export const createOrUpdateNetworkSecurityGroup = (ctx: HandlerContext, req: ArmRequest): ArmResponse => putNetworkResource(ctx, req, 'networkSecurityGroups');
 export const getNetworkSecurityGroup = (ctx: HandlerContext, req: ArmRequest): ArmResponse => getNetworkResource(ctx, req, 'networkSecurityGroups', nsgId, req.params.name!);
 export const checkNetworkSecurityGroupExistence = (ctx: HandlerContext, req: ArmRequest): ArmResponse => checkNetworkResourceExistence(ctx, req, nsgId);
-export const deleteNetworkSecurityGroup = (ctx: HandlerContext, req: ArmRequest): ArmResponse => deleteNetworkResource(ctx, req, nsgId);
+export const deleteNetworkSecurityGroup = (ctx: HandlerContext, req: ArmRequest): ArmResponse => deleteNetworkResource(ctx, req, nsgId, (nsg) => refuseNsgInUse(ctx, nsg));
 
 export function createOrUpdateSubnet(ctx: HandlerContext, req: ArmRequest): ArmResponse {
   const { sub, rg, vnet, name } = req.params as { sub: string; rg: string; vnet: string; name: string };
