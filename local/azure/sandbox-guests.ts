@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { diskPaths, type Disk } from './disks.ts';
 import { spawnInit, type GuestHost } from './sandbox-boot.ts';
 import { CONTROL_FILES } from './sandbox-guest.ts';
-import { BOOT_TIMEOUT_MS, exists, SandboxError, waitFor } from './sandbox-process.ts';
+import { BOOT_TIMEOUT_MS, exists, groupAlive, SandboxError, waitFor } from './sandbox-process.ts';
 import type { GuestPowerOff } from './sandbox-types.ts';
 
 const POWEROFF_POLL_MS = 100;
@@ -30,12 +30,27 @@ export const isAlive = async (record: GuestRecord): Promise<boolean> => (await r
 
 const powerOffReason = (text: string): GuestPowerOff['reason'] => (text.trim() === 'deprovision' ? 'deprovision' : 'shutdown');
 
+/**
+ * Kills a guest during its boot: `unshare` leads a process group of its own (spawned detached) that its init and the
+ * init's helpers share until boot ends, and killing the namespace's init takes everything else in it along.
+ */
+async function killBooting(unsharePid: number, disk: Disk): Promise<void> {
+  try {
+    process.kill(-unsharePid, 'SIGKILL');
+  } catch {
+    // Exited in the meantime.
+  }
+  await waitFor(async () => !(await groupAlive(unsharePid)), BOOT_TIMEOUT_MS, `the booting guest of ${disk.dir} to stop`);
+}
+
 export class GuestRegistry {
   readonly #host: GuestHost;
   readonly #registry: string;
   readonly #onPowerOff: ((event: GuestPowerOff) => void) | undefined;
   readonly #guests = new Map<string, Guest>();
   readonly #booting = new Map<string, Promise<Guest>>();
+  /** Set by close(stopGuests): a guest still booting is then killed instead of finishing its boot. */
+  #stopping = false;
 
   constructor(host: GuestHost, onPowerOff?: (event: GuestPowerOff) => void) {
     this.#host = host;
@@ -85,7 +100,11 @@ export class GuestRegistry {
     let gone = false;
     void exited.then(() => (gone = true));
     const bootedFile = join(diskPaths(disk).control, CONTROL_FILES.booted);
-    await waitFor(async () => gone || (await exists(bootedFile)), BOOT_TIMEOUT_MS, `the guest of ${disk.dir} to boot`);
+    await waitFor(async () => gone || this.#stopping || (await exists(bootedFile)), BOOT_TIMEOUT_MS, `the guest of ${disk.dir} to boot`);
+    if (this.#stopping) {
+      await killBooting(unsharePid, disk);
+      throw new SandboxError(`guest of ${disk.dir}: the emulator closed while it booted`);
+    }
     if (gone) throw new SandboxError(`guest of ${disk.dir} failed to boot: ${(await readFile(bootLog, 'utf8').catch(() => '')).trim()}`);
     const children = await readFile(`/proc/${unsharePid}/task/${unsharePid}/children`, 'utf8');
     const initPid = Number(children.trim().split(/\s+/)[0]);
@@ -135,8 +154,13 @@ export class GuestRegistry {
     await rm(this.#recordPath(disk), { force: true });
   }
 
-  /** Stops watching every guest (they run on); with `stopGuests`, stops them too. */
+  /**
+   * Stops watching every guest (they run on); with `stopGuests`, stops them too. Guests still booting are killed with
+   * `stopGuests`, else they finish booting first (recorded on disk, so a restarted emulator adopts them).
+   */
   async close(stopGuests: boolean): Promise<void> {
+    this.#stopping = stopGuests;
+    await Promise.all([...this.#booting.values()].map((boot) => boot.catch(() => undefined)));
     for (const guest of this.#guests.values()) clearInterval(guest.poller);
     if (stopGuests) await Promise.all([...this.#guests.values()].map((guest) => this.stop(guest.disk)));
   }

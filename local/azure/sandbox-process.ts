@@ -1,6 +1,6 @@
 /** What the sandbox modules share: their error, running a host command, and waiting on a condition or a file. */
 import { spawn } from 'node:child_process';
-import { access } from 'node:fs/promises';
+import { access, readdir, readFile } from 'node:fs/promises';
 
 export class SandboxError extends Error {
   override name = 'SandboxError';
@@ -35,4 +35,16 @@ export async function waitFor(condition: () => Promise<boolean>, timeoutMs: numb
     if (Date.now() > deadline) throw new SandboxError(`guest: timed out waiting for ${what}`);
     await sleep(20);
   }
+}
+
+/** Whether a process of group `pgid` still lives (zombies, which only wait to be reaped, do not count). */
+export async function groupAlive(pgid: number): Promise<boolean> {
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // After "pid (command) " come state, parent and group; the command may hold spaces and parentheses.
+    const [state, , group] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (state !== undefined && state !== 'Z' && state !== 'X' && Number(group) === pgid) return true;
+  }
+  return false;
 }

@@ -54,6 +54,18 @@ async function liveSleeps(disk: Disk): Promise<number> {
   return Number(result.stdout.trim());
 }
 
+/** Host PIDs of live processes started for the disk's guest and not yet past its boot (they carry its control path). */
+async function bootProcesses(disk: Disk): Promise<number[]> {
+  const marker = `KILN_CONTROL=${diskPaths(disk).control}\0`;
+  const found: number[] = [];
+  for (const entry of (await readdir('/proc')).filter((name) => /^\d+$/.test(name))) {
+    const environ = await readFile(`/proc/${entry}/environ`, 'utf8').catch(() => '');
+    const state = (await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '')).split(') ')[1]?.[0];
+    if (environ.includes(marker) && state !== 'Z') found.push(Number(entry));
+  }
+  return found;
+}
+
 const text = async (disk: Disk, path: string) => (await readFileFromDisk(disk, path))?.toString('utf8');
 
 beforeAll(async () => {
@@ -220,6 +232,25 @@ describe('guest sandbox', () => {
     await sandbox.stopGuest(disk);
     expect(sandbox.isGuestRunning(disk)).toBe(false);
     expect(await liveSleeps(disk)).toBe(0);
+  });
+
+  it('close stops a guest that is still booting: none of its processes outlive the emulator', async (context) => {
+    requireIsolation(context);
+    const closingHome = await mkdtemp(join(tmpdir(), 'kiln-sandbox-close-'));
+    const closing = await createSandbox({ home: closingHome, caPem: cert.caPem });
+    try {
+      const disk = await createDiskFrom(null, join(closingHome, 'disks', 'booting'));
+      const started = closing.startScript({ disk, script: 'true', timeoutSec: 10 }).then(() => 'started', (error: Error) => error.message);
+      // The boot has begun (its processes exist) and has not ended (the guest does not run yet): close now.
+      while ((await bootProcesses(disk)).length === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+      expect(closing.isGuestRunning(disk)).toBe(false);
+      await closing.close();
+      expect(await bootProcesses(disk)).toEqual([]);
+      expect(await started).toMatch(/the emulator closed while it booted/);
+    } finally {
+      await closing.close();
+      await rm(closingHome, { recursive: true, force: true });
+    }
   });
 
   it('rejects parameter names that are not environment variable names', async (context) => {
