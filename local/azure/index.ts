@@ -19,6 +19,7 @@ import { createMarketplaceCatalogue, marketplaceRoutes, publishRequest, type Mar
 import { networkRoutes } from './arm/handlers/network.ts';
 import { networkInterfaceRoutes } from './arm/handlers/networkInterfaces.ts';
 import { allowEverything, authorizationRoutes, PermissionGrants, type PermissionGrant } from './arm/handlers/authorization.ts';
+import { authorizeRequest } from './arm/handlers/authorization-actions.ts';
 import { operationRoutes } from './arm/handlers/operations.ts';
 import { resourceGroupRoutes } from './arm/handlers/resourceGroups.ts';
 import { webAppRoutes } from './arm/handlers/webApps.ts';
@@ -268,6 +269,7 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
     cert: certificate.certPem, key: certificate.keyPem, token, routes, ops, faults, log,
     publicRoutes: [files],
     adminRoutes: [adminRoutes(faults, readDiskFile, marketplace, timeline, permissions)],
+    authorize: (request) => authorizeRequest(permissions, request),
   });
   port = await listen(server, options.port ?? 0);
   const armEndpoint = `https://127.0.0.1:${port}`;

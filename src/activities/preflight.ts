@@ -205,6 +205,8 @@ async function checkScaleSets(clients: AzureClients, spec: BakeSpec, problems: P
     spec.rollout.map((target) =>
       getScaleSet(clients, target.scaleSetId).catch((err: KilnStepError) => {
         if (err.statusCode === 404) return undefined;
+        // Refused (403): it may well exist; the permission check names the missing read, the plan warns it is unreadable.
+        if (err.statusCode === 403) return 'unreadable';
         throw err;
       }),
     ),

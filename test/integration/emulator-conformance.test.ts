@@ -83,6 +83,9 @@ const PAIRS: Pair[] = [
     match: { value: [{ actions: ['Microsoft.Authorization/*/read', 'Microsoft.Compute/*/read'] }, { actions: ['Microsoft.Compute/galleries/*'], notActions: ['Microsoft.Compute/galleries/delete'] }] } },
   { operation: 'permissions.list', rule: 'listing permissions needs Microsoft.Authorization/permissions/read', method: 'GET', path: `${RG}/${PERMISSIONS}`, api: 'authorization', status: 403, code: 'AuthorizationFailed',
     grants: [{ scope: SUB, actions: ['Microsoft.Compute/*'] }] },
+  { operation: 'resourceGroups.createOrUpdate', rule: 'a request needs its action among the grants at its scope', method: 'PUT', path: `${SUB}/resourceGroups/not-allowed`, api: 'resources', body: { location: 'eastus' }, status: 403, code: 'AuthorizationFailed',
+    match: { error: { message: expect.stringContaining(`perform action 'Microsoft.Resources/subscriptions/resourceGroups/write' over scope '${SUB}/resourceGroups/not-allowed'`) } } },
+  { operation: 'virtualMachines.list', method: 'GET', path: `${COMPUTE}/virtualMachines`, api: 'compute', status: 200 },
   { operation: 'permissions.list', method: 'GET', path: `${SUB}/${PERMISSIONS}`, api: 'authorization', status: 200, grants: [{ scope: SUB, actions: ['*'] }] },
 
   // ---- network ----

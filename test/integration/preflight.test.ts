@@ -1,6 +1,6 @@
 // Preflight and the region fixes against the seeded emulator: a template with four problems fails the plan step
 // listing all four with nothing created; replicating again against Azure's display names sends nothing.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
@@ -9,6 +9,7 @@ import { createActivityEnvironment, setActivityEnvironment } from '../../src/act
 import { planBake } from '../../src/activities/plan.ts';
 import { preflight, preflightReport } from '../../src/activities/preflight.ts';
 import { createAzureClients, type AzureClients } from '../../src/azure/clients.ts';
+import type { KilnStepError } from '../../src/azure/errors.ts';
 import { getImageVersion, startReplication } from '../../src/azure/galleries.ts';
 import { loadConfig } from '../../src/config.ts';
 import { parseTemplate } from '../../src/template/index.ts';
@@ -260,5 +261,31 @@ describe('replicate against display names', () => {
     writes.length = 0;
     expect(await startReplication(clients, SEEDED_VERSION, regions)).toBeUndefined();
     expect(writes).toEqual([]);
+  });
+});
+
+describe('RBAC enforced by the emulator, from a narrowed seed', () => {
+  it('refuses the write preflight said Kiln\'s identity may not make (403 AuthorizationFailed), and serves the reads', async () => {
+    const dir = join(home, 'narrowed');
+    mkdirSync(dir, { recursive: true });
+    const seed = JSON.parse(readFileSync('local/environment.json', 'utf8'));
+    seed.permissions = [{ scope: `/subscriptions/${SUB}`, actions: ['*'], notActions: ['Microsoft.Compute/galleries/images/versions/write'] }];
+    writeFileSync(join(dir, 'seed.json'), JSON.stringify(seed));
+    const narrowed = await startAzureEmulator({ home: join(dir, 'azure'), profile: 'zero', seedFile: join(dir, 'seed.json') });
+    try {
+      const narrowedClients = createAzureClients(loadConfig(localAzureSettings(narrowed, 'UseDevelopmentStorage=true')));
+      const report = await preflightReport(narrowedClients, template());
+      expect(report.problems.map((p) => [p.path, p.code, p.message.split(';')[0]!])).toEqual([
+        ['properties.distribute[0].galleryImageId', 'PermissionMissing', `Kiln's identity does not hold Microsoft.Compute/galleries/images/versions/write at ${GALLERY}`],
+      ]);
+      // The seeded version reads; replicating it (a write of the version) is refused as preflight said.
+      expect(await getImageVersion(narrowedClients, SEEDED_VERSION)).toBeDefined();
+      const refused = await startReplication(narrowedClients, SEEDED_VERSION, [{ name: 'westus2', replicaCount: 1, storageAccountType: 'Standard_LRS' }])
+        .then(() => undefined, (error: KilnStepError) => error);
+      expect(refused).toMatchObject({ statusCode: 403, code: 'AuthorizationFailed', retryable: false });
+      expect(refused!.message).toContain(`does not have authorization to perform action 'Microsoft.Compute/galleries/images/versions/write' over scope '${SEEDED_VERSION}'`);
+    } finally {
+      await narrowed.close();
+    }
   });
 });

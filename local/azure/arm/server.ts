@@ -1,6 +1,6 @@
 /**
  * The ARM HTTPS server: the middleware every request passes (request ids, bearer auth, api-version, injected
- * throttles and 500s, JSON body parsing, operation settling) and the dispatch to the route table.
+ * throttles and 500s, RBAC, JSON body parsing, operation settling) and the dispatch to the route table.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -74,6 +74,8 @@ export interface ArmServerOptions {
   routes: RouteTable;
   ops: OperationEngine;
   faults: FaultController;
+  /** Throws (403) for a routed request the caller's grants do not allow (RBAC), before its body is read. */
+  authorize?: (request: { method: string; path: string; operation: string }) => void;
   /** Handled before authentication (files a VM downloads). */
   publicRoutes: RawHandler[];
   /** Handled after authentication (emulator admin). */
@@ -154,6 +156,7 @@ export function createArmServer(options: ArmServerOptions): Server {
       req.resume();
       throw errors.injectedFault(fault);
     }
+    options.authorize?.({ method, path, operation: match.route.operation });
     const body = await readBody(req);
     const origin = `https://${req.headers.host ?? '127.0.0.1'}`;
     send(res, method, await runRoute(match, ops, { method, path, query: url.searchParams, apiVersion, body, origin }));

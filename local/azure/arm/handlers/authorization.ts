@@ -1,7 +1,8 @@
 /**
  * `Microsoft.Authorization/permissions`: what the caller (the emulator's token) may do at a scope, as ARM lists it:
  * every grant at the scope or above it, each with its actions and notActions. The grants come from the emulator's
- * options or seed (default: everything at the subscription); a caller that may not read permissions gets 403.
+ * options or seed (default: everything at the subscription); a caller that may not read permissions gets 403, and
+ * every other request is held to the same grants (authorization-actions.ts).
  */
 import { z } from 'zod';
 import type { HandlerContext } from '../context.ts';
@@ -37,6 +38,11 @@ export class PermissionGrants {
     return this.#grants;
   }
 
+  /** Whether a grant at `scope` or above it allows `action` (a grant's notActions take away within that grant only). */
+  allows(action: string, scope: string): boolean {
+    return this.at(scope).some((g) => g.actions.some((a) => matches(a, action)) && !g.notActions.some((n) => matches(n, action)));
+  }
+
   /** The grants at `scope` or above it (a grant on a group holds for everything in it). */
   at(scope: string): PermissionGrant[] {
     const target = `${scope.toLowerCase().replace(/\/+$/, '')}/`;
@@ -61,10 +67,8 @@ const PATTERNS = [
 export function listPermissions(ctx: HandlerContext, req: ArmRequest, grants: PermissionGrants): ArmResponse {
   const scope = req.path.slice(0, -(SUFFIX.length + 1));
   if (req.params.rg) ctx.resources.requireGroup(req.params.sub!, req.params.rg);
-  const held = grants.at(scope);
-  const canRead = held.some((g) => g.actions.some((a) => matches(a, READ_PERMISSIONS)) && !g.notActions.some((n) => matches(n, READ_PERMISSIONS)));
-  if (!canRead) throw errors.authorizationFailed(READ_PERMISSIONS, scope);
-  return { status: 200, body: { value: held.map((g) => ({ actions: g.actions, notActions: g.notActions, dataActions: [], notDataActions: [] })) } };
+  if (!grants.allows(READ_PERMISSIONS, scope)) throw errors.authorizationFailed(READ_PERMISSIONS, scope);
+  return { status: 200, body: { value: grants.at(scope).map((g) => ({ actions: g.actions, notActions: g.notActions, dataActions: [], notDataActions: [] })) } };
 }
 
 /** The route table: the one operation at each depth of scope. */
