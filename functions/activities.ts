@@ -7,7 +7,7 @@ import { Activity } from '../src/activities/contracts.ts';
 import { beginCustomizer } from '../src/activities/customize.ts';
 import { beginDeallocate, beginDeprovision, generalizeVm } from '../src/activities/generalize.ts';
 import { planBake } from '../src/activities/plan.ts';
-import { lookingOnce } from '../src/activities/look-once.ts';
+import { lookingQuickly, watchOperation } from '../src/activities/quick-looks.ts';
 import { pollOperation } from '../src/activities/poll.ts';
 import { beginPromote } from '../src/activities/promote.ts';
 import { beginReplication, readReplication } from '../src/activities/replicate.ts';
@@ -25,32 +25,33 @@ import { beginDeleteStagingGroup, createStagingGroup } from '../src/activities/s
 import { beginStagingNetwork } from '../src/activities/stage-network.ts';
 import { beginStagingVm } from '../src/activities/stage-vm.ts';
 
-// The begin… activities a bake awaits as operations answer after one look (src/pipeline/flow.ts counts on it).
+// The begin… activities a bake awaits as operations look at them quickly first (src/pipeline/flow.ts counts on it).
 const handlers = {
   [Activity.loadRunRecord]: loadRunRecord,
   [Activity.saveRunRecord]: saveRunRecord,
   [Activity.saveRunProgress]: saveRunProgress,
   [Activity.planBake]: planBake,
-  [Activity.createStagingGroup]: lookingOnce(createStagingGroup, pollOperation),
-  [Activity.beginStagingNetwork]: lookingOnce(beginStagingNetwork, pollOperation),
-  [Activity.beginStagingVm]: lookingOnce(beginStagingVm, pollOperation),
-  [Activity.beginCustomizer]: lookingOnce(beginCustomizer, pollOperation),
-  [Activity.beginDeprovision]: lookingOnce(beginDeprovision, pollOperation),
-  [Activity.beginDeallocate]: lookingOnce(beginDeallocate, pollOperation),
-  [Activity.generalizeVm]: lookingOnce(generalizeVm, pollOperation),
-  [Activity.beginCapture]: lookingOnce(beginCapture, pollOperation),
+  [Activity.createStagingGroup]: lookingQuickly(createStagingGroup),
+  [Activity.beginStagingNetwork]: lookingQuickly(beginStagingNetwork),
+  [Activity.beginStagingVm]: lookingQuickly(beginStagingVm),
+  [Activity.beginCustomizer]: lookingQuickly(beginCustomizer),
+  [Activity.beginDeprovision]: lookingQuickly(beginDeprovision),
+  [Activity.beginDeallocate]: lookingQuickly(beginDeallocate),
+  [Activity.generalizeVm]: lookingQuickly(generalizeVm),
+  [Activity.beginCapture]: lookingQuickly(beginCapture),
   [Activity.beginReplication]: beginReplication,
   [Activity.readReplication]: readReplication,
-  [Activity.beginPromote]: lookingOnce(beginPromote, pollOperation),
+  [Activity.beginPromote]: lookingQuickly(beginPromote),
   [Activity.readScaleSet]: readScaleSet,
-  [Activity.beginScaleSetModel]: lookingOnce(beginScaleSetModel, pollOperation),
-  [Activity.beginInstanceUpgrade]: lookingOnce(beginInstanceUpgrade, pollOperation),
+  [Activity.beginScaleSetModel]: lookingQuickly(beginScaleSetModel),
+  [Activity.beginInstanceUpgrade]: lookingQuickly(beginInstanceUpgrade),
   [Activity.readInstances]: readInstances,
   [Activity.readRollingUpgrade]: readRollingUpgrade,
   [Activity.beginRollingUpgrade]: beginRollingUpgrade,
-  [Activity.beginCancelRollingUpgrade]: lookingOnce(beginCancelRollingUpgrade, pollOperation),
-  [Activity.beginDeleteStagingGroup]: lookingOnce(beginDeleteStagingGroup, pollOperation),
+  [Activity.beginCancelRollingUpgrade]: lookingQuickly(beginCancelRollingUpgrade),
+  [Activity.beginDeleteStagingGroup]: lookingQuickly(beginDeleteStagingGroup),
   [Activity.pollOperation]: pollOperation,
+  [Activity.watchOperation]: watchOperation,
 } as const;
 
 for (const [name, handler] of Object.entries(handlers)) {

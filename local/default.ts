@@ -236,6 +236,8 @@ export async function startLocalDefault(options: LocalDefaultOptions): Promise<L
       // Locally the emulator's waits are short; poll them often so a bake's overhead stays small.
       KILN_POLL_MIN_MS: '50',
       KILN_POLL_MAX_MS: '1000',
+      // An activity's own looks at an operation it began: a look here takes 5–20 ms (docs/bake.md, Measured overhead).
+      KILN_POLL_QUICK_MS: '10',
       // Blob drops start their bake within a quarter second.
       KILN_LOCAL_BLOB_POLL_MS: '250',
       // The durable client (axios) must reach the host directly even where a proxy is configured.

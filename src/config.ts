@@ -24,6 +24,8 @@ export interface KilnConfig {
   /** Polling interval bounds for long waits (durable timers between status checks). */
   pollMinMs: number;
   pollMaxMs: number;
+  /** Shortest interval between the looks an activity takes itself at an operation it began (src/activities/quick-looks.ts). */
+  pollQuickMs: number;
   /** How long a finished bake's durable instances are kept after it ended; then the janitor purges them. */
   instanceRetentionHours: number;
   /** How long a build VM create refused for vCPU quota waits for the quota to free up before the bake fails. */
@@ -52,6 +54,7 @@ export const SETTINGS = [
   { key: 'KILN_STAGING_TTL_HOURS', scope: 'both', doc: 'Hours a staging resource group may live before the janitor deletes it; default 24.' },
   { key: 'KILN_POLL_MIN_MS', scope: 'both', doc: 'Shortest interval between status checks of long Azure operations, in ms; default 2000.' },
   { key: 'KILN_POLL_MAX_MS', scope: 'both', doc: 'Longest interval between status checks, in ms; default 30000.' },
+  { key: 'KILN_POLL_QUICK_MS', scope: 'local', doc: 'Shortest interval between the looks an activity takes itself at an operation it began (for up to 20 × KILN_POLL_MIN_MS, before durable timers take over), in ms; at most KILN_POLL_MIN_MS. Default KILN_POLL_MIN_MS: on Azure no more reads than the durable poller makes; 10 on the local default.' },
   { key: 'KILN_INSTANCE_RETENTION_HOURS', scope: 'both', doc: "Hours a finished bake's durable instances (history, inputs) are kept once its run record is final; then the janitor purges them. Default 168." },
   { key: 'KILN_QUOTA_WAIT_MINUTES', scope: 'both', doc: "Minutes a build VM create refused for vCPU quota (other bakes' VMs use it up) waits for quota to free up, retrying on a back-off of 15 s doubling to 2 min, before the bake fails; default 60." },
   { key: 'KILN_ALLOW_PRIVATE_TARGETS', scope: 'both', doc: 'true lets notify webhooks reach private addresses (10/8, 172.16/12, 192.168/16, loopback, fc00::/7); link-local and metadata addresses are refused whatever it says. Default false (kiln up sets true).' },
@@ -107,6 +110,10 @@ export function loadConfig(env: Env = process.env): KilnConfig {
   if (pollMaxMs < pollMinMs) {
     throw new ConfigError(`setting KILN_POLL_MAX_MS: expected at least KILN_POLL_MIN_MS (${pollMinMs}), found ${pollMaxMs}`);
   }
+  const pollQuickMs = positiveNumber(env, 'KILN_POLL_QUICK_MS', pollMinMs);
+  if (pollQuickMs > pollMinMs) {
+    throw new ConfigError(`setting KILN_POLL_QUICK_MS: expected at most KILN_POLL_MIN_MS (${pollMinMs}), found ${pollQuickMs}`);
+  }
   return {
     subscriptionId,
     armEndpoint: (optional(env, 'KILN_ARM_ENDPOINT') ?? 'https://management.azure.com').replace(/\/+$/, ''),
@@ -120,6 +127,7 @@ export function loadConfig(env: Env = process.env): KilnConfig {
     stagingTtlHours: positiveNumber(env, 'KILN_STAGING_TTL_HOURS', 24),
     pollMinMs,
     pollMaxMs,
+    pollQuickMs,
     instanceRetentionHours: positiveNumber(env, 'KILN_INSTANCE_RETENTION_HOURS', 168),
     quotaWaitMinutes: positiveNumber(env, 'KILN_QUOTA_WAIT_MINUTES', 60),
     allowPrivateTargets: flag(env, 'KILN_ALLOW_PRIVATE_TARGETS', false),

@@ -11,7 +11,7 @@
 import type { GalleryImageVersion, Image } from '@azure/arm-compute';
 import type { AzureClients } from '../azure/clients.ts';
 import { callAzure, permanentError } from '../azure/errors.ts';
-import { getImageDefinition, getImageVersion, imageVersionModel, startCreateImageVersion, startDeleteImageVersion } from '../azure/galleries.ts';
+import { getImageDefinition, getImageVersion, imageVersionModel, regionReplication, startCreateImageVersion, startDeleteImageVersion } from '../azure/galleries.ts';
 import { getManagedImage, managedImageModel, startCreateManagedImage, startDeleteManagedImage } from '../azure/images.ts';
 import { sameRegion } from '../azure/regions.ts';
 import { TAG_RUN_ID } from '../azure/resourceGroups.ts';
@@ -67,9 +67,17 @@ export async function beginCapture({ plan, spec, distribution }: BeginCaptureInp
   });
 }
 
-async function provisioningState(clients: AzureClients, target: CaptureRef['target'], id: string): Promise<string | undefined> {
-  const resource = target === 'galleryImageVersion' ? await getImageVersion(clients, id) : await getManagedImage(clients, id);
-  return resource && (resource.provisioningState ?? 'Succeeded');
+/** The target's provisioningState and, for a gallery version, how far its first replica is (the poller's estimate of the end). */
+async function provisioningState(clients: AzureClients, ref: CaptureRef): Promise<{ state: string | undefined; percent?: number }> {
+  if (ref.target === 'managedImage') {
+    const image = await getManagedImage(clients, ref.resourceId);
+    return { state: image && (image.provisioningState ?? 'Succeeded') };
+  }
+  const version = await getImageVersion(clients, ref.resourceId, { replicationStatus: true });
+  if (!version) return { state: undefined };
+  const state = version.provisioningState ?? 'Succeeded';
+  const replica = state === 'Creating' && ref.model.location ? regionReplication(version, ref.model.location) : undefined;
+  return { state, ...(replica?.state === 'Replicating' ? { percent: replica.percent } : {}) };
 }
 
 /**
@@ -78,8 +86,8 @@ async function provisioningState(clients: AzureClients, target: CaptureRef['targ
  */
 export async function advanceCapture(clients: AzureClients, ref: CaptureRef): Promise<OperationStatus> {
   const id = ref.resourceId;
-  const state = await provisioningState(clients, ref.target, id);
-  const waiting = (created: boolean): OperationStatus => ({ state: 'InProgress', operation: { ...ref, created } });
+  const { state, percent } = await provisioningState(clients, ref);
+  const waiting = (created: boolean): OperationStatus => ({ state: 'InProgress', operation: { ...ref, created }, ...(percent !== undefined ? { percent } : {}) });
   switch (state) {
     case 'Succeeded':
       return { state: 'Succeeded' };

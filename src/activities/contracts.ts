@@ -10,8 +10,9 @@
  *   ≠ 0, a failed long-running operation) is RETURNED as `{ state: 'Failed', error }` / `{ ok: false, error }` so
  *   the bake fails fast with the step, the exit code and the last output lines. `retryable: true` on a returned
  *   failure means "begin the same operation again" (e.g. an LRO that ended Failed with InternalServerError).
- * - No waits inside: a long operation is started by a `begin…` activity and polled by `pollOperation` between
- *   durable timers in the orchestration.
+ * - No long waits inside: a long operation is started by a `begin…` activity and polled by `pollOperation` between
+ *   durable timers in the orchestration; an activity looks again itself only within the short quick-look window
+ *   (src/activities/quick-looks.ts).
  * - No secret values in any input or output: customizers name secrets; the activity resolves them from Key Vault,
  *   passes them as protectedParameters and masks them in output and logs.
  */
@@ -57,6 +58,7 @@ export const Activity = {
   beginDeleteStagingGroup: 'beginDeleteStagingGroup',
   // every begin… above
   pollOperation: 'pollOperation',
+  watchOperation: 'watchOperation',
   // events on other orchestrations (src/activities/raise-events.ts, registered in functions/orchestrations.ts)
   forwardCancel: 'forwardCancel',
   wakeLockWaiter: 'wakeLockWaiter',
@@ -324,6 +326,8 @@ export interface BeginReplicationInput {
 export interface ReadReplicationInput {
   imageVersionId: string;
   region: string;
+  /** Keep reading for up to this long (quick looks) while the region replicates: its estimated end is near. */
+  watchMs?: number;
 }
 export type ReadReplicationOutput = Outcome<{
   state: 'Unknown' | 'Replicating' | 'Completed' | 'Failed';
@@ -413,6 +417,12 @@ export interface BeginDeleteStagingGroupInput {
 /** pollOperation: one look at a started operation. */
 export type PollOperationInput = OperationRef;
 export type PollOperationOutput = OperationStatus;
+
+/** watchOperation: looks at a started operation quickly for up to `forMs` (within the quick-look window). */
+export interface WatchOperationInput {
+  operation: OperationRef;
+  forMs: number;
+}
 
 // ---- cancel ---------------------------------------------------------------------------------------------------
 

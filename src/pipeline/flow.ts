@@ -6,9 +6,9 @@
 
 import * as df from 'durable-functions';
 import type { OrchestrationContext, Task } from 'durable-functions';
-import { Activity, type ActivityName, type OperationStatus, type StepFailure, type StepName } from '../activities/contracts.ts';
+import { Activity, type ActivityName, type OperationStatus, type StepFailure, type StepName, type WatchOperationInput } from '../activities/contracts.ts';
 import { BakeEvent, Orchestration } from './contracts.ts';
-import { LOOKS_PER_EXECUTION, MAX_OPERATION_ATTEMPTS, nextPollDelay, TRANSIENT_RETRY, type PollBounds } from './polling.ts';
+import { LOOKS_PER_EXECUTION, MAX_OPERATION_ATTEMPTS, nextLook, TRANSIENT_RETRY, type PollBounds } from './polling.ts';
 import { describeMs } from './watchdogs.ts';
 
 /** A step failed for a reason worth showing: what failed, the code, and for scripts the exit code and last lines. */
@@ -162,10 +162,11 @@ export class Flow {
   ): Flowing<{ attempts: number; simulated?: string }> {
     const deadline = earliest(this.after(watchdogMs, `its watchdog (${describeMs(watchdogMs)})`), cap);
     for (let attempt = 1; ; attempt++) {
-      // The begin… activity has already looked once (functions/activities.ts): an operation that ended within moments
-      // needs no poller and no timer, and one that runs on costs no extra round trip.
+      // The begin… activity has already looked quickly (src/activities/quick-looks.ts): an operation that ended within
+      // the quick-look window needs no poller and no timer; the poller counts a longer wait's age from the begin.
+      const begunAt = this.now();
       const begun = yield* this.call<OperationStatus>(activity, input);
-      const status: AwaitOperationOutput = begun.state === 'InProgress' ? yield* this.awaitInChild(step, label, begun, deadline) : begun;
+      const status: AwaitOperationOutput = begun.state === 'InProgress' ? yield* this.awaitInChild(step, label, begun, deadline, begunAt) : begun;
       if (status.state === 'Succeeded') return { attempts: attempt, ...(status.simulated ? { simulated: status.simulated } : {}) };
       if (status.state === 'Canceled') throw new BakeCanceled();
       if (status.state === 'TimedOut') {
@@ -230,13 +231,14 @@ export class Flow {
     label: string,
     status: Extract<OperationStatus, { state: 'InProgress' }>,
     deadline: Deadline,
+    begunAt: Date,
   ): Flowing<AwaitOperationOutput> {
     const input: AwaitOperationInput = {
       step,
       label,
       status,
       poll: this.poll,
-      startedAt: this.now().toISOString(),
+      startedAt: begunAt.toISOString(),
       deadline: deadline.at.toISOString(),
       deadlineReason: deadline.reason,
     };
@@ -286,7 +288,10 @@ export class Flow {
   }
 }
 
-/** Orchestration `awaitOperation`: looks at one operation between growing durable timers until it ends. */
+/**
+ * Orchestration `awaitOperation`: looks at one operation between growing durable timers until it ends; where the
+ * operation reports progress, also at its estimated end, with quick looks across it (watchOperation).
+ */
 export function* awaitOperation(context: OrchestrationContext): Flowing<AwaitOperationOutput | undefined> {
   const input = context.df.getInput() as AwaitOperationInput;
   const flow = new Flow(context, input.poll);
@@ -302,8 +307,12 @@ export function* awaitOperation(context: OrchestrationContext): Flowing<AwaitOpe
         context.df.continueAsNew({ ...input, status });
         return undefined;
       }
-      yield* flow.sleepUntil(new Date(Math.min(now + nextPollDelay(now - startedAt, input.poll, status.retryAfterMs), deadline)));
-      status = yield* flow.call<OperationStatus>(Activity.pollOperation, status.operation);
+      const next = nextLook(now - startedAt, input.poll, status);
+      if (next.delayMs > 0) yield* flow.sleepUntil(new Date(Math.min(now + next.delayMs, deadline)));
+      status =
+        next.watchMs > 0
+          ? yield* flow.call<OperationStatus>(Activity.watchOperation, { operation: status.operation, forMs: next.watchMs } satisfies WatchOperationInput)
+          : yield* flow.call<OperationStatus>(Activity.pollOperation, status.operation);
     }
     return status;
   } catch (error) {

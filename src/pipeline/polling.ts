@@ -24,6 +24,46 @@ export function nextPollDelay(elapsedMs: number, bounds: PollBounds, hintMs?: nu
 }
 
 /**
+ * How long an activity keeps looking at an operation itself (quick looks: plain requests, no durable timer), in
+ * multiples of the durable poller's floor: 1 s on the local default (50 ms), 40 s on Azure (2 s). Most operations a
+ * bake awaits on the local default end within it; longer waits go on to durable timers.
+ */
+export const QUICK_WINDOW_FLOORS = 20;
+
+/** The longest an activity looks at an operation itself before it hands the wait to durable timers. */
+export function quickWindowMs(bounds: Pick<PollBounds, 'minMs'>): number {
+  return QUICK_WINDOW_FLOORS * bounds.minMs;
+}
+
+/**
+ * When an operation that reports its progress (a whole percent, rounded down, as Azure's replicationStatus does) can
+ * end, counted from now, if it progresses at the pace it has kept since it began `elapsedMs` ago: no sooner than
+ * `earliestMs` (the share done was just under percent + 1) and no later than `latestMs` (it was exactly percent).
+ * Undefined without a usable percent. An estimate only: the poller looks at the earliest as well as on its own rule.
+ */
+export function progressEnd(elapsedMs: number, percent: number | undefined): { earliestMs: number; latestMs: number } | undefined {
+  if (percent === undefined || !Number.isFinite(percent) || percent <= 0 || percent >= 100 || elapsedMs <= 0) return undefined;
+  const whole = Math.floor(percent);
+  if (whole <= 0) return undefined;
+  return { earliestMs: Math.round((elapsedMs * (99 - whole)) / (whole + 1)), latestMs: Math.round((elapsedMs * (100 - whole)) / whole) };
+}
+
+/**
+ * The next look at a running operation as a durable poller takes it: `delayMs` on the 2 % rule, or sooner where its
+ * progress puts the end sooner, and `watchMs`, how long the look itself should keep looking (quick looks) when the
+ * estimated end then falls within the quick window (0: one look).
+ */
+export function nextLook(elapsedMs: number, bounds: PollBounds, status: { retryAfterMs?: number; percent?: number }): { delayMs: number; watchMs: number } {
+  const ruled = nextPollDelay(elapsedMs, bounds, status.retryAfterMs);
+  const end = progressEnd(elapsedMs, status.percent);
+  if (!end) return { delayMs: ruled, watchMs: 0 };
+  const delayMs = Math.min(ruled, end.earliestMs);
+  const left = end.latestMs - delayMs;
+  // Watch across the rest of the estimate, plus one rule interval in case the pace slows; never past the window.
+  return { delayMs, watchMs: left <= quickWindowMs(bounds) ? Math.min(quickWindowMs(bounds), left + ruled) : 0 };
+}
+
+/**
  * Retry policy for a thrown (transient) activity failure: throttling, 5xx, a dropped connection. Classified
  * permanent failures are returned by the activities, not thrown, so they never reach this policy.
  */

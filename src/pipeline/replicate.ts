@@ -1,12 +1,13 @@
 /**
  * Sub-orchestration `replicateRegion`: watches one target region of a gallery image version until its replica is
- * complete, failed, or its watchdog passes, and publishes the region's progress as it changes.
+ * complete, failed, or its watchdog passes, and publishes the region's progress as it changes. Looks follow the 2 %
+ * rule and the end the progress predicts (src/pipeline/polling.ts nextLook).
  */
 
 import type { OrchestrationContext } from 'durable-functions';
-import { Activity, type ReadReplicationOutput, type RegionProgress } from '../activities/contracts.ts';
+import { Activity, type ReadReplicationInput, type ReadReplicationOutput, type RegionProgress } from '../activities/contracts.ts';
 import { BakeCanceled, Flow, type Flowing } from './flow.ts';
-import { LOOKS_PER_EXECUTION, nextPollDelay, type PollBounds } from './polling.ts';
+import { LOOKS_PER_EXECUTION, nextLook, type PollBounds } from './polling.ts';
 
 export interface ReplicateRegionInput {
   runId: string;
@@ -33,6 +34,7 @@ export function* replicateRegion(context: OrchestrationContext): Flowing<Replica
   const deadline = new Date(input.deadline);
   const startedAt = input.startedAt ?? flow.now().toISOString();
   let last = input.last;
+  let watchMs = 0;
   try {
     for (let look = 0; ; look++) {
       if (look >= LOOKS_PER_EXECUTION) {
@@ -42,7 +44,8 @@ export function* replicateRegion(context: OrchestrationContext): Flowing<Replica
       const read = yield* flow.call<ReadReplicationOutput>(Activity.readReplication, {
         imageVersionId: input.imageVersionId,
         region,
-      });
+        ...(watchMs > 0 ? { watchMs } : {}),
+      } satisfies ReadReplicationInput);
       if (!read.ok) return { region, state: 'Failed', message: read.error.message };
       const { state, percent, details } = read.value;
       const progress: RegionProgress = {
@@ -62,7 +65,10 @@ export function* replicateRegion(context: OrchestrationContext): Flowing<Replica
       if (now >= deadline.getTime()) {
         return { region, state: 'TimedOut', message: `replication to ${region} did not finish within ${input.deadlineReason}` };
       }
-      yield* flow.sleepUntil(new Date(Math.min(now + nextPollDelay(now - Date.parse(startedAt), input.poll), deadline.getTime())));
+      // Azure reports the region's progress: look at its estimated end too, quickly across it (readReplication's watch).
+      const next = nextLook(now - Date.parse(startedAt), input.poll, { percent });
+      watchMs = next.watchMs;
+      if (next.delayMs > 0) yield* flow.sleepUntil(new Date(Math.min(now + next.delayMs, deadline.getTime())));
     }
   } catch (error) {
     if (error instanceof BakeCanceled) return { region, state: 'Canceled' };
