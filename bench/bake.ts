@@ -94,7 +94,9 @@ await withLocal('zero', undefined, async (local, client) => {
 
 if (!values['skip-realistic']) {
   await withLocal('realistic', scale, async (local, client) => {
+    const requestsBefore = local.emulator.requests();
     const { wallMs, run, started, ended, acceptedMs } = await bakeOnce(local, client);
+    const requests = Object.entries(local.emulator.requests()).map(([method, n]) => `${method} ${n - (requestsBefore[method] ?? 0)}`);
     console.log(`realistic×${scale} bake: ${wallMs} ms wall (steps, ms: ${stepDurations(run)})`);
     const timeline = local.emulator.timeline({ since: started });
     const path = criticalPath(timeline, started, ended);
@@ -115,7 +117,10 @@ if (!values['skip-realistic']) {
     }
     const saves = trace.filter((t) => t.what === 'TaskScheduled saveRunRecord').length;
     const activities = trace.filter((t) => t.what.startsWith('TaskScheduled')).length;
-    console.log(`realistic×${scale} durable work: ${activities} activities (${saves} record saves), ${new Set(trace.map((t) => t.instance)).size} instances`);
+    const looks = trace.filter((t) => t.what === 'TaskScheduled pollOperation' || t.what === 'TaskScheduled watchOperation').length;
+    console.log(`realistic×${scale} durable work: ${activities} activities (${saves} record saves, ${looks} durable looks), ${new Set(trace.map((t) => t.instance)).size} instances`);
+    // The cost of looking: an activity's quick looks are plain GETs, counted here with every other ARM request.
+    console.log(`realistic×${scale} ARM requests to the emulator during the bake: ${requests.join(', ')}`);
     const seen = path.chain.reduce((sum, e) => sum + (e.settledAt! - e.dueAt!), 0);
     console.log(`realistic×${scale} along the chain: ${seen} ms waiting to see an operation end (polling), the rest between operations (Kiln's own steps)`);
     // The 2 % rule allows 2 % of each wait; what a poll saw later than that is the floor's and the look's own cost.

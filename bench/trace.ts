@@ -37,7 +37,7 @@ export async function runTrace(functionsUrl: string, adminKey: string, runId: st
   return events.sort((a, b) => a.at - b.at);
 }
 
-const POLLER_NOISE = new Set(['TimerCreated', 'TimerFired', 'TaskScheduled pollOperation']);
+const POLLER_NOISE = new Set(['TimerCreated', 'TimerFired', 'TaskScheduled pollOperation', 'TaskScheduled watchOperation']);
 
 /**
  * The events in [from, to], each as `+ms instance event`, relative to `from`. A poller's looks are counted, not

@@ -87,6 +87,8 @@ export interface AzureEmulator {
    * due to end (latency profile plus real work such as a script) and was seen to end: a benchmark's critical path.
    */
   timeline(options?: { since?: number }): TimelineEntry[];
+  /** How many ARM requests each method has had since the emulator started (a benchmark's cost of looks). */
+  requests(): Record<string, number>;
   /** `stopGuests: false` leaves the guests running, as a killed emulator does (they are found again at the next start). */
   close(options?: { stopGuests?: boolean }): Promise<void>;
 }
@@ -264,9 +266,12 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
   };
 
   const timeline = (options: { since?: number } = {}) => ops.timeline(options.since);
+  const counts: Record<string, number> = {};
+  const requests = () => ({ ...counts });
 
   const server = createArmServer({
     cert: certificate.certPem, key: certificate.keyPem, token, routes, ops, faults, log,
+    onRequest: (method) => void (counts[method] = (counts[method] ?? 0) + 1),
     publicRoutes: [files],
     adminRoutes: [adminRoutes(faults, readDiskFile, marketplace, timeline, permissions)],
     authorize: (request) => authorizeRequest(permissions, request),
@@ -311,5 +316,5 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
     }
   }
 
-  return { armEndpoint, keyVaultUrl: keyVault.url, caCertPath: certificate.caCertPath, caPem: certificate.caPem, subscriptionId, tenantId, token, faults, windowsGuests: ctx.windowsGuests, marketplace, permissions, readDiskFile, timeline, close };
+  return { armEndpoint, keyVaultUrl: keyVault.url, caCertPath: certificate.caCertPath, caPem: certificate.caPem, subscriptionId, tenantId, token, faults, windowsGuests: ctx.windowsGuests, marketplace, permissions, readDiskFile, timeline, requests, close };
 }

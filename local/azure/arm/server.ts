@@ -81,6 +81,8 @@ export interface ArmServerOptions {
   /** Handled after authentication (emulator admin). */
   adminRoutes: RawHandler[];
   log?: (line: string) => void;
+  /** Told of every authenticated ARM request routed to a handler, by method (a benchmark counts them). */
+  onRequest?: (method: string) => void;
 }
 
 function send(res: ServerResponse, method: string, response: ArmResponse): void {
@@ -150,6 +152,7 @@ export function createArmServer(options: ArmServerOptions): Server {
     for (const route of options.adminRoutes) if (await route(req, res, url)) return;
 
     const match = findRoute(routes, method, path, () => req.resume());
+    options.onRequest?.(method);
     const apiVersion = checkApiVersion(match.route.api, url.searchParams.get('api-version'), match.route.operation);
     const fault = faults.take({ operation: match.route.operation, method, path }, ['throttle', 'error500']);
     if (fault) {
