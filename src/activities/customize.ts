@@ -13,7 +13,7 @@ import { getRunCommand, startDeleteRunCommand, startRunCommand, type RunCommandV
 import type { Customizer, InVMValidation, SecretRef } from '../template/spec.ts';
 import type { BeginCustomizerInput, OperationStatus } from './contracts.ts';
 import { activityEnvironment, type ActivityEnvironment } from './environment.ts';
-import { followOutput, startLiveOutput, type LiveCursor } from './live-output.ts';
+import { followOutput, followRunning, startLiveOutput, type LiveCursor } from './live-output.ts';
 import { lastLines, maskSecrets } from './masking.ts';
 import { runCommandName } from './naming.ts';
 import { operationStatus } from './outcomes.ts';
@@ -171,7 +171,7 @@ export async function pollRunCommand(env: ActivityEnvironment, ref: RunCommandRe
     // Whether the script ran is unknown; beginning again could run a non-repeatable script twice.
     return { state: 'Failed', error: { code: 'RunCommandMissing', message: `${phase} step "${step}": Run Command ${ref.resourceId} no longer exists, so whether its script ran is unknown; retry the bake to run the step again`, retryable: false, resourceId: ref.resourceId } };
   }
-  if (RUNNING.has(view.executionState) && view.provisioningState !== 'Failed') return { state: 'InProgress', operation: await followOutput(env, ref) };
+  if (RUNNING.has(view.executionState) && view.provisioningState !== 'Failed') return { state: 'InProgress', operation: await followRunning(env, ref) };
 
   const refs = ref.secretRefs;
   const secretValues = Object.keys(refs).length > 0 ? [...(await resolveSecrets(env.clients, refs, Object.keys(refs))).values()] : [];

@@ -16,6 +16,8 @@ export interface LiveCursor {
   stdout: number;
   stderr: number;
   log: number;
+  /** When a look at the running command last read its output (ms since the epoch). */
+  readAt?: number;
 }
 
 const NEWLINE = 0x0a;
@@ -102,6 +104,17 @@ export async function followOutput(
   const text = parts.out + parts.err + parts.trailer;
   const log = text === '' ? cursor.log : await appendOnce(env, runId, phase, parts, cursor.log);
   return withCursor(ref, { stdout: cursor.stdout + outBytes, stderr: cursor.stderr + errBytes, log });
+}
+
+/**
+ * followOutput for a look at a command still running, at most once per KILN_POLL_MIN_MS: quick looks
+ * (src/activities/quick-looks.ts) come every few ms, and the log needs no more than the durable poller's pace.
+ */
+export async function followRunning(env: ActivityEnvironment, ref: RunCommandRef): Promise<RunCommandRef> {
+  const readAt = ref.liveOutput?.readAt;
+  if (readAt !== undefined && Date.now() - readAt < env.config.pollMinMs) return ref;
+  const followed = await followOutput(env, ref);
+  return withCursor(followed, { ...followed.liveOutput!, readAt: Date.now() });
 }
 
 /** Text that ends a line (the last piece of a final flush may not). */

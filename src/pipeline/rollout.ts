@@ -227,10 +227,14 @@ function* rollOut(input: RolloutInput, flow: Flow): Flowing<RolloutOutput> {
     }
   };
 
-  /** Kiln's batches: the members are read again before each batch, so autoscale's changes are counted. */
+  /**
+   * Kiln's batches: each is cut from the members as last read — by the health gate just before, or read again after
+   * a pause between batches — so autoscale's changes are counted.
+   */
   const runBatches = function* (): Flowing<string | undefined> {
+    let read = yield* readMembers(newImage);
     for (;;) {
-      const pending = (yield* readMembers(newImage)).filter((m) => !m.onImage && !m.protected).map((m) => m.instanceId);
+      const pending = read.filter((m) => !m.onImage && !m.protected).map((m) => m.instanceId);
       if (pending.length === 0) return undefined;
       const size = Math.max(1, Math.ceil((members.length * target.batchPercent) / 100));
       const instanceIds = pending.slice(0, size);
@@ -240,9 +244,13 @@ function* rollOut(input: RolloutInput, flow: Flow): Flowing<RolloutOutput> {
       yield* flow.operation('rollout', `upgrade of ${where} (instances ${instanceIds.join(', ')})`, Activity.beginInstanceUpgrade, { scaleSetId, instanceIds, image: newImage }, upgradeWatchdog);
       const breach = yield* gate(where);
       if (breach) return breach;
+      read = members;
+      // After the last batch the caller's own report follows at once: this one would be a save of its own.
+      if (!read.some((m) => !m.onImage && !m.protected)) return undefined;
       yield* report('Updating');
-      if (pending.length > instanceIds.length && target.pauseBetweenBatches.ms > 0) {
+      if (target.pauseBetweenBatches.ms > 0) {
         yield* flow.sleepUntil(new Date(flow.now().getTime() + target.pauseBetweenBatches.ms));
+        read = yield* readMembers(newImage);
       }
     }
   };
