@@ -1,0 +1,122 @@
+// Quick looks (src/activities/quick-looks.ts) and the poller's use of progress (src/pipeline/polling.ts), on a clock
+// the test moves itself: when looks happen, that the window bounds them, and that an estimated end is bracketed.
+import { describe, expect, it } from 'vitest';
+import { lookQuickly, type LookClock, type QuickLookWindow } from '../../src/activities/quick-looks.ts';
+import { loadConfig } from '../../src/config.ts';
+import { nextLook, nextPollDelay, progressEnd, quickWindowMs } from '../../src/pipeline/polling.ts';
+
+/** A clock that moves only when slept on, and an operation that ends at `endsAt`, recording when it was looked at. */
+function scripted(endsAt: number, options: { throwsAt?: number } = {}) {
+  let t = 0;
+  const looks: number[] = [];
+  const clock: LookClock = { now: () => t, sleep: async (ms) => void (t += ms) };
+  const look = async (): Promise<string> => {
+    looks.push(t);
+    if (options.throwsAt !== undefined && looks.length === options.throwsAt) throw new Error('429 Too Many Requests');
+    return t >= endsAt ? 'ended' : 'running';
+  };
+  return { clock, look, looks, now: () => t };
+}
+
+const running = (answer: string) => answer === 'running';
+const window = (until: number, floorMs = 10): QuickLookWindow => ({ startedAt: 0, until, floorMs, maxMs: 1_000 });
+
+describe('lookQuickly', () => {
+  it('sees an operation that ends inside the window within one floor of its end, and looks no more', async () => {
+    const op = scripted(237);
+    expect(await lookQuickly('running', op.look, running, window(1_000), op.clock)).toBe('ended');
+    expect(op.looks[0]).toBe(0); // the first look at once
+    expect(op.looks.at(-1)! - 237).toBeGreaterThanOrEqual(0);
+    expect(op.looks.at(-1)! - 237).toBeLessThan(10);
+    expect(op.looks.filter((at) => at >= 237)).toHaveLength(1);
+  });
+
+  it('hands a longer wait back unfinished, starting no look after the window, with intervals growing on the 2 % rule', async () => {
+    const op = scripted(60_000);
+    expect(await lookQuickly('running', op.look, running, window(1_000), op.clock)).toBe('running');
+    expect(op.looks.at(-1)!).toBeLessThanOrEqual(1_000);
+    const gaps = op.looks.slice(1).map((at, i) => at - op.looks[i]!);
+    expect(Math.min(...gaps)).toBe(10);
+    // Past 500 ms of age the floor no longer binds: each gap is 2 % of the age it was taken at.
+    for (const [i, gap] of gaps.entries()) expect(gap).toBe(nextPollDelay(op.looks[i]!, { minMs: 10, maxMs: 1_000 }));
+    expect(gaps.at(-1)!).toBeGreaterThan(10);
+  });
+
+  it('takes its first look even when the window has already passed (one look, as a begin… always took)', async () => {
+    const op = scripted(60_000);
+    expect(await lookQuickly('running', op.look, running, window(-1), op.clock)).toBe('running');
+    expect(op.looks).toEqual([0]);
+  });
+
+  it('stops at a look that throws (a transient refusal) and answers what it knew, leaving the next look to the durable poller', async () => {
+    const op = scripted(500, { throwsAt: 3 });
+    expect(await lookQuickly('running', op.look, running, window(1_000), op.clock)).toBe('running');
+    expect(op.looks).toHaveLength(3);
+  });
+
+  it('returns an answer that is not running without looking at all', async () => {
+    const op = scripted(0);
+    expect(await lookQuickly('ended', op.look, running, window(1_000), op.clock)).toBe('ended');
+    expect(op.looks).toEqual([]);
+  });
+});
+
+describe('progressEnd', () => {
+  it('brackets the true end of an operation that progresses at a steady pace, from a whole percent rounded down', () => {
+    const totalMs = 27_000;
+    for (const elapsedMs of [1_000, 9_999, 13_500, 26_000, 26_900]) {
+      const percent = Math.floor((elapsedMs / totalMs) * 100);
+      const end = progressEnd(elapsedMs, percent)!;
+      expect(end.earliestMs).toBeLessThanOrEqual(totalMs - elapsedMs + 1);
+      expect(end.latestMs).toBeGreaterThanOrEqual(totalMs - elapsedMs - 1);
+    }
+  });
+
+  it('gives no estimate without a usable percent', () => {
+    for (const percent of [undefined, 0, 0.5, 100, Number.NaN]) expect(progressEnd(10_000, percent)).toBeUndefined();
+    expect(progressEnd(0, 50)).toBeUndefined();
+  });
+});
+
+describe('nextLook', () => {
+  const bounds = { minMs: 50, maxMs: 1_000 };
+
+  it('is the 2 % rule, one plain look, when the operation reports no progress', () => {
+    expect(nextLook(20_000, bounds, {})).toEqual({ delayMs: nextPollDelay(20_000, bounds), watchMs: 0 });
+    expect(nextLook(20_000, bounds, { retryAfterMs: 100 })).toEqual({ delayMs: 100, watchMs: 0 });
+  });
+
+  it('keeps the 2 % rule while the progress puts the end far off', () => {
+    expect(nextLook(13_500, bounds, { percent: 50 })).toEqual({ delayMs: nextPollDelay(13_500, bounds), watchMs: 0 });
+  });
+
+  it('looks at the earliest estimated end, watching quickly across the rest of the estimate, within the window', () => {
+    // 26.5 s into a 27 s operation: 98 % done, the end 0.27–0.54 s away; the rule alone would wait 0.53 s.
+    const next = nextLook(26_500, bounds, { percent: 98 });
+    const end = progressEnd(26_500, 98)!;
+    expect(next.delayMs).toBe(end.earliestMs);
+    expect(next.delayMs).toBeLessThan(nextPollDelay(26_500, bounds));
+    expect(next.delayMs + next.watchMs).toBeGreaterThanOrEqual(end.latestMs);
+    expect(next.watchMs).toBeLessThanOrEqual(quickWindowMs(bounds));
+  });
+
+  it('never watches longer than the quick window, however wide the estimate', () => {
+    const next = nextLook(3_600_000, { minMs: 2_000, maxMs: 30_000 }, { percent: 97 });
+    expect(next.watchMs).toBe(0);
+    expect(next.delayMs).toBe(nextPollDelay(3_600_000, { minMs: 2_000, maxMs: 30_000 }));
+  });
+});
+
+describe('quick-look settings', () => {
+  const base = { KILN_SUBSCRIPTION_ID: 's', AzureWebJobsStorage: 'UseDevelopmentStorage=true' };
+
+  it('look no more often than the durable poller unless told (KILN_POLL_QUICK_MS defaults to KILN_POLL_MIN_MS)', () => {
+    expect(loadConfig(base)).toMatchObject({ pollMinMs: 2_000, pollQuickMs: 2_000 });
+    expect(quickWindowMs({ minMs: 2_000 })).toBe(40_000);
+    expect(loadConfig({ ...base, KILN_POLL_MIN_MS: '50', KILN_POLL_QUICK_MS: '10' })).toMatchObject({ pollMinMs: 50, pollQuickMs: 10 });
+  });
+
+  it('refuse a quick floor above the durable floor', () => {
+    expect(() => loadConfig({ ...base, KILN_POLL_MIN_MS: '50', KILN_POLL_QUICK_MS: '100' })).toThrow(/KILN_POLL_QUICK_MS: expected at most KILN_POLL_MIN_MS \(50\), found 100/);
+  });
+});
