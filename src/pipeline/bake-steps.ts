@@ -7,6 +7,7 @@ import {
   type OperationStatus,
   type PlanBakeOutput,
   type PlannedDistribution,
+  type SaveRunProgressInput,
 } from '../activities/contracts.ts';
 import { lockKey, type AcquireRequest, type AcquireResult } from './bake-lock.ts';
 import { BakeEvent, childInstanceId, Entity, Orchestration, type ApproveEvent } from './contracts.ts';
@@ -279,6 +280,7 @@ export function* replicate(run: BakeRun): Flowing<void> {
     }
   }
   const results = yield* run.flow.parallel<ReplicateRegionOutput>(Orchestration.replicateRegion, children);
+  yield* saveChildProgress(run, results.map((r) => r.progress));
   const regions = Object.fromEntries(results.map((r) => [r.region, r.state]));
   run.record = { ...run.record, outputs: { ...run.record.outputs, regions } };
   const failed = results.filter((r) => r.state !== 'Completed');
@@ -288,6 +290,16 @@ export function* replicate(run: BakeRun): Flowing<void> {
       message: failed.map((r) => `${r.region}: ${r.message ?? r.state}`).join('; '),
       retryable: false,
     });
+  }
+}
+
+/** Saves the last progress sub-orchestrations handed back, with the bake's next call: they end without a save round trip. */
+function* saveChildProgress(run: BakeRun, saves: (Omit<SaveRunProgressInput, 'runId'> | undefined)[]): Flowing<void> {
+  for (const save of saves) {
+    if (!save) continue;
+    const input: SaveRunProgressInput = { runId: run.input.runId, ...save };
+    // Each key's earlier saves landed before its child ended, and keys do not share blobs: no order to keep.
+    yield* run.flow.startAlongside(run.flow.context.df.callActivityWithRetry(Activity.saveRunProgress, transientRetry(), input), { ordered: false });
   }
 }
 
@@ -349,10 +361,14 @@ export function* rollout(run: BakeRun): Flowing<void> {
     results = yield* run.flow.parallel<RolloutOutput>(Orchestration.rolloutScaleSet, children);
   } catch (error) {
     // A cancel mid-rollout still records where each scale set was left.
-    if (error instanceof BakeCanceled && error.childOutputs) recordOutcomes(error.childOutputs as RolloutOutput[]);
+    if (error instanceof BakeCanceled && error.childOutputs) {
+      recordOutcomes(error.childOutputs as RolloutOutput[]);
+      yield* saveChildProgress(run, (error.childOutputs as RolloutOutput[]).map((r) => r.progress));
+    }
     throw error;
   }
   recordOutcomes(results);
+  yield* saveChildProgress(run, results.map((r) => r.progress));
   const failed = results.filter((r) => r.status !== 'Succeeded');
   if (failed.length > 0) {
     throw new StepFailed('rollout', {

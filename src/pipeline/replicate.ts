@@ -25,6 +25,8 @@ export interface ReplicateRegionOutput {
   region: string;
   state: 'Completed' | 'Failed' | 'TimedOut' | 'Canceled';
   message?: string;
+  /** The region's final progress, saved by the bake with its next call (the watch ends without a save of its own). */
+  progress?: { key: string; progress: RegionProgress };
 }
 
 export function* replicateRegion(context: OrchestrationContext): Flowing<ReplicateRegionOutput | undefined> {
@@ -55,12 +57,15 @@ export function* replicateRegion(context: OrchestrationContext): Flowing<Replica
         percent,
         ...(details ? { message: details } : {}),
       };
-      if (!last || last.state !== progress.state || last.percent !== progress.percent) {
-        yield* flow.call(Activity.saveRunProgress, { runId: input.runId, key: `region-${slug(region)}`, progress });
+      const key = `region-${slug(region)}`;
+      const changed = !last || last.state !== progress.state || last.percent !== progress.percent;
+      const handBack = changed ? { progress: { key, progress } } : {};
+      if (state === 'Completed') return { region, state, ...handBack };
+      if (state === 'Failed') return { region, state, message: details ?? `replication to ${region} failed`, ...handBack };
+      if (changed) {
+        yield* flow.call(Activity.saveRunProgress, { runId: input.runId, key, progress });
         last = progress;
       }
-      if (state === 'Completed') return { region, state };
-      if (state === 'Failed') return { region, state, message: details ?? `replication to ${region} failed` };
       const now = flow.now().getTime();
       if (now >= deadline.getTime()) {
         return { region, state: 'TimedOut', message: `replication to ${region} did not finish within ${input.deadlineReason}` };

@@ -47,6 +47,8 @@ export interface RolloutOutput {
   /** Members protected from scale set actions: reported, left on the image they ran. */
   protected?: string[];
   message?: string;
+  /** The scale set's last progress, saved by the bake with its next call (the rollout ends without a save of its own). */
+  progress?: { key: string; progress: ScaleSetProgress };
 }
 
 /** Health states that mean "not decided yet": the gate keeps waiting on them until its watchdog. */
@@ -92,15 +94,19 @@ function* rollOut(input: RolloutInput, flow: Flow): Flowing<RolloutOutput> {
   let batches = 0;
   let protectedIds: string[] = [];
 
+  const progressNow = (status: ScaleSetProgress['status'], message?: string): ScaleSetProgress =>
+    ({ kind: 'scaleSet', scaleSetId, status, updated: healthy, total: members.length, batch, batches, path, ...(message ? { message } : {}) });
   const report = function* (status: ScaleSetProgress['status'], message?: string): Flowing<void> {
-    const progress: ScaleSetProgress = { kind: 'scaleSet', scaleSetId, status, updated: healthy, total: members.length, batch, batches, path, ...(message ? { message } : {}) };
+    const progress = progressNow(status, message);
     // Sent with the next call (or before the next wait or the answer): no round trip of its own; saves land in order.
     yield* flow.callAlongside(Activity.saveRunProgress, { runId: input.runId, key: `scaleset-${input.index}`, progress });
   };
-  const output = (status: RolloutOutput['status'], message?: string): RolloutOutput => ({
+  /** The answer, with the last progress for the bake to save with its own next call (no save round trip here). */
+  const finish = (status: RolloutOutput['status'], shown: ScaleSetProgress['status'], message?: string): RolloutOutput => ({
     scaleSetId, status, updated: healthy, total: members.length, path,
     ...(protectedIds.length > 0 ? { protected: protectedIds } : {}),
     ...(message ? { message } : {}),
+    progress: { key: `scaleset-${input.index}`, progress: progressNow(shown, message) },
   });
   const readMembers = function* (image: ScaleSetImage): Flowing<MemberState[]> {
     const got = yield* flow.call<ReadInstancesOutput>(Activity.readInstances, { scaleSetId, orchestrationMode: model.orchestrationMode, image });
@@ -173,8 +179,7 @@ function* rollOut(input: RolloutInput, flow: Flow): Flowing<RolloutOutput> {
     flow.stopListeningForCancel();
     if (!target.rollbackOnFailure || !previous || sameImage(previous, newImage)) {
       const message = `${why}; ${!target.rollbackOnFailure ? 'rollbackOnFailure is false' : 'no earlier version to roll back to'}${policyNote}`;
-      yield* report('Failed', message);
-      return output('Failed', message);
+      return finish('Failed', 'Failed', message);
     }
     try {
       if (path === 'rolling' || path === 'automaticOSUpgrade') {
@@ -199,14 +204,12 @@ function* rollOut(input: RolloutInput, flow: Flow): Flowing<RolloutOutput> {
     } catch (error) {
       if (!(error instanceof StepFailed)) throw error;
       const message = `${why}; the rollback failed too: ${error.failure.message}${policyNote}`;
-      yield* report('Failed', message);
-      return output('Failed', message);
+      return finish('Failed', 'Failed', message);
     }
     healthy = 0;
     const pinNote = pinned ? ` (the model now pins that version: point it at the definition again when a good version is promoted)` : '';
     const message = `${why}; rolled back to ${imageLabel(previous)}${pinNote}`;
-    yield* report('RolledBack', message);
-    return output('RolledBack', message);
+    return finish('RolledBack', 'RolledBack', message);
   };
 
   /** The health gate over every member on the new image (upgraded ones and any autoscale added since). */
@@ -272,8 +275,7 @@ function* rollOut(input: RolloutInput, flow: Flow): Flowing<RolloutOutput> {
     }
     if (breach) return yield* rollBack(breach);
     const note = protectedIds.length > 0 ? `instances ${protectedIds.join(', ')} are protected from scale set actions and stay on the image they ran` : undefined;
-    yield* report('Succeeded', note);
-    return output('Succeeded', note);
+    return finish('Succeeded', 'Succeeded', note);
   } catch (error) {
     if (error instanceof BakeCanceled) {
       flow.stopListeningForCancel();
@@ -288,8 +290,7 @@ function* rollOut(input: RolloutInput, flow: Flow): Flowing<RolloutOutput> {
         }
       }
       const message = `canceled with ${members.filter((m) => m.onImage).length} of ${members.length} instances on the new image${cancelNote}${policyNote}`;
-      yield* report('Failed', message);
-      return output('Canceled', message);
+      return finish('Canceled', 'Failed', message);
     }
     if (error instanceof StepFailed) return yield* rollBack(error.failure.message);
     throw error;

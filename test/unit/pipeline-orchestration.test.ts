@@ -6,7 +6,7 @@
 
 import type * as df from 'durable-functions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Activity, type OperationRef } from '../../src/activities/contracts.ts';
+import { Activity, type OperationRef, type SaveRunProgressInput } from '../../src/activities/contracts.ts';
 import type { SkippableClock } from '../../local/host/clock.ts';
 import type { BakeInput, BakeProgress } from '../../src/pipeline/contracts.ts';
 import type { RunRecord } from '../../src/runs/record.ts';
@@ -37,6 +37,10 @@ const finished = (id: string): Promise<RunRecord> => h.finished(id);
 /** How many times the hanging first customizer has been looked at. */
 const customizerLooks = () =>
   fake.called(Activity.pollOperation).filter((c) => (c.input as OperationRef).resourceId === 'beginCustomizer:customize:0').length;
+
+/** The last progress saved under each key: the live status a watcher is left with. */
+const lastProgress = () =>
+  Object.fromEntries(fake.called(Activity.saveRunProgress).map((c) => { const { key, progress } = c.input as SaveRunProgressInput; return [key, progress]; }));
 
 const stepStatus = (record: RunRecord) => Object.fromEntries(record.steps.map((s) => [s.name, s.status]));
 
@@ -83,6 +87,12 @@ describe('bake orchestration', () => {
       scaleSets: [{ id: spec.rollout[0]!.scaleSetId, status: 'Succeeded', updated: 3, total: 3, path: 'batches' }],
     });
     expect(record.staging).toMatchObject({ state: 'Deleted' });
+    // The children hand their final progress to the bake, which saves it: it is saved all the same.
+    expect(lastProgress()).toMatchObject({
+      'region-eastus': { state: 'Completed', percent: 100 },
+      'region-westeurope': { state: 'Completed', percent: 100 },
+      'scaleset-0': { status: 'Succeeded', updated: 3, total: 3 },
+    });
     expect(fake.model).toBe(galleryImage('1.0.1'));
     expect(record.endedAt).toBeDefined();
   });
@@ -224,6 +234,7 @@ describe('bake orchestration', () => {
     expect(fake.model).toBe(galleryImage('1.0.0'));
     const upgrades = fake.called(Activity.beginInstanceUpgrade).map((c) => (c.input as { instanceIds: string[] }).instanceIds);
     expect(upgrades).toEqual([['0', '1'], ['0', '1']]);
+    expect(lastProgress()['scaleset-0']).toMatchObject({ status: 'RolledBack', message: expect.stringMatching(/rolled back to/) });
   });
 
   it("follows Azure's rolling upgrade on a Rolling scale set instead of upgrading instances itself", async () => {
