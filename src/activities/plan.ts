@@ -2,10 +2,8 @@
 
 import type { AzureClients } from '../azure/clients.ts';
 import { KilnStepError, permanentError } from '../azure/errors.ts';
-import { getImageDefinition, getImageVersion, latestVersion, listVersionNames } from '../azure/galleries.ts';
+import { listVersionNames } from '../azure/galleries.ts';
 import { galleryImageVersionId, resourceGroupId, subnetResourceId, virtualMachineId } from '../azure/ids.ts';
-import { getManagedImage } from '../azure/images.ts';
-import { latestPlatformImageVersion } from '../azure/marketplace.ts';
 import type { OsType } from '../azure/virtualMachines.ts';
 import type { BakeSpec } from '../template/spec.ts';
 import type { BakePlan, PlanBakeInput, PlanBakeOutput, PlannedDistribution } from './contracts.ts';
@@ -13,6 +11,7 @@ import { readRolloutTargets, rolloutNotes } from './rollout-preflight.ts';
 import { activityEnvironment } from './environment.ts';
 import { nextVersion, stagingNames } from './naming.ts';
 import { outcome } from './outcomes.ts';
+import { PlanReads } from './plan-reads.ts';
 import { requirePreflight } from './preflight.ts';
 import { ANY_BUILD, chooseBuildSecurity, definitionConstraint, STANDARD_ONLY, type SecurityConstraint } from './security-type.ts';
 
@@ -35,13 +34,13 @@ function guessOsType(spec: BakeSpec): OsType {
   return 'Linux';
 }
 
-async function sourceFacts(clients: AzureClients, spec: BakeSpec): Promise<ImageFacts> {
+async function sourceFacts(reads: PlanReads, spec: BakeSpec): Promise<ImageFacts> {
   const source = spec.source;
   switch (source.type) {
     case 'PlatformImage': {
       const sourceVersion =
         source.version === 'latest'
-          ? await latestPlatformImageVersion(clients, { location: spec.location, publisher: source.publisher, offer: source.offer, sku: source.sku }).catch(
+          ? await reads.latestPlatformImageVersion({ location: spec.location, publisher: source.publisher, offer: source.offer, sku: source.sku }).catch(
               // An unlisted marketplace image still deploys as `latest`; only versioning scheme Source needs the number.
               (err: unknown) => {
                 if (err instanceof KilnStepError && err.statusCode === 404) return undefined;
@@ -52,7 +51,7 @@ async function sourceFacts(clients: AzureClients, spec: BakeSpec): Promise<Image
       return { sourceIsSpecialized: false, security: ANY_BUILD('properties.source', 'the marketplace image'), ...(sourceVersion ? { sourceVersion } : {}) };
     }
     case 'ManagedImage': {
-      const image = await getManagedImage(clients, source.imageId);
+      const image = await reads.managedImage(source.imageId);
       if (!image) throw permanentError(`source managed image ${source.imageId} does not exist`, { code: 'NotFound', resourceId: source.imageId });
       const osDisk = image.storageProfile?.osDisk;
       return {
@@ -63,12 +62,12 @@ async function sourceFacts(clients: AzureClients, spec: BakeSpec): Promise<Image
       };
     }
     case 'SharedImageVersion': {
-      const definition = await getImageDefinition(clients, source.image.id);
+      const definition = await reads.imageDefinition(source.image.id);
       if (!definition) throw permanentError(`source gallery image definition ${source.image.id} does not exist`, { code: 'NotFound', resourceId: source.image.id });
       // "Latest" is resolved once here, and the build VM is pinned to it, so the record says what was built.
-      const sourceVersion = source.version ?? (await latestVersion(clients, source.image.id));
+      const sourceVersion = source.version ?? (await reads.latestVersion(source.image.id));
       if (!sourceVersion) throw permanentError(`source gallery image ${source.image.id} has no version to build from (none provisioned and in latest)`, { code: 'NotFound', resourceId: source.image.id });
-      if (source.version && !(await getImageVersion(clients, galleryImageVersionId(source.image.id, source.version)))) {
+      if (source.version && !(await reads.imageVersion(galleryImageVersionId(source.image.id, source.version)))) {
         const id = galleryImageVersionId(source.image.id, source.version);
         throw permanentError(`source gallery image version ${id} does not exist`, { code: 'NotFound', resourceId: id });
       }
@@ -96,9 +95,9 @@ async function allInOrder<T extends readonly unknown[]>(reads: { [K in keyof T]:
 }
 
 /** A SharedImage distribution's target definition and its existing versions, read together. */
-async function readTarget(clients: AzureClients, dist: BakeSpec['distributions'][number]) {
+async function readTarget(reads: PlanReads, dist: BakeSpec['distributions'][number]) {
   if (dist.type !== 'SharedImage') return undefined;
-  const [definition, existing] = await Promise.allSettled([getImageDefinition(clients, dist.image.id), listVersionNames(clients, dist.image.id)]);
+  const [definition, existing] = await Promise.allSettled([reads.imageDefinition(dist.image.id), listVersionNames(reads.clients, dist.image.id)]);
   if (definition.status === 'rejected') throw definition.reason;
   // A missing definition is the error to report, not the failed listing of its versions.
   if (!definition.value) return { definition: undefined, existing: [] };
@@ -108,13 +107,15 @@ async function readTarget(clients: AzureClients, dist: BakeSpec['distributions']
 
 async function makePlan({ runId, spec, now, reuseVersion }: PlanBakeInput): Promise<BakePlan> {
   const { clients, config } = activityEnvironment();
-  // Independent reads go out at once; preflight's list of problems comes first when there are any (every problem
-  // Azure would meet later, before anything is created), then the plan's own reads in a fixed order.
+  // Independent reads go out at once, those preflight makes too only once (PlanReads); preflight's list of problems
+  // comes first when there are any (every problem Azure would meet later, before anything is created), then the
+  // plan's own reads in a fixed order.
+  const reads = new PlanReads(clients);
   const [preflightNotes, facts, targets, scaleSets] = await allInOrder<[string[], ImageFacts, Awaited<ReturnType<typeof readTarget>>[], Awaited<ReturnType<typeof readRolloutTargets>>]>([
-    requirePreflight(clients, spec),
-    sourceFacts(clients, spec),
-    Promise.all(spec.distributions.map((dist) => readTarget(clients, dist))),
-    readRolloutTargets(clients, spec.rollout),
+    requirePreflight(reads, spec),
+    sourceFacts(reads, spec),
+    Promise.all(spec.distributions.map((dist) => readTarget(reads, dist))),
+    readRolloutTargets(reads, spec.rollout),
   ]);
   let osType = facts.osType;
   const security = [facts.security];

@@ -6,14 +6,12 @@
 import { coreUsage, resourceTypeRegions, vmSizeIn } from '../azure/capacity.ts';
 import type { AzureClients } from '../azure/clients.ts';
 import { permanentError, type KilnStepError } from '../azure/errors.ts';
-import { getImageDefinition, getImageVersion, latestVersion } from '../azure/galleries.ts';
 import { galleryImageVersionId } from '../azure/ids.ts';
-import { getManagedImage } from '../azure/images.ts';
-import { getPlatformImage, latestPlatformImageVersion } from '../azure/marketplace.ts';
+import { getPlatformImage } from '../azure/marketplace.ts';
 import { getResourceById } from '../azure/network.ts';
 import { normalizeRegion, sameRegion } from '../azure/regions.ts';
-import { getScaleSet } from '../azure/scaleSets.ts';
 import { secretUnreadable } from '../azure/keyVault.ts';
+import { PlanReads } from './plan-reads.ts';
 import { checkPermissions } from './preflight-permissions.ts';
 import { ANY_BUILD, chooseBuildSecurity, definitionConstraint, STANDARD_ONLY, type SecurityConstraint } from './security-type.ts';
 import type { BakeSpec } from '../template/spec.ts';
@@ -51,7 +49,8 @@ class Problems {
   }
 }
 
-async function checkSource(clients: AzureClients, spec: BakeSpec, problems: Problems): Promise<SourceFacts> {
+async function checkSource(reads: PlanReads, spec: BakeSpec, problems: Problems): Promise<SourceFacts> {
+  const { clients } = reads;
   const source = spec.source;
   const location = normalizeRegion(spec.location);
   switch (source.type) {
@@ -59,7 +58,7 @@ async function checkSource(clients: AzureClients, spec: BakeSpec, problems: Prob
       const urn = `${source.publisher}:${source.offer}:${source.sku}`;
       const ref = { location, publisher: source.publisher, offer: source.offer, sku: source.sku };
       const version = source.version === 'latest'
-        ? await latestPlatformImageVersion(clients, ref).catch((err: KilnStepError) => {
+        ? await reads.latestPlatformImageVersion(ref).catch((err: KilnStepError) => {
           if (err.statusCode === 404) return undefined;
           throw err;
         })
@@ -73,7 +72,7 @@ async function checkSource(clients: AzureClients, spec: BakeSpec, problems: Prob
       return { osType: osTypeOf(image.osType), hyperVGeneration: generationOf(image.hyperVGeneration), security: ANY_BUILD(SOURCE, `marketplace image ${urn}`, image.hyperVGeneration) };
     }
     case 'ManagedImage': {
-      const image = await getManagedImage(clients, source.imageId);
+      const image = await reads.managedImage(source.imageId);
       if (!image) {
         problems.add(`${SOURCE}.imageId`, 'SourceImageNotFound', `managed image ${source.imageId} does not exist`);
         return {};
@@ -84,7 +83,7 @@ async function checkSource(clients: AzureClients, spec: BakeSpec, problems: Prob
       return { osType: osTypeOf(image.storageProfile?.osDisk?.osType), hyperVGeneration: generationOf(image.hyperVGeneration), security: STANDARD_ONLY(`${SOURCE}.imageId`, 'a managed image source (Trusted Launch VMs are not made from managed images)') };
     }
     case 'SharedImageVersion': {
-      const definition = await getImageDefinition(clients, source.image.id);
+      const definition = await reads.imageDefinition(source.image.id);
       if (!definition) {
         problems.add(`${SOURCE}.imageVersionId`, 'SourceImageNotFound', `gallery image definition ${source.image.id} does not exist`);
         return {};
@@ -94,8 +93,8 @@ async function checkSource(clients: AzureClients, spec: BakeSpec, problems: Prob
         hyperVGeneration: generationOf(definition.hyperVGeneration ?? 'V1'),
         security: definitionConstraint(`${SOURCE}.imageVersionId`, source.image.image, definition.features, definition.hyperVGeneration ?? 'V1'),
       };
-      const name = source.version ?? (await latestVersion(clients, source.image.id));
-      const version = name ? await getImageVersion(clients, galleryImageVersionId(source.image.id, name)) : undefined;
+      const name = source.version ?? (await reads.latestVersion(source.image.id));
+      const version = name ? await reads.imageVersion(galleryImageVersionId(source.image.id, name)) : undefined;
       if (!version) {
         problems.add(`${SOURCE}.imageVersionId`, 'SourceImageNotFound', name ? `gallery image version ${galleryImageVersionId(source.image.id, name)} does not exist` : `gallery image ${source.image.id} has no version to build from`);
         return facts;
@@ -138,10 +137,10 @@ async function checkVmSize(clients: AzureClients, spec: BakeSpec, facts: SourceF
   }
 }
 
-async function checkDistributions(clients: AzureClients, spec: BakeSpec, facts: SourceFacts, regions: Set<string>, problems: Problems): Promise<void> {
+async function checkDistributions(reads: PlanReads, spec: BakeSpec, facts: SourceFacts, regions: Set<string>, problems: Problems): Promise<void> {
   const location = normalizeRegion(spec.location);
   const security = facts.security ? [facts.security] : [];
-  const definitions = await Promise.all(spec.distributions.map((d) => (d.type === 'SharedImage' ? getImageDefinition(clients, d.image.id) : undefined)));
+  const definitions = await Promise.all(spec.distributions.map((d) => (d.type === 'SharedImage' ? reads.imageDefinition(d.image.id) : undefined)));
   for (const [i, dist] of spec.distributions.entries()) {
     const at = `properties.distribute[${i}]`;
     if (dist.type === 'ManagedImage') {
@@ -200,10 +199,10 @@ async function checkSubnet(clients: AzureClients, spec: BakeSpec, problems: Prob
   }
 }
 
-async function checkScaleSets(clients: AzureClients, spec: BakeSpec, problems: Problems): Promise<void> {
+async function checkScaleSets(reads: PlanReads, spec: BakeSpec, problems: Problems): Promise<void> {
   const found = await Promise.all(
     spec.rollout.map((target) =>
-      getScaleSet(clients, target.scaleSetId).catch((err: KilnStepError) => {
+      reads.scaleSet(target.scaleSetId).catch((err: KilnStepError) => {
         if (err.statusCode === 404) return undefined;
         // Refused (403): it may well exist; the permission check names the missing read, the plan warns it is unreadable.
         if (err.statusCode === 403) return 'unreadable';
@@ -235,14 +234,17 @@ export interface PreflightReport {
   notes: string[];
 }
 
-/** Every problem the template would meet on this subscription, in template order, and what was not checked. */
-export async function preflightReport(clients: AzureClients, spec: BakeSpec): Promise<PreflightReport> {
+/**
+ * Every problem the template would meet on this subscription, in template order, and what was not checked. `reads`
+ * shares the source, definition and scale set reads with the plan that runs beside it.
+ */
+export async function preflightReport(clients: AzureClients, spec: BakeSpec, reads = new PlanReads(clients)): Promise<PreflightReport> {
   const problems = new Problems();
   const notes: string[] = [];
   const location = normalizeRegion(spec.location);
   // Everything is read while the regions are: the findings (or failures) count only in a region that exists.
-  const sourceChecked = checkSource(clients, spec, problems);
-  const independent = Promise.all([checkSubnet(clients, spec, problems), checkScaleSets(clients, spec, problems), checkSecrets(clients, spec, problems), checkPermissions(clients, spec)]);
+  const sourceChecked = checkSource(reads, spec, problems);
+  const independent = Promise.all([checkSubnet(clients, spec, problems), checkScaleSets(reads, spec, problems), checkSecrets(clients, spec, problems), checkPermissions(clients, spec)]);
   for (const started of [sourceChecked, independent]) started.catch(() => undefined);
   const regions = await resourceTypeRegions(clients, 'Microsoft.Compute', 'virtualMachines');
   if (!regions.has(location)) {
@@ -251,7 +253,7 @@ export async function preflightReport(clients: AzureClients, spec: BakeSpec): Pr
   const facts = await sourceChecked;
   const [, , [, , , permissions]] = await Promise.all([
     checkVmSize(clients, spec, facts, problems, notes),
-    checkDistributions(clients, spec, facts, regions, problems),
+    checkDistributions(reads, spec, facts, regions, problems),
     independent,
   ]);
   for (const p of permissions.problems) problems.add(p.path, p.code, p.message);
@@ -273,8 +275,8 @@ export function formatProblems(problems: PreflightProblem[]): string {
  * Fails the plan step at once (permanent: nothing was created, a retry would find the same) when preflight finds
  * problems; otherwise answers what it could not check, for the plan's message.
  */
-export async function requirePreflight(clients: AzureClients, spec: BakeSpec): Promise<string[]> {
-  const { problems, skipped, notes } = await preflightReport(clients, spec);
+export async function requirePreflight(reads: PlanReads, spec: BakeSpec): Promise<string[]> {
+  const { problems, skipped, notes } = await preflightReport(reads.clients, spec, reads);
   if (problems.length === 0) return [...skipped, ...notes];
   const notChecked = skipped.length ? `\nnot checked:\n${skipped.join('\n')}` : '';
   throw permanentError(`preflight found ${problems.length} problem${problems.length === 1 ? '' : 's'}; nothing was created:\n${formatProblems(problems)}${notChecked}`, { code: 'PreflightFailed' });

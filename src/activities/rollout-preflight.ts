@@ -4,21 +4,21 @@
  */
 
 import type { VirtualMachineScaleSet } from '@azure/arm-compute';
-import type { AzureClients } from '../azure/clients.ts';
 import { KilnStepError } from '../azure/errors.ts';
-import { automaticOSUpgrade, getScaleSet, healthSource, modelImage, orchestrationMode, upgradeMode } from '../azure/scaleSets.ts';
+import { automaticOSUpgrade, healthSource, modelImage, orchestrationMode, upgradeMode } from '../azure/scaleSets.ts';
 import { chooseRolloutPath, PATH_LOG } from '../pipeline/rollout-path.ts';
 import type { RolloutTarget } from '../template/spec.ts';
+import type { PlanReads } from './plan-reads.ts';
 
 /** A rollout target as plan read it: its scale set, or why Kiln may not read it. */
 export type RolloutTargetRead = { target: RolloutTarget; scaleSet: VirtualMachineScaleSet } | { target: RolloutTarget; unreadable: string };
 
 /** Reads every target's scale set at once; a transient failure is thrown (plan retries), a refusal becomes a warning. */
-export function readRolloutTargets(clients: AzureClients, targets: RolloutTarget[]): Promise<RolloutTargetRead[]> {
+export function readRolloutTargets(reads: PlanReads, targets: RolloutTarget[]): Promise<RolloutTargetRead[]> {
   return Promise.all(
     targets.map(async (target): Promise<RolloutTargetRead> => {
       try {
-        return { target, scaleSet: await getScaleSet(clients, target.scaleSetId) };
+        return { target, scaleSet: await reads.scaleSet(target.scaleSetId) };
       } catch (err) {
         if (!(err instanceof KilnStepError) || err.retryable) throw err;
         return { target, unreadable: err.message };

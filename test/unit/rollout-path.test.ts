@@ -2,6 +2,7 @@
 // the plan's notes about it, including the warning for a scale set with no health source.
 import { describe, expect, it } from 'vitest';
 import type { VirtualMachineScaleSet } from '@azure/arm-compute';
+import { PlanReads } from '../../src/activities/plan-reads.ts';
 import { readRolloutTargets, rolloutNotes } from '../../src/activities/rollout-preflight.ts';
 import type { AzureClients } from '../../src/azure/clients.ts';
 import { chooseRolloutPath } from '../../src/pipeline/rollout-path.ts';
@@ -38,7 +39,7 @@ describe('rolloutNotes', () => {
     pauseBetweenBatches: { iso: 'PT0S', ms: 0 }, rollbackOnFailure: true, mode: 'auto',
   });
   const clients = (sets: Record<string, VirtualMachineScaleSet>) =>
-    ({
+    new PlanReads({
       compute: {
         virtualMachineScaleSets: {
           get: async (_rg: string, name: string) => {
@@ -47,7 +48,7 @@ describe('rolloutNotes', () => {
           },
         },
       },
-    }) as unknown as AzureClients;
+    } as unknown as AzureClients);
 
   it('names each path and warns about a scale set with neither health extension nor probe, and one it cannot read', async () => {
     const reads = await readRolloutTargets(
@@ -88,7 +89,7 @@ describe('rolloutNotes', () => {
         },
       },
     } as unknown as AzureClients;
-    const reading = readRolloutTargets(slow, [target('a'), target('b'), target('c')]);
+    const reading = readRolloutTargets(new PlanReads(slow), [target('a'), target('b'), target('c')]);
     await new Promise((resolve) => setImmediate(resolve));
     // Answer the last read first: the notes still follow the template's order.
     for (const answer of answers.reverse()) answer();
