@@ -175,6 +175,8 @@ export interface PlanBakeInput {
   now: string;
   /** Resume: the gallery version an earlier run of this template already captured; plan it again, do not pick the next. */
   reuseVersion?: string;
+  /** The plan again after waiting for the lock (only the version may be stale): preflight passed already, not run again. */
+  preflighted?: boolean;
 }
 export type PlanBakeOutput = Outcome<BakePlan>;
 

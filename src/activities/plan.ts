@@ -105,14 +105,14 @@ async function readTarget(reads: PlanReads, dist: BakeSpec['distributions'][numb
   return { definition: definition.value, existing: existing.value };
 }
 
-async function makePlan({ runId, spec, now, reuseVersion }: PlanBakeInput): Promise<BakePlan> {
+async function makePlan({ runId, spec, now, reuseVersion, preflighted }: PlanBakeInput): Promise<BakePlan> {
   const { clients, config } = activityEnvironment();
   // Independent reads go out at once, those preflight makes too only once (PlanReads); preflight's list of problems
   // comes first when there are any (every problem Azure would meet later, before anything is created), then the
   // plan's own reads in a fixed order.
   const reads = new PlanReads(clients);
   const [preflightNotes, facts, targets, scaleSets] = await allInOrder<[string[], ImageFacts, Awaited<ReturnType<typeof readTarget>>[], Awaited<ReturnType<typeof readRolloutTargets>>]>([
-    requirePreflight(reads, spec),
+    preflighted ? Promise.resolve([]) : requirePreflight(reads, spec),
     sourceFacts(reads, spec),
     Promise.all(spec.distributions.map((dist) => readTarget(reads, dist))),
     readRolloutTargets(reads, spec.rollout),

@@ -49,14 +49,17 @@ export function* plan(run: BakeRun): Flowing<void> {
 
 /** The plan activity: resource names from the run id, the next version (read from the gallery), the poll bounds. */
 function* planNamesAndVersion(run: BakeRun): Flowing<BakePlan> {
+  const earlier = run.plan;
   const planned = yield* run.flow.call<PlanBakeOutput>(Activity.planBake, {
     runId: run.input.runId,
     spec: run.spec,
     now: run.flow.now().toISOString(),
     ...(run.resume?.reuseVersion ? { reuseVersion: run.resume.reuseVersion } : {}),
+    // Planned again after the lock: only the version may be stale, and preflight's notes stand.
+    ...(earlier ? { preflighted: true } : {}),
   });
   if (!planned.ok) throw new StepFailed(run.currentStep(), planned.error);
-  const bakePlan = planned.value;
+  const bakePlan = earlier?.preflightNotes ? { ...planned.value, preflightNotes: earlier.preflightNotes } : planned.value;
   run.plan = bakePlan;
   run.flow.poll = bakePlan.poll;
   const image = sharedImages(bakePlan)[0];

@@ -6,7 +6,7 @@
 
 import type * as df from 'durable-functions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Activity, type OperationRef, type SaveRunProgressInput } from '../../src/activities/contracts.ts';
+import { Activity, type OperationRef, type PlanBakeInput, type SaveRunProgressInput } from '../../src/activities/contracts.ts';
 import type { SkippableClock } from '../../local/host/clock.ts';
 import type { BakeInput, BakeProgress } from '../../src/pipeline/contracts.ts';
 import type { RunRecord } from '../../src/runs/record.ts';
@@ -346,6 +346,9 @@ describe('bake orchestration', () => {
     expect([a.status, b.status]).toEqual(['Succeeded', 'Succeeded']);
     expect(Date.parse(b.steps.find((s) => s.name === 'lock')!.endedAt!)).toBeGreaterThanOrEqual(Date.parse(a.endedAt!) - 1_000);
     expect(b.outputs.version).not.toBe(a.outputs.version);
+    // Planned again after the lock without a second preflight: only the version was stale.
+    const plans = fake.called(Activity.planBake).map((c) => c.input as PlanBakeInput).filter((p) => p.runId === second);
+    expect(plans.map((p) => p.preflighted)).toEqual([undefined, true]);
     // The lock handed over: the first bake's release woke the second (no timer had to come round).
     const history = (await client.getStatus(second, { showHistory: true })).history as { EventType: string; Name?: string }[];
     expect(history.filter((e) => e.EventType === 'EventRaised').map((e) => e.Name)).toContain('lockReleased');
