@@ -34,7 +34,7 @@ export async function saveRunProgress(input: SaveRunProgressInput): Promise<void
   const now = new Date().toISOString();
   const previous = await store.readProgressSlice(input.runId, input.key);
   const stamped = stampProgress(previous, input.progress, now);
-  await store.putProgress(input.runId, input.key, stamped);
   const line = progressLine(previous, stamped, now);
-  if (line) await store.appendLog(input.runId, progressLogOf(stamped), line);
+  // Two blobs, written at once.
+  await Promise.all([store.putProgress(input.runId, input.key, stamped), line ? store.appendLog(input.runId, progressLogOf(stamped), line) : undefined]);
 }

@@ -113,11 +113,15 @@ export class RunStore {
   /** Appends text to a step's log (an append blob, created on first use). */
   async appendLog(id: string, step: string, text: string): Promise<void> {
     const blob = this.logBlob(id, step);
-    await blob.createIfNotExists({ blobHTTPHeaders: { blobContentType: 'text/plain; charset=utf-8' } });
     const bytes = Buffer.from(text, 'utf8');
     for (let offset = 0; offset < bytes.length; offset += MAX_APPEND_BYTES) {
       const chunk = bytes.subarray(offset, offset + MAX_APPEND_BYTES);
-      await blob.appendBlock(chunk, chunk.length);
+      // The log usually exists: append first, and create it only when the append says it is missing.
+      await blob.appendBlock(chunk, chunk.length).catch(async (error: unknown) => {
+        if (offset > 0 || !isNotFound(error)) throw error;
+        await blob.createIfNotExists({ blobHTTPHeaders: { blobContentType: 'text/plain; charset=utf-8' } });
+        await blob.appendBlock(chunk, chunk.length);
+      });
     }
   }
 
