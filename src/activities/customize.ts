@@ -174,8 +174,10 @@ export async function pollRunCommand(env: ActivityEnvironment, ref: RunCommandRe
   if (RUNNING.has(view.executionState) && view.provisioningState !== 'Failed') return { state: 'InProgress', operation: await followRunning(env, ref) };
 
   const refs = ref.secretRefs;
-  const secretValues = Object.keys(refs).length > 0 ? [...(await resolveSecrets(env.clients, refs, Object.keys(refs))).values()] : [];
-  const output = await collectOutput(env.clients, runId, name, view);
+  const [secretValues, output] = await Promise.all([
+    Object.keys(refs).length > 0 ? resolveSecrets(env.clients, refs, Object.keys(refs)).then((values) => [...values.values()]) : [],
+    collectOutput(env.clients, runId, name, view),
+  ]);
   const stdout = maskSecrets(output.stdout, secretValues);
   const stderr = maskSecrets(output.stderr, secretValues);
   const validExitCodes = ref.validExitCodes;
