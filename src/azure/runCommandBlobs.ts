@@ -5,7 +5,7 @@
  * may hold unmasked output, so they live in their own container and are deleted once read.
  */
 
-import type { BlobServiceClient, UserDelegationKey } from '@azure/storage-blob';
+import type { BlobClient, BlobServiceClient, UserDelegationKey } from '@azure/storage-blob';
 import { BlobSASPermissions, StorageSharedKeyCredential } from '@azure/storage-blob';
 import type { AzureClients } from './clients.ts';
 
@@ -52,27 +52,34 @@ export async function prepareRunCommandBlobs(clients: AzureClients, runId: strin
   return { outputBlobUri, errorBlobUri };
 }
 
-async function readText(clients: AzureClients, blobName: string): Promise<string | undefined> {
-  const blob = clients.blobs.getContainerClient(RUN_COMMAND_OUTPUT_CONTAINER).getBlobClient(blobName);
+/**
+ * The blob's bytes from `offset` on, in one request (downloadToBuffer asks for the size first): undefined when there
+ * is no blob, empty when the offset is at or past its end (416).
+ */
+async function downloadFrom(blob: BlobClient, offset = 0): Promise<Buffer | undefined> {
   try {
-    return (await blob.downloadToBuffer()).toString('utf8');
+    const response = await blob.download(offset);
+    const chunks: Buffer[] = [];
+    for await (const chunk of response.readableStreamBody ?? []) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
+    return Buffer.concat(chunks);
   } catch (err) {
-    if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status === 404) return undefined;
+    if (status === 416) return Buffer.alloc(0);
     throw err;
   }
+}
+
+async function readText(clients: AzureClients, blobName: string): Promise<string | undefined> {
+  const blob = clients.blobs.getContainerClient(RUN_COMMAND_OUTPUT_CONTAINER).getBlobClient(blobName);
+  return (await downloadFrom(blob))?.toString('utf8');
 }
 
 /** The bytes of a Run Command's stdout or stderr blob from `offset` on (empty when there are none yet or no blob). */
 export async function readRunCommandBlobFrom(clients: AzureClients, runId: string, name: string, stream: 'stdout' | 'stderr', offset: number): Promise<Buffer> {
   const names = blobNames(runId, name);
   const blob = clients.blobs.getContainerClient(RUN_COMMAND_OUTPUT_CONTAINER).getBlobClient(stream === 'stdout' ? names.output : names.error);
-  try {
-    const size = (await blob.getProperties()).contentLength ?? 0;
-    return size > offset ? await blob.downloadToBuffer(offset, size - offset) : Buffer.alloc(0);
-  } catch (err) {
-    if ((err as { statusCode?: number }).statusCode === 404) return Buffer.alloc(0);
-    throw err;
-  }
+  return (await downloadFrom(blob, offset)) ?? Buffer.alloc(0);
 }
 
 /** The full stdout and stderr (undefined where no blob was written). */
