@@ -195,7 +195,7 @@ export async function pollRunCommand(env: ActivityEnvironment, ref: RunCommandRe
       : `failed: ${view.executionState}${exitCode !== undefined ? `, exit code ${exitCode}` : ''}`;
 
   if (output.fresh) {
-    await followOutput(env, ref, { final: true, secrets: secretValues, trailer: `== ${phase} ${step} ${verdict}\n` });
+    await followOutput(env, ref, { final: true, secrets: secretValues, trailer: `== ${phase} ${step} ${verdict}\n`, read: output.blobs });
     // The blobs held the unmasked text: gone as soon as the masked copy is safe in the log.
     await deleteRunCommandBlobs(env.clients, runId, name);
   }
@@ -247,8 +247,14 @@ function maskedError(err: KilnStepError, secrets: string[]): KilnStepError {
  * The full output from the blobs, or the instance view's 4 KB tail when the agent wrote no blob. `fresh` is false
  * when the blobs were already read and deleted by an earlier look (so the log is not written twice).
  */
-async function collectOutput(clients: AzureClients, runId: string, name: string, view: RunCommandView): Promise<{ stdout: string; stderr: string; fresh: boolean }> {
+async function collectOutput(
+  clients: AzureClients,
+  runId: string,
+  name: string,
+  view: RunCommandView,
+): Promise<{ stdout: string; stderr: string; fresh: false } | { stdout: string; stderr: string; fresh: true; blobs: { stdout: Buffer; stderr: Buffer } }> {
   const blobs = await readRunCommandBlobs(clients, runId, name);
   if (blobs.output === undefined && blobs.error === undefined) return { stdout: view.outputTail, stderr: view.errorTail, fresh: false };
-  return { stdout: blobs.output || view.outputTail, stderr: blobs.error || view.errorTail, fresh: true };
+  const [out, err] = [blobs.output ?? Buffer.alloc(0), blobs.error ?? Buffer.alloc(0)];
+  return { stdout: out.toString('utf8') || view.outputTail, stderr: err.toString('utf8') || view.errorTail, fresh: true, blobs: { stdout: out, stderr: err } };
 }

@@ -84,15 +84,18 @@ function stderrLines(text: string): string {
 export async function followOutput(
   env: ActivityEnvironment,
   ref: RunCommandRef,
-  options: { final?: boolean; trailer?: string; secrets?: string[] } = {},
+  options: { final?: boolean; trailer?: string; secrets?: string[]; read?: { stdout: Buffer; stderr: Buffer } } = {},
 ): Promise<RunCommandRef> {
   const { runId, phase, name } = ref;
   const store = await env.runStore();
   const cursor = ref.liveOutput ?? { stdout: 0, stderr: 0, log: await store.logLength(runId, phase) };
-  const [stdout, stderr] = await Promise.all([
-    readRunCommandBlobFrom(env.clients, runId, name, 'stdout', cursor.stdout),
-    readRunCommandBlobFrom(env.clients, runId, name, 'stderr', cursor.stderr),
-  ]);
+  // `read`: the whole blobs, already read by the caller, sliced at the cursor instead of read again.
+  const [stdout, stderr] = options.read
+    ? [options.read.stdout.subarray(cursor.stdout), options.read.stderr.subarray(cursor.stderr)]
+    : await Promise.all([
+        readRunCommandBlobFrom(env.clients, runId, name, 'stdout', cursor.stdout),
+        readRunCommandBlobFrom(env.clients, runId, name, 'stderr', cursor.stderr),
+      ]);
   const secrets = options.secrets ?? (stdout.length + stderr.length > 0 ? await secretsOf(env, ref) : []);
   const take = (bytes: Buffer) => (options.final ? bytes.length : releasable(bytes, secrets));
   const [outBytes, errBytes] = [take(stdout), take(stderr)];

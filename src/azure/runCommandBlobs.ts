@@ -70,9 +70,8 @@ async function downloadFrom(blob: BlobClient, offset = 0): Promise<Buffer | unde
   }
 }
 
-async function readText(clients: AzureClients, blobName: string): Promise<string | undefined> {
-  const blob = clients.blobs.getContainerClient(RUN_COMMAND_OUTPUT_CONTAINER).getBlobClient(blobName);
-  return (await downloadFrom(blob))?.toString('utf8');
+async function readBytes(clients: AzureClients, blobName: string): Promise<Buffer | undefined> {
+  return downloadFrom(clients.blobs.getContainerClient(RUN_COMMAND_OUTPUT_CONTAINER).getBlobClient(blobName));
 }
 
 /** The bytes of a Run Command's stdout or stderr blob from `offset` on (empty when there are none yet or no blob). */
@@ -82,10 +81,10 @@ export async function readRunCommandBlobFrom(clients: AzureClients, runId: strin
   return (await downloadFrom(blob, offset)) ?? Buffer.alloc(0);
 }
 
-/** The full stdout and stderr (undefined where no blob was written). */
-export async function readRunCommandBlobs(clients: AzureClients, runId: string, name: string): Promise<{ output?: string; error?: string }> {
+/** The full stdout and stderr, as bytes (undefined where no blob was written). */
+export async function readRunCommandBlobs(clients: AzureClients, runId: string, name: string): Promise<{ output?: Buffer; error?: Buffer }> {
   const names = blobNames(runId, name);
-  const [output, error] = await Promise.all([readText(clients, names.output), readText(clients, names.error)]);
+  const [output, error] = await Promise.all([readBytes(clients, names.output), readBytes(clients, names.error)]);
   return { output, error };
 }
 

@@ -59,13 +59,16 @@ export function* replicateRegion(context: OrchestrationContext): Flowing<Replica
       };
       const key = `region-${slug(region)}`;
       const changed = !last || last.state !== progress.state || last.percent !== progress.percent;
-      const handBack = changed ? { progress: { key, progress } } : {};
-      if (state === 'Completed') return { region, state, ...handBack };
-      if (state === 'Failed') return { region, state, message: details ?? `replication to ${region} failed`, ...handBack };
-      if (changed) {
+      // A region that ends after a wait hands its last progress to the bake (saved with the bake's next call); one
+      // found ended at the first look (the source region) saves it here, while the other regions still replicate.
+      const handBack = changed && look > 0 && (state === 'Completed' || state === 'Failed');
+      if (changed && !handBack) {
         yield* flow.call(Activity.saveRunProgress, { runId: input.runId, key, progress });
         last = progress;
       }
+      const handed = handBack ? { progress: { key, progress } } : {};
+      if (state === 'Completed') return { region, state, ...handed };
+      if (state === 'Failed') return { region, state, message: details ?? `replication to ${region} failed`, ...handed };
       const now = flow.now().getTime();
       if (now >= deadline.getTime()) {
         return { region, state: 'TimedOut', message: `replication to ${region} did not finish within ${input.deadlineReason}` };
