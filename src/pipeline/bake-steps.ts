@@ -12,7 +12,7 @@ import {
 import { lockKey, type AcquireRequest, type AcquireResult } from './bake-lock.ts';
 import { BakeEvent, childInstanceId, Entity, Orchestration, type ApproveEvent } from './contracts.ts';
 import { unexpectedFailure, type BakeRun } from './bake-run.ts';
-import { BakeCanceled, earliest, StepFailed, type Flowing } from './flow.ts';
+import { BakeCanceled, earliest, StepFailed, transientRetry, type Flowing } from './flow.ts';
 import { nextPollDelay } from './polling.ts';
 import type { ReplicateRegionInput, ReplicateRegionOutput } from './replicate.ts';
 import { operationWaitingForQuota } from './quota-wait.ts';
