@@ -10,7 +10,7 @@ import type { AzureClients } from '../../src/azure/clients.ts';
 import { deleteRunCommandBlobs, RUN_COMMAND_OUTPUT_CONTAINER } from '../../src/azure/runCommandBlobs.ts';
 import type { RunCommandRef } from '../../src/activities/customize.ts';
 import type { ActivityEnvironment } from '../../src/activities/environment.ts';
-import { followOutput, releasable, startLiveOutput } from '../../src/activities/live-output.ts';
+import { followOutput, followRunning, releasable, startLiveOutput } from '../../src/activities/live-output.ts';
 import { openRunStore, type RunStore } from '../../src/runs/store.ts';
 
 let dir: string;
@@ -130,6 +130,20 @@ describe('followOutput', () => {
     const text = await log(runId);
     expect(text).toBe('== customize 1: app (Shell) started\ntoken=***\n***\nbye\n');
     expect(text).not.toContain('c2VjcmV0');
+  });
+
+  it('reads a running command\'s output at most once per KILN_POLL_MIN_MS, however often quick looks come', async () => {
+    const { ref, runId, write } = await started();
+    const paced = { ...env, config: { ...env.config, pollMinMs: 60_000 } };
+    await write('stdout', 'one\n');
+    const first = await followRunning(paced, ref);
+    expect(first.liveOutput?.readAt).toBeGreaterThan(0);
+    await write('stdout', 'two\n');
+    // A look within the interval reads nothing and keeps the cursor; once it has passed, the output is read again.
+    expect(await followRunning(paced, first)).toBe(first);
+    expect(await log(runId)).toBe('== customize 1: app (Shell) started\none\n');
+    await followRunning({ ...env, config: { ...env.config, pollMinMs: 0 } }, first);
+    expect(await log(runId)).toBe('== customize 1: app (Shell) started\none\ntwo\n');
   });
 });
 
