@@ -2,13 +2,20 @@
  * The patch wave (npm run bench:concurrent): N bakes started at once through the HTTP API on the local default, as a
  * timer firing the same cron for a whole team does. Distinct images by default (the bench seeds N image definitions,
  * one per bake); `--same-image` bakes one image N times (they queue on its lock). Prints wall time, per-bake p50/p95,
- * the ratio to one bake run alone first in the same process, versions created (and for one image, whether they
- * follow the order of arrival), staging groups left, and CPU time of this process (emulator), the host and Azurite.
+ * the ratio to one bake alone (the median of `--alone` lone bakes run first in the same process: realistic draws
+ * differ per bake) and to the wave's own per-bake p50, versions created (and for one image, whether they follow the
+ * order of arrival), how many bakes waited for vCPU quota, staging groups left, the load average, and CPU time of
+ * this process (emulator), the host and Azurite.
  *
- * Usage: npm run bench:concurrent -- [--bakes N] [--same-image] [--profile zero|fast] [--isolation auto|off]
+ * Usage: npm run bench:concurrent -- [--bakes N] [--same-image] [--profile zero|fast|realistic] [--realistic-scale S]
+ *          [--alone K] [--vcpu-quota N] [--isolation auto|off]
+ * `--vcpu-quota N` raises the emulated subscription's family quota to N vCPUs (the regional total to at least N), as a
+ * team running N/2 bakes at once would have asked Azure to; without it the quota is a new subscription's (50 cores per
+ * family = 25 build VMs), so larger waves run in turns.
  */
 
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,11 +38,23 @@ const { values } = parseArgs({
     bakes: { type: 'string', default: '10' },
     'same-image': { type: 'boolean', default: false },
     profile: { type: 'string', default: 'zero' },
+    'realistic-scale': { type: 'string', default: '0.02' },
+    alone: { type: 'string' },
+    'vcpu-quota': { type: 'string' },
     isolation: { type: 'string', default: 'auto' },
   },
 });
 const bakes = Number(values.bakes);
 if (!Number.isInteger(bakes) || bakes < 1) throw new Error(`--bakes: expected a positive integer, found ${values.bakes}`);
+if (!['zero', 'fast', 'realistic'].includes(values.profile)) throw new Error(`--profile: expected zero, fast or realistic, found ${values.profile}`);
+const realistic = values.profile === 'realistic';
+const scale = Number(values['realistic-scale']);
+if (realistic && !(scale > 0)) throw new Error(`--realistic-scale: expected a number > 0, found ${values['realistic-scale']}`);
+// One lone bake is the reference when every bake takes the same time; realistic draws differ, so take a median.
+const aloneCount = Number(values.alone ?? (realistic ? 3 : 1));
+if (!Number.isInteger(aloneCount) || aloneCount < 1) throw new Error(`--alone: expected a positive integer, found ${values.alone}`);
+const vcpuQuota = values['vcpu-quota'] === undefined ? undefined : Number(values['vcpu-quota']);
+if (vcpuQuota !== undefined && !(Number.isInteger(vcpuQuota) && vcpuQuota >= 1)) throw new Error(`--vcpu-quota: expected a positive whole number of vCPUs, found ${values['vcpu-quota']}`);
 if (values.isolation !== 'auto' && values.isolation !== 'off') throw new Error(`--isolation: expected auto or off, found ${values.isolation}`);
 const sameImage = values['same-image'];
 
@@ -54,6 +73,19 @@ const selfCpu = () => {
   const usage = process.cpuUsage();
   return (usage.user + usage.system) / 1e6;
 };
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : Math.round((sorted[middle - 1]! + sorted[middle]!) / 2);
+}
+
+const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+
+/** How long a bake waited for vCPU quota, from its stage message ("waited 42 s for vCPU quota (3 refusals)"). */
+function quotaWaitOf(run: RunRecord): string | undefined {
+  return /waited (.+?) for vCPU quota/.exec(run.steps.find((s) => s.name === 'stage')?.message ?? '')?.[1];
+}
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -116,6 +148,8 @@ const home = await mkdtemp(join(tmpdir(), 'kiln-bench-concurrent-'));
 const local = await startLocalDefault({
   home, functionsPort: 0, armPort: 0, keyVaultPort: 0, blobPort: 0, profile: values.profile, hostInProcess: false,
   isolation: values.isolation, log: () => {},
+  ...(realistic ? { scale } : {}),
+  ...(vcpuQuota !== undefined ? { coreLimits: { family: vcpuQuota, total: Math.max(vcpuQuota, 100) } } : {}),
 });
 try {
   const client = new KilnClient(local.functionsUrl, { key: local.apiKey });
@@ -123,9 +157,15 @@ try {
   await seedImage(local, 'bench-alone');
   for (const image of images) await seedImage(local, image);
 
-  const alone = await bake(client, await template(local, 'bench-alone'));
-  if (alone.run.status !== 'Succeeded') throw new Error(`the lone bake ended ${alone.run.status}: ${JSON.stringify(alone.run.error)}`);
-  console.log(`one bake alone: ${alone.wallMs} ms`);
+  const profile = `profile ${values.profile}${realistic ? ` ×${scale}` : ''}, vCPU quota ${vcpuQuota === undefined ? 'a new subscription\'s (50 per family)' : `RAISED to ${vcpuQuota} per family (--vcpu-quota)`}, isolation ${values.isolation}`;
+  const lone: number[] = [];
+  for (let i = 0; i < aloneCount; i++) {
+    const alone = await bake(client, await template(local, 'bench-alone'));
+    if (alone.run.status !== 'Succeeded') throw new Error(`a lone bake ended ${alone.run.status}: ${JSON.stringify(alone.run.error)}`);
+    lone.push(alone.wallMs);
+  }
+  const aloneMs = median(lone);
+  console.log(`one bake alone: ${aloneMs} ms (${aloneCount === 1 ? 'one lone bake' : `median of ${aloneCount} lone bakes, one after another: ${lone.join(', ')} ms`}; load ${load()})`);
 
   const pids = { host: local.hostProcess?.pid, azurite: Number(readFileSync(join(home, 'azurite', 'azurite.pid'), 'utf8')) };
   const cpuBefore = { self: selfCpu(), host: cpuSeconds(pids.host), azurite: cpuSeconds(pids.azurite) };
@@ -136,16 +176,21 @@ try {
     started.push(bake(client, body));
     await new Promise((resolve) => setImmediate(resolve));
   }
-  const results = await Promise.all(started);
+  const loads: number[] = [loadavg()[0]!];
+  const loadDuring = setInterval(() => loads.push(loadavg()[0]!), 5_000);
+  const results = await Promise.all(started).finally(() => clearInterval(loadDuring));
   const wallMs = Date.now() - waveStart;
   const cpuAfter = { self: selfCpu(), host: cpuSeconds(pids.host), azurite: cpuSeconds(pids.azurite) };
 
   const succeeded = results.filter((r) => r.run.status === 'Succeeded');
   const walls = results.map((r) => r.wallMs);
-  console.log(`${bakes} bakes of ${sameImage ? 'one image' : 'distinct images'} at once (profile ${values.profile}, isolation ${values.isolation}):`);
+  const p50 = percentile(walls, 50);
+  console.log(`${bakes} bakes of ${sameImage ? 'one image' : 'distinct images'} at once (${profile}):`);
   console.log(`  succeeded ${succeeded.length}/${bakes}${succeeded.length < bakes ? `; failed: ${results.filter((r) => r.run.status !== 'Succeeded').map((r) => `${r.id} ${r.run.status} ${r.run.error?.code ?? ''}`).join('; ')}` : ''}`);
-  console.log(`  wall ${wallMs} ms = ${(wallMs / alone.wallMs).toFixed(2)} × one bake alone (${(wallMs / (bakes * alone.wallMs)).toFixed(3)} × ${bakes} bakes back to back)`);
-  console.log(`  per bake p50 ${percentile(walls, 50)} ms, p95 ${percentile(walls, 95)} ms`);
+  console.log(`  wall ${wallMs} ms = ${(wallMs / aloneMs).toFixed(2)} × one bake alone (${(wallMs / (bakes * aloneMs)).toFixed(3)} × ${bakes} bakes back to back); = ${(wallMs / p50).toFixed(2)} × the wave's own per-bake p50`);
+  console.log(`  per bake p50 ${p50} ms, p95 ${percentile(walls, 95)} ms, max ${Math.max(...walls)} ms`);
+  const waited = results.map((r) => quotaWaitOf(r.run)).filter((w): w is string => w !== undefined);
+  console.log(`  waited for vCPU quota: ${waited.length} of ${bakes}${waited.length ? ` (${waited.join(', ')})` : ''}`);
   const made = sameImage ? await versions(local, images[0]!) : (await Promise.all(images.map((image) => versions(local, image)))).flat();
   console.log(`  versions created: ${made.length} (${new Set(made).size} distinct)`);
   if (sameImage) {
@@ -157,6 +202,7 @@ try {
   console.log(`  staging groups left: ${await stagingGroupsLeft(local)}`);
   const used = (key: 'self' | 'host' | 'azurite') => (cpuAfter[key] !== undefined && cpuBefore[key] !== undefined ? `${(cpuAfter[key]! - cpuBefore[key]!).toFixed(1)} s` : 'n/a');
   console.log(`  CPU during the wave: emulator (this process) ${used('self')}, Functions host ${used('host')}, Azurite ${used('azurite')}; wall ${(wallMs / 1000).toFixed(1)} s`);
+  console.log(`  load average (1 min) during the wave: start ${loads[0]!.toFixed(2)}, max ${Math.max(...loads).toFixed(2)}, end ${loadavg()[0]!.toFixed(2)}; now ${load()}`);
 } finally {
   await local.close();
   await rm(home, { recursive: true, force: true });

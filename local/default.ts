@@ -32,6 +32,8 @@ export interface LocalDefaultOptions {
   scale?: number;
   /** `off`: the emulator records scripts instead of running them in a guest sandbox (fast, offline tests). */
   isolation?: 'auto' | 'off';
+  /** The emulated subscription's regional vCPU quota when raised (benchmarks); default a new subscription's. */
+  coreLimits?: { total: number; family: number };
   /** The Functions app the host loads; default the repo's functions/index.ts (a built package's dist/functions/index.js works too). */
   appEntry?: string;
   /** What the subscription already holds; default local/environment.json. */
@@ -226,6 +228,7 @@ export async function startLocalDefault(options: LocalDefaultOptions): Promise<L
       // Guests see the host's system directories only; these may lie inside one (e.g. KILN_HOME under /var).
       privatePaths: [home, repoRoot],
       ...(options.isolation ? { isolation: options.isolation } : {}),
+      ...(options.coreLimits ? { coreLimits: options.coreLimits } : {}),
       ...(options.log ? { log: options.log } : {}),
     });
     closers.push(() => emulator.close());

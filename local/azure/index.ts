@@ -27,6 +27,7 @@ import { eventGridRoutes } from './arm/handlers/eventGrid.ts';
 import { runCommandRoutes } from './arm/handlers/runCommands.ts';
 import { scaleSetRoutes } from './arm/handlers/scaleSets.ts';
 import { VM_TYPE, virtualMachineRoutes, vmState } from './arm/handlers/virtualMachines.ts';
+import { CORE_LIMITS, checkCoreLimits, type CoreLimits } from './arm/catalogue/vm-sizes.ts';
 import { OperationEngine, type TimelineEntry } from './arm/lro.ts';
 import { Resources, type StoredResource } from './arm/resources.ts';
 import { RouteTable } from './arm/routes.ts';
@@ -63,6 +64,8 @@ export interface AzureEmulatorOptions {
   diskAccessStorage?: string;
   /** What the caller may do, by scope (Microsoft.Authorization/permissions); default the seed's, else everything. */
   permissions?: PermissionGrant[];
+  /** The regional vCPU quota, as after a quota increase request; default CORE_LIMITS (a new subscription's). */
+  coreLimits?: CoreLimits;
 }
 
 export interface AzureEmulator {
@@ -244,6 +247,7 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
   });
   const ctx: HandlerContext = {
     subscriptionId, tenantId, resources, ops, latency,
+    coreLimits: checkCoreLimits(options.coreLimits ?? CORE_LIMITS),
     guest: createGuestPort(home, sandbox),
     windowsGuests: new WindowsGuests(),
     marketplace: createMarketplaceCatalogue(),

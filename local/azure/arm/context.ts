@@ -2,6 +2,7 @@
 import type { DiskAccessStore } from '../disk-access-store.ts';
 import type { FaultKind, FaultRequest, FiredFault } from '../faults.ts';
 import type { Latency, OperationKind } from '../latency.ts';
+import type { CoreLimits } from './catalogue/vm-sizes.ts';
 import type { RunScriptOptions, RunScriptResult } from '../sandbox-types.ts';
 import type { ArmRequest, ArmResponse } from './http.ts';
 import type { Effect, MonitorStyle, Operation, OperationEngine, Step } from './lro.ts';
@@ -57,6 +58,8 @@ export interface HandlerContext {
   resources: Resources;
   ops: OperationEngine;
   latency: Latency;
+  /** Regional vCPU quota per family and in total (CORE_LIMITS unless raised, as after a quota increase request). */
+  coreLimits: CoreLimits;
   guest: GuestPort;
   /** The stand-in for Windows guests, with what a test scripted (pending updates, exit codes). */
   windowsGuests: WindowsGuests;

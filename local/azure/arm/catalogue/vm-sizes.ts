@@ -96,8 +96,22 @@ export function findVmSize(name: string): VmSize | undefined {
   return BY_NAME.get(name.toLowerCase());
 }
 
+export interface CoreLimits {
+  total: number;
+  family: number;
+}
+
 /** Regional vCPU quota per family and in total (a new subscription's defaults, rounded). */
-export const CORE_LIMITS = { total: 100, family: 50 } as const;
+export const CORE_LIMITS: CoreLimits = { total: 100, family: 50 };
+
+/** A raised quota as given (emulator option coreLimits): whole vCPU counts, the family's within the regional total. */
+export function checkCoreLimits(limits: CoreLimits): CoreLimits {
+  for (const key of ['total', 'family'] as const) {
+    if (!Number.isInteger(limits[key]) || limits[key] < 1) throw new Error(`coreLimits.${key}: expected a positive whole number of vCPUs, found ${JSON.stringify(limits[key])}`);
+  }
+  if (limits.family > limits.total) throw new Error(`coreLimits.family: expected at most coreLimits.total (${limits.total}), found ${limits.family}`);
+  return limits;
+}
 
 /** The size a VM may use in `location`, or Azure's error: unknown (400), restricted (409), or the wrong generation. */
 export function checkVmSize(name: string, location: string, generation: 'V1' | 'V2', target = 'hardwareProfile.vmSize'): VmSize {

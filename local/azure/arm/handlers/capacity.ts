@@ -7,7 +7,7 @@ import type { ArmRequest, ArmResponse } from '../http.ts';
 import { errors } from '../errors.ts';
 import { checkLocation, displayName, regionNames } from '../regions.ts';
 import type { Route } from '../routes.ts';
-import { CORE_LIMITS, resourceSkus } from '../catalogue/vm-sizes.ts';
+import { resourceSkus } from '../catalogue/vm-sizes.ts';
 import { coreUsage } from './virtualMachines.ts';
 
 /** `location eq 'eastus'` is the one filter Azure's skus API supports. */
@@ -49,8 +49,8 @@ export function listUsage(ctx: HandlerContext, req: ArmRequest): ArmResponse {
   const usage = coreUsage(ctx, req.params.sub!, location);
   const families = new Set([...resourceSkus(location).map((s) => String(s.family)), ...usage.families.keys()]);
   const value = [
-    { unit: 'Count', currentValue: usage.total, limit: CORE_LIMITS.total, name: { value: 'cores', localizedValue: 'Total Regional vCPUs' } },
-    ...[...families].sort().map((family) => ({ unit: 'Count', currentValue: usage.families.get(family) ?? 0, limit: CORE_LIMITS.family, name: { value: family, localizedValue: familyLabel(family) } })),
+    { unit: 'Count', currentValue: usage.total, limit: ctx.coreLimits.total, name: { value: 'cores', localizedValue: 'Total Regional vCPUs' } },
+    ...[...families].sort().map((family) => ({ unit: 'Count', currentValue: usage.families.get(family) ?? 0, limit: ctx.coreLimits.family, name: { value: family, localizedValue: familyLabel(family) } })),
   ];
   return { status: 200, body: { value } };
 }

@@ -11,7 +11,7 @@ import { present, providerId, type StoredResource } from '../resources.ts';
 import { deleteHandler, deleteTree } from '../release.ts';
 import type { Route } from '../routes.ts';
 import { bodyObject, isObject, objectAt, requiredLocation, requiredString, stringAt, tagsOf, validateName, type Json } from '../validate.ts';
-import { CORE_LIMITS, checkVmSize, findVmSize, type VmSize } from '../catalogue/vm-sizes.ts';
+import { checkVmSize, findVmSize, type VmSize } from '../catalogue/vm-sizes.ts';
 import { resolveImage } from './imageSources.ts';
 import { attachVmNics, checkVmNics, releaseVmNics } from './networkInterfaces.ts';
 import { createOsDisk, releaseVmOsDisk } from './osDisks.ts';
@@ -415,8 +415,8 @@ export function coreUsage(ctx: HandlerContext, sub: string, location: string): {
 function checkCoreQuota(ctx: HandlerContext, sub: string, location: string, size: VmSize): void {
   const usage = coreUsage(ctx, sub, location);
   const checks = [
-    { what: `${size.family} Cores`, used: usage.families.get(size.family) ?? 0, limit: CORE_LIMITS.family },
-    { what: 'Total Regional Cores', used: usage.total, limit: CORE_LIMITS.total },
+    { what: `${size.family} Cores`, used: usage.families.get(size.family) ?? 0, limit: ctx.coreLimits.family },
+    { what: 'Total Regional Cores', used: usage.total, limit: ctx.coreLimits.total },
   ];
   for (const c of checks) {
     if (c.used + size.vCPUs > c.limit) {
