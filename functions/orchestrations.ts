@@ -1,15 +1,16 @@
 /**
- * Registers the bake orchestration, its sub-orchestrations, the bake lock entity and the activity that forwards a
- * cancel to the sub-orchestrations; the code lives in src/pipeline and src/activities.
+ * Registers the bake orchestration, its sub-orchestrations, the bake lock and build quota entities and the activities
+ * that raise events on other instances; the code lives in src/pipeline and src/activities.
  */
 
 import * as df from 'durable-functions';
 import { Activity } from '../src/activities/contracts.ts';
-import { forwardCancel, wakeLockWaiter } from '../src/activities/raise-events.ts';
+import { forwardCancel, wakeLockWaiter, wakeQuotaWaiters } from '../src/activities/raise-events.ts';
 import { bake } from '../src/pipeline/bake.ts';
 import { bakeLockEntity } from '../src/pipeline/bake-lock.ts';
 import { Entity, Orchestration } from '../src/pipeline/contracts.ts';
 import { awaitOperation } from '../src/pipeline/flow.ts';
+import { buildQuotaEntity } from '../src/pipeline/quota-queue.ts';
 import { releaseBakeLocks } from '../src/pipeline/release-locks.ts';
 import { replicateRegion } from '../src/pipeline/replicate.ts';
 import { rolloutScaleSet } from '../src/pipeline/rollout.ts';
@@ -20,5 +21,7 @@ df.app.orchestration(Orchestration.replicateRegion, replicateRegion);
 df.app.orchestration(Orchestration.rolloutScaleSet, rolloutScaleSet);
 df.app.orchestration(Orchestration.releaseBakeLocks, releaseBakeLocks);
 df.app.entity(Entity.bakeLock, bakeLockEntity);
+df.app.entity(Entity.buildQuota, buildQuotaEntity);
 df.app.activity(Activity.forwardCancel, { handler: forwardCancel, extraInputs: [df.input.durableClient()] });
 df.app.activity(Activity.wakeLockWaiter, { handler: wakeLockWaiter, extraInputs: [df.input.durableClient()] });
+df.app.activity(Activity.wakeQuotaWaiters, { handler: wakeQuotaWaiters, extraInputs: [df.input.durableClient()] });

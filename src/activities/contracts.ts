@@ -62,6 +62,7 @@ export const Activity = {
   // events on other orchestrations (src/activities/raise-events.ts, registered in functions/orchestrations.ts)
   forwardCancel: 'forwardCancel',
   wakeLockWaiter: 'wakeLockWaiter',
+  wakeQuotaWaiters: 'wakeQuotaWaiters',
   // after the final record: webhooks (E's activity; it starts its own orchestration and returns at once)
   notifyCompletion: 'notifyCompletion',
 } as const;
@@ -436,6 +437,11 @@ export interface ForwardCancelInput {
 /** wakeLockWaiter: raise BakeEvent.lockReleased on the bake first in an image lock's queue. Output: void. */
 export interface WakeLockWaiterInput {
   runId: string;
+}
+
+/** wakeQuotaWaiters: raise BakeEvent.quotaFreed on bakes waiting for vCPU quota. Output: the run ids no longer running. */
+export interface WakeQuotaWaitersInput {
+  runIds: string[];
 }
 
 // ---- after the end ----------------------------------------------------------------------------------------------

@@ -32,6 +32,8 @@ export class BakeRun {
   resume?: ResumePlan;
   /** Entity keys of the bake locks queued for at acceptance or asked for (released at the end whatever happened). */
   lockKeys: string[];
+  /** The build VM was created: once the staging group is gone, its vCPUs are free for bakes waiting for quota. */
+  buildVmMade = false;
   /** Why the staging group is kept (errorHandling abort), when it is. */
   keepStagingReason?: string;
   /** A validation failure the template lets distribution continue past (continueDistributeOnFailure). */

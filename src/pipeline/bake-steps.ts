@@ -1,5 +1,6 @@
 /** The bake's steps (docs/design.md §1), one generator each; src/pipeline/bake.ts runs them in order. */
 
+import * as df from 'durable-functions';
 import {
   Activity,
   type BakePlan,
@@ -15,7 +16,8 @@ import { unexpectedFailure, type BakeRun } from './bake-run.ts';
 import { BakeCanceled, earliest, StepFailed, transientRetry, type Flowing } from './flow.ts';
 import { nextPollDelay } from './polling.ts';
 import type { ReplicateRegionInput, ReplicateRegionOutput } from './replicate.ts';
-import { operationWaitingForQuota } from './quota-wait.ts';
+import { announceFreedBuildVm, freedBuildVm, operationWaitingForQuota } from './quota-wait.ts';
+import type { QuotaFreedRequest, QuotaFreedResult } from './quota-queue.ts';
 import { releaseLocks } from './release-locks.ts';
 import { resumePlan } from './resume.ts';
 import type { RolloutInput, RolloutOutput } from './rollout.ts';
@@ -139,9 +141,18 @@ export function* lock(run: BakeRun): Flowing<void> {
   }
 }
 
-/** Gives every lock back (also those only queued for: that leaves the queue) and wakes the next waiter. */
+/**
+ * Gives every lock back (also those only queued for: that leaves the queue) and wakes the next waiter; when the
+ * bake's build VM is gone, tells the region's quota line in the same round trip and wakes the waiters it names.
+ */
 export function* unlock(run: BakeRun): Flowing<void> {
+  const freed = freedBuildVm(run);
+  const told = freed && run.flow.context.df.callEntity(new df.EntityId(Entity.buildQuota, freed.key), 'freed', { ...freed.request, now: run.flow.now().toISOString() } satisfies QuotaFreedRequest);
+  if (told) yield* run.flow.startAlongside(told, { ordered: false });
   yield* releaseLocks(run.flow, run.input.runId, run.lockKeys);
+  if (!freed || !told) return;
+  yield* run.flow.flush();
+  yield* announceFreedBuildVm(run.flow, freed.key, freed.request, told.result as QuotaFreedResult);
 }
 
 // ---- 3 stage --------------------------------------------------------------------------------------------------

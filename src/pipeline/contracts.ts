@@ -20,6 +20,8 @@ export const Orchestration = {
 export const Entity = {
   /** One bake per gallery image at a time; see src/pipeline/bake-lock.ts. */
   bakeLock: 'bakeLock',
+  /** Bakes waiting for vCPU quota for their build VM, per subscription and region; see src/pipeline/quota-queue.ts. */
+  buildQuota: 'buildQuota',
 } as const;
 
 /** External events the bake listens for. */
@@ -30,6 +32,8 @@ export const BakeEvent = {
   approve: 'approve',
   /** No payload. The image lock this bake waits for was released: ask for it again now (src/pipeline/bake-lock.ts). */
   lockReleased: 'lockReleased',
+  /** No payload. A Kiln bake freed its build VM in the region this bake waits for quota in: try the create again now. */
+  quotaFreed: 'quotaFreed',
 } as const;
 
 export interface ApproveEvent {

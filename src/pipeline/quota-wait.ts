@@ -1,9 +1,16 @@
-/** Stage's build VM create waits out a used-up vCPU quota (other bakes' VMs hold it) on durable timers, then tries again. */
+/**
+ * Stage's build VM create waits out a used-up vCPU quota (other bakes' VMs hold it): in line on the region's quota
+ * queue (src/pipeline/quota-queue.ts), woken when a Kiln bake frees its build VM, and on durable timers for quota
+ * freed by anyone else; every wake tries the create again. A bake whose build VM is gone tells the queue.
+ */
 
-import type { ActivityName, QuotaRefusal } from '../activities/contracts.ts';
+import * as df from 'durable-functions';
+import { Activity, type ActivityName, type BakePlan, type QuotaRefusal } from '../activities/contracts.ts';
 import type { BakeRun } from './bake-run.ts';
-import { StepFailed, type Flowing } from './flow.ts';
+import { BakeEvent, Entity } from './contracts.ts';
+import { StepFailed, type Flow, type Flowing } from './flow.ts';
 import { updateStep } from './journal.ts';
+import { quotaKey, type QuotaFreedRequest, type QuotaFreedResult, type QuotaLeaveRequest, type QuotaWaitRequest, type QuotaWaitResult } from './quota-queue.ts';
 import { describeMs } from './watchdogs.ts';
 
 export const QUOTA_RETRY_FIRST_MS = 15_000;
@@ -16,37 +23,89 @@ export function quotaRetryDelay(tries: number): number {
   return Math.min(QUOTA_RETRY_FIRST_MS * 2 ** tries, QUOTA_RETRY_MAX_MS);
 }
 
-/** "waiting for vCPU quota in eastus: standardDSv3Family Cores 50/50 used, 2 required; next try in 30 s". */
-export function describeQuotaWait(quota: QuotaRefusal, nextTryMs: number): string {
+/** A waiter that has not been back for this long (its longest timer twice, and a minute) has given up. */
+const WAITER_STALE_MS = 2 * QUOTA_RETRY_MAX_MS + 60_000;
+
+/**
+ * "waiting for vCPU quota in eastus: standardDSv3Family Cores 50/50 used, 2 required; 3 bakes ahead; woken when a
+ * Kiln bake frees its build VM, next try in 30 s at the latest".
+ */
+export function describeQuotaWait(quota: QuotaRefusal, nextTryMs: number, ahead: number): string {
   const usage = quota.used !== undefined && quota.limit !== undefined ? ` ${quota.used}/${quota.limit} used` : '';
   const required = quota.required !== undefined ? `, ${quota.required} required` : '';
   const where = quota.location ? ` in ${quota.location}` : '';
-  return `waiting for vCPU quota${where}: ${quota.what ?? 'quota'}${usage}${required}; next try in ${describeMs(nextTryMs)}`;
+  const line = ahead === 0 ? 'first in line' : `${ahead} bake${ahead === 1 ? '' : 's'} ahead`;
+  return `waiting for vCPU quota${where}: ${quota.what ?? 'quota'}${usage}${required}; ${line}; woken when a Kiln bake frees its build VM, next try in ${describeMs(nextTryMs)} at the latest`;
 }
 
 /**
- * run.operation, but a refusal for quota is a wait: the step says so (record and live status), a durable timer (cut
- * short by a cancel) runs out, and the create is begun again (it is idempotent), until the plan's quota wait or the
- * build deadline is spent; then the bake fails with the quota error.
+ * run.operation, but a refusal for quota is a wait: the bake takes (or keeps) its place in the region's quota line,
+ * the step says so (record and live status), and it waits for a wake from a Kiln bake that freed its build VM or for
+ * its durable timer (either cut short by a cancel); then the create is begun again (it is idempotent), until the
+ * plan's quota wait or the build deadline is spent; then the bake fails with the quota error. It leaves the line
+ * however it ends.
  */
 export function* operationWaitingForQuota(run: BakeRun, label: string, activity: ActivityName, input: unknown, watchdogMs: number): Flowing<void> {
+  const plan = run.planned();
+  const key = quotaKey(plan.staging.vmId, plan.location);
   const startedAt = run.flow.now().getTime();
-  const giveUpAt = Math.min(startedAt + (run.planned().quotaWaitMs ?? DEFAULT_QUOTA_WAIT_MS), run.buildDeadline.at.getTime());
-  for (let waits = 0; ; waits++) {
-    try {
-      yield* run.operation(label, activity, input, watchdogMs);
-    } catch (error) {
-      if (!(error instanceof StepFailed) || !error.failure.quota) throw error;
-      const now = run.flow.now().getTime();
-      if (now >= giveUpAt) throw error;
-      const at = Math.min(now + quotaRetryDelay(waits), giveUpAt);
-      const message = describeQuotaWait(error.failure.quota, at - now);
-      run.record = updateStep(run.record, run.currentStep(), { message });
-      yield* run.waiting(message);
-      yield* run.flow.sleepUntil(new Date(at));
-      continue;
+  const giveUpAt = Math.min(startedAt + (plan.quotaWaitMs ?? DEFAULT_QUOTA_WAIT_MS), run.buildDeadline.at.getTime());
+  let queued = false;
+  try {
+    for (let waits = 0; ; waits++) {
+      try {
+        yield* run.operation(label, activity, input, watchdogMs);
+      } catch (error) {
+        if (!(error instanceof StepFailed) || !error.failure.quota) throw error;
+        const now = run.flow.now().getTime();
+        if (now >= giveUpAt) throw error;
+        const at = Math.min(now + quotaRetryDelay(waits), giveUpAt);
+        const { quota } = error.failure;
+        const request: QuotaWaitRequest = {
+          runId: run.input.runId,
+          quota: quota.what ?? 'quota',
+          vmSize: run.spec.vmProfile.vmSize,
+          ...(quota.required !== undefined ? { cores: quota.required } : {}),
+          now: new Date(now).toISOString(),
+          staleAfterMs: WAITER_STALE_MS,
+        };
+        const { ahead } = yield* run.flow.entity<QuotaWaitResult>(Entity.buildQuota, key, 'wait', request);
+        queued = true;
+        const message = describeQuotaWait(quota, at - now, ahead);
+        run.record = updateStep(run.record, run.currentStep(), { message });
+        yield* run.waiting(message);
+        yield* run.flow.event(BakeEvent.quotaFreed, new Date(at));
+        continue;
+      }
+      run.buildVmMade = true;
+      if (waits > 0) run.settle('Succeeded', `waited ${describeMs(run.flow.now().getTime() - startedAt)} for vCPU quota (${waits} refusal${waits === 1 ? '' : 's'})`);
+      return;
     }
-    if (waits > 0) run.settle('Succeeded', `waited ${describeMs(run.flow.now().getTime() - startedAt)} for vCPU quota (${waits} refusal${waits === 1 ? '' : 's'})`);
-    return;
+  } finally {
+    // A signal: no round trip, and it goes out whether the create went through, failed or was canceled.
+    if (queued) run.flow.context.df.signalEntity(new df.EntityId(Entity.buildQuota, key), 'leave', { runId: run.input.runId } satisfies QuotaLeaveRequest);
+  }
+}
+
+/** The announcement a bake makes once its build VM is gone, or undefined when it had none to free. */
+export function freedBuildVm(run: BakeRun): { key: string; request: Omit<QuotaFreedRequest, 'now'> } | undefined {
+  const plan: BakePlan | undefined = run.plan;
+  if (!plan || !run.buildVmMade || run.record.staging?.state !== 'Deleted') return undefined;
+  return { key: quotaKey(plan.staging.vmId, plan.location), request: { runId: run.input.runId, vmSize: run.spec.vmProfile.vmSize } };
+}
+
+/**
+ * Tells the quota line that this bake's build VM is gone and wakes the waiters it names; a named waiter whose bake is
+ * no longer running is reported back and replaced (a few rounds at most: the waiters' timers cover the rest).
+ */
+export function* announceFreedBuildVm(flow: Flow, key: string, request: Omit<QuotaFreedRequest, 'now'>, first?: QuotaFreedResult): Flowing<void> {
+  let answer = first;
+  let gone: string[] = [];
+  for (let round = 0; round < 3; round++) {
+    answer ??= yield* flow.entity<QuotaFreedResult>(Entity.buildQuota, key, 'freed', { ...request, now: flow.now().toISOString(), gone } satisfies QuotaFreedRequest, { cancellable: false });
+    if (answer.wake.length === 0) return;
+    gone = yield* flow.call<string[]>(Activity.wakeQuotaWaiters, { runIds: answer.wake }, { cancellable: false });
+    if (gone.length === 0) return;
+    answer = undefined;
   }
 }

@@ -89,8 +89,9 @@ describe('quota refusals', () => {
 
   it('backs off 15 s doubling to 2 min and says what it waits for', () => {
     expect([0, 1, 2, 3, 4, 9].map(quotaRetryDelay)).toEqual([15_000, 30_000, 60_000, 120_000, 120_000, 120_000]);
-    expect(describeQuotaWait(quotaRefusal('OperationNotAllowed', 409, refused)!, 30_000)).toBe(
-      'waiting for vCPU quota in eastus: standardDSv3Family Cores 50/50 used, 2 required; next try in 30 s',
+    expect(describeQuotaWait(quotaRefusal('OperationNotAllowed', 409, refused)!, 30_000, 3)).toBe(
+      'waiting for vCPU quota in eastus: standardDSv3Family Cores 50/50 used, 2 required; 3 bakes ahead; woken when a Kiln bake frees its build VM, next try in 30 s at the latest',
     );
+    expect(describeQuotaWait(quotaRefusal('OperationNotAllowed', 409, refused)!, 15_000, 0)).toContain('2 required; first in line; woken');
   });
 });

@@ -190,8 +190,8 @@ describe('bake orchestration', () => {
       expect(record.status).toBe('Succeeded');
       expect(fake.called(Activity.beginStagingVm)).toHaveLength(3);
       expect(waits).toEqual([
-        'waiting for vCPU quota in eastus: standardDSv3Family Cores 50/50 used, 2 required; next try in 15 s',
-        'waiting for vCPU quota in eastus: standardDSv3Family Cores 50/50 used, 2 required; next try in 30 s',
+        'waiting for vCPU quota in eastus: standardDSv3Family Cores 50/50 used, 2 required; first in line; woken when a Kiln bake frees its build VM, next try in 15 s at the latest',
+        'waiting for vCPU quota in eastus: standardDSv3Family Cores 50/50 used, 2 required; first in line; woken when a Kiln bake frees its build VM, next try in 30 s at the latest',
       ]);
       expect(record.steps.find((s) => s.name === 'stage')).toMatchObject({ status: 'Succeeded', message: expect.stringMatching(/^waited \d+ s for vCPU quota \(2 refusals\)$/) });
     });

@@ -1,0 +1,76 @@
+/**
+ * Bakes waiting for vCPU quota on the real local durable engine with scripted activities: a bake whose build VM is
+ * gone wakes the first waiter in line (not everyone, not by timer), and a waiter whose bake died does not hold the
+ * line. The clock is never advanced: the waiters' fallback timers (15 s) stay far off.
+ */
+
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { Activity } from '../../src/activities/contracts.ts';
+import type { BakeProgress } from '../../src/pipeline/contracts.ts';
+import { fake } from '../fixtures/bake-app/fake-azure.ts';
+import { startBakeHarness, type BakeHarness } from '../support/bake-harness.ts';
+
+let h: BakeHarness;
+
+beforeAll(async () => {
+  h = await startBakeHarness('quota-wake');
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+/** One build VM fits the quota; the first bake holds it in its first customizer until `letGo`. */
+function holdFirst(runId: string): { letGo(): void } {
+  const key = `${Activity.beginCustomizer}:customize:0:${runId}`;
+  fake.reset({ buildVmQuota: 1, distinctImages: true, behaviours: { [key]: { kind: 'hang' } } });
+  return { letGo: () => void (fake.scenario.behaviours[key] = { kind: 'succeed' }) };
+}
+
+const waitingForQuota = (id: string, line: string) =>
+  h.waitFor(id, (s) => !!(s.customStatus as BakeProgress | null)?.waitingFor?.includes(line));
+const creates = (runId: string) => fake.called(Activity.beginStagingVm).filter((c) => (c.input as { plan: { runId: string } }).plan.runId === runId).length;
+const woken = async (id: string) => {
+  const history = (await h.client.getStatus(id, { showHistory: true })).history as { EventType: string; Name?: string }[];
+  return history.filter((e) => e.EventType === 'EventRaised' && e.Name === 'quotaFreed').length;
+};
+
+beforeEach(() => fake.reset());
+
+describe('waiting for vCPU quota', () => {
+  it('a bake that frees its build VM wakes the first waiter only; that one, when done, wakes the next', async () => {
+    const a = await h.start();
+    const hold = holdFirst(a);
+    await h.waitFor(a, () => fake.buildVms.includes(a));
+    const b = await h.start();
+    await waitingForQuota(b, 'first in line');
+    const c = await h.start();
+    await waitingForQuota(c, '1 bake ahead');
+    hold.letGo();
+    const [ra, rb, rc] = [await h.finished(a), await h.finished(b), await h.finished(c)];
+    expect([ra.status, rb.status, rc.status]).toEqual(['Succeeded', 'Succeeded', 'Succeeded']);
+    expect(fake.buildVmsMade).toEqual([a, b, c]);
+    // Each waiter was refused once and tried again only when woken: A's free did not wake C too.
+    expect([creates(b), creates(c)]).toEqual([2, 2]);
+    expect([await woken(b), await woken(c)]).toEqual([1, 1]);
+    expect(rc.steps.find((s) => s.name === 'stage')!.message).toMatch(/^waited \d+ (ms|s) for vCPU quota \(1 refusal\)$/);
+  });
+
+  it('a waiter whose bake was terminated does not hold the line: the next one is woken in its place', async () => {
+    const a = await h.start();
+    const hold = holdFirst(a);
+    await h.waitFor(a, () => fake.buildVms.includes(a));
+    const dead = await h.start();
+    await waitingForQuota(dead, 'first in line');
+    const c = await h.start();
+    await waitingForQuota(c, '1 bake ahead');
+    await h.client.terminate(dead, 'gone');
+    await h.waitFor(dead, (s) => s.runtimeStatus === 'Terminated');
+    hold.letGo();
+    const rc = await h.finished(c);
+    expect(rc.status).toBe('Succeeded');
+    expect(fake.buildVmsMade).toEqual([a, c]);
+    expect(creates(c)).toBe(2);
+    expect(await woken(c)).toBe(1);
+  });
+});
