@@ -195,11 +195,6 @@ async function makePlan({ runId, spec, now, reuseVersion, preflighted }: PlanBak
       vmId: virtualMachineId(subscriptionId, names.resourceGroup, names.vm),
     },
     distributions,
-    lockKeys: [
-      ...new Set(
-        distributions.flatMap((d) => (d.type === 'SharedImage' ? [d.galleryImageId.toLowerCase()] : d.type === 'ManagedImage' ? [d.imageId.toLowerCase()] : [])),
-      ),
-    ],
     poll: { minMs: config.pollMinMs, maxMs: config.pollMaxMs },
     quotaWaitMs: config.quotaWaitMinutes * 60_000,
     ...(preflightNotes.length ? { preflightNotes } : {}),

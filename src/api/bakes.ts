@@ -55,15 +55,45 @@ export async function enqueueOnImageLocks(client: DurableClient, runId: string, 
   }
 }
 
+/** Per image lock key, the acceptance in progress: the next one for that image waits for it. */
+const accepting = new Map<string, Promise<unknown>>();
+/** The last arrival time given: arrivals in this process are strictly increasing, so none tie. */
+let lastArrival = 0;
+
 /**
- * Writes the Pending run record, takes the run's place on its image locks, then starts the orchestration with the run
- * id as its instance id, so the record exists before anything can ask for it. Returns the run id.
+ * Accepts a bake of `spec`'s images: takes the arrival time and runs `place` (which queues the run on the locks) with
+ * no other acceptance of those images in this process in between, so places land in the order of their arrival times
+ * (an earlier arrival's place can no longer reach a lock after a later arrival already asked for it).
  */
-export async function startBake(client: DurableClient, runs: RunStore, request: BakeRequest, now = new Date()): Promise<string> {
-  const runId = request.runId ?? newRunId(request.templateName, now);
-  await runs.put(pendingRecord(runId, request, now));
-  await enqueueOnImageLocks(client, runId, request.spec, now);
-  await client.startNew(Orchestration.bake, { instanceId: runId, input: bakeInput(runId, request, now.toISOString()) });
+async function inOrderOfArrival<T>(spec: BakeSpec, place: (arrivedAt: Date) => Promise<T>): Promise<T> {
+  const keys = imageLockKeys(spec);
+  const before = keys.map((key) => accepting.get(key) ?? Promise.resolve());
+  const turn = Promise.allSettled(before).then(() => {
+    lastArrival = Math.max(Date.now(), lastArrival + 1);
+    return place(new Date(lastArrival));
+  });
+  const done = turn.catch(() => undefined);
+  for (const key of keys) accepting.set(key, done);
+  try {
+    return await turn;
+  } finally {
+    for (const key of keys) if (accepting.get(key) === done) accepting.delete(key);
+  }
+}
+
+/**
+ * Writes the Pending run record and takes the run's places on its image locks, at its arrival and in that order (a
+ * place never exists without its record, which the janitor watches), then starts the orchestration with the run id
+ * as its instance id, so the record exists before anything can ask for it. Returns the run id.
+ */
+export async function startBake(client: DurableClient, runs: RunStore, request: BakeRequest): Promise<string> {
+  const { runId, acceptedAt } = await inOrderOfArrival(request.spec, async (now) => {
+    const id = request.runId ?? newRunId(request.templateName, now);
+    await runs.put(pendingRecord(id, request, now));
+    await enqueueOnImageLocks(client, id, request.spec, now);
+    return { runId: id, acceptedAt: now.toISOString() };
+  });
+  await client.startNew(Orchestration.bake, { instanceId: runId, input: bakeInput(runId, request, acceptedAt) });
   return runId;
 }
 
@@ -76,20 +106,22 @@ export async function startBakeOnce(
   client: DurableClient,
   runs: RunStore,
   request: BakeRequest & { runId: string },
-  now = new Date(),
 ): Promise<{ record: RunRecord; created: boolean }> {
-  const fresh = pendingRecord(request.runId, request, now);
-  const created = await runs.create(fresh);
-  const record = created ? fresh : await runs.get(request.runId);
-  if (!record) throw new Error(`run ${request.runId}: its record vanished right after it was created`);
+  // Arrival is when the record was first made, whoever made it; made and queued with no other acceptance between.
+  const { record, created } = await inOrderOfArrival(request.spec, async (now) => {
+    const fresh = pendingRecord(request.runId, request, now);
+    const made = await runs.create(fresh);
+    const found = made ? fresh : await runs.get(request.runId);
+    if (!found) throw new Error(`run ${request.runId}: its record vanished right after it was created`);
+    if (found.status === 'Pending' && found.resumeFrom === request.resumeFrom && found.trigger === request.trigger) {
+      await enqueueOnImageLocks(client, request.runId, request.spec, new Date(found.createdAt));
+    }
+    return { record: found, created: made };
+  });
   // A run of another cause under this id is the caller's to step past, never to start.
   if (record.resumeFrom !== request.resumeFrom || record.trigger !== request.trigger) return { record, created };
   // Only a run that no orchestration has touched yet may need starting: a purged instance of an old run must not.
-  if (record.status === 'Pending') {
-    // Arrival is when the record was first made, whoever made it.
-    await enqueueOnImageLocks(client, request.runId, request.spec, new Date(record.createdAt));
-    await startOnce(client, request.runId, bakeInput(request.runId, request, record.createdAt));
-  }
+  if (record.status === 'Pending') await startOnce(client, request.runId, bakeInput(request.runId, request, record.createdAt));
   return { record, created };
 }
 

@@ -100,18 +100,15 @@ export function acquire(state: BakeLockState, request: AcquireRequest): { state:
     runId: request.runId,
     seenAt: request.now,
     ...(request.arrivedAt ? { arrivedAt: request.arrivedAt } : {}),
-    behind: place === -1 ? holder !== undefined || queue.length > 0 : queue[place]!.behind === true,
+    // Only a holder now goes before a newcomer for sure; those queued ahead mark it behind when they are granted.
+    behind: place === -1 ? holder !== undefined : queue[place]!.behind === true,
   };
   if (place !== -1) queue[place] = { ...seen, ...(queue[place]!.arrivedAt ? { arrivedAt: queue[place]!.arrivedAt } : {}) };
   else {
-    // Behind everyone who arrived earlier (or says nothing), ahead of those who arrived later.
+    // Behind everyone who arrived earlier (or says nothing), ahead of those who arrived later (the caller's grant
+    // marks them behind; a caller that never gets it costs them no replan).
     const later = request.arrivedAt === undefined ? -1 : queue.findIndex((w) => w.arrivedAt !== undefined && at(w.arrivedAt) > at(request.arrivedAt!));
-    if (later === -1) queue.push(seen);
-    else {
-      queue.splice(later, 0, seen);
-      // Those now behind the caller may see it publish first.
-      for (let i = later + 1; i < queue.length; i++) queue[i] = { ...queue[i]!, behind: true };
-    }
+    queue.splice(later === -1 ? queue.length : later, 0, seen);
   }
   if (!holder && queue[0]?.runId === request.runId) {
     const granted = queue[0];
@@ -166,8 +163,13 @@ export function lockKey(imageId: string): string {
   return encodeURIComponent(imageId.toLowerCase()).replace(/%2F/gi, '|');
 }
 
-/** The lock keys of every image a bake of `spec` writes (gallery images and managed images), sorted: the order they are taken in. */
-export function imageLockKeys(spec: Pick<BakeSpec, 'distributions'>): string[] {
+/** Every image a bake of `spec` writes (gallery images and managed images) by lock key, in key order: the order they are taken in. */
+export function imageLocks(spec: Pick<BakeSpec, 'distributions'>): Map<string, string> {
   const images = spec.distributions.flatMap((d) => (d.type === 'SharedImage' ? [d.galleryImageId] : d.type === 'ManagedImage' ? [d.imageId] : []));
-  return [...new Set(images.map(lockKey))].sort();
+  return new Map(images.map((id) => [lockKey(id), id] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** The lock keys of every image a bake of `spec` writes, sorted. */
+export function imageLockKeys(spec: Pick<BakeSpec, 'distributions'>): string[] {
+  return [...imageLocks(spec).keys()];
 }

@@ -30,8 +30,8 @@ export class BakeRun {
   record: RunRecord;
   plan?: BakePlan;
   resume?: ResumePlan;
-  /** Entity keys of the bake locks queued for at acceptance or asked for (released at the end whatever happened). */
-  lockKeys: string[];
+  /** Entity keys of the bake locks queued for at acceptance and asked for (released at the end whatever happened). */
+  readonly lockKeys: string[];
   /** The build VM was created: once the staging group is gone, its vCPUs are free for bakes waiting for quota. */
   buildVmMade = false;
   /** Why the staging group is kept (errorHandling abort), when it is. */

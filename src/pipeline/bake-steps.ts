@@ -10,7 +10,7 @@ import {
   type PlannedDistribution,
   type SaveRunProgressInput,
 } from '../activities/contracts.ts';
-import { lockKey, type AcquireRequest, type AcquireResult } from './bake-lock.ts';
+import { imageLocks, type AcquireRequest, type AcquireResult } from './bake-lock.ts';
 import { BakeEvent, childInstanceId, Entity, Orchestration, type ApproveEvent } from './contracts.ts';
 import { unexpectedFailure, type BakeRun } from './bake-run.ts';
 import { BakeCanceled, earliest, StepFailed, transientRetry, type Flowing } from './flow.ts';
@@ -99,14 +99,13 @@ function skipWhatTheTemplateLeavesOut(run: BakeRun, bakePlan: BakePlan): void {
  */
 export function* lock(run: BakeRun): Flowing<void> {
   const bakePlan = run.planned();
-  const images = new Map(bakePlan.lockKeys.map((id) => [lockKey(id), id]));
-  run.lockKeys = [...new Set([...run.lockKeys, ...images.keys()])].sort();
+  // The same keys the run was queued on at acceptance (run.lockKeys), with the image ids to name in messages.
+  const images = imageLocks(run.spec);
   const leaseMs = lockLeaseMs(run.spec, bakePlan.osType);
   let waited = false;
   let behind = false;
   const startedAt = run.flow.now().getTime();
-  for (const key of [...images.keys()].sort()) {
-    const image = images.get(key)!;
+  for (const [key, image] of images) {
     for (;;) {
       const now = run.flow.now();
       const request: AcquireRequest = {

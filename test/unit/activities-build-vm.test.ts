@@ -41,7 +41,6 @@ const plan = {
     vmId: `/subscriptions/${sub}/resourceGroups/kiln-staging-t/providers/Microsoft.Compute/virtualMachines/kiln-vm-1`,
   },
   distributions: [],
-  lockKeys: [],
   poll: { minMs: 1, maxMs: 2 },
 } satisfies BakePlan;
 

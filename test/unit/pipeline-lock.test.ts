@@ -110,4 +110,18 @@ describe('bake lock', () => {
     expect(late.result.granted).toBe(true);
     expect(late.state.queue).toEqual([]);
   });
+
+  it('marks nobody behind who will not be: a newcomer ahead of later arrivals, and those it passed when it leaves without the lock', () => {
+    const askArrived = (st: BakeLockState, runId: string, minute: number, arrived: number) =>
+      acquire(st, { runId, now: t(minute), leaseUntil: t(minute + 60), staleAfterMs: 5 * 60_000, arrivedAt: t(arrived) });
+    // A bake that took no place at acceptance asks when only later arrivals wait: it goes first, its version stands.
+    const late = enqueue({ queue: [] }, { runId: 'run-late', now: t(2) });
+    expect(askArrived(late, 'run-early', 3, 1).result).toEqual({ granted: true, holder: 'run-early' });
+    // It asks behind an earlier arrival that has not asked yet, then ends without the lock; so does that one.
+    let state = enqueue(late, { runId: 'run-first', now: t(0) });
+    state = askArrived(state, 'run-early', 3, 1).state;
+    state = release(release(state, { runId: 'run-early' }).state, { runId: 'run-first' }).state;
+    // Nobody ever held the lock: the last arrival's version stands.
+    expect(ask(state, 'run-late', 4).result).toEqual({ granted: true, holder: 'run-late' });
+  });
 });

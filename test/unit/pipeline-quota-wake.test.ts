@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Activity } from '../../src/activities/contracts.ts';
 import type { BakeProgress } from '../../src/pipeline/contracts.ts';
-import { fake } from '../fixtures/bake-app/fake-azure.ts';
+import { fake, galleryImage } from '../fixtures/bake-app/fake-azure.ts';
 import { startBakeHarness, type BakeHarness } from '../support/bake-harness.ts';
 
 let h: BakeHarness;
@@ -23,8 +23,20 @@ afterAll(async () => {
 /** One build VM fits the quota; the first bake holds it in its first customizer until `letGo`. */
 function holdFirst(runId: string): { letGo(): void } {
   const key = `${Activity.beginCustomizer}:customize:0:${runId}`;
-  fake.reset({ buildVmQuota: 1, distinctImages: true, behaviours: { [key]: { kind: 'hang' } } });
+  fake.reset({ buildVmQuota: 1, behaviours: { [key]: { kind: 'hang' } } });
   return { letGo: () => void (fake.scenario.behaviours[key] = { kind: 'succeed' }) };
+}
+
+/** Each bake writes an image of its own (a lock of its own), so they run side by side. */
+let images = 0;
+const ownImage = () => ({ distributions: h.spec.distributions.map((d) => (d.type === 'SharedImage' ? { ...d, galleryImageId: `${galleryImage()}-${++images}` } : d)) });
+const start = () => h.start(ownImage());
+/** The first bake: its run id is known before it starts, so its hold is in place before it can reach it. */
+async function startHeld(): Promise<{ a: string; letGo(): void }> {
+  const accepted = await h.accept(ownImage());
+  const hold = holdFirst(accepted.runId);
+  await accepted.start();
+  return { a: accepted.runId, letGo: hold.letGo };
 }
 
 const waitingForQuota = (id: string, line: string) =>
@@ -39,12 +51,11 @@ beforeEach(() => fake.reset());
 
 describe('waiting for vCPU quota', () => {
   it('a bake that frees its build VM wakes the first waiter only; that one, when done, wakes the next', async () => {
-    const a = await h.start();
-    const hold = holdFirst(a);
+    const { a, ...hold } = await startHeld();
     await h.waitFor(a, () => fake.buildVms.includes(a));
-    const b = await h.start();
+    const b = await start();
     await waitingForQuota(b, 'first in line');
-    const c = await h.start();
+    const c = await start();
     await waitingForQuota(c, '1 bake ahead');
     hold.letGo();
     const [ra, rb, rc] = [await h.finished(a), await h.finished(b), await h.finished(c)];
@@ -57,12 +68,11 @@ describe('waiting for vCPU quota', () => {
   });
 
   it('a waiter whose bake was terminated does not hold the line: the next one is woken in its place', async () => {
-    const a = await h.start();
-    const hold = holdFirst(a);
+    const { a, ...hold } = await startHeld();
     await h.waitFor(a, () => fake.buildVms.includes(a));
-    const dead = await h.start();
+    const dead = await start();
     await waitingForQuota(dead, 'first in line');
-    const c = await h.start();
+    const c = await start();
     await waitingForQuota(c, '1 bake ahead');
     await h.client.terminate(dead, 'gone');
     await h.waitFor(dead, (s) => s.runtimeStatus === 'Terminated');
