@@ -191,8 +191,8 @@ try {
   console.log(`  per bake p50 ${p50} ms, p95 ${percentile(walls, 95)} ms, max ${Math.max(...walls)} ms`);
   const waited = results.map((r) => quotaWaitOf(r.run)).filter((w): w is string => w !== undefined);
   console.log(`  waited for vCPU quota: ${waited.length} of ${bakes}${waited.length ? ` (${waited.join(', ')})` : ''}`);
-  const made = sameImage ? await versions(local, images[0]!) : (await Promise.all(images.map((image) => versions(local, image)))).flat();
-  console.log(`  versions created: ${made.length} (${new Set(made).size} distinct)`);
+  const made = sameImage ? await versions(local, images[0]!) : (await Promise.all(images.map(async (image) => (await versions(local, image)).map((v) => `${image}/${v}`)))).flat();
+  console.log(`  versions created: ${made.length} (${new Set(made).size} distinct${sameImage ? '' : ', image/version'})`);
   if (sameImage) {
     // Arrival is when the API created the run (the POSTs are in flight together), not the order they were sent.
     const byArrival = [...results].sort((x, y) => Date.parse(x.run.createdAt) - Date.parse(y.run.createdAt)).map((r) => r.run.outputs.version ?? '-');

@@ -58,7 +58,8 @@ export function* replicateRegion(context: OrchestrationContext): Flowing<Replica
         ...(details ? { message: details } : {}),
       };
       const key = `region-${slug(region)}`;
-      const changed = !last || last.state !== progress.state || last.percent !== progress.percent;
+      // Every state change counts; the percent in steps (a save is storage requests, and a look may come every few ms).
+      const changed = !last || last.state !== progress.state || step(last.percent) !== step(progress.percent);
       // A region that ends after a wait hands its last progress to the bake (saved with the bake's next call); one
       // found ended at the first look (the source region) saves it here, while the other regions still replicate.
       const handBack = changed && look > 0 && (state === 'Completed' || state === 'Failed');
@@ -83,6 +84,10 @@ export function* replicateRegion(context: OrchestrationContext): Flowing<Replica
     throw error;
   }
 }
+
+/** Replication progress is saved when it crosses one of these steps (percent). */
+const PROGRESS_STEP = 10;
+const step = (percent: number) => Math.floor(percent / PROGRESS_STEP);
 
 /** A region name as a blob-name-safe key. */
 export function slug(name: string): string {
