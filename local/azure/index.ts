@@ -198,6 +198,7 @@ function blobPortOf(connectionString: string | undefined): number | undefined {
 
 export async function startAzureEmulator(options: AzureEmulatorOptions): Promise<AzureEmulator> {
   const home = resolve(options.home);
+  const coreLimits = checkCoreLimits(options.coreLimits ?? CORE_LIMITS);
   await mkdir(home, { recursive: true });
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const seed = options.seedFile ? await readSeed(options.seedFile) : undefined;
@@ -247,7 +248,7 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
   });
   const ctx: HandlerContext = {
     subscriptionId, tenantId, resources, ops, latency,
-    coreLimits: checkCoreLimits(options.coreLimits ?? CORE_LIMITS),
+    coreLimits,
     guest: createGuestPort(home, sandbox),
     windowsGuests: new WindowsGuests(),
     marketplace: createMarketplaceCatalogue(),

@@ -359,6 +359,22 @@ describe('conformance', () => {
     }
   });
 
+  it('reports a raised vCPU quota (option coreLimits, as after a quota increase) and refuses one that makes no sense', async () => {
+    const raisedHome = mkdtempSync(join(tmpdir(), 'kiln-conformance-quota-'));
+    const raised = await startAzureEmulator({ home: raisedHome, profile: 'zero', coreLimits: { family: 200, total: 400 }, log: () => {} });
+    try {
+      const { body } = await armClient(raised).send('GET', `${SUB}/providers/Microsoft.Compute/locations/eastus/usages`, API.compute);
+      const limits = (body.value as { name: { value: string }; limit: number }[]).map((u) => [u.name.value, u.limit]);
+      expect(limits).toContainEqual(['cores', 400]);
+      expect(limits).toContainEqual(['standardDSv5Family', 200]);
+    } finally {
+      await raised.close();
+      rmSync(raisedHome, { recursive: true, force: true });
+    }
+    await expect(startAzureEmulator({ home: raisedHome, coreLimits: { family: 10, total: 5 }, log: () => {} })).rejects.toThrow('coreLimits.family: expected at most coreLimits.total (5), found 10');
+    await expect(startAzureEmulator({ home: raisedHome, coreLimits: { family: 1.5, total: 5 }, log: () => {} })).rejects.toThrow('coreLimits.family: expected a positive whole number of vCPUs, found 1.5');
+  });
+
   it('preempts a power action with a newer one (OperationPreempted)', async () => {
     // Operations must take time to overlap: the `fast` profile, slowed so that three requests land inside one.
     const slowHome = mkdtempSync(join(tmpdir(), 'kiln-conformance-slow-'));
