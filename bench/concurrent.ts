@@ -16,6 +16,7 @@
 
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { DatabaseSync } from 'node:sqlite';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -178,7 +179,19 @@ try {
   }
   const loads: number[] = [loadavg()[0]!];
   const loadDuring = setInterval(() => loads.push(loadavg()[0]!), 5_000);
-  const results = await Promise.all(started).finally(() => clearInterval(loadDuring));
+  // The host's durable queues, read beside it (WAL): activities waiting for one of host.json's slots, and instances
+  // with work in their inbox waiting for an episode.
+  const durable = new DatabaseSync(join(home, 'host', 'durable.db'), { readOnly: true });
+  const queued = { activities: [] as number[], episodes: [] as number[] };
+  const queueDuring = setInterval(() => {
+    queued.activities.push(Number((durable.prepare('SELECT COUNT(*) AS n FROM activities').get() as { n: number }).n));
+    queued.episodes.push(Number((durable.prepare('SELECT COUNT(DISTINCT instance_id) AS n FROM inbox').get() as { n: number }).n));
+  }, 1_000);
+  const results = await Promise.all(started).finally(() => {
+    clearInterval(loadDuring);
+    clearInterval(queueDuring);
+    durable.close();
+  });
   const wallMs = Date.now() - waveStart;
   const cpuAfter = { self: selfCpu(), host: cpuSeconds(pids.host), azurite: cpuSeconds(pids.azurite) };
 
@@ -202,6 +215,8 @@ try {
   console.log(`  staging groups left: ${await stagingGroupsLeft(local)}`);
   const used = (key: 'self' | 'host' | 'azurite') => (cpuAfter[key] !== undefined && cpuBefore[key] !== undefined ? `${(cpuAfter[key]! - cpuBefore[key]!).toFixed(1)} s` : 'n/a');
   console.log(`  CPU during the wave: emulator (this process) ${used('self')}, Functions host ${used('host')}, Azurite ${used('azurite')}; wall ${(wallMs / 1000).toFixed(1)} s`);
+  const depth = (xs: number[]) => (xs.length ? `mean ${(xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(1)}, p95 ${percentile(xs, 95)}, max ${Math.max(...xs)}` : 'n/a');
+  console.log(`  durable queues, sampled each second: activities queued or running ${depth(queued.activities)}; instances with work waiting ${depth(queued.episodes)}`);
   console.log(`  load average (1 min) during the wave: start ${loads[0]!.toFixed(2)}, max ${Math.max(...loads).toFixed(2)}, end ${loadavg()[0]!.toFixed(2)}; now ${load()}`);
 } finally {
   await local.close();
