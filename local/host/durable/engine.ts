@@ -21,6 +21,18 @@ export interface LocalDurableEngineOptions extends DurableEngineOptions {
 /** How long stop() waits for in-flight work before closing the store. */
 const STOP_GRACE_MS = 2_000;
 
+/**
+ * host.json's limits are per instance, and Azure's scale controller adds instances to a task hub whose work backs up
+ * (a 50-bake wave would run on several). The local host is one process, so it takes one more instance's worth of
+ * slots per instance's worth of work waiting, up to this many instances.
+ */
+export const LOCAL_SCALE_OUT = 8;
+
+/** Slots for `backlog` units of work (running and waiting) at `perInstance` each, as instances are added for them. */
+export function scaledSlots(perInstance: number, backlog: number): number {
+  return perInstance * Math.min(LOCAL_SCALE_OUT, Math.max(1, Math.ceil(backlog / perInstance)));
+}
+
 export function createDurableEngine(options: LocalDurableEngineOptions): DurableEngine {
   return new LocalDurableEngine(options);
 }
@@ -119,26 +131,27 @@ class LocalDurableEngine implements DurableEngine {
 
   #pump(): void {
     const { maxConcurrentOrchestratorFunctions: maxOrchestrations, maxConcurrentActivityFunctions: maxActivities } = this.#options;
-    let free = maxOrchestrations - this.#orchestrations.size;
-    if (free > 0) {
-      for (const id of this.#store.runnableInstances(free + this.#orchestrations.size)) {
-        if (free === 0) break;
-        if (this.#orchestrations.has(id)) continue;
-        free--;
-        this.#track(this.#orchestrations, id, () => this.#runOrchestration(id));
-      }
+    // Running work keeps its row (inbox, activity) until it commits, so each list is the backlog: running and waiting.
+    const runnable = this.#store.runnableInstances(maxOrchestrations * LOCAL_SCALE_OUT);
+    let free = scaledSlots(maxOrchestrations, runnable.length) - this.#orchestrations.size;
+    for (const id of runnable) {
+      if (free <= 0) break;
+      if (this.#orchestrations.has(id)) continue;
+      free--;
+      this.#track(this.#orchestrations, id, () => this.#runOrchestration(id));
     }
-    free = maxActivities - this.#activities.size;
-    if (free > 0) {
-      for (const row of this.#store.queuedActivities(free + this.#activities.size)) {
-        if (free === 0) break;
-        if (this.#activities.has(row.id)) continue;
-        free--;
-        this.#track(this.#activities, row.id, () => this.#runActivity(row));
-      }
+    const queued = this.#store.queuedActivities(maxActivities * LOCAL_SCALE_OUT);
+    free = scaledSlots(maxActivities, queued.length) - this.#activities.size;
+    for (const row of queued) {
+      if (free <= 0) break;
+      if (this.#activities.has(row.id)) continue;
+      free--;
+      this.#track(this.#activities, row.id, () => this.#runActivity(row));
     }
-    for (const id of this.#store.entitiesWithMessages()) {
-      if (this.#entities.size >= maxOrchestrations) break;
+    const entities = this.#store.entitiesWithMessages();
+    const entityLimit = scaledSlots(maxOrchestrations, entities.length);
+    for (const id of entities) {
+      if (this.#entities.size >= entityLimit) break;
       if (this.#entities.has(id)) continue;
       this.#track(this.#entities, id, () => runEntityStep(this.#store, this.#options.invoker, this.#now, id));
     }
