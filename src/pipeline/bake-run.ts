@@ -4,7 +4,7 @@
  * and why, and how the run ends.
  */
 
-import type { OrchestrationContext } from 'durable-functions';
+import type { OrchestrationContext, Task } from 'durable-functions';
 import { Activity, type ActivityName, type BakePlan, type StepName } from '../activities/contracts.ts';
 import type { RunError, RunRecord, StepStatus } from '../runs/record.ts';
 import { progressOf } from '../runs/status.ts';
@@ -34,6 +34,8 @@ export class BakeRun {
   readonly lockKeys: string[];
   /** The build VM was created: once the staging group is gone, its vCPUs are free for bakes waiting for quota. */
   buildVmMade = false;
+  /** At capture's end, the quota line's answer to whether anyone waits (QuotaWaitingResult), sent beside the delete. */
+  quotaWaiters?: Task;
   /** Why the staging group is kept (errorHandling abort), when it is. */
   keepStagingReason?: string;
   /** A validation failure the template lets distribution continue past (continueDistributeOnFailure). */

@@ -16,7 +16,7 @@ import { unexpectedFailure, type BakeRun } from './bake-run.ts';
 import { BakeCanceled, earliest, StepFailed, transientRetry, type Flowing } from './flow.ts';
 import { nextPollDelay } from './polling.ts';
 import type { ReplicateRegionInput, ReplicateRegionOutput } from './replicate.ts';
-import { announceFreedBuildVm, freedBuildVm, operationWaitingForQuota } from './quota-wait.ts';
+import { announceFreedBuildVm, askWhetherQuotaWaiters, freeBuildVmChild, freedBuildVm, operationWaitingForQuota } from './quota-wait.ts';
 import type { QuotaFreedRequest, QuotaFreedResult } from './quota-queue.ts';
 import { releaseLocks } from './release-locks.ts';
 import { resumePlan } from './resume.ts';
@@ -254,6 +254,8 @@ export function* capture(run: BakeRun): Flowing<void> {
     // The VM has served its purpose: its group goes now, beside replication (sent with the next step's first call,
     // so its round trip is nobody's wait); cleanup waits for it to be gone.
     yield* run.flow.callAlongside(Activity.beginDeleteStagingGroup, { plan: bakePlan }, { ordered: false });
+    // Bakes waiting for vCPU quota are woken once the group is gone, by a child beside replication (freeBuildVmChild).
+    yield* askWhetherQuotaWaiters(run);
   }
 }
 
@@ -292,7 +294,9 @@ export function* replicate(run: BakeRun): Flowing<void> {
       });
     }
   }
-  const results = yield* run.flow.parallel<ReplicateRegionOutput>(Orchestration.replicateRegion, children);
+  const freeing = freeBuildVmChild(run);
+  const outputs = yield* run.flow.parallel<ReplicateRegionOutput | undefined>(Orchestration.replicateRegion, freeing ? [...children, freeing] : children);
+  const results = outputs.slice(0, children.length) as ReplicateRegionOutput[];
   yield* saveChildProgress(run, results.map((r) => r.progress));
   const regions = Object.fromEntries(results.map((r) => [r.region, r.state]));
   run.record = { ...run.record, outputs: { ...run.record.outputs, regions } };

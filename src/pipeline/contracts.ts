@@ -14,6 +14,8 @@ export const Orchestration = {
   awaitOperation: 'awaitOperation',
   /** Releases a run's image locks and wakes each next waiter; the janitor starts it for a run that ended without. */
   releaseBakeLocks: 'releaseBakeLocks',
+  /** Watches a bake's staging group go while it replicates, then wakes bakes waiting for vCPU quota (src/pipeline/quota-wait.ts). */
+  freeBuildVm: 'freeBuildVm',
 } as const;
 
 /** Registered entity names. */
@@ -60,6 +62,6 @@ export interface ReleaseBakeLocksInput {
 }
 
 /** Instance ids of a bake's sub-orchestrations: derived from the run id, so a cancel can reach them too. */
-export function childInstanceId(runId: string, kind: 'replicate' | 'rollout', index: number): string {
+export function childInstanceId(runId: string, kind: 'replicate' | 'rollout' | 'free-build-vm', index: number): string {
   return `${runId}:${kind}:${index}`;
 }

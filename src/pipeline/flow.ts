@@ -193,12 +193,12 @@ export class Flow {
   }
 
   /**
-   * Runs sub-orchestrations in parallel and returns their outputs in order. A cancel is passed on to them, and they
+   * Runs sub-orchestrations in parallel (of `name`, or of a child's own) and returns their outputs in order. A cancel is passed on to them, and they
    * are waited for, so the BakeCanceled thrown carries what each left behind (a rollout stopped mid-batch).
    */
-  *parallel<T>(name: string, children: { input: unknown; instanceId: string }[]): Flowing<T[]> {
+  *parallel<T>(name: string, children: { input: unknown; instanceId: string; name?: string }[]): Flowing<T[]> {
     if (children.length === 0) return [];
-    const all = this.context.df.Task.all(children.map((c) => this.context.df.callSubOrchestrator(name, c.input, c.instanceId)));
+    const all = this.context.df.Task.all(children.map((c) => this.context.df.callSubOrchestrator(c.name ?? name, c.input, c.instanceId)));
     try {
       yield* this.raceChildren(all, children.map((c) => c.instanceId));
     } catch (error) {

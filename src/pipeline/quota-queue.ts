@@ -69,6 +69,15 @@ export interface QuotaFreedResult {
   wake: string[];
 }
 
+export interface QuotaWaitingRequest {
+  now: string;
+}
+
+export interface QuotaWaitingResult {
+  /** Bakes in line now. */
+  waiting: number;
+}
+
 const FREERS_KEPT = 200;
 const REGIONAL = /^total regional/;
 
@@ -89,6 +98,11 @@ export function wait(state: QuotaQueueState, request: QuotaWaitRequest): { state
   else waiters[place] = waiter;
   const sizes = REGIONAL.test(quota) ? state.sizes : { ...state.sizes, [vmSize]: { quota, ...(request.cores !== undefined ? { cores: request.cores } : {}) } };
   return { state: { ...state, waiters, sizes }, result: { ahead: place === -1 ? waiters.length - 1 : place } };
+}
+
+/** How many wait now: a bake deleting its build VM watches the deletion only when someone does. */
+export function waiting(state: QuotaQueueState, request: QuotaWaitingRequest): QuotaWaitingResult {
+  return { waiting: fresh(state, request.now).length };
 }
 
 /** Leaves the line: the create went through, or the bake ended. */
@@ -128,7 +142,10 @@ export function freed(state: QuotaQueueState, request: QuotaFreedRequest): { sta
   return { state: { ...state, waiters: next, freers }, result: { wake } };
 }
 
-/** The entity function: operations `wait` (returns QuotaWaitResult), `leave` (a signal) and `freed` (returns QuotaFreedResult). */
+/**
+ * The entity function: operations `wait` (returns QuotaWaitResult), `leave` (a signal), `waiting` (returns
+ * QuotaWaitingResult) and `freed` (returns QuotaFreedResult).
+ */
 export function buildQuotaEntity(context: EntityContext<QuotaQueueState>): void {
   const state = context.df.getState(emptyQueue) ?? emptyQueue();
   switch (context.df.operationName) {
@@ -142,6 +159,10 @@ export function buildQuotaEntity(context: EntityContext<QuotaQueueState>): void 
       context.df.setState(leave(state, context.df.getInput<QuotaLeaveRequest>()!));
       return;
     }
+    case 'waiting': {
+      context.df.return(waiting(state, context.df.getInput<QuotaWaitingRequest>()!));
+      return;
+    }
     case 'freed': {
       const outcome = freed(state, context.df.getInput<QuotaFreedRequest>()!);
       context.df.setState(outcome.state);
@@ -149,7 +170,7 @@ export function buildQuotaEntity(context: EntityContext<QuotaQueueState>): void 
       return;
     }
     default:
-      throw new Error(`buildQuota: expected operation wait, leave or freed, found ${JSON.stringify(context.df.operationName)}`);
+      throw new Error(`buildQuota: expected operation wait, leave, waiting or freed, found ${JSON.stringify(context.df.operationName)}`);
   }
 }
 

@@ -1,17 +1,29 @@
 /**
  * Stage's build VM create waits out a used-up vCPU quota (other bakes' VMs hold it): in line on the region's quota
  * queue (src/pipeline/quota-queue.ts), woken when a Kiln bake frees its build VM, and on durable timers for quota
- * freed by anyone else; every wake tries the create again. A bake whose build VM is gone tells the queue.
+ * freed by anyone else; every wake tries the create again. A bake whose build VM is gone tells the queue: while it
+ * replicates when someone waits (orchestration freeBuildVm), else at its end.
  */
 
 import * as df from 'durable-functions';
+import type { OrchestrationContext } from 'durable-functions';
 import { Activity, type ActivityName, type BakePlan, type QuotaRefusal } from '../activities/contracts.ts';
 import type { BakeRun } from './bake-run.ts';
-import { BakeEvent, Entity } from './contracts.ts';
-import { StepFailed, type Flow, type Flowing } from './flow.ts';
+import { BakeEvent, childInstanceId, Entity, Orchestration } from './contracts.ts';
+import { BakeCanceled, Flow, StepFailed, type Flowing } from './flow.ts';
 import { updateStep } from './journal.ts';
-import { quotaKey, type QuotaFreedRequest, type QuotaFreedResult, type QuotaLeaveRequest, type QuotaWaitRequest, type QuotaWaitResult } from './quota-queue.ts';
-import { describeMs } from './watchdogs.ts';
+import type { PollBounds } from './polling.ts';
+import {
+  quotaKey,
+  type QuotaFreedRequest,
+  type QuotaFreedResult,
+  type QuotaLeaveRequest,
+  type QuotaWaitingRequest,
+  type QuotaWaitingResult,
+  type QuotaWaitRequest,
+  type QuotaWaitResult,
+} from './quota-queue.ts';
+import { describeMs, WATCHDOG_MS } from './watchdogs.ts';
 
 export const QUOTA_RETRY_FIRST_MS = 15_000;
 export const QUOTA_RETRY_MAX_MS = 120_000;
@@ -87,11 +99,64 @@ export function* operationWaitingForQuota(run: BakeRun, label: string, activity:
   }
 }
 
-/** The announcement a bake makes once its build VM is gone, or undefined when it had none to free. */
-export function freedBuildVm(run: BakeRun): { key: string; request: Omit<QuotaFreedRequest, 'now'> } | undefined {
+/** Where and as what this bake's build VM is announced once gone, or undefined when it made none. */
+function buildVmLine(run: BakeRun): { key: string; request: Omit<QuotaFreedRequest, 'now'> } | undefined {
   const plan: BakePlan | undefined = run.plan;
-  if (!plan || !run.buildVmMade || run.record.staging?.state !== 'Deleted') return undefined;
+  if (!plan || !run.buildVmMade) return undefined;
   return { key: quotaKey(plan.staging.vmId, plan.location), request: { runId: run.input.runId, vmSize: run.spec.vmProfile.vmSize } };
+}
+
+/** The announcement a bake makes at its end once its build VM is gone (cleanup saw the group deleted). */
+export function freedBuildVm(run: BakeRun): { key: string; request: Omit<QuotaFreedRequest, 'now'> } | undefined {
+  return run.record.staging?.state === 'Deleted' ? buildVmLine(run) : undefined;
+}
+
+/** At capture's end, when the staging group's delete goes: asks the line, beside the delete, whether anyone waits. */
+export function* askWhetherQuotaWaiters(run: BakeRun): Flowing<void> {
+  const line = buildVmLine(run);
+  if (!line) return;
+  run.quotaWaiters = run.flow.context.df.callEntity(new df.EntityId(Entity.buildQuota, line.key), 'waiting', { now: run.flow.now().toISOString() } satisfies QuotaWaitingRequest);
+  yield* run.flow.startAlongside(run.quotaWaiters, { ordered: false });
+}
+
+/** Input of orchestration `freeBuildVm`. */
+export interface FreeBuildVmInput {
+  plan: BakePlan;
+  key: string;
+  request: Omit<QuotaFreedRequest, 'now'>;
+  poll: PollBounds;
+}
+
+/**
+ * Replicate's extra child when bakes wait for quota: watches the staging group's deletion (begun at capture), so the
+ * waiters are woken when the build VM is gone, not at the bake's end (after replicate, promote, rollout).
+ */
+export function freeBuildVmChild(run: BakeRun): { name: string; instanceId: string; input: FreeBuildVmInput } | undefined {
+  const answer = run.quotaWaiters;
+  const line = buildVmLine(run);
+  if (!answer?.isCompleted || !line || run.keepStagingReason || (answer.result as QuotaWaitingResult).waiting === 0) return undefined;
+  const plan = run.planned();
+  return {
+    name: Orchestration.freeBuildVm,
+    instanceId: childInstanceId(run.input.runId, 'free-build-vm', 0),
+    input: { plan, key: line.key, request: line.request, poll: plan.poll },
+  };
+}
+
+/** Orchestration `freeBuildVm`: the staging group gone, the line is told and its waiters woken; cleanup still checks the group. */
+export function* freeBuildVm(context: OrchestrationContext): Flowing<void> {
+  const input = context.df.getInput() as FreeBuildVmInput;
+  const flow = new Flow(context, input.poll);
+  try {
+    const label = `deletion of staging group ${input.plan.staging.resourceGroupName}`;
+    yield* flow.operation('replicate', label, Activity.beginDeleteStagingGroup, { plan: input.plan }, WATCHDOG_MS.deleteStagingGroup);
+  } catch (error) {
+    // Cleanup deletes the group and reports; the bake's end announces it then, and the waiters' timers run meanwhile.
+    if (error instanceof StepFailed || error instanceof BakeCanceled) return;
+    throw error;
+  }
+  flow.stopListeningForCancel();
+  yield* announceFreedBuildVm(flow, input.key, input.request);
 }
 
 /**

@@ -1,7 +1,7 @@
 /** The build-VM quota line (src/pipeline/quota-queue.ts): who waits, in what order, and whom a freed build VM wakes. */
 
 import { describe, expect, it } from 'vitest';
-import { freed, leave, quotaKey, wait, type QuotaQueueState, type QuotaWaitRequest } from '../../src/pipeline/quota-queue.ts';
+import { freed, leave, quotaKey, wait, waiting, type QuotaQueueState, type QuotaWaitRequest } from '../../src/pipeline/quota-queue.ts';
 
 const T0 = Date.parse('2026-12-06T03:00:00Z');
 const at = (s: number) => new Date(T0 + s * 1000).toISOString();
@@ -74,8 +74,10 @@ describe('build quota line', () => {
     expect(freed(back.state, { runId: 'y', vmSize: 'Standard_D2ds_v4', now: at(40) }).result.wake).toEqual(['b']);
   });
 
-  it('a waiter that stopped coming back drops out and is not woken', () => {
+  it('a waiter that stopped coming back drops out and is not woken, nor counted as waiting', () => {
     const state = line(asking('quiet'), asking('b', 200));
+    expect(waiting(state, { now: at(250) })).toEqual({ waiting: 2 });
+    expect(waiting(state, { now: at(301) })).toEqual({ waiting: 1 });
     expect(freed(state, { runId: 'x', vmSize: 'Standard_D2ds_v4', now: at(301) }).result.wake).toEqual(['b']);
     expect(wait(state, asking('c', 301)).result.ahead).toBe(1);
   });

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Activity } from '../../src/activities/contracts.ts';
 import type { BakeProgress } from '../../src/pipeline/contracts.ts';
+import type { BakeSpec } from '../../src/template/spec.ts';
 import { fake, galleryImage } from '../fixtures/bake-app/fake-azure.ts';
 import { startBakeHarness, type BakeHarness } from '../support/bake-harness.ts';
 
@@ -32,8 +33,8 @@ let images = 0;
 const ownImage = () => ({ distributions: h.spec.distributions.map((d) => (d.type === 'SharedImage' ? { ...d, galleryImageId: `${galleryImage()}-${++images}` } : d)) });
 const start = () => h.start(ownImage());
 /** The first bake: its run id is known before it starts, so its hold is in place before it can reach it. */
-async function startHeld(): Promise<{ a: string; letGo(): void }> {
-  const accepted = await h.accept(ownImage());
+async function startHeld(overrides: Partial<BakeSpec> = {}): Promise<{ a: string; letGo(): void }> {
+  const accepted = await h.accept({ ...ownImage(), ...overrides });
   const hold = holdFirst(accepted.runId);
   await accepted.start();
   return { a: accepted.runId, letGo: hold.letGo };
@@ -82,5 +83,20 @@ describe('waiting for vCPU quota', () => {
     expect(fake.buildVmsMade).toEqual([a, c]);
     expect(creates(c)).toBe(2);
     expect(await woken(c)).toBe(1);
+  });
+
+  it('a waiter is woken once the staging group is gone, while the bake that freed it still replicates or waits for approval', async () => {
+    const { a, ...hold } = await startHeld({ approval: { required: true, timeout: { iso: 'PT1H', ms: 3_600_000 } } });
+    await h.waitFor(a, () => fake.buildVms.includes(a));
+    const b = await start();
+    await waitingForQuota(b, 'first in line');
+    hold.letGo();
+    const rb = await h.finished(b);
+    expect(rb.status).toBe('Succeeded');
+    expect([creates(b), await woken(b)]).toEqual([2, 1]);
+    // A has not ended: it waits for its approval (an hour), yet B did not wait for A's end.
+    expect(((await h.client.getStatus(a)).customStatus as BakeProgress).step).toBe('approve');
+    await h.client.raiseEvent(a, 'approve', { by: 'test' });
+    expect((await h.finished(a)).status).toBe('Succeeded');
   });
 });
