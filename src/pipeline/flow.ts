@@ -298,6 +298,7 @@ export function* awaitOperation(context: OrchestrationContext): Flowing<AwaitOpe
   const deadline = new Date(input.deadline).getTime();
   const startedAt = new Date(input.startedAt).getTime();
   let status: OperationStatus = input.status;
+  let watched: number | undefined;
   try {
     for (let looks = 0; status.state === 'InProgress'; looks++) {
       const now = flow.now().getTime();
@@ -307,7 +308,8 @@ export function* awaitOperation(context: OrchestrationContext): Flowing<AwaitOpe
         context.df.continueAsNew({ ...input, status });
         return undefined;
       }
-      const next = nextLook(now - startedAt, input.poll, status);
+      const next = nextLook(now - startedAt, input.poll, status, watched);
+      if (next.watchMs > 0) watched = Math.floor(status.percent ?? 0);
       if (next.delayMs > 0) yield* flow.sleepUntil(new Date(Math.min(now + next.delayMs, deadline)));
       status =
         next.watchMs > 0

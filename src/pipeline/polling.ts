@@ -51,11 +51,19 @@ export function progressEnd(elapsedMs: number, percent: number | undefined): { e
 /**
  * The next look at a running operation as a durable poller takes it: `delayMs` on the 2 % rule, or sooner where its
  * progress puts the end sooner, and `watchMs`, how long the look itself should keep looking (quick looks) when the
- * estimated end then falls within the quick window (0: one look).
+ * estimated end then falls within the quick window (0: one look). `watchedPercent`: the percent of the last watch.
  */
-export function nextLook(elapsedMs: number, bounds: PollBounds, status: { retryAfterMs?: number; percent?: number }): { delayMs: number; watchMs: number } {
+export function nextLook(
+  elapsedMs: number,
+  bounds: PollBounds,
+  status: { retryAfterMs?: number; percent?: number },
+  watchedPercent?: number,
+): { delayMs: number; watchMs: number } {
   const ruled = nextPollDelay(elapsedMs, bounds, status.retryAfterMs);
-  const end = progressEnd(elapsedMs, status.percent);
+  // An estimate is used once per percent: watched at this percent already and still running, the pace has slowed (at
+  // 99 % the earliest end is always now), so the 2 % rule decides until the percent moves.
+  const fresh = watchedPercent === undefined || Math.floor(status.percent ?? 0) > watchedPercent;
+  const end = fresh ? progressEnd(elapsedMs, status.percent) : undefined;
   if (!end) return { delayMs: ruled, watchMs: 0 };
   const delayMs = Math.min(ruled, end.earliestMs);
   const left = end.latestMs - delayMs;

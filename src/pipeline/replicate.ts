@@ -37,6 +37,7 @@ export function* replicateRegion(context: OrchestrationContext): Flowing<Replica
   const startedAt = input.startedAt ?? flow.now().toISOString();
   let last = input.last;
   let watchMs = 0;
+  let watched: number | undefined;
   try {
     for (let look = 0; ; look++) {
       if (look >= LOOKS_PER_EXECUTION) {
@@ -75,8 +76,9 @@ export function* replicateRegion(context: OrchestrationContext): Flowing<Replica
         return { region, state: 'TimedOut', message: `replication to ${region} did not finish within ${input.deadlineReason}` };
       }
       // Azure reports the region's progress: look at its estimated end too, quickly across it (readReplication's watch).
-      const next = nextLook(now - Date.parse(startedAt), input.poll, { percent });
+      const next = nextLook(now - Date.parse(startedAt), input.poll, { percent }, watched);
       watchMs = next.watchMs;
+      if (watchMs > 0) watched = Math.floor(percent);
       if (next.delayMs > 0) yield* flow.sleepUntil(new Date(Math.min(now + next.delayMs, deadline.getTime())));
     }
   } catch (error) {

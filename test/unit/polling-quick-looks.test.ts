@@ -100,6 +100,23 @@ describe('nextLook', () => {
     expect(next.watchMs).toBeLessThanOrEqual(quickWindowMs(bounds));
   });
 
+  it('an operation stuck at 99 % is watched once, then looked at on the 2 % rule (no back-to-back looks)', () => {
+    const bounds = { minMs: 50, maxMs: 1_000 };
+    let watched: number | undefined;
+    let elapsed = 20_000;
+    const delays: number[] = [];
+    for (let look = 0; look < 20; look++) {
+      const next = nextLook(elapsed, bounds, { percent: 99 }, watched);
+      if (next.watchMs > 0) watched = 99;
+      delays.push(next.delayMs);
+      elapsed += next.delayMs + next.watchMs;
+    }
+    expect(delays.filter((d) => d === 0)).toHaveLength(1);
+    expect(Math.min(...delays.slice(1))).toBeGreaterThanOrEqual(bounds.minMs);
+    // A new percent is a new estimate.
+    expect(nextLook(60_000, bounds, { percent: 99 }, 98).delayMs).toBe(0);
+  });
+
   it('never watches longer than the quick window, however wide the estimate', () => {
     const next = nextLook(3_600_000, { minMs: 2_000, maxMs: 30_000 }, { percent: 97 });
     expect(next.watchMs).toBe(0);
