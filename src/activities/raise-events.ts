@@ -8,17 +8,21 @@
 
 import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
+import { instanceState } from '../api/instances.ts';
 import { BakeEvent } from '../pipeline/contracts.ts';
 import type { ForwardCancelInput, WakeLockWaiterInput, WakeQuotaWaitersInput } from './contracts.ts';
 
-/** Raises `event` on each instance still running; returns those that are not (ended, or their status unreadable). */
+/**
+ * Raises `event` on each instance still running; returns those that are not (ended or missing). An instance whose
+ * status could not be read is neither: it is not woken and keeps its place (a quota waiter still has its timer).
+ */
 async function raiseOnRunning(instanceIds: string[], event: string, context: InvocationContext): Promise<string[]> {
   const client = df.getClient(context);
   const notRunning: string[] = [];
   for (const instanceId of instanceIds) {
-    const status = await client.getStatus(instanceId).catch(() => undefined);
-    const running = status?.runtimeStatus === df.OrchestrationRuntimeStatus.Running || status?.runtimeStatus === df.OrchestrationRuntimeStatus.Pending;
-    if (running) await client.raiseEvent(instanceId, event, null);
+    const status = await instanceState(client, instanceId).then((s) => s ?? 'Missing', () => 'Unreadable');
+    if (status === 'Unreadable') continue;
+    if (status === df.OrchestrationRuntimeStatus.Running || status === df.OrchestrationRuntimeStatus.Pending) await client.raiseEvent(instanceId, event, null);
     else notRunning.push(instanceId);
   }
   return notRunning;

@@ -13,7 +13,7 @@ import {
 import { imageLocks, type AcquireRequest, type AcquireResult } from './bake-lock.ts';
 import { BakeEvent, childInstanceId, Entity, Orchestration, type ApproveEvent } from './contracts.ts';
 import { unexpectedFailure, type BakeRun } from './bake-run.ts';
-import { BakeCanceled, earliest, StepFailed, transientRetry, type Flowing } from './flow.ts';
+import { BakeCanceled, earliest, StepFailed, type Flowing } from './flow.ts';
 import { nextPollDelay } from './polling.ts';
 import type { ReplicateRegionInput, ReplicateRegionOutput } from './replicate.ts';
 import { announceFreedBuildVm, askWhetherQuotaWaiters, freeBuildVmChild, freedBuildVm, operationWaitingForQuota } from './quota-wait.ts';
@@ -316,7 +316,7 @@ function* saveChildProgress(run: BakeRun, saves: (Omit<SaveRunProgressInput, 'ru
     if (!save) continue;
     const input: SaveRunProgressInput = { runId: run.input.runId, ...save };
     // Each key's earlier saves landed before its child ended, and keys do not share blobs: no order to keep.
-    yield* run.flow.startAlongside(run.flow.context.df.callActivityWithRetry(Activity.saveRunProgress, transientRetry(), input), { ordered: false });
+    yield* run.flow.callAlongside(Activity.saveRunProgress, input, { ordered: false });
   }
 }
 

@@ -132,7 +132,8 @@ class LocalDurableEngine implements DurableEngine {
   #pump(): void {
     const { maxConcurrentOrchestratorFunctions: maxOrchestrations, maxConcurrentActivityFunctions: maxActivities } = this.#options;
     // Running work keeps its row (inbox, activity) until it commits, so each list is the backlog: running and waiting.
-    const runnable = this.#store.runnableInstances(maxOrchestrations * LOCAL_SCALE_OUT);
+    // At the scale-out ceiling no slot can be free: the backlog queries (run after every step) are skipped.
+    const runnable = this.#orchestrations.size < maxOrchestrations * LOCAL_SCALE_OUT ? this.#store.runnableInstances(maxOrchestrations * LOCAL_SCALE_OUT) : [];
     let free = scaledSlots(maxOrchestrations, runnable.length) - this.#orchestrations.size;
     for (const id of runnable) {
       if (free <= 0) break;
@@ -140,7 +141,7 @@ class LocalDurableEngine implements DurableEngine {
       free--;
       this.#track(this.#orchestrations, id, () => this.#runOrchestration(id));
     }
-    const queued = this.#store.queuedActivities(maxActivities * LOCAL_SCALE_OUT);
+    const queued = this.#activities.size < maxActivities * LOCAL_SCALE_OUT ? this.#store.queuedActivities(maxActivities * LOCAL_SCALE_OUT) : [];
     free = scaledSlots(maxActivities, queued.length) - this.#activities.size;
     for (const row of queued) {
       if (free <= 0) break;
