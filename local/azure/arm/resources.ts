@@ -60,6 +60,11 @@ export class Resources {
     return this.store.list<StoredResource>('resource', `${id}/`);
   }
 
+  /** Every resource of the subscription `id` is in (what a NIC, subnet or NSG can reference: never another's). */
+  inSubscriptionOf(id: string): StoredResource[] {
+    return this.store.list<StoredResource>('resource', `${id.split('/').slice(0, 3).join('/')}/`);
+  }
+
   requireGroup(sub: string, group: string): StoredResource {
     const found = this.find(groupId(sub, group));
     if (!found) throw errors.resourceGroupNotFound(group);

@@ -1,9 +1,17 @@
 /** Microsoft.Network's address and security-rule checks, with its error codes: what a VNet, subnet or NSG must satisfy. */
 import ipaddr from 'ipaddr.js';
+import type { HandlerContext } from '../context.ts';
 import { errors } from '../errors.ts';
-import { isObject, type Json } from '../validate.ts';
+import { isObject, objectAt, requiredString, type Json } from '../validate.ts';
 
 type Cidr = [ipaddr.IPv4, number];
+
+/** A subnet's or NIC's NSG must exist in its region (Network answers InvalidResourceReference either way). */
+export function checkNsgReference(ctx: HandlerContext, properties: Json, location: string | undefined, referrerId: string): void {
+  const nsg = objectAt(properties, 'networkSecurityGroup', 'properties.networkSecurityGroup');
+  const nsgId = nsg ? requiredString(nsg, 'id', 'properties.networkSecurityGroup.id') : undefined;
+  if (nsgId && ctx.resources.find(nsgId)?.location !== location) throw errors.invalidResourceReference(nsgId, referrerId);
+}
 
 /** An IPv4 prefix in CIDR notation, or Azure's 400 naming the resource it came with. */
 export function parsePrefix(prefix: unknown, resourceId: string, target: string): Cidr {

@@ -7,7 +7,7 @@ import { acceptedWrite } from '../lro.ts';
 import { present, providerId, type StoredResource } from '../resources.ts';
 import { deleteHandler, registerDeleteEffect } from '../release.ts';
 import type { Route } from '../routes.ts';
-import { checkSecurityRules, checkSubnetRange, vnetPrefixes } from './network-rules.ts';
+import { checkNsgReference, checkSecurityRules, checkSubnetRange, vnetPrefixes } from './network-rules.ts';
 import { NIC_TYPE, refuseSubnetInUse } from './networkInterfaces.ts';
 import { arrayAt, bodyObject, isObject, objectAt, requiredLocation, requiredString, tagsOf, validateName, type Json } from '../validate.ts';
 
@@ -28,13 +28,6 @@ function view(ctx: HandlerContext, resource: StoredResource): Json {
   if (resource.type !== `${PROVIDER}/virtualNetworks`) return present(resource);
   const subnets = ctx.resources.below(resource.id).map((s) => ({ id: s.id, name: s.name, type: s.type, etag: s.extra?.etag, properties: s.properties }));
   return present(resource, { ...resource.properties, subnets });
-}
-
-/** A referenced NSG must exist in the VNet's region (Network answers InvalidResourceReference either way). */
-function checkNsgReference(ctx: HandlerContext, properties: Json, location: string | undefined, subnetId: string): void {
-  const nsg = objectAt(properties, 'networkSecurityGroup', 'properties.networkSecurityGroup');
-  const nsgId = nsg ? requiredString(nsg, 'id', 'properties.networkSecurityGroup.id') : undefined;
-  if (nsgId && ctx.resources.find(nsgId)?.location !== location) throw errors.invalidResourceReference(nsgId, subnetId);
 }
 
 function subnetRecord(ctx: HandlerContext, vnet: StoredResource, name: string, properties: Json, provisioningState: string, siblings: Array<{ name: string; prefix: unknown }>): StoredResource {
@@ -110,7 +103,7 @@ const checkNetworkResourceExistence = (ctx: HandlerContext, req: ArmRequest, idO
 /** An NSG that a subnet or a NIC names cannot be deleted; the error lists every one. */
 function refuseNsgInUse(ctx: HandlerContext, nsg: StoredResource): void {
   const nsgId = nsg.id.toLowerCase();
-  const users = ctx.resources.store.list<StoredResource>('resource')
+  const users = ctx.resources.inSubscriptionOf(nsg.id)
     .filter((r) => r.type === `${PROVIDER}/virtualNetworks/subnets` || r.type === NIC_TYPE)
     .filter((r) => {
       const named = r.properties.networkSecurityGroup;

@@ -11,6 +11,7 @@ import { acceptedWrite } from '../lro.ts';
 import { present, providerId, type StoredResource } from '../resources.ts';
 import { deleteHandler, deleteTree, registerDeleteEffect } from '../release.ts';
 import type { Route } from '../routes.ts';
+import { checkNsgReference } from './network-rules.ts';
 import { arrayAt, bodyObject, isObject, objectAt, requiredLocation, tagsOf, validateName, type Json } from '../validate.ts';
 
 export const NIC_TYPE = 'Microsoft.Network/networkInterfaces';
@@ -38,8 +39,7 @@ export function checkNicSubnets(ctx: HandlerContext, nicId: string, location: st
     const vnet = ctx.resources.find(subnetId.split('/').slice(0, -2).join('/'));
     if (!ctx.resources.find(subnetId) || lower(vnet?.location ?? '') !== lower(location)) throw errors.invalidResourceReference(subnetId, nicId);
   }
-  const nsg = objectAt(properties, 'networkSecurityGroup', 'properties.networkSecurityGroup');
-  if (nsg && (typeof nsg.id !== 'string' || lower(ctx.resources.find(nsg.id)?.location ?? '') !== lower(location))) throw errors.invalidResourceReference(String(nsg.id), nicId);
+  checkNsgReference(ctx, properties, location, nicId);
 }
 
 /** The NIC's wire properties: IP configurations with ids and Azure's defaults. */
@@ -69,7 +69,7 @@ const holder = (nic: StoredResource): string | undefined =>
 /** A subnet (or a VNet, for any of its subnets) that NICs are in cannot be deleted. */
 export function refuseSubnetInUse(ctx: HandlerContext, resource: StoredResource): void {
   const prefix = lower(resource.id);
-  for (const nic of ctx.resources.store.list<StoredResource>('resource')) {
+  for (const nic of ctx.resources.inSubscriptionOf(resource.id)) {
     if (nic.type !== NIC_TYPE) continue;
     for (const config of (nic.properties.ipConfigurations as Json[] | undefined) ?? []) {
       const subnetId = String(((config.properties as Json | undefined)?.subnet as Json | undefined)?.id ?? '');
