@@ -120,6 +120,8 @@ const PAIRS: Pair[] = [
   { operation: 'networkInterfaces.createOrUpdate', rule: 'NIC subnet exists', method: 'PUT', path: `${NIC}/bad`, api: 'network', body: nicBody('eastus', `${NETWORK}/virtualNetworks/vnet/subnets/missing`), status: 400, code: 'InvalidResourceReference' },
   { operation: 'networkInterfaces.createOrUpdate', rule: 'NIC subnet in the NIC region', method: 'PUT', path: `${NIC}/bad`, api: 'network', body: nicBody('westeurope', SUBNET), status: 400, code: 'InvalidResourceReference' },
   { operation: 'networkInterfaces.createOrUpdate', rule: 'NIC has an IP configuration', method: 'PUT', path: `${NIC}/bad`, api: 'network', body: nicBody('eastus', undefined), status: 400, code: 'InvalidParameter' },
+  { operation: 'networkInterfaces.createOrUpdate', rule: 'an existing resource keeps its region', method: 'PUT', path: `${NIC}/freenic`, api: 'network', body: nicBody('westeurope', SUBNET), status: 409, code: 'InvalidResourceLocation',
+    match: { error: { message: "The resource 'freenic' already exists in location 'eastus' in resource group 'conformance'. A resource with the same name cannot be created in location 'westeurope'. Please select a new resource name." } } },
   { operation: 'networkInterfaces.get', method: 'GET', path: `${NIC}/freenic`, api: 'network', status: 200, match: { location: 'eastus', properties: { provisioningState: 'Succeeded' } } },
   { operation: 'networkInterfaces.get', rule: 'NIC exists', method: 'GET', path: `${NIC}/bad`, api: 'network', status: 404, code: 'ResourceNotFound' },
   // An NSG a subnet or a NIC names cannot be deleted; the error names each of them.

@@ -85,6 +85,9 @@ export const errors = {
   noDiskFile: (path: string, resourceId: string) => armError('NotFound', `No file '${path}' on the disk of '${resourceId}'.`, 404),
   noDisk: (resourceId: string) => armError('NotFound', `'${resourceId}' is not a VM or scale-set instance with a disk.`, 404),
   noAdminRoute: (method: string | undefined, pathname: string) => armError('NotFound', `No emulator admin route ${method} ${pathname}.`, 404),
+  /** ARM's own check: an existing resource cannot move to another region by a PUT (409 InvalidResourceLocation). */
+  invalidResourceLocation: (name: string, group: string, existing: string, requested: string) =>
+    armError('InvalidResourceLocation', `The resource '${name}' already exists in location '${existing}' in resource group '${group}'. A resource with the same name cannot be created in location '${requested}'. Please select a new resource name.`, 409),
   resourceGroupNotFound: (group: string) =>
     armError('ResourceGroupNotFound', `Resource group '${group}' could not be found.`, 404),
   resourceNotFound: (type: string, name: string, group: string) =>

@@ -152,9 +152,9 @@ export function createOrUpdateNetworkInterface(ctx: HandlerContext, req: ArmRequ
   const location = requiredLocation(body, NIC_TYPE);
   const properties = objectAt(body, 'properties') ?? {};
   const id = nicIdOf(req.params);
-  checkNicSubnets(ctx, id, location, properties);
   const existing = ctx.resources.find(id);
-  if (existing && existing.location !== location) throw errors.propertyChangeNotAllowed('location', existing.location);
+  if (existing && existing.location !== location) throw errors.invalidResourceLocation(name, rg, existing.location!, location);
+  checkNicSubnets(ctx, id, location, properties);
   const nic = existing ?? ctx.resources.create({ id, name, type: NIC_TYPE, resourceGroup: rg, location, properties: {} });
   nic.tags = tagsOf(body) ?? nic.tags;
   // The VM that holds the NIC is Compute's to say, not the request's.

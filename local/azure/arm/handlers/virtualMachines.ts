@@ -156,7 +156,7 @@ export function createOrUpdateVirtualMachine(ctx: HandlerContext, req: ArmReques
   }
   const existing = ctx.resources.find(id);
   if (existing) {
-    if (existing.location !== location) throw errors.propertyChangeNotAllowed('location', existing.location!);
+    if (existing.location !== location) throw errors.invalidResourceLocation(existing.name, rg, existing.location!, location);
     existing.tags = tagsOf(body) ?? existing.tags;
     existing.properties = { ...existing.properties, ...withoutSecrets({ ...properties, storageProfile: existing.properties.storageProfile, osProfile: existing.properties.osProfile, networkProfile: existing.properties.networkProfile }), provisioningState: 'Updating' };
     ctx.resources.save(existing);
