@@ -20,9 +20,18 @@ export type PermissionGrant = z.infer<typeof permissionGrantSchema>;
 
 const READ_PERMISSIONS = 'Microsoft.Authorization/permissions/read';
 
+/** Compiled wildcards: every ARM request is checked against every grant's patterns, and there are few patterns. */
+const compiled = new Map<string, RegExp>();
+
 /** ARM's wildcard: `*` stands for one or more characters; case does not matter. */
-const matches = (pattern: string, action: string): boolean =>
-  new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.+')}$`, 'i').test(action);
+function matches(pattern: string, action: string): boolean {
+  let regex = compiled.get(pattern);
+  if (!regex) {
+    regex = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.+')}$`, 'i');
+    compiled.set(pattern, regex);
+  }
+  return regex.test(action);
+}
 
 /** The grants the caller holds; replaced whole by `set` (the admin route, tests). */
 export class PermissionGrants {
