@@ -129,10 +129,11 @@ export async function waitRun(guests: GuestRegistry, disk: Disk, runId: string, 
     await sleep(RUN_POLL_MS);
   }
   await tail?.stop();
-  const [code, timedOutFlag, leftFlag] = (ended ?? '').trim().split(' ');
+  const [code, timedOutFlag, leftFlag, goneFlag] = (ended ?? '').trim().split(' ');
   const timedOut = timedOutFlag === '1';
   const exitCode = ended === undefined || timedOut ? null : Number(code);
-  const agentRemoved = await exists(join(control, CONTROL_FILES.agentRemoved));
+  // A script that ended before a deprovision it left behind removed the agent reported (read late, the file exists).
+  const agentRemoved = goneFlag !== undefined ? goneFlag === '1' : await exists(join(control, CONTROL_FILES.agentRemoved));
   const poweredOff = await exists(join(control, CONTROL_FILES.poweroff));
   const [stdout, stderr, timeout] = await Promise.all(
     ['stdout', 'stderr', 'timeout'].map((name) => readFile(join(runDir, name), 'utf8').catch(() => '')),

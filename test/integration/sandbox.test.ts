@@ -212,6 +212,16 @@ describe('guest sandbox', () => {
     expect(await text(instance, '/etc/kiln-customized')).toBe('customized\n');
   });
 
+  it('reports a run that ended before its detached deprovision removed the agent, even when read afterwards', async (context) => {
+    requireIsolation(context);
+    const disk = await newDisk({ provision: true });
+    const runId = await sandbox.startScript({ disk, script: 'nohup bash -c "sleep 0.3; waagent -force -deprovision+user" >/dev/null 2>&1 &\necho started', timeoutSec: 30 });
+    // A loaded emulator reads the result late: by then the deprovision has run and the guest is off.
+    expect(await waitForPowerOff(disk)).toMatchObject({ reason: 'deprovision' });
+    expect(await sandbox.waitScript(disk, runId)).toMatchObject({ exitCode: 0, stdout: 'started\n', agentRemoved: false });
+    await sandbox.releaseScript(disk, runId);
+  });
+
   it('reports a foreground deprovision as agent removed (Azure never completes that run)', async (context) => {
     requireIsolation(context);
     const disk = await newDisk({ provision: true });
