@@ -202,12 +202,23 @@ async function applyRollingBatch(ctx: HandlerContext, args: Json, op: Operation)
     await rebuildInstance(ctx, vmss, instance, 'virtualMachineScaleSetRollingUpgrades.batch');
     upgraded.push(instance);
   }
-  for (const instance of upgraded) (await healthy(ctx, instance) ? state.successful : state.failed).push(String(instance.extra?.instanceId));
+  const upgradedHealth = [];
+  for (const instance of upgraded) upgradedHealth.push({ id: String(instance.extra?.instanceId), healthy: await healthy(ctx, instance) });
+  let unhealthyAll = 0;
+  for (const instance of instancesOf(ctx, vmss)) if (!(await healthy(ctx, instance))) unhealthyAll++;
+  // Read again after the awaits: a model update meanwhile started another rollout (this one is preempted), and
+  // saving the copy read before would put back the old model and the old rollout.
+  const current = ctx.resources.find(vmss.id);
+  if (!current || rolling(current)?.operationId !== op.id || rolling(current)?.code !== 'RollingForward') return { fail: errors.operationPreempted() };
+  return recordBatch(ctx, current, rolling(current)!, upgradedHealth, unhealthyAll, Number(args.index), op);
+}
+
+/** Counts a batch's upgraded instances against the policy's health thresholds; a breach faults the rollout. */
+function recordBatch(ctx: HandlerContext, vmss: StoredResource, state: RollingState, upgradedHealth: { id: string; healthy: boolean }[], unhealthyAll: number, index: number, op: Operation): { fail: { code: string; message: string } } | undefined {
+  for (const instance of upgradedHealth) (instance.healthy ? state.successful : state.failed).push(instance.id);
   const total = instancesOf(ctx, vmss).length;
   const upgradedCount = state.successful.length + state.failed.length;
   const unhealthyUpgradedPercent = upgradedCount === 0 ? 0 : (state.failed.length / upgradedCount) * 100;
-  let unhealthyAll = 0;
-  for (const instance of instancesOf(ctx, vmss)) if (!(await healthy(ctx, instance))) unhealthyAll++;
   const policy = state.policy;
   let fail: { code: string; message: string } | undefined;
   if (unhealthyUpgradedPercent > Number(policy.maxUnhealthyUpgradedInstancePercent)) {
@@ -221,7 +232,7 @@ async function applyRollingBatch(ctx: HandlerContext, args: Json, op: Operation)
     state.error = fail;
     state.lastActionTime = now;
     op.steps = [];
-  } else if (Number(args.index) === state.batches.length - 1) {
+  } else if (index === state.batches.length - 1) {
     state.code = 'Completed';
     state.lastActionTime = now;
   }
