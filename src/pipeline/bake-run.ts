@@ -34,6 +34,8 @@ export class BakeRun {
   readonly lockKeys: string[];
   /** The build VM was created: once the staging group is gone, its vCPUs are free for bakes waiting for quota. */
   buildVmMade = false;
+  /** freeBuildVm told the quota line the build VM is gone: the bake's end does not tell it again. */
+  buildVmAnnounced = false;
   /** At capture's end, the quota line's answer to whether anyone waits (QuotaWaitingResult), sent beside the delete. */
   quotaWaiters?: Task;
   /** Why the staging group is kept (errorHandling abort), when it is. */

@@ -295,8 +295,9 @@ export function* replicate(run: BakeRun): Flowing<void> {
     }
   }
   const freeing = freeBuildVmChild(run);
-  const outputs = yield* run.flow.parallel<ReplicateRegionOutput | undefined>(Orchestration.replicateRegion, freeing ? [...children, freeing] : children);
+  const outputs = yield* run.flow.parallel<ReplicateRegionOutput | boolean>(Orchestration.replicateRegion, freeing ? [...children, freeing] : children);
   const results = outputs.slice(0, children.length) as ReplicateRegionOutput[];
+  run.buildVmAnnounced = outputs[children.length] === true;
   yield* saveChildProgress(run, results.map((r) => r.progress));
   const regions = Object.fromEntries(results.map((r) => [r.region, r.state]));
   run.record = { ...run.record, outputs: { ...run.record.outputs, regions } };

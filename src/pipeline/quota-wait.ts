@@ -106,9 +106,9 @@ function buildVmLine(run: BakeRun): { key: string; request: Omit<QuotaFreedReque
   return { key: quotaKey(plan.staging.vmId, plan.location), request: { runId: run.input.runId, vmSize: run.spec.vmProfile.vmSize } };
 }
 
-/** The announcement a bake makes at its end once its build VM is gone (cleanup saw the group deleted). */
+/** The announcement a bake makes at its end once its build VM is gone (cleanup saw the group deleted), unless made already. */
 export function freedBuildVm(run: BakeRun): { key: string; request: Omit<QuotaFreedRequest, 'now'> } | undefined {
-  return run.record.staging?.state === 'Deleted' ? buildVmLine(run) : undefined;
+  return run.record.staging?.state === 'Deleted' && !run.buildVmAnnounced ? buildVmLine(run) : undefined;
 }
 
 /** At capture's end, when the staging group's delete goes: asks the line, beside the delete, whether anyone waits. */
@@ -143,8 +143,11 @@ export function freeBuildVmChild(run: BakeRun): { name: string; instanceId: stri
   };
 }
 
-/** Orchestration `freeBuildVm`: the staging group gone, the line is told and its waiters woken; cleanup still checks the group. */
-export function* freeBuildVm(context: OrchestrationContext): Flowing<void> {
+/**
+ * Orchestration `freeBuildVm`: the staging group gone, the line is told and its waiters woken; cleanup still checks the
+ * group. True when it told the line (the bake's end then need not).
+ */
+export function* freeBuildVm(context: OrchestrationContext): Flowing<boolean> {
   const input = context.df.getInput() as FreeBuildVmInput;
   const flow = new Flow(context, input.poll);
   try {
@@ -152,11 +155,12 @@ export function* freeBuildVm(context: OrchestrationContext): Flowing<void> {
     yield* flow.operation('replicate', label, Activity.beginDeleteStagingGroup, { plan: input.plan }, WATCHDOG_MS.deleteStagingGroup);
   } catch (error) {
     // Cleanup deletes the group and reports; the bake's end announces it then, and the waiters' timers run meanwhile.
-    if (error instanceof StepFailed || error instanceof BakeCanceled) return;
+    if (error instanceof StepFailed || error instanceof BakeCanceled) return false;
     throw error;
   }
   flow.stopListeningForCancel();
   yield* announceFreedBuildVm(flow, input.key, input.request);
+  return true;
 }
 
 /**

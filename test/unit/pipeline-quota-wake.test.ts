@@ -98,5 +98,8 @@ describe('waiting for vCPU quota', () => {
     expect(((await h.client.getStatus(a)).customStatus as BakeProgress).step).toBe('approve');
     await h.client.raiseEvent(a, 'approve', { by: 'test' });
     expect((await h.finished(a)).status).toBe('Succeeded');
+    // The line heard of A's build VM once, from the child beside replication: A's end does not tell it again.
+    const told = ((await h.client.getStatus(a, { showHistory: true })).history as { EventType: string; Name?: string }[]).filter((e) => e.EventType === 'EventSent' && e.Name === 'freed');
+    expect(told).toEqual([]);
   });
 });
