@@ -167,7 +167,7 @@ describe('durable engine: entities', () => {
     const id = await t.client.startNew('SignalCounter', { input: 'k2' });
     expect((await t.waitFor(id)).output).toBe(5);
     await t.client.signalEntity(new df.EntityId('Counter', 'k2'), 'add', 2);
-    const deadline = Date.now() + 5_000;
+    const deadline = Date.now() + 20_000;
     let state = await t.client.readEntityState<number>(new df.EntityId('Counter', 'k2'));
     while (state.entityState !== 7 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 10));
