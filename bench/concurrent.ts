@@ -8,14 +8,16 @@
  * this process (emulator), the host and Azurite.
  *
  * Usage: npm run bench:concurrent -- [--bakes N] [--same-image] [--profile zero|fast|realistic] [--realistic-scale S]
- *          [--alone K] [--vcpu-quota N] [--isolation auto|off]
+ *          [--alone K] [--vcpu-quota N] [--isolation auto|off] [--watch-ms MS]
+ * Each bake is watched through GET /api/builds/{id} every `--watch-ms` (default 1000, as `kiln bake` watches a deployed
+ * endpoint); its wall time ends at its record's endedAt, not when the watcher next looks.
  * `--vcpu-quota N` raises the emulated subscription's family quota to N vCPUs (the regional total to N + 100), as a
  * team running N/2 bakes at once would have asked Azure to; without it the quota is a new subscription's (50 cores per
  * family = 25 build VMs), so larger waves run in turns.
  */
 
 import { readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { DatabaseSync } from 'node:sqlite';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -43,6 +45,7 @@ const { values } = parseArgs({
     alone: { type: 'string' },
     'vcpu-quota': { type: 'string' },
     isolation: { type: 'string', default: 'auto' },
+    'watch-ms': { type: 'string', default: '1000' },
   },
 });
 const bakes = Number(values.bakes);
@@ -58,6 +61,8 @@ const vcpuQuota = values['vcpu-quota'] === undefined ? undefined : Number(values
 if (vcpuQuota !== undefined && !(Number.isInteger(vcpuQuota) && vcpuQuota >= 1)) throw new Error(`--vcpu-quota: expected a positive whole number of vCPUs, found ${values['vcpu-quota']}`);
 if (values.isolation !== 'auto' && values.isolation !== 'off') throw new Error(`--isolation: expected auto or off, found ${values.isolation}`);
 const sameImage = values['same-image'];
+const watchMs = Number(values['watch-ms']);
+if (!(Number.isInteger(watchMs) && watchMs >= 10)) throw new Error(`--watch-ms: expected a whole number of milliseconds >= 10, found ${values['watch-ms']}`);
 
 /** CPU seconds (user + system) of a process from /proc, or undefined when it is gone or not Linux. */
 function cpuSeconds(pid: number | undefined): number | undefined {
@@ -65,6 +70,16 @@ function cpuSeconds(pid: number | undefined): number | undefined {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Busy CPU seconds of the whole machine (every core, from /proc/stat): guests' scripts and anything else included. */
+function machineCpu(): number | undefined {
+  try {
+    const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return (user! + nice! + system! + irq! + softirq! + steal!) / 100;
   } catch {
     return undefined;
   }
@@ -86,6 +101,26 @@ const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 /** How long a bake waited for vCPU quota, from its stage message ("waited 42 s for vCPU quota (3 refusals)"). */
 function quotaWaitOf(run: RunRecord): string | undefined {
   return /waited (.+?) for vCPU quota/.exec(run.steps.find((s) => s.name === 'stage')?.message ?? '')?.[1];
+}
+
+/** Each step's duration in ms (steps that ran), from the record. */
+function stepDurations(run: RunRecord): Map<string, number> {
+  const durations = new Map<string, number>();
+  for (const step of run.steps) if (step.startedAt && step.endedAt) durations.set(step.name, Date.parse(step.endedAt) - Date.parse(step.startedAt));
+  return durations;
+}
+
+/** Where the wave's bakes spent their time beside a lone bake's: the median of each step, alone → in the wave. */
+function stepBreakdown(lone: RunRecord[], wave: RunRecord[]): string {
+  const medianOf = (runs: RunRecord[], step: string) => {
+    const values = runs.map((r) => stepDurations(r).get(step)).filter((v): v is number => v !== undefined);
+    return values.length ? median(values) : undefined;
+  };
+  return wave[0]!.steps
+    .map((s) => s.name)
+    .filter((step) => medianOf(wave, step) !== undefined)
+    .map((step) => `${step} ${medianOf(lone, step) ?? '-'} → ${medianOf(wave, step)!}`)
+    .join(', ');
 }
 
 function percentile(values: number[], p: number): number {
@@ -123,13 +158,21 @@ async function seedImage(local: LocalDefault, name: string): Promise<void> {
   }, { updateIntervalInMs: 20 });
 }
 
-async function bake(client: KilnClient, body: unknown): Promise<{ id: string; startedAt: number; wallMs: number; run: RunRecord }> {
+/**
+ * One bake through the API, watched as `kiln bake` watches a deployed endpoint (`--watch-ms`); its wall time ends at
+ * the record's endedAt (the host's clock is this machine's), so the watch interval neither adds to it nor, with 50
+ * watchers polling fast, takes CPU from the bakes measured.
+ */
+async function bake(client: KilnClient, body: unknown): Promise<{ id: string; startedAt: number; endedAt: number; wallMs: number; run: RunRecord }> {
   const startedAt = Date.now();
   const { id } = await client.startBake(body);
   for (;;) {
     const run = await client.getRun<RunRecord>(id);
-    if (TERMINAL.has(run.status)) return { id, startedAt, wallMs: Date.now() - startedAt, run };
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (TERMINAL.has(run.status)) {
+      const endedAt = run.endedAt ? Date.parse(run.endedAt) : Date.now();
+      return { id, startedAt, endedAt, wallMs: endedAt - startedAt, run };
+    }
+    await new Promise((resolve) => setTimeout(resolve, watchMs));
   }
 }
 
@@ -159,18 +202,20 @@ try {
   await seedImage(local, 'bench-alone');
   for (const image of images) await seedImage(local, image);
 
-  const profile = `profile ${values.profile}${realistic ? ` ×${scale}` : ''}, vCPU quota ${vcpuQuota === undefined ? 'a new subscription\'s (50 per family)' : `RAISED to ${vcpuQuota} per family, ${vcpuQuota + 100} in total (--vcpu-quota)`}, isolation ${values.isolation}`;
+  const profile = `profile ${values.profile}${realistic ? ` ×${scale}` : ''}, each bake watched every ${watchMs} ms, vCPU quota ${vcpuQuota === undefined ? 'a new subscription\'s (50 per family)' : `RAISED to ${vcpuQuota} per family, ${vcpuQuota + 100} in total (--vcpu-quota)`}, isolation ${values.isolation}`;
   const lone: number[] = [];
+  const loneRuns: RunRecord[] = [];
   for (let i = 0; i < aloneCount; i++) {
     const alone = await bake(client, await template(local, 'bench-alone'));
     if (alone.run.status !== 'Succeeded') throw new Error(`a lone bake ended ${alone.run.status}: ${JSON.stringify(alone.run.error)}`);
     lone.push(alone.wallMs);
+    loneRuns.push(alone.run);
   }
   const aloneMs = median(lone);
   console.log(`one bake alone: ${aloneMs} ms (${aloneCount === 1 ? 'one lone bake' : `median of ${aloneCount} lone bakes, one after another: ${lone.join(', ')} ms`}; load ${load()})`);
 
   const pids = { host: local.hostProcess?.pid, azurite: Number(readFileSync(join(home, 'azurite', 'azurite.pid'), 'utf8')) };
-  const cpuBefore = { self: selfCpu(), host: cpuSeconds(pids.host), azurite: cpuSeconds(pids.azurite) };
+  const cpuBefore = { self: selfCpu(), host: cpuSeconds(pids.host), azurite: cpuSeconds(pids.azurite), machine: machineCpu() };
   const bodies = await Promise.all(Array.from({ length: bakes }, (_, i) => template(local, sameImage ? images[0]! : images[i]!)));
   const waveStart = Date.now();
   const started: Promise<Awaited<ReturnType<typeof bake>>>[] = [];
@@ -193,8 +238,9 @@ try {
     clearInterval(queueDuring);
     durable.close();
   });
-  const wallMs = Date.now() - waveStart;
-  const cpuAfter = { self: selfCpu(), host: cpuSeconds(pids.host), azurite: cpuSeconds(pids.azurite) };
+  const wallMs = Math.max(...results.map((r) => r.endedAt)) - waveStart;
+  const cpuWindowMs = Date.now() - waveStart;
+  const cpuAfter = { self: selfCpu(), host: cpuSeconds(pids.host), azurite: cpuSeconds(pids.azurite), machine: machineCpu() };
 
   const succeeded = results.filter((r) => r.run.status === 'Succeeded');
   const walls = results.map((r) => r.wallMs);
@@ -203,6 +249,7 @@ try {
   console.log(`  succeeded ${succeeded.length}/${bakes}${succeeded.length < bakes ? `; failed: ${results.filter((r) => r.run.status !== 'Succeeded').map((r) => `${r.id} ${r.run.status} ${r.run.error?.code ?? ''}`).join('; ')}` : ''}`);
   console.log(`  wall ${wallMs} ms = ${(wallMs / aloneMs).toFixed(2)} × one bake alone (${(wallMs / (bakes * aloneMs)).toFixed(3)} × ${bakes} bakes back to back); = ${(wallMs / p50).toFixed(2)} × the wave's own per-bake p50`);
   console.log(`  per bake p50 ${p50} ms, p95 ${percentile(walls, 95)} ms, max ${Math.max(...walls)} ms`);
+  console.log(`  steps, median ms alone → in the wave: ${stepBreakdown(loneRuns, results.map((r) => r.run))}`);
   const waited = results.map((r) => quotaWaitOf(r.run)).filter((w): w is string => w !== undefined);
   console.log(`  waited for vCPU quota: ${waited.length} of ${bakes}${waited.length ? ` (${waited.join(', ')})` : ''}`);
   const made = sameImage ? await versions(local, images[0]!) : (await Promise.all(images.map(async (image) => (await versions(local, image)).map((v) => `${image}/${v}`)))).flat();
@@ -214,8 +261,8 @@ try {
     console.log(`  versions in order of arrival: ${inOrder ? 'yes' : 'NO'} (${byArrival.join(', ')})`);
   }
   console.log(`  staging groups left: ${await stagingGroupsLeft(local)}`);
-  const used = (key: 'self' | 'host' | 'azurite') => (cpuAfter[key] !== undefined && cpuBefore[key] !== undefined ? `${(cpuAfter[key]! - cpuBefore[key]!).toFixed(1)} s` : 'n/a');
-  console.log(`  CPU during the wave: emulator (this process) ${used('self')}, Functions host ${used('host')}, Azurite ${used('azurite')}; wall ${(wallMs / 1000).toFixed(1)} s`);
+  const used = (key: 'self' | 'host' | 'azurite' | 'machine') => (cpuAfter[key] !== undefined && cpuBefore[key] !== undefined ? `${(cpuAfter[key]! - cpuBefore[key]!).toFixed(1)} s` : 'n/a');
+  console.log(`  CPU during the wave: emulator (this process) ${used('self')}, Functions host ${used('host')}, Azurite ${used('azurite')}; the whole machine ${used('machine')} of ${((availableParallelism() * cpuWindowMs) / 1000).toFixed(0)} s available (guests' scripts, the watchers and other work included); wall ${(wallMs / 1000).toFixed(1)} s`);
   const depth = (xs: number[]) => (xs.length ? `mean ${(xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(1)}, p95 ${percentile(xs, 95)}, max ${Math.max(...xs)}` : 'n/a');
   console.log(`  durable queues, sampled each second: activities queued or running ${depth(queued.activities)}; instances with work waiting ${depth(queued.episodes)}`);
   console.log(`  load average (1 min) during the wave: start ${loads[0]!.toFixed(2)}, max ${Math.max(...loads).toFixed(2)}, end ${loadavg()[0]!.toFixed(2)}; now ${load()}`);
