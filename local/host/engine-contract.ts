@@ -1,6 +1,7 @@
 /** The contract between the local Functions host and the durable engine (local/host/durable/engine.ts). */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from './clock.ts';
+import type { OverridableStates } from './host-json.ts';
 
 /** What the engine may set on an invocation besides the trigger input (the host fills functionName and options). */
 export interface InvocationInit {
@@ -42,6 +43,8 @@ export interface DurableEngineOptions {
   /** host.json extensions.durableTask limits (defaults 10 and 10 as on Azure's consumption plans). */
   maxConcurrentActivityFunctions: number;
   maxConcurrentOrchestratorFunctions: number;
+  /** host.json extensions.durableTask.overridableExistingInstanceStates (default AnyState, as the extension's). */
+  overridableExistingInstanceStates: OverridableStates;
   /** Where the engine writes diagnostics (never secrets). */
   log: (message: string) => void;
 }

@@ -1,4 +1,7 @@
-/** Reads the host.json settings the local host honours: functionTimeout, route prefix and the durableTask limits. */
+/**
+ * Reads the host.json settings the local host honours: functionTimeout, route prefix, the durableTask limits and
+ * which existing instances a start may replace.
+ */
 import { readFile } from 'node:fs/promises';
 
 export interface HostSettings {
@@ -10,7 +13,14 @@ export interface HostSettings {
   hubName: string;
   maxConcurrentActivityFunctions: number;
   maxConcurrentOrchestratorFunctions: number;
+  /**
+   * extensions.durableTask.overridableExistingInstanceStates: a client's start with the id of an instance that exists
+   * replaces it in any state (AnyState, the extension's default) or only once it has ended (NonRunningStates).
+   */
+  overridableExistingInstanceStates: OverridableStates;
 }
+
+export type OverridableStates = 'AnyState' | 'NonRunningStates';
 
 /** Values the Functions host uses when host.json says nothing (Flex Consumption: 30 minutes). */
 const DEFAULTS = {
@@ -19,6 +29,7 @@ const DEFAULTS = {
   hubName: 'TestHubName',
   maxConcurrentActivityFunctions: 10,
   maxConcurrentOrchestratorFunctions: 10,
+  overridableExistingInstanceStates: 'AnyState' as OverridableStates,
 };
 
 /** Parses a .NET TimeSpan as host.json writes it: `[d.]hh:mm:ss[.fff]`. */
@@ -47,6 +58,14 @@ function positiveInteger(value: unknown, field: string, fallback: number): numbe
     throw new Error(`${field}: expected a positive integer, found ${JSON.stringify(value)}`);
   }
   return value;
+}
+
+/** The extension parses the enum's name case-insensitively. */
+function overridableStates(value: unknown, field: string): OverridableStates {
+  if (value === undefined) return DEFAULTS.overridableExistingInstanceStates;
+  const known = (['AnyState', 'NonRunningStates'] as const).find((name) => typeof value === 'string' && name.toLowerCase() === value.toLowerCase());
+  if (!known) throw new Error(`${field}: expected "AnyState" or "NonRunningStates", found ${JSON.stringify(value)}`);
+  return known;
 }
 
 function objectAt(value: unknown, field: string): Record<string, unknown> {
@@ -93,6 +112,10 @@ export function parseHostJson(json: unknown, settings: Record<string, string | u
       durableTask.maxConcurrentOrchestratorFunctions,
       `${path} extensions.durableTask.maxConcurrentOrchestratorFunctions`,
       DEFAULTS.maxConcurrentOrchestratorFunctions,
+    ),
+    overridableExistingInstanceStates: overridableStates(
+      durableTask.overridableExistingInstanceStates,
+      `${path} extensions.durableTask.overridableExistingInstanceStates`,
     ),
   };
 }

@@ -158,6 +158,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       hubName: hostSettings.hubName,
       maxConcurrentActivityFunctions: hostSettings.maxConcurrentActivityFunctions,
       maxConcurrentOrchestratorFunctions: hostSettings.maxConcurrentOrchestratorFunctions,
+      overridableExistingInstanceStates: hostSettings.overridableExistingInstanceStates,
       log,
     });
     engine = startedEngine;

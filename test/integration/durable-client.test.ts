@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpRequest } from '@azure/functions';
 import * as df from 'durable-functions';
-import { startDurableHost, type DurableTestHost } from './durable-helpers.ts';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { durableApps, startDurableHost, type DurableTestHost } from './durable-helpers.ts';
 
 let t: DurableTestHost;
 
@@ -29,7 +32,24 @@ describe('durable engine: the DurableClient over HTTP', () => {
     expect(raise.status).toBe(410);
   });
 
-  it('refuses a second start of a running instance id, and restarts a finished one', async () => {
+  it('replaces a running instance on a second start when host.json leaves overridableExistingInstanceStates at AnyState', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kiln-anystate-'));
+    const hostJson = JSON.parse(readFileSync(join(durableApps, 'host.json'), 'utf8')) as { extensions: { durableTask: Record<string, unknown> } };
+    delete hostJson.extensions.durableTask.overridableExistingInstanceStates;
+    writeFileSync(join(dir, 'host.json'), JSON.stringify(hostJson));
+    const any = await startDurableHost({ hostJsonPath: join(dir, 'host.json') });
+    try {
+      await any.client.startNew('Approval', { instanceId: 'dup-any' });
+      await any.waitFor('dup-any', (s) => s.runtimeStatus === 'Running');
+      expect(await any.client.startNew('Sequence', { instanceId: 'dup-any', input: [] })).toBe('dup-any');
+      expect(await any.waitFor('dup-any')).toMatchObject({ name: 'Sequence', runtimeStatus: 'Completed', output: [] });
+    } finally {
+      await any.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a second start of a running instance id (host.json NonRunningStates), and restarts a finished one', async () => {
     await t.client.startNew('Approval', { instanceId: 'dup-1' });
     await expect(t.client.startNew('Approval', { instanceId: 'dup-1' })).rejects.toThrow(/409.*already exists and is (Pending|Running)/);
     await t.client.terminate('dup-1', 'test over');

@@ -30,7 +30,7 @@ export function durableClientFor(host: LocalHost): df.DurableClient {
 }
 
 /** `home` keeps the state across hosts (then the caller removes it); `clockStart` pins the clock's initial time. */
-export async function startDurableHost(options: { home?: string; clockStart?: number } = {}): Promise<DurableTestHost> {
+export async function startDurableHost(options: { home?: string; clockStart?: number; hostJsonPath?: string } = {}): Promise<DurableTestHost> {
   const home = options.home ?? mkdtempSync(join(tmpdir(), 'kiln-durable-'));
   const clock = new SkippableClock({ start: options.clockStart });
   const logs: string[] = [];
@@ -39,7 +39,7 @@ export async function startDurableHost(options: { home?: string; clockStart?: nu
     home,
     port: 0,
     settings: { DURABLE_TEST_HUB: 'durabletest' },
-    hostJsonPath: join(durableApps, 'host.json'),
+    hostJsonPath: options.hostJsonPath ?? join(durableApps, 'host.json'),
     clock,
     log: (line) => logs.push(line),
   });

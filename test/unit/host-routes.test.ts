@@ -53,7 +53,9 @@ describe('host.json', () => {
       hubName: 'kiln',
       maxConcurrentActivityFunctions: 4,
       maxConcurrentOrchestratorFunctions: 2,
+      overridableExistingInstanceStates: 'AnyState',
     });
+    expect(parseHostJson({ extensions: { durableTask: { overridableExistingInstanceStates: 'nonRunningStates' } } }, {}).overridableExistingInstanceStates).toBe('NonRunningStates');
     expect(parseHostJson({ functionTimeout: '-1' }, {}).functionTimeoutMs).toBeUndefined();
     expect(parseTimeSpan('1.00:00:00', 'x')).toBe(86_400_000);
   });
@@ -63,6 +65,9 @@ describe('host.json', () => {
     expect(() => parseHostJson({ extensions: { durableTask: { hubName: '%NOPE%' } } }, {})).toThrow(/%NOPE%, which is not set/);
     expect(() => parseHostJson({ extensions: { durableTask: { maxConcurrentActivityFunctions: 0 } } }, {})).toThrow(
       /maxConcurrentActivityFunctions: expected a positive integer, found 0/,
+    );
+    expect(() => parseHostJson({ extensions: { durableTask: { overridableExistingInstanceStates: 'Running' } } }, {})).toThrow(
+      /overridableExistingInstanceStates: expected "AnyState" or "NonRunningStates", found "Running"/,
     );
   });
 });

@@ -84,6 +84,7 @@ class LocalDurableEngine implements DurableEngine {
         find: (name) => this.#options.invoker.find(name),
         kick: () => this.#kick(),
         pageSize: this.#options.statusPageSize,
+        replaceRunning: this.#options.overridableExistingInstanceStates === 'AnyState',
       },
       req,
       res,

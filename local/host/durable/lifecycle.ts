@@ -13,10 +13,13 @@ export interface StartRequest {
   parent?: { instanceId: string; executionId: string; taskId: number };
 }
 
-/** Creates (or recreates, when the old one finished) an instance and queues its ExecutionStarted. */
-export function startInstance(store: DurableStore, now: number, request: StartRequest): { started: true } | { started: false; status: RuntimeStatus } {
+/**
+ * Creates (or recreates, when the old one finished or `replaceRunning` says any state may be replaced) an instance and
+ * queues its ExecutionStarted. A replaced execution's queued work goes with it; what it had in flight lands nowhere.
+ */
+export function startInstance(store: DurableStore, now: number, request: StartRequest, options: { replaceRunning?: boolean } = {}): { started: true } | { started: false; status: RuntimeStatus } {
   const existing = store.getInstance(request.instanceId);
-  if (existing && !isTerminal(existing.status)) return { started: false, status: existing.status };
+  if (existing && !isTerminal(existing.status) && !options.replaceRunning) return { started: false, status: existing.status };
   if (existing) store.deleteInstance(request.instanceId);
   const executionId = randomUUID();
   store.insertInstance({

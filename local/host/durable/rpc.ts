@@ -25,6 +25,8 @@ export interface RpcDeps {
   /** Called after a change that gives the dispatcher new work. */
   kick: () => void;
   pageSize?: number;
+  /** A client's start may replace an instance that has not ended (host.json overridableExistingInstanceStates AnyState). */
+  replaceRunning: boolean;
 }
 
 class HttpError extends Error {
@@ -171,7 +173,7 @@ async function route(deps: RpcDeps, req: IncomingMessage, res: ServerResponse, u
     checkInstanceId(instanceId);
     const input = (await jsonBody(req)) ?? 'null';
     const version = url.searchParams.get('version') ?? '';
-    const result = store.transaction(() => startInstance(store, now(), { instanceId, name: fn.name, version, input }));
+    const result = store.transaction(() => startInstance(store, now(), { instanceId, name: fn.name, version, input }, { replaceRunning: deps.replaceRunning }));
     if (!result.started) throw new HttpError(409, `instance '${instanceId}' already exists and is ${result.status}`);
     deps.kick();
     const payload = managementUrls(base, deps.hubName, instanceId, deps.access.systemKey);
