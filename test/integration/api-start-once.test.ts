@@ -44,24 +44,44 @@ afterAll(async () => {
   await rm(home, { recursive: true, force: true });
 });
 
-/** The host's durable client, counting the orchestration starts it accepted (a refused start throws, uncounted). */
-function countingClient(): { client: DurableClient; started: string[] } {
+/**
+ * The host's durable client, counting the orchestration starts tried and those it accepted (a refused start throws).
+ * `meetAt`: the first `count` status reads of `instanceId` wait for one another, so every caller sees it missing.
+ */
+function countingClient(meetAt?: { instanceId: string; count: number }): { client: DurableClient; tried: string[]; started: string[] } {
   const inner = durableClientFor(local.host!);
+  const tried: string[] = [];
   const started: string[] = [];
+  const waiting: (() => void)[] = [];
   const client = new Proxy(inner, {
     get(target, property) {
       if (property === 'startNew') {
         return async (name: string, options: { instanceId: string }) => {
+          tried.push(options.instanceId);
           const id = await target.startNew(name, options);
           started.push(options.instanceId);
           return id;
+        };
+      }
+      if (property === 'getStatus' && meetAt) {
+        return async (instanceId: string) => {
+          const status = await target.getStatus(instanceId).catch((error: unknown) => error);
+          if (instanceId === meetAt.instanceId && meetAt.count > 0) {
+            meetAt.count--;
+            await new Promise<void>((resolve) => {
+              waiting.push(resolve);
+              if (meetAt.count === 0) waiting.splice(0).forEach((release) => release());
+            });
+          }
+          if (status instanceof Error) throw status;
+          return status;
         };
       }
       const value: unknown = Reflect.get(target, property);
       return typeof value === 'function' ? value.bind(target) : value;
     },
   });
-  return { client, started };
+  return { client, tried, started };
 }
 
 /** A retry of a (made-up) failed run, as POST /builds/{id}/retry asks for it. */
@@ -96,6 +116,14 @@ describe('startBakeOnce twice at once for one run id', () => {
     const { client, started } = countingClient();
     const request = retryOf('ubuntu-web-20261206T100000Z-0b0b');
     const results = await Promise.all([processA.startBakeOnce(client, runs, request), processB.startBakeOnce(client, runs, request)]);
+    await expectOneRun(request.runId, results, started);
+  });
+
+  it('in two processes that both find no instance and both start it: the refused start still answers with the run', async () => {
+    const request = retryOf('ubuntu-web-20261206T100000Z-0c0c');
+    const { client, tried, started } = countingClient({ instanceId: request.runId, count: 2 });
+    const results = await Promise.all([processA.startBakeOnce(client, runs, request), processB.startBakeOnce(client, runs, request)]);
+    expect(tried).toEqual([request.runId, request.runId]);
     await expectOneRun(request.runId, results, started);
   });
 
