@@ -102,7 +102,7 @@ export function packerErrors(conversion: Extract<PackerConversion, { ok: false }
   return conversion.errors.map((e) => ({ path: e.at, message: `${e.message} (${e.code})` }));
 }
 
-/** One line per note: what Kiln mapped, dropped or ignored, where, and why. */
+/** One line per note: what Kiln mapped, dropped or ignored (or read from the environment), where, and why. */
 export function noteLines(notes: ConversionNote[]): string[] {
   return notes.map((n) => `${n.kind.padEnd(7)} ${n.at} ${n.what}: ${n.message}`);
 }

@@ -33,9 +33,11 @@ export async function readTemplateInput(file: string, options: TemplateOptions &
   if (!read.packer) return { parsed: read.result, uploads: [], packer: false };
   const { result, notes, uploads } = read;
   if (!result.ok) return { parsed: result, uploads, packer: true };
-  // What was dropped (credentials, deprovision lines, passwords) is said; the ignored lines are counted.
+  // Values from the user's shell are said first (they are stored with the template); what was dropped (credentials,
+  // deprovision lines, passwords) is said; the ignored lines are counted.
+  const environment = notes.filter((n) => n.kind === 'environment').map((n) => ({ path: n.at, message: `${n.what} ${n.message}` }));
   const dropped = notes.filter((n) => n.kind === 'dropped').map((n) => ({ path: n.at, message: `${n.what}: ${n.message}` }));
   const ignored = notes.filter((n) => n.kind === 'ignored').length;
   const counted = ignored > 0 ? [{ path: file, message: `${ignored} Packer setting(s) ignored; kiln validate ${file} lists them with the reason` }] : [];
-  return { parsed: { ...result, warnings: [...dropped, ...counted, ...result.warnings] }, uploads, packer: true };
+  return { parsed: { ...result, warnings: [...environment, ...dropped, ...counted, ...result.warnings] }, uploads, packer: true };
 }

@@ -88,16 +88,14 @@ export async function closeAbandonedRuns(
   const failed: string[] = [];
   for (const id of await deps.runs.listUnfinished()) {
     try {
+      // The instance first, then the record once: the bake writes its final record before its instance ends, so a
+      // bake that ends between the two reads is seen ended in its record and is left alone.
+      const state = await instanceState(deps.client, id);
+      if (state !== undefined && !ENDED.has(state)) continue;
       const record = await deps.runs.get(id);
       if (!record || record.endedAt || FINAL_RUN_STATUSES.has(record.status)) continue;
-      const state = await instanceState(deps.client, id);
-      const neverStarted = state === undefined && now.getTime() - Date.parse(record.createdAt) > START_GRACE_MS;
-      if (!neverStarted && !(state !== undefined && ENDED.has(state))) continue;
-      // The bake writes its final record before its instance ends: one that ended between the two reads above
-      // finished its own record, which must not be overwritten.
-      const latest = await deps.runs.get(id);
-      if (!latest || latest.endedAt || FINAL_RUN_STATUSES.has(latest.status)) continue;
-      await closeAbandoned(latest, state ?? 'no instance', deps, now);
+      if (state === undefined && now.getTime() - Date.parse(record.createdAt) <= START_GRACE_MS) continue;
+      await closeAbandoned(record, state ?? 'no instance', deps, now);
       closed.push(id);
     } catch (error) {
       failed.push(`${id}: ${error instanceof Error ? error.message : String(error)}`);

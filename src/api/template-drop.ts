@@ -10,9 +10,8 @@ import { newRunId } from '../runs/ids.ts';
 import { TEMPLATE_NAME } from '../template/fields.ts';
 import { TEMPLATE_FILE_NAMES, isTemplateName, loadTemplateFiles, templateFileRole, utf8Text } from '../template/stored.ts';
 import type { TemplateError } from '../template/spec.ts';
-import { recordRefusedBake, startBake } from './bakes.ts';
+import { recordRefusedBake, startBakeOnce } from './bakes.ts';
 import { services } from './services.ts';
-import { instanceState } from './instances.ts';
 
 interface BlobProperties {
   eTag?: string;
@@ -73,12 +72,13 @@ export async function handleTemplateDrop(blob: unknown, client: DurableClient, c
   const parsed = await loadTemplateFiles(files, { name, subscriptionId: config.subscriptionId })
     .catch((error: Error) => ({ ok: false as const, errors: [{ path: blobName, message: `Kiln could not read this file: ${error.message}` }] }));
   if (!parsed.ok) return refuse(parsed.errors);
-  // The orchestration, not the record, says whether this version's bake started (the record is written first).
-  if ((await instanceState(client, runId)) !== undefined) {
-    context.log(`templates/${blobName}: this version already started run ${runId}`);
+  // Once per version, also when it is delivered again or twice at once: the first delivery makes the run, the others find it.
+  const { record, created } = await startBakeOnce(client, runs, { templateName: name, trigger: 'blob', spec: parsed.spec, runId });
+  if (!created) {
+    if (record.trigger === 'blob') context.log(`templates/${blobName}: this version already started run ${runId}`);
+    else context.warn(`templates/${blobName}: not baked: its run id ${runId} belongs to a ${record.trigger} run of ${record.templateName}`);
     return;
   }
-  await startBake(client, runs, { templateName: name, trigger: 'blob', spec: parsed.spec, runId });
   context.log(`templates/${blobName}: started bake ${runId}`);
   for (const warning of parsed.warnings) context.warn(`templates/${blobName}: ${warning.path}: ${warning.message}`);
 }

@@ -4,16 +4,24 @@
  */
 
 import { createHash } from 'node:crypto';
-import type { UserDelegationKey } from '@azure/storage-blob';
+import type { ContainerClient, UserDelegationKey } from '@azure/storage-blob';
 import { UPLOADS_CONTAINER, uploadBlobName } from '../template/uploads.ts';
 import type { AzureClients } from './clients.ts';
 import { blobSasUrl } from './runCommandBlobs.ts';
 
-/** Stores content under its sha256 unless it is already there; false when the bytes do not hash to `sha256`. */
-export async function storeUpload(clients: AzureClients, sha256: string, bytes: Buffer): Promise<{ stored: boolean; created: boolean }> {
-  if (createHash('sha256').update(bytes).digest('hex') !== sha256) return { stored: false, created: false };
+/** The uploads container, created if missing (a caller opens it once and keeps it). */
+export async function openUploadsContainer(clients: AzureClients): Promise<ContainerClient> {
   const container = clients.blobs.getContainerClient(UPLOADS_CONTAINER);
   await container.createIfNotExists();
+  return container;
+}
+
+/**
+ * Stores content under its sha256 in the uploads container (from openUploadsContainer) unless it is already there;
+ * false when the bytes do not hash to `sha256`.
+ */
+export async function storeUpload(container: ContainerClient, sha256: string, bytes: Buffer): Promise<{ stored: boolean; created: boolean }> {
+  if (createHash('sha256').update(bytes).digest('hex') !== sha256) return { stored: false, created: false };
   const blob = container.getBlockBlobClient(uploadBlobName(sha256));
   if (await blob.exists()) return { stored: true, created: false };
   try {

@@ -26,7 +26,7 @@ import { stagingNames } from '../../src/activities/naming.ts';
 import { createAzureClients, type AzureClients } from '../../src/azure/clients.ts';
 import { getImageVersion } from '../../src/azure/galleries.ts';
 import { RUN_COMMAND_OUTPUT_CONTAINER } from '../../src/azure/runCommandBlobs.ts';
-import { storeUpload } from '../../src/azure/uploads.ts';
+import { openUploadsContainer, storeUpload } from '../../src/azure/uploads.ts';
 import { getVmState } from '../../src/azure/virtualMachines.ts';
 import { loadConfig } from '../../src/config.ts';
 import { startAzureEmulator, type AzureEmulator } from '../../local/azure/index.ts';
@@ -553,7 +553,7 @@ describe('Run Commands', () => {
   it('resumes a File step whose Run Command started without signing its upload again, even when the upload is gone since', async () => {
     const bytes = Buffer.from('#!/bin/sh\necho uploaded\n');
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    expect(await storeUpload(clients, sha256, bytes)).toMatchObject({ stored: true });
+    expect(await storeUpload(await openUploadsContainer(clients), sha256, bytes)).toMatchObject({ stored: true });
     const spec = template('ubuntu-web.json', (t) => {
       t.properties['customize'] = [{ type: 'File', name: 'uploaded', sourceUri: uploadUri(sha256), destination: '/tmp/uploaded.sh' }];
       delete t.properties['validate'];

@@ -94,13 +94,13 @@ describe('closeAbandonedRuns', () => {
     for (const id of [running, young, broken]) expect(saved.get(id)?.status).toBe('Running');
   });
 
-  it('leaves alone a bake that finished its record between the janitor\'s reads of the record and of the instance', async () => {
+  it('leaves alone a bake that ended after the janitor read its instance (its record, read next, is final)', async () => {
     const spec = await specOf();
     const id = 'ubuntu-web-20261206T110000Z-gggg';
     const running = record(id, '2026-12-06T10:00:00Z', spec);
     const { deps, saved, calls } = fakes([running], { [id]: 'Running' });
     const finished: RunRecord = { ...running, status: 'Succeeded', endedAt: '2026-12-06T11:59:59Z' };
-    // The record is read as Running; by the time the instance is read, the bake has saved Succeeded and completed.
+    // While the instance is read, the bake saves Succeeded and completes.
     const client = deps.client as unknown as { getStatus(id: string): Promise<{ runtimeStatus: string }> };
     client.getStatus = async (instanceId: string) => {
       if (instanceId !== id) throw new Error(`DurableClient error: Durable Functions extension replied with HTTP 404 response. ${instanceId}`);
@@ -111,6 +111,43 @@ describe('closeAbandonedRuns', () => {
     expect(result.closed).toEqual([]);
     expect(saved.get(id)).toEqual(finished);
     expect(calls.started).toEqual([]);
+  });
+
+  it('reads the instance before the record, and the record once: a bake that ends right after a record read is never closed', async () => {
+    const spec = await specOf();
+    const id = 'ubuntu-web-20261206T110000Z-hhhh';
+    const running = record(id, '2026-12-06T10:00:00Z', spec);
+    const instances: Record<string, string> = { [id]: 'Running' };
+    const { deps, saved, calls } = fakes([running], instances);
+    const reads: string[] = [];
+    const client = deps.client as unknown as { getStatus(id: string): Promise<{ runtimeStatus: string }> };
+    const getStatus = client.getStatus.bind(client);
+    client.getStatus = async (instanceId: string) => {
+      reads.push(`instance ${instanceId}`);
+      return getStatus(instanceId);
+    };
+    // A record read of a live bake hands back the record as it was, and the bake then finishes: its final record, then its end.
+    const store = deps.runs as unknown as { get(id: string): Promise<RunRecord | undefined> };
+    store.get = async (runId: string) => {
+      reads.push(`record ${runId}`);
+      const seen = saved.get(runId);
+      if (instances[runId] === 'Running') {
+        saved.set(runId, { ...running, status: 'Succeeded', endedAt: '2026-12-06T11:59:59Z' });
+        instances[runId] = 'Completed';
+      }
+      return seen;
+    };
+    // Record first, instance next would see Running, then Completed, and close a bake that succeeded.
+    expect((await closeAbandonedRuns(deps, NOW)).closed).toEqual([]);
+    expect(reads).toEqual([`instance ${id}`]);
+    expect(saved.get(id)).toEqual(running);
+    expect(calls.started).toEqual([]);
+    // Once the instance has ended, one record read decides.
+    saved.set(id, running);
+    instances[id] = 'Terminated';
+    reads.length = 0;
+    expect((await closeAbandonedRuns(deps, NOW)).closed).toEqual([id]);
+    expect(reads.filter((read) => read.startsWith('record'))).toEqual([`record ${id}`]);
   });
 
   it('starts the release of a run\'s locks once, even when a sweep that died midway runs again', async () => {

@@ -1,8 +1,35 @@
-/** PUT /uploads/{sha256} refusals decided before storage: the name, and the size by Content-Length or by what was read. */
+/**
+ * PUT /uploads/{sha256}: refusals decided before storage (the name, and the size by Content-Length or by what was
+ * read), and the uploads container opened once per process, against a fake of the blob service.
+ */
 
-import { describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { describe, expect, it, vi } from 'vitest';
 import { MAX_UPLOAD_BYTES, putUpload } from '../../src/api/uploads.ts';
 import { streamingRequest } from '../fixtures/streaming-request.ts';
+
+const storage = vi.hoisted(() => ({ creates: 0, failNextCreate: false, blobs: new Map<string, Uint8Array>() }));
+
+vi.mock('../../src/api/services.ts', () => ({
+  services: async () => ({
+    azure: {
+      blobs: {
+        getContainerClient: () => ({
+          async createIfNotExists() {
+            storage.creates++;
+            if (!storage.failNextCreate) return {};
+            storage.failNextCreate = false;
+            throw Object.assign(new Error('The server is currently unable to receive requests.'), { statusCode: 503 });
+          },
+          getBlockBlobClient: (name: string) => ({
+            exists: async () => storage.blobs.has(name),
+            uploadData: async (bytes: Uint8Array) => void storage.blobs.set(name, bytes),
+          }),
+        }),
+      },
+    },
+  }),
+}));
 
 const SHA = 'a'.repeat(64);
 const MIB = 1024 * 1024;
@@ -42,5 +69,24 @@ describe('PUT /uploads/{sha256} refusals', () => {
       expect(await problemOf(response)).toMatchObject({ errors: [{ path: 'sha256', expected: '64 lowercase hexadecimal digits', found: JSON.stringify(name) }] });
       expect(counter.pulled).toBe(0);
     }
+  });
+});
+
+describe('PUT /uploads/{sha256} storing', () => {
+  const upload = (fill: number) => {
+    const sha256 = createHash('sha256').update(new Uint8Array(16).fill(fill)).digest('hex');
+    return putUpload(streamingRequest({ chunks: 1, chunkBytes: 16, fill, params: { sha256 } }).request);
+  };
+
+  it('opens the uploads container once per process, and again on the next upload after a failed open', async () => {
+    storage.failNextCreate = true;
+    await expect(upload(1)).rejects.toMatchObject({ statusCode: 503 });
+    expect(storage.creates).toBe(1);
+    expect((await upload(1)).status).toBe(201);
+    expect(storage.creates).toBe(2);
+    expect((await upload(2)).status).toBe(201);
+    expect((await upload(1)).status).toBe(200);
+    expect(storage.creates).toBe(2);
+    expect(storage.blobs.size).toBe(2);
   });
 });

@@ -1,6 +1,9 @@
 /** The CLI on Packer templates: `kiln bake` uploads local files before the bake, `kiln convert` and `kiln validate` say what each line became. */
 
 import { createHash } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,6 +57,46 @@ describe('kiln bake on a Packer template', () => {
     expect(new Set(named)).toEqual(new Set(uploads.map((u) => u.url)));
     expect(received.map((r) => r.body.toString()).join('\n')).not.toContain('client-id-never-sent');
     expect(stderr).toMatch(/warning test\/fixtures\/packer\/linux-files\.pkr\.hcl:\d+: client_id, client_secret: Packer credentials are not used/);
+    // Its env("ARM_CLIENT_ID") default feeds a credential, which is never read: nothing of the shell is sent.
+    expect(stderr).not.toContain('environment variable');
+  });
+});
+
+describe('kiln bake and validate on a Packer template whose variable reads env()', () => {
+  it('says which variable took its value from which environment variable, and bakes with that value', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kiln-env-notice-'));
+    const file = join(dir, 'team.pkr.hcl');
+    await writeFile(file, `variable "team" {
+  default = env("KILN_TEST_TEAM")
+}
+source "azure-arm" "x" {
+  image_publisher = "Canonical"
+  image_offer     = "ubuntu-24_04-lts"
+  image_sku       = "server"
+  location        = "westeurope"
+  managed_image_resource_group_name = "kiln-images"
+  managed_image_name = "team-\${var.team}"
+}
+build {
+  sources = ["source.azure-arm.x"]
+}
+`);
+    process.env.KILN_TEST_TEAM = 'blue';
+    try {
+      const notice = `${file}:1: variable "team" took its value from the environment variable KILN_TEST_TEAM; it is stored with the template and in run records`;
+      const before = received.length;
+      const baked = await runKiln(['bake', file, '--json', '--subscription', '00000000-0000-0000-0000-000000000000', '--endpoint', endpoint, '--key', KEY]);
+      expect(baked.code, baked.stderr).toBe(0);
+      expect(baked.stderr).toContain(`warning ${notice}`);
+      const post = received.slice(before).find((r) => r.method === 'POST')!;
+      expect(post.body.toString()).toContain('team-blue');
+      const validated = await runKiln(['validate', file]);
+      expect(validated.code, validated.stderr).toBe(0);
+      expect(validated.stdout).toContain(`  environment ${file}:1 variable "team": took its value from the environment variable KILN_TEST_TEAM;`);
+    } finally {
+      delete process.env.KILN_TEST_TEAM;
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

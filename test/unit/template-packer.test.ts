@@ -174,6 +174,63 @@ build {
   });
 });
 
+describe('values from the user\'s shell', () => {
+  const notice = (variable: string, env: string) =>
+    `${variable} took its value from the environment variable ${env}; it is stored with the template and in run records — for a secret, use a sensitive variable from Key Vault (the template's "secrets")`;
+  const environmentNotes = (result: PackerConversion) => result.notes.filter((n) => n.kind === 'environment');
+  const hcl = `variable "team" {
+  default = env("TEAM")
+}
+variable "owner" {
+  default = env("OWNER")
+}
+variable "client_id" {
+  default = env("ARM_CLIENT_ID")
+}
+source "azure-arm" "x" {
+  client_id       = var.client_id
+  image_publisher = "p"
+  image_offer     = "o"
+  image_sku       = "s"
+  location        = "westeurope"
+  managed_image_resource_group_name = "rg"
+  managed_image_name = "img-\${var.team}"
+  azure_tags = { owner = var.owner, team = var.team }
+}
+build {
+  sources = ["source.azure-arm.x"]
+}
+`;
+
+  it('HCL2: names each variable whose env() default was read and set, once, where it is declared', async () => {
+    const result = ok(await convertText('t.pkr.hcl', hcl, { env: { TEAM: 'blue', ARM_CLIENT_ID: 'app-id' } }));
+    expect(environmentNotes(result)).toEqual([{ kind: 'environment', at: 't.pkr.hcl:1', what: 'variable "team"', message: expect.any(String) }]);
+    const [note] = environmentNotes(result);
+    expect(`${note!.what} ${note!.message}`).toBe(notice('variable "team"', 'TEAM'));
+    // The value does travel: that is what the note is for.
+    expect(result.template.tags).toMatchObject({ team: 'blue' });
+    // OWNER is unset (the value is empty, nothing of the shell's); client_id is a credential, never read.
+    expect(JSON.stringify(result)).not.toContain('app-id');
+    // A --var instead of the shell: nothing from the environment.
+    expect(environmentNotes(ok(await convertText('t.pkr.hcl', hcl, { vars: { team: 'red' }, env: { TEAM: 'blue' } })))).toEqual([]);
+  });
+
+  it('JSON: a variable whose {{env}} was read, and {{env}} written in a field', async () => {
+    const text = JSON.stringify({
+      variables: { prefix: '{{env `IMAGE_PREFIX`}}', unused: '{{env `UNUSED`}}' },
+      builders: [{ type: 'azure-arm', image_publisher: 'p', image_offer: 'o', image_sku: 's', location: 'eastus', managed_image_resource_group_name: 'rg', managed_image_name: '{{user `prefix`}}-{{env `SUFFIX`}}' }],
+    }, null, 2);
+    const result = ok(await convertText('t.json', text, { env: { IMAGE_PREFIX: 'web', SUFFIX: 'x', UNUSED: 'u' } }));
+    const notes = environmentNotes(result).map((n) => `${n.at} ${n.what} ${n.message}`);
+    expect(notes).toEqual([`t.json:3 ${notice('variable "prefix"', 'IMAGE_PREFIX')}`, `t.json:14 ${notice('a value', 'SUFFIX')}`]);
+  });
+
+  it('a template sent to the server reads no environment, so it has no such note', async () => {
+    const viaServer = await packerFormat.convert({ text: hcl, path: 't.pkr.hcl' }, { subscriptionId: SUB });
+    expect(viaServer.ok && viaServer.warnings.filter((w) => /environment variable/.test(w.message))).toEqual([]);
+  });
+});
+
 describe('refused with a named, located error', () => {
   const codeOf = (r: PackerConversion) => (r.ok ? 'ok' : `${r.errors[0]!.code} at ${r.errors[0]!.at}`);
 

@@ -2,7 +2,7 @@
 
 import { getExpressionAst, type TFExpressionSyntaxTree } from '@cdktn/hcl2json';
 import { HCL_FUNCTIONS } from './hcl-functions.ts';
-import { refuse, type Location } from './model.ts';
+import { refuse, type EnvironmentRead, type Location } from './model.ts';
 
 type Node = TFExpressionSyntaxTree.ExpressionType;
 
@@ -10,8 +10,8 @@ type Node = TFExpressionSyntaxTree.ExpressionType;
 export interface Pending {
   value: unknown;
   at: Location;
-  /** env() is allowed here (a variable's default). */
-  inVariableDefault?: boolean;
+  /** The variable whose default this is: env() is allowed here. */
+  variableDefault?: string;
 }
 
 export interface EvalScope {
@@ -21,6 +21,8 @@ export interface EvalScope {
   root: string;
   variables: Map<string, { pending?: Pending; given?: unknown; at: Location; sensitive?: boolean }>;
   locals: Map<string, Pending>;
+  /** Collects each env() read of a variable that is set: its value came from the user's shell. */
+  environment: EnvironmentRead[];
   /** The source being built (source.name, source.type), known once the build's source is read. */
   source?: { name: string; type: string };
 }
@@ -172,7 +174,10 @@ export class HclEvaluator {
         if (!fn) return refuse('UnsupportedFunction', at, `function ${name}() is not one Kiln evaluates (supported: ${Object.keys(HCL_FUNCTIONS).join(', ')})`);
         const args = await inOrder(kids, (k) => this.#node(k, source, pending));
         try {
-          return fn(args, { now: this.#scope.now, env: this.#scope.env, inVariableDefault: pending.inVariableDefault === true });
+          const result = fn(args, { now: this.#scope.now, env: this.#scope.env, inVariableDefault: pending.variableDefault !== undefined });
+          // env() ran, so this is a variable's default.
+          if (name === 'env' && this.#scope.env[String(args[0])] !== undefined) this.#scope.environment.push({ env: String(args[0]), variable: pending.variableDefault!, at });
+          return result;
         } catch (error) {
           return refuse('InvalidExpression', at, (error as Error).message);
         }

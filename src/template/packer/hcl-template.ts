@@ -9,7 +9,7 @@ import { isUnreadField, OPTIONAL_FIELDS } from './credentials.ts';
 import { HclEvaluator, inOrder, type EvalScope } from './hcl-eval.ts';
 import { goTemplateFunctions } from './json-template.ts';
 import { fieldFinder, lineOf } from './locate.ts';
-import { PackerConversionError, refuse, type Location, type PackerBlock, type PackerTemplate } from './model.ts';
+import { PackerConversionError, refuse, type EnvironmentRead, type Location, type PackerBlock, type PackerTemplate } from './model.ts';
 
 export interface SourceFile {
   path: string;
@@ -20,6 +20,8 @@ export interface HclReadOptions {
   vars: Record<string, string>;
   varFiles: SourceFile[];
   env: Record<string, string | undefined>;
+  /** Collects each read of a set environment variable. */
+  environment: EnvironmentRead[];
   now: Date;
   name: string;
 }
@@ -77,7 +79,7 @@ interface Located { file: SourceFile; offset: number }
 export async function readHclTemplate(files: SourceFile[], options: HclReadOptions): Promise<PackerTemplate> {
   const counter = { next: 0 };
   const parsed = await Promise.all(files.map(async (file) => ({ file, body: await parseFile(file, counter) })));
-  const scope: EvalScope = { now: options.now, env: options.env, root: dirname(files[0]?.path ?? '.'), variables: new Map(), locals: new Map() };
+  const scope: EvalScope = { now: options.now, env: options.env, environment: options.environment, root: dirname(files[0]?.path ?? '.'), variables: new Map(), locals: new Map() };
   const sources = new Map<string, { config: Obj; at: Located }>();
   const builds: { body: Obj; at: Located }[] = [];
 
@@ -93,7 +95,7 @@ export async function readHclTemplate(files: SourceFile[], options: HclReadOptio
               at: where,
               ...(decl?.sensitive === true ? { sensitive: true } : {}),
               ...(given !== undefined ? { given } : {}),
-              ...(decl && 'default' in decl ? { pending: { value: decl.default, at: where, inVariableDefault: true } } : {}),
+              ...(decl && 'default' in decl ? { pending: { value: decl.default, at: where, variableDefault: name } } : {}),
             });
           }
           break;

@@ -9,7 +9,7 @@ import { mapAzureArm } from './azure-arm.ts';
 import { provisionersFor } from './build-filter.ts';
 import { readHclTemplate, type SourceFile } from './hcl-template.ts';
 import { readJsonTemplate } from './json-template.ts';
-import { PackerConversionError, refuse, type ConversionNote, type PackerError, type PackerTemplate, type Upload } from './model.ts';
+import { environmentNote, PackerConversionError, refuse, type ConversionNote, type EnvironmentRead, type PackerError, type PackerTemplate, type Upload } from './model.ts';
 import { mapProvisioners, type LocalFiles } from './provisioners.ts';
 
 export type { ConversionNote, PackerError, Upload } from './model.ts';
@@ -74,7 +74,8 @@ export async function convertPacker(input: PackerInput, options: PackerOptions):
   const notes: ConversionNote[] = [];
   try {
     const first = input.files[0] ?? refuse('NoTemplate', '$', 'no Packer template file given');
-    const common = { vars: input.vars ?? {}, env: options.env ?? {}, ...(options.cwd ? { cwd: options.cwd } : {}), now: options.now ?? new Date(), name: options.name ?? templateNameOf(first.path) };
+    const environment: EnvironmentRead[] = [];
+    const common = { vars: input.vars ?? {}, env: options.env ?? {}, environment, ...(options.cwd ? { cwd: options.cwd } : {}), now: options.now ?? new Date(), name: options.name ?? templateNameOf(first.path) };
     let packer: PackerTemplate;
     if (input.files.length === 1 && !isPackerHclPath(first.path) && first.text.trimStart().startsWith('{')) {
       let json: unknown;
@@ -98,6 +99,13 @@ export async function convertPacker(input: PackerInput, options: PackerOptions):
       packer = readJsonTemplate(first.path, first.text, json, { ...common, vars: { ...fileVars, ...common.vars } });
     } else {
       packer = await readHclTemplate(input.files, { ...common, varFiles: input.varFiles ?? [] });
+    }
+    // Said first, once per variable and environment variable: these values leave the user's shell for the server.
+    const said = new Set<string>();
+    for (const read of environment) {
+      const key = JSON.stringify([read.variable, read.env, read.at]);
+      if (!said.has(key)) notes.push(environmentNote(read));
+      said.add(key);
     }
     const builder = mapAzureArm(packer.builders, { now: common.now, ...(options.subscriptionId ? { subscriptionId: options.subscriptionId } : {}), ...(options.location ? { location: options.location } : {}) }, notes);
     // mapAzureArm accepted exactly one builder: the build the provisioners' only/except/override are read for.

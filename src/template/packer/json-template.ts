@@ -4,12 +4,14 @@ import { randomUUID } from 'node:crypto';
 import { dirname } from 'node:path';
 import { isUnreadField, OPTIONAL_FIELDS } from './credentials.ts';
 import { fieldFinder, lineOf } from './locate.ts';
-import { PackerConversionError, refuse, type Location, type PackerBlock, type PackerTemplate } from './model.ts';
+import { PackerConversionError, refuse, type EnvironmentRead, type Location, type PackerBlock, type PackerTemplate } from './model.ts';
 
 export interface JsonReadOptions {
   /** `--var name=value` and `--var-file` values; they win over the template's defaults. */
   vars: Record<string, string>;
   env: Record<string, string | undefined>;
+  /** Collects each `{{env}}` read of a set environment variable. */
+  environment: EnvironmentRead[];
   /** `{{pwd}}`: the CLI's working directory; absent on a server, where {{pwd}} is refused. */
   cwd?: string;
   /** When the conversion runs (one `{{timestamp}}` for the whole template, as Packer does). */
@@ -32,6 +34,7 @@ function goTime(layout: string, at: Date): string {
 }
 
 export class Interpolator {
+  /** The variables being resolved, innermost last (a set, for cycles, keeps insertion order). */
   #resolving = new Set<string>();
   #resolved = new Map<string, string>();
   readonly #variables: Record<string, unknown>;
@@ -74,7 +77,7 @@ export class Interpolator {
       const arg = m?.[2];
       switch (fn) {
         case 'user': return this.user(arg ?? '', at);
-        case 'env': return this.#options.env[arg ?? ''] ?? '';
+        case 'env': return this.#env(arg ?? '', at);
         case 'timestamp': return String(Math.floor(this.#options.now.getTime() / 1000));
         case 'uuid': return randomUUID();
         case 'isotime': return arg ? goTime(arg, this.#options.now) : this.#options.now.toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -87,6 +90,14 @@ export class Interpolator {
     });
   }
 
+  #env(name: string, at: Location): string {
+    const value = this.#options.env[name];
+    if (value === undefined) return '';
+    const variable = [...this.#resolving].at(-1);
+    this.#options.environment.push({ env: name, at, ...(variable === undefined ? {} : { variable }) });
+    return value;
+  }
+
   value(value: unknown, at: Location, build: { name?: string; type?: string }): unknown {
     if (typeof value === 'string') return this.string(value, at, build);
     if (Array.isArray(value)) return value.map((item) => this.value(item, at, build));
@@ -96,8 +107,8 @@ export class Interpolator {
 }
 
 /** Packer's Go-template functions that HCL2 strings still take ({{timestamp}}, {{uuid}}, {{isotime}}…); there are no user variables. */
-export function goTemplateFunctions(options: Pick<JsonReadOptions, 'env' | 'now'>, templateDir: string): Interpolator {
-  return new Interpolator({}, { vars: {}, env: options.env, now: options.now, name: '' }, templateDir, () => templateDir);
+export function goTemplateFunctions(options: Pick<JsonReadOptions, 'env' | 'environment' | 'now'>, templateDir: string): Interpolator {
+  return new Interpolator({}, { vars: {}, env: options.env, environment: options.environment, now: options.now, name: '' }, templateDir, () => templateDir);
 }
 
 /** The start offset of each element of the top-level array `"section": [ … ]`, found by scanning past strings and nesting. */

@@ -23,8 +23,8 @@ export interface PackerTemplate {
   name: string;
 }
 
-/** What became of a line of the Packer template. */
-export type NoteKind = 'mapped' | 'dropped' | 'ignored';
+/** What became of a line of the Packer template; `environment`: a value read from the CLI user's shell (env()). */
+export type NoteKind = 'mapped' | 'dropped' | 'ignored' | 'environment';
 
 export interface ConversionNote {
   kind: NoteKind;
@@ -33,6 +33,28 @@ export interface ConversionNote {
   what: string;
   /** What Kiln made of it, or why it did not. */
   message: string;
+}
+
+/** A value a template read from the environment (`env("Y")`, `{{env \`Y\`}}`) where that variable was set. */
+export interface EnvironmentRead {
+  /** The environment variable read. */
+  env: string;
+  /** The Packer variable whose default read it; none for `{{env}}` written in a field. */
+  variable?: string;
+  at: Location;
+}
+
+/**
+ * The note for a value that came from the user's shell: it travels in the spec, so it is stored with the template
+ * and in run records, where a secret must never be.
+ */
+export function environmentNote(read: EnvironmentRead): ConversionNote {
+  return {
+    kind: 'environment',
+    at: read.at,
+    what: read.variable === undefined ? 'a value' : `variable "${read.variable}"`,
+    message: `took its value from the environment variable ${read.env}; it is stored with the template and in run records — for a secret, use a sensitive variable from Key Vault (the template's "secrets")`,
+  };
 }
 
 /** A local file the build VM needs: uploaded content-addressed, then fetched with a read-only SAS and checked. */
