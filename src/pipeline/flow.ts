@@ -279,8 +279,9 @@ export class Flow {
         yield waited;
       }
     } finally {
-      const unfinished = alongside.filter((t) => !ended(t));
-      if (unfinished.length > 0) yield unfinished.length === 1 ? unfinished[0]! : this.context.df.Task.all(unfinished);
+      // One at a time: a new Task.all over tasks already scheduled sends their actions again (durable-js issue #574:
+      // the activity may run twice); a task yielded again on its own is not scheduled again.
+      for (const unfinished of alongside) if (!ended(unfinished)) yield unfinished;
     }
     const failed = alongside.find((t) => t.isFaulted);
     if (failed) throw asError(failed.result);

@@ -3,7 +3,7 @@
  * replication and rollout, a cleanup that fails, a wait long enough to continue-as-new, validation policies
  * (continueDistributeOnFailure, sourceValidationOnly).
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Activity, type OperationRef } from '../../src/activities/contracts.ts';
 import type { RunRecord } from '../../src/runs/record.ts';
 import { fake } from '../fixtures/bake-app/fake-azure.ts';
@@ -37,6 +37,29 @@ describe('cancel while waiting in a sub-orchestration', () => {
     expect(fake.called(Activity.beginPromote)).toHaveLength(0);
     expect(fake.called(Activity.beginScaleSetModel)).toHaveLength(0);
     expect(record.staging).toMatchObject({ state: 'Deleted' });
+  });
+
+  it('while work started alongside is still in flight: each is waited for, none is started twice', async () => {
+    fake.reset({ behaviours: { [Activity.beginCapture]: { kind: 'hang' } } });
+    const id = await h.start();
+    await h.waitFor(id, () => looksAt(Activity.beginCapture) > 1);
+    // Capture ends; the staging group's delete and the replicate step's record save go out beside its first call.
+    const letGo = fake.hold(Activity.beginDeleteStagingGroup, Activity.saveRunRecord);
+    const calls = (name: string) => fake.called(name).length;
+    const [deletes, saves] = [calls(Activity.beginDeleteStagingGroup), calls(Activity.saveRunRecord)];
+    fake.scenario.behaviours[Activity.beginCapture] = { kind: 'succeed' };
+    await h.waitFor(id, () => calls(Activity.beginReplication) > 0 && calls(Activity.beginDeleteStagingGroup) > deletes && calls(Activity.saveRunRecord) > saves);
+    await h.client.raiseEvent(id, 'cancel', null);
+    const history = async () => (await h.client.getStatus(id, { showHistory: true })).history as { EventType: string; Name?: string }[];
+    // The episode that heard the cancel is committed with it: it has gone on to wait for the held work.
+    await vi.waitFor(async () => expect((await history()).some((e) => e.EventType === 'EventRaised' && e.Name === 'cancel')).toBe(true), { timeout: 20_000, interval: 10 });
+    letGo();
+    const record = await h.finished(id);
+    expect(record.status).toBe('Canceled');
+    const events = await history();
+    const scheduled = (name: string) => events.filter((e) => e.EventType === 'TaskScheduled' && e.Name === name).length;
+    // The delete begun beside replication, then cleanup's own; never the first one again.
+    expect(scheduled(Activity.beginDeleteStagingGroup)).toBe(2);
   });
 
   it('during a rollout batch: ends Canceled, and the record says where the scale set was left', async () => {
