@@ -16,6 +16,7 @@ import type { RunScriptOptions, RunScriptResult } from '../../sandbox-types.ts';
 import { VM_BASE, VM_TYPE, vmState } from './virtualMachines.ts';
 
 const RC_TYPE = 'Microsoft.Compute/virtualMachines/runCommands';
+const RC_PUT = 'virtualMachineRunCommands.createOrUpdate';
 const OUTPUT_LIMIT = 4096;
 /** Azure's cap on a run (90 minutes). */
 const DEFAULT_TIMEOUT_SEC = 5400;
@@ -187,10 +188,14 @@ function simulateDetachedLinux(ctx: HandlerContext, vm: StoredResource, script: 
 /** A detached deprovision, applied from the host, has stopped the VM. */
 async function guestDeprovisioned(ctx: HandlerContext, args: Json): Promise<void> {
   const vm = ctx.resources.find(String(args.id));
-  if (!vm || vmState(vm).power !== 'running' || !vmState(vm).disk) return;
-  await ctx.guest.deprovisionFromHost(vmState(vm).disk!);
-  vmState(vm).power = 'stopped';
-  ctx.resources.save(vm);
+  const disk = vm ? vmState(vm).disk : undefined;
+  if (!vm || vmState(vm).power !== 'running' || !disk) return;
+  await ctx.guest.deprovisionFromHost(disk);
+  // Read again after the disk work: a power action meanwhile (a deallocate) decides the power state instead.
+  const current = ctx.resources.find(vm.id);
+  if (!current || vmState(current).power !== 'running' || vmState(current).disk !== disk) return;
+  vmState(current).power = 'stopped';
+  ctx.resources.save(current);
 }
 
 /** A VM whose agent is gone (a foreground deprovision): no run on it reports again. */
@@ -272,6 +277,7 @@ function startRun(ctx: HandlerContext, pendingEnv: PendingParameters, args: Json
   const env = pendingEnv.get(op.id) ?? (args.parameterCount === 0 ? {} : undefined);
   pendingEnv.delete(op.id);
   if (!rc || !vm || !vmState(vm).disk) return { fail: errors.goneBeforeScript() };
+  if (superseded(rc, args.putId)) return { fail: errors.operationPreempted(RC_PUT) };
   if (!env) {
     const failure = errors.parametersLostInRestart();
     rc.state.view = { executionState: 'Failed', executionMessage: failure.message, endTime: new Date().toISOString() } satisfies RunView;
@@ -286,7 +292,7 @@ function startRun(ctx: HandlerContext, pendingEnv: PendingParameters, args: Json
   const blobs = outputBlobs({ output: stringAt(rc.properties, 'outputBlobUri'), error: stringAt(rc.properties, 'errorBlobUri') });
   if (args.timeoutFault) {
     // Injected: the run reaches its timeout without the script being run.
-    return { addSteps: [{ at: Date.now(), effect: { kind: EFFECT_REPORT, args: { id: rc.id, view: { ...view, executionState: 'TimedOut', executionMessage: String(args.timeoutFault), endTime: new Date().toISOString() } } } }] };
+    return { addSteps: [{ at: Date.now(), effect: { kind: EFFECT_REPORT, args: { id: rc.id, putId: args.putId, view: { ...view, executionState: 'TimedOut', executionMessage: String(args.timeoutFault), endTime: new Date().toISOString() } } } }] };
   }
   const asyncExecution = rc.properties.asyncExecution === true;
   // With asyncExecution the PUT is done once the script is launched.
@@ -299,12 +305,12 @@ function startRun(ctx: HandlerContext, pendingEnv: PendingParameters, args: Json
     // run time is real work on the timeline (the caller waits for it), seen when a GET returns the end.
     if (asyncExecution) {
       ctx.ops.noteUntilSeen(rc.id, { operation: 'guest.script', resourceId: `${vm.id}/guest`, status: finished.executionState === 'Succeeded' ? 'Succeeded' : 'Failed', startedAt: Date.parse(view.startTime!), dueAt: Date.parse(finished.endTime ?? new Date().toISOString()) });
-      applyReport(ctx, rc.id, finished);
+      applyReport(ctx, rc.id, finished, args.putId);
     }
-    else ctx.ops.resolveExternal(op.id, [stepAfter(ctx, 'runCommandManagedReport', { kind: EFFECT_REPORT, args: { id: rc.id, view: finished as unknown as Json } })]);
+    else ctx.ops.resolveExternal(op.id, [stepAfter(ctx, 'runCommandManagedReport', { kind: EFFECT_REPORT, args: { id: rc.id, putId: args.putId, view: finished as unknown as Json } })]);
   }, (runId) => {
     const fresh = ctx.resources.find(rc.id);
-    if (!fresh) return;
+    if (!fresh || superseded(fresh, args.putId)) return;
     fresh.state.guestRun = { disk: vmState(vm).disk!, runId, parameterCount: Object.keys(env).length };
     ctx.resources.save(fresh);
   });
@@ -336,17 +342,27 @@ export function resumeRuns(ctx: HandlerContext): void {
       .then(async ({ result, blobs }) => {
         const vmId = rc.id.slice(0, rc.id.toLowerCase().lastIndexOf('/runcommands/'));
         if (result.agentRemoved) return markAgentRemoved(ctx, vmId);
-        applyReport(ctx, rc.id, await viewFrom(result, view.startTime ?? new Date().toISOString(), blobs));
+        applyReport(ctx, rc.id, await viewFrom(result, view.startTime ?? new Date().toISOString(), blobs), rc.state.putId);
         await ctx.guest.releaseScript(run.disk, run.runId);
       })
-      .catch((error: unknown) => ctx.ops.closed ? undefined : applyReport(ctx, rc.id, { ...view, executionState: 'Failed', executionMessage: `The run's result could not be read after the emulator restarted: ${(error as Error).message}`, endTime: new Date().toISOString() }));
+      .catch((error: unknown) => ctx.ops.closed ? undefined : applyReport(ctx, rc.id, { ...view, executionState: 'Failed', executionMessage: `The run's result could not be read after the emulator restarted: ${(error as Error).message}`, endTime: new Date().toISOString() }, rc.state.putId));
   }
 }
 
-/** Records a finished run; with treatFailureAsDeploymentFailure a failed script fails the operation. */
-function applyReport(ctx: HandlerContext, id: string, view: RunView): EffectResult {
+/**
+ * Whether a newer PUT of the run command started another run since the one `putId` names (absent in what an older
+ * emulator stored): the older run's start and report then leave the newer run's state alone.
+ */
+const superseded = (rc: StoredResource, putId: unknown): boolean => putId !== undefined && rc.state.putId !== putId;
+
+/**
+ * Records a finished run of the PUT `putId`, read from the store as it is now; with treatFailureAsDeploymentFailure a
+ * failed script fails the operation. The report of a run a newer PUT superseded is dropped: its operation is preempted.
+ */
+function applyReport(ctx: HandlerContext, id: string, view: RunView, putId: unknown): EffectResult {
   const rc = ctx.resources.find(id);
   if (!rc) return undefined;
+  if (superseded(rc, putId)) return { fail: errors.operationPreempted(RC_PUT) };
   rc.state.view = view;
   const failed = view.executionState !== 'Succeeded' && rc.properties.treatFailureAsDeploymentFailure === true;
   rc.properties.provisioningState = failed ? 'Failed' : 'Succeeded';
@@ -408,12 +424,14 @@ export function createOrUpdateRunCommand(ctx: HandlerContext, req: ArmRequest, p
   rc.location = location;
   rc.tags = tagsOf(body);
   rc.properties = stored;
-  rc.state = { view: { executionState: 'Pending' } satisfies RunView };
+  // Each PUT starts a run of its own: an earlier run still going reports into nothing (superseded).
+  const putId = randomUUID();
+  rc.state = { view: { executionState: 'Pending' } satisfies RunView, putId };
   ctx.resources.save(rc);
   const timeoutFault = ctx.takeFault(req, 'runCommandTimeout')?.message;
   const op = beginOperation(ctx, req, {
     resourceId: id, location: vm.location!, style: 'compute', markFailedOnFault: true,
-    steps: [stepAfter(ctx, 'runCommandManagedStart', { kind: EFFECT_START, args: { id, vmId: vm.id, script, timeoutFault, parameterCount: Object.keys(env).length } })],
+    steps: [stepAfter(ctx, 'runCommandManagedStart', { kind: EFFECT_START, args: { id, vmId: vm.id, putId, script, timeoutFault, parameterCount: Object.keys(env).length } })],
   });
   pendingEnv.set(op.id, env);
   return acceptedWrite(req.origin, op, !existing, presentRc(rc, false));
@@ -490,7 +508,7 @@ export function registerRunCommandEffects(ctx: HandlerContext, pendingEnv: Pendi
   ctx.ops.registerEffect(EFFECT_GUEST_RESTARTED, (args) => guestRestarted(ctx, args));
   ctx.ops.registerEffect(EFFECT_GUEST_DEPROVISIONED, (args) => guestDeprovisioned(ctx, args));
   ctx.ops.registerEffect(EFFECT_START, (args, op) => startRun(ctx, pendingEnv, args, op));
-  ctx.ops.registerEffect(EFFECT_REPORT, (args) => applyReport(ctx, String(args.id), args.view as unknown as RunView));
+  ctx.ops.registerEffect(EFFECT_REPORT, (args) => applyReport(ctx, String(args.id), args.view as unknown as RunView, args.putId));
   ctx.ops.registerEffect(EFFECT_AGENT_GONE, (args) => agentGone(ctx, args));
   ctx.ops.registerEffect(EFFECT_DELETE, (args) => {
     ctx.resources.remove(String(args.id));
