@@ -138,14 +138,17 @@ async function completeCreate(ctx: HandlerContext, disks: PendingDisks, args: Js
   return undefined;
 }
 
-/** A power change (or a model update) completes: the VM reaches the final power state. */
+/**
+ * A power change completes: the VM reaches the final power state. A model update (no `power`) keeps the power state
+ * the VM has by then: the one it had at the PUT may have moved since (a create completing, a guest shutting down).
+ */
 function completePower(ctx: HandlerContext, args: Json): void {
   const vm = ctx.resources.find(String(args.id));
   if (!vm) return;
   const state = vmState(vm);
-  // Starting a running VM (or updating its model) does not boot it again.
+  // Starting a running VM does not boot it again.
   if (args.power === 'running' && state.power !== 'running') state.bootTime = new Date().toISOString();
-  state.power = args.power as PowerState;
+  if (args.power !== undefined) state.power = args.power as PowerState;
   if (args.power === 'running') state.agentRemoved = false;
   vm.properties.provisioningState = 'Succeeded';
   ctx.resources.save(vm);
@@ -171,7 +174,7 @@ export function createOrUpdateVirtualMachine(ctx: HandlerContext, req: ArmReques
     existing.tags = tagsOf(body) ?? existing.tags;
     existing.properties = { ...existing.properties, ...withoutSecrets({ ...properties, storageProfile: existing.properties.storageProfile, osProfile: existing.properties.osProfile, networkProfile: existing.properties.networkProfile }), provisioningState: 'Updating' };
     ctx.resources.save(existing);
-    const op = beginOperation(ctx, req, { resourceId: id, location, style: 'compute', steps: [stepAfter(ctx, 'vmssModelUpdate', { kind: EFFECT_POWER, args: { id, power: vmState(existing).power } })] });
+    const op = beginOperation(ctx, req, { resourceId: id, location, style: 'compute', steps: [stepAfter(ctx, 'vmssModelUpdate', { kind: EFFECT_POWER, args: { id } })] });
     return acceptedWrite(req.origin, op, false, present(existing));
   }
 
