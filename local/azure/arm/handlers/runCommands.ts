@@ -237,7 +237,7 @@ function launch(ctx: HandlerContext, op: Operation, vm: StoredResource, script: 
     .catch((error: unknown) => {
       // A run cut short by the emulator stopping (its guest stopped with it) is no failure: nothing of it reports.
       if (ctx.ops.closed) return;
-      ctx.ops.finish(op, { error: { code: 'InternalExecutionError', message: `The run command could not be executed: ${(error as Error).message}` } });
+      ctx.ops.finish(op, { error: errors.internalExecutionError('running the run command', (error as Error).message) });
     });
 }
 

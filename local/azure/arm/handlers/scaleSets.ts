@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { beginOperation, stepAfter, withContext, type HandlerContext } from '../context.ts';
-import { errors } from '../errors.ts';
+import { errors, type OperationFailure } from '../errors.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
 import { acceptedAction, acceptedWrite, type Operation, type Step } from '../lro.ts';
 import { present, providerId, type StoredResource } from '../resources.ts';
@@ -54,7 +54,7 @@ interface RollingState {
   batches: RollingBatch[];
   successful: string[];
   failed: string[];
-  error?: { code: string; message: string };
+  error?: OperationFailure;
   /** Who started it: a user's startOSUpgrade or model change, or the platform's automatic OS image upgrade. */
   invoker: 'User' | 'Platform';
 }
@@ -206,7 +206,7 @@ function startRollout(ctx: HandlerContext, vmss: StoredResource, req: ArmRequest
 }
 
 /** Applies one planned batch of a rolling upgrade, then checks the policy's health thresholds. */
-async function applyRollingBatch(ctx: HandlerContext, args: Json, op: Operation): Promise<{ fail: { code: string; message: string } } | undefined> {
+async function applyRollingBatch(ctx: HandlerContext, args: Json, op: Operation): Promise<{ fail: OperationFailure } | undefined> {
   const vmss = ctx.resources.find(String(args.id));
   const state = vmss ? rolling(vmss) : undefined;
   if (!vmss || !state || state.code !== 'RollingForward' || state.operationId !== op.id) return { fail: errors.operationPreempted() };
@@ -231,17 +231,17 @@ async function applyRollingBatch(ctx: HandlerContext, args: Json, op: Operation)
 }
 
 /** Counts a batch's upgraded instances against the policy's health thresholds; a breach faults the rollout. */
-function recordBatch(ctx: HandlerContext, vmss: StoredResource, state: RollingState, upgradedHealth: { id: string; healthy: boolean }[], unhealthyAll: number, index: number, op: Operation): { fail: { code: string; message: string } } | undefined {
+function recordBatch(ctx: HandlerContext, vmss: StoredResource, state: RollingState, upgradedHealth: { id: string; healthy: boolean }[], unhealthyAll: number, index: number, op: Operation): { fail: OperationFailure } | undefined {
   for (const instance of upgradedHealth) (instance.healthy ? state.successful : state.failed).push(instance.id);
   const total = instancesOf(ctx, vmss).length;
   const upgradedCount = state.successful.length + state.failed.length;
   const unhealthyUpgradedPercent = upgradedCount === 0 ? 0 : (state.failed.length / upgradedCount) * 100;
   const policy = state.policy;
-  let fail: { code: string; message: string } | undefined;
+  let fail: OperationFailure | undefined;
   if (unhealthyUpgradedPercent > Number(policy.maxUnhealthyUpgradedInstancePercent)) {
-    fail = { code: 'MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade', message: `Rolling Upgrade failed after exceeding the MaxUnhealthyUpgradedInstancePercent value defined in the RollingUpgradePolicy. ${state.failed.length} of ${upgradedCount} upgraded instances (${Math.round(unhealthyUpgradedPercent)}%) are unhealthy; the limit is ${String(policy.maxUnhealthyUpgradedInstancePercent)}%.` };
+    fail = errors.rollingUpgradeUnhealthy('MaxUnhealthyUpgradedInstancePercent', `${state.failed.length} of ${upgradedCount} upgraded instances (${Math.round(unhealthyUpgradedPercent)}%) are unhealthy`, policy.maxUnhealthyUpgradedInstancePercent);
   } else if ((unhealthyAll / total) * 100 > Number(policy.maxUnhealthyInstancePercent)) {
-    fail = { code: 'MaxUnhealthyInstancePercentExceededInRollingUpgrade', message: `Rolling Upgrade failed after exceeding the MaxUnhealthyInstancePercent value defined in the RollingUpgradePolicy. ${unhealthyAll} of ${total} instances are unhealthy; the limit is ${String(policy.maxUnhealthyInstancePercent)}%.` };
+    fail = errors.rollingUpgradeUnhealthy('MaxUnhealthyInstancePercent', `${unhealthyAll} of ${total} instances are unhealthy`, policy.maxUnhealthyInstancePercent);
   }
   const now = new Date().toISOString();
   if (fail) {
@@ -293,7 +293,7 @@ export function cancelRollingUpgrade(ctx: HandlerContext, req: ArmRequest): ArmR
   state.lastActionTime = now;
   ctx.resources.save(vmss);
   const running = ctx.ops.get(state.operationId);
-  if (running) ctx.ops.finish(running, { status: 'Canceled', error: { code: 'OperationCanceled', message: 'The rolling upgrade was cancelled.' } });
+  if (running) ctx.ops.finish(running, { status: 'Canceled', error: errors.rollingUpgradeCancelled() });
   const op = beginOperation(ctx, req, { resourceId: `${vmss.id}/rollingUpgrades/cancel`, location: vmss.location!, style: 'compute', steps: [] });
   return acceptedAction(req.origin, op);
 }
