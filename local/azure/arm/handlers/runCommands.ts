@@ -223,10 +223,12 @@ async function runInGuest(ctx: HandlerContext, disk: string, script: string, env
 function launch(ctx: HandlerContext, op: Operation, vm: StoredResource, script: string, env: Record<string, string>, timeoutSec: number, onOutput: RunScriptOptions['onOutput'], onDone: (result: RunScriptResult) => Promise<void>, onStarted: (runId: string) => void = () => undefined): void {
   const started = Date.now();
   const disk = vmState(vm).disk!;
+  // The run a managed command's PUT started (none for the runCommand action): its timeout must not land on a newer run.
+  const putId = ctx.resources.find(op.resourceId)?.state.putId;
   const afterRun = async (result: RunScriptResult) => {
     if (!result.agentRemoved) return onDone(result);
     markAgentRemoved(ctx, vm.id);
-    ctx.ops.resolveExternal(op.id, [{ at: started + timeoutSec * 1000, effect: { kind: EFFECT_AGENT_GONE, args: { id: op.resourceId, timeoutSec } } }]);
+    ctx.ops.resolveExternal(op.id, [{ at: started + timeoutSec * 1000, effect: { kind: EFFECT_AGENT_GONE, args: { id: op.resourceId, timeoutSec, putId } } }]);
   };
   const run = vmState(vm).osType === 'Windows'
     ? afterRun(simulateWindows(ctx, vm, script))
@@ -376,7 +378,7 @@ function applyReport(ctx: HandlerContext, id: string, view: RunView, putId: unkn
 function agentGone(ctx: HandlerContext, args: Json): EffectResult {
   const rc = ctx.resources.find(String(args.id));
   const message = `The run command did not report within ${String(args.timeoutSec)} seconds: the VM agent stopped responding.`;
-  if (rc) {
+  if (rc && !superseded(rc, args.putId)) {
     rc.state.view = { ...(rc.state.view as RunView), executionState: 'TimedOut', executionMessage: message, endTime: new Date().toISOString() };
     rc.properties.provisioningState = 'Failed';
     ctx.resources.save(rc);
