@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CORE_LIMITS } from '../../local/azure/arm/catalogue/vm-sizes.ts';
 import type { GuestPort, HandlerContext } from '../../local/azure/arm/context.ts';
 import { galleryRoutes } from '../../local/azure/arm/handlers/galleries.ts';
+import { imageRoutes } from '../../local/azure/arm/handlers/images.ts';
 import { createMarketplaceCatalogue } from '../../local/azure/arm/handlers/marketplace.ts';
 import { networkRoutes } from '../../local/azure/arm/handlers/network.ts';
 import { networkInterfaceRoutes } from '../../local/azure/arm/handlers/networkInterfaces.ts';
@@ -123,7 +124,7 @@ beforeEach(async () => {
   };
   routes = new RouteTable().add(
     ...operationRoutes(ctx), ...resourceGroupRoutes(ctx), ...networkRoutes(ctx), ...networkInterfaceRoutes(ctx), ...virtualMachineRoutes(ctx),
-    ...runCommandRoutes(ctx), ...galleryRoutes(ctx), ...scaleSetRoutes(ctx),
+    ...runCommandRoutes(ctx), ...imageRoutes(ctx), ...galleryRoutes(ctx), ...scaleSetRoutes(ctx),
   );
   await call('PUT', `${RG}/rg`, '2025-04-01', { location: 'eastus' });
   await call('PUT', `${RG}/rg/providers/Microsoft.Network/virtualNetworks/vnet`, NETWORK, {
@@ -227,6 +228,25 @@ describe('effects that await guest work keep what requests wrote meanwhile', () 
     expect(vm.state).toMatchObject({ generalized: true, power: 'stopped' });
   });
 
+  it('a managed image whose group is deleted during its capture is not stored again, and its snapshot is freed', async () => {
+    await runningVm('imgsrc');
+    await call('POST', `${vmPath('imgsrc')}/powerOff`, COMPUTE);
+    await ops.settleFully();
+    await call('POST', `${vmPath('imgsrc')}/generalize`, COMPUTE);
+    const snapshot = guest.hold('snapshot');
+    const image = `${RG}/rg/providers/Microsoft.Compute/images/img`;
+    await call('PUT', image, COMPUTE, { location: 'eastus', properties: { sourceVirtualMachine: { id: vmPath('imgsrc') } } });
+    const settling = ops.settleFully();
+    await snapshot.reached;
+    await call('DELETE', `${RG}/rg`, '2025-04-01');
+    await ops.settle();
+    expect(resources.find(`${RG}/rg`)).toBeUndefined();
+    snapshot.release();
+    await settling;
+    expect(resources.find(image)).toBeUndefined();
+    expect([...guest.snapshots]).toEqual([]);
+  });
+
   it('a gallery version keeps the target regions a retried PUT added while its snapshot was taken', async () => {
     await runningVm('src');
     await call('POST', `${vmPath('src')}/powerOff`, COMPUTE);
@@ -253,13 +273,36 @@ describe('effects that await guest work keep what requests wrote meanwhile', () 
   });
 });
 
-describe('scale set instances rebuilt twice at once', () => {
+describe('scale sets', () => {
   const vmss = `${RG}/rg/providers/Microsoft.Compute/virtualMachineScaleSets/web`;
   const model = (tag: string) => ({
     osProfile: { computerNamePrefix: 'web', adminUsername: 'azureuser' },
     storageProfile: { imageReference: UBUNTU },
     extensionProfile: { extensions: [{ name: 'health', properties: { publisher: 'Microsoft.ManagedServices', type: 'ApplicationHealthLinux', typeHandlerVersion: '2.0' } }] },
     userData: tag,
+  });
+
+  it('a model update while the instances are still being made is not put back by the create', async () => {
+    const disk = guest.hold('createDisk');
+    await call('PUT', vmss, COMPUTE, {
+      location: 'eastus', sku: { name: 'Standard_D2s_v5', tier: 'Standard', capacity: 1 },
+      properties: { upgradePolicy: { mode: 'Manual' }, virtualMachineProfile: model('v1') },
+    });
+    const settling = ops.settleFully();
+    await disk.reached;
+    await call('PATCH', vmss, COMPUTE, { properties: { virtualMachineProfile: model('v2') } });
+    disk.release();
+    await settling;
+    // The create's end kept the newer model, and left saying Succeeded to the update's own operation.
+    expect((stored(vmss).properties.virtualMachineProfile as { userData: string }).userData).toBe('v2');
+    expect(stored(vmss).properties.provisioningState).toBe('Updating');
+    await ops.settleFully();
+    const set = stored(vmss);
+    expect((set.properties.virtualMachineProfile as { userData: string }).userData).toBe('v2');
+    expect(set.state.modelVersion).toBe(2);
+    expect(set.properties.provisioningState).toBe('Succeeded');
+    // Manual mode: the instance made from the first model stays on it.
+    expect(stored(`${vmss}/virtualMachines/0`).state).toMatchObject({ modelVersion: 1, disk: 'disk-0' });
   });
 
   it('a rolling batch and a reimage of one instance leave it one disk (no leak) and keep its protection policy', async () => {
