@@ -1,11 +1,12 @@
 // Bad requests over raw HTTPS: missing or wrong token, unknown or missing api-version, malformed bodies, unknown
 // operations. Each gets an Azure-shaped error and the server keeps serving. Also the /kiln-files and disk routes.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAST_POLL, UBUNTU, startTestEmulator, vmModel, type TestEmulator } from './emulator-helpers.ts';
+import { FAST_POLL, UBUNTU, failure, startTestEmulator, vmModel, type TestEmulator } from './emulator-helpers.ts';
 
 let t: TestEmulator;
 let filesDir: string;
@@ -51,6 +52,67 @@ beforeAll(async () => {
 afterAll(async () => {
   await t?.close();
   await rm(filesDir, { recursive: true, force: true });
+});
+
+/** ARM's body limit (4 MB), which the emulator keeps. */
+const BODY_LIMIT = 4 * 1024 * 1024;
+
+/** A response's body, read to its end. */
+function textOf(response: IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    response.setEncoding('utf8').on('data', (part: string) => (text += part)).on('end', () => resolve(text));
+  });
+}
+
+describe('a body over 4 MB', () => {
+  const group = () => `${sub()}/resourcegroups/rg-bad?api-version=2025-04-01`;
+
+  it('is refused with 413 RequestEntityTooLarge through the real SDK, and the server serves on', async () => {
+    const refused = await failure(t.resources.resourceGroups.createOrUpdate('rg-bad', { location: 'eastus', tags: { pad: 'x'.repeat(BODY_LIMIT) } }));
+    expect(refused).toMatchObject({ statusCode: 413, code: 'RequestEntityTooLarge' });
+    expect(refused.message).toBe(`The request content is larger than ${BODY_LIMIT} bytes.`);
+    expect((await t.resources.resourceGroups.get('rg-bad')).tags).toBeUndefined();
+  });
+
+  it('is refused by its Content-Length before a byte of it arrives, and the connection closes', async () => {
+    // The body is never sent: an answer that waited for it would never come.
+    const req = request(`${t.emulator.armEndpoint}${group()}`, { method: 'PUT', ca: t.emulator.caPem, headers: { authorization: `Bearer ${t.emulator.token}`, 'content-type': 'application/json', 'content-length': String(BODY_LIMIT + 1) } });
+    req.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => req.once('socket', (socket) => socket.once('close', () => resolve())));
+    const response = await new Promise<IncomingMessage>((resolve) => {
+      req.once('response', resolve);
+      req.flushHeaders();
+    });
+    expect(response.statusCode).toBe(413);
+    expect(response.headers.connection).toBe('close');
+    expect(JSON.parse(await textOf(response))).toMatchObject({ error: { code: 'RequestEntityTooLarge' } });
+    await closed;
+  });
+
+  it('is refused as soon as a streamed body passes the limit; the rest is not read and the connection closes', async () => {
+    // Chunked, with no end of its own: without the limit the emulator would wait for the end and never answer.
+    const req = request(`${t.emulator.armEndpoint}${group()}`, { method: 'PUT', ca: t.emulator.caPem, headers: { authorization: `Bearer ${t.emulator.token}`, 'content-type': 'application/json', 'transfer-encoding': 'chunked' } });
+    req.on('error', () => undefined); // the server closes while a write may still be pending
+    const closed = new Promise<void>((resolve) => req.once('socket', (socket) => socket.once('close', () => resolve())));
+    const answered = new Promise<IncomingMessage>((resolve) => req.once('response', resolve));
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    const cap = 1024; // 64 MiB: far more than the emulator reads before it answers
+    let written = 0;
+    let response: IncomingMessage | undefined;
+    while (!response && written < cap) {
+      const flushed = new Promise<undefined>((resolve) => req.write(chunk, () => resolve(undefined)));
+      response = await Promise.race([answered, flushed]);
+      written++;
+    }
+    expect(response, `no answer after ${written} chunks of 64 KiB`).toBeDefined();
+    expect(response!.statusCode).toBe(413);
+    expect(response!.headers.connection).toBe('close');
+    expect(JSON.parse(await textOf(response!))).toMatchObject({ error: { code: 'RequestEntityTooLarge', message: `The request content is larger than ${BODY_LIMIT} bytes.` } });
+    expect(written).toBeLessThan(cap);
+    await closed;
+    expect((await call('GET', group())).status).toBe(200);
+  });
 });
 
 describe('bad requests', () => {

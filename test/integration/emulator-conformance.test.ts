@@ -119,7 +119,11 @@ const PAIRS: Pair[] = [
     match: { properties: { ipConfigurations: [{ name: 'ipconfig1', properties: { subnet: { id: SUBNET } } }] } } },
   { operation: 'networkInterfaces.createOrUpdate', rule: 'NIC subnet exists', method: 'PUT', path: `${NIC}/bad`, api: 'network', body: nicBody('eastus', `${NETWORK}/virtualNetworks/vnet/subnets/missing`), status: 400, code: 'InvalidResourceReference' },
   { operation: 'networkInterfaces.createOrUpdate', rule: 'NIC subnet in the NIC region', method: 'PUT', path: `${NIC}/bad`, api: 'network', body: nicBody('westeurope', SUBNET), status: 400, code: 'InvalidResourceReference' },
-  { operation: 'networkInterfaces.createOrUpdate', rule: 'NIC has an IP configuration', method: 'PUT', path: `${NIC}/bad`, api: 'network', body: nicBody('eastus', undefined), status: 400, code: 'InvalidParameter' },
+  { operation: 'networkInterfaces.createOrUpdate', rule: 'NIC has an IP configuration', method: 'PUT', path: `${NIC}/bad`, api: 'network', body: nicBody('eastus', undefined), status: 400, code: 'InvalidParameter',
+    match: { error: { target: 'properties.ipConfigurations' } } },
+  { operation: 'networkInterfaces.createOrUpdate', rule: 'each NIC IP configuration names a subnet', method: 'PUT', path: `${NIC}/bad`, api: 'network', status: 400, code: 'InvalidParameter',
+    body: { location: 'eastus', properties: { ipConfigurations: [{ name: 'ipconfig1', properties: { subnet: { id: SUBNET } } }, { name: 'ipconfig2', properties: {} }] } },
+    match: { error: { target: 'properties.ipConfigurations[1].properties.subnet' } } },
   { operation: 'networkInterfaces.createOrUpdate', rule: 'an existing resource keeps its region', method: 'PUT', path: `${NIC}/freenic`, api: 'network', body: nicBody('westeurope', SUBNET), status: 409, code: 'InvalidResourceLocation',
     match: { error: { message: "The resource 'freenic' already exists in location 'eastus' in resource group 'conformance'. A resource with the same name cannot be created in location 'westeurope'. Please select a new resource name." } } },
   { operation: 'networkInterfaces.get', method: 'GET', path: `${NIC}/freenic`, api: 'network', status: 200, match: { location: 'eastus', properties: { provisioningState: 'Succeeded' } } },
@@ -165,6 +169,10 @@ const PAIRS: Pair[] = [
     body: vm({ osProfile: { computerName: 'x', adminUsername: 'azureuser', linuxConfiguration: { disablePasswordAuthentication: true } } }), status: 400, code: 'InvalidParameter' },
   { operation: 'virtualMachines.createOrUpdate', rule: 'OS disk not smaller than the image', method: 'PUT', path: `${COMPUTE}/virtualMachines/x`, api: 'compute', body: vm({ osDisk: { diskSizeGB: 8 } }), status: 400, code: 'InvalidParameter' },
   { operation: 'virtualMachines.createOrUpdate', rule: 'subnet exists', method: 'PUT', path: `${COMPUTE}/virtualMachines/x`, api: 'compute', body: vm({ subnet: `${NETWORK}/virtualNetworks/vnet/subnets/missing` }), status: 400, code: 'InvalidResourceReference' },
+  // Named by the VM request's own field (its inline configuration), not by the NIC it would make.
+  { operation: 'virtualMachines.createOrUpdate', rule: 'each inline NIC IP configuration names a subnet', method: 'PUT', path: `${COMPUTE}/virtualMachines/x`, api: 'compute', status: 400, code: 'InvalidParameter',
+    body: { ...vm(), properties: { ...vm().properties, networkProfile: { networkApiVersion: '2022-11-01', networkInterfaceConfigurations: [{ name: 'nosubnet', properties: { primary: true, ipConfigurations: [{ name: 'ip', properties: {} }] } }] } } },
+    match: { error: { target: 'properties.networkProfile.networkInterfaceConfigurations[0].properties.ipConfigurations[0].properties.subnet' } } },
   { operation: 'virtualMachines.createOrUpdate', rule: 'subnet in the VM region', method: 'PUT', path: `${COMPUTE}/virtualMachines/x`, api: 'compute', body: vm({ subnet: `${NETWORK}/virtualNetworks/weu/subnets/build`, nicName: 'farnic' }), status: 400, code: 'InvalidResourceReference',
     // Named by the NIC the inline configuration makes, as a NIC create would be.
     match: { error: { message: `Resource ${NETWORK}/virtualNetworks/weu/subnets/build referenced by resource ${NIC}/farnic was not found. Please make sure that the referenced resource exists, and that both resources are in the same region.` } } },

@@ -92,6 +92,17 @@ describe('operation engine', () => {
     expect(() => operationResult(engine.get(bad.id)!)).toThrow(ArmError);
   });
 
+  it('an effect that throws fails its operation with InternalExecutionError naming the effect and the reason', async () => {
+    const { store } = await newStore();
+    const engine = new OperationEngine(store);
+    engine.registerEffect('broken', () => {
+      throw new Error('disk vanished');
+    });
+    const op = engine.start({ subscriptionId: 's', location: 'eastus', apiVersion: '2026-04-01', style: 'compute', resourceId: '/r', operation: 'x', steps: [{ at: Date.now(), effect: { kind: 'broken', args: {} } }] });
+    await engine.settle();
+    expect(engine.get(op.id)).toMatchObject({ status: 'Failed', error: { code: 'InternalExecutionError', message: 'An internal execution error occurred while applying broken: disk vanished' } });
+  });
+
   it('applies operations on different resources at once: an effect may wait for another resource\'s effect', async () => {
     const { store } = await newStore();
     const engine = new OperationEngine(store);

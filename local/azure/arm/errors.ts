@@ -60,7 +60,7 @@ export const errors = {
   internalServerError: (method: string | undefined, url: string | undefined, why: string) =>
     armError('InternalServerError', `The emulator failed while handling ${method} ${url}: ${why}`, 500),
   /** A Location (operation result) URL of an operation that failed or was canceled: its error, as 409. */
-  operationFailed: (error: { code: string; message: string }) => armError(error.code, error.message, 409),
+  operationFailed: (error: OperationFailure) => armError(error.code, error.message, 409),
   // ---- request validation ----
   locationRequired: () => armError('LocationRequired', 'The location property is required for this definition.', 400, { target: 'location' }),
   locationNotAvailableForResourceGroup: (location: string, regions: string[], target: string) =>
@@ -182,8 +182,9 @@ export const errors = {
   /** Compute's refusal to delete a managed disk a VM still holds. */
   diskAttached: (diskName: string, vmId: string) =>
     armError('OperationNotAllowed', `Disk ${diskName} is attached to VM ${vmId}.`, 409),
-  nicRequired: (nicName: string) =>
-    armError('InvalidParameter', `Network interface ${nicName} must have one or more IP configurations, each with a subnet ('properties.ipConfigurations').`, 400, { target: 'properties.ipConfigurations' }),
+  /** A NIC (or a VM's inline NIC configuration) without IP configurations, or one without a subnet: `target` is its path. */
+  nicRequired: (nicName: string, target: string) =>
+    armError('InvalidParameter', `Network interface ${nicName} must have one or more IP configurations, each with a subnet ('${target}').`, 400, { target }),
   /** ARM's refusal of an action the caller's roles do not grant at the scope. */
   authorizationFailed: (action: string, scope: string) =>
     armError('AuthorizationFailed', `The client '${LOCAL_CLIENT}' with object id '${LOCAL_CLIENT}' does not have authorization to perform action '${action}' over scope '${scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.`, 403),
@@ -214,6 +215,14 @@ export const errors = {
   goneDuringOperation: (kind: string, id: string): OperationFailure => ({ code: 'NotFound', message: `The ${kind} '${id}' was deleted before the operation could use it.` }),
   /** A Run Command's VM (or the command itself) went before its script started. */
   goneBeforeScript: (): OperationFailure => ({ code: 'Conflict', message: 'The VM or run command was removed before the script started.' }),
+  /** An effect or an in-process task (a script) broke: `what` it was doing and `why`, as Compute's internal failure. */
+  internalExecutionError: (what: string, why: string): OperationFailure =>
+    ({ code: 'InternalExecutionError', message: `An internal execution error occurred while ${what}: ${why}` }),
+  /** A rolling upgrade stopped Faulted: `counted` says which instances broke the policy's `limit` (`percent`). */
+  rollingUpgradeUnhealthy: (limit: 'MaxUnhealthyUpgradedInstancePercent' | 'MaxUnhealthyInstancePercent', counted: string, percent: unknown): OperationFailure =>
+    ({ code: `${limit}ExceededInRollingUpgrade`, message: `Rolling Upgrade failed after exceeding the ${limit} value defined in the RollingUpgradePolicy. ${counted}; the limit is ${String(percent)}%.` }),
+  /** A rolling upgrade a cancel request stopped. */
+  rollingUpgradeCancelled: (): OperationFailure => ({ code: 'OperationCanceled', message: 'The rolling upgrade was cancelled.' }),
   /** The operation's resource was deleted under it. */
   resourceDeleted: (id: string): OperationFailure => ({ code: 'OperationCanceled', message: `The resource '${id}' was deleted.` }),
 };

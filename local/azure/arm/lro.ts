@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { ArmResponse } from './http.ts';
-import { errors } from './errors.ts';
+import { errors, type OperationFailure } from './errors.ts';
 import type { ArmStore } from './store.ts';
 
 export type OperationStatus = 'InProgress' | 'Succeeded' | 'Failed' | 'Canceled';
@@ -42,7 +42,7 @@ export interface Operation {
   status: OperationStatus;
   startTime: string;
   endTime?: string;
-  error?: { code: string; message: string };
+  error?: OperationFailure;
   /** Result of a POST action: the 200 body of the Location URL and `properties.output` of the monitor. */
   output?: unknown;
   steps: Step[];
@@ -77,7 +77,7 @@ export interface TimelineEntry {
 export type EffectResult =
   | void
   | undefined
-  | { fail?: { code: string; message: string }; output?: unknown; addSteps?: Step[] };
+  | { fail?: OperationFailure; output?: unknown; addSteps?: Step[] };
 
 export type EffectHandler = (args: Record<string, unknown>, op: Operation, now: number) => EffectResult | Promise<EffectResult>;
 
@@ -219,7 +219,7 @@ export class OperationEngine {
     if (op.steps.length === 0) this.finish(op, {});
   }
 
-  finish(op: Operation, outcome: { error?: { code: string; message: string }; output?: unknown; status?: OperationStatus }): void {
+  finish(op: Operation, outcome: { error?: OperationFailure; output?: unknown; status?: OperationStatus }): void {
     const current = this.get(op.id) ?? op;
     if (current.status !== 'InProgress') return;
     current.status = outcome.status ?? (outcome.error ? 'Failed' : 'Succeeded');
@@ -388,7 +388,7 @@ export class OperationEngine {
       if (!handler) throw new Error(`no handler registered for effect ${step.effect.kind}`);
       result = await withDeadline(Promise.resolve(handler(step.effect.args, op, step.at)), EFFECT_DEADLINE_MS, step.effect.kind);
     } catch (error) {
-      result = { fail: { code: 'InternalExecutionError', message: `An internal execution error occurred: ${(error as Error).message}` } };
+      result = { fail: errors.internalExecutionError(`applying ${step.effect.kind}`, (error as Error).message) };
     }
     const fresh = this.get(op.id) ?? op;
     delete fresh.applying;

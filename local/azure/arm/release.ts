@@ -21,22 +21,32 @@ async function release(ctx: HandlerContext, resource: StoredResource): Promise<v
   }
 }
 
+/**
+ * Frees what a resource holds and removes it. It is read again after each release: what it came to hold meanwhile (a
+ * disk a rebuild gave it) is freed too before it goes. Removed last, so a delete redone after a kill finds it again.
+ */
+async function releaseAndRemove(ctx: HandlerContext, id: string): Promise<void> {
+  let held = ctx.resources.find(id);
+  while (held) {
+    await release(ctx, held);
+    const current = ctx.resources.find(id);
+    if (current && (current.state.disk !== held.state.disk || current.state.snapshot !== held.state.snapshot)) {
+      held = current;
+      continue;
+    }
+    held = undefined;
+  }
+  ctx.resources.remove(id);
+  ctx.ops.forget(id);
+}
+
 /** Removes a resource and everything below it (a group's contents, a VM's run commands), ending their operations. */
 export async function deleteTree(ctx: HandlerContext, id: string, keepOperation?: string): Promise<void> {
   for (const op of ctx.ops.running(id)) {
     if (op.id !== keepOperation) ctx.ops.finish(op, { status: 'Canceled', error: errors.resourceDeleted(id) });
   }
-  for (const child of ctx.resources.below(id)) {
-    await release(ctx, child);
-    ctx.resources.remove(child.id);
-    ctx.ops.forget(child.id);
-  }
-  const resource = ctx.resources.find(id);
-  if (resource) {
-    await release(ctx, resource);
-    ctx.resources.remove(id);
-    ctx.ops.forget(id);
-  }
+  for (const child of ctx.resources.below(id)) await releaseAndRemove(ctx, child.id);
+  await releaseAndRemove(ctx, id);
 }
 
 /** Registers `kind` as a type's delete effect: the resource and everything below it go, for good. */

@@ -46,16 +46,26 @@ function checkApiVersion(family: ApiFamily, apiVersion: string | null, operation
 /** ARM refuses request bodies over 4 MB. */
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
+/**
+ * The body as JSON. Over the limit it is refused as soon as that is known, from the Content-Length before a byte is
+ * read or when the streamed body passes it, and the rest is never read (the answer closes the connection).
+ */
 async function readBody(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  // Read to the end either way: leaving the loop early would destroy the socket before the error is sent.
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size <= MAX_BODY_BYTES) chunks.push(chunk as Buffer);
-  }
-  if (size > MAX_BODY_BYTES) throw errors.requestEntityTooLarge(MAX_BODY_BYTES);
-  const text = Buffer.concat(chunks).toString('utf8');
+  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) throw errors.requestEntityTooLarge(MAX_BODY_BYTES);
+  const raw = await new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    // Listeners, not `for await`: leaving that loop early destroys the socket before the 413 is sent.
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) return void chunks.push(chunk);
+      req.off('data', onData).off('end', onEnd).off('error', reject).pause();
+      reject(errors.requestEntityTooLarge(MAX_BODY_BYTES));
+    };
+    const onEnd = () => resolve(Buffer.concat(chunks, size));
+    req.on('data', onData).once('end', onEnd).once('error', reject);
+  });
+  const text = raw.toString('utf8');
   if (text.trim() === '') return undefined;
   try {
     return JSON.parse(text);
@@ -173,7 +183,9 @@ export function createArmServer(options: ArmServerOptions): Server {
         res.end();
         return;
       }
-      req.resume();
+      // A body over the limit is not read on: the connection closes once the answer is sent, as HTTP servers do.
+      if (armErr.status === 413) res.setHeader('Connection', 'close');
+      else req.resume();
       send(res, (req.method ?? 'GET').toUpperCase(), errorResponse(armErr));
     });
   });

@@ -104,16 +104,24 @@ export function registerDiskEffects(ctx: HandlerContext): void {
       const file = join(dir, 'disk.vhd');
       await ctx.guest.exportVhd(contents, file);
       const accessSAS = await ctx.diskAccess.publish(String(args.name), file, Number(args.seconds));
-      disk.state.diskAccess = String(args.name);
-      ctx.resources.save(disk);
+      // Read again after the export: a VM deleted meanwhile left its contents on the disk, and a disk deleted
+      // meanwhile (its group went) gets no access (the VHD just published is taken back).
+      const current = ctx.resources.find(disk.id);
+      if (!current) {
+        await ctx.diskAccess.revoke(String(args.name));
+        return { fail: errors.goneDuringOperation('disk', disk.id) };
+      }
+      current.state.diskAccess = String(args.name);
+      ctx.resources.save(current);
       return { output: { accessSAS } };
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   });
   ctx.ops.registerEffect(EFFECT_REVOKE, async (args) => {
-    const disk = ctx.resources.find(String(args.diskId));
     await ctx.diskAccess?.revoke(String(args.name));
+    // Read after the revoke, so what was written meanwhile stays.
+    const disk = ctx.resources.find(String(args.diskId));
     if (disk) {
       delete disk.state.diskAccess;
       ctx.resources.save(disk);

@@ -48,10 +48,22 @@ async function captureVersion(ctx: HandlerContext, args: Json): Promise<EffectRe
   const source = ctx.resources.find(String(args.sourceId));
   if (!source) return { fail: errors.goneDuringOperation('source', String(args.sourceId)) };
   const disk = vmState(source).disk;
-  if (source.type === 'Microsoft.Compute/images') version.state.snapshot = source.state.snapshot;
-  else if (disk) version.state.snapshot = await ctx.guest.snapshot(disk);
-  else return { fail: { code: 'NotFound', message: `The source VM '${source.id}' has no OS disk.` } };
-  ctx.resources.save(version);
+  if (source.type === 'Microsoft.Compute/images') {
+    version.state.snapshot = source.state.snapshot;
+    ctx.resources.save(version);
+    return undefined;
+  }
+  if (!disk) return { fail: errors.goneDuringOperation('source VM (or its OS disk)', source.id) };
+  const snapshot = await ctx.guest.snapshot(disk);
+  // Read again after the disk work: a retried PUT meanwhile updated the publishing profile, and a version deleted
+  // meanwhile (its group went) is not made again, nor its snapshot kept.
+  const current = ctx.resources.find(version.id);
+  if (!current) {
+    await ctx.guest.deleteSnapshot(snapshot);
+    return { fail: errors.deletedWhileCreating('gallery image version', version.id) };
+  }
+  current.state.snapshot = snapshot;
+  ctx.resources.save(current);
   return undefined;
 }
 

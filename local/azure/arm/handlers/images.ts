@@ -75,9 +75,16 @@ async function captureImage(ctx: HandlerContext, args: Json): Promise<EffectResu
   const disk = vm ? vmState(vm).disk : undefined;
   if (!image) return { fail: errors.deletedWhileCreating('image', String(args.id)) };
   if (!disk) return { fail: errors.goneDuringOperation('source VM (or its OS disk)', String(args.vmId)) };
-  image.state.snapshot = await ctx.guest.snapshot(disk);
-  image.properties.provisioningState = 'Succeeded';
-  ctx.resources.save(image);
+  const snapshot = await ctx.guest.snapshot(disk);
+  // Read again after the disk work: an image deleted meanwhile (its group went) is not made again, nor its snapshot kept.
+  const current = ctx.resources.find(image.id);
+  if (!current) {
+    await ctx.guest.deleteSnapshot(snapshot);
+    return { fail: errors.deletedWhileCreating('image', image.id) };
+  }
+  current.state.snapshot = snapshot;
+  current.properties.provisioningState = 'Succeeded';
+  ctx.resources.save(current);
 }
 
 /** The effects image operations apply when their time comes (also after an emulator restart). */

@@ -22,20 +22,27 @@ const EFFECT_DELETE = 'nic.delete';
 const nicIdOf = (p: Record<string, string>): string => providerId(p.sub!, p.rg!, 'Microsoft.Network', 'networkInterfaces', p.name!);
 const lower = (s: string): string => s.toLowerCase();
 
-/** The subnet ids a NIC's IP configurations name (the wire form nests them under `properties`). */
-function subnetIds(properties: Json): string[] {
-  const configs = arrayAt(properties, 'ipConfigurations', 'properties.ipConfigurations') ?? [];
-  return configs.flatMap((c) => {
-    const props = isObject(c) ? (isObject(c.properties) ? c.properties : c) : {};
-    return isObject(props.subnet) && typeof props.subnet.id === 'string' ? [props.subnet.id] : [];
+/**
+ * The subnet id each of a NIC's IP configurations names (the wire form nests them under `properties`); one without a
+ * subnet, or no configuration at all, is refused with the request's path to it (`path`: where the NIC's properties are).
+ */
+function subnetIds(properties: Json, nicName: string, path: string): string[] {
+  const configs = arrayAt(properties, 'ipConfigurations', `${path}.ipConfigurations`) ?? [];
+  if (configs.length === 0) throw errors.nicRequired(nicName, `${path}.ipConfigurations`);
+  return configs.map((c, j) => {
+    const nested = isObject(c) && isObject(c.properties);
+    const props = isObject(c) ? (nested ? (c.properties as Json) : c) : {};
+    if (!isObject(props.subnet) || typeof props.subnet.id !== 'string') throw errors.nicRequired(nicName, `${path}.ipConfigurations[${j}]${nested ? '.properties' : ''}.subnet`);
+    return props.subnet.id;
   });
 }
 
-/** Each IP configuration's subnet must exist and its VNet be in the NIC's region (Network: InvalidResourceReference). */
-export function checkNicSubnets(ctx: HandlerContext, nicId: string, location: string, properties: Json): void {
-  const ids = subnetIds(properties);
-  if (ids.length === 0) throw errors.nicRequired(nicId.split('/').pop()!);
-  for (const subnetId of ids) {
+/**
+ * Each IP configuration's subnet must be named, exist and its VNet be in the NIC's region (Network:
+ * InvalidResourceReference). `path` is where the request holds the NIC's properties: a NIC's own, or a VM's inline one.
+ */
+export function checkNicSubnets(ctx: HandlerContext, nicId: string, location: string, properties: Json, path = 'properties'): void {
+  for (const subnetId of subnetIds(properties, nicId.split('/').pop()!, path)) {
     const vnet = ctx.resources.find(subnetId.split('/').slice(0, -2).join('/'));
     if (!ctx.resources.find(subnetId) || lower(vnet?.location ?? '') !== lower(location)) throw errors.invalidResourceReference(subnetId, nicId);
   }
@@ -91,9 +98,13 @@ export function checkVmNics(ctx: HandlerContext, network: Json, location: string
     const owner = holder(nic);
     if (owner && lower(owner) !== lower(vmId)) throw errors.nicInUse(nic.id, owner);
   }
-  for (const config of (Array.isArray(network.networkInterfaceConfigurations) ? network.networkInterfaceConfigurations : []).filter(isObject)) {
+  const configs = Array.isArray(network.networkInterfaceConfigurations) ? network.networkInterfaceConfigurations : [];
+  for (const [i, config] of configs.entries()) {
+    if (!isObject(config)) continue;
     const id = inlineNicId(vmId, String(config.name));
-    checkNicSubnets(ctx, id, location, isObject(config.properties) ? config.properties : config);
+    // Named by the VM request's own field, not by the NIC the configuration becomes.
+    const path = `properties.networkProfile.networkInterfaceConfigurations[${i}]${isObject(config.properties) ? '.properties' : ''}`;
+    checkNicSubnets(ctx, id, location, isObject(config.properties) ? config.properties : config, path);
     const nic = ctx.resources.find(id);
     const owner = nic ? holder(nic) : undefined;
     if (owner && lower(owner) !== lower(vmId)) throw errors.nicInUse(nic!.id, owner);

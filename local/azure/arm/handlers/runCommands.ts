@@ -16,6 +16,7 @@ import type { RunScriptOptions, RunScriptResult } from '../../sandbox-types.ts';
 import { VM_BASE, VM_TYPE, vmState } from './virtualMachines.ts';
 
 const RC_TYPE = 'Microsoft.Compute/virtualMachines/runCommands';
+const RC_PUT = 'virtualMachineRunCommands.createOrUpdate';
 const OUTPUT_LIMIT = 4096;
 /** Azure's cap on a run (90 minutes). */
 const DEFAULT_TIMEOUT_SEC = 5400;
@@ -187,10 +188,14 @@ function simulateDetachedLinux(ctx: HandlerContext, vm: StoredResource, script: 
 /** A detached deprovision, applied from the host, has stopped the VM. */
 async function guestDeprovisioned(ctx: HandlerContext, args: Json): Promise<void> {
   const vm = ctx.resources.find(String(args.id));
-  if (!vm || vmState(vm).power !== 'running' || !vmState(vm).disk) return;
-  await ctx.guest.deprovisionFromHost(vmState(vm).disk!);
-  vmState(vm).power = 'stopped';
-  ctx.resources.save(vm);
+  const disk = vm ? vmState(vm).disk : undefined;
+  if (!vm || vmState(vm).power !== 'running' || !disk) return;
+  await ctx.guest.deprovisionFromHost(disk);
+  // Read again after the disk work: a power action meanwhile (a deallocate) decides the power state instead.
+  const current = ctx.resources.find(vm.id);
+  if (!current || vmState(current).power !== 'running' || vmState(current).disk !== disk) return;
+  vmState(current).power = 'stopped';
+  ctx.resources.save(current);
 }
 
 /** A VM whose agent is gone (a foreground deprovision): no run on it reports again. */
@@ -218,10 +223,12 @@ async function runInGuest(ctx: HandlerContext, disk: string, script: string, env
 function launch(ctx: HandlerContext, op: Operation, vm: StoredResource, script: string, env: Record<string, string>, timeoutSec: number, onOutput: RunScriptOptions['onOutput'], onDone: (result: RunScriptResult) => Promise<void>, onStarted: (runId: string) => void = () => undefined): void {
   const started = Date.now();
   const disk = vmState(vm).disk!;
+  // The run a managed command's PUT started (none for the runCommand action): its timeout must not land on a newer run.
+  const putId = ctx.resources.find(op.resourceId)?.state.putId;
   const afterRun = async (result: RunScriptResult) => {
     if (!result.agentRemoved) return onDone(result);
     markAgentRemoved(ctx, vm.id);
-    ctx.ops.resolveExternal(op.id, [{ at: started + timeoutSec * 1000, effect: { kind: EFFECT_AGENT_GONE, args: { id: op.resourceId, timeoutSec } } }]);
+    ctx.ops.resolveExternal(op.id, [{ at: started + timeoutSec * 1000, effect: { kind: EFFECT_AGENT_GONE, args: { id: op.resourceId, timeoutSec, putId } } }]);
   };
   const run = vmState(vm).osType === 'Windows'
     ? afterRun(simulateWindows(ctx, vm, script))
@@ -232,7 +239,7 @@ function launch(ctx: HandlerContext, op: Operation, vm: StoredResource, script: 
     .catch((error: unknown) => {
       // A run cut short by the emulator stopping (its guest stopped with it) is no failure: nothing of it reports.
       if (ctx.ops.closed) return;
-      ctx.ops.finish(op, { error: { code: 'InternalExecutionError', message: `The run command could not be executed: ${(error as Error).message}` } });
+      ctx.ops.finish(op, { error: errors.internalExecutionError('running the run command', (error as Error).message) });
     });
 }
 
@@ -272,6 +279,7 @@ function startRun(ctx: HandlerContext, pendingEnv: PendingParameters, args: Json
   const env = pendingEnv.get(op.id) ?? (args.parameterCount === 0 ? {} : undefined);
   pendingEnv.delete(op.id);
   if (!rc || !vm || !vmState(vm).disk) return { fail: errors.goneBeforeScript() };
+  if (superseded(rc, args.putId)) return { fail: errors.operationPreempted(RC_PUT) };
   if (!env) {
     const failure = errors.parametersLostInRestart();
     rc.state.view = { executionState: 'Failed', executionMessage: failure.message, endTime: new Date().toISOString() } satisfies RunView;
@@ -286,7 +294,7 @@ function startRun(ctx: HandlerContext, pendingEnv: PendingParameters, args: Json
   const blobs = outputBlobs({ output: stringAt(rc.properties, 'outputBlobUri'), error: stringAt(rc.properties, 'errorBlobUri') });
   if (args.timeoutFault) {
     // Injected: the run reaches its timeout without the script being run.
-    return { addSteps: [{ at: Date.now(), effect: { kind: EFFECT_REPORT, args: { id: rc.id, view: { ...view, executionState: 'TimedOut', executionMessage: String(args.timeoutFault), endTime: new Date().toISOString() } } } }] };
+    return { addSteps: [{ at: Date.now(), effect: { kind: EFFECT_REPORT, args: { id: rc.id, putId: args.putId, view: { ...view, executionState: 'TimedOut', executionMessage: String(args.timeoutFault), endTime: new Date().toISOString() } } } }] };
   }
   const asyncExecution = rc.properties.asyncExecution === true;
   // With asyncExecution the PUT is done once the script is launched.
@@ -299,12 +307,12 @@ function startRun(ctx: HandlerContext, pendingEnv: PendingParameters, args: Json
     // run time is real work on the timeline (the caller waits for it), seen when a GET returns the end.
     if (asyncExecution) {
       ctx.ops.noteUntilSeen(rc.id, { operation: 'guest.script', resourceId: `${vm.id}/guest`, status: finished.executionState === 'Succeeded' ? 'Succeeded' : 'Failed', startedAt: Date.parse(view.startTime!), dueAt: Date.parse(finished.endTime ?? new Date().toISOString()) });
-      applyReport(ctx, rc.id, finished);
+      applyReport(ctx, rc.id, finished, args.putId);
     }
-    else ctx.ops.resolveExternal(op.id, [stepAfter(ctx, 'runCommandManagedReport', { kind: EFFECT_REPORT, args: { id: rc.id, view: finished as unknown as Json } })]);
+    else ctx.ops.resolveExternal(op.id, [stepAfter(ctx, 'runCommandManagedReport', { kind: EFFECT_REPORT, args: { id: rc.id, putId: args.putId, view: finished as unknown as Json } })]);
   }, (runId) => {
     const fresh = ctx.resources.find(rc.id);
-    if (!fresh) return;
+    if (!fresh || superseded(fresh, args.putId)) return;
     fresh.state.guestRun = { disk: vmState(vm).disk!, runId, parameterCount: Object.keys(env).length };
     ctx.resources.save(fresh);
   });
@@ -336,17 +344,27 @@ export function resumeRuns(ctx: HandlerContext): void {
       .then(async ({ result, blobs }) => {
         const vmId = rc.id.slice(0, rc.id.toLowerCase().lastIndexOf('/runcommands/'));
         if (result.agentRemoved) return markAgentRemoved(ctx, vmId);
-        applyReport(ctx, rc.id, await viewFrom(result, view.startTime ?? new Date().toISOString(), blobs));
+        applyReport(ctx, rc.id, await viewFrom(result, view.startTime ?? new Date().toISOString(), blobs), rc.state.putId);
         await ctx.guest.releaseScript(run.disk, run.runId);
       })
-      .catch((error: unknown) => ctx.ops.closed ? undefined : applyReport(ctx, rc.id, { ...view, executionState: 'Failed', executionMessage: `The run's result could not be read after the emulator restarted: ${(error as Error).message}`, endTime: new Date().toISOString() }));
+      .catch((error: unknown) => ctx.ops.closed ? undefined : applyReport(ctx, rc.id, { ...view, executionState: 'Failed', executionMessage: `The run's result could not be read after the emulator restarted: ${(error as Error).message}`, endTime: new Date().toISOString() }, rc.state.putId));
   }
 }
 
-/** Records a finished run; with treatFailureAsDeploymentFailure a failed script fails the operation. */
-function applyReport(ctx: HandlerContext, id: string, view: RunView): EffectResult {
+/**
+ * Whether a newer PUT of the run command started another run since the one `putId` names (absent in what an older
+ * emulator stored): the older run's start and report then leave the newer run's state alone.
+ */
+const superseded = (rc: StoredResource, putId: unknown): boolean => putId !== undefined && rc.state.putId !== putId;
+
+/**
+ * Records a finished run of the PUT `putId`, read from the store as it is now; with treatFailureAsDeploymentFailure a
+ * failed script fails the operation. The report of a run a newer PUT superseded is dropped: its operation is preempted.
+ */
+function applyReport(ctx: HandlerContext, id: string, view: RunView, putId: unknown): EffectResult {
   const rc = ctx.resources.find(id);
   if (!rc) return undefined;
+  if (superseded(rc, putId)) return { fail: errors.operationPreempted(RC_PUT) };
   rc.state.view = view;
   const failed = view.executionState !== 'Succeeded' && rc.properties.treatFailureAsDeploymentFailure === true;
   rc.properties.provisioningState = failed ? 'Failed' : 'Succeeded';
@@ -360,7 +378,7 @@ function applyReport(ctx: HandlerContext, id: string, view: RunView): EffectResu
 function agentGone(ctx: HandlerContext, args: Json): EffectResult {
   const rc = ctx.resources.find(String(args.id));
   const message = `The run command did not report within ${String(args.timeoutSec)} seconds: the VM agent stopped responding.`;
-  if (rc) {
+  if (rc && !superseded(rc, args.putId)) {
     rc.state.view = { ...(rc.state.view as RunView), executionState: 'TimedOut', executionMessage: message, endTime: new Date().toISOString() };
     rc.properties.provisioningState = 'Failed';
     ctx.resources.save(rc);
@@ -408,12 +426,14 @@ export function createOrUpdateRunCommand(ctx: HandlerContext, req: ArmRequest, p
   rc.location = location;
   rc.tags = tagsOf(body);
   rc.properties = stored;
-  rc.state = { view: { executionState: 'Pending' } satisfies RunView };
+  // Each PUT starts a run of its own: an earlier run still going reports into nothing (superseded).
+  const putId = randomUUID();
+  rc.state = { view: { executionState: 'Pending' } satisfies RunView, putId };
   ctx.resources.save(rc);
   const timeoutFault = ctx.takeFault(req, 'runCommandTimeout')?.message;
   const op = beginOperation(ctx, req, {
     resourceId: id, location: vm.location!, style: 'compute', markFailedOnFault: true,
-    steps: [stepAfter(ctx, 'runCommandManagedStart', { kind: EFFECT_START, args: { id, vmId: vm.id, script, timeoutFault, parameterCount: Object.keys(env).length } })],
+    steps: [stepAfter(ctx, 'runCommandManagedStart', { kind: EFFECT_START, args: { id, vmId: vm.id, putId, script, timeoutFault, parameterCount: Object.keys(env).length } })],
   });
   pendingEnv.set(op.id, env);
   return acceptedWrite(req.origin, op, !existing, presentRc(rc, false));
@@ -490,7 +510,7 @@ export function registerRunCommandEffects(ctx: HandlerContext, pendingEnv: Pendi
   ctx.ops.registerEffect(EFFECT_GUEST_RESTARTED, (args) => guestRestarted(ctx, args));
   ctx.ops.registerEffect(EFFECT_GUEST_DEPROVISIONED, (args) => guestDeprovisioned(ctx, args));
   ctx.ops.registerEffect(EFFECT_START, (args, op) => startRun(ctx, pendingEnv, args, op));
-  ctx.ops.registerEffect(EFFECT_REPORT, (args) => applyReport(ctx, String(args.id), args.view as unknown as RunView));
+  ctx.ops.registerEffect(EFFECT_REPORT, (args) => applyReport(ctx, String(args.id), args.view as unknown as RunView, args.putId));
   ctx.ops.registerEffect(EFFECT_AGENT_GONE, (args) => agentGone(ctx, args));
   ctx.ops.registerEffect(EFFECT_DELETE, (args) => {
     ctx.resources.remove(String(args.id));

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { beginOperation, stepAfter, withContext, type HandlerContext } from '../context.ts';
-import { errors } from '../errors.ts';
+import { errors, type OperationFailure } from '../errors.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
 import { acceptedAction, acceptedWrite, type Operation, type Step } from '../lro.ts';
 import { present, providerId, type StoredResource } from '../resources.ts';
@@ -54,7 +54,7 @@ interface RollingState {
   batches: RollingBatch[];
   successful: string[];
   failed: string[];
-  error?: { code: string; message: string };
+  error?: OperationFailure;
   /** Who started it: a user's startOSUpgrade or model change, or the platform's automatic OS image upgrade. */
   invoker: 'User' | 'Platform';
 }
@@ -115,31 +115,48 @@ async function healthy(ctx: HandlerContext, instance: StoredResource): Promise<b
   return !disk || (await ctx.guest.readFile(disk, UNHEALTHY_MARKER)) === undefined;
 }
 
-/** Gives an instance a fresh OS disk from the scale set's current model image (upgrade and reimage alike). */
-async function rebuildInstance(ctx: HandlerContext, vmss: StoredResource, instance: StoredResource, operation: string): Promise<void> {
+/**
+ * Gives an instance a fresh OS disk from the model `vmss` has (upgrade and reimage alike) and answers the instance as
+ * saved, or undefined when it was removed meanwhile (scale-in, a delete), whose new disk is then freed. The instance
+ * is read again after the disk work and only the fields a rebuild owns are written: a protection policy set meanwhile
+ * stays, and a disk another rebuild gave it meanwhile is freed, as this one replaces it.
+ */
+async function rebuildInstance(ctx: HandlerContext, vmss: StoredResource, instance: StoredResource, operation: string): Promise<StoredResource | undefined> {
   const reference = modelImage(vmss);
   const image = resolveImage(ctx, reference, vmss.location!);
-  const state = istate(instance);
-  if (state.disk) await ctx.guest.deleteDisk(state.disk);
+  const previous = istate(instance).disk;
+  if (previous) await ctx.guest.deleteDisk(previous);
   const osProfile = ((vmss.properties.virtualMachineProfile as Json).osProfile ?? {}) as Json;
   const prefix = String(osProfile.computerNamePrefix ?? vmss.name);
   const id = String(instance.extra?.instanceId);
-  state.disk = await ctx.guest.createDisk(image.source, image.osState === 'Generalized' ? { computerName: `${prefix}${id.padStart(6, '0')}`, adminUsername: String(osProfile.adminUsername ?? 'azureuser') } : undefined);
+  const disk = await ctx.guest.createDisk(image.source, image.osState === 'Generalized' ? { computerName: `${prefix}${id.padStart(6, '0')}`, adminUsername: String(osProfile.adminUsername ?? 'azureuser') } : undefined);
+  // An injected `unhealthy` fault makes this instance fail its health probe after the upgrade.
+  if (ctx.takeFault({ operation, method: 'POST', path: instance.id }, 'unhealthy')) await ctx.guest.writeFile(disk, UNHEALTHY_MARKER, 'injected fault\n');
+  const current = ctx.resources.find(instance.id);
+  if (!current) {
+    await ctx.guest.deleteDisk(disk);
+    return undefined;
+  }
+  const state = istate(current);
+  const replaced = state.disk !== previous ? state.disk : undefined;
+  state.disk = disk;
   state.modelVersion = modelVersion(vmss);
   state.imageReference = reference ?? {};
   state.exactVersion = image.exactVersion;
   state.upgrading = false;
-  // An injected `unhealthy` fault makes this instance fail its health probe after the upgrade.
-  if (ctx.takeFault({ operation, method: 'POST', path: instance.id }, 'unhealthy')) await ctx.guest.writeFile(state.disk, UNHEALTHY_MARKER, 'injected fault\n');
-  ctx.resources.save(instance);
+  ctx.resources.save(current);
+  if (replaced) await ctx.guest.deleteDisk(replaced);
+  return current;
 }
 
 /** Uniform members are numbered and never reuse a number; Flexible members are VMs named {scale set}_{8 hex}. */
 function nextInstanceId(ctx: HandlerContext, vmss: StoredResource): string {
   if (isFlexible(vmss)) return `${vmss.name}_${randomUUID().replace(/-/g, '').slice(0, 8)}`;
-  const next = Number(vmss.state.nextInstanceId ?? instancesOf(ctx, vmss).length);
-  vmss.state.nextInstanceId = next + 1;
-  ctx.resources.save(vmss);
+  // The stored scale set, not the caller's copy: only the counter is written.
+  const current = ctx.resources.find(vmss.id) ?? vmss;
+  const next = Number(current.state.nextInstanceId ?? instancesOf(ctx, current).length);
+  current.state.nextInstanceId = next + 1;
+  ctx.resources.save(current);
   return String(next);
 }
 
@@ -189,7 +206,7 @@ function startRollout(ctx: HandlerContext, vmss: StoredResource, req: ArmRequest
 }
 
 /** Applies one planned batch of a rolling upgrade, then checks the policy's health thresholds. */
-async function applyRollingBatch(ctx: HandlerContext, args: Json, op: Operation): Promise<{ fail: { code: string; message: string } } | undefined> {
+async function applyRollingBatch(ctx: HandlerContext, args: Json, op: Operation): Promise<{ fail: OperationFailure } | undefined> {
   const vmss = ctx.resources.find(String(args.id));
   const state = vmss ? rolling(vmss) : undefined;
   if (!vmss || !state || state.code !== 'RollingForward' || state.operationId !== op.id) return { fail: errors.operationPreempted() };
@@ -199,8 +216,8 @@ async function applyRollingBatch(ctx: HandlerContext, args: Json, op: Operation)
     const instance = ctx.resources.find(`${vmss.id}/virtualMachines/${id}`);
     // Autoscale may have removed it since the batch was planned; protection may have been set since.
     if (!instance || isProtected(instance)) continue;
-    await rebuildInstance(ctx, vmss, instance, 'virtualMachineScaleSetRollingUpgrades.batch');
-    upgraded.push(instance);
+    const rebuilt = await rebuildInstance(ctx, vmss, instance, 'virtualMachineScaleSetRollingUpgrades.batch');
+    if (rebuilt) upgraded.push(rebuilt);
   }
   const upgradedHealth = [];
   for (const instance of upgraded) upgradedHealth.push({ id: String(instance.extra?.instanceId), healthy: await healthy(ctx, instance) });
@@ -214,17 +231,17 @@ async function applyRollingBatch(ctx: HandlerContext, args: Json, op: Operation)
 }
 
 /** Counts a batch's upgraded instances against the policy's health thresholds; a breach faults the rollout. */
-function recordBatch(ctx: HandlerContext, vmss: StoredResource, state: RollingState, upgradedHealth: { id: string; healthy: boolean }[], unhealthyAll: number, index: number, op: Operation): { fail: { code: string; message: string } } | undefined {
+function recordBatch(ctx: HandlerContext, vmss: StoredResource, state: RollingState, upgradedHealth: { id: string; healthy: boolean }[], unhealthyAll: number, index: number, op: Operation): { fail: OperationFailure } | undefined {
   for (const instance of upgradedHealth) (instance.healthy ? state.successful : state.failed).push(instance.id);
   const total = instancesOf(ctx, vmss).length;
   const upgradedCount = state.successful.length + state.failed.length;
   const unhealthyUpgradedPercent = upgradedCount === 0 ? 0 : (state.failed.length / upgradedCount) * 100;
   const policy = state.policy;
-  let fail: { code: string; message: string } | undefined;
+  let fail: OperationFailure | undefined;
   if (unhealthyUpgradedPercent > Number(policy.maxUnhealthyUpgradedInstancePercent)) {
-    fail = { code: 'MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade', message: `Rolling Upgrade failed after exceeding the MaxUnhealthyUpgradedInstancePercent value defined in the RollingUpgradePolicy. ${state.failed.length} of ${upgradedCount} upgraded instances (${Math.round(unhealthyUpgradedPercent)}%) are unhealthy; the limit is ${String(policy.maxUnhealthyUpgradedInstancePercent)}%.` };
+    fail = errors.rollingUpgradeUnhealthy('MaxUnhealthyUpgradedInstancePercent', `${state.failed.length} of ${upgradedCount} upgraded instances (${Math.round(unhealthyUpgradedPercent)}%) are unhealthy`, policy.maxUnhealthyUpgradedInstancePercent);
   } else if ((unhealthyAll / total) * 100 > Number(policy.maxUnhealthyInstancePercent)) {
-    fail = { code: 'MaxUnhealthyInstancePercentExceededInRollingUpgrade', message: `Rolling Upgrade failed after exceeding the MaxUnhealthyInstancePercent value defined in the RollingUpgradePolicy. ${unhealthyAll} of ${total} instances are unhealthy; the limit is ${String(policy.maxUnhealthyInstancePercent)}%.` };
+    fail = errors.rollingUpgradeUnhealthy('MaxUnhealthyInstancePercent', `${unhealthyAll} of ${total} instances are unhealthy`, policy.maxUnhealthyInstancePercent);
   }
   const now = new Date().toISOString();
   if (fail) {
@@ -276,20 +293,30 @@ export function cancelRollingUpgrade(ctx: HandlerContext, req: ArmRequest): ArmR
   state.lastActionTime = now;
   ctx.resources.save(vmss);
   const running = ctx.ops.get(state.operationId);
-  if (running) ctx.ops.finish(running, { status: 'Canceled', error: { code: 'OperationCanceled', message: 'The rolling upgrade was cancelled.' } });
+  if (running) ctx.ops.finish(running, { status: 'Canceled', error: errors.rollingUpgradeCancelled() });
   const op = beginOperation(ctx, req, { resourceId: `${vmss.id}/rollingUpgrades/cancel`, location: vmss.location!, style: 'compute', steps: [] });
   return acceptedAction(req.origin, op);
 }
 
 // ---- model ----
 
-/** Brings the instance count to the model's capacity; in Automatic mode a model change upgrades every instance. */
-async function applyModel(ctx: HandlerContext, args: Json): Promise<undefined> {
-  const vmss = ctx.resources.find(String(args.id));
+/**
+ * Brings the instance count to the model's capacity; in Automatic mode a model change upgrades every instance. The
+ * scale set is read again after every await: requests (a model update, autoscale) and rollouts write it meanwhile.
+ */
+async function applyModel(ctx: HandlerContext, args: Json, op: Operation): Promise<undefined> {
+  const id = String(args.id);
+  for (let vmss = ctx.resources.find(id); vmss && instancesOf(ctx, vmss).length < Number(args.capacity ?? 0); vmss = ctx.resources.find(id)) {
+    await createInstance(ctx, vmss, nextInstanceId(ctx, vmss));
+  }
+  const vmss = ctx.resources.find(id);
   if (!vmss) return;
-  for (let i = instancesOf(ctx, vmss).length; i < Number(args.capacity ?? 0); i++) await createInstance(ctx, vmss, nextInstanceId(ctx, vmss));
-  vmss.properties.provisioningState = 'Succeeded';
-  ctx.resources.save(vmss);
+  // A model write that came meanwhile is still Updating: its own operation says Succeeded.
+  const newer = ctx.ops.running(id).some((other) => other.id !== op.id && other.steps.some((step) => step.effect.kind === EFFECT_MODEL));
+  if (!newer) {
+    vmss.properties.provisioningState = 'Succeeded';
+    ctx.resources.save(vmss);
+  }
   const mode = String(upgradePolicy(vmss).mode ?? 'Manual');
   if (args.modelChanged && mode === 'Automatic') {
     for (const instance of outdated(ctx, vmss)) await rebuildInstance(ctx, vmss, instance, 'virtualMachineScaleSets.update');
@@ -395,18 +422,26 @@ function platformOsUpgrade(ctx: HandlerContext, vmss: StoredResource, req: ArmRe
  */
 async function autoscale(ctx: HandlerContext, vmss: StoredResource, req: ArmRequest, keep: string[]): Promise<void> {
   const request = { operation: req.operation, method: req.method, path: req.path };
+  // Read again after the disk work: rollouts and other requests write the scale set meanwhile.
   const capacity = (delta: number) => {
-    const sku = (vmss.extra?.sku ?? {}) as Json;
-    vmss.extra = { ...(vmss.extra ?? {}), sku: { ...sku, capacity: Math.max(0, Number(sku.capacity ?? 0) + delta) } };
-    ctx.resources.save(vmss);
+    const current = ctx.resources.find(vmss.id);
+    if (!current) return;
+    const sku = (current.extra?.sku ?? {}) as Json;
+    current.extra = { ...(current.extra ?? {}), sku: { ...sku, capacity: Math.max(0, Number(sku.capacity ?? 0) + delta) } };
+    ctx.resources.save(current);
   };
   if (ctx.takeFault(request, 'scaleIn')) {
     const victim = instancesOf(ctx, vmss).filter((i) => !keep.includes(String(i.extra?.instanceId)) && ((i.properties.protectionPolicy as Json | undefined)?.protectFromScaleIn) !== true).at(-1);
     if (!victim) return;
     const disk = istate(victim).disk;
     if (disk) await ctx.guest.deleteDisk(disk);
+    const current = ctx.resources.find(victim.id);
+    if (!current) return;
     ctx.resources.remove(victim.id);
     capacity(-1);
+    // A rebuild that ended meanwhile gave it another disk: that one goes too.
+    const rebuilt = istate(current).disk;
+    if (rebuilt && rebuilt !== disk) await ctx.guest.deleteDisk(rebuilt);
   } else if (ctx.takeFault(request, 'scaleOut')) {
     await createInstance(ctx, vmss, nextInstanceId(ctx, vmss));
     capacity(1);
@@ -474,8 +509,10 @@ export async function listScaleSetInstances(ctx: HandlerContext, req: ArmRequest
   const expand = (req.query.get('$expand') ?? '').toLowerCase() === 'instanceview';
   const filter = instanceFilter(req.query.get('$filter'));
   const value: Json[] = [];
-  for (const instance of instancesOf(ctx, vmss)) {
-    const view = await presentInstance(ctx, vmss, instance, expand || /PowerState/i.test(req.query.get('$filter') ?? ''));
+  // The model as it is now (autoscale awaited disk work, during which it may have changed).
+  const current = requireVmss(ctx, req);
+  for (const instance of instancesOf(ctx, current)) {
+    const view = await presentInstance(ctx, current, instance, expand || /PowerState/i.test(req.query.get('$filter') ?? ''));
     if (!filter || filter(view)) value.push(view);
   }
   return { status: 200, body: { value, nextLink: null } };
@@ -605,7 +642,7 @@ export async function getScaleSetInstanceView(ctx: HandlerContext, req: ArmReque
 /** The effects scale set operations apply when their time comes (also after an emulator restart). */
 export function registerScaleSetEffects(ctx: HandlerContext): void {
   ctx.ops.registerEffect(EFFECT_BATCH, (args, op) => applyRollingBatch(ctx, args, op));
-  ctx.ops.registerEffect(EFFECT_MODEL, (args) => applyModel(ctx, args));
+  ctx.ops.registerEffect(EFFECT_MODEL, (args, op) => applyModel(ctx, args, op));
   ctx.ops.registerEffect(EFFECT_UPGRADE, (args) => upgradeInstances(ctx, args));
   registerDeleteEffect(ctx, EFFECT_DELETE);
 }

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { beginOperation, stepAfter, withContext, type DiskSource, type HandlerContext } from '../context.ts';
-import { errors } from '../errors.ts';
+import { errors, type OperationFailure } from '../errors.ts';
 import type { ArmRequest, ArmResponse } from '../http.ts';
 import { acceptedAction, acceptedWrite } from '../lro.ts';
 import { present, providerId, type StoredResource } from '../resources.ts';
@@ -109,32 +109,46 @@ export class PendingDisks {
   }
 }
 
-/** A VM's creation completes: its disk (started at the PUT, or made now after a restart) and the running state. */
-async function completeCreate(ctx: HandlerContext, disks: PendingDisks, args: Json): Promise<{ fail: { code: string; message: string } } | undefined> {
+/**
+ * A VM's creation completes: its disk (started at the PUT, or made now after a restart) and the running state. The VM
+ * is read again after the disk work, so what requests wrote meanwhile (an update's tags, a delete) stays.
+ */
+async function completeCreate(ctx: HandlerContext, disks: PendingDisks, args: Json): Promise<{ fail: OperationFailure } | undefined> {
   const vm = ctx.resources.find(String(args.id));
   const pending = disks.take(String(args.id));
   if (!vm) {
     if (pending) await pending.then((disk) => ctx.guest.deleteDisk(disk)).catch(() => undefined);
     return { fail: errors.deletedWhileCreating('VM', String(args.id)) };
   }
-  const state = vmState(vm);
   // After an emulator restart the head start is gone: the disk is made now.
-  if (!state.disk) state.disk = await (pending ?? disks.start(ctx, vm, args.source as DiskSource, String(args.osState)));
-  vm.properties.provisioningState = 'Succeeded';
+  const disk = vmState(vm).disk ?? (await (pending ?? disks.start(ctx, vm, args.source as DiskSource, String(args.osState))));
+  const current = ctx.resources.find(vm.id);
+  if (!current) {
+    // Deleted meanwhile (its group went): the disk made for it goes too.
+    await ctx.guest.deleteDisk(disk);
+    return { fail: errors.deletedWhileCreating('VM', vm.id) };
+  }
+  const state = vmState(current);
+  state.disk = disk;
+  // An update or a delete that came meanwhile keeps its own state until its operation ends.
+  if (current.properties.provisioningState === 'Creating') current.properties.provisioningState = 'Succeeded';
   state.power = 'running';
   state.bootTime = new Date().toISOString();
-  ctx.resources.save(vm);
+  ctx.resources.save(current);
   return undefined;
 }
 
-/** A power change (or a model update) completes: the VM reaches the final power state. */
+/**
+ * A power change completes: the VM reaches the final power state. A model update (no `power`) keeps the power state
+ * the VM has by then: the one it had at the PUT may have moved since (a create completing, a guest shutting down).
+ */
 function completePower(ctx: HandlerContext, args: Json): void {
   const vm = ctx.resources.find(String(args.id));
   if (!vm) return;
   const state = vmState(vm);
-  // Starting a running VM (or updating its model) does not boot it again.
+  // Starting a running VM does not boot it again.
   if (args.power === 'running' && state.power !== 'running') state.bootTime = new Date().toISOString();
-  state.power = args.power as PowerState;
+  if (args.power !== undefined) state.power = args.power as PowerState;
   if (args.power === 'running') state.agentRemoved = false;
   vm.properties.provisioningState = 'Succeeded';
   ctx.resources.save(vm);
@@ -160,7 +174,7 @@ export function createOrUpdateVirtualMachine(ctx: HandlerContext, req: ArmReques
     existing.tags = tagsOf(body) ?? existing.tags;
     existing.properties = { ...existing.properties, ...withoutSecrets({ ...properties, storageProfile: existing.properties.storageProfile, osProfile: existing.properties.osProfile, networkProfile: existing.properties.networkProfile }), provisioningState: 'Updating' };
     ctx.resources.save(existing);
-    const op = beginOperation(ctx, req, { resourceId: id, location, style: 'compute', steps: [stepAfter(ctx, 'vmssModelUpdate', { kind: EFFECT_POWER, args: { id, power: vmState(existing).power } })] });
+    const op = beginOperation(ctx, req, { resourceId: id, location, style: 'compute', steps: [stepAfter(ctx, 'vmssModelUpdate', { kind: EFFECT_POWER, args: { id } })] });
     return acceptedWrite(req.origin, op, false, present(existing));
   }
 
@@ -262,11 +276,14 @@ async function powerAction(ctx: HandlerContext, req: ArmRequest, action: 'start'
   preemptPowerActions(ctx, vm, action);
   // A stop or restart ends every guest process (a running script, a detached deprovision).
   if (action !== 'start' && state.disk) await ctx.guest.stopGuest(state.disk);
+  // Read again after stopping the guest: what came meanwhile (a run's report, another action) stays or is preempted.
+  const current = requireVm(ctx, req);
+  preemptPowerActions(ctx, current, action);
   // Deallocating a stopped VM still goes through deallocating; starting a running VM is a no-op that succeeds.
-  if (!(action === 'start' && state.power === 'running')) state.power = plan.transitional;
-  vm.properties.provisioningState = 'Updating';
-  ctx.resources.save(vm);
-  const op = beginOperation(ctx, req, { resourceId: vm.id, location: vm.location!, style: 'compute', steps: [stepAfter(ctx, plan.kind, { kind: EFFECT_POWER, args: { id: vm.id, power: plan.final } })] });
+  if (!(action === 'start' && vmState(current).power === 'running')) vmState(current).power = plan.transitional;
+  current.properties.provisioningState = 'Updating';
+  ctx.resources.save(current);
+  const op = beginOperation(ctx, req, { resourceId: current.id, location: current.location!, style: 'compute', steps: [stepAfter(ctx, plan.kind, { kind: EFFECT_POWER, args: { id: current.id, power: plan.final } })] });
   return acceptedAction(req.origin, op);
 }
 
@@ -281,8 +298,10 @@ export async function generalizeVirtualMachine(ctx: HandlerContext, req: ArmRequ
   }
   const startedAt = Date.now();
   if (state.disk) await ctx.guest.deprovision(state.disk);
-  state.generalized = true;
-  ctx.resources.save(vm);
+  // Read again after the disk work: only the OS state is generalize's to write (an update meanwhile keeps its tags).
+  const current = requireVm(ctx, req);
+  vmState(current).generalized = true;
+  ctx.resources.save(current);
   // A synchronous call, but real work on the disk: on the timeline, so a benchmark does not count it as the caller's.
   const endedAt = Date.now();
   ctx.ops.note({ operation: 'virtualMachines.generalize', resourceId: vm.id, status: 'Succeeded', startedAt, dueAt: endedAt, settledAt: endedAt });
@@ -304,10 +323,10 @@ export function registerVirtualMachineEffects(ctx: HandlerContext, disks: Pendin
   ctx.ops.registerEffect(EFFECT_POWER, (args) => completePower(ctx, args));
   ctx.ops.registerEffect(EFFECT_DELETE, async (args, op) => {
     const vm = ctx.resources.find(String(args.id));
-    if (vm) {
-      await releaseVmNics(ctx, vm);
-      releaseVmOsDisk(ctx, vm);
-    }
+    if (vm) await releaseVmNics(ctx, vm);
+    // Read again after the NICs went: the OS disk takes the contents the VM holds now.
+    const current = ctx.resources.find(String(args.id));
+    if (current) releaseVmOsDisk(ctx, current);
     await deleteTree(ctx, String(args.id), op.id);
   });
 }
