@@ -20,6 +20,7 @@ import { networkRoutes } from './arm/handlers/network.ts';
 import { networkInterfaceRoutes } from './arm/handlers/networkInterfaces.ts';
 import { allowEverything, authorizationRoutes, PermissionGrants, type PermissionGrant } from './arm/handlers/authorization.ts';
 import { authorizeRequest } from './arm/handlers/authorization-actions.ts';
+import { authorizeLinked } from './arm/handlers/authorization-linked.ts';
 import { operationRoutes } from './arm/handlers/operations.ts';
 import { resourceGroupRoutes } from './arm/handlers/resourceGroups.ts';
 import { webAppRoutes } from './arm/handlers/webApps.ts';
@@ -280,6 +281,7 @@ export async function startAzureEmulator(options: AzureEmulatorOptions): Promise
     publicRoutes: [files],
     adminRoutes: [adminRoutes(faults, readDiskFile, marketplace, timeline, permissions)],
     authorize: (request) => authorizeRequest(permissions, request),
+    authorizeLinked: (request) => authorizeLinked(permissions, request),
   });
   port = await listen(server, options.port ?? 0);
   const armEndpoint = `https://127.0.0.1:${port}`;

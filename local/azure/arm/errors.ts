@@ -188,6 +188,9 @@ export const errors = {
   /** ARM's refusal of an action the caller's roles do not grant at the scope. */
   authorizationFailed: (action: string, scope: string) =>
     armError('AuthorizationFailed', `The client '${LOCAL_CLIENT}' with object id '${LOCAL_CLIENT}' does not have authorization to perform action '${action}' over scope '${scope}' or the scope is invalid. If access was recently granted, please refresh your credentials.`, 403),
+  /** ARM's refusal of a write whose body references resources the caller may not join, assign or read (linked checks). */
+  linkedAuthorizationFailed: (action: string, scope: string, linked: Array<{ action: string; scope: string }>) =>
+    armError('LinkedAuthorizationFailed', `The client '${LOCAL_CLIENT}' with object id '${LOCAL_CLIENT}' has permission to perform action '${action}' on scope '${scope}'; however, it does not have permission to perform action(s) '${linked.map((l) => l.action).join(',')}' on the linked scope(s) '${linked.map((l) => l.scope).join(',')}' (respectively) or the linked scope(s) are invalid.`, 403),
   noRollingUpgrade: (scaleSet: string) => armError('NotFound', `No rolling upgrade has run on scale set '${scaleSet}'.`, 404),
   operationNotAllowed: (message: string) => armError('OperationNotAllowed', message, 409),
   conflict: (message: string) => armError('Conflict', message, 409),

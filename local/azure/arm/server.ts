@@ -86,6 +86,8 @@ export interface ArmServerOptions {
   faults: FaultController;
   /** Throws (403) for a routed request the caller's grants do not allow (RBAC), before its body is read. */
   authorize?: (request: { method: string; path: string; operation: string }) => void;
+  /** Throws (403) for a write whose body references resources the grants do not let the caller use (linked checks). */
+  authorizeLinked?: (request: { method: string; path: string; body: unknown }) => void;
   /** Handled before authentication (files a VM downloads). */
   publicRoutes: RawHandler[];
   /** Handled after authentication (emulator admin). */
@@ -171,6 +173,7 @@ export function createArmServer(options: ArmServerOptions): Server {
     }
     options.authorize?.({ method, path, operation: match.route.operation });
     const body = await readBody(req);
+    options.authorizeLinked?.({ method, path, body });
     const origin = `https://${req.headers.host ?? '127.0.0.1'}`;
     send(res, method, await runRoute(match, ops, { method, path, query: url.searchParams, apiVersion, body, origin }));
   };

@@ -23,11 +23,16 @@ const READ_PERMISSIONS = 'Microsoft.Authorization/permissions/read';
 /** Compiled wildcards: every ARM request is checked against every grant's patterns, and there are few patterns. */
 const compiled = new Map<string, RegExp>();
 
-/** ARM's wildcard: `*` stands for one or more characters; case does not matter. */
+/**
+ * ARM's wildcard: `*` stands for one or more characters; case does not matter. A whole segment `/*\/` may also stand
+ * for none: Managed Identity Operator's `userAssignedIdentities/*\/assign/action` grants the action ARM checks,
+ * `userAssignedIdentities/assign/action`.
+ */
 function matches(pattern: string, action: string): boolean {
   let regex = compiled.get(pattern);
   if (!regex) {
-    regex = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.+')}$`, 'i');
+    const source = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.+').replaceAll('\\/.+\\/', '\\/(?:.+\\/)?');
+    regex = new RegExp(`^${source}$`, 'i');
     compiled.set(pattern, regex);
   }
   return regex.test(action);
