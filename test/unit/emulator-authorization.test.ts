@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { ArmError } from '../../local/azure/arm/errors.ts';
 import { authorizeRequest, requestAction } from '../../local/azure/arm/handlers/authorization-actions.ts';
+import { authorizeLinked, linkedActions } from '../../local/azure/arm/handlers/authorization-linked.ts';
 import { PermissionGrants } from '../../local/azure/arm/handlers/authorization.ts';
 
 const SUB = '/subscriptions/00000000-0000-0000-0000-000000000000';
@@ -81,5 +82,75 @@ describe('authorizeRequest', () => {
     expect(() => authorizeRequest(none, { method: 'GET', path: `${SUB}/providers/Microsoft.Compute/locations/eastus/operations/1`, operation: 'operations.get' })).not.toThrow();
     expect(() => authorizeRequest(none, { method: 'GET', path: `${SUB}/providers/Microsoft.Authorization/permissions`, operation: 'permissions.list' })).not.toThrow();
     expect(() => authorizeRequest(none, { method: 'GET', path: RG, operation: 'resourceGroups.get' })).toThrow(ArmError);
+  });
+});
+
+describe('wildcards', () => {
+  it('lets a whole-segment wildcard stand for no segment, as Managed Identity Operator\'s assign grant needs', () => {
+    const grants = new PermissionGrants([{ scope: SUB, actions: ['Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action', 'Microsoft.Compute/*'], notActions: [] }]);
+    expect(grants.allows('Microsoft.ManagedIdentity/userAssignedIdentities/assign/action', RG)).toBe(true);
+    expect(grants.allows('Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials/assign/action', RG)).toBe(true);
+    expect(grants.allows('Microsoft.ManagedIdentity/userAssignedIdentitiesassign/action', RG)).toBe(false);
+    expect(grants.allows('Microsoft.ManagedIdentity/userAssignedIdentities/write', RG)).toBe(false);
+    expect(grants.allows('Microsoft.Compute/disks/read', RG)).toBe(true);
+    expect(grants.allows('Microsoft.Compute', RG)).toBe(false);
+  });
+});
+
+describe('linked access checks', () => {
+  const NET = `${RG}/providers/Microsoft.Network`;
+  const SUBNET = `${NET}/virtualNetworks/vnet/subnets/build`;
+  const NSG = `${NET}/networkSecurityGroups/nsg`;
+  const NIC = `${NET}/networkInterfaces/build-nic`;
+  const POOL = `${SUB}/resourceGroups/web-prod/providers/Microsoft.Network/loadBalancers/lb/backendAddressPools/web`;
+  const PROBE = `${SUB}/resourceGroups/web-prod/providers/Microsoft.Network/loadBalancers/lb/probes/http`;
+  const IDENTITY = `${SUB}/resourceGroups/ids/providers/Microsoft.ManagedIdentity/userAssignedIdentities/builder`;
+  const VERSION = `${GALLERY}/images/ubuntu-web/versions/1.0.1`;
+  const MANAGED = `${RG}/providers/Microsoft.Compute/images/base`;
+  const ipConfig = { name: 'ip', properties: { subnet: { id: SUBNET }, loadBalancerBackendAddressPools: [{ id: POOL }] } };
+
+  const rows: [what: string, method: string, path: string, body: unknown, expected: [string, string][]][] = [
+    ['a NIC: its subnet, pool and NSG', 'PUT', NIC, { location: 'eastus', properties: { ipConfigurations: [ipConfig], networkSecurityGroup: { id: NSG } } },
+      [['Microsoft.Network/virtualNetworks/subnets/join/action', SUBNET], ['Microsoft.Network/loadBalancers/backendAddressPools/join/action', POOL], ['Microsoft.Network/networkSecurityGroups/join/action', NSG]]],
+    ['a subnet: its NSG', 'PUT', SUBNET, { properties: { addressPrefix: '10.0.1.0/24', networkSecurityGroup: { id: NSG } } }, [['Microsoft.Network/networkSecurityGroups/join/action', NSG]]],
+    ['a VNet: its inline subnets\' NSGs', 'PUT', `${NET}/virtualNetworks/vnet`, { properties: { subnets: [{ name: 'a', properties: { networkSecurityGroup: { id: NSG } } }, { name: 'b', properties: {} }] } },
+      [['Microsoft.Network/networkSecurityGroups/join/action', NSG]]],
+    ['a VM: its NICs, identities and gallery version', 'PUT', VM, { identity: { type: 'UserAssigned', userAssignedIdentities: { [IDENTITY]: {} } }, properties: { storageProfile: { imageReference: { id: VERSION } }, networkProfile: { networkInterfaces: [{ id: NIC }] } } },
+      [['Microsoft.Network/networkInterfaces/join/action', NIC], ['Microsoft.ManagedIdentity/userAssignedIdentities/assign/action', IDENTITY], ['Microsoft.Compute/galleries/images/versions/read', VERSION]]],
+    ['a VM: its inline NIC\'s subnet (once), a managed image', 'PUT', VM, { properties: { storageProfile: { imageReference: { id: MANAGED } }, networkProfile: { networkInterfaceConfigurations: [{ name: 'n', properties: { ipConfigurations: [{ properties: { subnet: { id: SUBNET } } }, { properties: { subnet: { id: SUBNET.toUpperCase() } } }] } }] } } },
+      [['Microsoft.Network/virtualNetworks/subnets/join/action', SUBNET], ['Microsoft.Compute/images/read', MANAGED]]],
+    ['a VM from a marketplace image: nothing', 'PUT', VM, { properties: { storageProfile: { imageReference: { publisher: 'Canonical', offer: 'o', sku: 's', version: 'latest' } } } }, []],
+    ['a scale set PATCH: what its body names (the gallery definition, as latest)', 'PATCH', SCALE_SET, { properties: { virtualMachineProfile: { storageProfile: { imageReference: { id: `${GALLERY}/images/ubuntu-web` } } } } },
+      [['Microsoft.Compute/galleries/images/versions/read', `${GALLERY}/images/ubuntu-web`]]],
+    ['a scale set PUT: subnet, pool, NSG and probe', 'PUT', SCALE_SET, { properties: { virtualMachineProfile: { networkProfile: { healthProbe: { id: PROBE }, networkInterfaceConfigurations: [{ name: 'n', properties: { ipConfigurations: [ipConfig], networkSecurityGroup: { id: NSG } } }] } } } },
+      [['Microsoft.Network/virtualNetworks/subnets/join/action', SUBNET], ['Microsoft.Network/loadBalancers/backendAddressPools/join/action', POOL], ['Microsoft.Network/networkSecurityGroups/join/action', NSG], ['Microsoft.Network/loadBalancers/probes/join/action', PROBE]]],
+    ['a body whose ids are not strings or not ARM ids: nothing', 'PUT', NIC, { properties: { ipConfigurations: [{ properties: { subnet: { id: 7 } } }, { properties: { subnet: 'x' } }], networkSecurityGroup: { id: 'nsg' } } }, []],
+    ['a read: nothing', 'GET', NIC, undefined, []],
+  ];
+  it.each(rows)('%s', (_what, method, path, body, expected) => {
+    expect(linkedActions(method, path, body).map((l) => [l.action, l.scope])).toEqual(expected);
+  });
+
+  it('refuses with 403 LinkedAuthorizationFailed naming every linked action missing and its scope, respectively', () => {
+    const grants = new PermissionGrants([{ scope: RG, actions: ['Microsoft.Network/networkInterfaces/*', 'Microsoft.Network/networkSecurityGroups/join/action'] }].map((g) => ({ ...g, notActions: [] })));
+    const body = { properties: { ipConfigurations: [ipConfig], networkSecurityGroup: { id: NSG } } };
+    let refused: unknown;
+    try {
+      authorizeLinked(grants, { method: 'PUT', path: NIC, body });
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(ArmError);
+    expect(refused).toMatchObject({ status: 403, code: 'LinkedAuthorizationFailed' });
+    expect((refused as ArmError).message).toBe(
+      `The client '00000000-0000-0000-0000-00000000c0de' with object id '00000000-0000-0000-0000-00000000c0de' has permission to perform action 'Microsoft.Network/networkInterfaces/write' on scope '${NIC}'; however, it does not have permission to perform action(s) 'Microsoft.Network/virtualNetworks/subnets/join/action,Microsoft.Network/loadBalancers/backendAddressPools/join/action' on the linked scope(s) '${SUBNET},${POOL}' (respectively) or the linked scope(s) are invalid.`,
+    );
+    // A grant at the VNet and one at the load balancer hold for the subnet and the pool below them.
+    const more = new PermissionGrants([
+      { scope: RG, actions: ['Microsoft.Network/networkInterfaces/*', 'Microsoft.Network/networkSecurityGroups/join/action'], notActions: [] },
+      { scope: `${NET}/virtualNetworks/vnet`, actions: ['Microsoft.Network/virtualNetworks/subnets/join/action'], notActions: [] },
+      { scope: `${SUB}/resourceGroups/web-prod/providers/Microsoft.Network/loadBalancers/lb`, actions: ['Microsoft.Network/loadBalancers/*/join/action'], notActions: [] },
+    ]);
+    expect(() => authorizeLinked(more, { method: 'PUT', path: NIC, body })).not.toThrow();
   });
 });

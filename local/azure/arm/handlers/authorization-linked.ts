@@ -83,7 +83,8 @@ export function linkedActions(method: string, path: string, body: unknown): Link
     for (const id of valuesAt(body, linkPath.split('.'))) {
       const needed = typeof action === 'string' ? action : action(id);
       if (!needed || !/^\/subscriptions\/[^/]+\//i.test(id)) continue;
-      seen.set(`${needed}|${id}`.toLowerCase(), { action: needed, scope: id });
+      const key = `${needed}|${id}`.toLowerCase();
+      if (!seen.has(key)) seen.set(key, { action: needed, scope: id });
     }
   }
   return [...seen.values()];
