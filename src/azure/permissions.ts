@@ -51,9 +51,14 @@ export function listPermissions(clients: AzureClients, scope: string): Promise<P
   return clients.authorization.permissions.list(scope);
 }
 
-/** `Microsoft.Compute/*` matches `Microsoft.Compute/disks/read`; `*` stands for one or more characters, as in ARM. */
+/**
+ * `Microsoft.Compute/*` matches `Microsoft.Compute/disks/read`; `*` stands for one or more characters, as in ARM, and
+ * a whole segment `/*\/` also for none (Managed Identity Operator's `userAssignedIdentities/*\/assign/action` grants
+ * `userAssignedIdentities/assign/action`, the action ARM checks).
+ */
 export function actionMatches(pattern: string, action: string): boolean {
-  const regex = new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.+')}$`, 'i');
+  const source = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.+').replaceAll('\\/.+\\/', '\\/(?:.+\\/)?');
+  const regex = new RegExp(`^${source}$`, 'i');
   return regex.test(action);
 }
 

@@ -9,6 +9,9 @@ describe('permissions as ARM reads them', () => {
     expect(actionMatches('Microsoft.Compute/*/read', 'microsoft.compute/galleries/images/read')).toBe(true);
     expect(actionMatches('Microsoft.Compute/*/read', 'Microsoft.Compute/disks/write')).toBe(false);
     expect(actionMatches('Microsoft.Compute/disks/read', 'Microsoft.Compute/disks/beginGetAccess/action')).toBe(false);
+    // Managed Identity Operator's grant covers the action ARM's linked check names.
+    expect(actionMatches('Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action', 'Microsoft.ManagedIdentity/userAssignedIdentities/assign/action')).toBe(true);
+    expect(actionMatches('Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action', 'Microsoft.ManagedIdentity/userAssignedIdentitiesassign/action')).toBe(false);
   });
 
   it('takes notActions away within the role that lists them, not from another role', () => {
