@@ -108,13 +108,19 @@ async function checkSource(reads: PlanReads, spec: BakeSpec, problems: Problems)
   }
 }
 
-async function checkVmSize(clients: AzureClients, spec: BakeSpec, facts: SourceFacts, problems: Problems, notes: string[]): Promise<void> {
+/** The size and usage reads go out with preflight's first reads; each is only looked at (its failure only counts) when needed. */
+function startVmSizeReads(clients: AzureClients, spec: BakeSpec): { size: ReturnType<typeof vmSizeIn>; usage: ReturnType<typeof coreUsage> } {
+  const location = normalizeRegion(spec.location);
+  const reads = { size: vmSizeIn(clients, location, spec.vmProfile.vmSize), usage: coreUsage(clients, location) };
+  for (const read of Object.values(reads)) read.catch(() => undefined);
+  return reads;
+}
+
+async function checkVmSize(spec: BakeSpec, facts: SourceFacts, problems: Problems, notes: string[], reads: ReturnType<typeof startVmSizeReads>): Promise<void> {
   const { vmSize } = spec.vmProfile;
   const location = normalizeRegion(spec.location);
-  // The usage read goes out with the size read; it is only looked at (and its failure only counts) when needed.
-  const usageRead = coreUsage(clients, location);
-  usageRead.catch(() => undefined);
-  const size = await vmSizeIn(clients, location, vmSize);
+  const usageRead = reads.usage;
+  const size = await reads.size;
   if (!size) {
     problems.add(VM_SIZE, 'VmSizeNotOffered', `VM size ${vmSize} is not offered in ${location}`);
     return;
@@ -244,6 +250,7 @@ export async function preflightReport(clients: AzureClients, spec: BakeSpec, rea
   const location = normalizeRegion(spec.location);
   // Everything is read while the regions are: the findings (or failures) count only in a region that exists.
   const sourceChecked = checkSource(reads, spec, problems);
+  const vmSizeReads = startVmSizeReads(clients, spec);
   const independent = Promise.all([checkSubnet(clients, spec, problems), checkScaleSets(reads, spec, problems), checkSecrets(clients, spec, problems), checkPermissions(clients, spec)]);
   for (const started of [sourceChecked, independent]) started.catch(() => undefined);
   const regions = await resourceTypeRegions(clients, 'Microsoft.Compute', 'virtualMachines');
@@ -252,7 +259,7 @@ export async function preflightReport(clients: AzureClients, spec: BakeSpec, rea
   }
   const facts = await sourceChecked;
   const [, , [, , , permissions]] = await Promise.all([
-    checkVmSize(clients, spec, facts, problems, notes),
+    checkVmSize(spec, facts, problems, notes, vmSizeReads),
     checkDistributions(reads, spec, facts, regions, problems),
     independent,
   ]);
