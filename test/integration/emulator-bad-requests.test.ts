@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAST_POLL, UBUNTU, failure, startTestEmulator, vmModel, type TestEmulator } from './emulator-helpers.ts';
+import { writeUntilAnswered } from '../support/endless-body.ts';
 
 let t: TestEmulator;
 let filesDir: string;
@@ -95,16 +96,8 @@ describe('a body over 4 MB', () => {
     const req = request(`${t.emulator.armEndpoint}${group()}`, { method: 'PUT', ca: t.emulator.caPem, headers: { authorization: `Bearer ${t.emulator.token}`, 'content-type': 'application/json', 'transfer-encoding': 'chunked' } });
     req.on('error', () => undefined); // the server closes while a write may still be pending
     const closed = new Promise<void>((resolve) => req.once('socket', (socket) => socket.once('close', () => resolve())));
-    const answered = new Promise<IncomingMessage>((resolve) => req.once('response', resolve));
-    const chunk = Buffer.alloc(64 * 1024, 'x');
     const cap = 1024; // 64 MiB: far more than the emulator reads before it answers
-    let written = 0;
-    let response: IncomingMessage | undefined;
-    while (!response && written < cap) {
-      const flushed = new Promise<undefined>((resolve) => req.write(chunk, () => resolve(undefined)));
-      response = await Promise.race([answered, flushed]);
-      written++;
-    }
+    const { response, written } = await writeUntilAnswered(req, Buffer.alloc(64 * 1024, 'x'), cap);
     expect(response, `no answer after ${written} chunks of 64 KiB`).toBeDefined();
     expect(response!.statusCode).toBe(413);
     expect(response!.headers.connection).toBe('close');

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_REQUEST_BODY_LIMIT, requestBodyLimit } from '../../local/host/http-triggers.ts';
 import { startLocalHost, type LocalHost } from '../../local/host/index.ts';
+import { writeUntilAnswered } from '../support/endless-body.ts';
 
 const fixtures = join(import.meta.dirname, '../fixtures/host-apps');
 const home = mkdtempSync(join(tmpdir(), 'kiln-host-http-'));
@@ -125,18 +126,10 @@ describe('local host HTTP triggers', () => {
     const target = new URL(url('/api/echo', host.keys.function));
     const req = httpRequest(target, { method: 'POST', headers: { 'transfer-encoding': 'chunked' } });
     req.on('error', () => undefined); // destroyed below while a write may still be pending
-    const answered = new Promise<IncomingMessage>((resolve) => req.once('response', resolve));
-    const chunk = Buffer.alloc(16 * 1024, 'k');
     const cap = 4096; // 64 MiB: far more than the host reads before it answers
-    let written = 0;
-    let response: IncomingMessage | undefined;
-    while (!response && written < cap) {
-      const flushed = new Promise<undefined>((resolve) => req.write(chunk, () => resolve(undefined)));
-      response = await Promise.race([answered, flushed]);
-      written++;
-    }
-    if (!response) req.end();
-    response ??= await answered;
+    const { response: early, written, answered } = await writeUntilAnswered(req, Buffer.alloc(16 * 1024, 'k'), cap);
+    if (!early) req.end();
+    const response = early ?? (await answered);
     const text = await new Promise<string>((resolve) => {
       let body = '';
       response.setEncoding('utf8').on('data', (part: string) => (body += part)).on('end', () => resolve(body));

@@ -11,7 +11,7 @@ import type { Route } from '../routes.ts';
 import { arrayAt, bodyObject, isObject, objectAt, parseVersionName, requiredLocation, requiredString, stringAt, tagsOf, validateName, type Json } from '../validate.ts';
 import { deleteHandler, registerDeleteEffect } from '../release.ts';
 import { checkLocation, displayName } from '../regions.ts';
-import { generalizedSourceVm } from './images.ts';
+import { generalizedSourceVm, snapshotFor } from './images.ts';
 import { planReplication, replicationSummary, type RegionPlan } from './replication.ts';
 import { checkCaptureSecurity, checkDefinitionSecurity } from './securityTypes.ts';
 import { vmState } from './virtualMachines.ts';
@@ -54,16 +54,10 @@ async function captureVersion(ctx: HandlerContext, args: Json): Promise<EffectRe
     return undefined;
   }
   if (!disk) return { fail: errors.goneDuringOperation('source VM (or its OS disk)', source.id) };
-  const snapshot = await ctx.guest.snapshot(disk);
-  // Read again after the disk work: a retried PUT meanwhile updated the publishing profile, and a version deleted
-  // meanwhile (its group went) is not made again, nor its snapshot kept.
-  const current = ctx.resources.find(version.id);
-  if (!current) {
-    await ctx.guest.deleteSnapshot(snapshot);
-    return { fail: errors.deletedWhileCreating('gallery image version', version.id) };
-  }
-  current.state.snapshot = snapshot;
-  ctx.resources.save(current);
+  // The fresh copy: a retried PUT meanwhile updated the publishing profile.
+  const taken = await snapshotFor(ctx, version.id, 'gallery image version', disk);
+  if ('fail' in taken) return taken;
+  ctx.resources.save(taken);
   return undefined;
 }
 

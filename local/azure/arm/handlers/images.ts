@@ -75,16 +75,25 @@ async function captureImage(ctx: HandlerContext, args: Json): Promise<EffectResu
   const disk = vm ? vmState(vm).disk : undefined;
   if (!image) return { fail: errors.deletedWhileCreating('image', String(args.id)) };
   if (!disk) return { fail: errors.goneDuringOperation('source VM (or its OS disk)', String(args.vmId)) };
+  const taken = await snapshotFor(ctx, image.id, 'image', disk);
+  if ('fail' in taken) return taken;
+  taken.properties.provisioningState = 'Succeeded';
+  ctx.resources.save(taken);
+}
+
+/**
+ * Snapshots `disk` for the resource `id` being made, then reads that resource again: one deleted meanwhile (its group
+ * went) is not made again, nor its snapshot kept; otherwise its fresh copy, snapshot set, for the caller to save.
+ */
+export async function snapshotFor(ctx: HandlerContext, id: string, what: string, disk: string): Promise<StoredResource | { fail: ReturnType<typeof errors.deletedWhileCreating> }> {
   const snapshot = await ctx.guest.snapshot(disk);
-  // Read again after the disk work: an image deleted meanwhile (its group went) is not made again, nor its snapshot kept.
-  const current = ctx.resources.find(image.id);
+  const current = ctx.resources.find(id);
   if (!current) {
     await ctx.guest.deleteSnapshot(snapshot);
-    return { fail: errors.deletedWhileCreating('image', image.id) };
+    return { fail: errors.deletedWhileCreating(what, id) };
   }
   current.state.snapshot = snapshot;
-  current.properties.provisioningState = 'Succeeded';
-  ctx.resources.save(current);
+  return current;
 }
 
 /** The effects image operations apply when their time comes (also after an emulator restart). */
