@@ -68,23 +68,27 @@ export function changeLines(before: ProgressSnapshot | undefined, after: Progres
   // A final status is told last, after the steps that led to it.
   const ended = FINAL_RUN_STATUSES.has(after.status);
   if (runLine && !ended) lines.push(runLine);
+  const regionLines = after.regions.flatMap((region) => {
+    const old = before?.regions.find((r) => r.name === region.name);
+    const changed = !old || old.state !== region.state || quarter(old.percent) !== quarter(region.percent);
+    return changed ? [`replicate ${region.name}: ${region.state} ${Math.round(region.percent)}%`] : [];
+  });
+  const scaleSetLines = after.scaleSets.flatMap((set) => {
+    const old = before?.scaleSets.find((s) => s.name === set.name);
+    if (old && old.status === set.status && old.batch === set.batch && old.updated === set.updated) return [];
+    const batch = set.batches ? ` batch ${set.batch}/${set.batches}` : '';
+    return [`rollout ${set.name}: ${set.status}${batch}, ${set.updated}/${set.total} updated`];
+  });
+  // A region's or scale set's news goes right after its step's line: a region's final state, saved once all regions
+  // ended, is not told after the steps that came later.
+  const detail: Record<string, string[]> = { replicate: regionLines, rollout: scaleSetLines };
   for (const step of after.steps) {
     const old = before?.steps.find((s) => s.name === step.name);
     if (old?.status !== step.status && step.status !== 'Pending') lines.push(`step ${step.name}: ${step.status}`);
+    lines.push(...(detail[step.name] ?? []));
+    delete detail[step.name];
   }
-  for (const region of after.regions) {
-    const old = before?.regions.find((r) => r.name === region.name);
-    if (!old || old.state !== region.state || quarter(old.percent) !== quarter(region.percent)) {
-      lines.push(`replicate ${region.name}: ${region.state} ${Math.round(region.percent)}%`);
-    }
-  }
-  for (const set of after.scaleSets) {
-    const old = before?.scaleSets.find((s) => s.name === set.name);
-    if (!old || old.status !== set.status || old.batch !== set.batch || old.updated !== set.updated) {
-      const batch = set.batches ? ` batch ${set.batch}/${set.batches}` : '';
-      lines.push(`rollout ${set.name}: ${set.status}${batch}, ${set.updated}/${set.total} updated`);
-    }
-  }
+  for (const rest of Object.values(detail)) lines.push(...rest);
   if (after.waitingFor && after.waitingFor !== before?.waitingFor) lines.push(`waiting for ${after.waitingFor}`);
   if (runLine && ended) lines.push(runLine);
   return lines;

@@ -44,6 +44,20 @@ describe('plain progress lines', () => {
       'rollout web-vmss: Updating batch 1/3, 1/3 updated',
     ]);
   });
+
+  it("tells a region's final state before the steps that came after replicate, when one look sees both", () => {
+    const before = snapshotOf(running(90, 0));
+    const later = running(90, 0);
+    later.progress!.steps = [{ name: 'plan', status: 'Succeeded' }, { name: 'replicate', status: 'Succeeded' }, { name: 'promote', status: 'Succeeded' }, { name: 'rollout', status: 'Running' }];
+    later.outputs = { regions: { eastus: 'Completed', westeurope: 'Completed' }, scaleSets: [] };
+    expect(changeLines(before, snapshotOf(later))).toEqual([
+      'step replicate: Succeeded',
+      'replicate eastus: Completed 100%',
+      'replicate westeurope: Completed 100%',
+      'step promote: Succeeded',
+      'step rollout: Running',
+    ]);
+  });
 });
 
 describe('live block', () => {
