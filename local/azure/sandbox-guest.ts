@@ -128,15 +128,13 @@ exec env -i /bin/bash -c '${GUEST_IDLE}' kiln-guest-init
 /**
  * The Run Command handler inside a guest (`/usr/lib/kiln-agent/run-command DIR`), started detached so it belongs to
  * the guest and not to the emulator: it runs DIR/script.sh in a session of its own, kills that session at the
- * timeout, and writes `exit` (exit code, timed out, processes left running, agent already removed) when the script
- * ends. Everything it knows is in DIR, so an emulator restarted meanwhile reads the result from there.
+ * timeout, and writes `exit` (exit code, timed out, whether the agent was already removed) when the script ends. Everything it knows is in DIR, so an emulator restarted meanwhile reads the result from there.
  */
 const RUN_COMMAND = String.raw`#!/bin/bash
 # Let go of the starter's pipes at once: the emulator waits for them to close before it follows the run's output.
 exec </dev/null >/dev/null 2>&1
 dir=$1
 read -r timeout < "$dir/timeout"
-before=" $(cd /proc && echo [0-9]*) "
 cd /
 setsid /bin/bash "$dir/script.sh" </dev/null >"$dir/stdout" 2>"$dir/stderr" &
 pid=$!
@@ -148,19 +146,10 @@ wait "$pid"
 code=$?
 kill "$timer" 2>/dev/null
 wait "$timer" 2>/dev/null
-left=0
-for p in $(cd /proc && echo [0-9]*); do
-  case "$before" in *" $p "*) continue ;; esac
-  [ "$p" = "$$" ] && continue
-  state=""
-  while read -r key value _; do [ "$key" = State: ] && { state=$value; break; }; done < "/proc/$p/status" 2>/dev/null
-  [ -z "$state" ] || [ "$state" = Z ] && continue
-  left=1; break
-done
 timedOut=0; [ -e "$dir/timed-out" ] && timedOut=1
 # Whether the agent was already gone (a deprovision started) when the script ended: then nothing reports the result.
 gone=0; [ -e "${GUEST_CONTROL_DIR}/${CONTROL_FILES.agentRemoved}" ] && gone=1
-echo "$code $timedOut $left $gone" > "$dir/exit.partial"
+echo "$code $timedOut agent-gone=$gone" > "$dir/exit.partial"
 mv "$dir/exit.partial" "$dir/exit"
 `;
 

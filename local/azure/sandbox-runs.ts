@@ -34,7 +34,6 @@ export function notIsolated(reason: string): RunScriptResult {
     stderr: '',
     timedOut: false,
     agentRemoved: false,
-    detachedStarted: false,
     message: `Script not run: this machine cannot isolate a VM (${reason}); the emulator never runs scripts on the host.`,
   };
 }
@@ -129,11 +128,13 @@ export async function waitRun(guests: GuestRegistry, disk: Disk, runId: string, 
     await sleep(RUN_POLL_MS);
   }
   await tail?.stop();
-  const [code, timedOutFlag, leftFlag, goneFlag] = (ended ?? '').trim().split(' ');
+  const [code, timedOutFlag] = (ended ?? '').trim().split(' ');
   const timedOut = timedOutFlag === '1';
   const exitCode = ended === undefined || timedOut ? null : Number(code);
-  // A script that ended before a deprovision it left behind removed the agent reported (read late, the file exists).
-  const agentRemoved = goneFlag !== undefined ? goneFlag === '1' : await exists(join(control, CONTROL_FILES.agentRemoved));
+  // A script that ended before a deprovision it left behind removed the agent reported (read late, the file exists);
+  // a handler of an older emulator noted nothing: the file, then.
+  const gone = / agent-gone=([01])/.exec(ended ?? '')?.[1];
+  const agentRemoved = gone !== undefined ? gone === '1' : await exists(join(control, CONTROL_FILES.agentRemoved));
   const poweredOff = await exists(join(control, CONTROL_FILES.poweroff));
   const [stdout, stderr, timeout] = await Promise.all(
     ['stdout', 'stderr', 'timeout'].map((name) => readFile(join(runDir, name), 'utf8').catch(() => '')),
@@ -149,7 +150,6 @@ export async function waitRun(guests: GuestRegistry, disk: Disk, runId: string, 
     stderr: stderr!,
     timedOut,
     agentRemoved,
-    detachedStarted: leftFlag === '1' && !timedOut && guests.isRunning(disk),
     ...(message ? { message } : {}),
   };
 }

@@ -29,8 +29,6 @@ export interface RunScriptResult {
    * so the Run Command never reaches a terminal state. The emulator keeps it running (until its timeout).
    */
   agentRemoved: boolean;
-  /** Processes the script left running in the guest (e.g. a detached `waagent -deprovision+user`). */
-  detachedStarted: boolean;
   /** Human-readable note for the run's instance view (why not isolated, why killed). */
   message?: string;
 }

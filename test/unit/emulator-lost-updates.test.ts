@@ -92,7 +92,7 @@ function heldGuest() {
     async writeFile() {},
     async runScript() {
       const stdout = await pass('runScript');
-      return { isolated: false, exitCode: null, stdout: String(stdout ?? ''), stderr: '', timedOut: false, agentRemoved: false, detachedStarted: false, message: 'test guest' } satisfies RunScriptResult;
+      return { isolated: false, exitCode: null, stdout: String(stdout ?? ''), stderr: '', timedOut: false, agentRemoved: false, message: 'test guest' } satisfies RunScriptResult;
     },
     startScript: unused('start scripts'),
     scriptStarted: unused('start scripts'),

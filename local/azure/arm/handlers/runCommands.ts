@@ -152,7 +152,7 @@ function simulateWindows(ctx: HandlerContext, vm: StoredResource, script: string
   const detachedRestart = !detachedStop && run.restart;
   if (detachedStop) guestEvent(ctx, vm, 'ctx.guest.shutdown', 'guestSysprepWindows', EFFECT_GUEST_STOPPED);
   if (detachedRestart) guestEvent(ctx, vm, 'ctx.guest.restart', 'vmRestart', EFFECT_GUEST_RESTARTED);
-  return { isolated: false, exitCode: run.exitCode, stdout: run.stdout, stderr: '', timedOut: false, agentRemoved: false, detachedStarted: detachedStop || detachedRestart, message: 'Windows guests are not emulated; the PowerShell script was recorded, not run' };
+  return { isolated: false, exitCode: run.exitCode, stdout: run.stdout, stderr: '', timedOut: false, agentRemoved: false, message: 'Windows guests are not emulated; the PowerShell script was recorded, not run' };
 }
 
 /** A detached shutdown (or sysprep) the guest started has stopped the VM. */
@@ -182,7 +182,7 @@ function simulateDetachedLinux(ctx: HandlerContext, vm: StoredResource, script: 
   if (result.isolated || !detached || !(deprovision || /\b(shutdown|poweroff|halt)\b/.test(script))) return result;
   guestEvent(ctx, vm, 'ctx.guest.shutdown', deprovision ? 'guestDeprovisionLinux' : 'guestShutdownToStopped', deprovision ? EFFECT_GUEST_DEPROVISIONED : EFFECT_GUEST_STOPPED);
   const effect = deprovision ? 'Its detached deprovision is applied to the disk from the host instead, and the VM stops.' : 'Its detached shutdown stops the VM.';
-  return { ...result, detachedStarted: true, message: `${result.message ?? 'Script not run.'} ${effect}` };
+  return { ...result, message: `${result.message ?? 'Script not run.'} ${effect}` };
 }
 
 /** A detached deprovision, applied from the host, has stopped the VM. */
