@@ -2,6 +2,7 @@
 
 import { createAzureClients, type AzureClients } from '../azure/clients.ts';
 import { loadConfig, type KilnConfig } from '../config.ts';
+import { openOnce } from '../open-once.ts';
 import { openRunStore, type RunStore } from '../runs/store.ts';
 
 export interface ActivityEnvironment {
@@ -13,18 +14,8 @@ export interface ActivityEnvironment {
 let current: ActivityEnvironment | undefined;
 
 export function createActivityEnvironment(config: KilnConfig, clients: AzureClients = createAzureClients(config)): ActivityEnvironment {
-  let store: Promise<RunStore> | undefined;
-  return {
-    config,
-    clients,
-    runStore() {
-      store ??= openRunStore(clients.blobs).catch((err: unknown) => {
-        store = undefined; // a storage hiccup must not poison every later activity
-        throw err;
-      });
-      return store;
-    },
-  };
+  // A storage hiccup must not poison every later activity: a failed open is tried again.
+  return { config, clients, runStore: openOnce(() => openRunStore(clients.blobs)) };
 }
 
 /** The process's environment, from the settings (app settings on Azure, the local host's settings locally). */

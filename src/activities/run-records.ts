@@ -1,21 +1,11 @@
 /** Activities that keep the run's durable copy: load a record (resume), save it (once per step boundary), save progress. */
 
-import { loadConfig } from '../config.ts';
-import { createAzureClients } from '../azure/clients.ts';
-import { openRunStore, type RunStore } from '../runs/store.ts';
 import { progressLine, progressLogOf, stampProgress } from '../runs/timeline.ts';
 import type { LoadRunRecordInput, LoadRunRecordOutput, SaveRunProgressInput, SaveRunRecordInput } from './contracts.ts';
+import { activityEnvironment } from './environment.ts';
 
-let store: Promise<RunStore> | undefined;
-
-/** One store per process, made from the settings on first use. */
-function runStore(): Promise<RunStore> {
-  store ??= openRunStore(createAzureClients(loadConfig()).blobs).catch((error: unknown) => {
-    store = undefined;
-    throw error;
-  });
-  return store;
-}
+/** The activities' one run store (clients and container shared with every other activity of the process). */
+const runStore = () => activityEnvironment().runStore();
 
 export async function loadRunRecord(input: LoadRunRecordInput): Promise<LoadRunRecordOutput> {
   return (await (await runStore()).get(input.runId)) ?? null;

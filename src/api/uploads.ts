@@ -1,27 +1,18 @@
 /** HTTP handler for /uploads/{sha256}: stores a file a template's File step names by its content hash (kiln-upload://). */
 
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import type { ContainerClient } from '@azure/storage-blob';
-import type { AzureClients } from '../azure/clients.ts';
 import { openUploadsContainer, storeUpload } from '../azure/uploads.ts';
 import { uploadUri } from '../template/uploads.ts';
 import { readBoundedBody } from './body-limit.ts';
+import { openOnce } from '../open-once.ts';
 import { json, problem } from './problem.ts';
 import { services } from './services.ts';
 
 /** An uploaded script or file above this size is refused (the Functions host caps request bodies at 100 MB). */
 export const MAX_UPLOAD_BYTES = 64 * 1024 * 1024;
 
-let uploads: Promise<ContainerClient> | undefined;
-
 /** The uploads container, opened (created if missing) once per process; after a failure the next upload tries again. */
-function uploadsContainer(azure: AzureClients): Promise<ContainerClient> {
-  uploads ??= openUploadsContainer(azure).catch((error: unknown) => {
-    uploads = undefined;
-    throw error;
-  });
-  return uploads;
-}
+const uploadsContainer = openOnce(async () => openUploadsContainer((await services()).azure));
 
 /**
  * PUT /uploads/{sha256} — the body's bytes, stored once under their sha256 (201 when new, 200 when already there);
@@ -38,8 +29,7 @@ export async function putUpload(request: HttpRequest): Promise<HttpResponseInit>
   const body = await readBoundedBody(request, { bytes: MAX_UPLOAD_BYTES, what: 'the upload', shown: '64 MiB' });
   if (!body.ok) return body.response;
   const { bytes } = body;
-  const { azure } = await services();
-  const result = await storeUpload(await uploadsContainer(azure), sha256, bytes);
+  const result = await storeUpload(await uploadsContainer(), sha256, bytes);
   if (!result.stored) return problem(400, 'checksum-mismatch', `the body (${bytes.length} bytes) does not hash to ${sha256}`);
   return json(result.created ? 201 : 200, { sha256, uri: uploadUri(sha256), bytes: bytes.length });
 }
