@@ -6,6 +6,8 @@ import './http.ts';
 import './blob.ts';
 import './timers.ts';
 import './notifications.ts';
-import { warmUp } from './warm-up.ts';
+import { app } from '@azure/functions';
+import { warmUp } from '../src/api/warm-up.ts';
 
-warmUp();
+// Before the worker's first invocation: the first request and bake then find the stores open (src/api/warm-up.ts).
+app.hook.appStart(() => warmUp());

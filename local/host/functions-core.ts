@@ -32,6 +32,9 @@ const CORE_MODULE_ID = '@azure/functions-core';
 
 /** Registrations land here while an app entry is being imported (the library registers synchronously on import). */
 let collecting: Map<string, RegisteredFunction> | undefined;
+/** `app.hook.appStart` callbacks registered while an app entry is being imported. */
+type AppStartHook = (coreContext: { hookData: Record<string, unknown> }) => unknown;
+let collectingHooks: AppStartHook[] | undefined;
 /** Each app entry is imported once per process (ESM caches it), so its registrations are kept for later hosts. */
 const appsByEntry = new Map<string, Promise<Map<string, RegisteredFunction>>>();
 let importQueue: Promise<unknown> = Promise.resolve();
@@ -66,8 +69,17 @@ const coreApi = {
     target.set(key, { metadata, handler, trigger: triggerOf(metadata) });
     return { dispose: () => target.delete(key) };
   },
-  registerHook(name: string): never {
-    throw new Error(`app.hook.${name}: the local Functions host does not run hooks`);
+  registerHook(name: string, callback: AppStartHook): { dispose(): void } {
+    if (name !== 'appStart') throw new Error(`app.hook.${name}: the local Functions host runs appStart hooks only`);
+    if (!collectingHooks) throw new Error('app.hook.appStart was registered outside the app\'s import; register hooks when the app loads');
+    const target = collectingHooks;
+    target.push(callback);
+    return {
+      dispose: () => {
+        const at = target.indexOf(callback);
+        if (at >= 0) target.splice(at, 1);
+      },
+    };
   },
   log(level: string, category: string, message: string): void {
     if (level === 'error' || level === 'warning') process.stderr.write(`[functions ${category}] ${level}: ${message}\n`);
@@ -90,8 +102,9 @@ export function installFunctionsCore(): void {
 }
 
 /**
- * Imports `appEntry` (an absolute path) and resolves to the functions it registered, keyed by lower-cased name.
- * A second call with the same entry returns the same registrations (the module is already loaded).
+ * Imports `appEntry` (an absolute path), runs its appStart hooks one after another, and resolves to the functions it
+ * registered, keyed by lower-cased name — as Azure's worker runs appStart hooks before its first invocation. A second
+ * call with the same entry returns the same registrations (the module is already loaded, its hooks ran once).
  */
 export function loadApp(appEntry: string): Promise<Map<string, RegisteredFunction>> {
   installFunctionsCore();
@@ -100,17 +113,27 @@ export function loadApp(appEntry: string): Promise<Map<string, RegisteredFunctio
   // Imports run one at a time so each registration is attributed to the entry being imported.
   const loading = importQueue.then(async () => {
     const registrations = new Map<string, RegisteredFunction>();
+    const hooks: AppStartHook[] = [];
     collecting = registrations;
+    collectingHooks = hooks;
     try {
       await import(pathToFileURL(appEntry).href);
     } finally {
       collecting = undefined;
+      collectingHooks = undefined;
     }
     if (registrations.size === 0) {
       throw new Error(
         `${appEntry} registered no functions. Either it registers none, or it (or @azure/functions) was loaded ` +
           'before the local host: the library then stays in test mode and skips every registration',
       );
+    }
+    for (const hook of hooks) {
+      try {
+        await hook({ hookData: {} });
+      } catch (error) {
+        throw new Error(`${appEntry}: an appStart hook failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      }
     }
     return registrations;
   });

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { lookQuickly, type LookClock, type QuickLookWindow } from '../../src/activities/quick-looks.ts';
 import { loadConfig } from '../../src/config.ts';
-import { nextLook, nextPollDelay, progressEnd, quickWindowMs } from '../../src/pipeline/polling.ts';
+import { BLIND_POLL_FRACTION, nextLook, nextPollDelay, progressEnd, quickWindowMs } from '../../src/pipeline/polling.ts';
 
 /** A clock that moves only when slept on, and an operation that ends at `endsAt`, recording when it was looked at. */
 function scripted(endsAt: number, options: { throwsAt?: number } = {}) {
@@ -81,8 +81,10 @@ describe('progressEnd', () => {
 describe('nextLook', () => {
   const bounds = { minMs: 50, maxMs: 1_000 };
 
-  it('is the 2 % rule, one plain look, when the operation reports no progress', () => {
-    expect(nextLook(20_000, bounds, {})).toEqual({ delayMs: nextPollDelay(20_000, bounds), watchMs: 0 });
+  it('is the 1 % rule, one plain look, when the operation reports no progress (its end cannot be foreseen)', () => {
+    expect(nextLook(20_000, bounds, {})).toEqual({ delayMs: 200, watchMs: 0 });
+    expect(nextLook(20_000, bounds, {}).delayMs).toBe(nextPollDelay(20_000, bounds, undefined, BLIND_POLL_FRACTION));
+    expect(nextLook(3_000, bounds, {}).delayMs).toBe(bounds.minMs);
     expect(nextLook(20_000, bounds, { retryAfterMs: 100 })).toEqual({ delayMs: 100, watchMs: 0 });
   });
 
