@@ -43,6 +43,9 @@ export async function beginCapture({ plan, spec, distribution }: BeginCaptureInp
     const tags = { ...spec.tags, ...(spec.distributions[d.index]?.artifactTags ?? {}), [TAG_RUN_ID]: plan.runId };
     switch (d.type) {
       case 'SharedImage': {
+        // The version (an earlier attempt's) is read alongside its definition: one round trip before the create, not two.
+        const versionRead = getImageVersion(clients, d.imageVersionId, { replicationStatus: true });
+        versionRead.catch(() => undefined);
         const definition = await getImageDefinition(clients, d.galleryImageId);
         if (!definition) throw permanentError(`capture: gallery image definition ${d.galleryImageId} does not exist`, { code: 'NotFound', resourceId: d.galleryImageId });
         // The version lives where its gallery lives; its first replica is there, the rest come with replicate.
@@ -50,7 +53,8 @@ export async function beginCapture({ plan, spec, distribution }: BeginCaptureInp
         const planned = d.regions.find((r) => sameRegion(r.name, home));
         const region: ReplicaRegion = planned ?? { name: home, replicaCount: 1, storageAccountType: d.regions[0]?.storageAccountType ?? 'Standard_LRS' };
         const model = imageVersionModel({ location: home, sourceVirtualMachineId: plan.staging.vmId, region, tags });
-        return advanceCapture(clients, { kind: CAPTURE, resourceId: d.imageVersionId, target: 'galleryImageVersion', model, created: false });
+        const ref: CaptureRef = { kind: CAPTURE, resourceId: d.imageVersionId, target: 'galleryImageVersion', model, created: false };
+        return advanceCapture(clients, ref, versionState(await versionRead, ref));
       }
       case 'ManagedImage': {
         // The VM knows its generation (a marketplace source does not say it in the template); the plan's is the fallback.
@@ -67,13 +71,19 @@ export async function beginCapture({ plan, spec, distribution }: BeginCaptureInp
   });
 }
 
+/** A capture target's provisioningState (undefined: none yet) and, for a gallery version, its first replica's percent. */
+type CaptureState = { state: string | undefined; percent?: number };
+
 /** The target's provisioningState and, for a gallery version, how far its first replica is (the poller's estimate of the end). */
-async function provisioningState(clients: AzureClients, ref: CaptureRef): Promise<{ state: string | undefined; percent?: number }> {
+async function provisioningState(clients: AzureClients, ref: CaptureRef): Promise<CaptureState> {
   if (ref.target === 'managedImage') {
     const image = await getManagedImage(clients, ref.resourceId);
     return { state: image && (image.provisioningState ?? 'Succeeded') };
   }
-  const version = await getImageVersion(clients, ref.resourceId, { replicationStatus: true });
+  return versionState(await getImageVersion(clients, ref.resourceId, { replicationStatus: true }), ref);
+}
+
+function versionState(version: Awaited<ReturnType<typeof getImageVersion>>, ref: CaptureRef): CaptureState {
   if (!version) return { state: undefined };
   const state = version.provisioningState ?? 'Succeeded';
   const replica = state === 'Creating' && ref.model.location ? regionReplication(version, ref.model.location) : undefined;
@@ -84,9 +94,9 @@ async function provisioningState(clients: AzureClients, ref: CaptureRef): Promis
  * One step of the capture: looks at the target and moves it on. `created` records that this capture sent the
  * create, so a Failed state afterwards is this attempt failing (retryable: the next begin deletes and recreates).
  */
-export async function advanceCapture(clients: AzureClients, ref: CaptureRef): Promise<OperationStatus> {
+export async function advanceCapture(clients: AzureClients, ref: CaptureRef, known?: CaptureState): Promise<OperationStatus> {
   const id = ref.resourceId;
-  const { state, percent } = await provisioningState(clients, ref);
+  const { state, percent } = known ?? (await provisioningState(clients, ref));
   const waiting = (created: boolean): OperationStatus => ({ state: 'InProgress', operation: { ...ref, created }, ...(percent !== undefined ? { percent } : {}) });
   switch (state) {
     case 'Succeeded':

@@ -37,10 +37,11 @@ export async function beginDeprovision({ plan }: BeginDeprovisionInput): Promise
     const { clients } = activityEnvironment();
     const rg = plan.staging.resourceGroupName;
     const vm = plan.staging.vmName;
-    const state = await getVmState(clients, rg, vm);
-    if (state.generalized || (state.powerState && STOPPED.has(state.powerState))) return { state: 'Succeeded' };
     const name = runCommandName('deprovision');
-    if (!(await getRunCommand(clients, rg, vm, name))) {
+    // Both reads at once: the Run Command's is needed whenever the VM still runs, which is nearly always.
+    const [state, existing] = await Promise.all([getVmState(clients, rg, vm), getRunCommand(clients, rg, vm, name)]);
+    if (state.generalized || (state.powerState && STOPPED.has(state.powerState))) return { state: 'Succeeded' };
+    if (!existing) {
       const script = deprovisionScript(plan.osType);
       await startRunCommand(clients, {
         resourceGroup: rg,

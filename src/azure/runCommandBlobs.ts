@@ -35,12 +35,16 @@ export async function blobSasUrl(
 /** Creates empty append blobs for one Run Command and returns write SAS URIs valid for `validForMs`. */
 export async function prepareRunCommandBlobs(clients: AzureClients, runId: string, name: string, validForMs: number): Promise<RunCommandBlobUris> {
   const container = clients.blobs.getContainerClient(RUN_COMMAND_OUTPUT_CONTAINER);
-  await container.createIfNotExists();
   const names = blobNames(runId, name);
-  await Promise.all([
-    container.getAppendBlobClient(names.output).createIfNotExists(),
-    container.getAppendBlobClient(names.error).createIfNotExists(),
-  ]);
+  const createBlobs = () =>
+    Promise.all([container.getAppendBlobClient(names.output).createIfNotExists(), container.getAppendBlobClient(names.error).createIfNotExists()]);
+  // The container exists but for a service's first Run Command: made only when the blobs say it is missing (one
+  // round trip fewer on every step of a bake's critical path).
+  await createBlobs().catch(async (error: unknown) => {
+    if ((error as { details?: { errorCode?: string } }).details?.errorCode !== 'ContainerNotFound') throw error;
+    await container.createIfNotExists();
+    await createBlobs();
+  });
   const startsOn = new Date(Date.now() - 5 * 60_000); // clock skew between this host and the storage service
   const expiresOn = new Date(Date.now() + validForMs);
   let delegationKey: Promise<UserDelegationKey> | undefined;

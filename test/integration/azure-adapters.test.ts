@@ -566,6 +566,22 @@ describe('Run Commands', () => {
     expect(await settle(beginDeleteStagingGroup({ plan: p }))).toEqual({ state: 'Succeeded' });
   });
 
+  it('makes the output blobs\' container when a storage account has none yet (the first step of a new account), and the whole output reaches the log', async () => {
+    await clients.blobs.getContainerClient(RUN_COMMAND_OUTPUT_CONTAINER).deleteIfExists();
+    const spec = template('ubuntu-web.json', (t) => {
+      t.properties['customize'] = [{ type: 'Shell', name: 'first', inline: ['seq 1 1500'] }];
+      delete t.properties['validate'];
+    });
+    const runId = 'ubuntu-web-20261125T131900Z-0015';
+    const p = await staged(runId, spec);
+    expect(await settle(beginCustomizer({ plan: p, spec, phase: 'customize', index: 0, limitMs: HOUR }))).toEqual({ state: 'Succeeded' });
+    expect(await clients.blobs.getContainerClient(RUN_COMMAND_OUTPUT_CONTAINER).exists()).toBe(true);
+    const log = (await (await openRunStore(clients.blobs)).readLogs(runId)).map((l) => l.text).join('');
+    // All of it (about 6.5 KB, more than the instance view's 4 KB tail): the agent wrote it to the blobs made here.
+    expect(log).toMatch(/started\n1\n2\n3\n[\s\S]*\n1500\n/);
+    expect(await settle(beginDeleteStagingGroup({ plan: p }))).toEqual({ state: 'Succeeded' });
+  });
+
   it('fails a step whose Run Command vanished while its script ran, without starting the script again', async () => {
     const spec = template('ubuntu-web.json', (t) => {
       t.properties['customize'] = [{ type: 'Shell', name: 'long-install', inline: ['echo installing', 'sleep 600'] }];
