@@ -220,8 +220,8 @@ export interface BakePlan {
   rolloutNotes?: string[];
   /** What preflight could not check (permissions ARM would not list): shown as the plan's message, never as passed. */
   preflightNotes?: string[];
-  /** Polling bounds from the settings (KILN_POLL_MIN_MS / KILN_POLL_MAX_MS). */
-  poll: { minMs: number; maxMs: number };
+  /** Polling bounds from the settings (KILN_POLL_MIN_MS / KILN_POLL_MAX_MS / KILN_POLL_QUICK_MS; the last absent in older plans). */
+  poll: { minMs: number; maxMs: number; quickMs?: number };
   /** How long the build VM create waits for quota to free up (KILN_QUOTA_WAIT_MINUTES); absent in older plans: 60 min. */
   quotaWaitMs?: number;
 }

@@ -195,7 +195,7 @@ async function makePlan({ runId, spec, now, reuseVersion, preflighted }: PlanBak
       vmId: virtualMachineId(subscriptionId, names.resourceGroup, names.vm),
     },
     distributions,
-    poll: { minMs: config.pollMinMs, maxMs: config.pollMaxMs },
+    poll: { minMs: config.pollMinMs, maxMs: config.pollMaxMs, quickMs: config.pollQuickMs },
     quotaWaitMs: config.quotaWaitMinutes * 60_000,
     ...(preflightNotes.length ? { preflightNotes } : {}),
     rolloutNotes: rolloutNotes(scaleSets, distributions.find((d) => d.type === 'SharedImage')?.imageVersionId),

@@ -3,6 +3,8 @@
 export interface PollBounds {
   minMs: number;
   maxMs: number;
+  /** The floor of an activity's own looks (KILN_POLL_QUICK_MS); absent in plans made before it was passed on. */
+  quickMs?: number;
 }
 
 /**
@@ -68,6 +70,12 @@ export function nextLook(
   watchedPercent?: number,
 ): { delayMs: number; watchMs: number } {
   const blind = status.percent === undefined || !Number.isFinite(status.percent);
+  // While the rule's interval is still the floor and an activity's own looks are set cheaper than a durable look (the
+  // quick floor below the poller's, as on the local default), one activity watching for a quick window replaces a
+  // timer and an activity per floor, and sees the end within a quick floor instead of a durable one.
+  if (blind && bounds.quickMs !== undefined && bounds.quickMs < bounds.minMs && elapsedMs * BLIND_POLL_FRACTION < bounds.minMs) {
+    return { delayMs: 0, watchMs: quickWindowMs(bounds) };
+  }
   const ruled = nextPollDelay(elapsedMs, bounds, status.retryAfterMs, blind ? BLIND_POLL_FRACTION : POLL_FRACTION);
   // An estimate is used once per percent: watched at this percent already and still running, the pace has slowed (at
   // 99 % the earliest end is always now), so the 2 % rule decides until the percent moves.

@@ -88,6 +88,20 @@ describe('nextLook', () => {
     expect(nextLook(20_000, bounds, { retryAfterMs: 100 })).toEqual({ delayMs: 100, watchMs: 0 });
   });
 
+  it('watches a young wait with no progress for a quick window when quick looks are set cheaper than durable ones', () => {
+    const local = { minMs: 50, maxMs: 1_000, quickMs: 10 };
+    // Young: 1 % of 3 s is below the 50 ms floor, so a durable look would come every floor; one watch covers 20 floors.
+    expect(nextLook(3_000, local, {})).toEqual({ delayMs: 0, watchMs: quickWindowMs(local) });
+    // Grown: past 5 s the 1 % rule's interval is above the floor; durable timers again.
+    expect(nextLook(20_000, local, {})).toEqual({ delayMs: 200, watchMs: 0 });
+    // With the quick floor at the durable one (Azure's default), watching saves no read: timers.
+    expect(nextLook(3_000, { minMs: 2_000, maxMs: 30_000, quickMs: 2_000 }, {})).toEqual({ delayMs: 2_000, watchMs: 0 });
+    // A plan made before the quick floor was passed on: timers, as it was.
+    expect(nextLook(3_000, { minMs: 50, maxMs: 1_000 }, {})).toEqual({ delayMs: 50, watchMs: 0 });
+    // An operation reporting progress keeps its own estimate and rule.
+    expect(nextLook(3_000, local, { percent: 10 }).watchMs).toBe(0);
+  });
+
   it('keeps the 2 % rule while the progress puts the end far off', () => {
     expect(nextLook(13_500, bounds, { percent: 50 })).toEqual({ delayMs: nextPollDelay(13_500, bounds), watchMs: 0 });
   });
