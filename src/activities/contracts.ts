@@ -423,6 +423,8 @@ export type PollOperationOutput = OperationStatus;
 export interface WatchOperationInput {
   operation: OperationRef;
   forMs: number;
+  /** When the operation began (ISO): the looks are paced by its age on the poller's rule; absent: by the watch's own. */
+  pacedFrom?: string;
 }
 
 // ---- cancel ---------------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
  * the operation ended; only longer waits go back to the orchestration's durable timers (docs/design.md §1).
  */
 
-import { nextPollDelay, quickWindowMs } from '../pipeline/polling.ts';
+import { BLIND_POLL_FRACTION, nextPollDelay, quickWindowMs } from '../pipeline/polling.ts';
 import type { OperationRef, OperationStatus, WatchOperationInput } from './contracts.ts';
 import { activityEnvironment } from './environment.ts';
 import { pollOperation } from './poll.ts';
@@ -21,7 +21,7 @@ const realClock: LookClock = {
 };
 
 export interface QuickLookWindow {
-  /** When the wait began (ms since the epoch): the interval grows with it, on the poller's 2 % rule. */
+  /** When the wait began (ms since the epoch): the interval grows with it, on the 1 % rule (a quick look rarely knows a percent). */
   startedAt: number;
   /** No look starts after this (ms since the epoch). */
   until: number;
@@ -32,8 +32,8 @@ export interface QuickLookWindow {
 }
 
 /**
- * Looks again (`look`, given the last answer) while `running` says so: the first look at once, then on the 2 % rule
- * above the floor while the window lasts. A look that throws is a transient refusal (throttling, a dropped connection;
+ * Looks again (`look`, given the last answer) while `running` says so: the first look at once, then on the 1 % rule
+ * (counted from `startedAt`) above the floor while the window lasts. A look that throws is a transient refusal (throttling, a dropped connection;
  * permanent ones come back as answers): the looking stops with the last answer, and the durable poller, with its retry
  * policy, looks next, so one refused read does not send the whole begin… through the retry again.
  */
@@ -48,7 +48,7 @@ export async function lookQuickly<T>(
   for (let looks = 0; running(answer); looks++) {
     if (looks > 0) {
       const now = clock.now();
-      const delay = nextPollDelay(now - window.startedAt, { minMs: window.floorMs, maxMs: window.maxMs });
+      const delay = nextPollDelay(now - window.startedAt, { minMs: window.floorMs, maxMs: window.maxMs }, undefined, BLIND_POLL_FRACTION);
       if (now + delay > window.until) return answer;
       await clock.sleep(delay);
     }
@@ -93,7 +93,10 @@ export function lookingQuickly<I>(
 }
 
 /** watchOperation: the durable poller's look at an operation whose estimated end is near; looks quickly across it. */
-export async function watchOperation({ operation, forMs }: WatchOperationInput): Promise<OperationStatus> {
+export async function watchOperation({ operation, forMs, pacedFrom }: WatchOperationInput): Promise<OperationStatus> {
   const unseen: OperationStatus = { state: 'InProgress', operation };
-  return lookQuickly(unseen, again(pollOperation), inProgress, quickLookWindow(Date.now(), forMs));
+  const now = Date.now();
+  const window = quickLookWindow(now, forMs);
+  const began = pacedFrom === undefined ? NaN : Date.parse(pacedFrom);
+  return lookQuickly(unseen, again(pollOperation), inProgress, Number.isFinite(began) && began <= now ? { ...window, startedAt: began } : window);
 }

@@ -68,13 +68,14 @@ export function nextLook(
   bounds: PollBounds,
   status: { retryAfterMs?: number; percent?: number },
   watchedPercent?: number,
-): { delayMs: number; watchMs: number } {
+): { delayMs: number; watchMs: number; paced?: true } {
   const blind = status.percent === undefined || !Number.isFinite(status.percent);
   // While the rule's interval is still the floor and an activity's own looks are set cheaper than a durable look (the
   // quick floor below the poller's, as on the local default), one activity watching for a quick window replaces a
-  // timer and an activity per floor, and sees the end within a quick floor instead of a durable one.
+  // timer and an activity per floor. `paced`: its looks keep the rule, counted from the operation's start, above the
+  // quick floor (not the floor throughout, as at an estimated end), so a wave of bakes does not flood ARM with reads.
   if (blind && bounds.quickMs !== undefined && bounds.quickMs < bounds.minMs && elapsedMs * BLIND_POLL_FRACTION < bounds.minMs) {
-    return { delayMs: 0, watchMs: quickWindowMs(bounds) };
+    return { delayMs: 0, watchMs: quickWindowMs(bounds), paced: true };
   }
   const ruled = nextPollDelay(elapsedMs, bounds, status.retryAfterMs, blind ? BLIND_POLL_FRACTION : POLL_FRACTION);
   // An estimate is used once per percent: watched at this percent already and still running, the pace has slowed (at

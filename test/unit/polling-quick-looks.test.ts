@@ -31,15 +31,25 @@ describe('lookQuickly', () => {
     expect(op.looks.filter((at) => at >= 237)).toHaveLength(1);
   });
 
-  it('hands a longer wait back unfinished, starting no look after the window, with intervals growing on the 2 % rule', async () => {
+  it('hands a longer wait back unfinished, starting no look after the window, with intervals growing on the 1 % rule', async () => {
     const op = scripted(60_000);
-    expect(await lookQuickly('running', op.look, running, window(1_000), op.clock)).toBe('running');
-    expect(op.looks.at(-1)!).toBeLessThanOrEqual(1_000);
+    expect(await lookQuickly('running', op.look, running, window(3_000), op.clock)).toBe('running');
+    expect(op.looks.at(-1)!).toBeLessThanOrEqual(3_000);
     const gaps = op.looks.slice(1).map((at, i) => at - op.looks[i]!);
     expect(Math.min(...gaps)).toBe(10);
-    // Past 500 ms of age the floor no longer binds: each gap is 2 % of the age it was taken at.
-    for (const [i, gap] of gaps.entries()) expect(gap).toBe(nextPollDelay(op.looks[i]!, { minMs: 10, maxMs: 1_000 }));
+    // Past 1 s of age the floor no longer binds: each gap is 1 % of the age it was taken at.
+    for (const [i, gap] of gaps.entries()) expect(gap).toBe(nextPollDelay(op.looks[i]!, { minMs: 10, maxMs: 1_000 }, undefined, BLIND_POLL_FRACTION));
     expect(gaps.at(-1)!).toBeGreaterThan(10);
+  });
+
+  it('paces its looks by the operation\'s age when the window starts before the watch (a young wait the poller hands over)', async () => {
+    const op = scripted(60_000);
+    // The operation began 3 s before the watch: 1 % of its age is 30 ms, three times the floor.
+    const paced: QuickLookWindow = { startedAt: -3_000, until: 1_000, floorMs: 10, maxMs: 1_000 };
+    expect(await lookQuickly('running', op.look, running, paced, op.clock)).toBe('running');
+    const gaps = op.looks.slice(1).map((at, i) => at - op.looks[i]!);
+    expect(gaps[0]).toBe(30);
+    expect(op.looks.length).toBeLessThan(30);
   });
 
   it('takes its first look even when the window has already passed (one look, as a begin… always took)', async () => {
@@ -91,7 +101,7 @@ describe('nextLook', () => {
   it('watches a young wait with no progress for a quick window when quick looks are set cheaper than durable ones', () => {
     const local = { minMs: 50, maxMs: 1_000, quickMs: 10 };
     // Young: 1 % of 3 s is below the 50 ms floor, so a durable look would come every floor; one watch covers 20 floors.
-    expect(nextLook(3_000, local, {})).toEqual({ delayMs: 0, watchMs: quickWindowMs(local) });
+    expect(nextLook(3_000, local, {})).toEqual({ delayMs: 0, watchMs: quickWindowMs(local), paced: true });
     // Grown: past 5 s the 1 % rule's interval is above the floor; durable timers again.
     expect(nextLook(20_000, local, {})).toEqual({ delayMs: 200, watchMs: 0 });
     // With the quick floor at the durable one (Azure's default), watching saves no read: timers.
