@@ -423,8 +423,11 @@ export type PollOperationOutput = OperationStatus;
 export interface WatchOperationInput {
   operation: OperationRef;
   forMs: number;
-  /** When the operation began (ISO): the looks are paced by its age on the poller's rule; absent: by the watch's own. */
-  pacedFrom?: string;
+  /**
+   * Looks paced by the operation's age: `fraction` of the time since `from` (ISO, when it began) between looks, above
+   * the quick floor. Absent: the quick looks' own rule, counted from the watch's start (dense across an estimated end).
+   */
+  paced?: { from: string; fraction: number };
 }
 
 // ---- cancel ---------------------------------------------------------------------------------------------------

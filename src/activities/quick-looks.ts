@@ -29,6 +29,8 @@ export interface QuickLookWindow {
   floorMs: number;
   /** Longest interval between looks (KILN_POLL_MAX_MS). */
   maxMs: number;
+  /** The share of the wait's age between looks; default the 1 % rule. */
+  fraction?: number;
 }
 
 /**
@@ -48,7 +50,7 @@ export async function lookQuickly<T>(
   for (let looks = 0; running(answer); looks++) {
     if (looks > 0) {
       const now = clock.now();
-      const delay = nextPollDelay(now - window.startedAt, { minMs: window.floorMs, maxMs: window.maxMs }, undefined, BLIND_POLL_FRACTION);
+      const delay = nextPollDelay(now - window.startedAt, { minMs: window.floorMs, maxMs: window.maxMs }, undefined, window.fraction ?? BLIND_POLL_FRACTION);
       if (now + delay > window.until) return answer;
       await clock.sleep(delay);
     }
@@ -93,10 +95,11 @@ export function lookingQuickly<I>(
 }
 
 /** watchOperation: the durable poller's look at an operation whose estimated end is near; looks quickly across it. */
-export async function watchOperation({ operation, forMs, pacedFrom }: WatchOperationInput): Promise<OperationStatus> {
+export async function watchOperation({ operation, forMs, paced }: WatchOperationInput): Promise<OperationStatus> {
   const unseen: OperationStatus = { state: 'InProgress', operation };
   const now = Date.now();
   const window = quickLookWindow(now, forMs);
-  const began = pacedFrom === undefined ? NaN : Date.parse(pacedFrom);
-  return lookQuickly(unseen, again(pollOperation), inProgress, Number.isFinite(began) && began <= now ? { ...window, startedAt: began } : window);
+  const began = paced ? Date.parse(paced.from) : NaN;
+  const pacedWindow = paced && Number.isFinite(began) && began <= now && paced.fraction > 0 ? { ...window, startedAt: began, fraction: paced.fraction } : window;
+  return lookQuickly(unseen, again(pollOperation), inProgress, pacedWindow);
 }

@@ -314,7 +314,7 @@ export function* awaitOperation(context: OrchestrationContext): Flowing<AwaitOpe
       if (next.delayMs > 0) yield* flow.sleepUntil(new Date(Math.min(now + next.delayMs, deadline)));
       status =
         next.watchMs > 0
-          ? yield* flow.call<OperationStatus>(Activity.watchOperation, { operation: status.operation, forMs: next.watchMs, ...(next.paced ? { pacedFrom: input.startedAt } : {}) } satisfies WatchOperationInput)
+          ? yield* flow.call<OperationStatus>(Activity.watchOperation, { operation: status.operation, forMs: next.watchMs, ...(next.pace !== undefined ? { paced: { from: input.startedAt, fraction: next.pace } } : {}) } satisfies WatchOperationInput)
           : yield* flow.call<OperationStatus>(Activity.pollOperation, status.operation);
     }
     return status;

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { lookQuickly, type LookClock, type QuickLookWindow } from '../../src/activities/quick-looks.ts';
 import { loadConfig } from '../../src/config.ts';
-import { BLIND_POLL_FRACTION, nextLook, nextPollDelay, progressEnd, quickWindowMs } from '../../src/pipeline/polling.ts';
+import { BLIND_POLL_FRACTION, nextLook, nextPollDelay, pacedFraction, progressEnd, quickWindowMs } from '../../src/pipeline/polling.ts';
 
 /** A clock that moves only when slept on, and an operation that ends at `endsAt`, recording when it was looked at. */
 function scripted(endsAt: number, options: { throwsAt?: number } = {}) {
@@ -44,11 +44,11 @@ describe('lookQuickly', () => {
 
   it('paces its looks by the operation\'s age when the window starts before the watch (a young wait the poller hands over)', async () => {
     const op = scripted(60_000);
-    // The operation began 3 s before the watch: 1 % of its age is 30 ms, three times the floor.
-    const paced: QuickLookWindow = { startedAt: -3_000, until: 1_000, floorMs: 10, maxMs: 1_000 };
+    // The operation began 20 s before the watch: 0.2 % of its age is 40 ms, four times the floor.
+    const paced: QuickLookWindow = { startedAt: -20_000, until: 1_000, floorMs: 10, maxMs: 1_000, fraction: 0.002 };
     expect(await lookQuickly('running', op.look, running, paced, op.clock)).toBe('running');
     const gaps = op.looks.slice(1).map((at, i) => at - op.looks[i]!);
-    expect(gaps[0]).toBe(30);
+    expect(gaps[0]).toBe(40);
     expect(op.looks.length).toBeLessThan(30);
   });
 
@@ -98,13 +98,16 @@ describe('nextLook', () => {
     expect(nextLook(20_000, bounds, { retryAfterMs: 100 })).toEqual({ delayMs: 100, watchMs: 0 });
   });
 
-  it('watches a young wait with no progress for a quick window when quick looks are set cheaper than durable ones', () => {
+  it('watches a wait with no progress, a quick window at a time, when quick looks are set cheaper than durable ones', () => {
     const local = { minMs: 50, maxMs: 1_000, quickMs: 10 };
-    // Young: 1 % of 3 s is below the 50 ms floor, so a durable look would come every floor; one watch covers 20 floors.
-    expect(nextLook(3_000, local, {})).toEqual({ delayMs: 0, watchMs: quickWindowMs(local), paced: true });
-    // Grown: past 5 s the 1 % rule's interval is above the floor; durable timers again.
-    expect(nextLook(20_000, local, {})).toEqual({ delayMs: 200, watchMs: 0 });
+    // Looks five times cheaper: a rule five times denser (0.2 %), in watches instead of a timer and an activity per look.
+    expect(pacedFraction(local)).toBeCloseTo(0.002);
+    expect(nextLook(3_000, local, {})).toEqual({ delayMs: 0, watchMs: quickWindowMs(local), pace: pacedFraction(local) });
+    expect(nextLook(60_000, local, {})).toEqual({ delayMs: 0, watchMs: quickWindowMs(local), pace: pacedFraction(local) });
+    // Once the paced interval would reach the window (0.2 % of 500 s = 1 s), durable timers on the 1 % rule again.
+    expect(nextLook(600_000, local, {})).toEqual({ delayMs: 1_000, watchMs: 0 });
     // With the quick floor at the durable one (Azure's default), watching saves no read: timers.
+    expect(pacedFraction({ minMs: 2_000, maxMs: 30_000, quickMs: 2_000 })).toBeUndefined();
     expect(nextLook(3_000, { minMs: 2_000, maxMs: 30_000, quickMs: 2_000 }, {})).toEqual({ delayMs: 2_000, watchMs: 0 });
     // A plan made before the quick floor was passed on: timers, as it was.
     expect(nextLook(3_000, { minMs: 50, maxMs: 1_000 }, {})).toEqual({ delayMs: 50, watchMs: 0 });
