@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { KilnClient } from '../src/api/client.ts';
 import { criticalPath } from '../local/azure/critical-path.ts';
 import { startLocalDefault, type LocalDefault } from '../local/default.ts';
-import { BLIND_POLL_FRACTION } from '../src/pipeline/polling.ts';
+import { BLIND_POLL_FRACTION, pacedFraction } from '../src/pipeline/polling.ts';
 import type { RunRecord } from '../src/runs/record.ts';
 import { eventsBetween, runTrace } from './trace.ts';
 
@@ -137,12 +137,15 @@ if (!values['skip-realistic']) {
         `${Math.round(beyond.reduce((a, b) => a + b, 0))} ms seen later than that (the poll floor plus one look's round trip)`,
     );
     // Only gallery version operations report a percent (replication progress) an end can be estimated from; the rest
-    // are looked at on the 1 % rule and seen, at best, about half its interval late: a floor that grows with the scale.
+    // are looked at on the 1 % rule, or watched on a denser one where quick looks are cheaper (the local default), and
+    // seen, at best, about half its interval late: a floor that grows with the scale.
     const blind = path.chain.filter((e) => !e.operation.startsWith('galleryImageVersions.'));
     const blindMs = blind.reduce((sum, e) => sum + (e.dueAt! - e.startedAt), 0);
+    const setting = (name: string) => Number(local.settings[name]);
+    const fraction = pacedFraction({ minMs: setting('KILN_POLL_MIN_MS'), maxMs: setting('KILN_POLL_MAX_MS'), quickMs: setting('KILN_POLL_QUICK_MS') }) ?? BLIND_POLL_FRACTION;
     console.log(
       `realistic×${scale} operations with no progress to estimate their end from: ${blind.length} of ${path.chain.length}, waits totalling ${blindMs} ms; ` +
-        `half the ${BLIND_POLL_FRACTION * 100} % rule's interval on them is ${Math.round(blindMs * BLIND_POLL_FRACTION / 2)} ms, seen ${blind.reduce((sum, e) => sum + (e.settledAt! - e.dueAt!), 0)} ms`,
+        `half the ${+(fraction * 100).toFixed(2)} % rule's interval on them is ${Math.round((blindMs * fraction) / 2)} ms, seen ${blind.reduce((sum, e) => sum + (e.settledAt! - e.dueAt!), 0)} ms`,
     );
     console.log(
       `realistic×${scale} wall ${wallMs} ms, critical path ${path.chainMs} ms (longest chain), Kiln overhead ${overhead} ms = ${((overhead / path.chainMs) * 100).toFixed(2)} % of the critical path (target < 2 %)`,
