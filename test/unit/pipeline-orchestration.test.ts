@@ -6,7 +6,8 @@
 
 import type * as df from 'durable-functions';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Activity, type OperationRef, type PlanBakeInput, type SaveRunProgressInput } from '../../src/activities/contracts.ts';
+import { Activity, type OperationRef, type PlanBakeInput, type SaveRunProgressInput, type WatchOperationInput } from '../../src/activities/contracts.ts';
+import { quickWindowMs } from '../../src/pipeline/polling.ts';
 import type { SkippableClock } from '../../local/host/clock.ts';
 import type { BakeInput, BakeProgress } from '../../src/pipeline/contracts.ts';
 import type { RunRecord } from '../../src/runs/record.ts';
@@ -333,6 +334,27 @@ describe('bake orchestration', () => {
     await clock.advance(3_600_000 + 1_000);
     const timedOut = await finished(ignored);
     expect(timedOut.error).toMatchObject({ step: 'approve', code: 'ApprovalTimedOut', message: 'no approval within PT1H' });
+  });
+
+  it('watches a progress-less wait, paced by its age, where the plan says a quick look is cheaper than a durable one', async () => {
+    fake.reset({ pollQuickMs: 1, behaviours: { 'beginCustomizer:customize:0': { kind: 'succeed', looks: 4 } } });
+    const record = await finished(await start());
+    expect(record.status).toBe('Succeeded');
+    const watches = fake.called(Activity.watchOperation).map((c) => c.input as WatchOperationInput).filter((w) => w.operation.resourceId === 'beginCustomizer:customize:0');
+    // The begin's own look, then three more, each a watch (one activity) rather than a timer and a pollOperation.
+    expect(customizerLooks()).toBe(1);
+    expect(watches).toHaveLength(3);
+    for (const watch of watches) {
+      expect(watch.forMs).toBe(quickWindowMs({ minMs: 5 }));
+      // 1 % × 1 ms / 5 ms, counted from the operation's start.
+      expect(watch.paced?.fraction).toBeCloseTo(0.002);
+      expect(Date.parse(watch.paced!.from)).toBeLessThanOrEqual(Date.parse(record.endedAt!));
+    }
+    // Without the quick floor in the plan (or with it at the poller's), timers and plain looks, as before.
+    fake.reset({ behaviours: { 'beginCustomizer:customize:0': { kind: 'succeed', looks: 4 } } });
+    expect((await finished(await start())).status).toBe('Succeeded');
+    expect(customizerLooks()).toBe(4);
+    expect(fake.called(Activity.watchOperation).filter((c) => (c.input as WatchOperationInput).operation.resourceId === 'beginCustomizer:customize:0')).toEqual([]);
   });
 
   it('makes a second bake of the same image wait for the lock, then plan the next version', async () => {
