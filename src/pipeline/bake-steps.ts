@@ -16,8 +16,8 @@ import { unexpectedFailure, type BakeRun } from './bake-run.ts';
 import { BakeCanceled, earliest, StepFailed, type Flowing } from './flow.ts';
 import { nextPollDelay } from './polling.ts';
 import type { ReplicateRegionInput, ReplicateRegionOutput } from './replicate.ts';
-import { announceFreedBuildVm, askWhetherQuotaWaiters, freeBuildVmChild, freedBuildVm, operationWaitingForQuota } from './quota-wait.ts';
-import type { QuotaFreedRequest, QuotaFreedResult } from './quota-queue.ts';
+import { announceFreedBuildVm, askWhetherQuotaWaiters, freeBuildVmChild, freedBuildVm, freedRequest, operationWaitingForQuota } from './quota-wait.ts';
+import type { QuotaFreedResult } from './quota-queue.ts';
 import { releaseLocks } from './release-locks.ts';
 import { resumePlan } from './resume.ts';
 import type { RolloutInput, RolloutOutput } from './rollout.ts';
@@ -146,7 +146,7 @@ export function* lock(run: BakeRun): Flowing<void> {
  */
 export function* unlock(run: BakeRun): Flowing<void> {
   const freed = freedBuildVm(run);
-  const told = freed && run.flow.context.df.callEntity(new df.EntityId(Entity.buildQuota, freed.key), 'freed', { ...freed.request, now: run.flow.now().toISOString() } satisfies QuotaFreedRequest);
+  const told = freed && run.flow.context.df.callEntity(new df.EntityId(Entity.buildQuota, freed.key), 'freed', freedRequest(run.flow, freed.request));
   if (told) yield* run.flow.startAlongside(told, { ordered: false });
   yield* releaseLocks(run.flow, run.input.runId, run.lockKeys);
   if (!freed || !told) return;

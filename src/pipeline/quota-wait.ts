@@ -163,6 +163,11 @@ export function* freeBuildVm(context: OrchestrationContext): Flowing<boolean> {
   return true;
 }
 
+/** The quota line's `freed` operation input: the build VM gone, now, and the named waiters found no longer running. */
+export function freedRequest(flow: Flow, request: Omit<QuotaFreedRequest, 'now'>, gone?: string[]): QuotaFreedRequest {
+  return { ...request, now: flow.now().toISOString(), ...(gone ? { gone } : {}) };
+}
+
 /**
  * Tells the quota line that this bake's build VM is gone and wakes the waiters it names; a named waiter whose bake is
  * no longer running is reported back and replaced (a few rounds at most: the waiters' timers cover the rest).
@@ -171,7 +176,7 @@ export function* announceFreedBuildVm(flow: Flow, key: string, request: Omit<Quo
   let answer = first;
   let gone: string[] = [];
   for (let round = 0; round < 3; round++) {
-    answer ??= yield* flow.entity<QuotaFreedResult>(Entity.buildQuota, key, 'freed', { ...request, now: flow.now().toISOString(), gone } satisfies QuotaFreedRequest, { cancellable: false });
+    answer ??= yield* flow.entity<QuotaFreedResult>(Entity.buildQuota, key, 'freed', freedRequest(flow, request, gone), { cancellable: false });
     if (answer.wake.length === 0) return;
     gone = yield* flow.call<string[]>(Activity.wakeQuotaWaiters, { runIds: answer.wake }, { cancellable: false });
     if (gone.length === 0) return;
