@@ -50,6 +50,8 @@ export interface AwaitOperationInput {
   startedAt: string;
   deadline: string;
   deadlineReason: string;
+  /** The percent an earlier execution already watched at (carried through continue-as-new). */
+  watched?: number;
 }
 
 export type AwaitOperationOutput = Exclude<OperationStatus, { state: 'InProgress' }> | { state: 'TimedOut' } | { state: 'Canceled' };
@@ -299,14 +301,14 @@ export function* awaitOperation(context: OrchestrationContext): Flowing<AwaitOpe
   const deadline = new Date(input.deadline).getTime();
   const startedAt = new Date(input.startedAt).getTime();
   let status: OperationStatus = input.status;
-  let watched: number | undefined;
+  let watched = input.watched;
   try {
     for (let looks = 0; status.state === 'InProgress'; looks++) {
       const now = flow.now().getTime();
       if (now >= deadline) return { state: 'TimedOut' };
       if (looks >= LOOKS_PER_EXECUTION) {
         // Keep the history short on hours-long waits: start afresh with what is known.
-        context.df.continueAsNew({ ...input, status });
+        context.df.continueAsNew({ ...input, status, ...(watched !== undefined ? { watched } : {}) } satisfies AwaitOperationInput);
         return undefined;
       }
       const next = nextLook(now - startedAt, input.poll, status, watched);

@@ -16,9 +16,10 @@ export interface ReplicateRegionInput {
   poll: PollBounds;
   deadline: string;
   deadlineReason: string;
-  /** Set when continuing as new: when the watch began, and the progress last published. */
+  /** Set when continuing as new: when the watch began, the progress last published, the percent already watched at. */
   startedAt?: string;
   last?: RegionProgress;
+  watched?: number;
 }
 
 export interface ReplicateRegionOutput {
@@ -37,11 +38,11 @@ export function* replicateRegion(context: OrchestrationContext): Flowing<Replica
   const startedAt = input.startedAt ?? flow.now().toISOString();
   let last = input.last;
   let watchMs = 0;
-  let watched: number | undefined;
+  let watched = input.watched;
   try {
     for (let look = 0; ; look++) {
       if (look >= LOOKS_PER_EXECUTION) {
-        context.df.continueAsNew({ ...input, startedAt, ...(last ? { last } : {}) });
+        context.df.continueAsNew({ ...input, startedAt, ...(last ? { last } : {}), ...(watched !== undefined ? { watched } : {}) } satisfies ReplicateRegionInput);
         return undefined;
       }
       const read = yield* flow.call<ReadReplicationOutput>(Activity.readReplication, {

@@ -4,7 +4,7 @@
  * (continueDistributeOnFailure, sourceValidationOnly).
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Activity, type OperationRef } from '../../src/activities/contracts.ts';
+import { Activity, type OperationRef, type WatchOperationInput } from '../../src/activities/contracts.ts';
 import type { RunRecord } from '../../src/runs/record.ts';
 import { fake } from '../fixtures/bake-app/fake-azure.ts';
 import { startBakeHarness, type BakeHarness } from '../support/bake-harness.ts';
@@ -98,6 +98,18 @@ describe('long waits', () => {
     const histories = await Promise.all(pollers.map(async (p) => (await h.client.getStatus(p.instanceId, { showHistory: true })).history as { EventType: string }[]));
     const longest = Math.max(...histories.map((events) => events.filter((e) => e.EventType === 'TaskCompleted').length));
     expect(longest).toBeLessThan(130);
+  });
+});
+
+describe('an operation stuck at one percent', () => {
+  it('is watched once at its estimated end, across continue-as-new too (then looked at on the rule)', async () => {
+    fake.reset({ behaviours: { [Activity.beginCapture]: { kind: 'succeed', looks: 130, percent: 99 } } });
+    const record = await h.finished(await h.start());
+    expect(record.status).toBe('Succeeded');
+    // At 99 % the estimated end is always now: one watch, not one per poller execution (after 100 looks it starts over).
+    const watches = fake.called(Activity.watchOperation).filter((c) => (c.input as WatchOperationInput).operation.resourceId === Activity.beginCapture);
+    expect(watches).toHaveLength(1);
+    expect(looksAt(Activity.beginCapture) + watches.length).toBeGreaterThanOrEqual(130);
   });
 });
 
