@@ -21,7 +21,7 @@ const realClock: LookClock = {
 };
 
 export interface QuickLookWindow {
-  /** When the wait began (ms since the epoch): the interval grows with it, on the 1 % rule (a quick look rarely knows a percent). */
+  /** When the wait began (ms since the epoch): the interval grows with it (a quick look rarely knows a percent). */
   startedAt: number;
   /** No look starts after this (ms since the epoch). */
   until: number;
@@ -35,9 +35,10 @@ export interface QuickLookWindow {
 
 /**
  * Looks again (`look`, given the last answer) while `running` says so: the first look at once, then on the 1 % rule
- * (counted from `startedAt`) above the floor while the window lasts. A look that throws is a transient refusal (throttling, a dropped connection;
- * permanent ones come back as answers): the looking stops with the last answer, and the durable poller, with its retry
- * policy, looks next, so one refused read does not send the whole begin… through the retry again.
+ * (or the window's `fraction`, counted from `startedAt`) above the floor while the window lasts. A look that throws is
+ * a transient refusal (throttling, a dropped connection; permanent ones come back as answers): the looking stops with
+ * the last answer, and the durable poller, with its retry policy, looks next, so one refused read does not send the
+ * whole begin… through the retry again.
  */
 export async function lookQuickly<T>(
   first: T,
@@ -94,7 +95,10 @@ export function lookingQuickly<I>(
   };
 }
 
-/** watchOperation: the durable poller's look at an operation whose estimated end is near; looks quickly across it. */
+/**
+ * watchOperation: the durable poller's look at an operation whose estimated end is near, looking quickly across it; or,
+ * `paced`, at a progress-less wait where quick looks are cheaper than durable ones (looks paced by its age).
+ */
 export async function watchOperation({ operation, forMs, paced }: WatchOperationInput): Promise<OperationStatus> {
   const unseen: OperationStatus = { state: 'InProgress', operation };
   const now = Date.now();

@@ -69,8 +69,9 @@ export function pacedFraction(bounds: PollBounds): number | undefined {
 
 /**
  * The next look at a running operation as a durable poller takes it: `delayMs` on the 2 % rule (1 % for an operation
- * that reports no progress), or sooner where its progress puts the end sooner, and `watchMs`, how long the look itself should keep looking (quick looks) when the
- * estimated end then falls within the quick window (0: one look). `watchedPercent`: the percent of the last watch.
+ * that reports no progress), or sooner where its progress puts the end sooner, and `watchMs`, how long the look itself
+ * should keep looking (quick looks) when the estimated end then falls within the quick window (0: one look), `pace`
+ * when those looks are paced by the operation's age. `watchedPercent`: the percent of the last watch.
  */
 export function nextLook(
   elapsedMs: number,
