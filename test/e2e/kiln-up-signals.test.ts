@@ -91,7 +91,10 @@ describe('kiln up: kill -9 and SIGTERM', () => {
     const unfinished = (await up.client.listRuns<RunRecord>({ limit: 100 })).items.filter((r) => !['Succeeded', 'Failed', 'Canceled'].includes(r.status));
     expect(unfinished.map((r) => r.id)).toContain(started.id);
     for (const run of unfinished) await up.client.cancel(run.id);
-    for (const run of unfinished) expect((await waitForEnd(up.client, run.id, 90_000)).status).toBe('Canceled');
+    for (const run of unfinished) {
+      const ended = await waitForEnd(up.client, run.id, 90_000);
+      expect(ended.status, `run ${run.id} (${JSON.stringify(run.trigger)}): ${JSON.stringify(ended.error)}`).toBe('Canceled');
+    }
     expect(survived).toMatchObject({ id: started.id, templateName: 'gated' });
 
     // SIGTERM while a bake waits at its gate: down within 10 s, nothing left listening.
