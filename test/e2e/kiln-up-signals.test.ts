@@ -68,6 +68,10 @@ async function gatedTemplate(armEndpoint: string): Promise<Record<string, unknow
   const template = JSON.parse(text.replaceAll('https://127.0.0.1:8443/', `${new URL(armEndpoint).origin}/`)) as { properties: Record<string, unknown> };
   template.properties.approval = { required: true, timeout: 'PT1H' };
   delete template.properties.schedule;
+  // No step that reads from the emulator inside the guest: a kill -9 in the middle of the File step's download fails
+  // that script (curl 52, empty reply), a true outcome that is not what this test is about (it was, under load).
+  template.properties.customize = (template.properties.customize as { type: string }[]).filter((step) => step.type !== 'File');
+  delete template.properties.validate;
   return template;
 }
 
