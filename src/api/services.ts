@@ -1,8 +1,9 @@
 /** The stores and clients the ways in share, built once per process from Kiln's settings. */
 
-import { loadConfig, type KilnConfig } from '../config.ts';
-import { createAzureClients, type AzureClients } from '../azure/clients.ts';
-import { openRunStore, type RunStore } from '../runs/store.ts';
+import { activityEnvironment } from '../activities/environment.ts';
+import type { KilnConfig } from '../config.ts';
+import type { AzureClients } from '../azure/clients.ts';
+import type { RunStore } from '../runs/store.ts';
 import { openTemplateStore, type TemplateStore } from '../runs/templates.ts';
 import { openOnce } from '../open-once.ts';
 
@@ -13,10 +14,12 @@ export interface Services {
   templates: TemplateStore;
 }
 
-/** Opens the stores on first use (the containers are created if missing); a failure is retried on the next call. */
+/**
+ * Opens the stores on first use (the containers are created if missing); a failure is retried on the next call. The
+ * settings, clients and run store are the activities' own (one set per process, one open of the runs container).
+ */
 export const services: () => Promise<Services> = openOnce(async () => {
-  const config = loadConfig(process.env);
-  const azure = createAzureClients(config);
-  const [runs, templates] = await Promise.all([openRunStore(azure.blobs), openTemplateStore(azure.blobs)]);
-  return { config, azure, runs, templates };
+  const env = activityEnvironment();
+  const [runs, templates] = await Promise.all([env.runStore(), openTemplateStore(env.clients.blobs)]);
+  return { config: env.config, azure: env.clients, runs, templates };
 });

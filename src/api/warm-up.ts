@@ -1,8 +1,8 @@
 /**
  * What a worker prepares before its first invocation (an appStart hook: Azure's worker, and the local host, run it
  * before they invoke anything): the stores' containers (Run Command output's too), the build VM's key, and one parse
- * of a small template, so the first request and the first bake do not pay for them. Measured on a fresh process: the first parse of a template
- * costs ~40 ms (compiling the schema's code paths), later ones ~2 ms.
+ * of a small template, so the first request and the first bake do not pay for them. Measured on a fresh process: the
+ * first parse of a template costs ~40 ms (compiling the schema's code paths), later ones ~2 ms.
  */
 
 import { activityEnvironment } from '../activities/environment.ts';
@@ -52,7 +52,6 @@ const SAMPLE = {
 /** Each thing a worker prepares; a step that fails here is met again, and reported, by the first request that needs it. */
 const STEPS: readonly (() => Promise<unknown>)[] = [
   () => services(),
-  () => activityEnvironment().runStore(),
   // Made on first need otherwise: the first step of the first bake would pay a refused write and the create.
   () => activityEnvironment().clients.blobs.getContainerClient(RUN_COMMAND_OUTPUT_CONTAINER).createIfNotExists(),
   () => prepareUnusableSshKey(),
